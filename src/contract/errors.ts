@@ -1,0 +1,37 @@
+import { z } from "zod";
+
+/**
+ * The one error shape every 4xx/5xx of the edge and the origin carries. `code` is stable and meant for
+ * programs; `message` is for people and never holds a stack or an internal detail. A few codes carry one
+ * extra field a client needs to act on (when a cohort opens, which booking the citizen already holds,
+ * how long to wait before retrying).
+ */
+export const errorCodes = [
+  "bad_json",
+  "invalid_request",
+  "payload_too_large",
+  "unsupported_media_type",
+  "not_found",
+  "method_not_allowed",
+  "invalid_ticket",
+  "invalid_token",
+  "not_eligible",
+  "cohort_not_open",
+  "already_booked",
+  "slot_full",
+  "booking_not_found",
+  "unavailable",
+  "internal",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export const errorBody = z.object({
+  error: z.object({
+    code: z.enum(errorCodes),
+    message: z.string(),
+    opensAt: z.string().optional(),
+    retryAfterSeconds: z.number().int().nonnegative().optional(),
+    booking: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBody>;

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { calendarDate } from "./dates.js";
+
+/** `POST /api/queue/join`. `identity` is the identity provider's opaque id (e.g. a verified phone number). */
+export const joinRequest = z
+  .object({
+    identity: z.string().trim().min(1).max(256),
+    birthDate: calendarDate,
+  })
+  .strict();
+export type JoinRequest = z.infer<typeof joinRequest>;
+
+export const queueStates = ["waiting", "admitted", "expired", "paused"] as const;
+
+export const etaRange = z.object({ low: z.number().int().nonnegative(), high: z.number().int().nonnegative() });
+
+export const queueStatus = z.object({
+  state: z.enum(queueStates),
+  cohort: z.string(),
+  /** The ticket's place in its shard's line; with `ahead`, lets the page draw progress. */
+  seq: z.number().int().positive(),
+  /** Estimated people ahead, cohort-wide. */
+  ahead: z.number().int().nonnegative(),
+  etaSeconds: etaRange.nullable(),
+  nextPollMs: z.number().int().positive(),
+  pass: z.string().optional(),
+  passExpiresAt: z.string().optional(),
+});
+export type QueueStatus = z.infer<typeof queueStatus>;
+
+export const joinResponse = z.object({ ticket: z.string(), status: queueStatus });
+export type JoinResponse = z.infer<typeof joinResponse>;
+
+/** A cohort as the public sees it (the page shows labels and opening times). */
+export const cohortInfo = z.object({
+  id: z.string(),
+  label: z.object({ ko: z.string(), en: z.string() }),
+  birthYears: z.tuple([z.number().int(), z.number().int()]),
+  opensAt: z.string(),
+  open: z.boolean(),
+});
+export type CohortInfo = z.infer<typeof cohortInfo>;
