@@ -1,5 +1,27 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { generateDevSecrets } from "./scripts/dev-secrets.js";
+
+// Fresh secrets for every run: no private key is ever committed, and tests cannot depend on one.
+const edgeSecrets = await generateDevSecrets();
+
+/** The edge's bindings under test: small numbers, so tests can reason about every admission. */
+const edgeTestBindings = {
+  ...edgeSecrets,
+  ADMIT_PER_MINUTE: "60",
+  MAX_ACTIVE: "8",
+  SHARDS: "4",
+  PASS_TTL_SECONDS: "900",
+  CLAIM_WINDOW_SECONDS: "120",
+  PAUSED: "false",
+  // Nothing listens here: edge tests prove the gate refuses without ever needing an origin.
+  ORIGIN_URL: "http://127.0.0.1:9",
+  COHORTS: JSON.stringify([
+    { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
+    { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
+    { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2099-07-20T20:00:00+09:00" },
+  ]),
+};
 
 export default defineConfig({
   test: {
@@ -8,7 +30,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { PASS_SIGNING_KEYS: "[]", CITIZEN_KEY_SECRET: "x".repeat(32) } },
+            miniflare: { bindings: edgeTestBindings },
           }),
         ],
         test: { name: "edge", include: ["test/edge/**/*.test.ts"] },

@@ -28,7 +28,12 @@ export const queueStatus = z.object({
 });
 export type QueueStatus = z.infer<typeof queueStatus>;
 
-export const joinResponse = z.object({ ticket: z.string(), status: queueStatus });
+export const joinResponse = z.object({
+  ticket: z.string(),
+  status: queueStatus,
+  /** The citizen's earlier place lapsed unclaimed, so this is a new place at the back of the line. */
+  previousPlaceExpired: z.boolean(),
+});
 export type JoinResponse = z.infer<typeof joinResponse>;
 
 /** A cohort as the public sees it (the page shows labels and opening times). */

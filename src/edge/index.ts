@@ -1,3 +1,5 @@
-import { DurableObject } from "cloudflare:workers";
-export class QueueShard extends DurableObject<Env> { async ping() { return 1; } }
-export default { fetch() { return new Response("ok"); } } satisfies ExportedHandler<Env>;
+import { createEdgeApp } from "./app.js";
+
+export { QueueShard } from "./queue-shard.js";
+
+export default createEdgeApp() satisfies ExportedHandler<Env>;

@@ -1,0 +1,19 @@
+import { exportJWK, generateKeyPair } from "jose";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Local secrets for development and tests: a fresh ES256 signing key and a citizen-key secret. They are
+ * generated, never committed; production secrets come from `wrangler secret put`.
+ */
+export async function generateSigningJwk(kid = `dev-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString("hex")}`) {
+  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { kty: "EC" as const, crv: "P-256" as const, x: jwk.x!, y: jwk.y!, d: jwk.d!, kid };
+}
+
+export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string; CITIZEN_KEY_SECRET: string }> {
+  return {
+    PASS_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
+    CITIZEN_KEY_SECRET: randomBytes(32).toString("base64url"),
+  };
+}

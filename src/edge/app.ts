@@ -1,0 +1,16 @@
+import { Hono } from "hono";
+import { notFound, onError } from "./errors.js";
+import { bookingGate } from "./routes/booking-gate.js";
+import { publicInfoRoutes } from "./routes/public-info.js";
+import { queueRoutes } from "./routes/queue.js";
+
+/** The edge Worker's HTTP surface. Static files (public/) are served before this app is reached. */
+export function createEdgeApp() {
+  const app = new Hono<{ Bindings: Env }>();
+  app.route("/api/queue", queueRoutes);
+  app.route("/", publicInfoRoutes);
+  app.route("/", bookingGate);
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,162 @@
+import { z } from "zod";
+
+/**
+ * The edge's configuration, parsed once per set of bindings. Operators change behaviour only through
+ * these bindings (wrangler.toml vars and secrets, or the environment of `npm start`), so a bad value must
+ * stop the system with the binding's name rather than let it run on a silent default.
+ */
+
+const positiveInt = (name: string) =>
+  z.string({ error: `${name} is required` }).trim().regex(/^\d+$/, `${name} must be a whole number`).transform(Number)
+    .pipe(z.number().int().positive(`${name} must be at least 1`));
+
+const positiveNumber = (name: string) =>
+  z.string({ error: `${name} is required` }).trim().regex(/^\d+(\.\d+)?$/, `${name} must be a number`).transform(Number)
+    .pipe(z.number().positive(`${name} must be above 0`));
+
+const flag = (name: string) =>
+  z.string({ error: `${name} is required` }).trim().toLowerCase()
+    .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], { error: `${name} must be true or false` }))
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+export const cohortConfig = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "a cohort id is 1-32 letters, digits, - or _"),
+    label: z.object({ ko: z.string().min(1), en: z.string().min(1) }),
+    birthYears: z.tuple([z.number().int().min(1900), z.number().int().max(2100)]),
+    opensAt: z.iso.datetime({ offset: true }),
+  })
+  .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to");
+export type CohortConfig = z.infer<typeof cohortConfig>;
+
+const cohorts = z
+  .string({ error: "COHORTS is required" })
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "COHORTS must be a JSON list" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(cohortConfig).min(1, "COHORTS must list at least one cohort"))
+  .refine((list) => new Set(list.map((c) => c.id)).size === list.length, "COHORTS has a repeated id")
+  .refine((list) => {
+    // Overlapping birth-year ranges would make the cohort of a citizen depend on list order.
+    const sorted = [...list].sort((a, b) => a.birthYears[0] - b.birthYears[0]);
+    return sorted.every((c, i) => i === 0 || sorted[i - 1]!.birthYears[1] < c.birthYears[0]);
+  }, "COHORTS birth-year ranges overlap");
+
+/** A private ES256 key as a JWK; `kid` names it in pass headers so keys can rotate. */
+export const signingJwk = z.object({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  x: z.string().min(1),
+  y: z.string().min(1),
+  d: z.string().min(1),
+  kid: z.string().min(1).max(64),
+});
+export type SigningJwk = z.infer<typeof signingJwk>;
+
+const signingKeys = z
+  .string({ error: "PASS_SIGNING_KEYS is required (a secret)" })
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "PASS_SIGNING_KEYS must be a JSON list of private JWKs" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(signingJwk, { error: "PASS_SIGNING_KEYS must list private ES256 JWKs with kid" }).min(1, "PASS_SIGNING_KEYS must hold at least one key"))
+  .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, "PASS_SIGNING_KEYS has a repeated kid");
+
+export const edgeBindings = z
+  .object({
+    ADMIT_PER_MINUTE: positiveNumber("ADMIT_PER_MINUTE"),
+    MAX_ACTIVE: positiveInt("MAX_ACTIVE"),
+    SHARDS: positiveInt("SHARDS").pipe(z.number().max(1024, "SHARDS must be at most 1024")),
+    PASS_TTL_SECONDS: positiveInt("PASS_TTL_SECONDS"),
+    CLAIM_WINDOW_SECONDS: positiveInt("CLAIM_WINDOW_SECONDS"),
+    PAUSED: flag("PAUSED"),
+    PASS_ISSUER: z.string({ error: "PASS_ISSUER is required" }).min(1, "PASS_ISSUER is required"),
+    PASS_AUDIENCE: z.string({ error: "PASS_AUDIENCE is required" }).min(1, "PASS_AUDIENCE is required"),
+    ORIGIN_URL: z.url({ error: "ORIGIN_URL must be an http(s) URL" }),
+    COHORTS: cohorts,
+    PASS_SIGNING_KEYS: signingKeys,
+    CITIZEN_KEY_SECRET: z
+      .string({ error: "CITIZEN_KEY_SECRET is required (a secret)" })
+      .min(32, "CITIZEN_KEY_SECRET must be at least 32 characters"),
+  })
+  // Each shard must be able to hold at least one admitted person, or its line would never move.
+  .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] });
+
+export interface EdgeConfig {
+  admitPerMinute: number;
+  maxActive: number;
+  shards: number;
+  passTtlSeconds: number;
+  claimWindowSeconds: number;
+  paused: boolean;
+  issuer: string;
+  audience: string;
+  originUrl: string;
+  cohorts: CohortConfig[];
+  signingKeys: SigningJwk[];
+  citizenKeySecret: string;
+}
+
+/** Thrown when a binding is missing or malformed; the message names every bad binding. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses a plain record of bindings (the Worker's env, or process.env for `npm start`). */
+export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
+  const parsed = edgeBindings.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const binding = String(i.path[0] ?? "");
+      return i.message.includes(binding) || !binding ? i.message : `${binding}: ${i.message}`;
+    });
+    throw new ConfigError(`bad edge configuration: ${problems.join("; ")}`);
+  }
+  const b = parsed.data;
+  return {
+    admitPerMinute: b.ADMIT_PER_MINUTE,
+    maxActive: b.MAX_ACTIVE,
+    shards: b.SHARDS,
+    passTtlSeconds: b.PASS_TTL_SECONDS,
+    claimWindowSeconds: b.CLAIM_WINDOW_SECONDS,
+    paused: b.PAUSED,
+    issuer: b.PASS_ISSUER,
+    audience: b.PASS_AUDIENCE,
+    originUrl: b.ORIGIN_URL.replace(/\/+$/, ""),
+    cohorts: b.COHORTS,
+    signingKeys: b.PASS_SIGNING_KEYS,
+    citizenKeySecret: b.CITIZEN_KEY_SECRET,
+  };
+}
+
+// Workers hand every request the same env object for an isolate's life, so parsing once per object
+// is parsing once.
+const parsedFor = new WeakMap<object, EdgeConfig>();
+
+/** The configuration of this Worker or Durable Object, parsed on first use and then reused. */
+export function edgeConfig(env: Env): EdgeConfig {
+  let config = parsedFor.get(env);
+  if (!config) {
+    config = parseEdgeConfig(env as unknown as Record<string, unknown>);
+    parsedFor.set(env, config);
+  }
+  return config;
+}
+
+/** The cohort a birth year belongs to, if any. */
+export function cohortForBirthYear(config: EdgeConfig, year: number): CohortConfig | undefined {
+  return config.cohorts.find((c) => c.birthYears[0] <= year && year <= c.birthYears[1]);
+}
+
+export function cohortById(config: EdgeConfig, id: string): CohortConfig | undefined {
+  return config.cohorts.find((c) => c.id === id);
+}

@@ -1,0 +1,86 @@
+import { Hono, type Context } from "hono";
+import { edgeConfig } from "../config.js";
+import { fail } from "../errors.js";
+import { requirePass, type PassVariables } from "../pass-gate.js";
+import { MAX_BODY_BYTES, limitBody } from "../request.js";
+import { shardStub } from "../shard-client.js";
+
+/**
+ * The booking API, served through the edge. Only requests with a valid pass are forwarded, so the origin
+ * sees nothing but admitted traffic; it verifies the pass again on its own.
+ */
+export const bookingGate = new Hono<{ Bindings: Env; Variables: PassVariables }>();
+
+/** The origin's answer must come within this, or the citizen is told to retry (keeping pass and place). */
+const ORIGIN_TIMEOUT_MS = 8_000;
+const RETRY_AFTER_SECONDS = 3;
+
+/** Headers worth passing on; cookies and the rest stay at the edge. */
+const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "cache-control", "retry-after", "www-authenticate", "location"];
+
+async function forward(c: Context<{ Bindings: Env; Variables: PassVariables }>): Promise<Response> {
+  const config = edgeConfig(c.env);
+  const url = new URL(c.req.url);
+  const target = `${config.originUrl}${url.pathname}${url.search}`;
+  const headers = new Headers({ authorization: `Bearer ${c.var.passToken}` });
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = c.req.header(name);
+    if (value !== undefined) headers.set(name, value);
+  }
+  const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
+  const body = hasBody ? await c.req.arrayBuffer() : undefined;
+  if (body && body.byteLength > MAX_BODY_BYTES) throw fail(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+
+  let answer: Response;
+  try {
+    answer = await fetch(target, { method: c.req.method, headers, body, signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
+  } catch (err) {
+    console.error(`origin unreachable for ${c.req.method} ${url.pathname}:`, err);
+    throw unavailable();
+  }
+  // An origin in trouble answers 5xx; the citizen sees one clear, retryable answer either way.
+  if (answer.status >= 500) {
+    await answer.body?.cancel();
+    throw unavailable();
+  }
+  const out = new Headers({ "cache-control": "no-store" });
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = answer.headers.get(name);
+    if (value !== null) out.set(name, value);
+  }
+  const bytes = await answer.arrayBuffer();
+  if (c.req.method === "POST" && url.pathname === "/api/bookings" && (answer.status === 201 || answer.status === 200)) {
+    await releasePlace(c);
+  }
+  return new Response(bytes, { status: answer.status, headers: out });
+}
+
+/** A booking is confirmed: the citizen's pass stops holding capacity, so the next person gets in now. */
+async function releasePlace(c: Context<{ Bindings: Env; Variables: PassVariables }>): Promise<void> {
+  const { cohort, shard, jti } = c.var.pass;
+  try {
+    await shardStub(c.env, { cohort, shard }).complete(jti);
+  } catch (err) {
+    // Not fatal: the pass stops counting at its expiry anyway.
+    console.error("could not mark a pass completed:", err);
+  }
+}
+
+function unavailable() {
+  return fail(
+    503,
+    "unavailable",
+    "booking is briefly unavailable; your pass and place are kept, please retry shortly",
+    { retryAfterSeconds: RETRY_AFTER_SECONDS },
+    { "retry-after": String(RETRY_AFTER_SECONDS) },
+  );
+}
+
+bookingGate.use("/api/slots", requirePass);
+bookingGate.use("/api/bookings", limitBody, requirePass);
+bookingGate.use("/api/bookings/*", limitBody, requirePass);
+bookingGate.get("/api/slots", forward);
+bookingGate.get("/api/bookings/me", forward);
+bookingGate.post("/api/bookings", forward);
+bookingGate.delete("/api/bookings/:id", forward);

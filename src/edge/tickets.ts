@@ -1,0 +1,73 @@
+import { jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import { ticketSigningKey } from "./citizen-key.js";
+import type { EdgeConfig } from "./config.js";
+import { joseCode } from "./passes.js";
+
+/**
+ * A queue ticket: proof of a place in a shard's line, held by the citizen (cookie, or the body for apps).
+ * It is signed so that its sequence number, shard and cohort cannot be edited; the place itself lives in
+ * the shard's Durable Object, which the ticket only points at.
+ */
+
+export const TICKET_ALG = "HS256";
+export const TICKET_AUDIENCE = "queue-ticket";
+export const TICKET_COOKIE = "wr_ticket";
+/** A line lasts hours at worst; a week-old ticket points at a cohort long since served. */
+export const TICKET_TTL_SECONDS = 7 * 24 * 3600;
+
+export const ticketClaims = z.object({
+  sub: z.string().min(16).max(128),
+  jti: z.string().min(8).max(64),
+  cohort: z.string().min(1).max(32),
+  shard: z.number().int().nonnegative(),
+  seq: z.number().int().positive(),
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+export type TicketClaims = z.infer<typeof ticketClaims>;
+export type TicketFields = Omit<TicketClaims, "iat" | "exp">;
+
+export async function signTicket(config: EdgeConfig, t: TicketFields, nowMs: number): Promise<string> {
+  const iat = Math.floor(nowMs / 1000);
+  return new SignJWT({ cohort: t.cohort, shard: t.shard, seq: t.seq })
+    .setProtectedHeader({ alg: TICKET_ALG, typ: "ticket+jwt" })
+    .setIssuer(config.issuer)
+    .setAudience(TICKET_AUDIENCE)
+    .setSubject(t.sub)
+    .setJti(t.jti)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + TICKET_TTL_SECONDS)
+    .sign(await ticketSigningKey(config.citizenKeySecret));
+}
+
+/** Why a ticket was refused, for the message; the HTTP answer is always 401 invalid_ticket. */
+export type TicketProblem = "malformed" | "bad_signature" | "expired" | "wrong_claims";
+
+export type TicketCheck = { ok: true; ticket: TicketClaims } | { ok: false; problem: TicketProblem };
+
+/** Verifies a ticket's signature, algorithm, audience and claims. Never throws on bad input. */
+export async function verifyTicket(config: EdgeConfig, token: string): Promise<TicketCheck> {
+  if (token.length > 2048) return { ok: false, problem: "malformed" };
+  try {
+    const { payload } = await jwtVerify(token, await ticketSigningKey(config.citizenKeySecret), {
+      algorithms: [TICKET_ALG],
+      issuer: config.issuer,
+      audience: TICKET_AUDIENCE,
+      requiredClaims: ["sub", "jti", "iat", "exp"],
+    });
+    const claims = ticketClaims.safeParse(payload);
+    return claims.success ? { ok: true, ticket: claims.data } : { ok: false, problem: "wrong_claims" };
+  } catch (err) {
+    switch (joseCode(err)) {
+      case "ERR_JWT_EXPIRED":
+        return { ok: false, problem: "expired" };
+      case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+        return { ok: false, problem: "bad_signature" };
+      case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+        return { ok: false, problem: "wrong_claims" };
+      default:
+        return { ok: false, problem: "malformed" };
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import { SELF } from "cloudflare:test";
+import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from "jose";
+import { describe, expect, it } from "vitest";
+import { PASS_REQUIRED_CLAIMS } from "../../src/contract/pass.js";
+import { newTicketId } from "../../src/edge/citizen-key.js";
+import { signPass, verifyPass } from "../../src/edge/passes.js";
+import { config, encodePart, errorCode, jwtParts, ORIGIN } from "./helpers.js";
+
+const kid = config.signingKeys[0]!.kid;
+
+function fields(overrides: Partial<Parameters<typeof signPass>[1]> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return { sub: "c".repeat(43), jti: newTicketId(), cohort: "55-59", shard: 1, seq: 7, iat: now, exp: now + 600, ...overrides };
+}
+
+async function jwks(): Promise<{ keys: JWK[] }> {
+  const res = await SELF.fetch(`${ORIGIN}/.well-known/jwks.json`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("cache-control")).toMatch(/public, max-age=\d+/);
+  return (await res.json()) as { keys: JWK[] };
+}
+
+/** Calls the gated booking API with a pass; the gate must refuse before any origin is called. */
+async function gate(pass: string | undefined): Promise<Response> {
+  return SELF.fetch(`${ORIGIN}/api/slots?region=11`, { headers: pass === undefined ? {} : { authorization: `Bearer ${pass}` } });
+}
+
+describe("passes", () => {
+  it("publishes the public keys, never a private part", async () => {
+    const { keys } = await jwks();
+    expect(keys.map((k) => k.kid)).toEqual(config.signingKeys.map((k) => k.kid));
+    for (const k of keys) {
+      expect(k.d).toBeUndefined();
+      expect(k).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
+    }
+  });
+
+  it("are ES256 JWTs with kid and every claim, verifiable by anyone holding the JWKS", async () => {
+    const pass = await signPass(config, fields());
+    const { header, payload } = jwtParts(pass);
+    expect(header).toMatchObject({ alg: "ES256", kid });
+    for (const claim of PASS_REQUIRED_CLAIMS) expect(payload[claim], claim).toBeDefined();
+    // What the origin does on its own: only the public keys, issuer and audience.
+    const verified = await jwtVerify(pass, createLocalJWKSet(await jwks()), {
+      algorithms: ["ES256"],
+      issuer: config.issuer,
+      audience: config.audience,
+      requiredClaims: [...PASS_REQUIRED_CLAIMS],
+    });
+    expect(verified.payload.sub).toBe("c".repeat(43));
+    expect((await verifyPass(config, pass)).ok).toBe(true);
+  });
+
+  describe("refused at the gate with 401 invalid_token", async () => {
+    const other = await generateKeyPair("ES256", { extractable: true });
+    const now = Math.floor(Date.now() / 1000);
+    const genuine = await signPass(config, fields());
+    const { payload } = jwtParts(genuine);
+    const publicJwk = await exportJWK((await generateKeyPair("ES256", { extractable: true })).publicKey);
+    const ourPublic = (await jwks()).keys[0]!;
+
+    const cases: [string, () => Promise<string | undefined>][] = [
+      ["no pass", async () => undefined],
+      ["garbage", async () => "abc.def.ghi"],
+      ["signed with another key under our kid", async () => new SignJWT(payload).setProtectedHeader({ alg: "ES256", kid }).sign(other.privateKey)],
+      ["an unknown kid", async () => new SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: "someone-else" }).sign(other.privateKey)],
+      ["alg none", async () => `${encodePart({ alg: "none", kid })}.${encodePart(payload)}.`],
+      ["expired", async () => signPass(config, fields({ iat: now - 1_000, exp: now - 100 }))],
+      ["not yet valid", async () => signPass(config, fields({ iat: now + 600, exp: now + 1_200 }))],
+      ["a wrong audience", async () => new SignJWT({ ...payload, aud: "someone-else" }).setProtectedHeader({ alg: "ES256", kid }).sign(await importOurs())],
+      ["a wrong issuer", async () => new SignJWT({ ...payload, iss: "https://evil.example" }).setProtectedHeader({ alg: "ES256", kid }).sign(await importOurs())],
+      ["a missing claim", async () => new SignJWT({ ...payload, seq: undefined }).setProtectedHeader({ alg: "ES256", kid }).sign(await importOurs())],
+      [
+        "HS256 keyed with our public key",
+        async () => new SignJWT(payload).setProtectedHeader({ alg: "HS256", kid }).sign(new TextEncoder().encode(JSON.stringify(ourPublic))),
+      ],
+      ["re-signed after editing the seq", async () => {
+        const { header, signature } = jwtParts(genuine);
+        return `${encodePart(header)}.${encodePart({ ...payload, seq: 1 })}.${signature}`;
+      }],
+    ];
+    expect(publicJwk.d).toBeUndefined();
+
+    async function importOurs() {
+      const { importJWK } = await import("jose");
+      return importJWK({ ...config.signingKeys[0]!, alg: "ES256" }, "ES256");
+    }
+
+    for (const [name, make] of cases) {
+      it(name, async () => {
+        const res = await gate(await make());
+        expect(res.status).toBe(401);
+        expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+        expect(await errorCode(res)).toBe("invalid_token");
+      });
+    }
+  });
+
+  it("lets a valid pass through the gate; an unreachable origin is a retryable 503, never a hang", async () => {
+    const res = await gate(await signPass(config, fields()));
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(await errorCode(res)).toBe("unavailable");
+  });
+});

@@ -1,0 +1,80 @@
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { MAX_POLL_MS, MIN_POLL_MS } from "../../src/edge/estimate.js";
+import { shardStub } from "../../src/edge/shard-client.js";
+import { callsOf, config, identityInShard, join, ORIGIN, status } from "./helpers.js";
+
+const COHORT = "55-59";
+
+describe("status polls", () => {
+  it("answers 1,000 polls of waiting tickets while reaching each Durable Object only a handful of times", async () => {
+    // A line in one shard, long enough that most tickets stay waiting for the whole test.
+    const shard = 1;
+    const tickets: string[] = [];
+    for (let i = 0; i < 12; i++) tickets.push((await join(await identityInShard(shard))).ticket);
+    const waiting: string[] = [];
+    for (const t of tickets) if ((await status(t)).state === "waiting") waiting.push(t);
+    expect(waiting.length).toBeGreaterThanOrEqual(5);
+
+    const stubs = Array.from({ length: config.shards }, (_, s) => shardStub(env, { cohort: COHORT, shard: s }));
+    const before = await Promise.all(stubs.map(callsOf));
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) =>
+        SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { authorization: `Bearer ${waiting[i % waiting.length]}` } }),
+      ),
+    );
+    const elapsedMs = Date.now() - started;
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    const after = await Promise.all(stubs.map(callsOf));
+    const reached = after.map((a, s) => {
+      const b = before[s]!;
+      return a.join + a.snapshot + a.claim + a.complete - (b.join + b.snapshot + b.claim + b.complete);
+    });
+    // The snapshot of a shard is cached for a second and concurrent misses share one call, so the
+    // object hears about once per second of polling, not once per poll.
+    const bound = Math.ceil(elapsedMs / 1000) + 1;
+    expect(reached[shard]).toBeLessThanOrEqual(bound);
+    expect(reached.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(bound);
+  });
+
+  it("tells a waiting citizen the people ahead, an ETA range and a poll interval that grows with distance", async () => {
+    const shard = 2;
+    const answers = [];
+    for (let i = 0; i < 8; i++) answers.push(await join(await identityInShard(shard)));
+    const last = await status(answers.at(-1)!.ticket);
+    const earlier = await status(answers[4]!.ticket);
+    for (const s of [last, earlier]) {
+      if (s.state !== "waiting") continue;
+      expect(s.cohort).toBe(COHORT);
+      expect(s.ahead % config.shards).toBe(0);
+      expect(s.etaSeconds).not.toBeNull();
+      expect(s.etaSeconds!.low).toBeLessThanOrEqual(s.etaSeconds!.high);
+      expect(s.nextPollMs).toBeGreaterThanOrEqual(MIN_POLL_MS);
+      expect(s.nextPollMs).toBeLessThanOrEqual(MAX_POLL_MS);
+    }
+    expect(last.state).toBe("waiting");
+    expect(last.ahead).toBeGreaterThan(0);
+    // 60 per minute over 4 shards is one turn per 4 s in this shard: the ETA says at least that per person.
+    expect(last.etaSeconds!.low).toBeGreaterThanOrEqual(Math.floor(last.ahead / config.shards) * 4);
+    if (earlier.state === "waiting") {
+      expect(earlier.ahead).toBeLessThan(last.ahead);
+      expect(earlier.nextPollMs).toBeLessThanOrEqual(last.nextPollMs);
+    }
+  });
+
+  it("hands the first citizen of an empty line a pass, the same pass id on every poll", async () => {
+    const shard = 3;
+    const { ticket } = await join(await identityInShard(shard));
+    let s = await status(ticket);
+    for (let i = 0; i < 20 && s.state !== "admitted"; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      s = await status(ticket);
+    }
+    expect(s.state).toBe("admitted");
+    const again = await status(ticket);
+    const jti = (token: string) => JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).jti;
+    expect(jti(again.pass!)).toBe(jti(s.pass!));
+    expect(again.passExpiresAt).toBe(s.passExpiresAt);
+  });
+});
