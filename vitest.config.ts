@@ -35,6 +35,18 @@ export default defineConfig({
         ],
         test: { name: "edge", include: ["test/edge/**/*.test.ts"] },
       },
+      {
+        test: {
+          name: "origin",
+          include: ["test/origin/**/*.test.ts"],
+          // Starts the WebSocket-to-TCP bridge the Neon driver needs to reach a plain PostgreSQL.
+          globalSetup: ["test/origin/support/global-setup.ts"],
+          environment: "node",
+          // Flash-crowd suites send hundreds of requests through real databases.
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -51,3 +51,19 @@ export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): 
   const nextPollMs = Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (low * 1000) / 4)));
   return { ahead, etaSeconds: { low, high }, nextPollMs };
 }
+
+/** Observed pace is averaged over this many complete minutes. */
+export const PACE_MINUTES = 5;
+
+/**
+ * Admissions per minute over the last complete minutes (at most PACE_MINUTES), counted only from the
+ * first minute after the shard began admitting; null until a whole such minute has passed.
+ * `admittedIn(from, to)` gives the admissions in whole minutes [from, to).
+ */
+export function observedPace(firstAdmittedAt: number | null, now: number, admittedIn: (fromMinute: number, toMinute: number) => number): number | null {
+  if (firstAdmittedAt === null) return null;
+  const current = Math.floor(now / 60_000);
+  const from = Math.max(Math.floor(firstAdmittedAt / 60_000) + 1, current - PACE_MINUTES);
+  if (from >= current) return null;
+  return admittedIn(from, current) / (current - from);
+}

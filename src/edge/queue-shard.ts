@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { newTicketId } from "./citizen-key.js";
 import { edgeConfig } from "./config.js";
-import type { ShardSnapshot } from "./estimate.js";
+import { observedPace, PACE_MINUTES, type ShardSnapshot } from "./estimate.js";
 
 /**
  * QueueShard: one Durable Object per (cohort, shard). It is the single writer of its line, so sequence
@@ -86,8 +86,6 @@ const MIGRATIONS: string[] = [
    CREATE TABLE admissions_per_minute (minute INTEGER PRIMARY KEY, admitted INTEGER NOT NULL);`,
 ];
 
-/** Observed pace is averaged over this many complete minutes. */
-const PACE_MINUTES = 5;
 /** While people wait, the line moves on this beat even if nobody asks. */
 const TICK_MS = 1_000;
 
@@ -279,16 +277,10 @@ export class QueueShard extends DurableObject<Env> {
     };
   }
 
-  /** Admissions per minute over the last complete minutes; null until a whole minute has passed. */
   private observedPace(firstAdmittedAt: number | null, now: number): number | null {
-    if (firstAdmittedAt === null) return null;
-    const current = Math.floor(now / 60_000);
-    const from = Math.max(Math.floor(firstAdmittedAt / 60_000) + 1, current - PACE_MINUTES);
-    if (from >= current) return null;
-    const total = this.sql
-      .exec<{ n: number | null }>("SELECT SUM(admitted) AS n FROM admissions_per_minute WHERE minute >= ? AND minute < ?", from, current)
-      .one().n ?? 0;
-    return total / (current - from);
+    return observedPace(firstAdmittedAt, now, (from, to) =>
+      this.sql.exec<{ n: number | null }>("SELECT SUM(admitted) AS n FROM admissions_per_minute WHERE minute >= ? AND minute < ?", from, to).one().n ?? 0,
+    );
   }
 
   /** While anyone waits, make sure an alarm will move the line even if nobody polls. */

@@ -1,0 +1,47 @@
+import { Hono } from "hono";
+import { bookingRequest } from "../../contract/booking.js";
+import { bookSlot, cancelBooking, liveBooking } from "../booking-store.js";
+import { withinBudget } from "../db/database.js";
+import type { OriginDeps, OriginEnv } from "../env.js";
+import { ApiError } from "../errors.js";
+import { jsonBody } from "./json-body.js";
+import { requirePass } from "./pass.js";
+
+/** `/api/bookings`: every route needs a pass; the citizen and cohort come from it, never from the body. */
+export function bookingRoutes(deps: OriginDeps): Hono<OriginEnv> {
+  const bounded = <T>(operation: () => Promise<T>) => withinBudget(deps.dbTimeoutMs, operation);
+  const notFound = () => new ApiError(404, "booking_not_found", "no such booking for this pass");
+
+  return new Hono<OriginEnv>()
+    .use(requirePass(deps))
+    .post("/", async (c) => {
+      const { slotId } = await jsonBody(c, bookingRequest);
+      const outcome = await bounded(() => bookSlot(c.var.db, c.var.pass, slotId));
+      switch (outcome.kind) {
+        case "created":
+          return c.json({ booking: outcome.booking }, 201);
+        case "replayed":
+          return c.json({ booking: outcome.booking }, 200);
+        case "already_booked":
+          throw new ApiError(409, "already_booked", "you already hold a booking in this cohort", {
+            booking: outcome.booking,
+          });
+        case "slot_full":
+          throw new ApiError(409, "slot_full", "this slot has no seats left");
+        case "slot_not_found":
+          throw new ApiError(404, "not_found", "no such slot");
+      }
+    })
+    .get("/me", async (c) => {
+      const { sub, cohort } = c.var.pass;
+      const booking = await bounded(() => liveBooking(c.var.db, sub, cohort));
+      if (!booking) throw notFound();
+      return c.json({ booking });
+    })
+    .delete("/:id", async (c) => {
+      const id = c.req.param("id");
+      const outcome = await bounded(() => cancelBooking(c.var.db, c.var.pass, id));
+      if (outcome.kind === "not_found") throw notFound();
+      return c.json({ booking: outcome.booking });
+    });
+}

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backends, type TestDatabase } from "./support/backends.js";
+import { makePassKeys, newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
+import {
+  bookingOf,
+  cancel,
+  createSlot,
+  errorOf,
+  getMyBooking,
+  originFor,
+  postBooking,
+  seatsTaken,
+  type OriginApp,
+} from "./support/origin.js";
+
+describe.each(backends)("cancelling a booking ($name)", (backend) => {
+  let database: TestDatabase;
+  let keys: PassKeys;
+  let app: OriginApp;
+
+  beforeAll(async () => {
+    database = await backend.open();
+    keys = await makePassKeys();
+    app = originFor(database.db, keys);
+  });
+  afterAll(() => database?.close());
+
+  const passFor = (sub: string, extra: Record<string, unknown> = {}) => signPass(keys, passClaimsFor({ sub, ...extra }));
+
+  it("frees the seat, so someone else can take a slot that was full", async () => {
+    const slotId = await createSlot(database.db, 1);
+    const holderPass = await passFor(newCitizen());
+    const held = await bookingOf(await postBooking(app, holderPass, { slotId }));
+    const latecomerPass = await passFor(newCitizen());
+    expect((await errorOf(await postBooking(app, latecomerPass, { slotId }))).code).toBe("slot_full");
+
+    const res = await cancel(app, holderPass, held.id);
+
+    expect(res.status).toBe(200);
+    const cancelled = await bookingOf(res);
+    expect(cancelled).toMatchObject({ id: held.id, status: "cancelled" });
+    expect(cancelled.slot.remaining).toBe(1);
+    expect(await seatsTaken(database.db, slotId)).toBe(0);
+    expect((await postBooking(app, latecomerPass, { slotId })).status).toBe(201);
+  });
+
+  it("lets a cancelled citizen book again with a new pass, while the old pass still names the old booking", async () => {
+    const sub = newCitizen();
+    const [firstSlot, secondSlot] = [await createSlot(database.db, 3), await createSlot(database.db, 3)];
+    const oldPass = await passFor(sub);
+    const first = await bookingOf(await postBooking(app, oldPass, { slotId: firstSlot }));
+    await cancel(app, oldPass, first.id);
+    expect((await getMyBooking(app, oldPass)).status).toBe(404);
+
+    const newPass = await passFor(sub);
+    const rebooked = await postBooking(app, newPass, { slotId: secondSlot });
+
+    expect(rebooked.status).toBe(201);
+    const second = await bookingOf(rebooked);
+    expect(second.id).not.toBe(first.id);
+    expect((await bookingOf(await getMyBooking(app, newPass))).id).toBe(second.id);
+    // A pass books once: replaying the old one answers its (cancelled) booking, it does not book again.
+    const replay = await postBooking(app, oldPass, { slotId: firstSlot });
+    expect(replay.status).toBe(200);
+    expect(await bookingOf(replay)).toMatchObject({ id: first.id, status: "cancelled" });
+    expect(await seatsTaken(database.db, firstSlot)).toBe(0);
+    expect(await seatsTaken(database.db, secondSlot)).toBe(1);
+  });
+
+  it("frees one seat however many times the same booking is cancelled at once", async () => {
+    const slotId = await createSlot(database.db, 5);
+    const pass = await passFor(newCitizen());
+    await postBooking(app, await passFor(newCitizen()), { slotId });
+    const mine = await bookingOf(await postBooking(app, pass, { slotId }));
+
+    const answers = await Promise.all(Array.from({ length: 10 }, () => cancel(app, pass, mine.id)));
+
+    expect(answers.map((r) => r.status)).toEqual(Array<number>(10).fill(200));
+    expect(await seatsTaken(database.db, slotId)).toBe(1);
+  });
+
+  it("does not let another citizen, or the same citizen in another cohort, cancel a booking", async () => {
+    const slotId = await createSlot(database.db, 5);
+    const sub = newCitizen();
+    const mine = await bookingOf(await postBooking(app, await passFor(sub), { slotId }));
+
+    const stranger = await cancel(app, await passFor(newCitizen()), mine.id);
+    const otherCohort = await cancel(app, await passFor(sub, { cohort: "50-52" }), mine.id);
+
+    for (const res of [stranger, otherCohort]) {
+      expect(res.status).toBe(404);
+      expect((await errorOf(res)).code).toBe("booking_not_found");
+    }
+    expect(await seatsTaken(database.db, slotId)).toBe(1);
+  });
+
+  it("answers booking_not_found for an id that is unknown or not an id at all", async () => {
+    const pass = await passFor(newCitizen());
+    for (const id of [crypto.randomUUID(), "not-a-uuid", "1"]) {
+      const res = await cancel(app, pass, id);
+      expect(res.status).toBe(404);
+      expect((await errorOf(res)).code).toBe("booking_not_found");
+    }
+  });
+});

@@ -1,0 +1,72 @@
+import { eq } from "drizzle-orm";
+import { createOriginApp } from "../../../src/origin/app.js";
+import type { Database } from "../../../src/origin/db/database.js";
+import { bookings, clinics, slots } from "../../../src/origin/db/schema.js";
+import { createPassVerifier } from "../../../src/origin/pass-verifier.js";
+import { errorBody } from "../../../src/contract/errors.js";
+import { bookingResponse, type Booking } from "../../../src/contract/booking.js";
+import { AUDIENCE, ISSUER, type PassKeys } from "./passes.js";
+
+export type OriginApp = ReturnType<typeof createOriginApp>;
+
+/** The real app on a real database, trusting passes signed with `keys`. */
+export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?: number; now?: () => Date } = {}): OriginApp {
+  return createOriginApp({
+    database: () => ({ db }),
+    verifyPass: createPassVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE }),
+    // Generous: a flash crowd of 500 waits its turn for ten pooled connections.
+    dbTimeoutMs: options.dbTimeoutMs ?? 60_000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
+let clinicCounter = 0;
+
+/** A clinic with one slot of the given capacity, for a test that needs a slot of its own. */
+export async function createSlot(db: Database, capacity: number, region = "11"): Promise<number> {
+  clinicCounter += 1;
+  const [clinic] = await db
+    .insert(clinics)
+    .values({ name: `시험의원 ${clinicCounter}`, region, address: `서울특별시 중구 세종대로 ${clinicCounter}` })
+    .returning({ id: clinics.id });
+  const [slot] = await db
+    .insert(slots)
+    .values({ clinicId: clinic!.id, startsAt: new Date("2031-07-26T09:00:00+09:00"), capacity })
+    .returning({ id: slots.id });
+  return slot!.id;
+}
+
+export async function seatsTaken(db: Database, slotId: number): Promise<number> {
+  const [row] = await db.select({ booked: slots.booked }).from(slots).where(eq(slots.id, slotId));
+  return row!.booked;
+}
+
+export async function bookingRows(db: Database, slotId: number) {
+  return db.select().from(bookings).where(eq(bookings.slotId, slotId));
+}
+
+export function postBooking(app: OriginApp, pass: string, body: unknown): Promise<Response> {
+  return Promise.resolve(app.request("/api/bookings", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${pass}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  }));
+}
+
+export function getMyBooking(app: OriginApp, pass: string): Promise<Response> {
+  return Promise.resolve(app.request("/api/bookings/me", { headers: { Authorization: `Bearer ${pass}` } }));
+}
+
+export function cancel(app: OriginApp, pass: string, bookingId: string): Promise<Response> {
+  return Promise.resolve(app.request(`/api/bookings/${bookingId}`, { method: "DELETE", headers: { Authorization: `Bearer ${pass}` } }));
+}
+
+/** The booking in a success body, validated against the contract. */
+export async function bookingOf(res: Response): Promise<Booking> {
+  return bookingResponse.parse(await res.json()).booking;
+}
+
+/** The error in a failure body, validated against the one error shape. */
+export async function errorOf(res: Response) {
+  return errorBody.parse(await res.json()).error;
+}
