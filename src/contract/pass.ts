@@ -5,6 +5,8 @@ import { z } from "zod";
  * has come; the origin verifies it on its own with the edge's public keys (JWKS).
  */
 export const PASS_ALG = "ES256";
+/** The cookie that carries the pass for the page (HttpOnly, path /api); apps send `Authorization: Bearer`. */
+export const PASS_COOKIE = "wr_pass";
 /** Claims the origin insists on, beyond what `jwtVerify` checks for `iss`/`aud`/`exp`. */
 export const PASS_REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "iat", "nbf", "exp", "cohort", "shard", "seq"] as const;
 

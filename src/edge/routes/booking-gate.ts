@@ -1,8 +1,8 @@
 import { Hono, type Context } from "hono";
 import { edgeConfig } from "../config.js";
-import { fail } from "../errors.js";
+import { fail } from "../../http/errors.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
-import { MAX_BODY_BYTES, limitBody } from "../request.js";
+import { MAX_BODY_BYTES, limitBody } from "../../http/json-body.js";
 import { shardStub } from "../shard-client.js";
 
 /**
@@ -68,13 +68,9 @@ async function releasePlace(c: Context<{ Bindings: Env; Variables: PassVariables
 }
 
 function unavailable() {
-  return fail(
-    503,
-    "unavailable",
-    "booking is briefly unavailable; your pass and place are kept, please retry shortly",
-    { retryAfterSeconds: RETRY_AFTER_SECONDS },
-    { "retry-after": String(RETRY_AFTER_SECONDS) },
-  );
+  return fail(503, "unavailable", "booking is briefly unavailable; your pass and place are kept, please retry shortly", {
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
+  });
 }
 
 bookingGate.use("/api/slots", requirePass);

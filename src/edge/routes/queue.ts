@@ -3,10 +3,10 @@ import { setCookie } from "hono/cookie";
 import { joinRequest, type JoinResponse, type QueueStatus } from "../../contract/queue.js";
 import { citizenKey, shardOf } from "../citizen-key.js";
 import { cohortForBirthYear, edgeConfig, type EdgeConfig } from "../config.js";
-import { fail } from "../errors.js";
-import { PASS_COOKIE } from "../pass-gate.js";
+import { fail } from "../../http/errors.js";
+import { PASS_COOKIE } from "../../contract/pass.js";
 import { ticketStatus, type TicketStatus } from "../queue-status.js";
-import { bearerOrCookie, jsonBody, limitBody } from "../request.js";
+import { bearerOrCookie, jsonBody, limitBody } from "../../http/json-body.js";
 import { callShard, remember, shardName, shardStub } from "../shard-client.js";
 import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS, verifyTicket, type TicketClaims } from "../tickets.js";
 
@@ -23,7 +23,7 @@ const TICKET_MESSAGES = {
 } as const;
 
 function refuseTicket(problem: keyof typeof TICKET_MESSAGES) {
-  return fail(401, "invalid_ticket", TICKET_MESSAGES[problem], {}, { "www-authenticate": 'Bearer error="invalid_token"' });
+  return fail(401, "invalid_ticket", TICKET_MESSAGES[problem], { headers: { "www-authenticate": 'Bearer error="invalid_token"' } });
 }
 
 /** The presented ticket, if any and valid; `undefined` when none was presented. */

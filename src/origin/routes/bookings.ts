@@ -4,7 +4,7 @@ import { bookSlot, cancelBooking, liveBooking } from "../booking-store.js";
 import { withinBudget } from "../db/database.js";
 import type { OriginDeps, OriginEnv } from "../env.js";
 import { ApiError } from "../errors.js";
-import { jsonBody } from "./json-body.js";
+import { jsonBody } from "../../http/json-body.js";
 import { requirePass } from "./pass.js";
 
 /** `/api/bookings`: every route needs a pass; the citizen and cohort come from it, never from the body. */

@@ -6,16 +6,17 @@ import { describeIssues, fail } from "./errors.js";
 /** Request bodies are small JSON documents; anything larger is refused before it is read in full. */
 export const MAX_BODY_BYTES = 8 * 1024;
 
-/** Refuses oversized bodies by their declared length and by what actually arrives. */
+const tooLarge = () => fail(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+
+/** Refuses a body whose declared length is over the limit, before any handler runs. */
 export const limitBody: MiddlewareHandler = async (c, next) => {
   const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) {
-    throw fail(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
-  }
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
   await next();
 };
 
-async function readCapped(c: Context): Promise<string> {
+/** Reads the body as UTF-8 text; Content-Length may be absent (chunked) or wrong, so the limit holds while reading. */
+async function readLimited(c: Context): Promise<string> {
   const body = c.req.raw.body;
   if (!body) return "";
   const reader = body.getReader();
@@ -27,7 +28,7 @@ async function readCapped(c: Context): Promise<string> {
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
       await reader.cancel();
-      throw fail(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+      throw tooLarge();
     }
     chunks.push(value);
   }
@@ -44,13 +45,11 @@ async function readCapped(c: Context): Promise<string> {
   }
 }
 
-/** Reads a JSON body and validates it; every failure is a 4xx in the one error shape. */
+/** Reads a JSON body and validates it: 415 if not JSON, 413 if too big, 400 if malformed or invalid. */
 export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw fail(415, "unsupported_media_type", "send the body as application/json");
-  }
-  const text = await readCapped(c);
+  const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") throw fail(415, "unsupported_media_type", "send the body as application/json");
+  const text = await readLimited(c);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -62,11 +61,14 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   return parsed.data;
 }
 
-/** A bearer token from `Authorization`, else the named cookie. */
+/**
+ * A bearer token from `Authorization`, else the named cookie. An Authorization header that is not a
+ * well-formed Bearer gives "" (presented but unusable), so callers can say what is wrong.
+ */
 export function bearerOrCookie(c: Context, cookie: string): string | undefined {
   const auth = c.req.header("authorization");
   if (auth !== undefined) {
-    const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(auth);
+    const m = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(auth);
     return m?.[1] ?? "";
   }
   return getCookie(c, cookie);
