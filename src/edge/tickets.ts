@@ -1,5 +1,6 @@
 import { jwtVerify, SignJWT } from "jose";
-import { z } from "zod";
+import type { z } from "zod";
+import { passClaims } from "../contract/pass.js";
 import { ticketSigningKey } from "./citizen-key.js";
 import type { EdgeConfig } from "./config.js";
 import { joseCode } from "./passes.js";
@@ -16,15 +17,8 @@ export const TICKET_COOKIE = "wr_ticket";
 /** A line lasts hours at worst; a week-old ticket points at a cohort long since served. */
 export const TICKET_TTL_SECONDS = 7 * 24 * 3600;
 
-export const ticketClaims = z.object({
-  sub: z.string().min(16).max(128),
-  jti: z.string().min(8).max(64),
-  cohort: z.string().min(1).max(32),
-  shard: z.number().int().nonnegative(),
-  seq: z.number().int().positive(),
-  iat: z.number().int(),
-  exp: z.number().int(),
-});
+/** A ticket names the same place a pass later will, so it carries the same claims (but no audience of the origin's). */
+export const ticketClaims = passClaims.pick({ sub: true, jti: true, cohort: true, shard: true, seq: true, iat: true, exp: true });
 export type TicketClaims = z.infer<typeof ticketClaims>;
 export type TicketFields = Omit<TicketClaims, "iat" | "exp">;
 
