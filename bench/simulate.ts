@@ -365,7 +365,7 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
 function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string } {
   const o: SimulationOptions = { ...DEFAULTS };
   let live = false;
-  let scale = 0.01;
+  let scale = 0.001;
   let edge = process.env.EDGE_URL ?? "http://127.0.0.1:8787";
   let peopleSet = false;
   for (let i = 0; i < argv.length; i++) {

@@ -1,0 +1,29 @@
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { forgetSnapshots } from "../../src/edge/shard-client.js";
+import { config, join, ORIGIN, randomIdentity } from "./helpers.js";
+
+interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number }
+
+async function ops(): Promise<{ config: { maxActive: number; shards: number }; cohorts: OpsCohort[] }> {
+  const res = await SELF.fetch(`${ORIGIN}/api/ops/queue`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { config: { maxActive: number; shards: number }; cohorts: OpsCohort[] };
+}
+
+describe("the ops view", () => {
+  it("counts the line, admissions and active people per cohort, without identities", async () => {
+    forgetSnapshots();
+    const before = (await ops()).cohorts.find((c) => c.id === "53-54")!;
+    for (let i = 0; i < 5; i++) await join(randomIdentity(), "1967-08-09");
+    forgetSnapshots();
+    const view = await ops();
+    expect(view.config).toMatchObject({ maxActive: config.maxActive, shards: config.shards });
+    const after = view.cohorts.find((c) => c.id === "53-54")!;
+    expect(after.joined - before.joined).toBe(5);
+    expect(after.admitted + after.waiting).toBe(after.joined);
+    expect(after.active).toBeLessThanOrEqual(config.maxActive);
+    expect(view.cohorts.find((c) => c.id === "50-52")).toMatchObject({ open: false, joined: 0 });
+    expect(JSON.stringify(view)).not.toMatch(/\+82/);
+  });
+});
