@@ -56,14 +56,15 @@ export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): 
 export const PACE_MINUTES = 5;
 
 /**
- * Admissions per minute over the last complete minutes (at most PACE_MINUTES), counted only from the
- * first minute after the shard began admitting; null until a whole such minute has passed.
+ * Admissions per minute over the last PACE_MINUTES complete minutes, counted only from the first minute
+ * after the shard began admitting; null until that many minutes have passed. The first minutes of an
+ * opening run at the full rate while the cap fills, so a shorter history would promise too much.
  * `admittedIn(from, to)` gives the admissions in whole minutes [from, to).
  */
 export function observedPace(firstAdmittedAt: number | null, now: number, admittedIn: (fromMinute: number, toMinute: number) => number): number | null {
   if (firstAdmittedAt === null) return null;
   const current = Math.floor(now / 60_000);
-  const from = Math.max(Math.floor(firstAdmittedAt / 60_000) + 1, current - PACE_MINUTES);
-  if (from >= current) return null;
+  const from = current - PACE_MINUTES;
+  if (from < Math.floor(firstAdmittedAt / 60_000) + 1) return null;
   return admittedIn(from, current) / (current - from);
 }
