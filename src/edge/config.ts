@@ -138,17 +138,27 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
   };
 }
 
-// Workers hand every request the same env object for an isolate's life, so parsing once per object
-// is parsing once.
+// Workers usually hand every request the same env object, so a WeakMap hit is the common path. The
+// fallback keys on the binding values themselves, so a runtime that passes a fresh env object per
+// request still parses (and imports keys) once per configuration, not once per request.
 const parsedFor = new WeakMap<object, EdgeConfig>();
+const parsedByValues = new Map<string, EdgeConfig>();
+const BINDING_NAMES = Object.keys(edgeBindings.shape) as (keyof typeof edgeBindings.shape)[];
 
 /** The configuration of this Worker or Durable Object, parsed on first use and then reused. */
 export function edgeConfig(env: Env): EdgeConfig {
-  let config = parsedFor.get(env);
+  const cached = parsedFor.get(env);
+  if (cached) return cached;
+  const source = env as unknown as Record<string, unknown>;
+  const key = BINDING_NAMES.map((name) => String(source[name])).join("\u0000");
+  let config = parsedByValues.get(key);
   if (!config) {
-    config = parseEdgeConfig(env as unknown as Record<string, unknown>);
-    parsedFor.set(env, config);
+    config = parseEdgeConfig(source);
+    // A deploy changes the configuration a handful of times in an isolate's life; keep the last few.
+    if (parsedByValues.size >= 4) parsedByValues.delete(parsedByValues.keys().next().value!);
+    parsedByValues.set(key, config);
   }
+  parsedFor.set(env, config);
   return config;
 }
 
