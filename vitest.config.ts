@@ -47,6 +47,10 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // The citizen's page in Debian's Chromium against the stack as `npm start` runs it.
+        test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", testTimeout: 180_000, hookTimeout: 180_000 },
+      },
     ],
   },
 });

@@ -1,0 +1,831 @@
+// @ts-check
+/**
+ * The citizen's waiting page: join a cohort's line, watch the place fall, book once admitted.
+ *
+ * The page decides nothing about the citizen's place: it only shows what GET /api/queue/status says.
+ * The ticket and the pass live in HttpOnly cookies the page cannot read, so resuming after a refresh,
+ * a closed tab or a network error is simply asking for the status again. The identity and birth date
+ * are sent once, in the body of the join request, and are never stored or put in a URL.
+ *
+ * Types come from the one contract (src/contract); this file is plain JS so it is served as written.
+ * @typedef {import("../src/contract/queue.js").QueueStatus} QueueStatus
+ * @typedef {import("../src/contract/queue.js").CohortInfo} CohortInfo
+ * @typedef {import("../src/contract/booking.js").Slot} Slot
+ * @typedef {import("../src/contract/booking.js").Booking} Booking
+ * @typedef {{ code: string, message: string, opensAt?: string, retryAfterSeconds?: number, booking?: Booking }} ApiError
+ * @typedef {"ko" | "en"} Lang
+ */
+
+/** Korea's 17 regions; scripts/fingerprint-page.ts writes them in from src/contract/regions.ts. */
+/** @type {ReadonlyArray<{ code: string, ko: string, en: string }>} */
+const REGIONS = /* REGIONS */ [];
+
+const SEOUL = "Asia/Seoul";
+/** Slots are seeded a week ahead; the page offers the same days. */
+const BOOKING_DAYS = 7;
+/** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
+const RETRY_MIN_MS = 2_000;
+const RETRY_MAX_MS = 30_000;
+/** Screen readers hear the place at most this often while it falls, and always on a change of state. */
+const ANNOUNCE_EVERY_MS = 20_000;
+const LANG_KEY = "wr:lang";
+/** Only a line's label and a number: the ahead-count seen at joining, for the progress bar. */
+const START_KEY = "wr:start:";
+
+/** Every string, in both languages. `{name}` is filled in by `t`. */
+const STRINGS = {
+  ko: {
+    docTitle: "코로나19 백신 사전예약 대기실",
+    skip: "본문으로 건너뛰기",
+    brand: "코로나19 예방접종 사전예약",
+    otherLang: "English",
+    title: "예약 대기실",
+    loading: "대기열 정보를 확인하고 있습니다…",
+    joinTitle: "대기열에 들어가기",
+    joinIntro: "생년월일과 본인 인증에 쓴 휴대전화 번호를 입력하면 나이대별 대기열에 순서대로 들어갑니다. 새로고침하거나 창을 닫았다 다시 열어도 순서는 유지됩니다.",
+    dob: "생년월일",
+    dobHint: "예: 1963년 5월 1일 → 1963, 5, 1",
+    year: "연도",
+    month: "월",
+    day: "일",
+    identity: "휴대전화 번호",
+    identityHint: "본인 인증에 쓴 번호입니다. 이 기기와 주소창에는 저장하지 않습니다.",
+    joinBtn: "대기열에 들어가기",
+    joining: "들어가는 중…",
+    schedule: "나이대별 예약 시작 시각",
+    scheduleOpen: "{label} ({from}~{to}년생): 예약 진행 중",
+    scheduleLater: "{label} ({from}~{to}년생): {when} 시작",
+    errDob: "생년월일을 올바르게 입력해 주세요 (예: 1963, 5, 1).",
+    errIdentity: "휴대전화 번호를 입력해 주세요.",
+    errNotEligible: "입력한 생년월일에 해당하는 예약 대상 나이대가 없습니다. 생년월일을 확인해 주세요.",
+    notOpen: "{label} 예약은 {when}(한국 시간)에 시작합니다. 그때 다시 대기열에 들어와 주세요.",
+    notOpenNoLabel: "이 나이대의 예약은 {when}(한국 시간)에 시작합니다. 그때 다시 대기열에 들어와 주세요.",
+    errInvalid: "입력한 내용을 확인해 주세요.",
+    errJoinNetwork: "연결이 불안정해 대기열에 들어가지 못했습니다. 잠시 후 다시 눌러 주세요. 여러 번 눌러도 순서는 하나만 받습니다.",
+    errServer: "잠시 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",
+    ticketLost: "번호표가 만료되었습니다. 다시 대기열에 들어와 주세요.",
+    rejoined: "이전 순서는 만료되어, 맨 뒤에서 새 순서를 받았습니다.",
+    waitTitle: "대기 중입니다",
+    pausedTitle: "입장이 잠시 멈췄습니다",
+    pausedText: "운영 사정으로 입장을 잠시 멈췄습니다. 순서는 그대로 유지되며, 입장이 다시 시작되면 이 화면이 저절로 이어집니다.",
+    queueOf: "{label} 대기열 · 접수 번호 {seq}",
+    aheadLabel: "내 앞의 대기 인원 (추정)",
+    people: "명",
+    person: "명",
+    progressLabel: "입장까지 진행 상황",
+    progressText: "줄을 설 때 앞에 있던 {start}명 중 {done}명이 입장했습니다.",
+    etaLabel: "예상 대기 시간",
+    etaPaused: "입장이 다시 시작되면 계산합니다",
+    keepPlace: "이 창을 새로고침하거나 닫았다 다시 열어도 순서는 유지됩니다. 차례가 되면 이 화면에서 바로 예약할 수 있습니다.",
+    liveWaiting: "앞에 약 {n}명, 예상 대기 시간 {eta}.",
+    liveAhead: "앞에 약 {n}명.",
+    liveFront: "곧 차례입니다. 이 화면을 열어 두세요.",
+    livePaused: "입장이 잠시 멈췄습니다. 순서는 유지됩니다.",
+    liveAdmitted: "차례가 되었습니다. 접종 날짜와 시간을 고르세요.",
+    liveExpired: "순서가 만료되었습니다. 다시 줄을 설 수 있습니다.",
+    liveBooked: "예약이 확정되었습니다. 예약 번호 {id}.",
+    unstable: "연결이 불안정합니다. 순서는 유지됩니다. 다시 연결하는 중…",
+    bookTitle: "차례가 되었습니다",
+    passUntil: "{time}까지 예약을 마쳐 주세요 (한국 시간). 지역과 날짜를 고른 뒤 시간을 선택하세요.",
+    region: "지역",
+    date: "날짜",
+    findSlots: "예약 가능한 시간 보기",
+    loadingSlots: "예약 가능한 시간을 불러오는 중…",
+    slotsFound: "{region}, {date}: 예약 가능한 시간 {n}개",
+    noSlots: "{region}, {date}에는 남은 시간이 없습니다. 다른 날짜나 지역을 골라 보세요.",
+    seatsLeft: "{n}자리",
+    full: "마감",
+    bookBtn: "선택한 시간으로 예약하기",
+    booking: "예약하는 중…",
+    errPickSlot: "시간을 하나 골라 주세요.",
+    errSlotFull: "방금 그 시간이 마감되었습니다. 다른 시간을 골라 주세요.",
+    errSlotGone: "그 시간을 찾을 수 없습니다. 목록을 다시 불러왔습니다.",
+    errUnavailable: "예약 서버가 잠시 응답하지 않습니다. 입장권과 순서는 그대로입니다. {s}초 뒤 다시 시도해 주세요.",
+    errBookNetwork: "연결이 불안정합니다. 입장권과 순서는 그대로입니다. 다시 눌러 주세요. 예약은 한 번만 됩니다.",
+    errPassLost: "입장권을 확인하지 못했습니다. 순서를 다시 확인합니다…",
+    doneTitle: "예약이 확정되었습니다",
+    alreadyBooked: "이미 이 예약이 있습니다. 한 사람은 한 번만 예약할 수 있습니다.",
+    bookingId: "예약 번호",
+    clinic: "접종 기관",
+    address: "주소",
+    when: "일시",
+    doneNote: "예약 번호를 적어 두세요. 이 화면을 새로고침해도 예약은 그대로입니다.",
+    expiredTitle: "순서가 만료되었습니다",
+    expiredText: "차례가 왔지만 정해진 시간 안에 예약 화면에 들어오지 않아, 자리가 다음 분께 넘어갔습니다. 다시 줄을 서면 맨 뒤에서 새 순서를 받습니다.",
+    rejoin: "다시 줄 서기",
+    underMinute: "1분 이내",
+    about: "약 {a}",
+    aboutRange: "약 {a}~{b}",
+    aboutRangeMin: "약 {a}~{b}분",
+    min: "{m}분",
+    hours: "{h}시간",
+    hoursMin: "{h}시간 {m}분",
+  },
+  en: {
+    docTitle: "COVID-19 vaccine pre-booking: waiting room",
+    skip: "Skip to content",
+    brand: "COVID-19 vaccine booking",
+    otherLang: "한국어",
+    title: "Waiting room",
+    loading: "Checking the line…",
+    joinTitle: "Join the line",
+    joinIntro: "Enter your birth date and the phone number you verified your identity with to join the line for your age group. Refreshing or closing and reopening this page keeps your place.",
+    dob: "Date of birth",
+    dobHint: "For example: 1 May 1963 → 1963, 5, 1",
+    year: "Year",
+    month: "Month",
+    day: "Day",
+    identity: "Phone number",
+    identityHint: "The number you verified your identity with. It is not stored on this device or put in the address bar.",
+    joinBtn: "Join the line",
+    joining: "Joining…",
+    schedule: "When booking opens for each age group",
+    scheduleOpen: "{label} (born {from}–{to}): open now",
+    scheduleLater: "{label} (born {from}–{to}): opens {when}",
+    errDob: "Enter a valid date of birth (for example 1963, 5, 1).",
+    errIdentity: "Enter your phone number.",
+    errNotEligible: "No age group can book for this date of birth. Please check it.",
+    notOpen: "Booking for {label} opens {when} (Korea time). Please come back and join the line then.",
+    notOpenNoLabel: "Booking for this age group opens {when} (Korea time). Please come back and join the line then.",
+    errInvalid: "Please check what you entered.",
+    errJoinNetwork: "The connection is unstable and you could not join yet. Please press the button again shortly; pressing it more than once still gives you one place.",
+    errServer: "Something went wrong for a moment. Please try again shortly.",
+    ticketLost: "Your ticket has expired. Please join the line again.",
+    rejoined: "Your earlier place lapsed, so you have a new place at the back of the line.",
+    waitTitle: "You are in the line",
+    pausedTitle: "Admissions are paused",
+    pausedText: "Admissions are paused for a moment. Your place is kept, and this page carries on by itself when they resume.",
+    queueOf: "Line for {label} · reference {seq}",
+    aheadLabel: "People ahead of you (estimate)",
+    people: "people",
+    person: "person",
+    progressLabel: "Progress to the front",
+    progressText: "Gone in since you joined: {done} of the {start} ahead of you then.",
+    etaLabel: "Expected wait",
+    etaPaused: "worked out again when admissions resume",
+    keepPlace: "Refreshing, or closing and reopening this page, keeps your place. When it is your turn you can book right here.",
+    liveWaiting: "People ahead: about {n}. Expected wait: {eta}.",
+    liveAhead: "People ahead: about {n}.",
+    liveFront: "It is nearly your turn. Keep this page open.",
+    livePaused: "Admissions are paused. Your place is kept.",
+    liveAdmitted: "It is your turn. Choose a date and time for your vaccination.",
+    liveExpired: "Your place has lapsed. You can join the line again.",
+    liveBooked: "Your booking is confirmed. Booking number {id}.",
+    unstable: "The connection is unstable. Your place is kept. Reconnecting…",
+    bookTitle: "It is your turn",
+    passUntil: "Please finish booking by {time} (Korea time). Choose a region and a date, then a time.",
+    region: "Region",
+    date: "Date",
+    findSlots: "Show available times",
+    loadingSlots: "Loading available times…",
+    slotsFound: "{region}, {date}: {n} times available",
+    noSlots: "No times are left in {region} on {date}. Try another date or region.",
+    seatsLeft: "{n} left",
+    full: "full",
+    bookBtn: "Book the selected time",
+    booking: "Booking…",
+    errPickSlot: "Choose a time.",
+    errSlotFull: "That time has just filled up. Please choose another.",
+    errSlotGone: "That time could not be found. The list has been reloaded.",
+    errUnavailable: "Booking is briefly unavailable. Your pass and place are kept. Please try again in {s} seconds.",
+    errBookNetwork: "The connection is unstable. Your pass and place are kept. Press the button again; you will be booked only once.",
+    errPassLost: "Your pass could not be confirmed. Checking your place again…",
+    doneTitle: "Your booking is confirmed",
+    alreadyBooked: "You already hold this booking. Each person can book once.",
+    bookingId: "Booking number",
+    clinic: "Clinic",
+    address: "Address",
+    when: "Date and time",
+    doneNote: "Please note your booking number. Refreshing this page keeps your booking.",
+    expiredTitle: "Your place has lapsed",
+    expiredText: "Your turn came, but the booking page was not opened in time, so the place went to the next person. If you join the line again, you get a new place at the back.",
+    rejoin: "Join the line again",
+    underMinute: "under a minute",
+    about: "about {a}",
+    aboutRange: "about {a}–{b}",
+    aboutRangeMin: "about {a}–{b} min",
+    min: "{m} min",
+    hours: "{h} h",
+    hoursMin: "{h} h {m} min",
+  },
+};
+
+/** @typedef {keyof typeof STRINGS.ko} Key */
+/** @typedef {{ key: Key, params?: Record<string, string | number> }} Message */
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** Everything the page shows is drawn from this; switching language redraws it. */
+const app = {
+  /** @type {Lang} */
+  lang: readLang(),
+  /** @type {"loading" | "join" | "wait" | "book" | "done" | "expired"} */
+  view: "loading",
+  /** @type {QueueStatus | null} */
+  status: null,
+  /** @type {CohortInfo[]} */
+  cohorts: [],
+  /** @type {Message | null} shown above the join form: when a cohort opens, or why the ticket is gone */
+  joinNote: null,
+  /** @type {Message | null} */
+  joinError: null,
+  /** @type {Message | null} shown while waiting: that this is a new place, the old one having lapsed */
+  waitNote: null,
+  /** @type {{ region: string, date: string, slots: Slot[] } | null} */
+  slots: null,
+  /** @type {Message | null} */
+  bookError: null,
+  /** @type {Booking | null} */
+  booking: null,
+  /** @type {Message | null} */
+  doneNote: null,
+  /** @type {Message | null} */
+  live: null,
+  lastAnnounced: 0,
+  failures: 0,
+  passLosses: 0,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  pollTimer: undefined,
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Language and formatting
+
+function readLang() {
+  try {
+    return localStorage.getItem(LANG_KEY) === "en" ? "en" : "ko";
+  } catch {
+    return "ko";
+  }
+}
+
+/**
+ * @param {Key} key
+ * @param {Record<string, string | number>} [params]
+ */
+function t(key, params = {}) {
+  return STRINGS[app.lang][key].replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+}
+
+/** @param {Message | null} m */
+const tm = (m) => (m ? t(m.key, m.params) : "");
+
+const locale = () => (app.lang === "ko" ? "ko-KR" : "en-US");
+const number = (/** @type {number} */ n) => new Intl.NumberFormat(locale()).format(n);
+
+/** An opening time or a deadline, in Korea time, in the reader's language. */
+function when(/** @type {string} */ iso) {
+  return new Intl.DateTimeFormat(locale(), {
+    timeZone: SEOUL, year: "numeric", month: "long", day: "numeric", weekday: "long", hour: "numeric", minute: "2-digit",
+  }).format(new Date(iso));
+}
+const clock = (/** @type {string} */ iso) =>
+  new Intl.DateTimeFormat(locale(), { timeZone: SEOUL, hour: "numeric", minute: "2-digit" }).format(new Date(iso));
+const day = (/** @type {string} */ ymd) =>
+  new Intl.DateTimeFormat(locale(), { timeZone: SEOUL, month: "long", day: "numeric", weekday: "short" }).format(new Date(`${ymd}T12:00:00+09:00`));
+
+/** @param {number} minutes */
+function duration(minutes) {
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  if (h === 0) return t("min", { m: number(m) });
+  return m === 0 ? t("hours", { h: number(h) }) : t("hoursMin", { h: number(h), m: number(m) });
+}
+
+/**
+ * An honest wait: a range in whole minutes ("약 3~5분" / "about 3–5 min"), coarser past an hour so it
+ * does not pretend to a precision the estimate does not have.
+ * @param {{ low: number, high: number }} eta seconds
+ */
+function formatEta(eta) {
+  if (eta.high < 60) return t("underMinute");
+  const step = eta.high >= 3600 ? 5 : 1;
+  const low = Math.max(1, Math.floor(Math.round(eta.low / 60) / step) * step);
+  const high = Math.max(low, Math.ceil(eta.high / 60 / step) * step);
+  if (low === high) return t("about", { a: duration(low) });
+  if (high < 60) return t("aboutRangeMin", { a: number(low), b: number(high) });
+  return t("aboutRange", { a: duration(low), b: duration(high) });
+}
+
+/** Today's date in Korea, and the days after it, as YYYY-MM-DD. */
+function seoulDays(/** @type {number} */ count) {
+  const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+  return Array.from({ length: count }, (_, i) => new Date(Date.parse(`${today}T00:00:00Z`) + i * 86_400_000).toISOString().slice(0, 10));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Talking to the edge
+
+/**
+ * @param {string} path
+ * @param {RequestInit} [init]
+ * @returns {Promise<{ status: number, body: any, error: ApiError | null }>} rejects only on network failure
+ */
+async function api(path, init = {}) {
+  const res = await fetch(path, { ...init, cache: "no-store", headers: { accept: "application/json", ...(init.body ? { "content-type": "application/json" } : {}) } });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // A proxy's HTML error page: treated like any other failure below.
+  }
+  const error = !res.ok && body && typeof body.error === "object" ? body.error : null;
+  if (!res.ok && !error) return { status: res.status, body: null, error: { code: "unavailable", message: "", retryAfterSeconds: Number(res.headers.get("retry-after")) || undefined } };
+  return { status: res.status, body, error };
+}
+
+async function loadCohorts() {
+  try {
+    const { body } = await api("/api/cohorts");
+    if (body && Array.isArray(body.cohorts)) app.cohorts = body.cohorts;
+  } catch {
+    // Only labels and the schedule come from here; the page works without them.
+  }
+  render();
+}
+
+function stopPolling() {
+  clearTimeout(app.pollTimer);
+  app.pollTimer = undefined;
+}
+
+/** @param {number} ms */
+function pollIn(ms) {
+  stopPolling();
+  app.pollTimer = setTimeout(poll, Math.max(RETRY_MIN_MS, ms));
+}
+
+/** Asks where the ticket stands. On a failure the place is not in doubt: it lives at the edge. */
+async function poll() {
+  stopPolling();
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api("/api/queue/status");
+  } catch {
+    return retryLater();
+  }
+  if (answer.status === 401) {
+    // No ticket, or one that has run out: the join form, with a word if a place was being shown.
+    const hadPlace = app.view !== "loading" || app.status !== null;
+    if (hadPlace) app.joinNote = { key: "ticketLost" };
+    return showJoin(hadPlace);
+  }
+  if (!answer.body || answer.error) return retryLater(answer.error?.retryAfterSeconds);
+  app.failures = 0;
+  showNotice(null);
+  applyStatus(answer.body);
+}
+
+/** @param {number} [retryAfterSeconds] */
+function retryLater(retryAfterSeconds) {
+  app.failures += 1;
+  showNotice({ key: "unstable" });
+  const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (app.failures - 1)) * (0.75 + Math.random() * 0.5);
+  pollIn(Math.max(backoff, (retryAfterSeconds ?? 0) * 1000));
+}
+
+/** @param {QueueStatus} s */
+function applyStatus(s) {
+  app.status = s;
+  if (s.state === "waiting" || s.state === "paused") {
+    const before = app.view;
+    rememberStart(s);
+    app.view = "wait";
+    announceWait(s, before !== "wait");
+    render(before !== "wait" ? "wait-title" : undefined);
+    pollIn(s.nextPollMs);
+  } else if (s.state === "admitted") {
+    if (app.view !== "book" && app.view !== "done") void admitted();
+  } else {
+    app.view = "expired";
+    forgetStart();
+    announce({ key: "liveExpired" });
+    render("expired-title");
+  }
+}
+
+/** The ahead-count at joining, kept so the progress bar runs from there to the front across reloads. */
+function rememberStart(/** @type {QueueStatus} */ s) {
+  const key = `${START_KEY}${s.cohort}:${s.seq}`;
+  try {
+    const stored = Number(localStorage.getItem(key));
+    if (!(stored >= s.ahead)) {
+      forgetStart();
+      localStorage.setItem(key, String(s.ahead));
+    }
+  } catch {
+    // Private mode: the bar then starts from the first count this page saw.
+  }
+}
+
+function startAhead(/** @type {QueueStatus} */ s) {
+  try {
+    const stored = Number(localStorage.getItem(`${START_KEY}${s.cohort}:${s.seq}`));
+    if (stored >= s.ahead) return stored;
+  } catch {
+    // fall through
+  }
+  return s.ahead;
+}
+
+function forgetStart() {
+  try {
+    for (const key of Object.keys(localStorage)) if (key.startsWith(START_KEY)) localStorage.removeItem(key);
+  } catch {
+    // nothing stored
+  }
+}
+
+/**
+ * @param {QueueStatus} s
+ * @param {boolean} changed the state changed, so it is said at once
+ */
+function announceWait(s, changed) {
+  const now = Date.now();
+  const soon = s.ahead <= 10;
+  if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
+  if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.ahead === 0) announce({ key: "liveFront" });
+  else if (s.etaSeconds) announce({ key: "liveWaiting", params: { n: s.ahead, etaLow: s.etaSeconds.low, etaHigh: s.etaSeconds.high } });
+  else announce({ key: "liveAhead", params: { n: s.ahead } });
+}
+
+/** @param {Message} m */
+function announce(m) {
+  app.live = m;
+  app.lastAnnounced = Date.now();
+}
+
+async function join(/** @type {{ identity: string, birthDate: string }} */ body) {
+  app.joinError = null;
+  app.joinNote = null;
+  setBusy("join-btn", "joining");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api("/api/queue/join", { method: "POST", body: JSON.stringify(body) });
+  } catch {
+    app.joinError = { key: "errJoinNetwork" };
+    return render();
+  } finally {
+    setBusy("join-btn", null);
+  }
+  const error = answer.error;
+  if (error?.code === "cohort_not_open" && error.opensAt) {
+    const year = Number(body.birthDate.slice(0, 4));
+    const cohort = app.cohorts.find((c) => c.birthYears[0] <= year && year <= c.birthYears[1]);
+    app.joinNote = cohort
+      ? { key: "notOpen", params: { cohort: cohort.id, opensAt: error.opensAt } }
+      : { key: "notOpenNoLabel", params: { opensAt: error.opensAt } };
+    announce(app.joinNote);
+    return render();
+  }
+  if (error) {
+    app.joinError = { key: error.code === "not_eligible" ? "errNotEligible" : answer.status === 400 ? "errInvalid" : "errServer" };
+    return render();
+  }
+  /** @type {HTMLInputElement} */ ($("identity")).value = "";
+  forgetStart();
+  app.waitNote = answer.body.previousPlaceExpired ? { key: "rejoined" } : null;
+  applyStatus(answer.body.status);
+  if (app.waitNote && app.view === "wait") {
+    // Said first, before the position: the old place is gone and this one is at the back.
+    announce(app.waitNote);
+    render();
+  }
+}
+
+/** The citizen's turn: a booking already made is shown as such, otherwise the slot choice. */
+async function admitted() {
+  stopPolling();
+  forgetStart();
+  app.view = "book";
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let mine;
+  try {
+    mine = await api("/api/bookings/me");
+  } catch {
+    mine = { status: 0, body: null, error: null };
+  }
+  if (mine.status === 200 && mine.body?.booking?.status === "booked") return showBooking(mine.body.booking, null);
+  if (mine.status === 401) return passLost();
+  announce({ key: "liveAdmitted" });
+  render("book-title");
+}
+
+/**
+ * The pass cookie is missing or has run out: the status answer says which, and re-sets a live one.
+ * Backs off like a failed poll, so a browser that refuses the cookie does not spin.
+ */
+function passLost() {
+  app.view = "loading";
+  app.passLosses += 1;
+  showNotice({ key: "errPassLost" });
+  render();
+  pollIn(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (app.passLosses - 1)));
+}
+
+async function findSlots(/** @type {string} */ region, /** @type {string} */ date) {
+  app.bookError = null;
+  $("slots-msg").textContent = t("loadingSlots");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/slots?region=${encodeURIComponent(region)}&date=${encodeURIComponent(date)}`);
+  } catch {
+    app.bookError = { key: "errBookNetwork" };
+    return render();
+  }
+  if (answer.status === 401) return passLost();
+  if (answer.error) {
+    app.bookError = { key: "errUnavailable", params: { s: answer.error.retryAfterSeconds ?? 3 } };
+    return render();
+  }
+  const now = Date.now();
+  app.slots = { region, date, slots: answer.body.slots.filter((/** @type {Slot} */ s) => Date.parse(s.startsAt) > now) };
+  // #slots-msg is itself a polite live region, so the count is heard where it is shown.
+  render();
+}
+
+async function book(/** @type {number} */ slotId) {
+  app.bookError = null;
+  setBusy("book-btn", "booking");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api("/api/bookings", { method: "POST", body: JSON.stringify({ slotId }) });
+  } catch {
+    app.bookError = { key: "errBookNetwork" };
+    return render();
+  } finally {
+    setBusy("book-btn", null);
+  }
+  if (answer.status === 200 || answer.status === 201) return showBooking(answer.body.booking, null);
+  const error = answer.error;
+  if (error?.code === "already_booked" && error.booking) return showBooking(error.booking, { key: "alreadyBooked" });
+  if (answer.status === 401) return passLost();
+  if (error?.code === "slot_full" || answer.status === 404) {
+    app.bookError = { key: error?.code === "slot_full" ? "errSlotFull" : "errSlotGone" };
+    if (app.slots) return findSlots(app.slots.region, app.slots.date);
+    return render();
+  }
+  app.bookError = { key: "errUnavailable", params: { s: error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/**
+ * @param {Booking} booking
+ * @param {Message | null} note
+ */
+function showBooking(booking, note) {
+  app.booking = booking;
+  app.doneNote = note;
+  app.view = "done";
+  announce({ key: "liveBooked", params: { id: booking.id } });
+  render("done-title");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Drawing
+
+/** @param {Message | null} m */
+function showNotice(m) {
+  const el = $("notice");
+  el.hidden = !m;
+  el.textContent = tm(m);
+  el.dataset.key = m ? m.key : "";
+}
+
+/** @param {boolean} [focus] move focus to the form's heading (not on first load: nothing has changed yet) */
+function showJoin(focus = true) {
+  stopPolling();
+  app.view = "join";
+  render(focus ? "join-title" : "");
+}
+
+/**
+ * @param {string} id
+ * @param {Key | null} busyKey
+ */
+function setBusy(id, busyKey) {
+  const button = /** @type {HTMLButtonElement} */ ($(id));
+  button.disabled = busyKey !== null;
+  button.setAttribute("aria-busy", String(busyKey !== null));
+  button.textContent = busyKey ? t(busyKey) : t(/** @type {Key} */ (button.dataset.t));
+}
+
+/**
+ * @param {string} tag
+ * @param {Record<string, string>} [attrs]
+ * @param {Array<Node | string>} children
+ */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+const cohortLabel = (/** @type {string} */ id) => app.cohorts.find((c) => c.id === id)?.label[app.lang] ?? id;
+const regionName = (/** @type {string} */ code) => REGIONS.find((r) => r.code === code)?.[app.lang] ?? code;
+
+/** A message's parameters that need the current language (cohorts, times, regions, dates). */
+function localized(/** @type {Message | null} */ m) {
+  if (!m?.params) return m;
+  const p = { ...m.params };
+  if (p.cohort !== undefined) p.label = cohortLabel(String(p.cohort));
+  if (p.opensAt !== undefined) p.when = when(String(p.opensAt));
+  if (m.key === "slotsFound" || m.key === "noSlots") {
+    p.region = regionName(String(p.region));
+    p.date = day(String(p.date));
+  }
+  if (typeof p.n === "number") p.n = number(p.n);
+  if (typeof p.etaLow === "number" && typeof p.etaHigh === "number") p.eta = formatEta({ low: p.etaLow, high: p.etaHigh });
+  return { key: m.key, params: p };
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {Message | null} m
+ */
+function message(el, m) {
+  el.hidden = !m;
+  el.textContent = tm(localized(m));
+}
+
+/** Redraws everything from `app`; `focus` names a heading to move focus to after a change of view. */
+function render(/** @type {string} */ focus = "") {
+  const root = document.documentElement;
+  root.lang = app.lang;
+  document.title = t("docTitle");
+  for (const el of document.querySelectorAll("[data-t]")) {
+    if (el.getAttribute("aria-busy") !== "true") el.textContent = t(/** @type {Key} */ (/** @type {HTMLElement} */ (el).dataset.t));
+  }
+  const langButton = $("lang");
+  langButton.textContent = t("otherLang");
+  langButton.lang = app.lang === "ko" ? "en" : "ko";
+
+  for (const name of ["loading", "join", "wait", "book", "done", "expired"]) $(`view-${name}`).hidden = app.view !== name;
+  const live = $("live");
+  const liveText = tm(localized(app.live));
+  if (live.textContent !== liveText) live.textContent = liveText;
+  if ($("notice").dataset.key) showNotice({ key: /** @type {Key} */ ($("notice").dataset.key) });
+
+  drawJoin();
+  if (app.status && app.view === "wait") drawWait(app.status);
+  if (app.view === "book") drawBook();
+  if (app.view === "done" && app.booking) drawDone(app.booking);
+  if (focus) $(focus).focus();
+}
+
+function drawJoin() {
+  message($("opens"), app.joinNote);
+  message($("join-error"), app.joinError);
+  const list = $("schedule");
+  list.replaceChildren(
+    ...app.cohorts.map((c) => h("li", {}, t(c.open ? "scheduleOpen" : "scheduleLater", { label: c.label[app.lang], from: c.birthYears[0], to: c.birthYears[1], when: when(c.opensAt) }))),
+  );
+  /** @type {HTMLElement} */ (list.parentElement).hidden = app.cohorts.length === 0;
+}
+
+function drawWait(/** @type {QueueStatus} */ s) {
+  const paused = s.state === "paused";
+  $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
+  $("paused-text").hidden = !paused;
+  message($("wait-note"), app.waitNote);
+  $("wait-queue").textContent = t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq) });
+  $("ahead").textContent = number(s.ahead);
+  $("ahead-unit").textContent = t(s.ahead === 1 ? "person" : "people");
+  const start = startAhead(s);
+  const progress = /** @type {HTMLProgressElement} */ ($("progress"));
+  progress.max = Math.max(1, start);
+  progress.value = start === 0 ? 1 : start - s.ahead;
+  $("progress-text").textContent = start > 0 ? t("progressText", { start: number(start), done: number(start - s.ahead) }) : "";
+  $("eta").textContent = paused || !s.etaSeconds ? t("etaPaused") : formatEta(s.etaSeconds);
+}
+
+function drawBook() {
+  const s = app.status;
+  $("pass-until").textContent = s?.passExpiresAt ? t("passUntil", { time: clock(s.passExpiresAt) }) : "";
+  fillSelect(/** @type {HTMLSelectElement} */ ($("region")), REGIONS.map((r) => [r.code, r[app.lang]]));
+  fillSelect(/** @type {HTMLSelectElement} */ ($("date")), seoulDays(BOOKING_DAYS).map((d) => [d, day(d)]));
+  const found = app.slots;
+  $("slots-msg").textContent = found
+    ? tm(localized(found.slots.some((x) => x.remaining > 0) ? { key: "slotsFound", params: { region: found.region, date: found.date, n: found.slots.filter((x) => x.remaining > 0).length } } : { key: "noSlots", params: { region: found.region, date: found.date } }))
+    : "";
+  const form = $("book-form");
+  form.hidden = !found || found.slots.length === 0;
+  message($("book-error"), app.bookError);
+  if (!found) return;
+  const checked = /** @type {HTMLInputElement | null} */ (form.querySelector("input[name=slot]:checked"))?.value;
+  /** @type {Map<number, Slot[]>} */
+  const byClinic = new Map();
+  for (const slot of found.slots) byClinic.set(slot.clinic.id, [...(byClinic.get(slot.clinic.id) ?? []), slot]);
+  $("slot-list").replaceChildren(
+    ...[...byClinic.values()].map((slots) => {
+      const clinic = /** @type {Slot} */ (slots[0]).clinic;
+      return h(
+        "fieldset",
+        { class: "clinic" },
+        h("legend", {}, h("strong", {}, clinic.name), h("span", { class: "muted" }, clinic.address)),
+        h(
+          "div",
+          { class: "times" },
+          ...slots.map((slot) => {
+            const input = /** @type {HTMLInputElement} */ (h("input", { type: "radio", name: "slot", value: String(slot.id) }));
+            input.disabled = slot.remaining === 0;
+            input.checked = String(slot.id) === checked;
+            const seats = slot.remaining === 0 ? t("full") : t("seatsLeft", { n: number(slot.remaining) });
+            return h("label", { class: "time" }, input, h("span", {}, clock(slot.startsAt), h("small", {}, seats)));
+          }),
+        ),
+      );
+    }),
+  );
+}
+
+/**
+ * Replaces a select's options, keeping the choice.
+ * @param {HTMLSelectElement} select
+ * @param {Array<[string, string]>} options
+ */
+function fillSelect(select, options) {
+  const value = select.value;
+  select.replaceChildren(...options.map(([v, label]) => h("option", { value: v }, label)));
+  if (options.some(([v]) => v === value)) select.value = value;
+}
+
+function drawDone(/** @type {Booking} */ b) {
+  message($("done-note"), app.doneNote);
+  $("booking-id").textContent = b.id;
+  $("done-clinic").textContent = b.slot.clinic.name;
+  $("done-address").textContent = b.slot.clinic.address;
+  $("done-time").textContent = `${day(new Date(Date.parse(b.slot.startsAt) + 9 * 3600_000).toISOString().slice(0, 10))} ${clock(b.slot.startsAt)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wiring
+
+/** The typed birth date as YYYY-MM-DD, or null if it is not a real date. */
+function birthDate() {
+  const [y, m, d] = ["dob-y", "dob-m", "dob-d"].map((id) => /** @type {HTMLInputElement} */ ($(id)).value.trim());
+  if (!/^\d{4}$/.test(y ?? "") || !/^\d{1,2}$/.test(m ?? "") || !/^\d{1,2}$/.test(d ?? "")) return null;
+  const iso = `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+  const date = new Date(`${iso}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso ? iso : null;
+}
+
+$("join-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const date = birthDate();
+  const identity = /** @type {HTMLInputElement} */ ($("identity")).value.trim();
+  app.joinError = !date ? { key: "errDob" } : !identity ? { key: "errIdentity" } : null;
+  for (const [id, bad] of [["dob-y", !date], ["identity", date && !identity]]) $(String(id)).setAttribute("aria-invalid", String(Boolean(bad)));
+  if (app.joinError || !date) {
+    render();
+    $(!date ? "dob-y" : "identity").focus();
+    return;
+  }
+  void join({ identity, birthDate: date });
+});
+
+$("slot-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  app.slots = null;
+  void findSlots(/** @type {HTMLSelectElement} */ ($("region")).value, /** @type {HTMLSelectElement} */ ($("date")).value);
+});
+
+$("book-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const picked = /** @type {HTMLInputElement | null} */ ($("book-form").querySelector("input[name=slot]:checked"));
+  if (!picked) {
+    app.bookError = { key: "errPickSlot" };
+    return render();
+  }
+  void book(Number(picked.value));
+});
+
+$("rejoin").addEventListener("click", () => {
+  app.joinNote = null;
+  showJoin();
+});
+
+$("lang").addEventListener("click", () => {
+  app.lang = app.lang === "ko" ? "en" : "ko";
+  try {
+    localStorage.setItem(LANG_KEY, app.lang);
+  } catch {
+    // The choice then lasts for this page only.
+  }
+  render();
+});
+
+// Back online or back to the tab: ask now rather than wait out a long interval or a backoff.
+const waiting = () => app.view === "wait" || app.failures > 0;
+window.addEventListener("online", () => waiting() && void poll());
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && waiting() && void poll());
+
+render();
+void loadCohorts();
+void poll();

@@ -1,0 +1,156 @@
+/**
+ * The whole system, started exactly as `npm start` starts it (`npx tsx scripts/start.ts`), on free ports
+ * with fresh state folders, and a headless Debian Chromium to look at it with. Nothing here reaches
+ * beyond 127.0.0.1: the browser refuses every other address.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+/** Screenshots of each step: git-ignored test artifacts. */
+export const artifactsDir = join(root, "test-results", "browser");
+
+/** Far from Korea, so a page that used the device's zone instead of Korea time would show it. */
+export const DEVICE_TIME_ZONE = "America/Los_Angeles";
+const READY_LINE = "Waiting room ready";
+const START_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface Stack {
+  /** The edge, as a citizen's browser reaches it: http://127.0.0.1:<port> */
+  base: string;
+  /** Everything the stack printed, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Starts `npx tsx scripts/start.ts` with `bindings` overriding the edge's, and waits until it is ready. */
+export async function startStack(bindings: Record<string, string>): Promise<Stack> {
+  const [edgePort, originPort] = [await freePort(), await freePort()];
+  const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-browser-"));
+  const edgeState = join(stateRoot, "edge-state");
+  const pgliteDir = join(stateRoot, "pglite");
+  mkdirSync(edgeState);
+  const base = `http://127.0.0.1:${edgePort}`;
+
+  // Its own process group (detached), so stopping it reaches npx, tsx and start.ts together; start.ts
+  // stops the origin and wrangler (each in a group of its own) when it receives SIGTERM.
+  const child = spawn("npx", ["tsx", "scripts/start.ts"], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      ...bindings,
+      EDGE_PORT: String(edgePort),
+      ORIGIN_PORT: String(originPort),
+      EDGE_STATE_DIR: edgeState,
+      PGLITE_DIR: pgliteDir,
+      NO_COLOR: "1",
+    },
+  });
+  let log = "";
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+
+  const stop = async () => {
+    if (!exited(child) && child.pid) {
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS).unref());
+      if ((await Promise.race([gone, timer])) === "timeout") {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    // The edge must have let go of its port: a leftover wrangler would outlive the test run.
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (Date.now() < deadline && (await answers(`${base}/api/cohorts`))) await sleep(250);
+    rmSync(stateRoot, { recursive: true, force: true });
+  };
+
+  try {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!log.includes(READY_LINE)) {
+      if (exited(child)) throw new Error(`the stack exited while starting:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`the stack was not ready within ${START_TIMEOUT_MS / 1000} s:\n${log}`);
+      await sleep(200);
+    }
+    if (!(await answers(`${base}/api/cohorts`))) throw new Error(`ready, but ${base}/api/cohorts does not answer:\n${log}`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { base, output: () => log, stop };
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Debian's Chromium, headless; no Playwright browser download exists on this machine. */
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/**
+ * A citizen's browser: its own cookies and storage, a 360 px wide phone screen, and no way off the
+ * machine. Requests to anywhere but the stack are aborted and listed in `offsite`.
+ */
+export async function citizenContext(browser: Browser, base: string): Promise<{ context: BrowserContext; offsite: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 1, locale: "ko-KR", timezoneId: DEVICE_TIME_ZONE });
+  const offsite: string[] = [];
+  await context.route(
+    (url) => url.origin !== base && url.protocol !== "data:",
+    (route) => {
+      offsite.push(route.request().url());
+      return route.abort();
+    },
+  );
+  return { context, offsite };
+}
+
+/** Writes a screenshot of the page as a test artifact. */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(artifactsDir, { recursive: true });
+  await page.screenshot({ path: join(artifactsDir, `${name}.png`), fullPage: true });
+}
