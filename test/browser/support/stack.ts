@@ -24,12 +24,14 @@ const STOP_TIMEOUT_MS = 15_000;
 export interface Stack {
   /** The edge, as a citizen's browser reaches it: http://127.0.0.1:<port> */
   base: string;
+  /** The origin on Node, as the edge would reach it without a relay in between. */
+  origin: string;
   /** Everything the stack printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -46,8 +48,8 @@ function exited(child: ChildProcess): boolean {
 }
 
 /** Starts `npx tsx scripts/start.ts` with `bindings` overriding the edge's, and waits until it is ready. */
-export async function startStack(bindings: Record<string, string>): Promise<Stack> {
-  const [edgePort, originPort] = [await freePort(), await freePort()];
+export async function startStack(bindings: Record<string, string>, ports: { origin?: number } = {}): Promise<Stack> {
+  const [edgePort, originPort] = [await freePort(), ports.origin ?? (await freePort())];
   const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-browser-"));
   const edgeState = join(stateRoot, "edge-state");
   const pgliteDir = join(stateRoot, "pglite");
@@ -109,7 +111,7 @@ export async function startStack(bindings: Record<string, string>): Promise<Stac
     await stop();
     throw err;
   }
-  return { base, output: () => log, stop };
+  return { base, origin: `http://127.0.0.1:${originPort}`, output: () => log, stop };
 }
 
 async function answers(url: string): Promise<boolean> {
