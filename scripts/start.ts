@@ -191,6 +191,7 @@ async function main(): Promise<void> {
   console.log("");
   console.log(`  Waiting room ready: open ${edgeUrl}/`);
   console.log(`  Cohorts open now: ${open.join(", ") || "none"}; admitting ${config.admitPerMinute}/min, at most ${config.maxActive} at once, ${config.shards} shards`);
+  console.log(`  Operators' view of the lines: ${edgeUrl}/ops`);
   console.log(`  Origin (booking API, behind the edge): http://127.0.0.1:${originPort}`);
   console.log("  Ctrl-C stops both.");
   console.log("");

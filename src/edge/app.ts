@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { notFound, onError } from "./errors.js";
 import { bookingGate } from "./routes/booking-gate.js";
+import { opsPage } from "./routes/ops-page.js";
 import { opsRoutes } from "./routes/ops.js";
 import { publicInfoRoutes } from "./routes/public-info.js";
 import { queueRoutes } from "./routes/queue.js";
@@ -10,6 +11,7 @@ export function createEdgeApp() {
   const app = new Hono<{ Bindings: Env }>();
   app.route("/api/queue", queueRoutes);
   app.route("/api/ops", opsRoutes);
+  app.route("/", opsPage);
   app.route("/", publicInfoRoutes);
   app.route("/", bookingGate);
   app.notFound(notFound);

@@ -27,3 +27,15 @@ describe("the ops view", () => {
     expect(JSON.stringify(view)).not.toMatch(/\+82/);
   });
 });
+
+describe("the ops page", () => {
+  it("is served by the Worker, uncached, with its script", async () => {
+    const page = await SELF.fetch(`${ORIGIN}/ops`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("cache-control")).toBe("no-store");
+    expect(await page.text()).toContain('<script src="/ops/ops.js"');
+    const script = await SELF.fetch(`${ORIGIN}/ops/ops.js`);
+    expect(script.status).toBe(200);
+    expect(await script.text()).toContain("/api/ops/queue");
+  });
+});
