@@ -31,6 +31,8 @@ const ANNOUNCE_EVERY_MS = 20_000;
 const LANG_KEY = "wr:lang";
 /** Only a line's label and a number: the ahead-count seen at joining, for the progress bar. */
 const START_KEY = "wr:start:";
+/** The booking made with a ticket, kept on this device only, so it can still be shown once the pass has expired. */
+const BOOKING_KEY = "wr:booking:";
 
 /** Every string, in both languages. `{name}` is filled in by `t`. */
 const STRINGS = {
@@ -105,6 +107,7 @@ const STRINGS = {
     errPassLost: "입장권을 확인하지 못했습니다. 순서를 다시 확인합니다…",
     doneTitle: "예약이 확정되었습니다",
     alreadyBooked: "이미 이 예약이 있습니다. 한 사람은 한 번만 예약할 수 있습니다.",
+    bookingKept: "예약은 그대로 유지됩니다. 예약 화면 이용 시간이 끝나 이 기기에 저장된 예약 내용을 보여 드립니다.",
     bookingId: "예약 번호",
     clinic: "접종 기관",
     address: "주소",
@@ -192,6 +195,7 @@ const STRINGS = {
     errPassLost: "Your pass could not be confirmed. Checking your place again…",
     doneTitle: "Your booking is confirmed",
     alreadyBooked: "You already hold this booking. Each person can book once.",
+    bookingKept: "Your booking stands. Your booking session has ended, so this is the booking as saved on this device.",
     bookingId: "Booking number",
     clinic: "Clinic",
     address: "Address",
@@ -398,10 +402,36 @@ function applyStatus(s) {
   } else if (s.state === "admitted") {
     if (app.view !== "book" && app.view !== "done") void admitted();
   } else {
+    // A citizen who booked and comes back after the pass expired still has the booking: show it, not a lapse.
+    const kept = keptBooking(s);
+    if (kept) return showBooking(kept, { key: "bookingKept" });
     app.view = "expired";
     forgetStart();
     announce({ key: "liveExpired" });
     render("expired-title");
+  }
+}
+
+/** @param {Booking} booking */
+function keepBooking(booking) {
+  const s = app.status;
+  if (!s) return;
+  try {
+    localStorage.setItem(`${BOOKING_KEY}${s.cohort}:${s.seq}`, JSON.stringify(booking));
+  } catch {
+    // Private mode: nothing is kept, and an expired pass then shows the lapse text.
+  }
+}
+
+/** @param {QueueStatus} s @returns {Booking | null} */
+function keptBooking(s) {
+  try {
+    const text = localStorage.getItem(`${BOOKING_KEY}${s.cohort}:${s.seq}`);
+    if (!text) return null;
+    const booking = /** @type {Booking} */ (JSON.parse(text));
+    return booking && typeof booking.id === "string" && booking.status === "booked" ? booking : null;
+  } catch {
+    return null;
   }
 }
 
@@ -580,6 +610,7 @@ async function book(/** @type {number} */ slotId) {
  */
 function showBooking(booking, note) {
   app.booking = booking;
+  keepBooking(booking);
   app.doneNote = note;
   app.view = "done";
   announce({ key: "liveBooked", params: { id: booking.id } });
