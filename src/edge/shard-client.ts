@@ -65,7 +65,9 @@ export async function cachedSnapshot(env: Env, address: ShardAddress, now: numbe
     inFlight.set(name, pending);
   }
   const snapshot = await pending;
-  remember(name, snapshot, now);
+  // The runtime's clock stands still within a request until I/O happens, so `now` is when this request
+  // began; the snapshot is as new as the moment it arrived, which Date.now() tells after the await.
+  remember(name, snapshot, Date.now());
   return snapshot;
 }
 

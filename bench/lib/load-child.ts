@@ -1,0 +1,65 @@
+/**
+ * The load generator, run as its own process by bench/lib/load.ts (never imported): autocannon against
+ * one URL on 127.0.0.1, bounded by a duration, an optional request count and a per-request timeout.
+ * `{{n}}` in the body or a header becomes a number unique to the request (a fresh identity per join);
+ * `{{v}}` becomes the next of the given values in turn (a ticket per poll, a pass per booking), and
+ * `{{slot}}` the next of a range of slot ids. Prints
+ * one JSON line with the counts; bench/lib/load.ts reads it.
+ *
+ *   node --import tsx bench/lib/load-child.ts <spec.json>
+ */
+import { readFileSync } from "node:fs";
+import autocannon from "autocannon";
+import type { LoadResult, LoadSpec } from "./load.js";
+
+const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as LoadSpec;
+const target = new URL(spec.url);
+if (target.hostname !== "127.0.0.1") throw new Error(`load goes to 127.0.0.1 only, not ${target.hostname}`);
+const values: string[] = spec.valuesFile ? (JSON.parse(readFileSync(spec.valuesFile, "utf8")) as string[]) : [];
+
+let n = 0;
+const fill = (text: string, i: number) =>
+  text
+    .replaceAll("{{n}}", String(i))
+    .replaceAll("{{v}}", values.length ? values[i % values.length]! : "")
+    .replaceAll("{{slot}}", spec.slots ? String(spec.slots.first + (i % spec.slots.count)) : "");
+const varies = [spec.body ?? "", ...Object.values(spec.headers ?? {})].some((t) => t.includes("{{"));
+
+const result = await autocannon({
+  url: spec.url,
+  method: spec.method,
+  connections: spec.connections,
+  duration: spec.durationSeconds,
+  ...(spec.amount ? { amount: spec.amount } : {}),
+  timeout: spec.timeoutSeconds,
+  headers: spec.headers ?? {},
+  ...(spec.body !== undefined ? { body: spec.body } : {}),
+  ...(varies
+    ? {
+        requests: [
+          {
+            setupRequest: (request) => {
+              const i = (spec.firstIndex ?? 0) + n++;
+              const headers = Object.fromEntries(Object.entries(spec.headers ?? {}).map(([k, v]) => [k, fill(v, i)]));
+              return { ...request, headers, ...(spec.body !== undefined ? { body: fill(spec.body, i) } : {}) };
+            },
+          },
+        ],
+      }
+    : {}),
+});
+
+const statusCodes: Record<string, number> = {};
+for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat.count ?? 0;
+const out: LoadResult = {
+  durationSeconds: result.duration,
+  requests: result.requests.total,
+  ok: result["2xx"],
+  non2xx: result.non2xx,
+  statusCodes,
+  errors: result.errors,
+  timeouts: result.timeouts,
+  latencyMs: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean },
+  connections: spec.connections,
+};
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,0 +1,174 @@
+/**
+ * The edge under workerd, measured directly: a Miniflare instance started in the bench process, whose
+ * workerd listens on 127.0.0.1 and is hit by the load generator with no Node proxy in between (unlike
+ * `wrangler dev`). Miniflare is wrangler's own copy (node_modules/wrangler/node_modules/miniflare), so the
+ * workerd is the one `npm start` runs; the Worker is the bundle `wrangler deploy --dry-run` produces.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { parse as parseToml } from "smol-toml";
+import { Log, LogLevel, Miniflare } from "../../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
+import { generateDevSecrets } from "../../scripts/dev-secrets.js";
+import { root } from "./paths.js";
+import { onCleanup } from "./processes.js";
+
+const run = promisify(execFile);
+
+export type BundleName = "edge" | "edge-bench";
+
+interface WranglerToml {
+  compatibility_date: string;
+  compatibility_flags?: string[];
+  vars?: Record<string, unknown>;
+  assets?: { directory: string; binding?: string; run_worker_first?: string[] };
+}
+
+function readWranglerToml(): WranglerToml {
+  return parseToml(readFileSync(join(root, "wrangler.toml"), "utf8")) as unknown as WranglerToml;
+}
+
+const bundles = new Map<BundleName, Promise<string>>();
+let buildDir: string | undefined;
+
+/**
+ * Bundles a Worker exactly as a deploy would (`wrangler deploy --dry-run`), once per bench process:
+ * "edge" is src/edge/index.ts from wrangler.toml, "edge-bench" is bench/workers/edge-bench.ts.
+ */
+export function bundle(name: BundleName): Promise<string> {
+  let pending = bundles.get(name);
+  if (!pending) {
+    buildDir ??= mkdtempSync(join(tmpdir(), "bench-bundles-"));
+    const outdir = join(buildDir, name);
+    const config = name === "edge" ? "wrangler.toml" : "bench/workers/wrangler.bench.toml";
+    const entry = name === "edge" ? "index.js" : "edge-bench.js";
+    pending = run(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "-c", config, "--outdir", outdir], {
+      cwd: root,
+      timeout: 120_000,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    }).then(() => join(outdir, entry));
+    bundles.set(name, pending);
+  }
+  return pending;
+}
+
+/** Removes the bundles built by this process. */
+export function removeBundles(): void {
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  buildDir = undefined;
+  bundles.clear();
+}
+
+export interface EdgeOptions {
+  bundle: BundleName;
+  /** Binding overrides on top of wrangler.toml's [vars] and freshly generated secrets. */
+  vars?: Record<string, string>;
+  /** Serve public/ as static assets, as wrangler.toml's [assets] says. */
+  assets?: boolean;
+  /** Also start the baseline Worker (bench/workers/bare-counter.js) in the same workerd. */
+  bareCounter?: boolean;
+  /** Open workerd's V8 inspector on this port (0: none). */
+  inspectorPort?: number;
+}
+
+export interface Edge {
+  /** The edge Worker, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** The baseline Worker, when started. */
+  bareUrl?: string;
+  vars: Record<string, string>;
+  inspectorPort?: number;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts workerd with the edge Worker: bindings as wrangler.toml, fresh secrets, SQLite-backed
+ * QueueShard objects persisted in a temporary folder that `dispose` removes.
+ */
+export async function startEdge(options: EdgeOptions): Promise<Edge> {
+  const toml = readWranglerToml();
+  const secrets = await generateDevSecrets();
+  const vars: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(toml.vars ?? {}).map(([k, v]) => [k, String(v)])),
+    ...secrets,
+    ...options.vars,
+  };
+  const state = mkdtempSync(join(tmpdir(), "bench-edge-state-"));
+  const scriptPath = await bundle(options.bundle);
+  const common = {
+    compatibilityDate: toml.compatibility_date,
+    compatibilityFlags: toml.compatibility_flags ?? [],
+    modules: true,
+  };
+  const assets = options.assets && toml.assets
+    ? {
+        directory: join(root, toml.assets.directory),
+        binding: toml.assets.binding ?? "ASSETS",
+        routerConfig: {
+          has_user_worker: true,
+          invoke_user_worker_ahead_of_assets: false,
+          ...(toml.assets.run_worker_first ? { static_routing: { user_worker: toml.assets.run_worker_first } } : {}),
+        },
+      }
+    : undefined;
+  const workers = [
+    {
+      ...common,
+      name: "edge",
+      scriptPath,
+      modulesRoot: dirname(scriptPath),
+      bindings: vars,
+      durableObjects: { QUEUE_SHARD: { className: "QueueShard", useSQLite: true } },
+      ...(assets ? { assets } : {}),
+    },
+  ];
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    durableObjectsPersist: join(state, "do"),
+    cachePersist: join(state, "cache"),
+    log: new Log(LogLevel.WARN),
+    // Offline: no Request.cf from the network (the Worker does not read it).
+    cf: false,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+    workers: options.bareCounter
+      ? [
+          ...workers,
+          {
+            ...common,
+            name: "bare",
+            scriptPath: join(root, "bench/workers/bare-counter.js"),
+            routes: ["*/__bare*"],
+            durableObjects: { BARE_COUNTER: { className: "BareCounter", useSQLite: true } },
+          },
+        ]
+      : workers,
+  });
+  let url: URL;
+  try {
+    url = await mf.ready;
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    rmSync(state, { recursive: true, force: true });
+    throw err;
+  }
+  const base = url.origin;
+  const dispose = async () => {
+    forget();
+    try {
+      await mf.dispose();
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  };
+  const forget = onCleanup(dispose);
+  return {
+    url: base,
+    ...(options.bareCounter ? { bareUrl: `${base}/__bare` } : {}),
+    vars,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+    dispose,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * What a suite hands back, and how run.ts writes it: `bench/results/<suite>.json` with every run's raw
+ * numbers, each figure's median/min/max and its ratio to its baseline; the summary table in
+ * `bench/results/summary.md` and `bench/README.md`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { median } from "./stats.js";
+import type { Machine } from "./machine.js";
+import { resultsDir, root } from "./paths.js";
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(values: number[]): Spread {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return { median: NaN, min: NaN, max: NaN };
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite) };
+}
+
+export interface Series extends Spread {
+  label: string;
+  unit: string;
+  runs: number[];
+}
+
+export function series(label: string, unit: string, runs: number[]): Series {
+  return { label, unit, runs, ...spread(runs) };
+}
+
+export interface Figure {
+  /** Stable id, e.g. "joins.one-shard". */
+  id: string;
+  /** The measured figure, one value per run. */
+  value: Series;
+  /** What it is compared with, one value per run (measured in the same run where it is measured). */
+  baseline: Series;
+  /** value / baseline per run; the median of these, not the ratio of medians. */
+  ratio: Series;
+  /** A target the ratio or the value should meet, as text (e.g. "< 0.01"), and whether the median does. */
+  target?: { text: string; met: boolean };
+}
+
+/** A figure whose baseline is measured per run: ratio = value / baseline, run by run. */
+export function figure(id: string, value: Series, baseline: Series, ratioLabel: string, target?: { text: string; met: (f: Figure) => boolean }): Figure {
+  const ratios = value.runs.map((v, i) => v / baseline.runs[i]!);
+  const f: Figure = { id, value, baseline, ratio: series(ratioLabel, "×", ratios) };
+  if (target) f.target = { text: target.text, met: target.met(f) };
+  return f;
+}
+
+export interface SuiteResult {
+  suite: string;
+  title: string;
+  /** The command that reproduces this suite's figures. */
+  command: string;
+  /** How it was measured, in a few sentences (also shown in bench/README.md). */
+  method: string;
+  startedAt: string;
+  finishedAt: string;
+  runs: number;
+  quick: boolean;
+  settings: Record<string, unknown>;
+  machine: Machine;
+  /** The machine's 1, 5 and 15 minute load averages before and after the suite: other work on it shows here. */
+  loadAverage: { before: number[]; after: number[] };
+  figures: Figure[];
+  /** Every run's raw measurements (load-generator counts, probes, byte lists). */
+  raw: unknown[];
+  notes: string[];
+}
+
+export function writeSuiteResult(result: SuiteResult): string {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${result.suite}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}
+
+export function readSuiteResult(suite: string): SuiteResult | undefined {
+  const file = join(resultsDir, `${suite}.json`);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as SuiteResult;
+}
+
+/** A number as a reader wants it: 3 significant digits, thousands separated. */
+export function fmt(n: number, unit = ""): string {
+  if (!Number.isFinite(n)) return "n/a";
+  const abs = Math.abs(n);
+  let text: string;
+  if (abs === 0) text = "0";
+  else if (Number.isInteger(n)) text = n.toLocaleString("en-US");
+  else if (abs >= 100) text = Math.round(n).toLocaleString("en-US");
+  else if (abs >= 1) text = n.toPrecision(3);
+  else text = n.toPrecision(2);
+  if (unit === "×") return `${text}×`;
+  return unit ? `${text} ${unit}` : text;
+}
+
+function cell(s: Series): string {
+  if (s.runs.length <= 1 || s.min === s.max) return fmt(s.median, s.unit);
+  return `${fmt(s.median, s.unit)} (${fmt(s.min)}–${fmt(s.max)})`;
+}
+
+/** The summary table: one row per figure, medians with min–max, baseline, ratio and the command. */
+export function summaryTable(results: SuiteResult[]): string {
+  const lines = [
+    "| figure | median (min–max) | baseline | baseline median (min–max) | ratio median (min–max) | runs | reproduce |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  results.forEach((r) => {
+    for (const f of r.figures) {
+      const ratio = `${cell(f.ratio)}${f.target ? ` (target ${f.target.text}: ${f.target.met ? "met" : "NOT met"})` : ""}`;
+      lines.push(`| ${f.value.label} | ${cell(f.value)} | ${f.baseline.label} | ${cell(f.baseline)} | ${ratio} | ${r.runs}${r.quick ? " (quick)" : ""} | \`${r.command}\` |`);
+    }
+  });
+  return lines.join("\n");
+}
+
+export function machineLine(m: Machine): string {
+  return (
+    `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; workerd ${m.workerd} (Miniflare ${m.miniflare}, ` +
+    `wrangler ${m.wrangler}); PostgreSQL ${m.postgres}; autocannon ${m.autocannon}; Chromium ${m.chromium}`
+  );
+}
+
+export const README_START = "<!-- bench:summary:start -->";
+export const README_END = "<!-- bench:summary:end -->";
+
+/** Replaces the generated block of bench/README.md (between the markers) with `block`. */
+export function updateReadme(block: string): void {
+  const file = join(root, "bench/README.md");
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, "utf8");
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start) return;
+  writeFileSync(file, `${text.slice(0, start + README_START.length)}\n${block}\n${text.slice(end)}`);
+}

@@ -1,0 +1,262 @@
+/**
+ * 5. Origin bookings per second on the PostgreSQL server through the Neon driver, against the same SQL
+ * issued raw through the same driver; and oversold seats, which must be 0.
+ *
+ * A scratch database `bench_<random>` on 127.0.0.1:5432, dropped afterwards. The origin is the real Node
+ * entry (src/origin/node.ts: migrate, seed, Hono, Drizzle, the Neon Pool) in a child process, reaching
+ * PostgreSQL through the WebSocket-to-TCP bridge (src/origin/db/ws-tcp-bridge.ts) that tests use, and
+ * trusting the passes of a key made for the run (PASS_JWKS). The baseline is
+ * bench/lib/raw-booking-server.ts in another child process, on the same bridge and Pool settings.
+ *
+ * Each request books with a pass nobody used before, in one of 100 fresh slots with seats to spare, so
+ * every answer is a new booking (201). Then, per run and per side, a contended slot: 400 requests for
+ * 50 seats. At the end SQL checks that no slot holds more bookings than its capacity.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { DEFAULT_PASS_AUDIENCE, DEFAULT_PASS_ISSUER } from "../../src/origin/config.js";
+import { openNeon, type DatabaseConnection } from "../../src/origin/db/connect.js";
+import { clinics, slots } from "../../src/origin/db/schema.js";
+import { startWsTcpBridge, type WsTcpBridge } from "../../src/origin/db/ws-tcp-bridge.js";
+import { freePort } from "../lib/inspector.js";
+import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
+import { notePostgresVersion } from "../lib/machine.js";
+import { root } from "../lib/paths.js";
+import { onCleanup, startChild, stopChild } from "../lib/processes.js";
+import { figure, series } from "../lib/report.js";
+import type { Suite, SuiteContext } from "../lib/suite.js";
+import type { ChildProcess } from "node:child_process";
+
+const SERVER = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const SLOTS_PER_RUN = 100;
+const SEATS_PER_SLOT = 1_000;
+const CONTENDED_SEATS = 50;
+const CONTENDED_REQUESTS = 400;
+
+interface PassKey {
+  privateKey: CryptoKey;
+  kid: string;
+  jwks: string;
+}
+
+async function passKey(): Promise<PassKey> {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const kid = `bench-${randomBytes(4).toString("hex")}`;
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
+  return { privateKey, kid, jwks: JSON.stringify({ keys: [jwk] }) };
+}
+
+/** Passes as the edge signs them (ES256, kid, every required claim), one per future request. */
+async function signPasses(key: PassKey, tag: string, count: number): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push(
+      await new SignJWT({ cohort: "55-59", shard: 0, seq: i + 1 })
+        .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
+        .setIssuer(DEFAULT_PASS_ISSUER)
+        .setAudience(DEFAULT_PASS_AUDIENCE)
+        .setSubject(`bench-citizen-${tag}-${i}-${randomUUID()}`)
+        .setJti(`${tag}-${i}`)
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + 1800)
+        .sign(key.privateKey),
+    );
+  }
+  return out;
+}
+
+async function waitForHttp(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}): ${output().slice(-2000)}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  throw new Error(`${url} did not answer within 90 s: ${output().slice(-2000)}`);
+}
+
+function startNodeChild(script: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = startChild(process.execPath, ["--import", "tsx", script], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  child.stdout?.on("data", (c: Buffer) => (text = (text + c.toString()).slice(-20_000)));
+  child.stderr?.on("data", (c: Buffer) => (text = (text + c.toString()).slice(-20_000)));
+  return { child, output: () => text };
+}
+
+/** The rows of a raw `execute` on the Neon driver (a pg-style result). */
+function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
+let slotHour = 0;
+/** Fresh slots in the bench clinic; their ids are consecutive (one multi-row insert on an identity). */
+async function newSlots(db: DatabaseConnection["db"], clinicId: number, count: number, capacity: number): Promise<{ first: number; count: number }> {
+  const rows = Array.from({ length: count }, () => ({
+    clinicId,
+    startsAt: new Date(Date.UTC(2031, 0, 1) + slotHour++ * 3_600_000),
+    capacity,
+  }));
+  const ids = (await db.insert(slots).values(rows).returning({ id: slots.id })).map((r) => r.id).sort((a, b) => a - b);
+  if (ids.at(-1)! - ids[0]! !== count - 1) throw new Error("slot ids are not consecutive");
+  return { first: ids[0]!, count };
+}
+
+export const origin: Suite = {
+  name: "origin",
+  title: "Origin bookings/s on PostgreSQL through the Neon driver",
+  async run(ctx: SuiteContext) {
+    const name = `bench_${randomBytes(6).toString("hex")}`;
+    const bridge: WsTcpBridge = await startWsTcpBridge();
+    const proxy = `127.0.0.1:${bridge.port}`;
+    const admin = openNeon(SERVER, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 1 });
+    const url = new URL(SERVER);
+    url.pathname = `/${name}`;
+    const databaseUrl = url.toString();
+    let db: DatabaseConnection | undefined;
+    const children: ChildProcess[] = [];
+    let dropped = false;
+    const teardown = async () => {
+      for (const c of children) await stopChild(c);
+      await db?.close().catch(() => {});
+      if (!dropped) {
+        dropped = true;
+        await admin.db.execute(sql.raw(`drop database if exists "${name}" with (force)`)).catch((err: unknown) => console.error(`could not drop ${name}:`, err));
+      }
+      await admin.close().catch(() => {});
+      await bridge.close().catch(() => {});
+    };
+    const forget = onCleanup(teardown);
+    try {
+      const version = rowsOf<{ v: string }>(await admin.db.execute(sql`show server_version`))[0]?.v;
+      if (version) notePostgresVersion(version);
+      await admin.db.execute(sql.raw(`create database "${name}"`));
+      ctx.log(`scratch database ${name}`);
+
+      const key = await passKey();
+      const originPort = await freePort();
+      const rawPort = await freePort();
+      const env = { DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy };
+      // The origin first: it migrates and seeds the scratch database.
+      const o = startNodeChild("src/origin/node.ts", { ...env, PORT: String(originPort), PASS_JWKS: key.jwks });
+      children.push(o.child);
+      await waitForHttp(`http://127.0.0.1:${originPort}/api/slots?region=11`, o.child, o.output);
+      const r = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, PORT: String(rawPort) });
+      children.push(r.child);
+      await waitForHttp(`http://127.0.0.1:${rawPort}/`, r.child, r.output);
+
+      db = openNeon(databaseUrl, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 2 });
+      const [clinic] = await db.db.insert(clinics).values({ name: "벤치마크의원", region: "11", address: "서울특별시 중구 세종대로 110" }).returning({ id: clinics.id });
+      const clinicId = clinic!.id;
+
+      const passesPerRun = ctx.quick ? 3_000 : 8_000;
+      const originLoad = async (tag: string, seconds: number, range: { first: number; count: number }, passCount: number, amount?: number) =>
+        runLoad({
+          url: `http://127.0.0.1:${originPort}/api/bookings`,
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: "Bearer {{v}}" },
+          body: '{"slotId":{{slot}}}',
+          values: await signPasses(key, tag, passCount),
+          slots: range,
+          connections: ctx.connections,
+          durationSeconds: seconds,
+          ...(amount ? { amount } : {}),
+          timeoutSeconds: 15,
+        });
+      const rawLoad = (tag: string, seconds: number, range: { first: number; count: number }, amount?: number) =>
+        runLoad({
+          url: `http://127.0.0.1:${rawPort}/book`,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: `{"slotId":{{slot}},"citizenKey":"bench-raw-citizen-${tag}-{{n}}","jti":"${tag}-{{n}}"}`,
+          slots: range,
+          connections: ctx.connections,
+          durationSeconds: seconds,
+          ...(amount ? { amount } : {}),
+          timeoutSeconds: 15,
+        });
+
+      const originRate: number[] = [];
+      const rawRate: number[] = [];
+      const raw: unknown[] = [];
+      for (let run = 0; run < ctx.runs; run++) {
+        const measureOrigin = async () => {
+          await originLoad(`o-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), 2_000);
+          return originLoad(`o-run-${run}`, ctx.seconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), passesPerRun);
+        };
+        const measureRaw = async () => {
+          await rawLoad(`r-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
+          return rawLoad(`r-run-${run}`, ctx.seconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
+        };
+        let o1: LoadResult;
+        let r1: LoadResult;
+        if (run % 2 === 0) {
+          o1 = await measureOrigin();
+          r1 = await measureRaw();
+        } else {
+          r1 = await measureRaw();
+          o1 = await measureOrigin();
+        }
+        // Bookings made: 201 only (a 200 would be a replayed pass, had the passes run out).
+        const created = (l: LoadResult) => (l.statusCodes["201"] ?? 0) / l.durationSeconds;
+        originRate.push(created(o1));
+        rawRate.push(created(r1));
+        // Contention: more requests than seats for one slot, on each side.
+        const oHot = await originLoad(`o-hot-${run}`, 60, await newSlots(db.db, clinicId, 1, CONTENDED_SEATS), CONTENDED_REQUESTS, CONTENDED_REQUESTS);
+        const rHot = await rawLoad(`r-hot-${run}`, 60, await newSlots(db.db, clinicId, 1, CONTENDED_SEATS), CONTENDED_REQUESTS);
+        raw.push({ run, origin: o1, raw: r1, contended: { origin: oHot, raw: rHot } });
+        ctx.log(
+          `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s; ` +
+            `contended slot: origin ${oHot.statusCodes["201"] ?? 0} booked of ${CONTENDED_SEATS}, raw ${rHot.statusCodes["201"] ?? 0}`,
+        );
+      }
+
+      // The invariant, checked where it lives: no slot holds more live bookings than seats.
+      const check = rowsOf<{ slots: number; over_capacity: number; oversold: number; inconsistent: number; bookings: number }>(
+        await db.db.execute(sql`
+          select count(*)::int as slots,
+                 (count(*) filter (where s.booked > s.capacity))::int as over_capacity,
+                 coalesce(sum(greatest(0, coalesce(b.n, 0) - s.capacity)), 0)::int as oversold,
+                 (count(*) filter (where coalesce(b.n, 0) <> s.booked))::int as inconsistent,
+                 coalesce(sum(b.n), 0)::int as bookings
+          from slots s
+          left join (select slot_id, count(*) as n from bookings where status = 'booked' group by slot_id) b on b.slot_id = s.id`),
+      )[0]!;
+      ctx.log(`check: ${check.bookings} bookings in ${check.slots} slots; ${check.oversold} oversold seats, ${check.over_capacity} slots over capacity, ${check.inconsistent} slots whose counter disagrees`);
+      const contendedSeats = ctx.runs * 2 * CONTENDED_SEATS;
+      return {
+        method:
+          "PostgreSQL server on 127.0.0.1, a scratch database; the origin is src/origin/node.ts (Hono, pass verification with jose, zod, Drizzle, the Neon serverless Pool, max 10) " +
+          "in a child process, through the WebSocket-to-TCP bridge; autocannon in another process POSTs /api/bookings with a fresh pass per request, " +
+          `spread over ${SLOTS_PER_RUN} fresh slots of ${SEATS_PER_SLOT} seats. Baseline: bench/lib/raw-booking-server.ts, the same statements raw through the same Pool. ` +
+          `Oversold seats: SQL over every slot after the runs, including a contended slot per run and side (${CONTENDED_REQUESTS} requests for ${CONTENDED_SEATS} seats).`,
+        settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, passesPerRun, pool: 10 },
+        figures: [
+          figure("origin.bookings", series("5. Origin bookings/s (Neon driver, PostgreSQL)", "/s", originRate), series("same SQL raw, same driver, bookings/s", "/s", rawRate), "origin / raw SQL"),
+          figure(
+            "origin.oversold",
+            series("5. Oversold seats", "seats", [check.oversold]),
+            series("seats in contended slots", "seats", [contendedSeats]),
+            "oversold / contended",
+            { text: "= 0", met: (f) => f.value.median === 0 && check.over_capacity === 0 && check.inconsistent === 0 },
+          ),
+        ],
+        raw: [...raw, { check }],
+        notes: [
+          "Everything shares the 2 cores: PostgreSQL, the origin (or the baseline), the bridge (in the bench process) and autocannon.",
+          "The oversold figure is one SQL check over the whole scratch database after all runs, so it has one value, not one per run.",
+        ],
+      };
+    } finally {
+      forget();
+      await teardown();
+    }
+  },
+};

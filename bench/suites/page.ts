@@ -1,0 +1,151 @@
+/**
+ * 6. The waiting page: bytes transferred and requests on first load, and on one status poll.
+ *
+ * The edge runs under Miniflare with public/ as its static assets (wrangler.toml's [assets], _headers
+ * applied); Debian's Chromium (playwright-core, headless, a fresh profile per run so nothing is cached)
+ * opens `/` and waits for the network to go quiet. Every response's bytes on the wire are summed from
+ * the DevTools protocol (Network.loadingFinished encodedDataLength: headers plus the body as sent,
+ * compressed when it was). Then the page joins the queue (not counted) and asks for its status once,
+ * as its own poll does (`fetch("/api/queue/status")` with the ticket cookie); that request is counted.
+ * Baselines: the 50 KB budget for the first load; the first load itself for a poll.
+ */
+import { existsSync } from "node:fs";
+import { chromium, type CDPSession } from "playwright-core";
+import { startEdge } from "../lib/miniflare.js";
+import { figure, series } from "../lib/report.js";
+import type { Suite } from "../lib/suite.js";
+import { BIRTH_DATE } from "../lib/edge-client.js";
+import { NO_ADMISSIONS } from "./joins.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const BUDGET_BYTES = 50 * 1024;
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+interface Transfer {
+  url: string;
+  status: number;
+  bytes: number;
+}
+
+/** Records every request the page makes and the bytes each response took on the wire. */
+function recordNetwork(cdp: CDPSession): { transfers: () => Transfer[]; reset: () => void } {
+  let started = new Map<string, { url: string; status: number }>();
+  let done: Transfer[] = [];
+  cdp.on("Network.requestWillBeSent", (e) => {
+    started.set(e.requestId, { url: e.request.url, status: 0 });
+  });
+  cdp.on("Network.responseReceived", (e) => {
+    const r = started.get(e.requestId);
+    if (r) r.status = e.response.status;
+  });
+  cdp.on("Network.loadingFinished", (e) => {
+    const r = started.get(e.requestId);
+    if (r) done.push({ url: r.url, status: r.status, bytes: e.encodedDataLength });
+  });
+  cdp.on("Network.loadingFailed", (e) => {
+    const r = started.get(e.requestId);
+    if (r) done.push({ url: r.url, status: -1, bytes: 0 });
+  });
+  return {
+    transfers: () => [...done],
+    reset: () => {
+      started = new Map();
+      done = [];
+    },
+  };
+}
+
+/** Waits until the protocol has reported the end of a request to `path` (its events may trail the page). */
+async function finished(net: { transfers: () => Transfer[] }, path: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!net.transfers().some((t) => new URL(t.url).pathname === path)) {
+    if (Date.now() > deadline) throw new Error(`no network events for ${path} within 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const sum = (ts: Transfer[]) => ts.reduce((a, t) => a + t.bytes, 0);
+
+export const page: Suite = {
+  name: "page",
+  title: "Waiting page: bytes and requests on first load and on a poll",
+  async run(ctx) {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    const firstBytes: number[] = [];
+    const firstRequests: number[] = [];
+    const pollBytes: number[] = [];
+    const pollRequests: number[] = [];
+    const raw: unknown[] = [];
+    const edge = await startEdge({ bundle: "edge", assets: true, vars: { SHARDS: "4", ...NO_ADMISSIONS } });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    try {
+      for (let run = 0; run < ctx.runs; run++) {
+        const context = await browser.newContext();
+        try {
+          const tab = await context.newPage();
+          const cdp = await context.newCDPSession(tab);
+          await cdp.send("Network.enable");
+          await cdp.send("Network.setCacheDisabled", { cacheDisabled: false });
+          const net = recordNetwork(cdp);
+          await tab.goto(`${edge.url}/`, { waitUntil: "networkidle", timeout: 30_000 });
+          await tab.waitForTimeout(500);
+          const first = net.transfers();
+
+          // Join (not counted), then one poll as the page makes it.
+          const identity = `page-bench-${run}-${Date.now()}`;
+          const joined = await tab.evaluate(
+            // The body is read, as the page does: Chromium reports a response finished only once it is.
+            async ([id, birthDate]) => {
+              const res = await fetch("/api/queue/join", { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify({ identity: id, birthDate }) });
+              await res.text();
+              return res.status;
+            },
+            [identity, BIRTH_DATE] as const,
+          );
+          if (joined !== 200) throw new Error(`join from the page answered ${joined}`);
+          await finished(net, "/api/queue/join");
+          net.reset();
+          const polled = await tab.evaluate(async () => {
+            const res = await fetch("/api/queue/status", { cache: "no-store", headers: { accept: "application/json" } });
+            await res.json();
+            return res.status;
+          });
+          if (polled !== 200) throw new Error(`a poll with the ticket cookie answered ${polled}`);
+          await finished(net, "/api/queue/status");
+          await tab.waitForTimeout(300);
+          const poll = net.transfers();
+
+          firstBytes.push(sum(first));
+          firstRequests.push(first.length);
+          pollBytes.push(sum(poll));
+          pollRequests.push(poll.length);
+          raw.push({ run, firstLoad: first, poll });
+          ctx.log(`run ${run + 1}: first load ${first.length} requests, ${sum(first)} B; poll ${poll.length} request(s), ${sum(poll)} B`);
+        } finally {
+          await context.close();
+        }
+      }
+    } finally {
+      await browser.close();
+      await edge.dispose();
+    }
+    return {
+      method:
+        "Debian Chromium (headless, playwright-core, a fresh profile per run) loads / from the edge under Miniflare serving public/ with _headers; " +
+        "bytes = the sum of Network.loadingFinished encodedDataLength (response headers plus body as transferred) until the network is idle. " +
+        "Poll: after a join from the page (not counted), one fetch('/api/queue/status') with the ticket cookie, as page/app.js polls.",
+      settings: { budgetBytes: BUDGET_BYTES, chromiumArgs: CHROMIUM_ARGS },
+      figures: [
+        figure("page.first-load-bytes", series("6. First load: bytes transferred", "B", firstBytes), series("50 KB budget", "B", firstBytes.map(() => BUDGET_BYTES)), "bytes / budget", {
+          text: "≤ 1",
+          met: (f) => f.ratio.median <= 1,
+        }),
+        figure("page.first-load-requests", series("6. First load: requests", "req", firstRequests), series("static files (HTML, CSS, JS)", "req", firstRequests.map(() => 3)), "requests / static files"),
+        figure("page.poll-bytes", series("6. One poll: bytes transferred", "B", pollBytes), series("first load, same run", "B", firstBytes), "poll / first load"),
+        figure("page.poll-requests", series("6. One poll: requests", "req", pollRequests), series("one request per poll", "req", pollRequests.map(() => 1)), "requests / 1"),
+      ],
+      raw,
+      notes: ["Bytes received only (what the citizen downloads); request headers sent are not counted. Over HTTP/1.1 on 127.0.0.1, with the compression workerd applies (gzip for text)."],
+    };
+  },
+};

@@ -1,0 +1,153 @@
+/**
+ * The edge as `npm run bench` runs it when a figure needs to look inside: the very app of src/edge
+ * (createEdgeApp, QueueShard) plus probes under /__bench/ that only read. The app's routes and the
+ * object's RPC methods are untouched, so what is measured through /api/ is what is deployed.
+ *
+ * - GET /__bench/shards?cohort=&shards=  each shard's RPC call counts (QueueShard.calls), SQLite size
+ *   and ticket rows, through two extra read-only RPC methods of a subclass;
+ * - POST /__bench/snapshots?n=&kind=cache|plain|clear  fills the Worker's snapshot cache (the real
+ *   `remember`) or, as the baseline, a plain array with the same snapshot objects;
+ * - POST /__bench/passes?op=&n=  runs a pass sign/verify loop (jose, src/edge/passes.ts) or the bare
+ *   WebCrypto ECDSA P-256 loop; the caller times the request.
+ *
+ * Bundled only for benchmarks (bench/workers/wrangler.bench.toml); never deployed.
+ */
+import { createEdgeApp } from "../../src/edge/app.js";
+import { edgeConfig } from "../../src/edge/config.js";
+import type { ShardSnapshot } from "../../src/edge/estimate.js";
+import { signPass, verifyPass, type PassFields } from "../../src/edge/passes.js";
+import { QueueShard as AppQueueShard } from "../../src/edge/queue-shard.js";
+import { forgetSnapshots, remember, shardName } from "../../src/edge/shard-client.js";
+
+export interface ShardProbe {
+  calls: { join: number; snapshot: number; claim: number; complete: number };
+  databaseSize: number;
+  tickets: number;
+  /** Bytes of the ticket rows' own values (two 8-byte integers plus the two text columns). */
+  rawTicketBytes: number;
+}
+
+export class QueueShard extends AppQueueShard {
+  /** Read-only: the counters the object keeps anyway, and the size of its SQLite database. */
+  benchProbe(): ShardProbe {
+    const sql = this.ctx.storage.sql;
+    const rows = sql
+      .exec<{ n: number; bytes: number | null }>(
+        "SELECT COUNT(*) AS n, SUM(16 + LENGTH(ticket_id) + LENGTH(citizen_key)) AS bytes FROM tickets",
+      )
+      .one();
+    return { calls: { ...this.calls }, databaseSize: sql.databaseSize, tickets: rows.n, rawTicketBytes: rows.bytes ?? 0 };
+  }
+}
+
+type ProbeStub = { benchProbe(): Promise<ShardProbe> };
+
+const app = createEdgeApp();
+
+// The baseline of the snapshot-cache figure: the same snapshot objects, held in a plain array.
+let plainSnapshots: ShardSnapshot[] = [];
+
+function snapshotFor(i: number, now: number): ShardSnapshot {
+  // Distinct numbers per shard, as real snapshots would be; nothing shared between entries.
+  return { lastSeq: 100_000 + i, serving: 50_000 + i, active: i % 50, activeCap: 50, ratePerMinute: 15 + i / 1000, observedPerMinute: i % 2 ? null : 14.5 + i / 1000, paused: false, at: now - i };
+}
+
+function count(url: URL, name: string, max: number): number {
+  const n = Number(url.searchParams.get(name) ?? "0");
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`${name} must be a whole number up to ${max}`);
+  return n;
+}
+
+async function probeShards(env: Env, url: URL): Promise<Response> {
+  const cohort = url.searchParams.get("cohort") ?? "55-59";
+  const shards = count(url, "shards", 1024);
+  const probes = await Promise.all(
+    Array.from({ length: shards }, (_, shard) =>
+      (env.QUEUE_SHARD.getByName(shardName({ cohort, shard })) as unknown as ProbeStub).benchProbe(),
+    ),
+  );
+  return Response.json({ shards: probes });
+}
+
+function fillSnapshots(url: URL): Response {
+  const n = count(url, "n", 100_000);
+  const kind = url.searchParams.get("kind");
+  const now = Date.now();
+  forgetSnapshots();
+  plainSnapshots = [];
+  if (kind === "cache") for (let i = 0; i < n; i++) remember(shardName({ cohort: "bench", shard: i }), snapshotFor(i, now), now);
+  else if (kind === "plain") for (let i = 0; i < n; i++) plainSnapshots.push(snapshotFor(i, now));
+  else if (kind !== "clear") throw new Error("kind must be cache, plain or clear");
+  return Response.json({ kind, n });
+}
+
+const encoder = new TextEncoder();
+
+function base64urlBytes(s: string): Uint8Array<ArrayBuffer> {
+  const b = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
+  const out = new Uint8Array(b.length);
+  for (let i = 0; i < b.length; i++) out[i] = b.charCodeAt(i);
+  return out;
+}
+
+async function passLoop(env: Env, url: URL): Promise<Response> {
+  const config = edgeConfig(env);
+  const op = url.searchParams.get("op");
+  const n = count(url, "n", 1_000_000);
+  const now = Math.floor(Date.now() / 1000);
+  const fields = (i: number): PassFields => ({
+    sub: "bench-citizen-key-0000000000000000000000000",
+    jti: `bench-pass-${i.toString().padStart(8, "0")}`,
+    cohort: "55-59",
+    shard: 0,
+    seq: i + 1,
+    iat: now,
+    exp: now + 900,
+  });
+  // The same bytes the real pass signs, so the bare loop signs exactly what jose signs.
+  const token = await signPass(config, fields(0));
+  const [header, payload, signature] = token.split(".") as [string, string, string];
+  const signingInput = encoder.encode(`${header}.${payload}`);
+  const rawSignature = base64urlBytes(signature);
+  const jwk = config.signingKeys[0]!;
+  const algorithm = { name: "ECDSA", namedCurve: "P-256" };
+  const ecdsa = { name: "ECDSA", hash: "SHA-256" };
+
+  let ok = 0;
+  switch (op) {
+    case "sign":
+      for (let i = 0; i < n; i++) if ((await signPass(config, fields(i))).length > 0) ok++;
+      break;
+    case "verify":
+      for (let i = 0; i < n; i++) if ((await verifyPass(config, token)).ok) ok++;
+      break;
+    case "bare-sign": {
+      const key = await crypto.subtle.importKey("jwk", { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, d: jwk.d }, algorithm, false, ["sign"]);
+      for (let i = 0; i < n; i++) if ((await crypto.subtle.sign(ecdsa, key, signingInput)).byteLength === 64) ok++;
+      break;
+    }
+    case "bare-verify": {
+      const key = await crypto.subtle.importKey("jwk", { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y }, algorithm, false, ["verify"]);
+      for (let i = 0; i < n; i++) if (await crypto.subtle.verify(ecdsa, key, rawSignature, signingInput)) ok++;
+      break;
+    }
+    default:
+      throw new Error("op must be sign, verify, bare-sign or bare-verify");
+  }
+  return Response.json({ op, n, ok });
+}
+
+export default {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith("/__bench/")) return app.fetch(request, env, ctx);
+    try {
+      if (url.pathname === "/__bench/shards") return await probeShards(env, url);
+      if (url.pathname === "/__bench/snapshots" && request.method === "POST") return fillSnapshots(url);
+      if (url.pathname === "/__bench/passes" && request.method === "POST") return await passLoop(env, url);
+      return new Response("no such probe", { status: 404 });
+    } catch (err) {
+      return new Response(err instanceof Error ? err.message : String(err), { status: 400 });
+    }
+  },
+} satisfies ExportedHandler<Env>;
