@@ -100,6 +100,9 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
       const c = view.success ? view.data.cohorts.find((x) => x.id === cohort.id) : undefined;
       const b = before.cohorts.find((x) => x.id === cohort.id)!;
       if (c) timeline.push({ t: (Date.now() - start) / 1000, waiting: c.waiting, admitted: c.admitted - b.admitted, active: c.active });
+      if (c && timeline.length % 10 === 0) {
+        console.log(`  ${Math.round((Date.now() - start) / 1000)} s: ${c.waiting} waiting, ${c.admitted - b.admitted} admitted, ${c.active} active, ${done}/${citizens.length} done`);
+      }
       await sleep(1_000);
     }
   })();
