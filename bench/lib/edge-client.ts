@@ -1,5 +1,6 @@
 /** Set-up calls to the edge from the bench process (not measured): joining citizens to get tickets. */
 import { joinResponse } from "../../src/contract/queue.js";
+import { runLoad, type LoadResult } from "./load.js";
 
 /** A birth date in the 55-59 cohort of wrangler.toml, which opened in 2021. */
 export const BIRTH_DATE = "1964-05-17";
@@ -7,6 +8,24 @@ export const BIRTH_DATE = "1964-05-17";
 /** The JSON body of a join with `{{n}}` in the identity, for the load generator. */
 export function joinBodyTemplate(prefix: string): string {
   return JSON.stringify({ identity: `${prefix}-{{n}}`, birthDate: BIRTH_DATE });
+}
+
+/** A load of joins of distinct citizens (`<prefix>-<n>`) at `url`, from the load generator's process. */
+export function joinLoad(
+  url: string,
+  prefix: string,
+  opts: { connections: number; durationSeconds: number; amount?: number },
+): Promise<LoadResult> {
+  return runLoad({
+    url,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: joinBodyTemplate(prefix),
+    connections: opts.connections,
+    durationSeconds: opts.durationSeconds,
+    ...(opts.amount === undefined ? {} : { amount: opts.amount }),
+    timeoutSeconds: 10,
+  });
 }
 
 /** Joins `count` distinct citizens, `concurrency` at a time; returns their tickets and states. */

@@ -7,8 +7,8 @@
  * Baseline: bench/workers/bare-counter.js, a Worker that reads the body and calls a Durable Object that
  * only increments an in-memory counter, started in the same Miniflare/workerd and hit the same way.
  */
-import { joinBodyTemplate } from "../lib/edge-client.js";
-import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
+import { joinLoad } from "../lib/edge-client.js";
+import { okPerSecond, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
@@ -27,15 +27,7 @@ export const joins: Suite = {
       const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS }, bareCounter: true });
       try {
         const load = (url: string, prefix: string, seconds: number) =>
-          runLoad({
-            url,
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: joinBodyTemplate(prefix),
-            connections: ctx.connections,
-            durationSeconds: seconds,
-            timeoutSeconds: 10,
-          });
+          joinLoad(url, prefix, { connections: ctx.connections, durationSeconds: seconds });
         const measure = async (which: "joins" | "bare") => {
           const url = which === "joins" ? `${edge.url}/api/queue/join` : edge.bareUrl!;
           await load(url, `warm-${run}`, ctx.warmupSeconds);

@@ -12,8 +12,7 @@
  */
 import { getJson } from "../lib/edge-client.js";
 import { freePort, inspectIsolate } from "../lib/inspector.js";
-import { joinBodyTemplate } from "../lib/edge-client.js";
-import { runLoad } from "../lib/load.js";
+import { joinLoad } from "../lib/edge-client.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
@@ -62,16 +61,7 @@ export const memory: Suite = {
 
         // a) the shard's SQLite database before and after `tickets` joins (load from a separate process).
         const before = await probe(edge.url);
-        const load = await runLoad({
-          url: `${edge.url}/api/queue/join`,
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: joinBodyTemplate(`mem-${run}`),
-          connections: ctx.connections,
-          durationSeconds: 120,
-          amount: tickets,
-          timeoutSeconds: 10,
-        });
+        const load = await joinLoad(`${edge.url}/api/queue/join`, `mem-${run}`, { connections: ctx.connections, durationSeconds: 120, amount: tickets });
         const after = await probe(edge.url);
         const added = after.tickets - before.tickets;
         bytesPerTicket.push((after.databaseSize - before.databaseSize) / added);

@@ -8,7 +8,7 @@
  * measured); then autocannon polls GET /api/queue/status with `Authorization: Bearer <ticket>`, a
  * different waiting ticket each request; then joins are measured on the same edge for the ratio.
  */
-import { getJson, joinBodyTemplate, joinMany } from "../lib/edge-client.js";
+import { getJson, joinLoad, joinMany } from "../lib/edge-client.js";
 import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
@@ -50,18 +50,10 @@ export const polls: Suite = {
         const callsBefore = await shardCalls(edge.url);
         const p = await poll(ctx.seconds);
         const callsDuring = (await shardCalls(edge.url)) - callsBefore;
-        const joinLoad = (prefix: string, seconds: number) =>
-          runLoad({
-            url: `${edge.url}/api/queue/join`,
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: joinBodyTemplate(prefix),
-            connections: ctx.connections,
-            durationSeconds: seconds,
-            timeoutSeconds: 10,
-          });
-        await joinLoad(`warm-${run}`, ctx.warmupSeconds);
-        const j = await joinLoad(`run-${run}`, ctx.seconds);
+        const joins = (prefix: string, seconds: number) =>
+          joinLoad(`${edge.url}/api/queue/join`, prefix, { connections: ctx.connections, durationSeconds: seconds });
+        await joins(`warm-${run}`, ctx.warmupSeconds);
+        const j = await joins(`run-${run}`, ctx.seconds);
         pollsPerSecond.push(okPerSecond(p));
         joinsPerSecond.push(okPerSecond(j));
         callsPerPoll.push(p.ok > 0 ? callsDuring / p.ok : NaN);

@@ -6,8 +6,8 @@
  * figure shows what sharding buys (or costs) when the objects share a core; on Cloudflare each object
  * may run on a different machine.
  */
-import { joinBodyTemplate } from "../lib/edge-client.js";
-import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
+import { joinLoad } from "../lib/edge-client.js";
+import { okPerSecond, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
@@ -28,15 +28,7 @@ export const shards: Suite = {
         const edge = await startEdge({ bundle: "edge", vars: { SHARDS: String(count), MAX_ACTIVE: "200", ...NO_ADMISSIONS } });
         try {
           const load = (prefix: string, seconds: number) =>
-            runLoad({
-              url: `${edge.url}/api/queue/join`,
-              method: "POST",
-              headers: { "content-type": "application/json" },
-              body: joinBodyTemplate(prefix),
-              connections: ctx.connections,
-              durationSeconds: seconds,
-              timeoutSeconds: 10,
-            });
+            joinLoad(`${edge.url}/api/queue/join`, prefix, { connections: ctx.connections, durationSeconds: seconds });
           await load(`warm-${run}`, ctx.warmupSeconds);
           const j = await load(`run-${run}`, ctx.seconds);
           perShards.get(count)!.push(okPerSecond(j));

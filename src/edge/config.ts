@@ -29,16 +29,18 @@ export const cohortConfig = z
   .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to");
 export type CohortConfig = z.infer<typeof cohortConfig>;
 
-const cohorts = z
-  .string({ error: "COHORTS is required" })
-  .transform((s, ctx) => {
+/** A binding that holds JSON: parsed here, so its schema sees values and its errors name the binding. */
+const jsonBinding = (required: string, notJson: string) =>
+  z.string({ error: required }).transform((s, ctx) => {
     try {
       return JSON.parse(s) as unknown;
     } catch {
-      ctx.addIssue({ code: "custom", message: "COHORTS must be a JSON list" });
+      ctx.addIssue({ code: "custom", message: notJson });
       return z.NEVER;
     }
-  })
+  });
+
+const cohorts = jsonBinding("COHORTS is required", "COHORTS must be a JSON list")
   .pipe(z.array(cohortConfig).min(1, "COHORTS must list at least one cohort"))
   .refine((list) => new Set(list.map((c) => c.id)).size === list.length, "COHORTS has a repeated id")
   .refine((list) => {
@@ -58,16 +60,7 @@ export const signingJwk = z.object({
 });
 export type SigningJwk = z.infer<typeof signingJwk>;
 
-const signingKeys = z
-  .string({ error: "PASS_SIGNING_KEYS is required (a secret)" })
-  .transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "PASS_SIGNING_KEYS must be a JSON list of private JWKs" });
-      return z.NEVER;
-    }
-  })
+const signingKeys = jsonBinding("PASS_SIGNING_KEYS is required (a secret)", "PASS_SIGNING_KEYS must be a JSON list of private JWKs")
   .pipe(z.array(signingJwk, { error: "PASS_SIGNING_KEYS must list private ES256 JWKs with kid" }).min(1, "PASS_SIGNING_KEYS must hold at least one key"))
   .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, "PASS_SIGNING_KEYS has a repeated kid");
 
