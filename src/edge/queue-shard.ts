@@ -37,6 +37,14 @@ export interface ClaimResult {
   pass?: { iat: number; exp: number };
 }
 
+/** The shard brought up to a moment: what every answer of the object is computed from. */
+interface Tick {
+  counters: ShardCounters;
+  active: number;
+  policy: ShardPolicy;
+  firstAdmittedAt: number | null;
+}
+
 type TicketState = "waiting" | "admitted" | "claimed" | "completed" | "expired";
 
 interface TicketRow extends Record<string, SqlStorageValue> {
@@ -122,19 +130,20 @@ export class QueueShard extends DurableObject<Env> {
     this.calls.join++;
     const now = this.now();
     const result = this.ctx.storage.transactionSync((): JoinResult => {
-      const { counters, active } = this.tick(address, now);
+      const tick = this.tick(address, now);
+      const { counters } = tick;
       const latest = this.sql
         .exec<TicketRow>("SELECT * FROM tickets WHERE citizen_key = ? ORDER BY seq DESC LIMIT 1", citizenKey)
         .toArray()[0];
       if (latest && stateOf(latest, counters.serving, now) !== "expired") {
-        return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false, snapshot: this.snapshotOf(counters, active, now) };
+        return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false, snapshot: this.snapshotOf(tick, now) };
       }
       const seq = counters.lastSeq + 1;
       const ticketId = newTicketId();
       this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_key, joined_at) VALUES (?, ?, ?, ?)", seq, ticketId, citizenKey, now);
       this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", seq);
       const grown = { ...counters, lastSeq: seq };
-      return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined, snapshot: this.snapshotOf(grown, active, now) };
+      return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined, snapshot: this.snapshotOf({ ...tick, counters: grown }, now) };
     });
     await this.keepMoving(result.snapshot);
     return result;
@@ -145,8 +154,7 @@ export class QueueShard extends DurableObject<Env> {
     this.calls.snapshot++;
     const now = this.now();
     const snap = this.ctx.storage.transactionSync(() => {
-      const { counters, active } = this.tick(address, now);
-      return this.snapshotOf(counters, active, now);
+      return this.snapshotOf(this.tick(address, now), now);
     });
     await this.keepMoving(snap);
     return snap;
@@ -161,8 +169,9 @@ export class QueueShard extends DurableObject<Env> {
     this.calls.claim++;
     const now = this.now();
     const { result, snap } = this.ctx.storage.transactionSync((): { result: ClaimResult; snap: ShardSnapshot } => {
-      const { counters, active } = this.tick(address, now);
-      const snap = this.snapshotOf(counters, active, now);
+      const tick = this.tick(address, now);
+      const { counters } = tick;
+      const snap = this.snapshotOf(tick, now);
       const row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
       if (!row || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap };
       const state = stateOf(row, counters.serving, now);
@@ -204,14 +213,13 @@ export class QueueShard extends DurableObject<Env> {
     if (counters.cohort === null || counters.shard === null) return;
     const now = this.now();
     const snap = this.ctx.storage.transactionSync(() => {
-      const { counters: c, active } = this.tick({ cohort: counters.cohort!, shard: counters.shard! }, now);
-      return this.snapshotOf(c, active, now);
+      return this.snapshotOf(this.tick({ cohort: counters.cohort!, shard: counters.shard! }, now), now);
     });
     await this.keepMoving(snap);
   }
 
   /** Brings the shard up to `now`: lets in whoever the admission rule allows. Synchronous by design. */
-  private tick(address: ShardAddress, now: number): { counters: ShardCounters; active: number; policy: ShardPolicy } {
+  private tick(address: ShardAddress, now: number): Tick {
     const row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
     if (row.cohort === null) {
       this.sql.exec("UPDATE counters SET cohort = ?, shard = ? WHERE id = 1", address.cohort, address.shard);
@@ -246,7 +254,7 @@ export class QueueShard extends DurableObject<Env> {
       counters.creditAt,
       admitted > 0 ? now : null,
     );
-    return { counters, active: active + admitted, policy };
+    return { counters, active: active + admitted, policy, firstAdmittedAt: row.first_admitted_at ?? (admitted > 0 ? now : null) };
   }
 
   private policy(shard: number): ShardPolicy {
@@ -262,16 +270,14 @@ export class QueueShard extends DurableObject<Env> {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM tickets WHERE active_until > ?", now).one().n;
   }
 
-  private snapshotOf(counters: ShardCounters, active: number, now: number): ShardSnapshot {
-    const row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
-    const policy = this.policy(row.shard ?? 0);
+  private snapshotOf({ counters, active, policy, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
     return {
       lastSeq: counters.lastSeq,
       serving: counters.serving,
       active,
       activeCap: policy.activeCap,
       ratePerMinute: policy.ratePerMinute,
-      observedPerMinute: this.observedPace(row.first_admitted_at, now),
+      observedPerMinute: this.observedPace(firstAdmittedAt, now),
       paused: policy.paused,
       at: now,
     };
