@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, type TestDatabase } from "./support/backends.js";
-import { makePassKeys, newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
-import { bookingOf, createSlot, errorOf, getMyBooking, originFor, postBooking, type OriginApp } from "./support/origin.js";
+import { newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
+import { bookingOf, createSlot, errorOf, getMyBooking, postBooking, type OriginApp, openOrigin } from "./support/origin.js";
 
 describe.each(backends)("booking requests ($name)", (backend) => {
   let database: TestDatabase;
@@ -10,9 +10,7 @@ describe.each(backends)("booking requests ($name)", (backend) => {
   let slotId: number;
 
   beforeAll(async () => {
-    database = await backend.open();
-    keys = await makePassKeys();
-    app = originFor(database.db, keys);
+    ({ database, keys, app } = await openOrigin(backend));
     slotId = await createSlot(database.db, 100, "26");
   });
   afterAll(() => database?.close());

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, type TestDatabase } from "./support/backends.js";
-import { makePassKeys, newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
+import { newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
 import {
   bookingOf,
   cancel,
   createSlot,
   errorOf,
   getMyBooking,
-  originFor,
   postBooking,
   seatsTaken,
+  openOrigin,
   type OriginApp,
 } from "./support/origin.js";
 
@@ -19,9 +19,7 @@ describe.each(backends)("cancelling a booking ($name)", (backend) => {
   let app: OriginApp;
 
   beforeAll(async () => {
-    database = await backend.open();
-    keys = await makePassKeys();
-    app = originFor(database.db, keys);
+    ({ database, keys, app } = await openOrigin(backend));
   });
   afterAll(() => database?.close());
 

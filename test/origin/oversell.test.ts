@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, type TestDatabase } from "./support/backends.js";
-import { makePassKeys, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
+import { passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
 import {
   bookingOf,
   bookingRows,
   createSlot,
   errorOf,
-  originFor,
   postBooking,
   seatsTaken,
+  openOrigin,
   type OriginApp,
 } from "./support/origin.js";
 
@@ -18,9 +18,7 @@ describe.each(backends)("under a flash crowd ($name)", (backend) => {
   let app: OriginApp;
 
   beforeAll(async () => {
-    database = await backend.open({ poolSize: 10 });
-    keys = await makePassKeys();
-    app = originFor(database.db, keys);
+    ({ database, keys, app } = await openOrigin(backend, { poolSize: 10 }));
   });
   afterAll(() => database?.close());
 

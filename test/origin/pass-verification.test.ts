@@ -14,7 +14,7 @@ import {
   signPass,
   type PassKeys,
 } from "./support/passes.js";
-import { bookingOf, createSlot, errorOf, originFor, postBooking, seatsTaken, type OriginApp } from "./support/origin.js";
+import { bookingOf, createSlot, errorOf, postBooking, seatsTaken, type OriginApp, openOrigin } from "./support/origin.js";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -30,9 +30,7 @@ describe.each(backends)("pass verification ($name)", (backend) => {
   let slotId: number;
 
   beforeAll(async () => {
-    database = await backend.open();
-    keys = await makePassKeys();
-    app = originFor(database.db, keys);
+    ({ database, keys, app } = await openOrigin(backend));
     slotId = await createSlot(database.db, 100);
   });
   afterAll(() => database?.close());

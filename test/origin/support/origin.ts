@@ -5,7 +5,8 @@ import { bookings, clinics, slots } from "../../../src/origin/db/schema.js";
 import { createPassVerifier } from "../../../src/origin/pass-verifier.js";
 import { errorBody } from "../../../src/contract/errors.js";
 import { bookingResponse, type Booking } from "../../../src/contract/booking.js";
-import { AUDIENCE, ISSUER, type PassKeys } from "./passes.js";
+import type { Backend, TestDatabase } from "./backends.js";
+import { AUDIENCE, ISSUER, makePassKeys, type PassKeys } from "./passes.js";
 
 export type OriginApp = ReturnType<typeof createOriginApp>;
 
@@ -18,6 +19,13 @@ export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?:
     dbTimeoutMs: options.dbTimeoutMs ?? 60_000,
     ...(options.now ? { now: options.now } : {}),
   });
+}
+
+/** A suite's world: a fresh database on the backend, its own pass keys, and the app trusting them. */
+export async function openOrigin(backend: Backend, options: { poolSize?: number } = {}): Promise<{ database: TestDatabase; keys: PassKeys; app: OriginApp }> {
+  const database = await backend.open(options);
+  const keys = await makePassKeys();
+  return { database, keys, app: originFor(database.db, keys) };
 }
 
 let clinicCounter = 0;
