@@ -2,19 +2,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { base64url, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOriginApp } from "../../src/origin/app.js";
-import { createPassVerifier } from "../../src/origin/pass-verifier.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import {
-  AUDIENCE,
-  ISSUER,
   makePassKeys,
   passClaimsFor,
   publicKeyPem,
   signPass,
   type PassKeys,
 } from "./support/passes.js";
-import { bookingOf, createSlot, errorOf, postBooking, seatsTaken, type OriginApp, openOrigin } from "./support/origin.js";
+import { bookingOf, createSlot, errorOf, postBooking, seatsTaken, type OriginApp, openOrigin, originWithRemoteKeys } from "./support/origin.js";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -113,15 +109,7 @@ describe.each(backends)("pass verification ($name)", (backend) => {
     await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = jwksServer.address() as AddressInfo;
-      const remote = createOriginApp({
-        database: () => ({ db: database.db }),
-        verifyPass: createPassVerifier({
-          keys: { kind: "remote", url: `http://127.0.0.1:${port}/.well-known/jwks.json` },
-          issuer: ISSUER,
-          audience: AUDIENCE,
-        }),
-        dbTimeoutMs: 10_000,
-      });
+      const remote = originWithRemoteKeys(database.db, `http://127.0.0.1:${port}/.well-known/jwks.json`);
 
       const first = await postBooking(remote, await signPass(keys), { slotId });
       const second = await postBooking(remote, await signPass(keys), { slotId });
@@ -140,15 +128,7 @@ describe.each(backends)("pass verification ($name)", (backend) => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const unreachable = createOriginApp({
-      database: () => ({ db: database.db }),
-      verifyPass: createPassVerifier({
-        keys: { kind: "remote", url: `http://127.0.0.1:${port}/.well-known/jwks.json` },
-        issuer: ISSUER,
-        audience: AUDIENCE,
-      }),
-      dbTimeoutMs: 10_000,
-    });
+    const unreachable = originWithRemoteKeys(database.db, `http://127.0.0.1:${port}/.well-known/jwks.json`);
 
     const res = await postBooking(unreachable, await signPass(keys), { slotId });
 

@@ -21,6 +21,15 @@ export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?:
   });
 }
 
+/** The real app on a real database, fetching the edge's public keys from `jwksUrl` as a deployed origin does. */
+export function originWithRemoteKeys(db: Database, jwksUrl: string): OriginApp {
+  return createOriginApp({
+    database: () => ({ db }),
+    verifyPass: createPassVerifier({ keys: { kind: "remote", url: jwksUrl }, issuer: ISSUER, audience: AUDIENCE }),
+    dbTimeoutMs: 10_000,
+  });
+}
+
 /** A suite's world: a fresh database on the backend, its own pass keys, and the app trusting them. */
 export async function openOrigin(backend: Backend, options: { poolSize?: number } = {}): Promise<{ database: TestDatabase; keys: PassKeys; app: OriginApp }> {
   const database = await backend.open(options);
