@@ -48,6 +48,10 @@ export default defineConfig({
         },
       },
       {
+        // The development OpenID Provider (src/dev-idp) on Node, over HTTP.
+        test: { name: "idp", include: ["test/dev-idp/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 60_000 },
+      },
+      {
         // The citizen's page in Debian's Chromium against the stack as `npm start` runs it.
         test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", testTimeout: 180_000, hookTimeout: 180_000 },
       },
