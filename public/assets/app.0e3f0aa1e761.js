@@ -1,11 +1,16 @@
 // @ts-check
 /**
- * The citizen's waiting page: join a cohort's line, watch the place fall, book once admitted.
+ * The citizen's waiting page: sign in, watch the place fall, book once admitted.
  *
  * The page decides nothing about the citizen's place: it only shows what GET /api/queue/status says.
  * The ticket and the pass live in HttpOnly cookies the page cannot read, so resuming after a refresh,
- * a closed tab or a network error is simply asking for the status again. The identity and birth date
- * are sent once, in the body of the join request, and are never stored or put in a URL.
+ * a closed tab or a network error is simply asking for the status again.
+ *
+ * The page never sends an identity. Joining is a plain navigation to /auth/login: the edge sends the
+ * citizen to the national identity provider, verifies what comes back, joins the line of the cohort the
+ * verified birth date puts them in, sets the ticket cookie and returns them to `/`. A failed sign-in
+ * returns to `/?signin=<reason>`; the page reads the reason once and takes it out of the address bar, so
+ * the URL it keeps (and that a bookmark, a shared link or the history holds) carries nothing.
  *
  * Types come from the one contract (src/contract); this file is plain JS so it is served as written.
  * @typedef {import("../src/contract/queue.js").QueueStatus} QueueStatus
@@ -14,6 +19,7 @@
  * @typedef {import("../src/contract/booking.js").Booking} Booking
  * @typedef {{ code: string, message: string, opensAt?: string, retryAfterSeconds?: number, booking?: Booking }} ApiError
  * @typedef {"ko" | "en"} Lang
+ * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 
 /** Korea's 17 regions; scripts/fingerprint-page.ts writes them in from src/contract/regions.ts. */
@@ -29,6 +35,10 @@ const RETRY_MAX_MS = 30_000;
 /** Screen readers hear the place at most this often while it falls, and always on a change of state. */
 const ANNOUNCE_EVERY_MS = 20_000;
 const LANG_KEY = "wr:lang";
+/** Where the sign-in starts; `lang` only chooses the language of the provider's pages. */
+const LOGIN_PATH = "/auth/login";
+/** Cohort ids in a returned URL: checked against /api/cohorts before anything is shown for them. */
+const COHORT_ID = /^[A-Za-z0-9_-]{1,32}$/;
 /** Only a line's label and a number: the ahead-count seen at joining, for the progress bar. */
 const START_KEY = "wr:start:";
 /** The booking made with a ticket, kept on this device only, so it can still be shown once the pass has expired. */
@@ -43,29 +53,24 @@ const STRINGS = {
     otherLang: "English",
     title: "예약 대기실",
     loading: "대기열 정보를 확인하고 있습니다…",
-    joinTitle: "대기열에 들어가기",
-    joinIntro: "생년월일과 본인 인증에 쓴 휴대전화 번호를 입력하면 나이대별 대기열에 순서대로 들어갑니다. 새로고침하거나 창을 닫았다 다시 열어도 순서는 유지됩니다.",
-    dob: "생년월일",
-    dobHint: "예: 1963년 5월 1일 → 1963, 5, 1",
-    year: "연도",
-    month: "월",
-    day: "일",
-    identity: "휴대전화 번호",
-    identityHint: "본인 인증에 쓴 번호입니다. 이 기기와 주소창에는 저장하지 않습니다.",
-    joinBtn: "대기열에 들어가기",
-    joining: "들어가는 중…",
+    signinTitle: "본인 인증 후 대기열에 들어가기",
+    signinIntro: "국가 본인 인증 기관에서 본인임을 확인하면, 나이대별 대기열에 도착한 순서대로 들어갑니다.",
+    signinAge: "나이대는 본인 인증 기관에 등록된 생년월일로 정해집니다. 여기서 따로 입력하지 않습니다.",
+    signinKeep: "새로고침하거나 창을 닫았다 다시 열어도 순서는 유지됩니다. 다른 기기에서 다시 본인 인증을 해도 같은 순서로 돌아옵니다.",
+    signinBtn: "본인 인증하고 줄 서기",
+    signinHint: "본인 인증 기관의 화면으로 이동합니다. 인증을 마치면 이 화면으로 돌아옵니다.",
     schedule: "나이대별 예약 시작 시각",
     scheduleOpen: "{label} ({from}~{to}년생): 예약 진행 중",
     scheduleLater: "{label} ({from}~{to}년생): {when} 시작",
-    errDob: "생년월일을 올바르게 입력해 주세요 (예: 1963, 5, 1).",
-    errIdentity: "휴대전화 번호를 입력해 주세요.",
-    errNotEligible: "입력한 생년월일에 해당하는 예약 대상 나이대가 없습니다. 생년월일을 확인해 주세요.",
-    notOpen: "{label} 예약은 {when}(한국 시간)에 시작합니다. 그때 다시 대기열에 들어와 주세요.",
-    notOpenNoLabel: "이 나이대의 예약은 {when}(한국 시간)에 시작합니다. 그때 다시 대기열에 들어와 주세요.",
-    errInvalid: "입력한 내용을 확인해 주세요.",
-    errJoinNetwork: "연결이 불안정해 대기열에 들어가지 못했습니다. 잠시 후 다시 눌러 주세요. 여러 번 눌러도 순서는 하나만 받습니다.",
-    errServer: "잠시 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",
-    ticketLost: "번호표가 만료되었습니다. 다시 대기열에 들어와 주세요.",
+    signinCancelled: "본인 인증이 취소되었습니다. 대기열에 들어가려면 다시 본인 인증을 해 주세요.",
+    signinInvalid: "본인 인증 결과를 확인하지 못했습니다. 다시 본인 인증을 해 주세요.",
+    signinNotEligible: "본인 인증 기관에 등록된 생년월일로는 예약할 수 있는 나이대가 없습니다.",
+    signinRateLimited: "짧은 시간에 시도가 너무 많았습니다. 1분쯤 기다린 뒤 다시 본인 인증을 해 주세요. 이미 받은 순서는 그대로입니다.",
+    signinUnavailable: "본인 인증 기관이나 대기열 서버가 잠시 응답하지 않습니다. 잠시 후 다시 시도해 주세요.",
+    signinFailed: "본인 인증을 마치지 못했습니다. 다시 시도해 주세요.",
+    notOpen: "{label} 예약은 {when}(한국 시간)에 시작합니다. 그때 다시 본인 인증을 하고 대기열에 들어와 주세요.",
+    notOpenNoLabel: "이 나이대의 예약은 아직 시작하지 않았습니다. 아래의 나이대별 예약 시작 시각을 확인해 주세요.",
+    ticketLost: "번호표가 만료되었습니다. 다시 본인 인증을 하고 대기열에 들어와 주세요.",
     rejoined: "이전 순서는 만료되어, 맨 뒤에서 새 순서를 받았습니다.",
     waitTitle: "대기 중입니다",
     pausedTitle: "입장이 잠시 멈췄습니다",
@@ -114,8 +119,8 @@ const STRINGS = {
     when: "일시",
     doneNote: "예약 번호를 적어 두세요. 이 화면을 새로고침해도 예약은 그대로입니다.",
     expiredTitle: "순서가 만료되었습니다",
-    expiredText: "차례가 왔지만 정해진 시간 안에 예약 화면에 들어오지 않아, 자리가 다음 분께 넘어갔습니다. 다시 줄을 서면 맨 뒤에서 새 순서를 받습니다.",
-    rejoin: "다시 줄 서기",
+    expiredText: "차례가 왔지만 정해진 시간 안에 예약 화면에 들어오지 않아, 자리가 다음 분께 넘어갔습니다. 다시 본인 인증을 하고 줄을 서면 맨 뒤에서 새 순서를 받습니다.",
+    rejoin: "다시 본인 인증하고 줄 서기",
     underMinute: "1분 이내",
     about: "약 {a}",
     aboutRange: "약 {a}~{b}",
@@ -131,29 +136,24 @@ const STRINGS = {
     otherLang: "한국어",
     title: "Waiting room",
     loading: "Checking the line…",
-    joinTitle: "Join the line",
-    joinIntro: "Enter your birth date and the phone number you verified your identity with to join the line for your age group. Refreshing or closing and reopening this page keeps your place.",
-    dob: "Date of birth",
-    dobHint: "For example: 1 May 1963 → 1963, 5, 1",
-    year: "Year",
-    month: "Month",
-    day: "Day",
-    identity: "Phone number",
-    identityHint: "The number you verified your identity with. It is not stored on this device or put in the address bar.",
-    joinBtn: "Join the line",
-    joining: "Joining…",
+    signinTitle: "Sign in to join the line",
+    signinIntro: "Prove who you are at the national identity provider, and you join the line for your age group in the order you arrive.",
+    signinAge: "Your age group comes from the birth date the identity provider holds for you; you do not type it here.",
+    signinKeep: "Refreshing, or closing and reopening this page, keeps your place. Signing in again on another device brings you back to the same place.",
+    signinBtn: "Sign in and join the line",
+    signinHint: "You will be taken to the identity provider's pages, and brought back here once you have signed in.",
     schedule: "When booking opens for each age group",
     scheduleOpen: "{label} (born {from}–{to}): open now",
     scheduleLater: "{label} (born {from}–{to}): opens {when}",
-    errDob: "Enter a valid date of birth (for example 1963, 5, 1).",
-    errIdentity: "Enter your phone number.",
-    errNotEligible: "No age group can book for this date of birth. Please check it.",
-    notOpen: "Booking for {label} opens {when} (Korea time). Please come back and join the line then.",
-    notOpenNoLabel: "Booking for this age group opens {when} (Korea time). Please come back and join the line then.",
-    errInvalid: "Please check what you entered.",
-    errJoinNetwork: "The connection is unstable and you could not join yet. Please press the button again shortly; pressing it more than once still gives you one place.",
-    errServer: "Something went wrong for a moment. Please try again shortly.",
-    ticketLost: "Your ticket has expired. Please join the line again.",
+    signinCancelled: "Signing in was cancelled. To join the line, please sign in again.",
+    signinInvalid: "Your identity could not be confirmed. Please sign in again.",
+    signinNotEligible: "No age group can book for the birth date the identity provider holds for you.",
+    signinRateLimited: "There were too many attempts just now. Please wait about a minute, then sign in again. A place you already hold is kept.",
+    signinUnavailable: "The identity provider or the waiting room is briefly unavailable. Please try again shortly.",
+    signinFailed: "Signing in did not complete. Please try again.",
+    notOpen: "Booking for {label} opens {when} (Korea time). Please come back then, sign in and join the line.",
+    notOpenNoLabel: "Booking for your age group has not opened yet. See when each age group opens, below.",
+    ticketLost: "Your ticket has expired. Please sign in and join the line again.",
     rejoined: "Your earlier place lapsed, so you have a new place at the back of the line.",
     waitTitle: "You are in the line",
     pausedTitle: "Admissions are paused",
@@ -202,8 +202,8 @@ const STRINGS = {
     when: "Date and time",
     doneNote: "Please note your booking number. Refreshing this page keeps your booking.",
     expiredTitle: "Your place has lapsed",
-    expiredText: "Your turn came, but the booking page was not opened in time, so the place went to the next person. If you join the line again, you get a new place at the back.",
-    rejoin: "Join the line again",
+    expiredText: "Your turn came, but the booking page was not opened in time, so the place went to the next person. If you sign in and join the line again, you get a new place at the back.",
+    rejoin: "Sign in and join the line again",
     underMinute: "under a minute",
     about: "about {a}",
     aboutRange: "about {a}–{b}",
@@ -223,16 +223,16 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.get
 const app = {
   /** @type {Lang} */
   lang: readLang(),
-  /** @type {"loading" | "join" | "wait" | "book" | "done" | "expired"} */
+  /** @type {"loading" | "signin" | "wait" | "book" | "done" | "expired"} */
   view: "loading",
   /** @type {QueueStatus | null} */
   status: null,
   /** @type {CohortInfo[]} */
   cohorts: [],
-  /** @type {Message | null} shown above the join form: when a cohort opens, or why the ticket is gone */
-  joinNote: null,
-  /** @type {Message | null} */
-  joinError: null,
+  /** @type {Message | null} shown on the sign-in view: when a cohort opens, a cancelled sign-in, why the ticket is gone */
+  signinNote: null,
+  /** @type {Message | null} shown on the sign-in view: why the last sign-in failed */
+  signinError: null,
   /** @type {Message | null} shown while waiting: that this is a new place, the old one having lapsed */
   waitNote: null,
   /** @type {{ region: string, date: string, slots: Slot[] } | null} */
@@ -370,10 +370,16 @@ async function poll() {
     return retryLater();
   }
   if (answer.status === 401) {
-    // No ticket, or one that has run out: the join form, with a word if a place was being shown.
+    // No ticket (not signed in on this browser) or one that has run out: the sign-in view, and never
+    // anything about a place. A word only if a place was being shown a moment ago.
     const hadPlace = app.view !== "loading" || app.status !== null;
-    if (hadPlace) app.joinNote = { key: "ticketLost" };
-    return showJoin(hadPlace);
+    if (hadPlace) {
+      app.status = null;
+      app.signinError = null;
+      app.signinNote = { key: "ticketLost" };
+      announce(app.signinNote);
+    }
+    return showSignin(hadPlace);
   }
   if (!answer.body || answer.error) return retryLater(answer.error?.retryAfterSeconds);
   app.failures = 0;
@@ -487,45 +493,6 @@ function announce(m) {
   app.lastAnnounced = Date.now();
 }
 
-async function join(/** @type {{ identity: string, birthDate: string }} */ body) {
-  app.joinError = null;
-  app.joinNote = null;
-  setBusy("join-btn", "joining");
-  /** @type {Awaited<ReturnType<typeof api>>} */
-  let answer;
-  try {
-    answer = await api("/api/queue/join", { method: "POST", body: JSON.stringify(body) });
-  } catch {
-    app.joinError = { key: "errJoinNetwork" };
-    return render();
-  } finally {
-    setBusy("join-btn", null);
-  }
-  const error = answer.error;
-  if (error?.code === "cohort_not_open" && error.opensAt) {
-    const year = Number(body.birthDate.slice(0, 4));
-    const cohort = app.cohorts.find((c) => c.birthYears[0] <= year && year <= c.birthYears[1]);
-    app.joinNote = cohort
-      ? { key: "notOpen", params: { cohort: cohort.id, opensAt: error.opensAt } }
-      : { key: "notOpenNoLabel", params: { opensAt: error.opensAt } };
-    announce(app.joinNote);
-    return render();
-  }
-  if (error) {
-    app.joinError = { key: error.code === "not_eligible" ? "errNotEligible" : answer.status === 400 ? "errInvalid" : "errServer" };
-    return render();
-  }
-  /** @type {HTMLInputElement} */ ($("identity")).value = "";
-  forgetStart();
-  app.waitNote = answer.body.previousPlaceExpired ? { key: "rejoined" } : null;
-  applyStatus(answer.body.status);
-  if (app.waitNote && app.view === "wait") {
-    // Said first, before the position: the old place is gone and this one is at the back.
-    announce(app.waitNote);
-    render();
-  }
-}
-
 /** The citizen's turn: a booking already made is shown as such, otherwise the slot choice. */
 async function admitted() {
   stopPolling();
@@ -628,11 +595,11 @@ function showNotice(m) {
   el.dataset.key = m ? m.key : "";
 }
 
-/** @param {boolean} [focus] move focus to the form's heading (not on first load: nothing has changed yet) */
-function showJoin(focus = true) {
+/** @param {boolean} [focus] move focus to the view's heading (not on a plain first load: nothing has changed yet) */
+function showSignin(focus = true) {
   stopPolling();
-  app.view = "join";
-  render(focus ? "join-title" : "");
+  app.view = "signin";
+  render(focus ? "signin-title" : "");
 }
 
 /**
@@ -661,10 +628,20 @@ function h(tag, attrs = {}, ...children) {
 const cohortLabel = (/** @type {string} */ id) => app.cohorts.find((c) => c.id === id)?.label[app.lang] ?? id;
 const regionName = (/** @type {string} */ code) => REGIONS.find((r) => r.code === code)?.[app.lang] ?? code;
 
-/** A message's parameters that need the current language (cohorts, times, regions, dates). */
-function localized(/** @type {Message | null} */ m) {
+/**
+ * A message's parameters that need the current language (cohorts, times, regions, dates).
+ * @param {Message | null} m
+ * @returns {Message | null}
+ */
+function localized(m) {
   if (!m?.params) return m;
   const p = { ...m.params };
+  if (m.key === "notOpen") {
+    // The returned URL names only the cohort; its label and opening time are what /api/cohorts says.
+    const cohort = app.cohorts.find((c) => c.id === p.cohort);
+    if (!cohort) return { key: "notOpenNoLabel" };
+    p.opensAt = cohort.opensAt;
+  }
   if (p.cohort !== undefined) p.label = cohortLabel(String(p.cohort));
   if (p.opensAt !== undefined) p.when = when(String(p.opensAt));
   if (m.key === "slotsFound" || m.key === "noSlots") {
@@ -697,22 +674,24 @@ function render(/** @type {string} */ focus = "") {
   langButton.textContent = t("otherLang");
   langButton.lang = app.lang === "ko" ? "en" : "ko";
 
-  for (const name of ["loading", "join", "wait", "book", "done", "expired"]) $(`view-${name}`).hidden = app.view !== name;
+  for (const name of ["loading", "signin", "wait", "book", "done", "expired"]) $(`view-${name}`).hidden = app.view !== name;
   const live = $("live");
   const liveText = tm(localized(app.live));
   if (live.textContent !== liveText) live.textContent = liveText;
   if ($("notice").dataset.key) showNotice({ key: /** @type {Key} */ ($("notice").dataset.key) });
 
-  drawJoin();
+  drawSignin();
   if (app.status && app.view === "wait") drawWait(app.status);
   if (app.view === "book") drawBook();
   if (app.view === "done" && app.booking) drawDone(app.booking);
   if (focus) $(focus).focus();
 }
 
-function drawJoin() {
-  message($("opens"), app.joinNote);
-  message($("join-error"), app.joinError);
+function drawSignin() {
+  message($("signin-note"), app.signinNote);
+  message($("signin-error"), app.signinError);
+  // The provider's pages follow the language chosen here; the page itself keeps the choice in storage.
+  for (const id of ["signin", "rejoin"]) $(id).setAttribute("href", `${LOGIN_PATH}?lang=${app.lang}`);
   const list = $("schedule");
   list.replaceChildren(
     ...app.cohorts.map((c) => h("li", {}, t(c.open ? "scheduleOpen" : "scheduleLater", { label: c.label[app.lang], from: c.birthYears[0], to: c.birthYears[1], when: when(c.opensAt) }))),
@@ -798,29 +777,6 @@ function drawDone(/** @type {Booking} */ b) {
 // ---------------------------------------------------------------------------------------------------
 // Wiring
 
-/** The typed birth date as YYYY-MM-DD, or null if it is not a real date. */
-function birthDate() {
-  const [y, m, d] = ["dob-y", "dob-m", "dob-d"].map((id) => /** @type {HTMLInputElement} */ ($(id)).value.trim());
-  if (!/^\d{4}$/.test(y ?? "") || !/^\d{1,2}$/.test(m ?? "") || !/^\d{1,2}$/.test(d ?? "")) return null;
-  const iso = `${y}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
-  const date = new Date(`${iso}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === iso ? iso : null;
-}
-
-$("join-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const date = birthDate();
-  const identity = /** @type {HTMLInputElement} */ ($("identity")).value.trim();
-  app.joinError = !date ? { key: "errDob" } : !identity ? { key: "errIdentity" } : null;
-  for (const [id, bad] of [["dob-y", !date], ["identity", date && !identity]]) $(String(id)).setAttribute("aria-invalid", String(Boolean(bad)));
-  if (app.joinError || !date) {
-    render();
-    $(!date ? "dob-y" : "identity").focus();
-    return;
-  }
-  void join({ identity, birthDate: date });
-});
-
 $("slot-form").addEventListener("submit", (event) => {
   event.preventDefault();
   app.slots = null;
@@ -835,11 +791,6 @@ $("book-form").addEventListener("submit", (event) => {
     return render();
   }
   void book(Number(picked.value));
-});
-
-$("rejoin").addEventListener("click", () => {
-  app.joinNote = null;
-  showJoin();
 });
 
 $("lang").addEventListener("click", () => {
@@ -857,6 +808,60 @@ const waiting = () => app.view === "wait" || app.failures > 0;
 window.addEventListener("online", () => waiting() && void poll());
 document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && waiting() && void poll());
 
-render();
-void loadCohorts();
-void poll();
+/**
+ * What the edge said on the way back from the provider, read once: `/?signin=<reason>[&cohort=<id>]`.
+ * The values are matched against known words and cohorts, never shown as given.
+ * @returns {{ reason: SigninFailure | "rejoined" | "other", cohort: string | null } | null}
+ */
+function takeSigninResult() {
+  const query = new URLSearchParams(location.search);
+  const reason = query.get("signin");
+  if (location.search || location.hash) {
+    // Whatever came with the return (today only the reason; never a code, a token or an identity, but
+    // the page does not rely on that) leaves the address bar, the history entry and any bookmark.
+    history.replaceState(null, "", location.pathname);
+  }
+  if (reason === null) return null;
+  const cohort = query.get("cohort");
+  const known = ["cancelled", "invalid_identity", "not_eligible", "cohort_not_open", "rate_limited", "unavailable", "rejoined"];
+  return {
+    reason: known.includes(reason) ? /** @type {SigninFailure | "rejoined"} */ (reason) : "other",
+    cohort: cohort && COHORT_ID.test(cohort) ? cohort : null,
+  };
+}
+
+/** @type {Record<SigninFailure | "other", { note?: Key, error?: Key }>} */
+const SIGNIN_MESSAGES = {
+  cancelled: { note: "signinCancelled" },
+  invalid_identity: { error: "signinInvalid" },
+  not_eligible: { error: "signinNotEligible" },
+  cohort_not_open: { note: "notOpen" },
+  rate_limited: { error: "signinRateLimited" },
+  unavailable: { error: "signinUnavailable" },
+  other: { error: "signinFailed" },
+};
+
+async function start() {
+  const returned = takeSigninResult();
+  render();
+  const cohorts = loadCohorts();
+  if (returned?.reason === "rejoined") {
+    // A sign-in that found the earlier place lapsed: the status shows the new place, this says why it is at the back.
+    app.waitNote = { key: "rejoined" };
+  } else if (returned) {
+    const { note, error } = SIGNIN_MESSAGES[returned.reason];
+    if (note) app.signinNote = { key: note, params: returned.cohort ? { cohort: returned.cohort } : {} };
+    if (error) app.signinError = { key: error };
+    // The cohort's label and opening time come from /api/cohorts: wait for it, so the message is said once and whole.
+    if (returned.cohort) await cohorts;
+  }
+  await poll();
+  // Said once the view is known: a citizen who already holds a place (signed in on another tab) sees it, not the failure.
+  const said = app.view === "signin" ? app.signinError ?? app.signinNote : app.view === "wait" ? app.waitNote : null;
+  if (returned && said) {
+    announce(said);
+    render(app.view === "signin" ? "signin-title" : "");
+  }
+}
+
+void start();
