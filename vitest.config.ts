@@ -1,9 +1,21 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { exportJWK, generateKeyPair } from "jose";
 import { defineConfig } from "vitest/config";
 import { generateDevSecrets } from "./scripts/dev-secrets.js";
 
 // Fresh secrets for every run: no private key is ever committed, and tests cannot depend on one.
 const edgeSecrets = await generateDevSecrets();
+
+// The edge tests play the identity provider: they sign id_tokens with this key, whose public half the
+// edge trusts through the IDP_JWKS binding, exactly as it trusts a national provider's published keys.
+const testIdpKey = await (async () => {
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+  const kid = `test-idp-${Date.now().toString(36)}`;
+  return {
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: "RS256" },
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" },
+  };
+})();
 
 /** The edge's bindings under test: small numbers, so tests can reason about every admission. */
 const edgeTestBindings = {
@@ -16,6 +28,11 @@ const edgeTestBindings = {
   PAUSED: "false",
   // Nothing listens here: edge tests prove the gate refuses without ever needing an origin.
   ORIGIN_URL: "http://127.0.0.1:9",
+  IDP_ISSUER: "https://idp.test",
+  IDP_CLIENT_ID: "waiting-room-edge-test",
+  IDP_JWKS_URL: "",
+  IDP_JWKS: JSON.stringify({ keys: [testIdpKey.publicJwk] }),
+  IDP_MAX_AGE_SECONDS: "3600",
   COHORTS: JSON.stringify([
     { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
     { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
@@ -33,7 +50,7 @@ export default defineConfig({
             miniflare: { bindings: edgeTestBindings },
           }),
         ],
-        test: { name: "edge", include: ["test/edge/**/*.test.ts"] },
+        test: { name: "edge", include: ["test/edge/**/*.test.ts"], provide: { idpSigningJwk: testIdpKey.privateJwk } },
       },
       {
         test: {
@@ -58,3 +75,10 @@ export default defineConfig({
     ],
   },
 });
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The private key of the edge tests' identity provider (see testIdpKey). */
+    idpSigningJwk: import("jose").JWK;
+  }
+}

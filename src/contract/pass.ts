@@ -25,3 +25,14 @@ export const passClaims = z.object({
   exp: z.number().int(),
 });
 export type PassClaims = z.infer<typeof passClaims>;
+
+/**
+ * Clocks differ and `iat`/`exp` are whole seconds, so a pass may span its lifetime plus this. Anything
+ * longer was not signed by an edge honouring PASS_TTL_SECONDS: a stolen signing key, or a bug.
+ */
+export const PASS_LIFETIME_TOLERANCE_SECONDS = 5;
+
+/** Whether a pass claims a longer life than the configured `PASS_TTL_SECONDS` allows. */
+export function outlivesPassLifetime(claims: Pick<PassClaims, "iat" | "exp">, passTtlSeconds: number): boolean {
+  return claims.exp - claims.iat > passTtlSeconds + PASS_LIFETIME_TOLERANCE_SECONDS;
+}

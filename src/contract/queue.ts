@@ -1,11 +1,15 @@
 import { z } from "zod";
-import { calendarDate } from "./dates.js";
 
-/** `POST /api/queue/join`. `identity` is the identity provider's opaque id (e.g. a verified phone number). */
+/** The most an id_token may weigh; a national provider's tokens are well under 2 KB. */
+export const MAX_ID_TOKEN_LENGTH = 4096;
+
+/**
+ * `POST /api/queue/join`: an id_token the identity provider signed. Nothing a client types (a phone
+ * number, a birth date) is trusted: the citizen and their cohort come from the verified token alone.
+ */
 export const joinRequest = z
   .object({
-    identity: z.string().trim().min(1).max(256),
-    birthDate: calendarDate,
+    idToken: z.string().min(1).max(MAX_ID_TOKEN_LENGTH),
   })
   .strict();
 export type JoinRequest = z.infer<typeof joinRequest>;

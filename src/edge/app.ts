@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { notFound, onError } from "./errors.js";
+import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";
 import { opsPage } from "./routes/ops-page.js";
 import { opsRoutes } from "./routes/ops.js";
@@ -10,6 +11,7 @@ import { queueRoutes } from "./routes/queue.js";
 export function createEdgeApp() {
   const app = new Hono<{ Bindings: Env }>();
   app.route("/api/queue", queueRoutes);
+  app.route("/auth", authRoutes);
   app.route("/api/ops", opsRoutes);
   app.route("/", opsPage);
   app.route("/", publicInfoRoutes);

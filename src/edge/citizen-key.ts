@@ -1,14 +1,15 @@
 /**
  * Raw identity never leaves the edge: the queue, the passes and the origin only ever see the citizen key,
- * an HMAC of the identity under CITIZEN_KEY_SECRET. The same person always maps to the same key (so joins
- * are idempotent and the origin can enforce one booking per cohort), and without the secret the key says
- * nothing about who they are.
+ * an HMAC under CITIZEN_KEY_SECRET of who the identity provider says the citizen is (`iss` and `sub` of a
+ * verified id_token). The same person always maps to the same key (so joins are idempotent and the origin
+ * can enforce one booking per cohort), and without the secret the key says nothing about who they are.
  */
 
 const encoder = new TextEncoder();
 // Labels keep the secret's uses apart: no identity string can make a citizen key equal a derived key.
 const CITIZEN_LABEL = "citizen-key/v1:";
 const TICKET_KEY_LABEL = "ticket-signing-key/v1";
+const LOGIN_STATE_KEY_LABEL = "login-state-key/v1";
 
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
@@ -38,9 +39,12 @@ function base64urlDecode(s: string): Uint8Array {
   return out;
 }
 
-/** The citizen key for an identity: base64url of HMAC-SHA256 under the secret. */
-export async function citizenKey(secret: string, identity: string): Promise<string> {
-  return base64url(await hmac(secret, CITIZEN_LABEL + identity));
+/**
+ * The citizen key of a verified citizen: base64url of HMAC-SHA256(secret, iss + "|" + sub). The issuer is
+ * part of it, so a subject of another provider can never collide with one of ours.
+ */
+export async function citizenKey(secret: string, citizen: { issuer: string; subject: string }): Promise<string> {
+  return base64url(await hmac(secret, `${CITIZEN_LABEL}${citizen.issuer}|${citizen.subject}`));
 }
 
 /** The citizen's shard: the key is already uniformly random, so its first 32 bits are a fair hash. */
@@ -50,9 +54,27 @@ export function shardOf(key: string, shards: number): number {
   return n % shards;
 }
 
+// Derived once per isolate and secret: deriving is an HMAC, but it sat on every join and poll.
+const derivedKeys = new Map<string, Promise<Uint8Array>>();
+
+function derivedKey(secret: string, label: string): Promise<Uint8Array> {
+  const id = `${label}\u0000${secret}`;
+  let key = derivedKeys.get(id);
+  if (!key) {
+    key = hmac(secret, label);
+    derivedKeys.set(id, key);
+  }
+  return key;
+}
+
 /** The symmetric key that signs queue tickets; tickets are read only by the edge, so HMAC suffices. */
-export async function ticketSigningKey(secret: string): Promise<Uint8Array> {
-  return hmac(secret, TICKET_KEY_LABEL);
+export function ticketSigningKey(secret: string): Promise<Uint8Array> {
+  return derivedKey(secret, TICKET_KEY_LABEL);
+}
+
+/** The key that encrypts a sign-in in progress (state, nonce, PKCE verifier) into its cookie. */
+export function loginStateKey(secret: string): Promise<Uint8Array> {
+  return derivedKey(secret, LOGIN_STATE_KEY_LABEL);
 }
 
 /** A fresh random ticket id, also the pass's `jti` and so the booking's idempotency key. */

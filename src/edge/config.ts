@@ -64,6 +64,24 @@ const signingKeys = jsonBinding("PASS_SIGNING_KEYS is required (a secret)", "PAS
   .pipe(z.array(signingJwk, { error: "PASS_SIGNING_KEYS must list private ES256 JWKs with kid" }).min(1, "PASS_SIGNING_KEYS must hold at least one key"))
   .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, "PASS_SIGNING_KEYS has a repeated kid");
 
+/** A JWKS document: the identity provider's public keys, when they are given inline rather than fetched. */
+const jwksDocument = z.object({ keys: z.array(z.looseObject({ kty: z.string() })).min(1) });
+const idpJwks = jsonBinding("IDP_JWKS is not set", "IDP_JWKS must be a JSON JWKS").pipe(
+  z.object(jwksDocument.shape, { error: 'IDP_JWKS must be a JWKS: {"keys":[{"kty":...}]}' }),
+);
+
+// An empty binding (`IDP_JWKS_URL = ""`) means "not set", so a deployment can switch from one key source
+// to the other by clearing a var rather than deleting it.
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** The provider's address: https, except on this machine, where the development provider speaks http. */
+const idpUrl = (name: string) =>
+  z.url({ error: `${name} must be an http(s) URL` }).refine((u) => {
+    const url = new URL(u);
+    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+  }, `${name} must be https (plain http only for a provider on this machine)`);
+
 export const edgeBindings = z
   .object({
     ADMIT_PER_MINUTE: positiveNumber("ADMIT_PER_MINUTE"),
@@ -80,6 +98,19 @@ export const edgeBindings = z
     CITIZEN_KEY_SECRET: z
       .string({ error: "CITIZEN_KEY_SECRET is required (a secret)" })
       .min(32, "CITIZEN_KEY_SECRET must be at least 32 characters"),
+    IDP_ISSUER: idpUrl("IDP_ISSUER"),
+    IDP_CLIENT_ID: z.string({ error: "IDP_CLIENT_ID is required" }).min(1, "IDP_CLIENT_ID is required"),
+    IDP_CLIENT_SECRET: z
+      .string({ error: "IDP_CLIENT_SECRET is required (a secret)" })
+      .min(16, "IDP_CLIENT_SECRET must be at least 16 characters"),
+    IDP_JWKS_URL: unsetIfEmpty(idpUrl("IDP_JWKS_URL")),
+    IDP_JWKS: unsetIfEmpty(idpJwks),
+    IDP_MAX_AGE_SECONDS: unsetIfEmpty(positiveInt("IDP_MAX_AGE_SECONDS")),
+  })
+  // The provider's keys come from exactly one place, so nobody wonders which one is in force.
+  .refine((b) => (b.IDP_JWKS_URL === undefined) !== (b.IDP_JWKS === undefined), {
+    message: "IDP_JWKS_URL or IDP_JWKS: set exactly one (the identity provider's keys)",
+    path: ["IDP_JWKS_URL"],
   })
   // Each shard must be able to hold at least one admitted person, or its line would never move.
   .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] });
@@ -97,7 +128,21 @@ export interface EdgeConfig {
   cohorts: CohortConfig[];
   signingKeys: SigningJwk[];
   citizenKeySecret: string;
+  identity: IdentityProviderConfig;
 }
+
+/** The one OpenID Provider the edge trusts. */
+export interface IdentityProviderConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  keys: { kind: "remote"; url: string } | { kind: "inline"; jwks: z.infer<typeof jwksDocument> };
+  /** An id_token older than this (by `iat`) is refused, so a leaked one cannot be used for long. */
+  maxAgeSeconds: number;
+}
+
+/** Per the issue: an id_token may be at most an hour old unless the operator says otherwise. */
+export const DEFAULT_IDP_MAX_AGE_SECONDS = 3600;
 
 /** Thrown when a binding is missing or malformed; the message names every bad binding. */
 export class ConfigError extends Error {
@@ -128,6 +173,13 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
     cohorts: b.COHORTS,
     signingKeys: b.PASS_SIGNING_KEYS,
     citizenKeySecret: b.CITIZEN_KEY_SECRET,
+    identity: {
+      issuer: b.IDP_ISSUER,
+      clientId: b.IDP_CLIENT_ID,
+      clientSecret: b.IDP_CLIENT_SECRET,
+      keys: b.IDP_JWKS ? { kind: "inline", jwks: b.IDP_JWKS } : { kind: "remote", url: b.IDP_JWKS_URL! },
+      maxAgeSeconds: b.IDP_MAX_AGE_SECONDS ?? DEFAULT_IDP_MAX_AGE_SECONDS,
+    },
   };
 }
 

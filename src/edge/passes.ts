@@ -1,5 +1,5 @@
 import { importJWK, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWK } from "jose";
-import { PASS_ALG, PASS_REQUIRED_CLAIMS, passClaims, type PassClaims } from "../contract/pass.js";
+import { outlivesPassLifetime, PASS_ALG, PASS_REQUIRED_CLAIMS, passClaims, type PassClaims } from "../contract/pass.js";
 import type { EdgeConfig, SigningJwk } from "./config.js";
 
 /**
@@ -73,8 +73,8 @@ export async function signPass(config: EdgeConfig, p: PassFields): Promise<strin
 export type PassCheck = { ok: true; pass: PassClaims } | { ok: false; code: string };
 
 /**
- * Verifies a pass exactly as the origin does: ES256 only, a known kid, issuer, audience, time claims and
- * every required claim. Never throws on bad input; the failure's jose code is kept for logs.
+ * Verifies a pass exactly as the origin does: ES256 only, a known kid, issuer, audience, time claims,
+ * every required claim, and a lifetime no longer than PASS_TTL_SECONDS. Never throws on bad input; the failure's jose code is kept for logs.
  */
 export async function verifyPass(config: EdgeConfig, token: string): Promise<PassCheck> {
   if (token.length > 4096) return { ok: false, code: "ERR_TOO_LONG" };
@@ -90,7 +90,9 @@ export async function verifyPass(config: EdgeConfig, token: string): Promise<Pas
       { algorithms: [PASS_ALG], issuer: config.issuer, audience: config.audience, requiredClaims: [...PASS_REQUIRED_CLAIMS] },
     );
     const claims = passClaims.safeParse(payload);
-    return claims.success ? { ok: true, pass: claims.data } : { ok: false, code: "ERR_PASS_CLAIMS" };
+    if (!claims.success) return { ok: false, code: "ERR_PASS_CLAIMS" };
+    if (outlivesPassLifetime(claims.data, config.passTtlSeconds)) return { ok: false, code: "ERR_PASS_LIFETIME" };
+    return { ok: true, pass: claims.data };
   } catch (err) {
     return { ok: false, code: joseCode(err) };
   }

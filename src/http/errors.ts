@@ -9,8 +9,9 @@ import type { ErrorBody, ErrorCode } from "../contract/errors.js";
  */
 
 export interface ErrorExtras {
-  /** When a cohort opens (`cohort_not_open`). */
+  /** When a cohort opens, and which cohort it is (`cohort_not_open`). */
   opensAt?: string;
+  cohort?: string;
   /** How long to wait before retrying (`unavailable`); also sent as `Retry-After`. */
   retryAfterSeconds?: number;
   /** The booking the citizen already holds (`already_booked`). */
@@ -21,6 +22,7 @@ export interface ErrorExtras {
 export function errorResponse(status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}): Response {
   const error: ErrorBody["error"] = { code, message };
   if (extras.opensAt !== undefined) error.opensAt = extras.opensAt;
+  if (extras.cohort !== undefined) error.cohort = extras.cohort;
   if (extras.retryAfterSeconds !== undefined) error.retryAfterSeconds = extras.retryAfterSeconds;
   if (extras.booking !== undefined) error.booking = extras.booking;
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };

@@ -3,6 +3,8 @@ import { z } from "zod";
 /** Defaults shared with the edge's wrangler.toml, so a pass the local edge signs verifies here. */
 export const DEFAULT_PASS_ISSUER = "https://waiting-room.example";
 export const DEFAULT_PASS_AUDIENCE = "booking-origin";
+/** wrangler.toml's PASS_TTL_SECONDS. */
+export const DEFAULT_PASS_TTL_SECONDS = 900;
 /** Where `wrangler dev` serves the edge by default; its public keys are at this address. */
 export const DEFAULT_PASS_JWKS_URL = "http://127.0.0.1:8787/.well-known/jwks.json";
 
@@ -37,6 +39,8 @@ const originEnv = z.object({
   PASS_JWKS: optional(jwksJson),
   PASS_ISSUER: optional(z.string().min(1)),
   PASS_AUDIENCE: optional(z.string().min(1)),
+  // The edge's PASS_TTL_SECONDS; a pass claiming a longer life than this is refused.
+  PASS_TTL_SECONDS: optional(z.coerce.number().int().min(1).max(86_400)),
   PORT: optional(z.coerce.number().int().min(1).max(65535)),
   // A bound on each database operation; past it the client gets a retryable 503 rather than a hang.
   DB_TIMEOUT_MS: optional(z.coerce.number().int().min(50).max(120_000)),
@@ -54,6 +58,7 @@ export interface OriginConfig {
   passKeys: PassKeySource;
   passIssuer: string;
   passAudience: string;
+  passTtlSeconds: number;
   port: number;
   dbTimeoutMs: number;
 }
@@ -83,6 +88,7 @@ export function parseOriginConfig(env: Record<string, unknown>): OriginConfig {
       : { kind: "remote", url: e.PASS_JWKS_URL ?? DEFAULT_PASS_JWKS_URL },
     passIssuer: e.PASS_ISSUER ?? DEFAULT_PASS_ISSUER,
     passAudience: e.PASS_AUDIENCE ?? DEFAULT_PASS_AUDIENCE,
+    passTtlSeconds: e.PASS_TTL_SECONDS ?? DEFAULT_PASS_TTL_SECONDS,
     port: e.PORT ?? 8788,
     dbTimeoutMs: e.DB_TIMEOUT_MS ?? 5000,
   };

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
 
   const app = createOriginApp({
     database: () => ({ db: connection.db }),
-    verifyPass: createPassVerifier({ keys: config.passKeys, issuer: config.passIssuer, audience: config.passAudience }),
+    verifyPass: createPassVerifier({ keys: config.passKeys, issuer: config.passIssuer, audience: config.passAudience, passTtlSeconds: config.passTtlSeconds }),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: "127.0.0.1" }, (info) => {

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import { PASS_ALG, PASS_REQUIRED_CLAIMS, passClaims, type PassClaims } from "../contract/pass.js";
+import { outlivesPassLifetime, PASS_ALG, PASS_REQUIRED_CLAIMS, passClaims, type PassClaims } from "../contract/pass.js";
 import type { PassKeySource } from "./config.js";
 
 export type PassVerification = { ok: true; pass: PassClaims } | { ok: false; reason: string };
@@ -10,6 +10,8 @@ export interface PassVerifierOptions {
   keys: PassKeySource;
   issuer: string;
   audience: string;
+  /** The edge's PASS_TTL_SECONDS: a pass claiming a longer life is refused. */
+  passTtlSeconds: number;
 }
 
 // The edge rotates keys by adding the new one to its JWKS before signing with it, so ten minutes of
@@ -70,6 +72,7 @@ export function createPassVerifier(options: PassVerifierOptions): PassVerifier {
       });
       const claims = passClaims.safeParse(payload);
       if (!claims.success) return { ok: false, reason: "the pass's claims are malformed" };
+      if (outlivesPassLifetime(claims.data, options.passTtlSeconds)) return { ok: false, reason: "the pass claims a longer life than passes are given" };
       return { ok: true, pass: claims.data };
     } catch (err) {
       if (!(err instanceof errors.JOSEError) || OPERATOR_FACING.has(err.code)) {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { shardCap, shardRate } from "../../src/edge/admission.js";
-import { citizenKey } from "../../src/edge/citizen-key.js";
-import { config, freshShard, randomIdentity, setClock, stubOf } from "./helpers.js";
+import { config, freshShard, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 const T0 = Date.parse("2026-03-01T11:00:00Z");
 const CAP = shardCap(config.maxActive, config.shards, 0);
@@ -14,7 +13,7 @@ async function lineOf(n: number) {
   await setClock(stub, T0);
   const tickets = [];
   for (let i = 0; i < n; i++) {
-    const key = await citizenKey(config.citizenKeySecret, randomIdentity());
+    const key = await keyOf(randomIdentity());
     tickets.push({ key, ...(await stub.join(address, key)) });
   }
   return { address, stub, tickets };

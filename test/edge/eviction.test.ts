@@ -1,7 +1,6 @@
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { citizenKey } from "../../src/edge/citizen-key.js";
-import { config, freshShard, randomIdentity, setClock, stubOf } from "./helpers.js";
+import { freshShard, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 const T0 = Date.parse("2026-05-01T11:00:00Z");
 
@@ -10,7 +9,7 @@ describe("a Durable Object restart", () => {
     const address = freshShard();
     const stub = stubOf(address);
     await setClock(stub, T0);
-    const keys = await Promise.all(Array.from({ length: 6 }, () => citizenKey(config.citizenKeySecret, randomIdentity())));
+    const keys = await Promise.all(Array.from({ length: 6 }, () => keyOf(randomIdentity())));
     const joined = [];
     for (const key of keys) joined.push(await stub.join(address, key));
     await setClock(stub, T0 + 5_000);
@@ -31,7 +30,7 @@ describe("a Durable Object restart", () => {
     }
     expect(await stub.claim(address, joined[0]!.seq, joined[0]!.ticketId)).toEqual(claimed);
     // And the line goes on from where it was, with no gap.
-    const next = await stub.join(address, await citizenKey(config.citizenKeySecret, randomIdentity()));
+    const next = await stub.join(address, await keyOf(randomIdentity()));
     expect(next.seq).toBe(7);
   });
 });

@@ -1,4 +1,6 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { importJWK, SignJWT, type JWTPayload } from "jose";
+import { inject } from "vitest";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { citizenKey, shardOf } from "../../src/edge/citizen-key.js";
@@ -32,29 +34,70 @@ export async function callsOf(stub: DurableObjectStub<QueueShard>) {
   return runInDurableObject(stub, (shard: QueueShard) => ({ ...shard.calls }));
 }
 
+/** A citizen as the identity provider knows them: an opaque subject, fresh for every call. */
 export function randomIdentity(): string {
-  return `+82-10-${crypto.randomUUID()}`;
+  return `sub-${crypto.randomUUID()}`;
+}
+
+/** The citizen key the edge derives for a subject of the test provider. */
+export function keyOf(subject: string): Promise<string> {
+  return citizenKey(config.citizenKeySecret, { issuer: config.identity.issuer, subject });
 }
 
 /** An identity whose citizen key lands in the given shard of the open cohort. */
 export async function identityInShard(shard: number): Promise<string> {
   for (;;) {
     const identity = randomIdentity();
-    if (shardOf(await citizenKey(config.citizenKeySecret, identity), config.shards) === shard) return identity;
+    if (shardOf(await keyOf(identity), config.shards) === shard) return identity;
   }
 }
 
+const idpKey = importJWK(inject("idpSigningJwk"), "RS256");
+
+/**
+ * An id_token as the test provider signs it for `subject` born on `birthdate`; `claims` overrides or
+ * adds claims (undefined removes one), `header` the protected header.
+ */
+export async function idToken(subject: string, birthdate = OPEN_BIRTH_DATE, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const payload: Record<string, unknown> = {
+    iss: config.identity.issuer,
+    aud: config.identity.clientId,
+    sub: subject,
+    iat: now,
+    exp: now + 600,
+    birthdate,
+    phone_number_verified: true,
+    ...claims,
+  };
+  for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+  const kid = inject("idpSigningJwk").kid;
+  return new SignJWT(payload as JWTPayload).setProtectedHeader({ alg: "RS256", kid, typ: "JWT", ...header }).sign(await idpKey);
+}
+
+/**
+ * A client address no other request of the run uses: the failed-sign-in limit is kept per address, so
+ * tests that send bad tokens on purpose never spend each other's allowance.
+ */
+export function randomAddress(): string {
+  // From the documentation prefix (RFC 3849): a header value only, never an address anything is sent to.
+  const [a, b] = crypto.getRandomValues(new Uint16Array(2));
+  return `2001:db8::${a!.toString(16)}:${b!.toString(16)}`;
+}
+
 export async function postJoin(body: unknown, init: RequestInit = {}): Promise<Response> {
+  const { headers, ...rest } = init;
   return SELF.fetch(`${ORIGIN}/api/queue/join`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(init.headers ?? {}) },
     body: typeof body === "string" ? body : JSON.stringify(body),
-    ...init,
+    ...rest,
+    headers: { "content-type": "application/json", "cf-connecting-ip": randomAddress(), ...(headers as Record<string, string> | undefined) },
   } as RequestInit);
 }
 
+/** Joins as the citizen `identity` (a provider subject) with a freshly signed id_token. */
 export async function join(identity: string, birthDate = OPEN_BIRTH_DATE) {
-  const res = await postJoin({ identity, birthDate });
+  const res = await postJoin({ idToken: await idToken(identity, birthDate) });
   if (res.status !== 200) throw new Error(`join answered ${res.status}: ${await res.text()}`);
   return joinResponse.parse(await res.json());
 }

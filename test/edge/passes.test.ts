@@ -66,6 +66,8 @@ describe("passes", () => {
       ["an unknown kid", async () => new SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: "someone-else" }).sign(other.privateKey)],
       ["alg none", async () => `${encodePart({ alg: "none", kid })}.${encodePart(payload)}.`],
       ["expired", async () => signPass(config, fields({ iat: now - 1_000, exp: now - 100 }))],
+      // Genuinely ours, but claiming a week: no edge honouring PASS_TTL_SECONDS signs that.
+      ["living longer than PASS_TTL_SECONDS", async () => signPass(config, fields({ exp: now + config.passTtlSeconds + 3_600 }))],
       ["not yet valid", async () => signPass(config, fields({ iat: now + 600, exp: now + 1_200 }))],
       ["a wrong audience", async () => new SignJWT({ ...payload, aud: "someone-else" }).setProtectedHeader({ alg: "ES256", kid }).sign(await importOurs())],
       ["a wrong issuer", async () => new SignJWT({ ...payload, iss: "https://evil.example" }).setProtectedHeader({ alg: "ES256", kid }).sign(await importOurs())],

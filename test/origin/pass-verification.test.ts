@@ -38,6 +38,8 @@ describe.each(backends)("pass verification ($name)", (backend) => {
     }],
     ["expired", (k) => signPass(k, passClaimsFor({ iat: now() - 1000, nbf: now() - 1000, exp: now() - 60 }))],
     ["not valid yet", (k) => signPass(k, passClaimsFor({ nbf: now() + 600, exp: now() + 1200 }))],
+    // A stolen signing key could mint a pass for days; the origin holds passes to the configured life.
+    ["living longer than PASS_TTL_SECONDS", (k) => signPass(k, passClaimsFor({ exp: now() + 7 * 86_400 }))],
     ["for another audience", (k) => signPass(k, passClaimsFor({ aud: "some-other-service" }))],
     ["from another issuer", (k) => signPass(k, passClaimsFor({ iss: "https://evil.example" }))],
     ["unsigned (alg: none)", async (k) => unsignedPass(passClaimsFor(), k.kid)],

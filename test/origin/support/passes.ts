@@ -5,6 +5,8 @@ import type { PassClaims } from "../../../src/contract/pass.js";
 export const ISSUER = "https://waiting-room.test";
 export const AUDIENCE = "booking-origin-test";
 export const COHORT = "55-59";
+/** The lifetime the edge gives passes in these tests (wrangler.toml's PASS_TTL_SECONDS). */
+export const PASS_TTL_SECONDS = 900;
 
 /** A signing key made for one test file; private keys are never written anywhere. */
 export interface PassKeys {
@@ -39,7 +41,7 @@ export function passClaimsFor(overrides: Partial<Record<keyof PassClaims, unknow
     seq: 1,
     iat: now,
     nbf: now,
-    exp: now + 900,
+    exp: now + PASS_TTL_SECONDS,
     ...overrides,
   };
 }

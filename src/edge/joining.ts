@@ -1,0 +1,79 @@
+import type { Context } from "hono";
+import { setCookie } from "hono/cookie";
+import { PASS_COOKIE } from "../contract/pass.js";
+import type { JoinResponse } from "../contract/queue.js";
+import { fail } from "../http/errors.js";
+import { citizenKey, shardOf } from "./citizen-key.js";
+import { cohortForBirthYear, type EdgeConfig } from "./config.js";
+import { verifyIdToken, type VerifiedCitizen } from "./identity.js";
+import { clientAddress, enforceLimit } from "./limits.js";
+import { ticketStatus, type TicketStatus } from "./queue-status.js";
+import { callShard, remember, shardName, shardStub } from "./shard-client.js";
+import { presentedTicket } from "./ticket-reader.js";
+import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS } from "./tickets.js";
+
+/**
+ * Joining the line, shared by the two ways in: an app posting an id_token, and the browser's sign-in
+ * callback. Both verify the provider's token first; nothing else identifies a citizen.
+ */
+
+/**
+ * The citizen an id_token vouches for. A refused token is 401 `invalid_identity`, and counts against the
+ * client's address: past the limit such clients get 429 instead. A valid token never counts, so the many
+ * honest citizens behind one carrier address are never limited by one abuser among them.
+ */
+export async function verifiedCitizen(c: Context<{ Bindings: Env }>, config: EdgeConfig, idToken: string, expected: { nonce?: string } = {}): Promise<VerifiedCitizen> {
+  const check = await verifyIdToken(config.identity, idToken, expected);
+  if (check.ok) return check.citizen;
+  if (check.problem === "unavailable") {
+    throw fail(503, "unavailable", "the identity provider cannot be reached; please try again shortly", { retryAfterSeconds: 5 });
+  }
+  await enforceLimit(c.env, "identityFailure", clientAddress(c));
+  throw fail(401, "invalid_identity", "the identity provider's token is not valid here; sign in again", {
+    headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+  });
+}
+
+/** Sets the pass cookie when a status answer carries a pass. */
+export function setPassCookie(c: Context, result: TicketStatus, now: number): void {
+  if (!result.pass) return;
+  setCookie(c, PASS_COOKIE, result.pass.token, {
+    httpOnly: true,
+    secure: true,
+    sameSite: "Lax",
+    path: "/api",
+    maxAge: Math.max(1, result.pass.exp - Math.floor(now / 1000)),
+  });
+}
+
+/**
+ * Joins a verified citizen to the line of the cohort their provider-held birth date puts them in, or
+ * returns their live ticket: joining again never costs or buys a place. Sets the ticket (and, if already
+ * admitted, the pass) cookie.
+ */
+export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfig, citizen: VerifiedCitizen): Promise<JoinResponse> {
+  const cohort = cohortForBirthYear(config, Number(citizen.birthdate.slice(0, 4)));
+  if (!cohort) throw fail(403, "not_eligible", "no cohort is open for booking for this birth date");
+  const now = Date.now();
+  if (now < Date.parse(cohort.opensAt)) {
+    throw fail(409, "cohort_not_open", `booking for ${cohort.label.en} opens at ${cohort.opensAt}`, { opensAt: cohort.opensAt, cohort: cohort.id });
+  }
+
+  const key = await citizenKey(config.citizenKeySecret, citizen);
+  await enforceLimit(c.env, "join", key);
+  // A citizen who already holds a ticket for this cohort keeps its shard, even if SHARDS has changed
+  // since, so that a re-join finds the same place. A ticket of someone else is simply ignored.
+  const held = await presentedTicket(c, config).catch(() => undefined);
+  const shard = held && held.sub === key && held.cohort === cohort.id ? held.shard : shardOf(key, config.shards);
+  const address = { cohort: cohort.id, shard };
+
+  const joined = await callShard(() => shardStub(c.env, address).join(address, key));
+  remember(shardName(address), joined.snapshot, now);
+  const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.seq };
+  const ticket = await signTicket(config, claims, now);
+  const result = await ticketStatus(c.env, config, { ...claims, iat: Math.floor(now / 1000), exp: 0 }, now);
+
+  setCookie(c, TICKET_COOKIE, ticket, { httpOnly: true, secure: true, sameSite: "Lax", path: "/api", maxAge: TICKET_TTL_SECONDS });
+  setPassCookie(c, result, now);
+  return { ticket, status: result.status, previousPlaceExpired: joined.replacedExpired };
+}

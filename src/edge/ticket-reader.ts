@@ -1,0 +1,29 @@
+import type { Context } from "hono";
+import { fail } from "../http/errors.js";
+import { bearerOrCookie } from "../http/json-body.js";
+import type { EdgeConfig } from "./config.js";
+import { TICKET_COOKIE, verifyTicket, type TicketClaims } from "./tickets.js";
+
+const TICKET_MESSAGES = {
+  missing: "no ticket: sign in and join the queue first",
+  malformed: "the ticket is not one we issued",
+  bad_signature: "the ticket is not one we issued",
+  expired: "the ticket has expired; join the queue again",
+  wrong_claims: "the ticket is not one we issued",
+  unknown_cohort: "the ticket names a cohort that is not open here",
+} as const;
+
+/** 401 `invalid_ticket`, saying why without saying more than a client needs. */
+export function refuseTicket(problem: keyof typeof TICKET_MESSAGES) {
+  return fail(401, "invalid_ticket", TICKET_MESSAGES[problem], { headers: { "www-authenticate": 'Bearer error="invalid_token"' } });
+}
+
+/** The presented ticket (bearer or cookie), if any and valid; `undefined` when none was presented. */
+export async function presentedTicket(c: Context, config: EdgeConfig): Promise<TicketClaims | undefined> {
+  const token = bearerOrCookie(c, TICKET_COOKIE);
+  if (token === undefined) return undefined;
+  const check = await verifyTicket(config, token);
+  if (!check.ok) throw refuseTicket(check.problem);
+  if (!config.cohorts.some((co) => co.id === check.ticket.cohort)) throw refuseTicket("unknown_cohort");
+  return check.ticket;
+}
