@@ -1,10 +1,11 @@
 /**
  * The load generator, run as its own process by bench/lib/load.ts (never imported): autocannon against
  * one URL on 127.0.0.1, bounded by a duration, an optional request count and a per-request timeout.
- * `{{n}}` in the body or a header becomes a number unique to the request (a fresh identity per join);
- * `{{v}}` becomes the next of the given values in turn (a ticket per poll, a pass per booking), and
- * `{{slot}}` the next of a range of slot ids. Prints
- * one JSON line with the counts; bench/lib/load.ts reads it.
+ * Given a list of bodies, each request sends the next one (a different pre-minted id_token per join: a
+ * token cannot be templated, it is signed). `{{n}}` in the body or a header becomes a number unique to
+ * the request; `{{v}}` becomes the next of the given values in turn (a ticket per poll, a pass per
+ * booking), and `{{slot}}` the next of a range of slot ids. Prints one JSON line with the counts;
+ * bench/lib/load.ts reads it.
  *
  *   node --import tsx bench/lib/load-child.ts <spec.json>
  */
@@ -16,6 +17,7 @@ const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as LoadSpec;
 const target = new URL(spec.url);
 if (target.hostname !== "127.0.0.1") throw new Error(`load goes to 127.0.0.1 only, not ${target.hostname}`);
 const values: string[] = spec.valuesFile ? (JSON.parse(readFileSync(spec.valuesFile, "utf8")) as string[]) : [];
+const bodies: string[] | undefined = spec.bodiesFile ? (JSON.parse(readFileSync(spec.bodiesFile, "utf8")) as string[]) : undefined;
 
 let n = 0;
 const fill = (text: string, i: number) =>
@@ -23,7 +25,8 @@ const fill = (text: string, i: number) =>
     .replaceAll("{{n}}", String(i))
     .replaceAll("{{v}}", values.length ? values[i % values.length]! : "")
     .replaceAll("{{slot}}", spec.slots ? String(spec.slots.first + (i % spec.slots.count)) : "");
-const varies = [spec.body ?? "", ...Object.values(spec.headers ?? {})].some((t) => t.includes("{{"));
+const varies = bodies !== undefined || [spec.body ?? "", ...Object.values(spec.headers ?? {})].some((t) => t.includes("{{"));
+const bodyFor = (i: number): string | undefined => (bodies ? bodies[i % bodies.length]! : spec.body !== undefined ? fill(spec.body, i) : undefined);
 
 const result = await autocannon({
   url: spec.url,
@@ -33,7 +36,7 @@ const result = await autocannon({
   ...(spec.amount ? { amount: spec.amount } : {}),
   timeout: spec.timeoutSeconds,
   headers: spec.headers ?? {},
-  ...(spec.body !== undefined ? { body: spec.body } : {}),
+  ...(bodies ? { body: bodies[0]! } : spec.body !== undefined ? { body: spec.body } : {}),
   ...(varies
     ? {
         requests: [
@@ -41,7 +44,8 @@ const result = await autocannon({
             setupRequest: (request) => {
               const i = (spec.firstIndex ?? 0) + n++;
               const headers = Object.fromEntries(Object.entries(spec.headers ?? {}).map(([k, v]) => [k, fill(v, i)]));
-              return { ...request, headers, ...(spec.body !== undefined ? { body: fill(spec.body, i) } : {}) };
+              const body = bodyFor(i);
+              return { ...request, headers, ...(body !== undefined ? { body } : {}) };
             },
           },
         ],
@@ -61,5 +65,7 @@ const out: LoadResult = {
   timeouts: result.timeouts,
   latencyMs: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean },
   connections: spec.connections,
+  // Requests that took a body a second time: the list ran short of the load (callers size it so it never does).
+  ...(bodies ? { bodies: { given: bodies.length, reused: Math.max(0, n - bodies.length) } } : {}),
 };
 process.stdout.write(`${JSON.stringify(out)}\n`);

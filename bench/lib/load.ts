@@ -17,6 +17,11 @@ export interface LoadSpec {
   body?: string;
   /** Values substituted for `{{v}}` in turn (tickets, passes); written to a file for the child. */
   valuesFile?: string;
+  /**
+   * Whole request bodies sent in turn, one per request (a different pre-minted id_token per join);
+   * written to a file for the child. Overrides `body`.
+   */
+  bodiesFile?: string;
   /** Slot ids substituted for `{{slot}}` in turn: first, first+1, ..., first+count-1, first, ... */
   slots?: { first: number; count: number };
   /** The first `{{n}}`; later requests count up from it. */
@@ -39,6 +44,13 @@ export interface LoadResult {
   timeouts: number;
   latencyMs: { p50: number; p99: number; mean: number };
   connections: number;
+  /** With `bodies`: how many were given, and how many requests had to take one a second time. */
+  bodies?: { given: number; reused: number };
+}
+
+/** Responses refused by a rate limit (429): a benchmark must stay under every limit. */
+export function rateLimited(r: LoadResult): number {
+  return r.statusCodes["429"] ?? 0;
 }
 
 /** Successful (2xx) responses per second. */
@@ -46,19 +58,25 @@ export function okPerSecond(r: LoadResult): number {
   return r.durationSeconds > 0 ? r.ok / r.durationSeconds : 0;
 }
 
-export interface LoadInput extends Omit<LoadSpec, "valuesFile"> {
+export interface LoadInput extends Omit<LoadSpec, "valuesFile" | "bodiesFile"> {
   values?: string[];
+  bodies?: string[];
 }
 
 /** Runs one bounded load in a child process and returns what it counted. */
 export async function runLoad(input: LoadInput): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-load-"));
   try {
-    const { values, ...rest } = input;
+    const { values, bodies, ...rest } = input;
     const spec: LoadSpec = { ...rest };
     if (values) {
       spec.valuesFile = join(dir, "values.json");
       writeFileSync(spec.valuesFile, JSON.stringify(values));
+    }
+    if (bodies) {
+      if (bodies.length === 0) throw new Error("bodies: at least one");
+      spec.bodiesFile = join(dir, "bodies.json");
+      writeFileSync(spec.bodiesFile, JSON.stringify(bodies));
     }
     const specFile = join(dir, "spec.json");
     writeFileSync(specFile, JSON.stringify(spec));
