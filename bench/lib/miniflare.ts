@@ -3,6 +3,8 @@
  * workerd listens on 127.0.0.1 and is hit by the load generator with no Node proxy in between (unlike
  * `wrangler dev`). Miniflare is wrangler's own copy (node_modules/wrangler/node_modules/miniflare), so the
  * workerd is the one `npm start` runs; the Worker is the bundle `wrangler deploy --dry-run` produces.
+ * The identity provider the edge trusts is the bench's own (bench/lib/identity.ts: an inline JWKS), and
+ * the rate limits are wrangler.toml's `[[ratelimits]]`, simulated by workerd as under `npm start`.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,8 +12,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { parse as parseToml } from "smol-toml";
-import { Log, LogLevel, Miniflare } from "../../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
+import { Log, LogLevel, Miniflare, type PeriodType } from "../../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
 import { generateDevSecrets } from "../../scripts/dev-secrets.js";
+import { identityBindings } from "./identity.js";
 import { root } from "./paths.js";
 import { onCleanup } from "./processes.js";
 
@@ -24,6 +27,24 @@ interface WranglerToml {
   compatibility_flags?: string[];
   vars?: Record<string, unknown>;
   assets?: { directory: string; binding?: string; run_worker_first?: string[] };
+  ratelimits?: Array<{ name: string; simple: { limit: number; period: number } }>;
+}
+
+/** wrangler.toml's `[[ratelimits]]` as Miniflare takes them: the limits are part of what a join or a poll costs. */
+function rateLimits(toml: WranglerToml): Record<string, { simple: { limit: number; period: PeriodType } }> {
+  return Object.fromEntries(
+    (toml.ratelimits ?? []).map((r) => {
+      if (r.simple.period !== 10 && r.simple.period !== 60) throw new Error(`wrangler.toml: ${r.name} period must be 10 or 60`);
+      return [r.name, { simple: { limit: r.simple.limit, period: r.simple.period as PeriodType } }];
+    }),
+  );
+}
+
+/** A rate limit of wrangler.toml, for suites that size their load to stay under it. */
+export function rateLimit(name: string): { limit: number; period: number } {
+  const r = readWranglerToml().ratelimits?.find((x) => x.name === name);
+  if (!r) throw new Error(`wrangler.toml has no [[ratelimits]] named ${name}`);
+  return r.simple;
 }
 
 function readWranglerToml(): WranglerToml {
@@ -63,7 +84,7 @@ export function removeBundles(): void {
 
 export interface EdgeOptions {
   bundle: BundleName;
-  /** Binding overrides on top of wrangler.toml's [vars] and freshly generated secrets. */
+  /** Binding overrides on top of wrangler.toml's [vars], freshly generated secrets and the bench's identity provider. */
   vars?: Record<string, string>;
   /** Serve public/ as static assets, as wrangler.toml's [assets] says. */
   assets?: boolean;
@@ -84,8 +105,9 @@ export interface Edge {
 }
 
 /**
- * Starts workerd with the edge Worker: bindings as wrangler.toml, fresh secrets, SQLite-backed
- * QueueShard objects persisted in a temporary folder that `dispose` removes.
+ * Starts workerd with the edge Worker: bindings as wrangler.toml, fresh secrets, the bench's identity
+ * provider, wrangler.toml's rate limits (fresh counters), SQLite-backed QueueShard objects persisted in a
+ * temporary folder that `dispose` removes.
  */
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const toml = readWranglerToml();
@@ -93,6 +115,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const vars: Record<string, string> = {
     ...Object.fromEntries(Object.entries(toml.vars ?? {}).map(([k, v]) => [k, String(v)])),
     ...secrets,
+    ...(await identityBindings()),
     ...options.vars,
   };
   const state = mkdtempSync(join(tmpdir(), "bench-edge-state-"));
@@ -121,6 +144,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       modulesRoot: dirname(scriptPath),
       bindings: vars,
       durableObjects: { QUEUE_SHARD: { className: "QueueShard", useSQLite: true } },
+      ratelimits: rateLimits(toml),
       ...(assets ? { assets } : {}),
     },
   ];

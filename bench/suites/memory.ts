@@ -10,9 +10,8 @@
  *    src/edge/shard-client.ts, minus with the cache empty. Baseline: the same 1,000 snapshot objects in a
  *    plain array. Also the isolate's whole heap with the cache full.
  */
-import { getJson } from "../lib/edge-client.js";
+import { Citizens, getJson, joinLoad } from "../lib/edge-client.js";
 import { freePort, inspectIsolate } from "../lib/inspector.js";
-import { joinLoad } from "../lib/edge-client.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
@@ -59,9 +58,11 @@ export const memory: Suite = {
         isolateHeap.push(heaps.cache!);
         isolateHeapEmpty.push(heaps.empty!);
 
-        // a) the shard's SQLite database before and after `tickets` joins (load from a separate process).
+        // a) the shard's SQLite database before and after `tickets` joins (load from a separate process),
+        // one citizen per join: a request count, not a duration, bounds this load, so exactly `tickets` tokens.
+        const bodies = await new Citizens().joinBodies(tickets);
         const before = await probe(edge.url);
-        const load = await joinLoad(`${edge.url}/api/queue/join`, `mem-${run}`, { connections: ctx.connections, durationSeconds: 120, amount: tickets });
+        const load = await joinLoad(`${edge.url}/api/queue/join`, bodies, { connections: ctx.connections, durationSeconds: 120, amount: tickets });
         const after = await probe(edge.url);
         const added = after.tickets - before.tickets;
         bytesPerTicket.push((after.databaseSize - before.databaseSize) / added);
@@ -80,7 +81,7 @@ export const memory: Suite = {
     return {
       method:
         `SQLite: the QueueShard's ctx.storage.sql.databaseSize (read by a probe RPC of bench/workers/edge-bench.ts) before and after ${tickets} joins ` +
-        `into one shard through HTTP (autocannon, separate process). Isolate: workerd's V8 heap in use for the edge isolate, read through its inspector ` +
+        `into one shard through HTTP (autocannon, separate process; one citizen's id_token per join). Isolate: workerd's V8 heap in use for the edge isolate, read through its inspector ` +
         `(Runtime.getHeapUsage after the full GC of a heap snapshot), with ${SNAPSHOTS} snapshots put through src/edge/shard-client.ts's remember(), ` +
         "against the same snapshot objects held in a plain array.",
       settings: { tickets, snapshots: SNAPSHOTS },

@@ -4,17 +4,25 @@
  * per-shard snapshot cached 1 s, so the object sees about one call per shard per second).
  *
  * Per run: a fresh edge (bench/workers/edge-bench.ts: the same app plus a read-only probe of the
- * object's own RPC counters), SHARDS=1, nobody admitted; a few thousand citizens join first (not
- * measured); then autocannon polls GET /api/queue/status with `Authorization: Bearer <ticket>`, a
- * different waiting ticket each request; then joins are measured on the same edge for the ratio.
+ * object's own RPC counters), SHARDS=1, nobody admitted; a few thousand citizens join first with their
+ * id_tokens (not measured); then autocannon polls GET /api/queue/status with `Authorization: Bearer
+ * <ticket>`, a different waiting ticket each request, with enough tickets that none is polled more than
+ * half of POLL_LIMIT allows; then joins are measured on the same edge for the ratio, each with the
+ * id_token of a citizen who has not joined yet.
  */
-import { getJson, joinLoad, joinMany } from "../lib/edge-client.js";
-import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
-import { startEdge } from "../lib/miniflare.js";
+import { Citizens, getJson, joinLoad, joinMany } from "../lib/edge-client.js";
+import { okPerSecond, rateLimited, runLoad, type LoadResult } from "../lib/load.js";
+import { rateLimit, startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
 import type { ShardProbe } from "../workers/edge-bench.js";
-import { NO_ADMISSIONS } from "./joins.js";
+import { loadFlags, NO_ADMISSIONS, tally } from "./joins.js";
+
+/**
+ * More polls per second than any load here reaches (twice the best seen so far). The tickets are
+ * sized so that at this rate no ticket is polled more than half its POLL_LIMIT within one window.
+ */
+const POLL_RATE_CEILING = 8_000;
 
 async function shardCalls(edgeUrl: string): Promise<number> {
   const { shards } = (await getJson(`${edgeUrl}/__bench/shards?cohort=55-59&shards=1`)) as { shards: ShardProbe[] };
@@ -25,7 +33,11 @@ export const polls: Suite = {
   name: "polls",
   title: "Status polls/s for waiting tickets",
   async run(ctx) {
-    const tickets = ctx.quick ? 500 : 2_000;
+    // Each ticket's polls over the whole poll phase (warm-up + measured) fall in at most one window's
+    // worth of time when the phase is shorter than the period, so they must stay under the limit.
+    const pollLimit = rateLimit("POLL_LIMIT");
+    const pollPhase = Math.min(pollLimit.period, ctx.warmupSeconds + ctx.seconds);
+    const tickets = Math.max(ctx.quick ? 500 : 2_000, Math.ceil((POLL_RATE_CEILING * pollPhase) / (pollLimit.limit / 2)));
     const pollsPerSecond: number[] = [];
     const joinsPerSecond: number[] = [];
     const callsPerPoll: number[] = [];
@@ -33,7 +45,8 @@ export const polls: Suite = {
     for (let run = 0; run < ctx.runs; run++) {
       const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
       try {
-        const joined = await joinMany(edge.url, `citizen-${run}`, tickets);
+        const citizens = new Citizens();
+        const joined = await joinMany(edge.url, await citizens.idTokens(tickets));
         const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
         if (waiting.length < tickets * 0.99) throw new Error(`only ${waiting.length} of ${tickets} tickets are waiting`);
         const poll = (seconds: number) =>
@@ -50,15 +63,19 @@ export const polls: Suite = {
         const callsBefore = await shardCalls(edge.url);
         const p = await poll(ctx.seconds);
         const callsDuring = (await shardCalls(edge.url)) - callsBefore;
-        const joins = (prefix: string, seconds: number) =>
-          joinLoad(`${edge.url}/api/queue/join`, prefix, { connections: ctx.connections, durationSeconds: seconds });
-        await joins(`warm-${run}`, ctx.warmupSeconds);
-        const j = await joins(`run-${run}`, ctx.seconds);
+        const warmBodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
+        const runBodies = await citizens.joinBodiesFor(ctx.seconds);
+        const joins = (bodies: string[], seconds: number) =>
+          joinLoad(`${edge.url}/api/queue/join`, bodies, { connections: ctx.connections, durationSeconds: seconds });
+        await joins(warmBodies, ctx.warmupSeconds);
+        const j = await joins(runBodies, ctx.seconds);
         pollsPerSecond.push(okPerSecond(p));
         joinsPerSecond.push(okPerSecond(j));
         callsPerPoll.push(p.ok > 0 ? callsDuring / p.ok : NaN);
         raw.push({ run, polls: p, joins: j, objectCallsDuringPolls: callsDuring });
-        ctx.log(`run ${run + 1}: ${okPerSecond(p).toFixed(0)} polls/s, ${okPerSecond(j).toFixed(0)} joins/s, ${callsDuring} object calls in ${p.ok} polls`);
+        ctx.log(
+          `run ${run + 1}: ${okPerSecond(p).toFixed(0)} polls/s${loadFlags(p)}, ${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}, ${callsDuring} object calls in ${p.ok} polls`,
+        );
       } finally {
         await edge.dispose();
       }
@@ -80,14 +97,17 @@ export const polls: Suite = {
     return {
       method:
         `workerd via Miniflare (bench/workers/edge-bench.ts: src/edge's app and QueueShard plus a read-only probe), SHARDS=1, nobody admitted; ` +
-        `${tickets} citizens join first, then autocannon polls GET /api/queue/status with a different waiting ticket (Bearer) per request, ` +
-        "then joins are measured on the same edge. Object calls = the QueueShard's own RPC counters (join+snapshot+claim+complete) " +
+        `${tickets} citizens join first with their id_tokens, then autocannon polls GET /api/queue/status with a different waiting ticket (Bearer) per request ` +
+        `(each ticket polled at most ${pollLimit.limit / 2} times in a window even at ${POLL_RATE_CEILING}/s; POLL_LIMIT is ${pollLimit.limit} per ${pollLimit.period} s), ` +
+        "then joins are measured on the same edge, each with a new citizen's RS256 id_token (minted beforehand). Object calls = the QueueShard's own RPC counters (join+snapshot+claim+complete) " +
         "read before and after the poll load.",
-      settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shards: 1, tickets },
+      settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shards: 1, tickets, pollLimit },
       figures: [pollsFigure, calls],
       raw,
       notes: [
         "Object calls count RPC calls only; the shard's 1 s alarm (which moves the line while people wait) runs whatever the polls do and is not a call.",
+        `Measured poll loads: ${raw.reduce((a, r) => a + r.polls.requests, 0)} requests, ${raw.reduce((a, r) => a + rateLimited(r.polls), 0)} answered 429 (rate limited).`,
+        tally(raw.map((r) => r.joins)),
       ],
     };
   },

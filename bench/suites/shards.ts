@@ -1,17 +1,17 @@
 /**
  * 3. Joins per second with 1, 2, 4 and 8 shards, against 1 shard in the same run.
  *
- * Identities are random (HMAC of a counter), so joins spread evenly over the shards. On this machine
+ * Each join carries a different citizen's id_token; citizen keys are HMACs, so joins spread evenly over the shards. On this machine
  * every shard's object lives in the one workerd process, whose JavaScript runs on one thread, so the
  * figure shows what sharding buys (or costs) when the objects share a core; on Cloudflare each object
  * may run on a different machine.
  */
-import { joinLoad } from "../lib/edge-client.js";
+import { Citizens, joinLoad } from "../lib/edge-client.js";
 import { okPerSecond, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
-import { NO_ADMISSIONS } from "./joins.js";
+import { loadFlags, NO_ADMISSIONS, tally } from "./joins.js";
 
 const SHARD_COUNTS = [1, 2, 4, 8] as const;
 
@@ -27,13 +27,16 @@ export const shards: Suite = {
       for (const count of order) {
         const edge = await startEdge({ bundle: "edge", vars: { SHARDS: String(count), MAX_ACTIVE: "200", ...NO_ADMISSIONS } });
         try {
-          const load = (prefix: string, seconds: number) =>
-            joinLoad(`${edge.url}/api/queue/join`, prefix, { connections: ctx.connections, durationSeconds: seconds });
-          await load(`warm-${run}`, ctx.warmupSeconds);
-          const j = await load(`run-${run}`, ctx.seconds);
+          const citizens = new Citizens();
+          const warmBodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
+          const runBodies = await citizens.joinBodiesFor(ctx.seconds);
+          const load = (bodies: string[], seconds: number) =>
+            joinLoad(`${edge.url}/api/queue/join`, bodies, { connections: ctx.connections, durationSeconds: seconds });
+          await load(warmBodies, ctx.warmupSeconds);
+          const j = await load(runBodies, ctx.seconds);
           perShards.get(count)!.push(okPerSecond(j));
           raw.push({ run, shards: count, joins: j });
-          ctx.log(`run ${run + 1}: ${count} shard(s): ${okPerSecond(j).toFixed(0)} joins/s`);
+          ctx.log(`run ${run + 1}: ${count} shard(s): ${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}`);
         } finally {
           await edge.dispose();
         }
@@ -43,13 +46,17 @@ export const shards: Suite = {
     return {
       method:
         "workerd via Miniflare (the wrangler dry-run bundle of src/edge/index.ts), a fresh edge per shard count and run; " +
-        "autocannon in a separate process POSTs /api/queue/join with a new identity per request (spread over the shards by the citizen-key hash).",
+        "autocannon in a separate process POSTs /api/queue/join with a different citizen's RS256 id_token per request (minted beforehand, " +
+        "verified at the edge; spread over the shards by the citizen-key hash).",
       settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shardCounts: SHARD_COUNTS },
       figures: SHARD_COUNTS.map((count) =>
         figure(`shards.${count}`, series(`3. Joins/s, ${count} shard${count > 1 ? "s" : ""}`, "/s", perShards.get(count)!), one, `${count} / 1 shard`),
       ),
       raw,
-      notes: ["All shards' Durable Objects run in the one local workerd process; the scaling seen here is bounded by its one JavaScript thread and the machine's 2 cores."],
+      notes: [
+        tally(raw.map((r) => r.joins)),
+        "All shards' Durable Objects run in the one local workerd process; the scaling seen here is bounded by its one JavaScript thread and the machine's 2 cores.",
+      ],
     };
   },
 };
