@@ -1,12 +1,18 @@
 /**
  * `npm run simulate -- --live`: a scaled-down flash crowd against the running stack, over HTTP, through
- * the edge exactly as browsers would use it: join, poll at `nextPollMs`, claim the pass, list slots, book.
- * Some citizens abandon, some refresh (re-join), some let their pass lapse. It checks what must hold:
- * no slot oversold, no citizen booked twice, places kept across re-joins, and never more than MAX_ACTIVE
- * citizens using the origin at once. Start the stack first, with a rate that fits the crowd, e.g.
+ * the edge exactly as apps use it: join with an id_token, poll at `nextPollMs`, claim the pass, list
+ * slots, book. Each citizen is a distinct phone number (E.164, +8210XXXXXXXX, drawn afresh every run so
+ * nobody is already in the line) with a birth date in the open cohort; their id_tokens come from the
+ * development identity provider's `POST /dev/id-tokens` (`--idp`, default http://127.0.0.1:8789), all
+ * minted before the first arrival. Some citizens abandon, some refresh (log in again: a fresh id_token
+ * for the same phone, then re-join), some let their pass lapse. It checks what must hold: no slot
+ * oversold, no citizen booked twice, places kept across re-joins, never more than MAX_ACTIVE citizens
+ * using the origin at once, and no request refused by a rate limit (429). Start the stack first, with a
+ * rate that fits the crowd, e.g.
  *   ADMIT_PER_MINUTE=600 MAX_ACTIVE=60 npm start
  *   npm run simulate -- --live --scale 0.0002
  */
+import { createHash, randomInt } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -23,9 +29,16 @@ const opsView = z.object({
   cohorts: z.array(z.object({ id: z.string(), open: z.boolean(), joined: z.number(), admitted: z.number(), waiting: z.number(), active: z.number() })),
 });
 
+/** The development provider's answer to `POST /dev/id-tokens`. */
+const idTokensResponse = z.object({ idTokens: z.array(z.string().min(1)) });
+/** The most citizens `/dev/id-tokens` takes in one call. */
+const ID_TOKENS_PER_CALL = 1_000;
+
 interface Citizen {
-  identity: string;
-  birthDate: string;
+  phoneNumber: string;
+  birthdate: string;
+  /** The id_token of their first join, minted before the replay starts. */
+  idToken: string;
   arriveAt: number;
   abandons: boolean;
   refreshes: boolean;
@@ -58,30 +71,75 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** id_tokens for `citizens` from the development provider, in their order, at most 1,000 per call. */
+async function mintIdTokens(idp: string, citizens: Array<{ phoneNumber: string; birthdate: string }>): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < citizens.length; i += ID_TOKENS_PER_CALL) {
+    const batch = citizens.slice(i, i + ID_TOKENS_PER_CALL);
+    const res = await call(`${idp}/dev/id-tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ citizens: batch.map((c) => ({ phoneNumber: c.phoneNumber, birthdate: c.birthdate })) }),
+    });
+    const minted = idTokensResponse.safeParse(res.body);
+    if (res.status !== 200 || !minted.success || minted.data.idTokens.length !== batch.length) {
+      const e = errorBody.safeParse(res.body);
+      throw new Error(
+        `${idp}/dev/id-tokens answered ${res.status}${e.success ? `: ${e.data.error.code}: ${e.data.error.message}` : ""}` +
+          (res.status === 409 ? " (the provider already knows one of these numbers with another birth date; run again: numbers are drawn afresh)" : ""),
+      );
+    }
+    out.push(...minted.data.idTokens);
+  }
+  return out;
+}
+
+/**
+ * A birth date for a phone number, fixed by the number: a number the provider has seen before (in an
+ * earlier replay) then comes back with the birth date its registry holds, never a conflicting one.
+ */
+function birthdateFor(phoneNumber: string, years: readonly [number, number]): string {
+  const h = createHash("sha256").update(phoneNumber).digest();
+  const year = years[0] + (h.readUInt32BE(0) % (years[1] - years[0] + 1));
+  const month = 1 + (h.readUInt32BE(4) % 12);
+  const day = 1 + (h.readUInt32BE(8) % 28);
+  return `${year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
 /** Runs the live replay and writes `simulate-live.*` to `dir`. */
-export async function runLive(o: SimulationOptions, edge: string, dir: string, arrivalSeconds = 60): Promise<void> {
+export async function runLive(o: SimulationOptions, edge: string, idp: string, dir: string, arrivalSeconds = 60): Promise<void> {
   const random = rng(o.seed);
   const cohorts = z.object({ cohorts: z.array(cohortInfo) }).parse((await call(`${edge}/api/cohorts`)).body).cohorts;
   const cohort = cohorts.find((c) => c.id === o.cohort && c.open) ?? cohorts.find((c) => c.open);
   if (!cohort) throw new Error(`no cohort is open at ${edge}`);
   const before = opsView.parse((await call(`${edge}/api/ops/queue`)).body);
   const { admitPerMinute, maxActive } = before.config;
-  console.log(`Live replay: ${o.people} citizens into cohort ${cohort.id} at ${edge} (ADMIT_PER_MINUTE ${admitPerMinute}, MAX_ACTIVE ${maxActive})`);
+  if (o.people > 100_000_000) throw new Error("at most 100,000,000 citizens: one per 010 mobile number");
+  console.log(`Live replay: ${o.people} citizens into cohort ${cohort.id} at ${edge} (ADMIT_PER_MINUTE ${admitPerMinute}, MAX_ACTIVE ${maxActive}), id_tokens from ${idp}`);
 
+  // Consecutive mobile numbers from a random start, drawn afresh every run (not from the seed): a number
+  // already in the line from an earlier replay would re-join its old place instead of queueing.
+  const firstNumber = randomInt(0, 100_000_000 - o.people + 1);
   // The same surge shape as the full replay, compressed into `arrivalSeconds`.
-  const citizens: Citizen[] = Array.from({ length: o.people }, (_, i) => {
+  const people = Array.from({ length: o.people }, (_, i) => {
     const u = random();
     const at = u < 0.6 ? Math.min(1, -Math.log(1 - random()) / 8) : random();
-    const year = cohort.birthYears[0] + Math.floor(random() * (cohort.birthYears[1] - cohort.birthYears[0] + 1));
+    const phoneNumber = `+8210${String(firstNumber + i).padStart(8, "0")}`;
     return {
-      identity: `live-${o.seed}-${i}-${Math.floor(random() * 1e9)}`,
-      birthDate: `${year}-0${1 + Math.floor(random() * 9)}-1${Math.floor(random() * 9)}`,
+      phoneNumber,
+      birthdate: birthdateFor(phoneNumber, cohort.birthYears),
       arriveAt: at * arrivalSeconds * 1000,
       abandons: random() < o.abandonShare,
       refreshes: random() < o.refreshShare,
       lapses: random() < o.lapseShare,
     };
   });
+  // Every first join's id_token is minted before the first arrival, so the provider never paces the crowd.
+  const mintStarted = Date.now();
+  const tokens = await mintIdTokens(idp, people);
+  const mintSeconds = (Date.now() - mintStarted) / 1000;
+  console.log(`  ${tokens.length} id_tokens from ${idp}/dev/id-tokens in ${mintSeconds.toFixed(1)} s`);
+  const citizens: Citizen[] = people.map((p, i) => ({ ...p, idToken: tokens[i]! }));
   citizens.sort((a, b) => a.arriveAt - b.arriveAt);
 
   const start = Date.now();
@@ -89,6 +147,9 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
   let mostUsingOrigin = 0;
   let placesLost = 0;
   const bookedBy = new Map<string, string[]>();
+  // Requests refused by a rate limit (429), by kind: the crowd is honest, so each should stay 0.
+  const rateLimited = { joins: 0, polls: 0, origin: 0 };
+  let refreshTokens = 0;
   const perSlot = new Map<number, number>();
   const capacityAtStart = new Map<number, number>();
   const timeline: { t: number; waiting: number; admitted: number; active: number }[] = [];
@@ -110,7 +171,8 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
   async function live(c: Citizen): Promise<void> {
     await sleep(Math.max(0, start + c.arriveAt - Date.now()));
     const headers = { "content-type": "application/json" };
-    const joined = await call(`${edge}/api/queue/join`, { method: "POST", headers, body: JSON.stringify({ identity: c.identity, birthDate: c.birthDate }) });
+    const joined = await call(`${edge}/api/queue/join`, { method: "POST", headers, body: JSON.stringify({ idToken: c.idToken }) });
+    if (joined.status === 429) rateLimited.joins++;
     const j = joinResponse.safeParse(joined.body);
     if (!j.success) throw new Error(`join answered ${joined.status}: ${JSON.stringify(joined.body)}`);
     c.ticket = j.data.ticket;
@@ -132,12 +194,18 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
       }
       await sleep(status.nextPollMs);
       if (!refreshed && random() < 0.3) {
-        // A refresh or a second device: joining again must return the same place.
+        // A refresh or a second device: the citizen logs in again (a fresh id_token for the same phone,
+        // so the same `sub`) and joins again, which must return the same place.
         refreshed = true;
-        const again = joinResponse.safeParse((await call(`${edge}/api/queue/join`, { method: "POST", headers, body: JSON.stringify({ identity: c.identity, birthDate: c.birthDate }) })).body);
+        const [fresh] = await mintIdTokens(idp, [c]);
+        refreshTokens++;
+        const rejoined = await call(`${edge}/api/queue/join`, { method: "POST", headers, body: JSON.stringify({ idToken: fresh }) });
+        if (rejoined.status === 429) rateLimited.joins++;
+        const again = joinResponse.safeParse(rejoined.body);
         if (!again.success || again.data.status.seq !== c.seq) placesLost++;
       }
       const polled = await call(`${edge}/api/queue/status`, { headers: auth });
+      if (polled.status === 429) rateLimited.polls++;
       const s = queueStatus.safeParse(polled.body);
       if (s.success) status = s.data;
     }
@@ -152,19 +220,22 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
     try {
       for (let attempt = 0; attempt < 8 && !c.bookingId; attempt++) {
         const region = regions[Math.floor(random() * regions.length)]!.code;
-        const listed = slotsResponse.safeParse((await call(`${edge}/api/slots?region=${region}`, { headers: pass })).body);
+        const slots = await call(`${edge}/api/slots?region=${region}`, { headers: pass });
+        if (slots.status === 429) rateLimited.origin++;
+        const listed = slotsResponse.safeParse(slots.body);
         const open = listed.success ? listed.data.slots.filter((s) => s.remaining > 0) : [];
         for (const s of listed.success ? listed.data.slots : []) if (!capacityAtStart.has(s.id)) capacityAtStart.set(s.id, s.remaining + (perSlot.get(s.id) ?? 0));
         const slot = open[Math.floor(random() * Math.min(open.length, 5))];
         if (!slot) continue;
         const res = await call(`${edge}/api/bookings`, { method: "POST", headers: { ...pass, ...headers }, body: JSON.stringify({ slotId: slot.id }) });
+        if (res.status === 429) rateLimited.origin++;
         const booked = bookingResponse.safeParse(res.body);
         if ((res.status === 201 || res.status === 200) && booked.success) {
           c.bookingId = booked.data.booking.id;
           c.slotId = slot.id;
           if (res.status === 201) {
             perSlot.set(slot.id, (perSlot.get(slot.id) ?? 0) + 1);
-            bookedBy.set(c.identity, [...(bookedBy.get(c.identity) ?? []), c.bookingId]);
+            bookedBy.set(c.phoneNumber, [...(bookedBy.get(c.phoneNumber) ?? []), c.bookingId]);
           }
         } else {
           const e = errorBody.safeParse(res.body);
@@ -204,6 +275,8 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
     edge,
     cohort: cohort.id,
     people: o.people,
+    idp,
+    idTokens: { beforeStart: tokens.length, mintSeconds, forRefreshes: refreshTokens },
     config: before.config,
     outcomes: byOutcome,
     waitSeconds: { p50: quantile(waits, 0.5), p90: quantile(waits, 0.9), p99: quantile(waits, 0.99), max: quantile(waits, 1) },
@@ -217,6 +290,7 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
       mostCitizensUsingOriginAtOnce: mostUsingOrigin,
       maxActive,
       mostActiveSeen: Math.max(0, ...timeline.map((x) => x.active)),
+      rateLimited,
     },
     errors: citizens.filter((c) => c.error).slice(0, 5).map((c) => c.error),
   };
@@ -237,7 +311,8 @@ export async function runLive(o: SimulationOptions, edge: string, dir: string, a
     }),
   );
   console.log(JSON.stringify(report, null, 2));
-  const ok = oversold === 0 && twice === 0 && placesLost === 0 && mostUsingOrigin <= maxActive && report.checks.mostActiveSeen <= maxActive;
+  const limited = rateLimited.joins + rateLimited.polls + rateLimited.origin;
+  const ok = oversold === 0 && twice === 0 && placesLost === 0 && limited === 0 && mostUsingOrigin <= maxActive && report.checks.mostActiveSeen <= maxActive;
   if (!ok) {
     console.error("live replay: an invariant was broken (see checks above)");
     process.exitCode = 1;

@@ -5,6 +5,7 @@
  *   npm run simulate                              # 2.36 M people of cohort 50-52, 64 shards
  *   npm run simulate -- --cohort 55-59 --shards 128 --rate 30000
  *   npm run simulate -- --live --scale 0.0005     # a scaled-down crowd against the running stack
+ *   npm run simulate -- --live --edge http://127.0.0.1:8787 --idp http://127.0.0.1:8789
  *
  * Each citizen arrives (most in the first minutes), lands in a shard by hash, is told a wait estimate,
  * waits (some abandon, some refresh), is admitted, claims a pass at their next poll, books and finishes
@@ -362,11 +363,13 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
   return md;
 }
 
-function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string } {
+function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string } {
   const o: SimulationOptions = { ...DEFAULTS };
   let live = false;
   let scale = 0.001;
   let edge = process.env.EDGE_URL ?? "http://127.0.0.1:8787";
+  // The development identity provider `npm start` runs: live citizens get their id_tokens from it.
+  let idp = "http://127.0.0.1:8789";
   let peopleSet = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -400,21 +403,22 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       case "--live": live = true; break;
       case "--scale": scale = num(); break;
       case "--edge": edge = value(); break;
+      case "--idp": idp = value(); break;
       default: throw new Error(`unknown option ${flag}`);
     }
   }
   if (!peopleSet) o.people = COHORTS_2021[o.cohort].people;
   if (o.maxActive < o.shards) throw new Error("--max-active must be at least --shards");
-  return { options: o, live, scale, edge };
+  return { options: o, live, scale, edge, idp };
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  const { options, live, scale, edge } = parseArgs(process.argv.slice(2));
+  const { options, live, scale, edge, idp } = parseArgs(process.argv.slice(2));
   const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
   if (live) {
     const { runLive } = await import("./simulate-live.js");
-    await runLive({ ...options, people: Math.max(1, Math.round(options.people * scale)) }, edge, dir);
+    await runLive({ ...options, people: Math.max(1, Math.round(options.people * scale)) }, edge, idp, dir);
   } else {
     console.log(`Replaying ${options.people.toLocaleString("en")} people of cohort ${options.cohort} across ${options.shards} shards...`);
     const report = simulate(options);
