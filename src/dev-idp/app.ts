@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type Provider from "oidc-provider";
+import type { IdpConfig } from "./config.js";
+import { handleDevIdTokens } from "./dev-id-tokens.js";
+import { ClientProblem, sendError, sendHtml } from "./http.js";
+import { IdTokenMinter } from "./id-tokens.js";
+import { handleInteraction } from "./interactions.js";
+import { errorPage } from "./pages.js";
+import { createProvider } from "./provider.js";
+import { CitizenRegistry } from "./registry.js";
+import { SmsChallenges } from "./sms.js";
+import type { IdpSecrets } from "./state.js";
+
+/**
+ * The development provider as one Node request listener: our login pages and /dev/id-tokens, and
+ * everything else (discovery, /jwks, /auth, /token, /me) to oidc-provider. No request may crash the
+ * process or show a stack: client mistakes get a 4xx, faults a bare 500 and one log line.
+ */
+
+export interface DevIdp {
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+  provider: Provider;
+}
+
+export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line: string) => void): DevIdp {
+  const registry = new CitizenRegistry(config.stateDir, secrets.subjectSecret);
+  const provider = createProvider(config, secrets, registry);
+  const sms = new SmsChallenges(log);
+  const minter = new IdTokenMinter(secrets.signingKey, config.issuer, config.clientId);
+  const oidc = provider.callback();
+
+  // oidc-provider reports its own 5xx here (it has already answered the client). Koa would print the
+  // whole error with its stack otherwise; one line names the fault without request data.
+  provider.on("server_error", (_ctx, err) => log(`provider fault: ${describe(err)}`));
+  provider.on("error", (err) => log(`provider fault: ${describe(err)}`));
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", config.issuer);
+    const wantsJson = url.pathname.startsWith("/dev/");
+    try {
+      if (url.pathname === "/dev/id-tokens") return await handleDevIdTokens({ registry, minter }, req, res);
+      if (url.pathname === "/interaction" || url.pathname.startsWith("/interaction/")) {
+        return await handleInteraction({ provider, registry, sms }, req, res, url);
+      }
+      if (wantsJson) throw new ClientProblem(404, "not_found", "no such route");
+      return await oidc(req, res);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+      } else if (err instanceof ClientProblem) {
+        if (wantsJson) sendError(res, err.status, err.code, err.message);
+        else sendHtml(res, err.status, errorPage({ lang: "ko", message: { ko: "요청이 올바르지 않습니다.", en: "The request is not valid." }, detail: err.message }));
+      } else {
+        log(`fault on ${req.method} ${url.pathname}: ${describe(err)}`);
+        if (wantsJson) sendError(res, 500, "internal", "the provider failed; see its log");
+        else sendHtml(res, 500, errorPage({ lang: "ko", message: { ko: "일시적인 오류입니다.", en: "Something went wrong on our side." } }));
+      }
+    }
+  }
+
+  return {
+    provider,
+    listener: (req, res) => {
+      void route(req, res);
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

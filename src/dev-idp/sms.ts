@@ -1,0 +1,90 @@
+import { randomInt, timingSafeEqual } from "node:crypto";
+import { maskedPhone } from "./phone.js";
+
+/**
+ * The second factor: a six-digit code "sent by SMS", which on a laptop means printed on the provider's
+ * console. A code lives five minutes and survives five wrong tries; after that the login starts over
+ * with a new code: a guesser gets five chances in a million per code sent, never an open-ended search.
+ */
+
+export const CODE_TTL_MS = 5 * 60_000;
+export const MAX_WRONG_TRIES = 5;
+
+export interface SmsChallenge {
+  phoneNumber: string;
+  /** The birth date typed at step 1, checked against the registry only once the phone is proven. */
+  birthdate: string;
+  code: string;
+  expiresAt: number;
+  wrongTries: number;
+}
+
+export type CodeCheck =
+  | { outcome: "verified"; phoneNumber: string; birthdate: string }
+  | { outcome: "wrong"; triesLeft: number }
+  /** No live challenge (never sent, expired, or the tries ran out): the login must restart at step 1. */
+  | { outcome: "restart"; reason: "expired" | "too_many_tries" | "none" };
+
+/**
+ * Challenges keyed by the provider's interaction id. The interaction id is only usable together with the
+ * browser's interaction cookie (oidc-provider checks both), so a challenge cannot be answered from
+ * another browser.
+ */
+export class SmsChallenges {
+  readonly #byInteraction = new Map<string, SmsChallenge>();
+  readonly #print: (line: string) => void;
+  readonly #now: () => number;
+
+  constructor(print: (line: string) => void, now: () => number = Date.now) {
+    this.#print = print;
+    this.#now = now;
+  }
+
+  /** Sends (prints) a fresh code for this interaction, replacing any earlier one. */
+  send(interactionId: string, phoneNumber: string, birthdate: string): void {
+    this.#sweep();
+    const code = String(randomInt(0, 1_000_000)).padStart(6, "0");
+    this.#byInteraction.set(interactionId, { phoneNumber, birthdate, code, expiresAt: this.#now() + CODE_TTL_MS, wrongTries: 0 });
+    // The one line tests and people read the code from; nothing else the provider logs carries a code.
+    this.#print(`SMS to ${maskedPhone(phoneNumber)}: your code is ${code}`);
+  }
+
+  /** The number a code is pending for, so step 2 can say where it went. */
+  pending(interactionId: string): SmsChallenge | undefined {
+    const challenge = this.#byInteraction.get(interactionId);
+    return challenge && challenge.expiresAt > this.#now() ? challenge : undefined;
+  }
+
+  check(interactionId: string, typed: string): CodeCheck {
+    const challenge = this.#byInteraction.get(interactionId);
+    if (!challenge) return { outcome: "restart", reason: "none" };
+    if (challenge.expiresAt <= this.#now()) {
+      this.#byInteraction.delete(interactionId);
+      return { outcome: "restart", reason: "expired" };
+    }
+    const candidate = typed.trim();
+    const matches = /^\d{6}$/.test(candidate) && timingSafeEqual(Buffer.from(candidate), Buffer.from(challenge.code));
+    if (matches) {
+      // One use: a verified code cannot finish a second login.
+      this.#byInteraction.delete(interactionId);
+      return { outcome: "verified", phoneNumber: challenge.phoneNumber, birthdate: challenge.birthdate };
+    }
+    challenge.wrongTries += 1;
+    if (challenge.wrongTries >= MAX_WRONG_TRIES) {
+      this.#byInteraction.delete(interactionId);
+      return { outcome: "restart", reason: "too_many_tries" };
+    }
+    return { outcome: "wrong", triesLeft: MAX_WRONG_TRIES - challenge.wrongTries };
+  }
+
+  /** Forgets the challenge (the citizen chose another number). */
+  drop(interactionId: string): void {
+    this.#byInteraction.delete(interactionId);
+  }
+
+  /** Expired challenges go when new ones arrive, so abandoned logins cannot grow the map without bound. */
+  #sweep(): void {
+    const now = this.#now();
+    for (const [id, c] of this.#byInteraction) if (c.expiresAt <= now) this.#byInteraction.delete(id);
+  }
+}
