@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole system on one machine. The edge runs in workerd through `wrangler dev` (local
  * Durable Object state persisted in .wrangler/state), the origin on Node with an embedded PGlite database
- * (migrated and seeded on first start). Local secrets are generated on first run into .dev.vars, which git
- * ignores. Every binding can be overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`.
+ * (migrated and seeded on first start), and the development OpenID Provider on Node (src/dev-idp, keys and
+ * its phone registry in .data/dev-idp), which the edge's IDP_* bindings point at. Local secrets are
+ * generated on first run into .dev.vars, which git ignores. Every binding can be overridden from the
+ * environment, e.g. `ADMIT_PER_MINUTE=60 npm start`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,13 +16,19 @@ import { generateDevSecrets } from "./dev-secrets.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVarsPath = join(root, ".dev.vars");
-const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET"] as const;
+const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET"] as const;
 
 const edgePort = Number(process.env.EDGE_PORT ?? 8787);
 const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
+const idpPort = Number(process.env.IDP_PORT ?? 8789);
 const edgeUrl = `http://127.0.0.1:${edgePort}`;
+const idpUrl = `http://127.0.0.1:${idpPort}`;
 /** Where the edge keeps local Durable Object state; a test run points this at a fresh folder. */
 const edgeStateDir = process.env.EDGE_STATE_DIR ?? ".wrangler/state";
+/** Where the development identity provider keeps its keys and phone registry (git-ignored). */
+const idpStateDir = process.env.IDP_STATE_DIR ?? ".data/dev-idp";
+/** The edge's client id at the provider when wrangler.toml names none. */
+const DEFAULT_IDP_CLIENT_ID = "waiting-room-edge";
 
 /** Local demo cohorts: two open now, one opening later today, so every page state can be seen. */
 function demoCohorts(now: Date): string {
@@ -39,6 +47,9 @@ const LOCAL_DEFAULTS: Record<string, string> = {
   MAX_ACTIVE: "40",
   ORIGIN_URL: `http://127.0.0.1:${originPort}`,
   COHORTS: demoCohorts(new Date()),
+  // The development identity provider started below, wherever IDP_PORT puts it.
+  IDP_ISSUER: idpUrl,
+  IDP_JWKS_URL: `${idpUrl}/jwks`,
 };
 
 function readDevVars(): Record<string, string> {
@@ -60,7 +71,20 @@ async function ensureDevSecrets(): Promise<Record<string, string>> {
     ].join("\n");
     writeFileSync(devVarsPath, text, { mode: 0o600 });
     chmodSync(devVarsPath, 0o600);
-    console.log("Generated local secrets (a pass-signing key and the citizen-key secret) into .dev.vars");
+    console.log("Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret) into .dev.vars");
+    return readDevVars();
+  }
+  // A .dev.vars from an older checkout lacks secrets added since (IDP_CLIENT_SECRET): add only those,
+  // keeping the existing keys, so passes already issued and citizens' keys stay valid.
+  const existing = readDevVars();
+  const missing = SECRET_NAMES.filter((name) => existing[name] === undefined);
+  if (missing.length > 0) {
+    const fresh: Record<string, string> = await generateDevSecrets();
+    const current = readFileSync(devVarsPath, "utf8");
+    const added = missing.map((name) => `${name}='${fresh[name]}'`).join("\n");
+    writeFileSync(devVarsPath, `${current}${current.endsWith("\n") || current === "" ? "" : "\n"}${added}\n`, { mode: 0o600 });
+    chmodSync(devVarsPath, 0o600);
+    console.log(`Added ${missing.join(", ")} to .dev.vars`);
   }
   return readDevVars();
 }
@@ -105,6 +129,8 @@ async function main(): Promise<void> {
     const value = process.env[name] ?? defaults[name] ?? secrets[name];
     if (value !== undefined) bindings[name] = value;
   }
+  // The edge and the provider must agree on the client id; wrangler.toml normally names it.
+  const idpClientId = (bindings.IDP_CLIENT_ID ??= DEFAULT_IDP_CLIENT_ID);
   // The same parser the Worker uses: a bad binding stops here, named, before anything starts.
   let config;
   try {
@@ -149,6 +175,32 @@ async function main(): Promise<void> {
   children.push(origin);
   prefixed(origin, "origin");
 
+  // The identity provider before the edge: the edge fetches its discovery document and keys on the
+  // first sign-in, and a citizen may click "sign in" as soon as the banner appears.
+  const idp = spawn(join(root, "node_modules/.bin/tsx"), ["src/dev-idp/server.ts"], {
+    cwd: root,
+    detached: true,
+    env: {
+      ...process.env,
+      IDP_PORT: String(idpPort),
+      IDP_STATE_DIR: idpStateDir,
+      IDP_CLIENT_ID: idpClientId,
+      // Always set (from .dev.vars or the environment); empty would make the provider stop, naming it.
+      IDP_CLIENT_SECRET: bindings.IDP_CLIENT_SECRET ?? "",
+      // Both spellings of the local edge: a browser may have opened either.
+      IDP_REDIRECT_URIS: [`http://127.0.0.1:${edgePort}/auth/callback`, `http://localhost:${edgePort}/auth/callback`].join(","),
+    },
+  });
+  children.push(idp);
+  prefixed(idp, "idp");
+  try {
+    await waitFor(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200, idp, "identity provider");
+  } catch (err) {
+    console.error((err as Error).message);
+    stop(1);
+    return;
+  }
+
   const varArgs = Object.entries(bindings)
     .filter(([k]) => !(SECRET_NAMES as readonly string[]).includes(k) || process.env[k] !== undefined)
     .flatMap(([k, v]) => ["--var", `${k}:${v}`]);
@@ -170,7 +222,7 @@ async function main(): Promise<void> {
   children.push(edge);
   prefixed(edge, "edge");
 
-  for (const [child, label] of [[origin, "origin"], [edge, "edge"]] as const) {
+  for (const [child, label] of [[origin, "origin"], [idp, "identity provider"], [edge, "edge"]] as const) {
     child.once("exit", (code) => {
       if (!stopping) {
         console.error(`${label} stopped unexpectedly (code ${code}); stopping the rest`);
@@ -193,7 +245,9 @@ async function main(): Promise<void> {
   console.log(`  Cohorts open now: ${open.join(", ") || "none"}; admitting ${config.admitPerMinute}/min, at most ${config.maxActive} at once, ${config.shards} shards`);
   console.log(`  Operators' view of the lines: ${edgeUrl}/ops`);
   console.log(`  Origin (booking API, behind the edge): http://127.0.0.1:${originPort}`);
-  console.log("  Ctrl-C stops both.");
+  console.log(`  Identity provider (development): ${idpUrl} — sign-in codes appear here as [idp] SMS lines`);
+  if (bindings.IDP_ISSUER !== idpUrl) console.log(`  (the edge trusts ${bindings.IDP_ISSUER}, set in the environment, not this provider)`);
+  console.log("  Ctrl-C stops all three.");
   console.log("");
 }
 

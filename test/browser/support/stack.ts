@@ -1,7 +1,8 @@
 /**
- * The whole system, started exactly as `npm start` starts it (`npx tsx scripts/start.ts`), on free ports
- * with fresh state folders, and a headless Debian Chromium to look at it with. Nothing here reaches
- * beyond 127.0.0.1: the browser refuses every other address.
+ * The whole system, started exactly as `npm start` starts it (`npx tsx scripts/start.ts`): the edge, the
+ * origin and the development identity provider, on free ports with fresh state folders, and a headless
+ * Debian Chromium to look at it with. Nothing here reaches beyond 127.0.0.1: the browser refuses every
+ * address but the edge's and the provider's.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +27,8 @@ export interface Stack {
   base: string;
   /** The origin on Node, as the edge would reach it without a relay in between. */
   origin: string;
+  /** The development OpenID Provider (its issuer): http://127.0.0.1:<port> */
+  idp: string;
   /** Everything the stack printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -49,12 +52,15 @@ function exited(child: ChildProcess): boolean {
 
 /** Starts `npx tsx scripts/start.ts` with `bindings` overriding the edge's, and waits until it is ready. */
 export async function startStack(bindings: Record<string, string>, ports: { origin?: number } = {}): Promise<Stack> {
-  const [edgePort, originPort] = [await freePort(), ports.origin ?? (await freePort())];
+  const [edgePort, originPort, idpPort] = [await freePort(), ports.origin ?? (await freePort()), await freePort()];
   const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-browser-"));
   const edgeState = join(stateRoot, "edge-state");
   const pgliteDir = join(stateRoot, "pglite");
+  // Fresh provider keys and an empty phone registry: no test sees another run's citizens.
+  const idpState = join(stateRoot, "idp-state");
   mkdirSync(edgeState);
   const base = `http://127.0.0.1:${edgePort}`;
+  const idp = `http://127.0.0.1:${idpPort}`;
 
   // Its own process group (detached), so stopping it reaches npx, tsx and start.ts together; start.ts
   // stops the origin and wrangler (each in a group of its own) when it receives SIGTERM.
@@ -69,6 +75,8 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
       ORIGIN_PORT: String(originPort),
       EDGE_STATE_DIR: edgeState,
       PGLITE_DIR: pgliteDir,
+      IDP_PORT: String(idpPort),
+      IDP_STATE_DIR: idpState,
       NO_COLOR: "1",
     },
   });
@@ -95,7 +103,7 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
     }
     // The edge must have let go of its port: a leftover wrangler would outlive the test run.
     const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (Date.now() < deadline && (await answers(`${base}/api/cohorts`))) await sleep(250);
+    while (Date.now() < deadline && ((await answers(`${base}/api/cohorts`)) || (await answers(`${idp}/.well-known/openid-configuration`)))) await sleep(250);
     rmSync(stateRoot, { recursive: true, force: true });
   };
 
@@ -107,11 +115,12 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
       await sleep(200);
     }
     if (!(await answers(`${base}/api/cohorts`))) throw new Error(`ready, but ${base}/api/cohorts does not answer:\n${log}`);
+    if (!(await answers(`${idp}/.well-known/openid-configuration`))) throw new Error(`ready, but the identity provider at ${idp} does not answer:\n${log}`);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { base, origin: `http://127.0.0.1:${originPort}`, output: () => log, stop };
+  return { base, origin: `http://127.0.0.1:${originPort}`, idp, output: () => log, stop };
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -136,13 +145,14 @@ export async function launchBrowser(): Promise<Browser> {
 
 /**
  * A citizen's browser: its own cookies and storage, a 360 px wide phone screen, and no way off the
- * machine. Requests to anywhere but the stack are aborted and listed in `offsite`.
+ * machine. Requests to anywhere but the stack's edge and its identity provider are aborted and listed in
+ * `offsite`.
  */
-export async function citizenContext(browser: Browser, base: string): Promise<{ context: BrowserContext; offsite: string[] }> {
+export async function citizenContext(browser: Browser, stack: Pick<Stack, "base" | "idp">): Promise<{ context: BrowserContext; offsite: string[] }> {
   const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 1, locale: "ko-KR", timezoneId: DEVICE_TIME_ZONE });
   const offsite: string[] = [];
   await context.route(
-    (url) => url.origin !== base && url.protocol !== "data:",
+    (url) => url.origin !== stack.base && url.origin !== stack.idp && url.protocol !== "data:",
     (route) => {
       offsite.push(route.request().url());
       return route.abort();
