@@ -3,6 +3,7 @@ import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT } from "jose
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { shardOf } from "../../src/edge/citizen-key.js";
+import { verifyIdToken } from "../../src/edge/identity.js";
 import { config, encodePart, errorCode, idToken, jwtParts, keyOf, OPEN_BIRTH_DATE, ORIGIN, postJoin, randomAddress, randomIdentity } from "./helpers.js";
 
 /**
@@ -93,6 +94,14 @@ describe("joining with an id_token", () => {
         await refusedJoin(await make());
       });
     }
+  });
+
+  it("checks the browser flow's nonce: a token minted for another sign-in is refused", async () => {
+    const token = await idToken(randomIdentity(), OPEN_BIRTH_DATE, { nonce: "nonce-of-this-sign-in" });
+    expect((await verifyIdToken(config.identity, token, { nonce: "nonce-of-this-sign-in" })).ok).toBe(true);
+    expect(await verifyIdToken(config.identity, token, { nonce: "nonce-of-another-sign-in" })).toMatchObject({ ok: false, problem: "refused" });
+    // A token with no nonce cannot stand in for a browser sign-in either.
+    expect((await verifyIdToken(config.identity, await idToken(randomIdentity()), { nonce: "n" })).ok).toBe(false);
   });
 
   it("limits failed identity checks per client address with 429 rate_limited, but never a valid token", async () => {

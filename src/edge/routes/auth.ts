@@ -31,8 +31,9 @@ function isPageNavigation(c: Context): boolean {
 }
 
 /** Where the page shows what became of a sign-in; the reason names no person and no token. */
-function pageWithOutcome(err: unknown): string {
-  if (err instanceof SignInFailure && err.kind === "cancelled") return "/?signin=cancelled";
+function pageWithOutcome(failure: unknown): string {
+  if (failure instanceof SignInFailure && failure.kind === "cancelled") return "/?signin=cancelled";
+  const err = failure instanceof SignInFailure ? asApiError(failure) : failure;
   if (err instanceof ApiError) {
     switch (err.code) {
       case "cohort_not_open":
