@@ -92,6 +92,9 @@ export const page: Suite = {
           await tab.goto(`${edge.url}/`, { waitUntil: "networkidle", timeout: 30_000 });
           await tab.waitForTimeout(500);
           const first = net.transfers();
+          // A file that failed to load (e.g. public/ rebuilt under the running edge) would shrink the figure: refuse it.
+          const failed = first.filter((t) => t.status < 0);
+          if (failed.length) throw new Error(`first load: ${failed.map((t) => new URL(t.url).pathname).join(", ")} failed to load`);
 
           // Join (not counted), then one poll as the page makes it.
           // One edge serves every run, so each run is another citizen.
