@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
+import { idTokens, newPhone } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, sleep, startStack, type Stack } from "./support/stack.js";
 
 /**
@@ -31,16 +32,20 @@ afterAll(async () => {
 
 describe("coming back after booking", () => {
   it("shows the booking once the pass has expired", async () => {
-    const { context } = await citizenContext(browser, stack.base);
+    const { context } = await citizenContext(browser, stack);
     const page = await context.newPage();
     const visible = (selector: string) => page.locator(selector).waitFor({ state: "visible", timeout: 30_000 });
     await page.goto(`${stack.base}/`);
-    await visible("#view-join");
-    await page.getByLabel("연도", { exact: true }).fill("1963");
-    await page.getByLabel("월", { exact: true }).fill("4");
-    await page.getByLabel("일", { exact: true }).fill("5");
-    await page.getByLabel("휴대전화 번호", { exact: true }).fill("010-booked-return");
-    await page.getByRole("button", { name: "대기열에 들어가기" }).click();
+    await visible("#view-signin");
+    // The citizen joins as an app does, with the provider's id_token, from this browser, so the ticket
+    // cookie lands here (journey.test.ts signs in through the provider's pages; this test is about coming back).
+    const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate: "1963-04-05" }]);
+    const joined = await page.evaluate(async (idToken) => {
+      const res = await fetch("/api/queue/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
+      return res.status;
+    }, idToken!);
+    expect(joined).toBe(200);
+    await page.reload();
     await visible("#view-book");
     await page.getByLabel("날짜", { exact: true }).selectOption({ index: 1 });
     await page.getByRole("button", { name: "예약 가능한 시간 보기" }).click();

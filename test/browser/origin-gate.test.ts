@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { idTokens, newPhone } from "./support/identity.js";
 import { freePort, sleep, startStack, type Stack } from "./support/stack.js";
 
 /**
@@ -62,13 +63,15 @@ afterAll(async () => {
   await new Promise((r) => relay?.server.close(r));
 });
 
-async function joinAs(identity: string, birthDate = "1963-02-03"): Promise<{ ticket: string; status: QueueStatus }> {
+/** A new citizen joins as an app does: with an id_token the development provider signed for them. */
+async function joinAs(birthdate = "1963-02-03"): Promise<{ ticket: string; status: QueueStatus }> {
+  const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
   const res = await fetch(`${stack.base}/api/queue/join`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ identity, birthDate }),
+    body: JSON.stringify({ idToken }),
   });
-  expect(res.status).toBe(200);
+  expect(res.status, await res.clone().text()).toBe(200);
   return joinResponse.parse(await res.json());
 }
 
@@ -93,11 +96,11 @@ const jti = (pass: string) => (JSON.parse(Buffer.from(pass.split(".")[1]!, "base
 
 describe("the edge in front of the origin", () => {
   it("frees the citizen's capacity as soon as the origin confirms the booking", async () => {
-    const a = await joinAs("+82-10-gate-a");
+    const a = await joinAs();
     const admittedA = await untilAdmitted(a.ticket, 15_000);
     expect(admittedA.state).toBe("admitted");
 
-    const b = await joinAs("+82-10-gate-b");
+    const b = await joinAs();
     // The cap is one: while A holds the pass, B waits, however many turns the rate would allow.
     await sleep(4_000);
     expect((await statusOf(b.ticket)).state).toBe("waiting");
@@ -113,7 +116,7 @@ describe("the edge in front of the origin", () => {
   });
 
   it("answers a retryable 503 when the origin is slow or down, and the citizen keeps pass and place", async () => {
-    const c = await joinAs("+82-10-gate-c", "1967-04-05");
+    const c = await joinAs("1967-04-05");
     const admitted = await untilAdmitted(c.ticket, 30_000);
     expect(admitted.state).toBe("admitted");
     const pass = { authorization: `Bearer ${admitted.pass!}` };
