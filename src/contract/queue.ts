@@ -9,7 +9,10 @@ export const MAX_ID_TOKEN_LENGTH = 4096;
  */
 export const joinRequest = z
   .object({
-    idToken: z.string().min(1).max(MAX_ID_TOKEN_LENGTH),
+    idToken: z
+      .string({ error: "idToken is required: the id_token the identity provider issued (typed identities are not accepted)" })
+      .min(1)
+      .max(MAX_ID_TOKEN_LENGTH),
   })
   .strict();
 export type JoinRequest = z.infer<typeof joinRequest>;
