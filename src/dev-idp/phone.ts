@@ -4,8 +4,8 @@
  * (the hole issue 9 closes: eight spellings of one number gave seven places). E.164 is that string.
  */
 
-/** Korean mobile prefixes (010, and the older 011/016/017/018/019 still printed on some SIMs). */
-const MOBILE = /^01[016789]\d{7,8}$/;
+/** Korean mobile numbers: 010 with eight digits, or the older 011/016/017/018/019 with seven or eight. */
+const MOBILE = /^(?:010\d{8}|01[16789]\d{7,8})$/;
 
 /**
  * The E.164 form (`+821012345678`) of a Korean mobile number written as `010-1234-5678`, `01012345678`,

@@ -5,8 +5,10 @@
  * tamper with the callback rather than look at pages.
  */
 import { randomInt } from "node:crypto";
-import { maskedPhone } from "../../../src/dev-idp/phone.js";
-import { sleep, type Stack } from "./stack.js";
+import { maskedPhone, toE164 } from "../../../src/dev-idp/phone.js";
+import type { Stack } from "./stack.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface CitizenInput {
   /** Any spelling of a Korean mobile number; the provider normalises it to E.164. */
@@ -50,11 +52,12 @@ export async function idTokens(stack: Pick<Stack, "idp">, citizens: readonly Cit
 const SMS_LINE = /SMS to (\+82 \d{2}-\**-\d{4}): your code is (\d{6})/g;
 
 /**
- * The newest six-digit code the provider printed for this number after `since` characters of the stack's
- * output (take `stack.output().length` just before submitting the phone number). Polls for up to 10 s.
+ * The newest six-digit code the provider printed for this number (any spelling) after `since` characters
+ * of the stack's output (take `stack.output().length` just before submitting the phone number). Polls
+ * for up to 10 s.
  */
-export async function smsCode(stack: Pick<Stack, "output">, phoneE164: string, since = 0, timeoutMs = 10_000): Promise<string> {
-  const target = maskedPhone(phoneE164);
+export async function smsCode(stack: Pick<Stack, "output">, phone: string, since = 0, timeoutMs = 10_000): Promise<string> {
+  const target = maskedPhone(toE164(phone) ?? phone);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let code: string | undefined;
@@ -106,7 +109,7 @@ export class CookieJar {
 }
 
 /** A GET or form POST with this jar's cookies, not following redirects; the jar keeps what comes back. */
-async function send(jar: CookieJar, url: string, init: { method?: "GET" | "POST"; form?: Record<string, string>; accept?: string } = {}): Promise<Response> {
+export async function send(jar: CookieJar, url: string, init: { method?: "GET" | "POST"; form?: Record<string, string>; accept?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: init.accept ?? "text/html" };
   const cookie = jar.header(url);
   if (cookie) headers.cookie = cookie;
@@ -121,10 +124,52 @@ async function send(jar: CookieJar, url: string, init: { method?: "GET" | "POST"
   return res;
 }
 
-function locationOf(res: Response, from: string): string {
+/** The absolute Location of a redirect; throws (naming the status) if `res` is not one. */
+export function locationOf(res: Response, from: string): string {
   const location = res.headers.get("location");
   if (!location || res.status < 300 || res.status > 399) throw new Error(`expected a redirect from ${from}, got ${res.status}`);
   return new URL(location, from).href;
+}
+
+/**
+ * The provider's part of a browser sign-in: from its authorization URL, through its phone/birth-date form
+ * and the SMS code (read from `output`), until it redirects the browser off its own origin; returns where
+ * to (the relying party's redirect_uri with `code`, `state`, `iss`, or with `error`). A browser the
+ * provider remembers (`idpJar` with a session) is sent back without seeing a page: `asked` is false.
+ */
+export async function signInAtProvider(
+  provider: { idp: string; output: () => string },
+  authorizationUrl: string,
+  phone: string,
+  birthdate: string,
+  idpJar: CookieJar,
+): Promise<{ returnUrl: string; asked: boolean }> {
+  let url = authorizationUrl;
+  let asked = false;
+  // Bounded: a redirect loop is a failure, not a hang.
+  for (let hops = 0; new URL(url).origin === provider.idp; hops++) {
+    if (hops > 12) throw new Error(`the provider kept redirecting; last at ${url}`);
+    const res = await send(idpJar, url);
+    if (res.status >= 300 && res.status < 400) {
+      url = locationOf(res, url);
+      continue;
+    }
+    const html = await res.text();
+    const phoneAction = /action="([^"]*\/phone)"/.exec(html)?.[1];
+    if (res.status !== 200 || !phoneAction) throw new Error(`expected the provider's phone form at ${url}, got ${res.status}:\n${html.slice(0, 500)}`);
+    asked = true;
+    const phoneUrl = new URL(phoneAction, url).href;
+    const since = provider.output().length;
+    const phoneRes = await send(idpJar, phoneUrl, { method: "POST", form: { phone, birthdate } });
+    const codePage = locationOf(phoneRes, phoneUrl);
+    const code = await smsCode(provider, phone, since);
+    const codeHtml = await (await send(idpJar, codePage)).text();
+    const codeUrl = new URL(/action="([^"]*\/code)"/.exec(codeHtml)?.[1] ?? "", codePage).href;
+    const codeRes = await send(idpJar, codeUrl, { method: "POST", form: { code } });
+    if (codeRes.status === 409) throw new Error(`the provider refused ${phone} with ${birthdate}: that number is registered with another birth date`);
+    url = locationOf(codeRes, codeUrl);
+  }
+  return { returnUrl: url, asked };
 }
 
 export interface LoginOptions {
@@ -166,36 +211,11 @@ export async function loginOverHttp(stack: Pick<Stack, "base" | "idp" | "output"
   const edgeJar = opts.edgeJar ?? new CookieJar();
   const idpJar = opts.idpJar ?? new CookieJar();
   const loginUrl = `${stack.base}/auth/login${opts.lang ? `?lang=${opts.lang}` : ""}`;
-  let url = locationOf(await send(edgeJar, loginUrl), loginUrl);
+  const url = locationOf(await send(edgeJar, loginUrl), loginUrl);
   if (!url.startsWith(`${stack.idp}/`)) throw new Error(`GET /auth/login sent the browser to ${url}, not to the provider at ${stack.idp}`);
 
-  let asked = false;
-  // Through the provider until it sends the browser back to the edge. Bounded: a loop is a failure.
-  for (let hops = 0; !url.startsWith(`${stack.base}/`); hops++) {
-    if (hops > 12) throw new Error(`the provider kept redirecting; last at ${url}`);
-    if (!url.startsWith(`${stack.idp}/`)) throw new Error(`the sign-in left the stack for ${url}`);
-    const res = await send(idpJar, url);
-    if (res.status >= 300 && res.status < 400) {
-      url = locationOf(res, url);
-      continue;
-    }
-    const html = await res.text();
-    if (res.status !== 200 || !/\/interaction\/[^/"]+\/phone"/.test(html)) throw new Error(`expected the provider's phone form at ${url}, got ${res.status}:\n${html.slice(0, 500)}`);
-    asked = true;
-    const phoneAction = new URL(/action="([^"]*\/phone)"/.exec(html)![1]!, url).href;
-    const since = stack.output().length;
-    const phoneRes = await send(idpJar, phoneAction, { method: "POST", form: { phone, birthdate } });
-    const codePage = locationOf(phoneRes, phoneAction);
-    const code = await smsCode(stack, phone, since);
-    const codeHtml = await (await send(idpJar, codePage)).text();
-    const codeAction = new URL(/action="([^"]*\/code)"/.exec(codeHtml)?.[1] ?? "", codePage).href;
-    const codeRes = await send(idpJar, codeAction, { method: "POST", form: { code } });
-    if (codeRes.status === 409) throw new Error(`the provider refused ${phone} with ${birthdate}: that number is registered with another birth date`);
-    url = locationOf(codeRes, codeAction);
-  }
-
-  const callbackUrl = url;
-  if (!new URL(callbackUrl).pathname.endsWith("/auth/callback")) throw new Error(`the provider sent the browser to ${callbackUrl}, not to the edge's callback`);
+  const { returnUrl: callbackUrl, asked } = await signInAtProvider({ idp: stack.idp, output: stack.output }, url, phone, birthdate, idpJar);
+  if (!callbackUrl.startsWith(`${stack.base}/auth/callback?`)) throw new Error(`the provider sent the browser to ${callbackUrl}, not to the edge's callback`);
   if (opts.stopBeforeCallback) return { callbackUrl, edgeCookies: edgeJar.all(), edgeJar, idpJar, asked };
   const res = await send(edgeJar, callbackUrl, { accept: opts.accept ?? "text/html" });
   const location = res.headers.get("location");

@@ -1,0 +1,97 @@
+/**
+ * The development provider as `npm start` runs it (`tsx src/dev-idp/server.ts`, its own process), on a
+ * free port with a state folder of the test's choosing, and everything it prints.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+
+export interface RunningIdp {
+  /** Its issuer and base URL, http://127.0.0.1:<port>. */
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  /** The one redirect URI registered for the client; nothing listens there, tests read the redirect. */
+  redirectUri: string;
+  stateDir: string;
+  output(): string;
+  /** Whether the process is still running (a bad request must never end it). */
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export const newStateDir = () => mkdtempSync(join(tmpdir(), "dev-idp-test-"));
+
+/** Starts the provider process; resolves once its discovery document answers. */
+export async function startIdp(opts: { stateDir?: string; clientSecret?: string; port?: number } = {}): Promise<RunningIdp> {
+  const port = opts.port ?? (await freePort());
+  const stateDir = opts.stateDir ?? newStateDir();
+  const clientId = "waiting-room-edge";
+  const clientSecret = opts.clientSecret ?? randomBytes(32).toString("base64url");
+  const redirectUri = "http://127.0.0.1:9/auth/callback";
+  const { output, exit, child } = runIdp({
+    IDP_PORT: String(port),
+    IDP_STATE_DIR: stateDir,
+    IDP_CLIENT_ID: clientId,
+    IDP_CLIENT_SECRET: clientSecret,
+    IDP_REDIRECT_URIS: `${redirectUri},http://localhost:9/auth/callback`,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  void exit.then(() => (exited = true));
+  const stop = async () => {
+    if (exited || !child.pid) return;
+    process.kill(-child.pid, "SIGTERM");
+    await Promise.race([exit, new Promise((r) => setTimeout(r, 5_000))]);
+    if (!exited) process.kill(-child.pid, "SIGKILL");
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`the provider exited while starting:\n${output()}`);
+    try {
+      const res = await fetch(`${url}/.well-known/openid-configuration`);
+      if (res.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the provider did not start within 30 s:\n${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, clientId, clientSecret, redirectUri, stateDir, output, alive: () => !exited, stop };
+}
+
+/** Runs the provider's entry with exactly this environment (plus PATH); for start-up failures too. */
+export function runIdp(env: Record<string, string>) {
+  const child = spawn(join(root, "node_modules/.bin/tsx"), ["src/dev-idp/server.ts"], {
+    cwd: root,
+    // Its own process group: stopping it reaches tsx and the node process it starts.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NO_COLOR: "1", ...env },
+  });
+  let log = "";
+  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => log, exit };
+}
