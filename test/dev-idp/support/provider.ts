@@ -2,7 +2,7 @@
  * The development provider as `npm start` runs it (`tsx src/dev-idp/server.ts`, its own process), on a
  * free port with a state folder of the test's choosing, and everything it prints.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
@@ -80,18 +80,22 @@ export async function startIdp(opts: { stateDir?: string; clientSecret?: string;
   return { url, clientId, clientSecret, redirectUri, stateDir, output, alive: () => !exited, stop };
 }
 
-/** Runs the provider's entry with exactly this environment (plus PATH); for start-up failures too. */
-export function runIdp(env: Record<string, string>) {
-  const child = spawn(join(root, "node_modules/.bin/tsx"), ["src/dev-idp/server.ts"], {
+/** Runs the provider's entry with these IDP_* variables and no others; for start-up failures too. */
+export function runIdp(env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  // The test's own IDP_* settings must not leak in from the shell that runs the tests.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+  for (const name of Object.keys(childEnv)) if (name.startsWith("IDP_")) delete childEnv[name];
+  Object.assign(childEnv, env);
+  const child: ChildProcess = spawn(join(root, "node_modules/.bin/tsx"), ["src/dev-idp/server.ts"], {
     cwd: root,
     // Its own process group: stopping it reaches tsx and the node process it starts.
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NO_COLOR: "1", ...env },
+    env: childEnv,
   });
   let log = "";
-  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code: number | null) => resolve(code)));
   return { child, output: () => log, exit };
 }
