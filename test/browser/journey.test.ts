@@ -318,6 +318,66 @@ describe("the waiting page", () => {
     }
   });
 
+  it("a sign-in that ends without a place is explained on the sign-in view, and the address bar keeps nothing of it", async () => {
+    const page = await citizen();
+    await page.goto(`${stack.base}/`);
+    await visible(page, "#view-signin");
+
+    // In English, the provider's pages are in English too; the citizen cancels there.
+    await page.getByRole("button", { name: "English" }).click();
+    await Promise.all([page.waitForEvent("load", { timeout: VIEW_TIMEOUT }), page.locator("#signin").click()]);
+    expect(new URL(page.url()).origin).toBe(stack.idp);
+    expect(await page.locator("html").getAttribute("lang")).toBe("en");
+    await page.getByRole("link", { name: /Cancel/ }).click();
+    await page.waitForURL(onOrigin(stack.base), { timeout: VIEW_TIMEOUT });
+    await visible(page, "#signin-note");
+    const cancelled = "Signing in was cancelled. To join the line, please sign in again.";
+    expect(await textOf(page, "#signin-note")).toBe(cancelled);
+    expect(await textOf(page, "#live")).toBe(cancelled);
+    // Focus is on the view's heading, so a screen reader continues from what happened.
+    expect(await page.evaluate("document.activeElement?.id")).toBe("signin-title");
+    expect(addressBars.get(page)).toContain(`${stack.base}/?signin=cancelled`);
+    await expect.poll(() => page.url()).toBe(`${stack.base}/`);
+    await shot(page, "04b-sign-in-cancelled-en");
+    await page.getByRole("button", { name: "한국어" }).click();
+
+    // A birth date no cohort covers, as the provider verified it: told so, with no place made.
+    const phone = newPhone();
+    expect(await signIn(page, "signin", phone, "1990-01-01")).toBe("asked");
+    await visible(page, "#signin-error");
+    expect(await textOf(page, "#signin-error")).toBe("본인 인증 기관에 등록된 생년월일로는 예약할 수 있는 나이대가 없습니다.");
+    expect(addressBars.get(page)).toContain(`${stack.base}/?signin=not_eligible`);
+    expect(await page.locator("#view-wait").isVisible()).toBe(false);
+    expectCleanAddresses(page, [phone]);
+    await shot(page, "04c-sign-in-not-eligible");
+
+    // The other ways back from the callback, as the edge sends them, and words the page does not know.
+    const reasons: Array<[string, string]> = [
+      ["invalid_identity", "본인 인증 결과를 확인하지 못했습니다. 다시 본인 인증을 해 주세요."],
+      ["rate_limited", "짧은 시간에 시도가 너무 많았습니다. 1분쯤 기다린 뒤 다시 본인 인증을 해 주세요. 이미 받은 순서는 그대로입니다."],
+      ["unavailable", "본인 인증 기관이나 대기열 서버가 잠시 응답하지 않습니다. 잠시 후 다시 시도해 주세요."],
+      ["failed", "본인 인증을 마치지 못했습니다. 다시 시도해 주세요."],
+      ["%3Cb%3Enope%3C%2Fb%3E", "본인 인증을 마치지 못했습니다. 다시 시도해 주세요."],
+    ];
+    for (const [reason, text] of reasons) {
+      await page.goto(`${stack.base}/?signin=${reason}`);
+      await visible(page, "#signin-error");
+      expect(await textOf(page, "#signin-error"), reason).toBe(text);
+      expect(await page.locator("#signin-note").isVisible(), reason).toBe(false);
+      await expect.poll(() => page.url()).toBe(`${stack.base}/`);
+    }
+    // A cohort the edge does not list: no label or time is made up for it.
+    await page.goto(`${stack.base}/?signin=cohort_not_open&cohort=70-74`);
+    await visible(page, "#signin-note");
+    expect(await textOf(page, "#signin-note")).toBe("이 나이대의 예약은 아직 시작하지 않았습니다. 아래의 나이대별 예약 시작 시각을 확인해 주세요.");
+    // "Your earlier place lapsed" belongs to a new place; without one, nothing is said.
+    await page.goto(`${stack.base}/?signin=rejoined`);
+    await visible(page, "#view-signin");
+    await expect.poll(() => page.url()).toBe(`${stack.base}/`);
+    expect(await page.locator("#signin-note").isVisible()).toBe(false);
+    expect(await page.locator("#signin-error").isVisible()).toBe(false);
+  });
+
   it("two citizens sign in, see their place fall, keep it across a refresh and a second device, get admitted and book", async () => {
     // A line to wait behind: people who joined a moment earlier and will never claim their turn.
     await syntheticJoins(10);
