@@ -40,6 +40,7 @@ h1{font-size:1.3rem;margin:0 0 1rem}
 label{display:block;font-weight:600;margin:1rem 0 .25rem}
 input{font-size:1.1rem;padding:.5rem;width:100%;box-sizing:border-box;border:1px solid #8a939c;border-radius:.25rem}
 button{font-size:1.05rem;margin-top:1.25rem;padding:.6rem 1rem;width:100%;border:0;border-radius:.25rem;background:#0b57d0;color:#fff;cursor:pointer}
+button .other{color:#e3ebfb}
 button:focus,input:focus,a:focus{outline:3px solid #f0a000;outline-offset:2px}
 .alert{background:#fdecea;border-left:4px solid #c62828;padding:.5rem .75rem;margin:0 0 1rem}
 .note{font-size:.9rem;color:#444}
