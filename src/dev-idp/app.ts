@@ -40,7 +40,7 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
     try {
       if (url.pathname === "/dev/id-tokens") return await handleDevIdTokens({ registry, minter }, req, res);
       if (url.pathname === "/interaction" || url.pathname.startsWith("/interaction/")) {
-        return await handleInteraction({ provider, registry, sms }, req, res, url);
+        return await handleInteraction({ provider, registry, sms, log }, req, res, url);
       }
       if (wantsJson) throw new ClientProblem(404, "not_found", "no such route");
       return await oidc(req, res);

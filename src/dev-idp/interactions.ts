@@ -46,6 +46,8 @@ export interface InteractionDeps {
   provider: Provider;
   registry: CitizenRegistry;
   sms: SmsChallenges;
+  /** Where sign-in outcomes go (masked numbers only: never a code, a token or a birth date). */
+  log: (line: string) => void;
 }
 
 /** Handles one request under /interaction/. */
@@ -116,13 +118,18 @@ async function submitCode(deps: InteractionDeps, uid: string, lang: Lang, req: I
     case "wrong":
       return sendHtml(res, 400, codePage({ uid, lang, maskedPhone: maskedPhone(pendingPhone ?? ""), error: wrongCode(check.triesLeft) }));
     case "restart": {
+      if (check.reason === "too_many_tries" && pendingPhone) deps.log(`${maskedPhone(pendingPhone)}: ${MAX_WRONG_TRIES} wrong codes, the sign-in starts over`);
       const error = check.reason === "too_many_tries" ? MESSAGES.tooManyTries : check.reason === "expired" ? MESSAGES.expired : MESSAGES.noCode;
       return sendHtml(res, 400, phonePage({ uid, lang, error }));
     }
     case "verified": {
       const claimed = deps.registry.claimAll([{ phoneNumber: check.phoneNumber, birthdate: check.birthdate }]);
-      if (!claimed.ok) return sendHtml(res, 409, phonePage({ uid, lang, error: MESSAGES.conflict }));
+      if (!claimed.ok) {
+        deps.log(`${maskedPhone(check.phoneNumber)}: refused, the birth date differs from the registry's`);
+        return sendHtml(res, 409, phonePage({ uid, lang, error: MESSAGES.conflict }));
+      }
       const citizen = claimed.citizens[0]!;
+      deps.log(`${maskedPhone(check.phoneNumber)}: signed in`);
       return deps.provider.interactionFinished(req, res, { login: { accountId: citizen.sub } }, { mergeWithLastSubmission: false });
     }
   }
