@@ -35,9 +35,11 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
   provider.on("error", (err) => log(`provider fault: ${describe(err)}`));
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", config.issuer);
-    const wantsJson = url.pathname.startsWith("/dev/");
+    let url = new URL("/", config.issuer);
+    let wantsJson = false;
     try {
+      url = requestUrl(req, config.issuer);
+      wantsJson = url.pathname.startsWith("/dev/");
       if (url.pathname === "/dev/id-tokens") return await handleDevIdTokens({ registry, minter }, req, res);
       if (url.pathname === "/interaction" || url.pathname.startsWith("/interaction/")) {
         return await handleInteraction({ provider, registry, sms, log }, req, res, url);
@@ -61,9 +63,21 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
   return {
     provider,
     listener: (req, res) => {
-      void route(req, res);
+      route(req, res).catch((err: unknown) => {
+        log(`fault while answering: ${describe(err)}`);
+        res.destroy();
+      });
     },
   };
+}
+
+/** The request's URL; a target Node's parser let through but URL cannot read (`http://[`) is the client's mistake. */
+function requestUrl(req: IncomingMessage, base: string): URL {
+  try {
+    return new URL(req.url ?? "/", base);
+  } catch {
+    throw new ClientProblem(400, "invalid_request", "the request target is not a URL");
+  }
 }
 
 function describe(err: unknown): string {

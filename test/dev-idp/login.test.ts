@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CookieJar, locationOf, send, signInAtProvider, smsCode } from "../browser/support/identity.js";
@@ -196,6 +197,19 @@ describe("signing in at the development provider", () => {
   });
 });
 
+/** The status line of a hand-written HTTP/1.1 request: targets no fetch would send. */
+function rawStatus(target: string): Promise<string> {
+  const { hostname, port } = new URL(idp.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(`GET ${target} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`));
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on("end", () => resolve(answer.split("\r\n")[0] ?? ""));
+    socket.on("error", reject);
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer to ${target}`)));
+  });
+}
+
 describe("bad requests", () => {
   it("never sends a browser to an unregistered redirect_uri", async () => {
     const res = await send(new CookieJar(), authorizationRequest({ redirect_uri: "http://attacker.example/cb" }).url);
@@ -238,6 +252,10 @@ describe("bad requests", () => {
     expect((await send(jar, action(start.html, "phone"), { method: "GET" })).status).toBe(405);
     const json = await fetch(action(start.html, "phone"), { method: "POST", headers: { cookie: jar.header(action(start.html, "phone"))!, "content-type": "application/json" }, body: "{}" });
     expect(json.status).toBe(415);
+    expect(idp.alive()).toBe(true);
+    for (const target of ["http://[", "/%zz", "*", "//elsewhere/x", "/interaction/%00", "/interaction/a/../../jwks", "/dev/id-tokens?x=%"]) {
+      expect([target, await rawStatus(target)]).toEqual([target, expect.stringMatching(/^HTTP\/1\.1 (4\d\d|200)/)]);
+    }
     expect(idp.alive()).toBe(true);
     // Client mistakes are not faults: nothing was logged as one.
     expect(idp.output()).not.toContain("fault");
