@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import Provider, { errors, type Grant, type Interaction } from "oidc-provider";
 import { normaliseBirthdate } from "./birthdate.js";
+import { SCOPE_CLAIMS } from "./id-tokens.js";
 import { ClientProblem, readForm, seeOther, sendHtml } from "./http.js";
 import { type Bilingual, codePage, errorPage, type Lang, pageLang, phonePage } from "./pages.js";
 import { maskedPhone, toE164 } from "./phone.js";
@@ -144,7 +145,9 @@ async function grantConsent(provider: Provider, interaction: Interaction, req: I
   const clientId = interaction.params.client_id;
   if (!accountId || typeof clientId !== "string") return sendHtml(res, 400, errorPage({ lang: "ko", message: MESSAGES.sessionGone }));
   const grant: Grant = new provider.Grant({ clientId, accountId });
-  grant.addOIDCScope(typeof interaction.params.scope === "string" ? interaction.params.scope : "openid");
+  // Only the scopes this provider defines; anything else the request named stays ungranted.
+  const requested = typeof interaction.params.scope === "string" ? interaction.params.scope.split(" ") : [];
+  grant.addOIDCScope(["openid", ...requested.filter((s) => s in SCOPE_CLAIMS && s !== "openid")].join(" "));
   const grantId = await grant.save();
   return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }

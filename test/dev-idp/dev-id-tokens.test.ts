@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startIdp, type RunningIdp } from "./support/provider.js";
+import { removeStateDirs, startIdp, type RunningIdp } from "./support/provider.js";
 
 let idp: RunningIdp;
 beforeAll(async () => {
@@ -8,6 +8,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await idp?.stop();
+  removeStateDirs();
 });
 
 let counter = 0;

@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CookieJar, locationOf, send, signInAtProvider, smsCode } from "../browser/support/identity.js";
-import { startIdp, type RunningIdp } from "./support/provider.js";
+import { removeStateDirs, startIdp, type RunningIdp } from "./support/provider.js";
 
 /**
  * The browser sign-in at the development provider, over HTTP as a browser would drive it (manual
@@ -17,6 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await idp?.stop();
+  removeStateDirs();
 });
 
 let counter = 0;

@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
-import { newStateDir, runIdp, startIdp, type RunningIdp } from "./support/provider.js";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { newStateDir, removeStateDirs, runIdp, startIdp, type RunningIdp } from "./support/provider.js";
 
 /** What survives a restart: keys, cookie keys and the registry live in IDP_STATE_DIR. */
 
@@ -8,6 +8,7 @@ const running: RunningIdp[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((idp) => idp.stop()));
 });
+afterAll(removeStateDirs);
 
 async function kid(idp: RunningIdp): Promise<string> {
   const jwks = (await (await fetch(`${idp.url}/jwks`)).json()) as { keys: { kid: string }[] };

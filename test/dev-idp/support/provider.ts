@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -37,7 +37,18 @@ async function freePort(): Promise<number> {
   });
 }
 
-export const newStateDir = () => mkdtempSync(join(tmpdir(), "dev-idp-test-"));
+const made: string[] = [];
+/** A fresh, empty state folder, removed by `removeStateDirs`. */
+export function newStateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "dev-idp-test-"));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every state folder `newStateDir` made in this test file (call after the providers stopped). */
+export function removeStateDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** Starts the provider process; resolves once its discovery document answers. */
 export async function startIdp(opts: { stateDir?: string; clientSecret?: string; port?: number } = {}): Promise<RunningIdp> {
