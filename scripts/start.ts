@@ -160,6 +160,18 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => stop(0));
   process.on("SIGTERM", () => stop(0));
+  // Watched from the moment it starts: a child that dies while another is still starting (the provider
+  // on a port already taken) stops everything rather than leave a half system running.
+  const watch = (child: ChildProcess, label: string) => {
+    children.push(child);
+    prefixed(child, label === "identity provider" ? "idp" : label);
+    child.once("exit", (code) => {
+      if (!stopping) {
+        console.error(`${label} stopped unexpectedly (code ${code}); stopping the rest`);
+        stop(1);
+      }
+    });
+  };
 
   const origin = spawn(join(root, "node_modules/.bin/tsx"), ["src/origin/node.ts"], {
     cwd: root,
@@ -172,8 +184,7 @@ async function main(): Promise<void> {
       PASS_AUDIENCE: config.audience,
     },
   });
-  children.push(origin);
-  prefixed(origin, "origin");
+  watch(origin, "origin");
 
   // The identity provider before the edge: the edge fetches its discovery document and keys on the
   // first sign-in, and a citizen may click "sign in" as soon as the banner appears.
@@ -191,8 +202,7 @@ async function main(): Promise<void> {
       IDP_REDIRECT_URIS: [`http://127.0.0.1:${edgePort}/auth/callback`, `http://localhost:${edgePort}/auth/callback`].join(","),
     },
   });
-  children.push(idp);
-  prefixed(idp, "idp");
+  watch(idp, "identity provider");
   try {
     await waitFor(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200, idp, "identity provider");
   } catch (err) {
@@ -200,6 +210,8 @@ async function main(): Promise<void> {
     stop(1);
     return;
   }
+  // Another process may have answered on that port while ours failed to bind it and is stopping us.
+  if (stopping) return;
 
   const varArgs = Object.entries(bindings)
     .filter(([k]) => !(SECRET_NAMES as readonly string[]).includes(k) || process.env[k] !== undefined)
@@ -219,17 +231,7 @@ async function main(): Promise<void> {
       },
     },
   );
-  children.push(edge);
-  prefixed(edge, "edge");
-
-  for (const [child, label] of [[origin, "origin"], [idp, "identity provider"], [edge, "edge"]] as const) {
-    child.once("exit", (code) => {
-      if (!stopping) {
-        console.error(`${label} stopped unexpectedly (code ${code}); stopping the rest`);
-        stop(1);
-      }
-    });
-  }
+  watch(edge, "edge");
 
   try {
     await waitFor(`http://127.0.0.1:${originPort}/api/slots`, (s) => s === 401 || s === 200, origin, "origin");
@@ -239,6 +241,7 @@ async function main(): Promise<void> {
     stop(1);
     return;
   }
+  if (stopping) return;
   const open = config.cohorts.filter((c) => Date.parse(c.opensAt) <= Date.now()).map((c) => c.id);
   console.log("");
   console.log(`  Waiting room ready: open ${edgeUrl}/`);
