@@ -58,7 +58,19 @@ declare module "oidc-provider" {
     id_token_signed_response_alg: string;
   }
 
+  /** A store for the provider's records, one instance per model name (Session, Grant, AuthorizationCode…). */
+  export interface Adapter {
+    upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+    find(id: string): Promise<Record<string, unknown> | undefined>;
+    findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+    findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+    consume(id: string): Promise<void>;
+    destroy(id: string): Promise<void>;
+    revokeByGrantId(grantId: string): Promise<void>;
+  }
+
   export interface Configuration {
+    adapter: (model: string) => Adapter;
     clients: ClientMetadata[];
     clientAuthMethods: string[];
     responseTypes: string[];

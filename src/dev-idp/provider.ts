@@ -2,6 +2,7 @@ import Provider, { type Grant, type KoaContextWithOIDC } from "oidc-provider";
 import type { IdpConfig } from "./config.js";
 import { citizenClaims, ID_TOKEN_TTL_SECONDS, SCOPE_CLAIMS } from "./id-tokens.js";
 import { errorPage, pageLang } from "./pages.js";
+import { ProviderStore } from "./provider-store.js";
 import type { CitizenRegistry } from "./registry.js";
 import type { IdpSecrets } from "./state.js";
 
@@ -16,6 +17,7 @@ const SCOPES = Object.keys(SCOPE_CLAIMS).join(" ");
 
 export function createProvider(config: IdpConfig, secrets: IdpSecrets, registry: CitizenRegistry): Provider {
   return new Provider(config.issuer, {
+    adapter: new ProviderStore().adapter,
     clients: [
       {
         client_id: config.clientId,

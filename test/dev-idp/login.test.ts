@@ -188,6 +188,23 @@ describe("signing in at the development provider", () => {
     expect(back.searchParams.get("state")).toBe(request.state);
   });
 
+  it("keeps a sign-in in progress while 2,500 others start (the library's default store holds at most 2,000 records)", async () => {
+    const who = person();
+    const jar = new CookieJar();
+    const request = authorizationRequest();
+    const start = await follow(jar, request.url);
+    expect(start.html).toContain('name="phone"');
+    for (let batch = 0; batch < 25; batch++) {
+      await Promise.all(Array.from({ length: 100 }, async () => (await fetch(authorizationRequest().url, { redirect: "manual" })).body?.cancel()));
+    }
+    const since = idp.output().length;
+    expect((await send(jar, action(start.html, "phone"), { method: "POST", form: { phone: who.typed, birthdate: "1967-08-09" } })).status).toBe(303);
+    const done = await send(jar, action(start.html, "code"), { method: "POST", form: { code: await smsCode(idp, who.e164, since) } });
+    const back = new URL((await follow(jar, locationOf(done, action(start.html, "code")))).url);
+    expect(back.searchParams.get("state")).toBe(request.state);
+    expect((await exchange(back.searchParams.get("code")!, request.verifier)).status).toBe(200);
+  });
+
   it("shows English first when the client asks for ui_locales=en, Korean otherwise", async () => {
     const en = await follow(new CookieJar(), authorizationRequest({ ui_locales: "en" }).url);
     expect(en.html).toMatch(/<html lang="en">/);
