@@ -19,7 +19,9 @@ interface Entry {
 const GRANTABLE = new Set(["AccessToken", "AuthorizationCode", "RefreshToken", "DeviceCode", "BackchannelAuthenticationRequest"]);
 
 /** A bound far above any local run; past it the oldest records go first. */
-const MAX_ENTRIES = 200_000;
+const MAX_ENTRIES = 100_000;
+/** Expired records are dropped this often, so abandoned logins do not pile up until the bound. */
+const SWEEP_EVERY_MS = 60_000;
 
 export class ProviderStore {
   readonly #entries = new Map<string, Entry>();
@@ -29,6 +31,11 @@ export class ProviderStore {
 
   /** oidc-provider's `adapter` option: one adapter per model name, all sharing this store. */
   readonly adapter = (model: string) => new ProviderStoreAdapter(model, this);
+
+  constructor() {
+    // unref: the sweep alone must not keep a stopping process alive.
+    setInterval(() => this.#sweep(), SWEEP_EVERY_MS).unref();
+  }
 
   get(key: string): Payload | undefined {
     const entry = this.#entries.get(key);
@@ -82,10 +89,14 @@ export class ProviderStore {
     this.#grantMembers.delete(grantId);
   }
 
-  /** Expired records first; then, if still full, the oldest (a Map iterates in insertion order). */
-  #evict(): void {
+  #sweep(): void {
     const now = Date.now();
     for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.delete(key);
+  }
+
+  /** Expired records first; then, if still full, the oldest (a Map iterates in insertion order). */
+  #evict(): void {
+    this.#sweep();
     for (const key of this.#entries.keys()) {
       if (this.#entries.size <= MAX_ENTRIES * 0.9) break;
       this.delete(key);
