@@ -181,6 +181,8 @@ async function main(): Promise<void> {
       PORT: String(originPort),
       PASS_JWKS_URL: `${edgeUrl}/.well-known/jwks.json`,
       PASS_ISSUER: config.issuer,
+      // The origin refuses a pass that claims a longer life than the edge gives passes.
+      PASS_TTL_SECONDS: String(config.passTtlSeconds),
       PASS_AUDIENCE: config.audience,
     },
   });

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   console.log(`origin: database: ${where}${seeded ? `, seeded ${seeded.clinics} clinics and ${seeded.slots} slots` : ""}`);
   console.log(
     `origin: passes from ${config.passKeys.kind === "remote" ? config.passKeys.url : "PASS_JWKS"}` +
-      ` (issuer ${config.passIssuer}, audience ${config.passAudience})`,
+      ` (issuer ${config.passIssuer}, audience ${config.passAudience}, living at most ${config.passTtlSeconds} s)`,
   );
 
   const app = createOriginApp({
