@@ -6,7 +6,7 @@ import { ClientProblem, readForm, seeOther, sendHtml } from "./http.js";
 import { type Bilingual, codePage, errorPage, type Lang, pageLang, phonePage } from "./pages.js";
 import { maskedPhone, toE164 } from "./phone.js";
 import type { CitizenRegistry } from "./registry.js";
-import { MAX_WRONG_TRIES, type SmsChallenges } from "./sms.js";
+import { CODE_WINDOW_MS, MAX_WRONG_TRIES, type SmsChallenges } from "./sms.js";
 
 /**
  * The login interaction: oidc-provider sends the browser to /interaction/<uid> when it needs to know who
@@ -29,6 +29,10 @@ const MESSAGES = {
   tooManyTries: {
     ko: `인증번호를 ${MAX_WRONG_TRIES}번 잘못 입력했습니다. 처음부터 다시 하세요.`,
     en: `The code was wrong ${MAX_WRONG_TRIES} times. Start again.`,
+  },
+  tooManyCodes: {
+    ko: `이 번호로 인증번호를 너무 많이 요청했습니다. ${CODE_WINDOW_MS / 60_000}분 뒤에 다시 하세요.`,
+    en: `Too many codes were sent to this number. Try again in ${CODE_WINDOW_MS / 60_000} minutes.`,
   },
   expired: { ko: "인증번호가 만료되었습니다. 처음부터 다시 하세요.", en: "The code has expired. Start again." },
   noCode: { ko: "먼저 휴대전화 번호를 입력하세요.", en: "Enter your mobile number first." },
@@ -107,7 +111,7 @@ async function submitPhone(deps: InteractionDeps, uid: string, lang: Lang, req: 
     const error = !phone ? MESSAGES.badPhone : MESSAGES.badBirthdate;
     return sendHtml(res, 400, phonePage({ uid, lang, phone: typedPhone.slice(0, 40), birthdate: typedBirthdate.slice(0, 20), error }));
   }
-  deps.sms.send(uid, phone, birthdate);
+  if (!deps.sms.send(uid, phone, birthdate)) return sendHtml(res, 429, phonePage({ uid, lang, error: MESSAGES.tooManyCodes }));
   return seeOther(res, `/interaction/${uid}`);
 }
 

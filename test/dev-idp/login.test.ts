@@ -163,6 +163,24 @@ describe("signing in at the development provider", () => {
     expect(back.searchParams.get("code")).toBeTruthy();
   });
 
+  it("sends one number at most five codes a quarter of an hour, so restarting cannot buy endless guesses", async () => {
+    const who = person();
+    const other = person();
+    const jar = new CookieJar();
+    const start = await follow(jar, authorizationRequest().url);
+    const phoneUrl = action(start.html, "phone");
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await send(jar, phoneUrl, { method: "POST", form: { phone: who.typed, birthdate: "1966-02-03" } });
+      statuses.push(res.status);
+      if (res.status === 429) expect(await res.text()).toContain("Too many codes");
+      else await res.body?.cancel();
+    }
+    expect(statuses).toEqual([303, 303, 303, 303, 303, 429, 429]);
+    // Another number is not held up by this one.
+    expect((await send(jar, phoneUrl, { method: "POST", form: { phone: other.typed, birthdate: "1966-02-03" } })).status).toBe(303);
+  });
+
   it("refuses, after the code, a birth date other than the one the registry holds for the number", async () => {
     const who = person();
     await signInAtProvider({ idp: idp.url, output: idp.output }, authorizationRequest().url, who.typed, "1964-05-17", new CookieJar());
