@@ -1,15 +1,8 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeStateDirs, startIdp, type RunningIdp } from "./support/provider.js";
+import { describe, expect, it } from "vitest";
+import { idpForFile } from "./support/provider.js";
 
-let idp: RunningIdp;
-beforeAll(async () => {
-  idp = await startIdp();
-});
-afterAll(async () => {
-  await idp?.stop();
-  removeStateDirs();
-});
+const idp = idpForFile();
 
 let counter = 0;
 /** A number no other test of this file uses (last four digits differ). */

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CookieJar, locationOf, send, signInAtProvider, smsCode } from "../browser/support/identity.js";
-import { removeStateDirs, startIdp, type RunningIdp } from "./support/provider.js";
+import { idpForFile } from "./support/provider.js";
 
 /**
  * The browser sign-in at the development provider, over HTTP as a browser would drive it (manual
@@ -11,14 +11,7 @@ import { removeStateDirs, startIdp, type RunningIdp } from "./support/provider.j
  * state and nonce; the provider's phone and SMS-code pages; the code exchanged with client_secret_basic.
  */
 
-let idp: RunningIdp;
-beforeAll(async () => {
-  idp = await startIdp();
-});
-afterAll(async () => {
-  await idp?.stop();
-  removeStateDirs();
-});
+const idp = idpForFile();
 
 let counter = 0;
 /** A fresh number per test, in the national spelling a person types; its E.164 form alongside. */

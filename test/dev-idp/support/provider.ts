@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll } from "vitest";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -109,4 +110,26 @@ export function runIdp(env: Record<string, string>): { child: ChildProcess; outp
   child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code: number | null) => resolve(code)));
   return { child, output: () => log, exit };
+}
+
+/**
+ * One provider for a test file: started before its tests, stopped (and its state removed) after them.
+ * The handle stands for the provider once `beforeAll` has run; used earlier, it says so.
+ */
+export function idpForFile(): RunningIdp {
+  let idp: RunningIdp | undefined;
+  beforeAll(async () => {
+    idp = await startIdp();
+  });
+  afterAll(async () => {
+    await idp?.stop();
+    removeStateDirs();
+  });
+  return new Proxy({} as RunningIdp, {
+    get(_target, prop) {
+      if (!idp) throw new Error("the provider has not started yet (use it inside a test)");
+      const value: unknown = Reflect.get(idp, prop);
+      return typeof value === "function" ? value.bind(idp) : value;
+    },
+  });
 }
