@@ -35,4 +35,22 @@ describe("configuration", () => {
     expect(problemWith({ CITIZEN_KEY_SECRET: "short" })).toMatch(/CITIZEN_KEY_SECRET/);
     expect(problemWith({ ORIGIN_URL: "not a url" })).toMatch(/ORIGIN_URL/);
   });
+
+  it("takes the identity provider from its bindings, and refuses a provider it could not trust", () => {
+    const remote = parseEdgeConfig({ ...good, IDP_JWKS: "", IDP_JWKS_URL: "https://idp.example/jwks", IDP_MAX_AGE_SECONDS: undefined });
+    expect(remote.identity).toMatchObject({ keys: { kind: "remote", url: "https://idp.example/jwks" }, maxAgeSeconds: 3600 });
+    expect(parseEdgeConfig(good).identity.keys.kind).toBe("inline");
+
+    expect(problemWith({ IDP_ISSUER: undefined })).toMatch(/IDP_ISSUER/);
+    // Plain http would let anyone on the path forge the provider's answers; only a provider on this machine may use it.
+    expect(problemWith({ IDP_ISSUER: "http://idp.example" })).toMatch(/IDP_ISSUER must be https/);
+    expect(parseEdgeConfig({ ...good, IDP_ISSUER: "http://127.0.0.1:8789" }).identity.issuer).toBe("http://127.0.0.1:8789");
+    expect(problemWith({ IDP_CLIENT_ID: "" })).toMatch(/IDP_CLIENT_ID/);
+    expect(problemWith({ IDP_CLIENT_SECRET: undefined })).toMatch(/IDP_CLIENT_SECRET/);
+    expect(problemWith({ IDP_JWKS_URL: "https://idp.example/jwks" })).toMatch(/set exactly one/);
+    expect(problemWith({ IDP_JWKS: "", IDP_JWKS_URL: "" })).toMatch(/set exactly one/);
+    expect(problemWith({ IDP_JWKS: "{not json" })).toMatch(/IDP_JWKS/);
+    expect(problemWith({ IDP_JWKS: JSON.stringify({ keys: [] }) })).toMatch(/IDP_JWKS/);
+    expect(problemWith({ IDP_MAX_AGE_SECONDS: "an hour" })).toMatch(/IDP_MAX_AGE_SECONDS/);
+  });
 });
