@@ -15,7 +15,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
-import { DEFAULT_PASS_AUDIENCE, DEFAULT_PASS_ISSUER } from "../../src/origin/config.js";
+import { DEFAULT_PASS_AUDIENCE, DEFAULT_PASS_ISSUER, DEFAULT_PASS_TTL_SECONDS } from "../../src/origin/config.js";
 import { openNeon, type DatabaseConnection } from "../../src/origin/db/connect.js";
 import { clinics, slots } from "../../src/origin/db/schema.js";
 import { startWsTcpBridge, type WsTcpBridge } from "../../src/origin/db/ws-tcp-bridge.js";
@@ -61,7 +61,8 @@ async function signPasses(key: PassKey, tag: string, count: number): Promise<str
         .setJti(`${tag}-${i}`)
         .setIssuedAt(now)
         .setNotBefore(now)
-        .setExpirationTime(now + 1800)
+        // The edge's lifetime: the origin refuses a pass claiming a longer one than its PASS_TTL_SECONDS.
+        .setExpirationTime(now + DEFAULT_PASS_TTL_SECONDS)
         .sign(key.privateKey),
     );
   }
@@ -203,6 +204,12 @@ export const origin: Suite = {
         } else {
           r1 = await measureRaw();
           o1 = await measureOrigin();
+        }
+        // Every pass is good and every slot has seats to spare: any other answer means the bench, not
+        // the origin, is wrong (e.g. passes the origin refuses), and a rate of 0 must not become a figure.
+        for (const [side, l] of [["origin", o1], ["raw", r1]] as const) {
+          const odd = Object.entries(l.statusCodes).filter(([code]) => code !== "201" && code !== "200");
+          if (odd.length) throw new Error(`${side} bookings answered ${odd.map(([code, n]) => `${n}× ${code}`).join(", ")}`);
         }
         // Bookings made: 201 only (a 200 would be a replayed pass, had the passes run out).
         const created = (l: LoadResult) => (l.statusCodes["201"] ?? 0) / l.durationSeconds;
