@@ -67,6 +67,16 @@ function derivedKey(secret: string, label: string): Promise<Uint8Array> {
   return key;
 }
 
+/**
+ * A short number standing for a citizen key in the shard's lookup index: 48 bits of the key (not the 32
+ * that pick the shard, which all tickets of a shard share in part). An 8-byte integer index is a fraction
+ * of a 43-character text one; a tag collision only means two rows to compare by the full key.
+ */
+export function citizenTag(key: string): number {
+  const b = base64urlDecode(key);
+  return ((b[4]! * 2 ** 40) + (b[5]! * 2 ** 32) + (((b[6]! << 24) | (b[7]! << 16) | (b[8]! << 8) | b[9]!) >>> 0));
+}
+
 /** The symmetric key that signs queue tickets; tickets are read only by the edge, so HMAC suffices. */
 export function ticketSigningKey(secret: string): Promise<Uint8Array> {
   return derivedKey(secret, TICKET_KEY_LABEL);

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
-import { newTicketId } from "./citizen-key.js";
+import { citizenTag, newTicketId } from "./citizen-key.js";
 import { edgeConfig } from "./config.js";
 import { observedPace, PACE_MINUTES, type ShardSnapshot } from "./estimate.js";
 
@@ -10,7 +10,12 @@ import { observedPace, PACE_MINUTES, type ShardSnapshot } from "./estimate.js";
  * below is synchronous SQL with no `await` between read and write: the object's input gate then makes
  * each RPC call atomic, and concurrent joins of one citizen cannot both create a ticket.
  *
- * Its state lives in SQLite, never only in memory, so an eviction or restart keeps every place.
+ * Its state lives in SQLite, never only in memory, so an eviction or restart keeps every place. The
+ * counters are also held in memory and written through, so a join reads nothing but its citizen's row.
+ *
+ * Joins are group-committed: the joins that reach the object in one turn of its event loop are written in
+ * one SQLite transaction (one commit, one fsync) on the next turn, in arrival order. Each join's answer
+ * still waits for its write: the runtime's output gate holds every reply until the commit is durable.
  */
 
 export interface ShardAddress {
@@ -50,7 +55,6 @@ type TicketState = "waiting" | "admitted" | "claimed" | "completed" | "expired";
 interface TicketRow extends Record<string, SqlStorageValue> {
   seq: number;
   ticket_id: string;
-  citizen_key: string;
   joined_at: number;
   admitted_at: number | null;
   claimed_at: number | null;
@@ -70,8 +74,9 @@ interface CounterRow extends Record<string, SqlStorageValue> {
 }
 
 /** Schema versions, applied in order; the applied ones are recorded since PRAGMA user_version is not available. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE counters (
+const MIGRATIONS: Array<(sql: SqlStorage) => void> = [
+  (sql) =>
+    sql.exec(`CREATE TABLE counters (
      id INTEGER PRIMARY KEY CHECK (id = 1),
      cohort TEXT, shard INTEGER,
      last_seq INTEGER NOT NULL, serving INTEGER NOT NULL,
@@ -85,31 +90,83 @@ const MIGRATIONS: string[] = [
      citizen_key TEXT NOT NULL,
      joined_at INTEGER NOT NULL,
      admitted_at INTEGER, claimed_at INTEGER, pass_exp INTEGER, completed_at INTEGER,
-     -- Until when this ticket holds capacity (unclaimed admission or live pass); NULL when it holds none.
      active_until INTEGER
    );
    CREATE INDEX tickets_by_citizen ON tickets (citizen_key, seq);
    CREATE INDEX tickets_holding ON tickets (active_until) WHERE active_until IS NOT NULL;
-   -- Admissions per minute, for an honest wait estimate when the cap, not the rate, sets the pace.
-   CREATE TABLE admissions_per_minute (minute INTEGER PRIMARY KEY, admitted INTEGER NOT NULL);`,
+   CREATE TABLE admissions_per_minute (minute INTEGER PRIMARY KEY, admitted INTEGER NOT NULL);`),
+  // v2: indexes that earn their cost. The citizen lookup goes through a 48-bit integer tag instead of a
+  // 43-character text index, and the ticket id loses its unique index (a pass names its seq, and ids are
+  // 128 random bits). SQLite cannot drop a UNIQUE constraint, so the table is rebuilt; the tag is computed
+  // here, in code, for rows written before.
+  (sql) => {
+    sql.exec(`CREATE TABLE tickets_v2 (
+       seq INTEGER PRIMARY KEY,
+       ticket_id TEXT NOT NULL,
+       citizen_tag INTEGER NOT NULL,
+       citizen_key TEXT NOT NULL,
+       joined_at INTEGER NOT NULL,
+       admitted_at INTEGER, claimed_at INTEGER, pass_exp INTEGER, completed_at INTEGER,
+       -- Until when this ticket holds capacity (unclaimed admission or live pass); NULL when it holds none.
+       active_until INTEGER
+     )`);
+    for (const row of sql.exec<TicketRow & { citizen_key: string }>("SELECT * FROM tickets ORDER BY seq")) {
+      sql.exec(
+        "INSERT INTO tickets_v2 (seq, ticket_id, citizen_tag, citizen_key, joined_at, admitted_at, claimed_at, pass_exp, completed_at, active_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row.seq, row.ticket_id, citizenTag(row.citizen_key), row.citizen_key, row.joined_at, row.admitted_at, row.claimed_at, row.pass_exp, row.completed_at, row.active_until,
+      );
+    }
+    sql.exec(`DROP TABLE tickets;
+      ALTER TABLE tickets_v2 RENAME TO tickets;
+      CREATE INDEX tickets_by_citizen_tag ON tickets (citizen_tag);
+      CREATE INDEX tickets_holding ON tickets (active_until) WHERE active_until IS NOT NULL;`);
+  },
 ];
 
 /** While people wait, the line moves on this beat even if nobody asks. */
 const TICK_MS = 1_000;
+
+/** A join waiting for the next group commit. */
+interface PendingJoin {
+  citizenKey: string;
+  resolve: (result: JoinResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * How many people hold capacity, kept in memory between counts: the count and the earliest moment one of
+ * them can stop holding it (a lower bound). Until then the count cannot fall, so no call needs to count.
+ */
+interface Holding {
+  count: number;
+  earliestExpiry: number;
+  countedAt: number;
+}
 
 export class QueueShard extends DurableObject<Env> {
   /** The object's clock. Tests replace it to travel in time; the runtime's clock is used otherwise. */
   now: () => number = () => Date.now();
   /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
   readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0 };
+  /** Group commits made since the object started, and the joins they carried; the tests read it. */
+  readonly commits = { batches: 0, joins: 0 };
   private alarmAt: number | null = null;
   private readonly sql: SqlStorage;
+  /** The counters row, as last written: read once at start, then written through. */
+  private row!: CounterRow;
+  private holding: Holding | null = null;
+  private pending: PendingJoin[] = [];
+  private flushScheduled = false;
+  /** The observed pace, computed once per minute: it counts whole past minutes only. */
+  private pace: { minute: number; perMinute: number | null } | null = null;
+  private prunedMinute = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
+      this.row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -119,43 +176,105 @@ export class QueueShard extends DurableObject<Env> {
     const applied = this.sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations").one().v ?? 0;
     for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
       this.ctx.storage.transactionSync(() => {
-        this.sql.exec(MIGRATIONS[version - 1]!);
+        MIGRATIONS[version - 1]!(this.sql);
         this.sql.exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", version, Date.now());
       });
     }
   }
 
-  /** Joins the line, or returns the citizen's live ticket: joining twice never costs or buys a place. */
-  async join(address: ShardAddress, citizenKey: string): Promise<JoinResult> {
+  /**
+   * Joins the line, or returns the citizen's live ticket: joining twice never costs or buys a place. The
+   * join waits for the next group commit, which carries every join that arrived in the meantime.
+   */
+  join(address: ShardAddress, citizenKey: string): Promise<JoinResult> {
     this.calls.join++;
-    const now = this.now();
-    const result = this.ctx.storage.transactionSync((): JoinResult => {
-      const tick = this.tick(address, now);
-      const { counters } = tick;
-      const latest = this.sql
-        .exec<TicketRow>("SELECT * FROM tickets WHERE citizen_key = ? ORDER BY seq DESC LIMIT 1", citizenKey)
-        .toArray()[0];
-      if (latest && stateOf(latest, counters.serving, now) !== "expired") {
-        return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false, snapshot: this.snapshotOf(tick, now) };
-      }
-      const seq = counters.lastSeq + 1;
-      const ticketId = newTicketId();
-      this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_key, joined_at) VALUES (?, ?, ?, ?)", seq, ticketId, citizenKey, now);
-      this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", seq);
-      const grown = { ...counters, lastSeq: seq };
-      return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined, snapshot: this.snapshotOf({ ...tick, counters: grown }, now) };
+    return new Promise<JoinResult>((resolve, reject) => {
+      this.pending.push({ citizenKey, resolve, reject });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      // The next turn of the event loop, not a microtask: joins already delivered to the object in this
+      // turn join the batch, and the input gate lets no other event in between a batch's read and write.
+      setTimeout(() => void this.flush(address), 0);
     });
-    await this.keepMoving(result.snapshot);
-    return result;
+  }
+
+  /**
+   * Runs a critical section in one SQLite transaction. Memory follows the database: if the transaction
+   * rolls back, the counters are read again, so what the object remembers is never ahead of what it wrote.
+   */
+  private atomically<T>(section: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(section);
+    } catch (err) {
+      this.row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
+      this.holding = null;
+      this.pace = null;
+      throw err;
+    }
+  }
+
+  /** Writes every pending join in one transaction, in arrival order; one bad join fails alone. */
+  private async flush(address: ShardAddress): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushScheduled = false;
+    if (batch.length === 0) return;
+    const now = this.now();
+    type Settled = { join: PendingJoin; result?: Omit<JoinResult, "snapshot">; error?: unknown };
+    let settled: Settled[];
+    let snap: ShardSnapshot;
+    try {
+      ({ settled, snap } = this.atomically(() => {
+        const tick = this.tick(address, now);
+        const results: Settled[] = [];
+        let lastSeq = this.row.last_seq;
+        for (const join of batch) {
+          try {
+            results.push({ join, result: this.joinOne(join.citizenKey, lastSeq, now, (seq) => (lastSeq = seq)) });
+          } catch (error) {
+            results.push({ join, error });
+          }
+        }
+        if (lastSeq !== this.row.last_seq) this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", lastSeq);
+        return { settled: results, snap: this.snapshotOf({ ...tick, counters: { ...tick.counters, lastSeq } }, now) };
+      }));
+    } catch (err) {
+      // The commit itself failed: nothing of the batch was written, and every join in it is told so.
+      for (const join of batch) join.reject(err);
+      return;
+    }
+    // Only now, with the transaction committed to SQLite, does memory follow it.
+    this.row = { ...this.row, last_seq: snap.lastSeq };
+    this.commits.batches++;
+    this.commits.joins += batch.length;
+    for (const { join, result, error } of settled) {
+      if (result) join.resolve({ ...result, snapshot: snap });
+      else join.reject(error);
+    }
+    await this.keepMoving(snap);
+  }
+
+  /** One join inside a batch: the citizen's live ticket, or a new one at the back of the line. */
+  private joinOne(citizenKey: string, lastSeq: number, now: number, grew: (seq: number) => void): Omit<JoinResult, "snapshot"> {
+    const tag = citizenTag(citizenKey);
+    const latest = this.sql
+      .exec<TicketRow>("SELECT * FROM tickets WHERE citizen_tag = ? AND citizen_key = ? ORDER BY seq DESC LIMIT 1", tag, citizenKey)
+      .toArray()[0];
+    if (latest && stateOf(latest, this.row.serving, now) !== "expired") {
+      return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false };
+    }
+    const seq = lastSeq + 1;
+    const ticketId = newTicketId();
+    this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now);
+    grew(seq);
+    return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined };
   }
 
   /** The shard's counters as the Worker caches them for answering polls without calling here. */
   async snapshot(address: ShardAddress): Promise<ShardSnapshot> {
     this.calls.snapshot++;
     const now = this.now();
-    const snap = this.ctx.storage.transactionSync(() => {
-      return this.snapshotOf(this.tick(address, now), now);
-    });
+    const snap = this.atomically(() => this.snapshotOf(this.tick(address, now), now));
     await this.keepMoving(snap);
     return snap;
   }
@@ -168,14 +287,12 @@ export class QueueShard extends DurableObject<Env> {
   async claim(address: ShardAddress, seq: number, ticketId: string): Promise<ClaimResult> {
     this.calls.claim++;
     const now = this.now();
-    const { result, snap } = this.ctx.storage.transactionSync((): { result: ClaimResult; snap: ShardSnapshot } => {
+    const { result, snap } = this.atomically((): { result: ClaimResult; snap: ShardSnapshot } => {
       const tick = this.tick(address, now);
-      const { counters } = tick;
       const snap = this.snapshotOf(tick, now);
       const row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
       if (!row || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap };
-      const state = stateOf(row, counters.serving, now);
-      switch (state) {
+      switch (stateOf(row, tick.counters.serving, now)) {
         case "waiting":
           return { result: { state: "waiting", snapshot: snap } satisfies ClaimResult, snap };
         case "expired":
@@ -186,6 +303,8 @@ export class QueueShard extends DurableObject<Env> {
         case "admitted": {
           const config = edgeConfig(this.env);
           const passExp = passExpiry(now, config.passTtlSeconds);
+          // Still one person holding capacity, only for longer: the count stands, and the earliest expiry
+          // stays a lower bound.
           this.sql.exec("UPDATE tickets SET claimed_at = ?, pass_exp = ?, active_until = ? WHERE seq = ?", now, passExp, passExp, seq);
           return { result: { state: "admitted", pass: passTimes(now, passExp) } satisfies ClaimResult, snap };
         }
@@ -196,33 +315,38 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** The citizen's booking went through: their pass stops holding capacity, so the next person gets in. */
-  async complete(ticketId: string): Promise<{ completed: boolean }> {
+  async complete(seq: number, ticketId: string): Promise<{ completed: boolean }> {
     this.calls.complete++;
     const now = this.now();
     const cursor = this.sql.exec(
-      "UPDATE tickets SET completed_at = COALESCE(completed_at, ?), active_until = NULL WHERE ticket_id = ? AND claimed_at IS NOT NULL",
+      "UPDATE tickets SET completed_at = COALESCE(completed_at, ?), active_until = NULL WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL",
       now,
+      seq,
       ticketId,
     );
+    // Someone may have stopped holding capacity: count again at the next tick.
+    if (cursor.rowsWritten > 0) this.holding = null;
     return { completed: cursor.rowsWritten > 0 };
   }
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const counters = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
-    if (counters.cohort === null || counters.shard === null) return;
+    const { cohort, shard } = this.row;
+    if (cohort === null || shard === null) return;
     const now = this.now();
-    const snap = this.ctx.storage.transactionSync(() => {
-      return this.snapshotOf(this.tick({ cohort: counters.cohort!, shard: counters.shard! }, now), now);
-    });
+    const snap = this.atomically(() => this.snapshotOf(this.tick({ cohort, shard }, now), now));
     await this.keepMoving(snap);
   }
 
-  /** Brings the shard up to `now`: lets in whoever the admission rule allows. Synchronous by design. */
+  /**
+   * Brings the shard up to `now`: lets in whoever the admission rule allows. Synchronous by design, and
+   * it writes only what changed: nothing at all when no one was let in.
+   */
   private tick(address: ShardAddress, now: number): Tick {
-    const row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
+    const row = this.row;
     if (row.cohort === null) {
       this.sql.exec("UPDATE counters SET cohort = ?, shard = ? WHERE id = 1", address.cohort, address.shard);
+      this.row = { ...row, cohort: address.cohort, shard: address.shard };
     } else if (row.cohort !== address.cohort || row.shard !== address.shard) {
       // A name maps to one shard forever; a mismatch means a routing bug, not a citizen's mistake.
       throw new Error(`shard ${row.cohort}/${row.shard} was addressed as ${address.cohort}/${address.shard}`);
@@ -232,29 +356,35 @@ export class QueueShard extends DurableObject<Env> {
     const active = this.activeAt(now);
     const { counters, admitted } = advance(before, active, policy, now);
     if (admitted > 0) {
-      const config = edgeConfig(this.env);
-      this.sql.exec(
-        "UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq > ? AND seq <= ?",
-        now,
-        admissionDeadline(now, config.claimWindowSeconds),
-        before.serving,
-        counters.serving,
-      );
+      const deadline = admissionDeadline(now, edgeConfig(this.env).claimWindowSeconds);
+      this.sql.exec("UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq > ? AND seq <= ?", now, deadline, before.serving, counters.serving);
+      this.holding = { count: active + admitted, earliestExpiry: Math.min(this.holding!.earliestExpiry, deadline), countedAt: this.holding!.countedAt };
+      const minute = Math.floor(now / 60_000);
       this.sql.exec(
         "INSERT INTO admissions_per_minute (minute, admitted) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET admitted = admitted + excluded.admitted",
-        Math.floor(now / 60_000),
+        minute,
         admitted,
       );
-      this.sql.exec("DELETE FROM admissions_per_minute WHERE minute < ?", Math.floor(now / 60_000) - 2 * PACE_MINUTES);
+      if (minute !== this.prunedMinute) {
+        this.sql.exec("DELETE FROM admissions_per_minute WHERE minute < ?", minute - 2 * PACE_MINUTES);
+        this.prunedMinute = minute;
+      }
     }
-    this.sql.exec(
-      "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = COALESCE(first_admitted_at, ?) WHERE id = 1",
-      counters.serving,
-      counters.credit,
-      counters.creditAt,
-      admitted > 0 ? now : null,
-    );
-    return { counters, active: active + admitted, policy, firstAdmittedAt: row.first_admitted_at ?? (admitted > 0 ? now : null) };
+    // Credit accrues the same however often it is brought up to date (it is capped at a burst, and
+    // min(B, min(B, c + a) + b) = min(B, c + a + b)), so it is written only with an admission, which
+    // spends it. While paused it must not accrue, so a pause is written as it happens.
+    const firstAdmittedAt = row.first_admitted_at ?? (admitted > 0 ? now : null);
+    if (admitted > 0 || (policy.paused && (counters.creditAt !== row.credit_at || counters.credit !== row.credit))) {
+      this.sql.exec(
+        "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = ? WHERE id = 1",
+        counters.serving,
+        counters.credit,
+        counters.creditAt,
+        firstAdmittedAt,
+      );
+      this.row = { ...this.row, serving: counters.serving, credit: counters.credit, credit_at: counters.creditAt, first_admitted_at: firstAdmittedAt };
+    }
+    return { counters, active: active + admitted, policy, firstAdmittedAt };
   }
 
   private policy(shard: number): ShardPolicy {
@@ -266,8 +396,18 @@ export class QueueShard extends DurableObject<Env> {
     };
   }
 
+  /**
+   * People holding capacity at `now`. Counted in SQL only when someone may have stopped holding it since
+   * the last count (the earliest expiry has passed, a booking completed, or the clock went backwards).
+   */
   private activeAt(now: number): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM tickets WHERE active_until > ?", now).one().n;
+    const h = this.holding;
+    if (h && now < h.earliestExpiry && now >= h.countedAt) return h.count;
+    const counted = this.sql
+      .exec<{ n: number; first: number | null }>("SELECT COUNT(*) AS n, MIN(active_until) AS first FROM tickets WHERE active_until > ?", now)
+      .one();
+    this.holding = { count: counted.n, earliestExpiry: counted.first ?? Number.POSITIVE_INFINITY, countedAt: now };
+    return counted.n;
   }
 
   private snapshotOf({ counters, active, policy, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
@@ -284,9 +424,14 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   private observedPace(firstAdmittedAt: number | null, now: number): number | null {
-    return observedPace(firstAdmittedAt, now, (from, to) =>
+    const minute = Math.floor(now / 60_000);
+    // Whole past minutes only, so the figure can change only when the minute does (or admissions begin).
+    if (this.pace && this.pace.minute === minute && (this.pace.perMinute !== null || firstAdmittedAt === null)) return this.pace.perMinute;
+    const perMinute = observedPace(firstAdmittedAt, now, (from, to) =>
       this.sql.exec<{ n: number | null }>("SELECT SUM(admitted) AS n FROM admissions_per_minute WHERE minute >= ? AND minute < ?", from, to).one().n ?? 0,
     );
+    this.pace = { minute, perMinute };
+    return perMinute;
   }
 
   /** While anyone waits, make sure an alarm will move the line even if nobody polls. */

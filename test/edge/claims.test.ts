@@ -35,7 +35,7 @@ describe("admission and claiming", () => {
     expect((await stub.snapshot(address)).serving).toBe(2);
     // A booking completes: one turn later the next person is in, not a crowd.
     expect((await stub.claim(address, 1, tickets[0]!.ticketId)).state).toBe("admitted");
-    await stub.complete(tickets[0]!.ticketId);
+    await stub.complete(tickets[0]!.seq, tickets[0]!.ticketId);
     await setClock(stub, T0 + ONE_TURN_MS * 21);
     expect((await stub.snapshot(address)).serving).toBe(3);
     await setClock(stub, T0 + ONE_TURN_MS * 22);
@@ -104,7 +104,7 @@ describe("admission and claiming", () => {
     expect(claimed.state).toBe("admitted");
     expect((await stub.snapshot(address)).serving).toBe(CAP);
 
-    expect(await stub.complete(first.ticketId)).toEqual({ completed: true });
+    expect(await stub.complete(first.seq, first.ticketId)).toEqual({ completed: true });
     t += ONE_TURN_MS;
     await setClock(stub, t);
     const snap = await stub.snapshot(address);
@@ -112,8 +112,8 @@ describe("admission and claiming", () => {
     // The completed citizen keeps their pass until it expires (to see or cancel the booking) ...
     expect((await stub.claim(address, first.seq, first.ticketId)).state).toBe("admitted");
     // ... and completing twice, or a ticket that never claimed, changes nothing.
-    expect(await stub.complete(first.ticketId)).toEqual({ completed: true });
-    expect(await stub.complete(tickets[CAP]!.ticketId)).toEqual({ completed: false });
+    expect(await stub.complete(first.seq, first.ticketId)).toEqual({ completed: true });
+    expect(await stub.complete(tickets[CAP]!.seq, tickets[CAP]!.ticketId)).toEqual({ completed: false });
   });
 
   it("expires a claimed pass at its end, and the citizen may join again", async () => {

@@ -58,9 +58,9 @@ async function forward(c: Context<{ Bindings: Env; Variables: PassVariables }>):
 
 /** A booking is confirmed: the citizen's pass stops holding capacity, so the next person gets in now. */
 async function releasePlace(c: Context<{ Bindings: Env; Variables: PassVariables }>): Promise<void> {
-  const { cohort, shard, jti } = c.var.pass;
+  const { cohort, shard, seq, jti } = c.var.pass;
   try {
-    await shardStub(c.env, { cohort, shard }).complete(jti);
+    await shardStub(c.env, { cohort, shard }).complete(seq, jti);
   } catch (err) {
     // Not fatal: the pass stops counting at its expiry anyway.
     console.error("could not mark a pass completed:", err);
