@@ -77,9 +77,22 @@ export function citizenTag(key: string): number {
   return ((b[4]! * 2 ** 40) + (b[5]! * 2 ** 32) + (((b[6]! << 24) | (b[7]! << 16) | (b[8]! << 8) | b[9]!) >>> 0));
 }
 
-/** The symmetric key that signs queue tickets; tickets are read only by the edge, so HMAC suffices. */
-export function ticketSigningKey(secret: string): Promise<Uint8Array> {
-  return derivedKey(secret, TICKET_KEY_LABEL);
+const ticketKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The symmetric key that signs queue tickets; tickets are read only by the edge, so HMAC suffices.
+ * Derived and imported once per isolate and secret: every join signs a ticket and every poll verifies
+ * one, and handing jose raw bytes would import them again each time.
+ */
+export function ticketSigningKey(secret: string): Promise<CryptoKey> {
+  let key = ticketKeys.get(secret);
+  if (!key) {
+    key = derivedKey(secret, TICKET_KEY_LABEL).then((raw) =>
+      crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
+    );
+    ticketKeys.set(secret, key);
+  }
+  return key;
 }
 
 /** The key that encrypts a sign-in in progress (state, nonce, PKCE verifier) into its cookie. */
