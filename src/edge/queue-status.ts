@@ -1,6 +1,6 @@
 import type { QueueStatus } from "../contract/queue.js";
 import type { EdgeConfig } from "./config.js";
-import { estimateWait, MAX_POLL_MS, type ShardSnapshot } from "./estimate.js";
+import { estimateWait, extrapolate, MAX_POLL_MS, type ShardSnapshot } from "./estimate.js";
 import { signPass } from "./passes.js";
 import { cachedSnapshot, callShard, remember, shardName, shardStub } from "./shard-client.js";
 import type { TicketClaims } from "./tickets.js";
@@ -16,16 +16,21 @@ export interface TicketStatus {
 
 /**
  * The status of a ticket. A ticket behind its shard's serving counter is answered from the cached
- * snapshot alone; only a ticket at the front calls its Durable Object, to claim its pass. That keeps the
- * objects' load bounded by the number of shards and admitted people, not by the crowd.
+ * snapshot alone, carried forward by the admission rule to this moment so the line visibly moves between
+ * refreshes; only a ticket at the front calls its Durable Object, to claim its pass. That keeps the
+ * objects' load bounded by the number of shards and admitted people, not by the crowd. The carried-forward
+ * counter only decides who asks the object: a ticket is admitted when the object says so, never before.
  */
 export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketClaims, now: number): Promise<TicketStatus> {
   const address = { cohort: ticket.cohort, shard: ticket.shard };
-  const snapshot = await cachedSnapshot(env, address, now);
-  if (ticket.seq > snapshot.serving) return { status: waiting(config, ticket, snapshot) };
+  const { snapshot, fetchedAt } = await cachedSnapshot(env, address, now);
+  // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
+  const present = extrapolate(snapshot, now - fetchedAt);
+  if (ticket.seq > present.serving) return { status: waiting(config, ticket, present) };
 
   const claim = await callShard(() => shardStub(env, address).claim(address, ticket.seq, ticket.jti));
   if (claim.state === "waiting" && claim.snapshot) {
+    // The object's own word, as of now: shown as is, not carried forward.
     remember(shardName(address), claim.snapshot, now);
     return { status: waiting(config, ticket, claim.snapshot) };
   }

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { fail } from "../http/errors.js";
 import type { ShardSnapshot } from "./estimate.js";
 import type { ShardAddress } from "./queue-shard.js";
@@ -42,36 +43,138 @@ export async function callShard<T>(call: () => Promise<T>): Promise<T> {
  * snapshot is off by a handful of people at most. */
 export const SNAPSHOT_TTL_MS = 1_000;
 
-interface CachedSnapshot {
+/** A refresh that has not come back in this long is presumed lost (its request was cancelled, say), and
+ * the next request to notice the stale snapshot may try its own. */
+const REFRESH_TIMEOUT_MS = 3_000;
+
+/** How old a snapshot may be and still answer polls while a refresh is under way or has failed. An older
+ * one no longer describes the line: a request then makes its own call, as if there were none. */
+const MAX_STALE_MS = 10_000;
+
+/** A snapshot and when the Worker learned it (the Worker's clock, not the object's). */
+export interface CachedSnapshot {
   snapshot: ShardSnapshot;
   fetchedAt: number;
 }
 
-// Per isolate. Concurrent polls for a shard whose snapshot is stale share one in-flight call, so an
-// isolate makes at most about one call per shard per TTL however many citizens poll through it.
+// Per isolate, in front of the per-location Cache API. No request ever awaits a promise another request
+// created: workerd cancels such a wait ("Worker's code had hung") when the other request ends first. So a
+// stale snapshot is served while the first request to notice refreshes it with its own call, and the
+// isolate still makes about one call per shard per TTL however many citizens poll through it.
 const snapshots = new Map<string, CachedSnapshot>();
-const inFlight = new Map<string, Promise<ShardSnapshot>>();
+/** Shards whose snapshot some request is refreshing, and since when: a flag, never a shared promise. */
+const refreshing = new Map<string, number>();
 /** Bounds the cache: an isolate serving every shard of every cohort still holds only this many. */
 const MAX_CACHED_SHARDS = 4_096;
+/** Moves the Cache API keys aside when tests forget snapshots; always 0 in production. */
+let generation = 0;
 
-/** A snapshot of the shard no older than SNAPSHOT_TTL_MS, from the cache when possible. */
-export async function cachedSnapshot(env: Env, address: ShardAddress, now: number): Promise<ShardSnapshot> {
+/**
+ * A snapshot of the shard, and when it was learned: from this isolate's cache when younger than
+ * SNAPSHOT_TTL_MS; else, if a refresh is already under way, the stale one; else this request refreshes it
+ * (from the location's Cache API if another isolate just did, from the object otherwise) and waits only for
+ * its own calls. A request that finds no snapshot at all makes its own call too.
+ */
+export async function cachedSnapshot(env: Env, address: ShardAddress, now: number): Promise<CachedSnapshot> {
   const name = shardName(address);
-  const cached = snapshots.get(name);
-  if (cached && now - cached.fetchedAt < SNAPSHOT_TTL_MS) return cached.snapshot;
-  let pending = inFlight.get(name);
-  if (!pending) {
-    pending = callShard(() => shardStub(env, address).snapshot(address)).finally(() => inFlight.delete(name));
-    inFlight.set(name, pending);
+  // A snapshot too old to trust is treated as none (an isolate that sat idle, or an object long silent).
+  const found = snapshots.get(name);
+  const cached = found && now - found.fetchedAt <= MAX_STALE_MS ? found : undefined;
+  if (cached && now - cached.fetchedAt < SNAPSHOT_TTL_MS) return cached;
+  if (cached) {
+    const since = refreshing.get(name);
+    if (since !== undefined && now - since < REFRESH_TIMEOUT_MS) return cached;
   }
-  const snapshot = await pending;
-  // The runtime's clock stands still within a request until I/O happens, so `now` is when this request
-  // began; the snapshot is as new as the moment it arrived, which Date.now() tells after the await.
-  remember(name, snapshot, Date.now());
-  return snapshot;
+  // Set before the first await, so concurrent polls of this isolate see it and serve the stale snapshot.
+  refreshing.set(name, now);
+  let result: CachedSnapshot;
+  try {
+    result = await refresh(env, address, name, now, cached);
+  } catch (err) {
+    // The object is busy or unreachable: a recent snapshot is a better answer than an error. The flag
+    // stays until REFRESH_TIMEOUT_MS, so the polls behind this one serve it too instead of piling on.
+    if (cached) return cached;
+    throw err;
+  }
+  if (refreshing.get(name) === now) refreshing.delete(name);
+  return result;
 }
 
-/** Any fresh snapshot the Worker sees (from a join or a claim) refreshes the cache for free. */
+async function refresh(env: Env, address: ShardAddress, name: string, now: number, cached: CachedSnapshot | undefined): Promise<CachedSnapshot> {
+  const shared = await readShared(name);
+  if (shared && now - shared.fetchedAt < SNAPSHOT_TTL_MS && (!cached || shared.fetchedAt > cached.fetchedAt)) {
+    remember(name, shared.snapshot, shared.fetchedAt);
+    return shared;
+  }
+  const snapshot = await callShard(() => shardStub(env, address).snapshot(address));
+  // The runtime's clock stands still within a request until I/O happens, so `now` is when this request
+  // began; the snapshot is as new as the moment it arrived, which Date.now() tells after the await.
+  // (A caller that passes a later `now`, as tests do to let time pass, is taken at its word.)
+  const fresh = { snapshot, fetchedAt: Math.max(now, Date.now()) };
+  remember(name, snapshot, fresh.fetchedAt);
+  await writeShared(name, fresh);
+  return fresh;
+}
+
+/** The Cache API key of a shard's snapshot: a synthetic URL no request from outside can reach. */
+function sharedKey(name: string): string {
+  return `https://queue-snapshots.waiting-room.internal/${generation}/${encodeURIComponent(name)}`;
+}
+
+/**
+ * The location's cache, shared by every isolate of a data center. Absent outside workerd, a no-op on
+ * workers.dev and in previews, and may throw; each of those leaves the isolate cache to do the job.
+ */
+function locationCache(): Cache | undefined {
+  try {
+    return typeof caches === "undefined" ? undefined : caches.default;
+  } catch {
+    return undefined;
+  }
+}
+
+const sharedEntry = z.object({
+  fetchedAt: z.number(),
+  snapshot: z.object({
+    lastSeq: z.number(),
+    serving: z.number(),
+    active: z.number(),
+    activeCap: z.number(),
+    ratePerMinute: z.number(),
+    observedPerMinute: z.number().nullable(),
+    paused: z.boolean(),
+    at: z.number(),
+  }),
+});
+
+async function readShared(name: string): Promise<CachedSnapshot | undefined> {
+  const cache = locationCache();
+  if (!cache) return undefined;
+  try {
+    const hit = await cache.match(sharedKey(name));
+    if (!hit) return undefined;
+    // Written by this code, but a cache entry from an older deployment may have another shape.
+    const parsed = sharedEntry.safeParse(await hit.json());
+    return parsed.success ? parsed.data : undefined;
+  } catch (err) {
+    console.error("snapshot cache read failed:", err);
+    return undefined;
+  }
+}
+
+async function writeShared(name: string, entry: CachedSnapshot): Promise<void> {
+  const cache = locationCache();
+  if (!cache) return;
+  try {
+    // max-age is whole seconds; readers check fetchedAt against SNAPSHOT_TTL_MS themselves.
+    const headers = { "content-type": "application/json", "cache-control": `public, max-age=${Math.ceil(SNAPSHOT_TTL_MS / 1000)}` };
+    await cache.put(sharedKey(name), new Response(JSON.stringify(entry), { headers }));
+  } catch (err) {
+    console.error("snapshot cache write failed:", err);
+  }
+}
+
+/** Any fresh snapshot the Worker sees (from a join or a claim) refreshes the isolate cache for free. */
 export function remember(name: string, snapshot: ShardSnapshot, now: number): void {
   if (snapshots.size >= MAX_CACHED_SHARDS && !snapshots.has(name)) {
     const oldest = snapshots.keys().next().value;
@@ -81,7 +184,10 @@ export function remember(name: string, snapshot: ShardSnapshot, now: number): vo
   snapshots.set(name, { snapshot, fetchedAt: now });
 }
 
-/** Drops cached snapshots; for tests that need the next poll to see the object's present. */
+/** Drops cached snapshots, here and (for this isolate) in the location's cache; for tests that need the
+ * next poll to see the object's present. */
 export function forgetSnapshots(): void {
   snapshots.clear();
+  refreshing.clear();
+  generation++;
 }

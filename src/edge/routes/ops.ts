@@ -5,7 +5,8 @@ import { cachedSnapshot } from "../shard-client.js";
 /**
  * What operators watch while a cohort drains: per cohort, the line, admissions and the active count
  * against the cap, summed over its shards. Counters only, no one's identity. Served from the same cached
- * snapshots as status polls, so watching costs the objects at most one call per shard per second.
+ * snapshots as status polls, so watching costs the objects at most one call per shard per second; shown
+ * as the objects last reported them, not carried forward as a citizen's position is.
  */
 export const opsRoutes = new Hono<{ Bindings: Env }>();
 
@@ -16,7 +17,9 @@ opsRoutes.get("/queue", async (c) => {
     config.cohorts.map(async (cohort) => {
       const open = now >= Date.parse(cohort.opensAt);
       const shards = open
-        ? await Promise.all(Array.from({ length: config.shards }, (_, shard) => cachedSnapshot(c.env, { cohort: cohort.id, shard }, now)))
+        ? await Promise.all(
+            Array.from({ length: config.shards }, async (_, shard) => (await cachedSnapshot(c.env, { cohort: cohort.id, shard }, now)).snapshot),
+          )
         : [];
       const sum = (pick: (s: (typeof shards)[number]) => number) => shards.reduce((a, s) => a + pick(s), 0);
       const observed = shards.every((s) => s.observedPerMinute !== null) && shards.length ? sum((s) => s.observedPerMinute ?? 0) : null;
