@@ -45,7 +45,7 @@ export const SNAPSHOT_TTL_MS = 1_000;
 
 /** A refresh that has not come back in this long is presumed lost (its request was cancelled, say), and
  * the next request to notice the stale snapshot may try its own. */
-const REFRESH_TIMEOUT_MS = 3_000;
+export const REFRESH_TIMEOUT_MS = 3_000;
 
 /** How old a snapshot may be and still answer polls while a refresh is under way or has failed. An older
  * one no longer describes the line: a request then makes its own call, as if there were none. */
@@ -184,10 +184,13 @@ export function remember(name: string, snapshot: ShardSnapshot, now: number): vo
   snapshots.set(name, { snapshot, fetchedAt: now });
 }
 
-/** Drops cached snapshots, here and (for this isolate) in the location's cache; for tests that need the
- * next poll to see the object's present. */
-export function forgetSnapshots(): void {
+/**
+ * Drops cached snapshots, for tests: "everywhere" (this isolate's, and the location's as this isolate
+ * reads it) so the next poll sees the object's present; "isolate" only, to be the next isolate of the
+ * same location, which starts with nothing but the location's cache.
+ */
+export function forgetSnapshots(where: "everywhere" | "isolate" = "everywhere"): void {
   snapshots.clear();
   refreshing.clear();
-  generation++;
+  if (where === "everywhere") generation++;
 }
