@@ -48,7 +48,8 @@ export interface Figure {
 export function figure(id: string, value: Series, baseline: Series, ratioLabel: string, target?: { text: string; met: (f: Figure) => boolean }): Figure {
   const ratios = value.runs.map((v, i) => v / baseline.runs[i]!);
   const f: Figure = { id, value, baseline, ratio: series(ratioLabel, "×", ratios) };
-  if (target) f.target = { text: target.text, met: target.met(f) };
+  // A target is judged only on a measured figure: an unmeasured one is "not measured", never "met".
+  if (target) f.target = { text: target.text, met: Number.isFinite(f.value.median) && target.met(f) };
   return f;
 }
 
@@ -100,7 +101,9 @@ export function fmt(n: number, unit = ""): string {
   return unit ? `${text} ${unit}` : text;
 }
 
-function cell(s: Series): string {
+function cell(s: Series, unmeasured = "not measured"): string {
+  // A figure that could not be measured here (e.g. no strace) says so; it is never given a number.
+  if (s.runs.length > 0 && s.runs.every((v) => !Number.isFinite(v))) return unmeasured;
   if (s.runs.length <= 1 || s.min === s.max) return fmt(s.median, s.unit);
   return `${fmt(s.median, s.unit)} (${fmt(s.min)}–${fmt(s.max)})`;
 }
@@ -113,7 +116,7 @@ export function summaryTable(results: SuiteResult[]): string {
   ];
   results.forEach((r) => {
     for (const f of r.figures) {
-      const ratio = `${cell(f.ratio)}${f.target ? ` (target ${f.target.text}: ${f.target.met ? "met" : "NOT met"})` : ""}`;
+      const ratio = `${cell(f.ratio, "n/a")}${f.target ? ` (target ${f.target.text}: ${f.target.met ? "met" : Number.isFinite(f.value.median) ? "not met" : "not measured"})` : ""}`;
       lines.push(`| ${f.value.label} | ${cell(f.value)} | ${f.baseline.label} | ${cell(f.baseline)} | ${ratio} | ${r.runs}${r.quick ? " (quick)" : ""} | \`${r.command}\` |`);
     }
   });

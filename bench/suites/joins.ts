@@ -1,5 +1,7 @@
 /**
- * 1. Joins per second into one shard, against a bare Durable Object in the same workerd.
+ * 1. Joins per second into one shard, against a bare Durable Object in the same workerd; and, in the same
+ * run, what a join costs besides throughput (issue 10): p50/p99 latency at 32 and at 64 connections, the
+ * workerd process's CPU time per join, and the fsyncs per join.
  *
  * SHARDS=1, so every citizen lands in shard 0 of cohort 55-59; every request carries the id_token of a
  * citizen not seen before on that edge (minted beforehand by the bench's identity provider), so each one
@@ -9,12 +11,19 @@
  * Baseline: bench/workers/bare-counter.js, a Worker that reads the body and calls a Durable Object that
  * only increments an in-memory counter, started in the same Miniflare/workerd and sent the very same
  * bodies (same tokens, same sizes).
+ *
+ * CPU is workerd's user + system time (all threads, /proc/<pid>/stat) across the measured load, divided by
+ * the 2xx answers of that load: everything workerd does for a join, the HTTP parsing, the identity check
+ * and SQLite included, and nothing of the load generator's. fsyncs are counted by `strace -c -f` attached
+ * to workerd for a separate, shorter load of fresh joins: ptrace stops every system call of the traced
+ * threads, so a traced load is slower and is used for nothing else.
  */
 import { Citizens, joinLoad } from "../lib/edge-client.js";
 import { okPerSecond, rateLimited, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
+import { cpuSeconds, traceSyncs, workerdPid } from "../lib/workerd-process.js";
 
 /** What a join load should never show: 429s (a rate limit hit) or a token sent twice; "" when clean. */
 export function loadFlags(r: LoadResult): string {
@@ -22,6 +31,7 @@ export function loadFlags(r: LoadResult): string {
     rateLimited(r) > 0 ? `${rateLimited(r)} answered 429` : "",
     r.bodies && r.bodies.reused > 0 ? `${r.bodies.reused} requests reused a token` : "",
     r.non2xx - rateLimited(r) > 0 ? `${r.non2xx - rateLimited(r)} other non-2xx` : "",
+    r.errors > 0 ? `${r.errors} errors (${r.timeouts} timeouts)` : "",
   ].filter(Boolean);
   return flags.length ? ` (${flags.join(", ")})` : "";
 }
@@ -37,57 +47,158 @@ export function tally(loads: LoadResult[]): string {
 /** Nobody is admitted during a benchmark: the line only grows. */
 export const NO_ADMISSIONS = { ADMIT_PER_MINUTE: "0.001" };
 
+/** Issue 10's targets for the join path. */
+export const JOIN_TARGETS = { ratioToBare: 0.6, p99At32Ms: 60, cpuPerJoinMs: 0.5 };
+
+/** Seconds of the strace-counted load (it runs slower under ptrace and counts calls, not time). */
+const TRACED_SECONDS = 2;
+
+interface Measured {
+  load: LoadResult;
+  /** workerd CPU seconds used during the load. */
+  cpuSeconds: number;
+}
+
+export interface JoinsRun {
+  run: number;
+  workerdPid: number;
+  joins: LoadResult;
+  bare: LoadResult;
+  joins64: LoadResult;
+  cpu: { joinsSeconds: number; bareSeconds: number; joins64Seconds: number; msPerJoin: number; msPerBare: number; msPerJoin64: number };
+  syncs: { joins: number; fsync: number; fdatasync: number; perJoin: number } | { notMeasured: string };
+}
+
 export const joins: Suite = {
   name: "joins",
   title: "Joins/s into one shard",
   async run(ctx) {
-    const joinsPerSecond: number[] = [];
-    const barePerSecond: number[] = [];
-    const raw: Array<{ run: number; joins: LoadResult; bare: LoadResult }> = [];
+    const raw: JoinsRun[] = [];
     for (let run = 0; run < ctx.runs; run++) {
       const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS }, bareCounter: true });
       try {
-        // Minted before any load (not measured); the bare counter gets the same bodies.
+        const pid = workerdPid();
+        if (pid === undefined) throw new Error("no workerd process found under this bench process");
+        // Minted before any load (not measured); the bare counter gets the same bodies as the 32-connection joins.
         const citizens = new Citizens();
         const warmBodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
         const runBodies = await citizens.joinBodiesFor(ctx.seconds);
-        const load = (url: string, bodies: string[], seconds: number) =>
-          joinLoad(url, bodies, { connections: ctx.connections, durationSeconds: seconds });
-        const measure = async (which: "joins" | "bare") => {
-          const url = which === "joins" ? `${edge.url}/api/queue/join` : edge.bareUrl!;
-          await load(url, warmBodies, ctx.warmupSeconds);
-          return load(url, runBodies, ctx.seconds);
+        const warm64Bodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
+        const run64Bodies = await citizens.joinBodiesFor(ctx.seconds);
+        const tracedBodies = await citizens.joinBodiesFor(TRACED_SECONDS);
+        const measure = async (url: string, warm: string[], bodies: string[], connections: number): Promise<Measured> => {
+          await joinLoad(url, warm, { connections, durationSeconds: ctx.warmupSeconds });
+          const before = cpuSeconds(pid);
+          const load = await joinLoad(url, bodies, { connections, durationSeconds: ctx.seconds });
+          return { load, cpuSeconds: cpuSeconds(pid) - before };
         };
+        const joinUrl = `${edge.url}/api/queue/join`;
         // Alternate the order, so neither side always runs on a warmer machine.
         const first = run % 2 === 0 ? "joins" : "bare";
-        const a = await measure(first);
-        const b = await measure(first === "joins" ? "bare" : "joins");
+        const side = (which: "joins" | "bare") => measure(which === "joins" ? joinUrl : edge.bareUrl!, warmBodies, runBodies, ctx.connections);
+        const a = await side(first);
+        const b = await side(first === "joins" ? "bare" : "joins");
         const [j, bare] = first === "joins" ? [a, b] : [b, a];
-        joinsPerSecond.push(okPerSecond(j));
-        barePerSecond.push(okPerSecond(bare));
-        raw.push({ run, joins: j, bare });
-        ctx.log(`run ${run + 1}: ${okPerSecond(j).toFixed(0)} joins/s, bare DO ${okPerSecond(bare).toFixed(0)} req/s${loadFlags(j)}`);
+        const j64 = await measure(joinUrl, warm64Bodies, run64Bodies, ctx.connections * 2);
+
+        const trace = await traceSyncs(pid);
+        let syncs: JoinsRun["syncs"];
+        if ("notMeasured" in trace) syncs = trace;
+        else {
+          const traced = await joinLoad(joinUrl, tracedBodies, { connections: ctx.connections, durationSeconds: TRACED_SECONDS });
+          const counted = await trace.stop();
+          syncs = "notMeasured" in counted
+            ? counted
+            : { joins: traced.ok, ...counted, perJoin: traced.ok > 0 ? (counted.fsync + counted.fdatasync) / traced.ok : NaN };
+        }
+        const per = (m: Measured) => (m.load.ok > 0 ? (m.cpuSeconds * 1000) / m.load.ok : NaN);
+        raw.push({
+          run,
+          workerdPid: pid,
+          joins: j.load,
+          bare: bare.load,
+          joins64: j64.load,
+          cpu: { joinsSeconds: j.cpuSeconds, bareSeconds: bare.cpuSeconds, joins64Seconds: j64.cpuSeconds, msPerJoin: per(j), msPerBare: per(bare), msPerJoin64: per(j64) },
+          syncs,
+        });
+        ctx.log(
+          `run ${run + 1}: ${okPerSecond(j.load).toFixed(0)} joins/s${loadFlags(j.load)}, bare DO ${okPerSecond(bare.load).toFixed(0)} req/s; ` +
+            `p50/p99 ${j.load.latencyMs.p50}/${j.load.latencyMs.p99} ms at ${ctx.connections}, ${j64.load.latencyMs.p50}/${j64.load.latencyMs.p99} ms at ${ctx.connections * 2}${loadFlags(j64.load)}; ` +
+            `CPU ${per(j).toFixed(3)} ms/join (bare ${per(bare).toFixed(3)} ms/req); ` +
+            ("notMeasured" in syncs ? `fsyncs not measured: ${syncs.notMeasured}` : `${syncs.fsync} fsync + ${syncs.fdatasync} fdatasync for ${syncs.joins} joins`),
+        );
       } finally {
         await edge.dispose();
       }
     }
+    const c = ctx.connections;
+    const joinsPerSecond = raw.map((r) => okPerSecond(r.joins));
+    const barePerSecond = raw.map((r) => okPerSecond(r.bare));
+    const syncsPerJoin = raw.map((r) => ("notMeasured" in r.syncs ? NaN : r.syncs.perJoin));
+    const notMeasured = raw.map((r) => ("notMeasured" in r.syncs ? r.syncs.notMeasured : "")).find(Boolean);
     return {
       method:
         "workerd via Miniflare (the wrangler dry-run bundle of src/edge/index.ts), SHARDS=1, a fresh SQLite-backed QueueShard per run; " +
         "autocannon in a separate process POSTs /api/queue/join with a different citizen's RS256 id_token per request (minted beforehand " +
         "by the bench's identity provider, whose JWKS is the edge's IDP_JWKS; verified at the edge). Baseline: a Worker in the same workerd " +
-        "that reads the body and calls a Durable Object that only increments an in-memory counter, sent the same bodies. 2xx responses per second.",
-      settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shards: 1 },
+        "that reads the body and calls a Durable Object that only increments an in-memory counter, sent the same bodies. 2xx responses per second. " +
+        `Latency: autocannon's p50/p99 of the same ${c}-connection load, and of a load of fresh joins at ${c * 2} connections on the same edge. ` +
+        "CPU per join: workerd's utime+stime (/proc/<pid>/stat, all threads) across the measured load / its 2xx answers. " +
+        `fsyncs per join: strace -c -f -e trace=fsync,fdatasync attached to workerd for a separate ${TRACED_SECONDS} s load of fresh joins, (fsync+fdatasync) / its 2xx answers.`,
+      settings: { connections: c, connections64: c * 2, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, tracedSeconds: TRACED_SECONDS, shards: 1, targets: JOIN_TARGETS },
       figures: [
         figure(
           "joins.one-shard",
           series("1. Joins/s into one shard", "/s", joinsPerSecond),
           series("bare DO counter, req/s", "/s", barePerSecond),
           "joins / bare DO",
+          { text: `≥ ${JOIN_TARGETS.ratioToBare}× bare`, met: (f) => f.ratio.median >= JOIN_TARGETS.ratioToBare },
+        ),
+        figure(
+          "joins.p50-32",
+          series(`1. Join latency p50, ${c} connections`, "ms", raw.map((r) => r.joins.latencyMs.p50)),
+          series(`bare DO counter p50, ${c} connections`, "ms", raw.map((r) => r.bare.latencyMs.p50)),
+          "join / bare",
+        ),
+        figure(
+          "joins.p99-32",
+          series(`1. Join latency p99, ${c} connections`, "ms", raw.map((r) => r.joins.latencyMs.p99)),
+          series(`bare DO counter p99, ${c} connections`, "ms", raw.map((r) => r.bare.latencyMs.p99)),
+          "join / bare",
+          { text: `p99 ≤ ${JOIN_TARGETS.p99At32Ms} ms`, met: (f) => f.value.median <= JOIN_TARGETS.p99At32Ms },
+        ),
+        figure(
+          "joins.p50-64",
+          series(`1. Join latency p50, ${c * 2} connections`, "ms", raw.map((r) => r.joins64.latencyMs.p50)),
+          series(`join p50 at ${c} connections, same run`, "ms", raw.map((r) => r.joins.latencyMs.p50)),
+          `${c * 2} / ${c} connections`,
+        ),
+        figure(
+          "joins.p99-64",
+          series(`1. Join latency p99, ${c * 2} connections`, "ms", raw.map((r) => r.joins64.latencyMs.p99)),
+          series(`join p99 at ${c} connections, same run`, "ms", raw.map((r) => r.joins.latencyMs.p99)),
+          `${c * 2} / ${c} connections`,
+        ),
+        figure(
+          "joins.cpu-per-join",
+          series("1. workerd CPU per join (user+sys)", "ms", raw.map((r) => r.cpu.msPerJoin)),
+          series("workerd CPU per bare DO request", "ms", raw.map((r) => r.cpu.msPerBare)),
+          "join / bare",
+          { text: `≤ ${JOIN_TARGETS.cpuPerJoinMs} ms`, met: (f) => f.value.median <= JOIN_TARGETS.cpuPerJoinMs },
+        ),
+        figure(
+          "joins.fsyncs-per-join",
+          series(`1. fsyncs per join${notMeasured ? ` (not measured: ${notMeasured})` : ""}`, "fsyncs", syncsPerJoin),
+          series("one fsync per join", "fsyncs", syncsPerJoin.map(() => 1)),
+          "fsyncs / one per join",
         ),
       ],
       raw,
-      notes: [tally(raw.map((r) => r.joins))],
+      notes: [
+        tally(raw.flatMap((r) => [r.joins, r.joins64])),
+        `CPU is workerd's alone (the load generator is a separate process); the machine's other work does not count in it, but a busy machine still slows what it measures (caches, scheduling).`,
+        notMeasured ? `fsyncs per join: not measured (${notMeasured}).` : "fsyncs per join come from a separate strace-traced load, not the timed one.",
+      ],
     };
   },
 };

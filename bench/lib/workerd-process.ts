@@ -1,0 +1,141 @@
+/**
+ * Looking at the workerd process from outside, as the kernel counts it: its CPU time (user + system,
+ * every thread, from /proc/<pid>/stat) and the fsync/fdatasync calls it makes (strace -c, where strace
+ * is installed). Both are read around a measured load, so a figure is a difference of two readings.
+ */
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { removeDir, startChild, stopChild } from "./processes.js";
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** The fields of /proc/<pid>/stat after the command name (which may itself contain spaces or brackets). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+function commandName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The workerd process started by this bench process (Miniflare spawns it as a child; a bench process runs
+ * one edge at a time). Found by walking /proc for descendants of this process named `workerd`; the most
+ * recently started one if there are several.
+ */
+export function workerdPid(): number | undefined {
+  const parentOf = new Map<number, number>();
+  const started = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const fields = statFields(pid);
+    // After the name: state (0), ppid (1), ..., starttime (19).
+    if (fields) {
+      parentOf.set(pid, Number(fields[1]));
+      started.set(pid, Number(fields[19]));
+    }
+  }
+  const isDescendant = (pid: number): boolean => {
+    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  const found = [...parentOf.keys()].filter((pid) => commandName(pid) === "workerd" && isDescendant(pid));
+  return found.sort((a, b) => started.get(b)! - started.get(a)!)[0];
+}
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  if (!fields) throw new Error(`process ${pid} is gone`);
+  // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Whether `strace` can be run here (installed; attaching may still be refused, which `traceSyncs` reports). */
+export function straceAvailable(): boolean {
+  try {
+    execFileSync("strace", ["-V"], { stdio: "ignore", timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface SyncTrace {
+  /** Stops tracing and returns the calls counted, or why nothing was measured. */
+  stop(): Promise<{ fsync: number; fdatasync: number } | { notMeasured: string }>;
+}
+
+/** Counts fsync and fdatasync of every thread of `pid` (strace -c -f) until `stop`. */
+export async function traceSyncs(pid: number): Promise<SyncTrace | { notMeasured: string }> {
+  if (!straceAvailable()) return { notMeasured: "strace is not installed" };
+  const dir = mkdtempSync(join(tmpdir(), "bench-strace-"));
+  const out = join(dir, "summary.txt");
+  const child: ChildProcess = startChild("strace", ["-c", "-f", "-e", "trace=fsync,fdatasync", "-o", out, "-p", String(pid)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  // Attached once strace says so for the process (it then attaches every thread); refused otherwise.
+  const attached = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5_000);
+    const check = () => {
+      if (/attached/.test(stderr)) {
+        clearTimeout(timer);
+        setTimeout(() => resolve(true), 300);
+      }
+    };
+    child.stderr?.on("data", check);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  if (!attached) {
+    await stopChild(child);
+    removeDir(dir);
+    return { notMeasured: `strace could not attach: ${stderr.trim().split("\n").pop() ?? "no output"}` };
+  }
+  return {
+    async stop() {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      // SIGINT makes strace detach and write its summary.
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGINT");
+      const timer = setTimeout(() => void stopChild(child), 10_000);
+      await exited;
+      clearTimeout(timer);
+      try {
+        const text = readFileSync(out, "utf8");
+        const calls = (name: string) => {
+          const line = text.split("\n").find((l) => l.trim().split(/\s+/).at(-1) === name);
+          // % time, seconds, usecs/call, calls, [errors], syscall
+          return line ? Number(line.trim().split(/\s+/)[3]) : 0;
+        };
+        return { fsync: calls("fsync"), fdatasync: calls("fdatasync") };
+      } catch (err) {
+        return { notMeasured: `strace wrote no summary (${String(err)})` };
+      } finally {
+        removeDir(dir);
+      }
+    },
+  };
+}
