@@ -7,8 +7,12 @@
  *   npm run bench -- --runs 9          more runs
  *   npm run bench -- --quick           a short smoke run (1 run, short loads)
  *   npm run bench -- --report          only rewrite the summary from bench/results/*.json
+ *   npm run bench -- peer --peer-url http://127.0.0.1:PORT [--peer-join "POST /path"] [--peer-join-body T]
+ *        [--peer-join-header "k: v"]... [--peer-ticket json:path|header:name|cookie:name]
+ *        [--peer-poll "GET /path?t={{v}}"] [--peer-poll-header "k: v"]... [--peer-tickets N]
+ *                                      our joins and polls beside a second waiting room's, same run
  *
- * Suites: joins, polls, shards, passes, origin, page, memory. Load always comes from a separate process
+ * Suites: joins, polls, shards, passes, origin, page, memory, peer (measures only with --peer-url). Load always comes from a separate process
  * (autocannon) to 127.0.0.1; the edge runs in workerd through Miniflare, with no Node proxy in between.
  */
 import { writeFileSync } from "node:fs";
@@ -19,32 +23,102 @@ import { removeBundles } from "./lib/miniflare.js";
 import { resultsDir } from "./lib/paths.js";
 import { cleanupAll } from "./lib/processes.js";
 import { machineLine, readSuiteResult, summaryTable, updateReadme, writeSuiteResult, type SuiteResult } from "./lib/report.js";
-import type { Suite, SuiteContext } from "./lib/suite.js";
+import type { PeerTarget, Suite, SuiteContext } from "./lib/suite.js";
 import { joins } from "./suites/joins.js";
 import { memory } from "./suites/memory.js";
 import { origin } from "./suites/origin.js";
 import { page } from "./suites/page.js";
 import { passes } from "./suites/passes.js";
+import { peer } from "./suites/peer.js";
 import { polls } from "./suites/polls.js";
 import { shards } from "./suites/shards.js";
 
-/** In the order of issue 6's list. */
-const SUITES: Suite[] = [joins, polls, shards, passes, origin, page, memory];
+/** In the order of issue 6's list; then issue 10's side-by-side, which needs a URL to do anything. */
+const SUITES: Suite[] = [joins, polls, shards, passes, origin, page, memory, peer];
 
 function usage(message?: string): never {
   if (message) console.error(message);
-  console.error(`usage: npm run bench -- [${SUITES.map((s) => s.name).join("|")} ...] [--runs N] [--quick] | --report`);
+  console.error(`usage: npm run bench -- [${SUITES.map((s) => s.name).join("|")} ...] [--runs N] [--quick] [--peer-url URL ...] | --report`);
   process.exit(2);
 }
 
-function parseArgs(argv: string[]): { suites: Suite[]; runs: number; quick: boolean; reportOnly: boolean } {
+/** "POST /api/join" -> method and path. */
+function methodAndPath(flag: string, text: string): { method: "GET" | "POST"; path: string } {
+  const m = /^(GET|POST)\s+(\/\S*)$/.exec(text.trim());
+  if (!m) usage(`${flag} takes "GET /path" or "POST /path", not ${JSON.stringify(text)}`);
+  return { method: m[1] as "GET" | "POST", path: m[2]! };
+}
+
+function header(flag: string, text: string): [string, string] {
+  const at = text.indexOf(":");
+  if (at <= 0) usage(`${flag} takes "name: value", not ${JSON.stringify(text)}`);
+  return [text.slice(0, at).trim().toLowerCase(), text.slice(at + 1).trim()];
+}
+
+interface PeerArgs {
+  url?: string;
+  join?: string;
+  joinBody?: string;
+  joinHeaders: Array<[string, string]>;
+  ticket?: string;
+  poll?: string;
+  pollHeaders: Array<[string, string]>;
+  tickets?: number;
+}
+
+/** The peer's request shapes; the defaults are our own routes' shapes with a plain numbered id for a body. */
+function peerTarget(a: PeerArgs): PeerTarget | undefined {
+  if (a.url === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(a.url);
+  } catch {
+    usage(`--peer-url is not a URL: ${a.url}`);
+  }
+  // Every load here goes to loopback only (bench/lib/load-child.ts refuses anything else).
+  if (url.protocol !== "http:" || url.hostname !== "127.0.0.1" || (url.pathname !== "/" && url.pathname !== "")) {
+    usage(`--peer-url must be http://127.0.0.1:<port> (loopback, no path), not ${a.url}`);
+  }
+  const join = methodAndPath("--peer-join", a.join ?? "POST /api/queue/join");
+  const poll = methodAndPath("--peer-poll", a.poll ?? "GET /api/queue/status");
+  const joinHeaders = Object.fromEntries(a.joinHeaders);
+  const body = join.method === "POST" ? (a.joinBody ?? '{"id":"bench-{{n}}"}') : undefined;
+  if (body !== undefined && !Object.keys(joinHeaders).includes("content-type")) joinHeaders["content-type"] = "application/json";
+  const pollHeaders = a.pollHeaders.length ? Object.fromEntries(a.pollHeaders) : a.poll ? {} : { authorization: "Bearer {{v}}" };
+  return {
+    url: url.origin,
+    join: { ...join, ...(body !== undefined ? { body } : {}), headers: joinHeaders },
+    ticket: a.ticket ?? "json:ticket",
+    poll: { ...poll, headers: pollHeaders },
+    ...(a.tickets !== undefined ? { tickets: a.tickets } : {}),
+  };
+}
+
+function parseArgs(argv: string[]): { suites: Suite[]; runs: number; quick: boolean; reportOnly: boolean; peer: PeerTarget | undefined } {
   const names: string[] = [];
   let runs: number | undefined;
   let quick = false;
   let reportOnly = false;
+  const p: PeerArgs = { joinHeaders: [], pollHeaders: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${arg} needs a value`);
+      return v;
+    };
     if (arg === "--quick") quick = true;
+    else if (arg === "--peer-url") p.url = value();
+    else if (arg === "--peer-join") p.join = value();
+    else if (arg === "--peer-join-body") p.joinBody = value();
+    else if (arg === "--peer-join-header") p.joinHeaders.push(header(arg, value()));
+    else if (arg === "--peer-ticket") p.ticket = value();
+    else if (arg === "--peer-poll") p.poll = value();
+    else if (arg === "--peer-poll-header") p.pollHeaders.push(header(arg, value()));
+    else if (arg === "--peer-tickets") {
+      p.tickets = Number(value());
+      if (!Number.isInteger(p.tickets) || p.tickets < 1) usage("--peer-tickets takes a whole number");
+    }
     else if (arg === "--report") reportOnly = true;
     else if (arg === "--runs" || arg.startsWith("--runs=")) {
       const value = arg.includes("=") ? arg.slice("--runs=".length) : argv[++i];
@@ -55,15 +129,16 @@ function parseArgs(argv: string[]): { suites: Suite[]; runs: number; quick: bool
     else names.push(arg);
   }
   const suites = names.length === 0 ? SUITES : names.map((n) => SUITES.find((s) => s.name === n) ?? usage(`no suite named ${n}`));
-  return { suites: reportOnly ? [] : suites, runs: runs ?? (quick ? 1 : 5), quick, reportOnly };
+  return { suites: reportOnly ? [] : suites, runs: runs ?? (quick ? 1 : 5), quick, reportOnly, peer: peerTarget(p) };
 }
 
-function commandFor(suite: Suite, runs: number, quick: boolean): string {
-  return `npm run bench -- ${suite.name}${quick ? " --quick" : ""}${runs !== 5 && !(quick && runs === 1) ? ` --runs ${runs}` : ""}`;
+function commandFor(suite: Suite, runs: number, quick: boolean, peerTarget?: PeerTarget): string {
+  const peerArgs = suite.name === "peer" && peerTarget ? ` --peer-url ${peerTarget.url} …` : "";
+  return `npm run bench -- ${suite.name}${quick ? " --quick" : ""}${runs !== 5 && !(quick && runs === 1) ? ` --runs ${runs}` : ""}${peerArgs}`;
 }
 
 async function main(): Promise<void> {
-  const { suites, runs, quick } = parseArgs(process.argv.slice(2));
+  const { suites, runs, quick, peer: peerTargetGiven } = parseArgs(process.argv.slice(2));
   const ctx: SuiteContext = {
     runs,
     quick,
@@ -71,6 +146,7 @@ async function main(): Promise<void> {
     warmupSeconds: 1,
     connections: 32,
     log: () => {},
+    ...(peerTargetGiven ? { peer: peerTargetGiven } : {}),
   };
   const m = machine();
   if (suites.length) console.log(`bench: ${suites.map((s) => s.name).join(", ")}; ${runs} run(s)${quick ? ", quick" : ""}`);
@@ -84,17 +160,22 @@ async function main(): Promise<void> {
     if (loadBefore[0]! > 0.5) console.log("  note: the machine is busy with other work; figures will be lower and noisier than on an idle machine");
     try {
       const out = await suite.run({ ...ctx, log: (msg) => console.log(`  ${suite.name}: ${msg}`) });
+      if (out.skipped) {
+        console.log(`  ${suite.name}: ${out.skipped}`);
+        continue;
+      }
+      const { skipped: _, ...measured } = out;
       const result: SuiteResult = {
         suite: suite.name,
         title: suite.title,
-        command: commandFor(suite, runs, quick),
+        command: commandFor(suite, runs, quick, ctx.peer),
         startedAt: new Date(t0).toISOString(),
         finishedAt: new Date().toISOString(),
         runs,
         quick,
         machine: machine(),
         loadAverage: { before: loadBefore, after: loadavg().map((v) => Math.round(v * 100) / 100) },
-        ...out,
+        ...measured,
       };
       const file = writeSuiteResult(result);
       console.log(`  wrote ${file} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);

@@ -4,7 +4,7 @@
  * Given a list of bodies, each request sends the next one (a different pre-minted id_token per join: a
  * token cannot be templated, it is signed). `{{n}}` in the body or a header becomes a number unique to
  * the request; `{{v}}` becomes the next of the given values in turn (a ticket per poll, a pass per
- * booking), and `{{slot}}` the next of a range of slot ids. Prints one JSON line with the counts;
+ * booking), and `{{slot}}` the next of a range of slot ids; a path template gets the same. Prints one JSON line with the counts;
  * bench/lib/load.ts reads it.
  *
  *   node --import tsx bench/lib/load-child.ts <spec.json>
@@ -25,7 +25,7 @@ const fill = (text: string, i: number) =>
     .replaceAll("{{n}}", String(i))
     .replaceAll("{{v}}", values.length ? values[i % values.length]! : "")
     .replaceAll("{{slot}}", spec.slots ? String(spec.slots.first + (i % spec.slots.count)) : "");
-const varies = bodies !== undefined || [spec.body ?? "", ...Object.values(spec.headers ?? {})].some((t) => t.includes("{{"));
+const varies = bodies !== undefined || spec.pathTemplate !== undefined || [spec.body ?? "", ...Object.values(spec.headers ?? {})].some((t) => t.includes("{{"));
 const bodyFor = (i: number): string | undefined => (bodies ? bodies[i % bodies.length]! : spec.body !== undefined ? fill(spec.body, i) : undefined);
 
 const result = await autocannon({
@@ -45,7 +45,12 @@ const result = await autocannon({
               const i = (spec.firstIndex ?? 0) + n++;
               const headers = Object.fromEntries(Object.entries(spec.headers ?? {}).map(([k, v]) => [k, fill(v, i)]));
               const body = bodyFor(i);
-              return { ...request, headers, ...(body !== undefined ? { body } : {}) };
+              return {
+                ...request,
+                headers,
+                ...(body !== undefined ? { body } : {}),
+                ...(spec.pathTemplate !== undefined ? { path: fill(spec.pathTemplate, i) } : {}),
+              };
             },
           },
         ],

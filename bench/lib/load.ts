@@ -24,6 +24,11 @@ export interface LoadSpec {
   bodiesFile?: string;
   /** Slot ids substituted for `{{slot}}` in turn: first, first+1, ..., first+count-1, first, ... */
   slots?: { first: number; count: number };
+  /**
+   * A path (with query) sent instead of the URL's, after the same substitutions as headers and bodies
+   * (`/status?id={{v}}`, for a waiting room that takes its ticket in the query); the URL still gives host and port.
+   */
+  pathTemplate?: string;
   /** The first `{{n}}`; later requests count up from it. */
   firstIndex?: number;
   connections: number;
