@@ -4,12 +4,18 @@
  *
  *   npm run simulate                              # 2.36 M people of cohort 50-52, 64 shards
  *   npm run simulate -- --cohort 55-59 --shards 128 --rate 30000
+ *   npm run simulate -- --locations 300 --isolates 4  # the poll model's spread of the crowd (the defaults)
  *   npm run simulate -- --live --scale 0.0005     # a scaled-down crowd against the running stack
  *   npm run simulate -- --live --edge http://127.0.0.1:8787 --idp http://127.0.0.1:8789
  *
  * Each citizen arrives (most in the first minutes), lands in a shard by hash, is told a wait estimate,
  * waits (some abandon, some refresh), is admitted, claims a pass at their next poll, books and finishes
  * (or lets the pass lapse). Reports go to bench/results/ as JSON, Markdown and SVG charts.
+ *
+ * The poll model (issue 10): every second, each waiting citizen polls at the `nextPollMs` the real
+ * estimate gives their place in the line (estimateWait with the shard's snapshot of that second), through
+ * N locations × M isolates per location; it reports the Durable Object calls per shard per second that
+ * a 1 s snapshot cache per isolate, and one per location, let through, against the object's soft limit.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -41,6 +47,14 @@ export interface SimulationOptions {
   /** Share of admitted people who never book and let the pass lapse. */
   lapseShare: number;
   seed: number;
+  /** Poll model: data centers the crowd's polls spread over (evenly: the worst case for a cache). */
+  locations: number;
+  /** Poll model: isolates of the Worker per location, each with its own snapshot cache. */
+  isolatesPerLocation: number;
+  /** Poll model: how long a cached shard snapshot is served, per isolate or per location. */
+  cacheTtlSeconds: number;
+  /** Poll model: requests per second one Durable Object handles before it is overloaded (Cloudflare's guide: ~1,000). */
+  objectSoftLimit: number;
 }
 
 export const DEFAULTS: SimulationOptions = {
@@ -55,7 +69,86 @@ export const DEFAULTS: SimulationOptions = {
   refreshShare: 0.2,
   lapseShare: 0.05,
   seed: 20210720,
+  locations: 300,
+  isolatesPerLocation: 4,
+  cacheTtlSeconds: 1,
+  objectSoftLimit: 1_000,
 };
+
+/**
+ * Snapshot calls per second that caches with a TTL let through, from `callers` caches sharing `pollsPerSecond`
+ * evenly, each poll arriving at random (many citizens with independent phases). One cache: a miss fetches
+ * and serves the snapshot for `ttl`; the next miss is the first poll after that, so a cache refreshes once
+ * per ttl + 1/λ seconds, λ = its polls per second: λ / (1 + λ·ttl). It never exceeds one per ttl per cache.
+ */
+export function cacheMissesPerSecond(pollsPerSecond: number, callers: number, ttlSeconds: number): number {
+  if (pollsPerSecond <= 0) return 0;
+  const lambda = pollsPerSecond / callers;
+  return (callers * lambda) / (1 + lambda * ttlSeconds);
+}
+
+/** Points at which the poll rate of a line is sampled: every place up to 64, then 32 per doubling. */
+function samplePlaces(waiting: number): number[] {
+  const places: number[] = [];
+  for (let k = 0; k < Math.min(waiting, 64); k++) places.push(k);
+  for (let k = 64; k < waiting; k = Math.max(k + 1, Math.floor(k * 2 ** (1 / 32)))) places.push(k);
+  if (waiting > 0 && places.at(-1) !== waiting - 1) places.push(waiting - 1);
+  return places;
+}
+
+/**
+ * Polls per second of one shard's waiting line: the sum over places 0 … waiting-1 (people ahead in the
+ * shard) of 1000 / nextPollMs, nextPollMs from the real estimate for that place and the shard's snapshot.
+ * Every place is evaluated up to 64; beyond, the sum between sampled places is the trapezoid of the rates
+ * at its ends (the rate falls with the place, so the error is below half the step times the drop).
+ */
+export function linePollsPerSecond(snap: ShardSnapshot, shards: number): number {
+  const waiting = snap.lastSeq - snap.serving;
+  if (waiting <= 0) return 0;
+  const rateAt = (place: number) => 1000 / estimateWait(snap.serving + 1 + place, snap, shards).nextPollMs;
+  const places = samplePlaces(waiting);
+  let sum = rateAt(places[0]!);
+  for (let i = 1; i < places.length; i++) {
+    const [a, b] = [places[i - 1]!, places[i]!];
+    const [fa, fb] = [rateAt(a), rateAt(b)];
+    // Places a+1 … b: b-a of them; the trapezoid counts b once and a not at all.
+    sum += ((fa + fb) / 2) * (b - a) + (fb - fa) / 2;
+  }
+  return sum;
+}
+
+export interface PollModelReport {
+  locations: number;
+  isolatesPerLocation: number;
+  cacheTtlSeconds: number;
+  objectSoftLimit: number;
+  /** Seconds (of the simulated clock) the model was evaluated at: every second while anyone waits. */
+  secondsModelled: number;
+  peak: {
+    /** Polls per second, all shards, at the busiest second. */
+    pollsPerSecond: number;
+    /** The busiest shard's polls per second at its busiest second (what it would take with no cache). */
+    pollsPerShardPerSecond: number;
+    /** DO snapshot calls per shard per second, busiest shard and second. */
+    perIsolateCache: number;
+    perLocationCache: number;
+    /** Joins per shard per second, busiest shard and second (they reach the object whatever the caches do). */
+    joinsPerShardPerSecond: number;
+    atSecond: number;
+  };
+  /** Means over the first hour after opening (the surge), of the mean shard. */
+  firstHour: { pollsPerShardPerSecond: number; perIsolateCache: number; perLocationCache: number };
+  /** Citizen polls in total over the replay (the crowd's own count, all answered from caches or objects). */
+  totalPolls: number;
+}
+
+interface PollMinute {
+  minute: number;
+  pollsPerShard: number;
+  perIsolateCache: number;
+  perLocationCache: number;
+  joinsPerShard: number;
+}
 
 /**
  * Arrival offsets in seconds from opening, sorted. Press reports describe everyone trying at 20:00 sharp:
@@ -91,6 +184,9 @@ export interface SimulationReport {
   eta: { withinRange: number; earlierThanLow: number; laterThanHigh: number; medianActualOverLow: number; p90AbsErrorShareOfWait: number };
   fairness: { spearmanArrivalVsAdmission: number; admittedOutOfArrivalOrderWithinShard: number };
   limits: { maxAdmittedInAnyMinute: number; configuredPerMinute: number; maxActive: number; cap: number; rejoinsKeepingPlace: number; duplicateTickets: number };
+  polls: PollModelReport;
+  /** Per minute, the busiest second of the busiest shard. */
+  pollMinutes: PollMinute[];
   sample: { told: [number, number][]; waits: [number, number][] };
 }
 
@@ -126,6 +222,32 @@ export function simulate(o: SimulationOptions): SimulationReport {
   const perMinute = Array.from({ length: o.shards }, () => new Int32Array(Math.ceil(horizon / 60) + 2));
 
   const minutes: MinuteRow[] = [];
+  const minuteBase = Math.floor(opensAt / 60_000);
+  /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it). */
+  const snapshotOf = (s: number, now: number): ShardSnapshot => ({
+    lastSeq: counters[s]!.lastSeq,
+    serving: counters[s]!.serving,
+    active: active[s]!,
+    activeCap: caps[s]!,
+    ratePerMinute: rate,
+    observedPerMinute: observedPace(firstAdmittedAt[s]!, now, (from, to) => {
+      let sum = 0;
+      for (let m = from; m < to; m++) sum += perMinute[s]![m - minuteBase] ?? 0;
+      return sum;
+    }),
+    paused: false,
+    at: now,
+  });
+  const isolates = o.locations * o.isolatesPerLocation;
+  const pollMinutes: PollMinute[] = [];
+  // Per second from opening (0 while nobody waits), the mean shard's polls and snapshot calls.
+  const pollSeconds = { isolate: [] as number[], location: [] as number[], polls: [] as number[] };
+  const firstHourMean = (xs: number[]) => xs.slice(0, 3_600).reduce((a, x) => a + x, 0) / Math.min(3_600, Math.max(1, xs.length));
+  const pollPeak = { pollsPerSecond: 0, pollsPerShardPerSecond: 0, perIsolateCache: 0, perLocationCache: 0, joinsPerShardPerSecond: 0, atSecond: 0 };
+  let pollMinute: PollMinute = { minute: 1, pollsPerShard: 0, perIsolateCache: 0, perLocationCache: 0, joinsPerShard: 0 };
+  let totalPolls = 0;
+  let secondsModelled = 0;
+  const joinsThisSecond = new Uint32Array(o.shards);
   let next = 0;
   let admittedTotal = 0;
   let admittedThisMinute = 0;
@@ -169,6 +291,7 @@ export function simulate(o: SimulationOptions): SimulationReport {
 
     // Joins of this second, told the estimate the page would show them.
     const snapshots = new Map<number, ShardSnapshot>();
+    joinsThisSecond.fill(0);
     while (next < n && arrival[next]! < t + 1) {
       const c = next++;
       const s = shardOf[c]!;
@@ -176,23 +299,10 @@ export function simulate(o: SimulationOptions): SimulationReport {
       const seq = k.lastSeq + 1;
       counters[s] = { ...k, lastSeq: seq };
       line[s]![seq - 1] = c;
+      joinsThisSecond[s]!++;
       let snap = snapshots.get(s);
       if (!snap) {
-        const minuteBase = Math.floor(opensAt / 60_000);
-        snap = {
-          lastSeq: seq,
-          serving: k.serving,
-          active: active[s]!,
-          activeCap: caps[s]!,
-          ratePerMinute: rate,
-          observedPerMinute: observedPace(firstAdmittedAt[s]!, now, (from, to) => {
-            let sum = 0;
-            for (let m = from; m < to; m++) sum += perMinute[s]![m - minuteBase] ?? 0;
-            return sum;
-          }),
-          paused: false,
-          at: now,
-        };
+        snap = snapshotOf(s, now);
         snapshots.set(s, snap);
       }
       const told = estimateWait(seq, snap, o.shards);
@@ -202,7 +312,40 @@ export function simulate(o: SimulationOptions): SimulationReport {
       if (random() < o.refreshShare) rejoins++;
     }
 
+    // The poll model: this second's polls of every shard's waiting line, and what the caches let through.
+    if (next > admittedTotal) {
+      let pollsAll = 0;
+      let isolateSum = 0;
+      let locationSum = 0;
+      for (let s = 0; s < o.shards; s++) {
+        const polls = linePollsPerSecond(snapshotOf(s, now), o.shards);
+        const viaIsolates = cacheMissesPerSecond(polls, isolates, o.cacheTtlSeconds);
+        const viaLocations = cacheMissesPerSecond(polls, o.locations, o.cacheTtlSeconds);
+        pollsAll += polls;
+        isolateSum += viaIsolates;
+        locationSum += viaLocations;
+        pollMinute.pollsPerShard = Math.max(pollMinute.pollsPerShard, polls);
+        pollMinute.perIsolateCache = Math.max(pollMinute.perIsolateCache, viaIsolates);
+        pollMinute.perLocationCache = Math.max(pollMinute.perLocationCache, viaLocations);
+        pollMinute.joinsPerShard = Math.max(pollMinute.joinsPerShard, joinsThisSecond[s]!);
+        if (viaIsolates > pollPeak.perIsolateCache) Object.assign(pollPeak, { perIsolateCache: viaIsolates, atSecond: t });
+        pollPeak.perLocationCache = Math.max(pollPeak.perLocationCache, viaLocations);
+        pollPeak.pollsPerShardPerSecond = Math.max(pollPeak.pollsPerShardPerSecond, polls);
+        pollPeak.joinsPerShardPerSecond = Math.max(pollPeak.joinsPerShardPerSecond, joinsThisSecond[s]!);
+      }
+      pollPeak.pollsPerSecond = Math.max(pollPeak.pollsPerSecond, pollsAll);
+      totalPolls += pollsAll;
+      pollSeconds.polls[t] = pollsAll / o.shards;
+      pollSeconds.isolate[t] = isolateSum / o.shards;
+      pollSeconds.location[t] = locationSum / o.shards;
+      secondsModelled++;
+    } else {
+      pollSeconds.polls[t] = pollSeconds.isolate[t] = pollSeconds.location[t] = 0;
+    }
+
     if ((t + 1) % 60 === 0) {
+      pollMinutes.push(pollMinute);
+      pollMinute = { minute: (t + 1) / 60 + 1, pollsPerShard: 0, perIsolateCache: 0, perLocationCache: 0, joinsPerShard: 0 };
       maxAdmittedInAnyMinute = Math.max(maxAdmittedInAnyMinute, admittedThisMinute);
       minutes.push({ minute: (t + 1) / 60, arrived: next, waiting: next - admittedTotal, admittedTotal, admittedThisMinute, active: activeTotal });
       admittedThisMinute = 0;
@@ -265,6 +408,21 @@ export function simulate(o: SimulationOptions): SimulationReport {
       rejoinsKeepingPlace: rejoins,
       duplicateTickets: 0,
     },
+    polls: {
+      locations: o.locations,
+      isolatesPerLocation: o.isolatesPerLocation,
+      cacheTtlSeconds: o.cacheTtlSeconds,
+      objectSoftLimit: o.objectSoftLimit,
+      secondsModelled,
+      peak: pollPeak,
+      firstHour: {
+        pollsPerShardPerSecond: firstHourMean(pollSeconds.polls),
+        perIsolateCache: firstHourMean(pollSeconds.isolate),
+        perLocationCache: firstHourMean(pollSeconds.location),
+      },
+      totalPolls: Math.round(totalPolls),
+    },
+    pollMinutes,
     sample: { told, waits: waitsOverArrival },
   };
 }
@@ -335,7 +493,24 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
       series: [{ name: "a sample of citizens", points: r.sample.waits }],
     }),
   );
+  const pm = r.pollMinutes;
+  writeFileSync(
+    join(dir, `${name}-polls.svg`),
+    chart({
+      title: `Durable Object calls per shard per second (busiest shard), ${r.polls.locations} locations × ${r.polls.isolatesPerLocation} isolates`,
+      xLabel: "minutes after opening",
+      yLabel: "requests / s to one shard",
+      series: [
+        { name: `snapshot calls, ${r.polls.cacheTtlSeconds} s cache per isolate`, points: pm.map((x) => [x.minute, x.perIsolateCache]) },
+        { name: `snapshot calls, ${r.polls.cacheTtlSeconds} s cache per location`, points: pm.map((x) => [x.minute, x.perLocationCache]) },
+        { name: "joins", points: pm.map((x) => [x.minute, x.joinsPerShard]) },
+        { name: "soft limit", points: pm.map((x) => [x.minute, r.polls.objectSoftLimit]), dashed: true },
+      ],
+    }),
+  );
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const q = r.polls;
+  const perSecond = (x: number) => (x >= 100 ? Math.round(x).toLocaleString("en") : x.toPrecision(3));
   const md = [
     `# Flash-crowd replay: cohort ${r.options.cohort}`,
     "",
@@ -356,7 +531,21 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
     `| admitted out of arrival order within a shard | ${r.fairness.admittedOutOfArrivalOrderWithinShard} |`,
     `| re-joins (refresh, new tab) that kept their place | ${r.limits.rejoinsKeepingPlace.toLocaleString("en")} |`,
     "",
-    `Charts: ${["queue", "rate", "active", "eta", "waits"].map((k) => `\`${name}-${k}.svg\``).join(", ")}.`,
+    `## Polls at internet scale`,
+    "",
+    `Every waiting citizen polls at the \`nextPollMs\` the estimate gives their place, each second of the replay (${q.secondsModelled.toLocaleString("en")} s modelled); ` +
+      `the polls spread evenly over ${q.locations} locations × ${q.isolatesPerLocation} isolates, each snapshot cache holding a shard's snapshot ${q.cacheTtlSeconds} s. ` +
+      `Peak = the busiest shard at its busiest second; first hour = the mean shard, averaged over the first hour after opening.`,
+    "",
+    "| figure | peak | first hour (mean) | peak against the object's soft limit |",
+    "|---|---|---|---|",
+    `| citizen polls per shard per second (no cache: every poll a DO call) | ${perSecond(q.peak.pollsPerShardPerSecond)} | ${perSecond(q.firstHour.pollsPerShardPerSecond)} | ${(q.peak.pollsPerShardPerSecond / q.objectSoftLimit).toFixed(2)}× of ${q.objectSoftLimit.toLocaleString("en")}/s |`,
+    `| DO snapshot calls per shard per second, ${q.cacheTtlSeconds} s cache per isolate | ${perSecond(q.peak.perIsolateCache)} | ${perSecond(q.firstHour.perIsolateCache)} | ${(q.peak.perIsolateCache / q.objectSoftLimit).toFixed(2)}× (${q.peak.perIsolateCache <= q.objectSoftLimit ? "under" : "OVER"}) |`,
+    `| DO snapshot calls per shard per second, ${q.cacheTtlSeconds} s cache per location | ${perSecond(q.peak.perLocationCache)} | ${perSecond(q.firstHour.perLocationCache)} | ${(q.peak.perLocationCache / q.objectSoftLimit).toFixed(2)}× (${q.peak.perLocationCache <= q.objectSoftLimit ? "under" : "OVER"}) |`,
+    `| joins per shard per second (reach the object whatever the caches do) | ${perSecond(q.peak.joinsPerShardPerSecond)} | | |`,
+    `| citizen polls per second, all shards (peak) / in total | ${perSecond(q.peak.pollsPerSecond)} | ${q.totalPolls.toLocaleString("en")} in total | |`,
+    "",
+    `Charts: ${["queue", "rate", "active", "eta", "waits", "polls"].map((k) => `\`${name}-${k}.svg\``).join(", ")}.`,
     "",
   ].join("\n");
   writeFileSync(join(dir, `${name}.md`), md);
@@ -400,6 +589,10 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       case "--refresh": o.refreshShare = num(); break;
       case "--lapse": o.lapseShare = num(); break;
       case "--seed": o.seed = Math.floor(num()); break;
+      case "--locations": o.locations = Math.max(1, Math.floor(num())); break;
+      case "--isolates": o.isolatesPerLocation = Math.max(1, Math.floor(num())); break;
+      case "--cache-ttl": o.cacheTtlSeconds = num(); break;
+      case "--object-limit": o.objectSoftLimit = num(); break;
       case "--live": live = true; break;
       case "--scale": scale = num(); break;
       case "--edge": edge = value(); break;
