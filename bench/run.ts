@@ -15,12 +15,13 @@
  * Suites: joins, polls, shards, passes, origin, page, memory, peer (measures only with --peer-url). Load always comes from a separate process
  * (autocannon) to 127.0.0.1; the edge runs in workerd through Miniflare, with no Node proxy in between.
  */
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { machine } from "./lib/machine.js";
 import { removeBundles } from "./lib/miniflare.js";
-import { resultsDir } from "./lib/paths.js";
+import { resultsDir, root } from "./lib/paths.js";
 import { cleanupAll } from "./lib/processes.js";
 import { machineLine, readSuiteResult, summaryTable, updateReadme, writeSuiteResult, type SuiteResult } from "./lib/report.js";
 import type { PeerTarget, Suite, SuiteContext } from "./lib/suite.js";
@@ -137,6 +138,21 @@ function commandFor(suite: Suite, runs: number, quick: boolean, peerTarget?: Pee
   return `npm run bench -- ${suite.name}${quick ? " --quick" : ""}${runs !== 5 && !(quick && runs === 1) ? ` --runs ${runs}` : ""}${peerArgs}`;
 }
 
+/**
+ * The source measured: BENCH_SOURCE when set (a copy outside git says which commit it is), else the
+ * commit checked out, with "+ uncommitted changes in src" when src/ differs from it.
+ */
+function sourceMeasured(): string {
+  if (process.env.BENCH_SOURCE) return process.env.BENCH_SOURCE;
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = git("status", "--porcelain", "--", "src") !== "";
+    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " + uncommitted changes in src" : ""}`;
+  } catch {
+    return "unknown";
+  }
+}
+
 async function main(): Promise<void> {
   const { suites, runs, quick, peer: peerTargetGiven } = parseArgs(process.argv.slice(2));
   const ctx: SuiteContext = {
@@ -169,6 +185,7 @@ async function main(): Promise<void> {
         suite: suite.name,
         title: suite.title,
         command: commandFor(suite, runs, quick, ctx.peer),
+        source: sourceMeasured(),
         startedAt: new Date(t0).toISOString(),
         finishedAt: new Date().toISOString(),
         runs,

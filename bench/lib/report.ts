@@ -58,6 +58,8 @@ export interface SuiteResult {
   title: string;
   /** The command that reproduces this suite's figures. */
   command: string;
+  /** The commit measured (and whether src/ had uncommitted changes); absent in older results. */
+  source?: string;
   /** How it was measured, in a few sentences (also shown in bench/README.md). */
   method: string;
   startedAt: string;
