@@ -1,7 +1,8 @@
 /**
- * `npx tsx bench/compare.ts <before-dir> <after-dir> [--title TEXT]`: a before/after table of every figure
- * two sets of results share (`<dir>/<suite>.json`, as `npm run bench` writes them), written between the
- * `bench:compare` markers of bench/README.md and printed. Every number comes from the two sets of files.
+ * `npx tsx bench/compare.ts <before-dir> [<middle-dir> …] <after-dir> [--title TEXT]`: a table of every
+ * figure the result sets share (`<dir>/<suite>.json`, as `npm run bench` writes them), one column per set,
+ * written between the `bench:compare` markers of bench/README.md and printed. Every number comes from the
+ * files.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
@@ -27,45 +28,48 @@ function cell(s: Series | undefined): string {
 }
 
 function target(f: Figure | undefined): string {
-  if (!f?.target) return "";
+  if (!f?.target) return "?";
   return Number.isFinite(f.value.median) ? (f.target.met ? "met" : "not met") : "not measured";
-}
-
-function loadLine(label: string, results: Map<string, SuiteResult>): string {
-  return `${label}: ${[...results.values()]
-    .map((r) => `${r.suite} ${r.startedAt.slice(0, 16).replace("T", " ")} UTC, load average ${r.loadAverage.before[0]} → ${r.loadAverage.after[0]}, ${r.runs} run(s)${r.source ? `, source ${r.source}` : ""}`)
-    .join("; ")}`;
 }
 
 const args = process.argv.slice(2);
 const titleAt = args.indexOf("--title");
 const title = titleAt >= 0 ? args.splice(titleAt, 2)[1]! : "Before and after";
-const [beforeDir, afterDir] = args;
-if (!beforeDir || !afterDir || !existsSync(beforeDir) || !existsSync(afterDir)) {
-  console.error("usage: npx tsx bench/compare.ts <before-dir> <after-dir> [--title TEXT]");
+const dirs = args;
+if (dirs.length < 2 || dirs.some((d) => !existsSync(d))) {
+  console.error("usage: npx tsx bench/compare.ts <before-dir> [<middle-dir> …] <after-dir> [--title TEXT]");
   process.exit(2);
 }
-const before = load(beforeDir);
-const after = load(afterDir);
+const sets = dirs.map((d) => ({ name: basename(d), results: load(d) }));
+const first = sets[0]!;
+const last = sets.at(-1)!;
 const lines = [
   `### ${title}`,
   "",
-  `From \`${relative(root, beforeDir) || basename(beforeDir)}/*.json\` and \`${relative(root, afterDir) || basename(afterDir)}/*.json\`, written by \`npx tsx bench/compare.ts ${relative(root, beforeDir)} ${relative(root, afterDir)}\`.`,
+  `Written by \`npx tsx bench/compare.ts ${dirs.map((d) => relative(root, d)).join(" ")}\` from each folder's \`*.json\`.`,
   "",
-  "| figure | before | after | after / before | ratio to baseline, before → after | target: before → after |",
-  "|---|---|---|---|---|---|",
+  `| figure | ${sets.map((s) => s.name).join(" | ")} | ${last.name} / ${first.name} | ratio to baseline | target |`,
+  `|---|${sets.map(() => "---|").join("")}---|---|---|`,
 ];
-for (const [suite, a] of after) {
-  const b = before.get(suite);
+for (const [suite, a] of last.results) {
   for (const fa of a.figures) {
-    const fb = b?.figures.find((f) => f.id === fa.id);
+    const figs = sets.map((s) => s.results.get(suite)?.figures.find((f) => f.id === fa.id));
+    const fb = figs[0];
     const change = fb && Number.isFinite(fa.value.median) && Number.isFinite(fb.value.median) && fb.value.median !== 0 ? fmt(fa.value.median / fb.value.median, "×") : "";
-    const ratio = `${fb ? fmt(fb.ratio.median, "×") : ""} → ${fmt(fa.ratio.median, "×")} (${fa.baseline.label})`;
-    const targets = fa.target ? `${fa.target.text}: ${fb ? target(fb) : "?"} → ${target(fa)}` : "";
-    lines.push(`| ${fa.value.label} | ${cell(fb?.value)} | ${cell(fa.value)} | ${change} | ${ratio} | ${targets} |`);
+    const ratio = `${figs.map((f) => (f ? fmt(f.ratio.median, "×") : "?")).join(" → ")} (of ${fa.baseline.label})`;
+    const targets = fa.target ? `${fa.target.text}: ${figs.map(target).join(" → ")}` : "";
+    lines.push(`| ${fa.value.label} | ${figs.map((f) => cell(f?.value)).join(" | ")} | ${change} | ${ratio} | ${targets} |`);
   }
 }
-lines.push("", `- ${loadLine("before", before)}.`, `- ${loadLine("after", after)}.`, "- Medians of the runs, (min–max) in brackets; the machine's 2 cores were shared with other work (load average above), so single runs vary widely.");
+lines.push("");
+for (const s of sets) {
+  lines.push(
+    `- ${s.name}: ${[...s.results.values()]
+      .map((r) => `${r.suite} ${r.startedAt.slice(0, 16).replace("T", " ")} UTC, ${r.runs} run(s), load average (1 min) ${r.loadAverage.before[0]} at the start, ${r.loadAverage.after[0]} at the end${r.source ? `; source ${r.source}` : ""}`)
+      .join("; ")}.`,
+  );
+}
+lines.push("- Medians of the runs, (min–max) in brackets. Other work shared the machine's 2 cores (load averages above), so single runs vary widely; CPU per join, fsyncs per join and non-2xx counts vary least with it.");
 const block = lines.join("\n");
 console.log(block);
 const readme = join(root, "bench/README.md");
