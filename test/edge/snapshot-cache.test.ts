@@ -1,4 +1,4 @@
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { burstFor, shardCap, shardRate } from "../../src/edge/admission.js";
 import { EXTRAPOLATION_HORIZON_MS, extrapolate, type ShardSnapshot } from "../../src/edge/estimate.js";
@@ -12,6 +12,12 @@ import { callsOf, config, freshShard, getStatus, join, ORIGIN, randomIdentity, s
  * poll ever awaits another request's promise), shared per location through the Cache API, and carried
  * forward by the admission rule between refreshes without ever admitting anyone.
  */
+
+const COHORT = "55-59";
+/** How long the objects are held busy: far longer than the Worker takes to reach them. */
+const BUSY_MS = 300;
+/** Far longer than any poll takes here, even with the objects busy. */
+const POLL_DEADLINE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,20 +41,40 @@ async function locationCacheWorks(): Promise<boolean> {
 }
 
 describe("polls across a snapshot refresh", () => {
-  it("answers 1,000 concurrent polls with 200 while the snapshots they read go stale and are refreshed", async () => {
+  it("answers 1,000 concurrent polls with 200 across a refresh whose requests were abandoned", async () => {
     // Enough tickets that none polls past POLL_LIMIT (30 in 10 s), across every shard of the cohort.
     const tickets: string[] = [];
     for (let i = 0; i < 48; i++) tickets.push((await join(randomIdentity())).ticket);
     for (const t of tickets) expect((await getStatus(t)).status).toBe(200);
-    // Every shard's snapshot is now past its TTL: the burst below finds them stale and refreshes them
-    // while the rest of it is answered.
+    // Every shard's snapshot is now past its TTL: the next polls find it stale.
     await sleep(SNAPSHOT_TTL_MS + 100);
-    const answers = await Promise.all(
-      Array.from({ length: 1_000 }, (_, i) => SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { authorization: `Bearer ${tickets[i % tickets.length]}` } })),
+
+    // The objects are busy for a moment (as under a burst of joins), so a refresh stays under way.
+    const stubs = Array.from({ length: config.shards }, (_, shard) => stubOf({ cohort: COHORT, shard }));
+    const busy = Promise.all(stubs.map((stub) => runInDurableObject(stub, (_, state) => state.blockConcurrencyWhile(() => sleep(BUSY_MS)))));
+    await sleep(20);
+    // The first poll of each ticket starts the refreshes, and is then abandoned by its client, as when a
+    // citizen closes the tab: a poll that waited on those requests' calls would never be answered.
+    const abandon = new AbortController();
+    const abandoned = tickets.map((t) => SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { authorization: `Bearer ${t}` }, signal: abandon.signal }));
+    await sleep(50);
+    abandon.abort();
+    await Promise.allSettled(abandoned);
+
+    // A poll left waiting on an abandoned request's call is never answered: each gets a deadline, so that
+    // shows as a failed poll rather than a stuck test.
+    const answers = await Promise.allSettled(
+      Array.from({ length: 1_000 - tickets.length }, (_, i) =>
+        SELF.fetch(`${ORIGIN}/api/queue/status`, {
+          headers: { authorization: `Bearer ${tickets[i % tickets.length]}` },
+          signal: AbortSignal.timeout(POLL_DEADLINE_MS),
+        }),
+      ),
     );
-    const statuses = answers.map((r) => r.status);
+    await busy;
+    const statuses = answers.map((a) => (a.status === "fulfilled" ? a.value.status : "no answer"));
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    await Promise.all(answers.map((r) => r.body?.cancel()));
+    await Promise.all(answers.map((a) => (a.status === "fulfilled" ? a.value.body?.cancel() : undefined)));
   }, 60_000);
 
   it("serves the stale snapshot to every concurrent poll but one, which alone refreshes it from the object", async () => {

@@ -32,12 +32,14 @@ describe("status polls", () => {
       const b = before[s]!;
       return a.join + a.snapshot + a.claim + a.complete - (b.join + b.snapshot + b.claim + b.complete);
     });
-    // The snapshot of a shard is cached for a second and concurrent misses share one call, so the
-    // object hears about once per second of polling, not once per poll.
+    // The snapshot of a shard is cached for a second, and when it goes stale one poll refreshes it while
+    // the others are served the stale one, so the object hears about once per second of polling, not once
+    // per poll.
     const bound = Math.ceil(elapsedMs / 1000) + 1;
     expect(reached[shard]).toBeLessThanOrEqual(bound);
     expect(reached.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(bound);
-  });
+    // 96 joins and polls one after another before the burst: more than the default 5 s on a busy machine.
+  }, 30_000);
 
   it("tells a waiting citizen the people ahead, an ETA range and a poll interval that grows with distance", async () => {
     const shard = 2;
