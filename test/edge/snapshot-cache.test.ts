@@ -1,5 +1,5 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { burstFor, shardCap, shardRate } from "../../src/edge/admission.js";
 import { EXTRAPOLATION_HORIZON_MS, extrapolate, type ShardSnapshot } from "../../src/edge/estimate.js";
 import { ticketStatus } from "../../src/edge/queue-status.js";
@@ -155,6 +155,29 @@ describe("snapshots per location", () => {
     const later = await cachedSnapshot(env, address, filled.fetchedAt + SNAPSHOT_TTL_MS);
     expect((await callsOf(stub)).snapshot - before).toBe(1);
     expect(later.snapshot.lastSeq).toBe(filled.snapshot.lastSeq + 1);
+  });
+  it("keeps answering from the isolate's cache when the location's cache fails", async () => {
+    const address = freshShard();
+    const stub = stubOf(address);
+    await joinAt(address, 2);
+    // The platform's cache, not ours, failing as a data center's cache may: every read and write throws.
+    const cache = caches.default;
+    const match = vi.spyOn(cache, "match").mockRejectedValue(new Error("cache unavailable"));
+    const put = vi.spyOn(cache, "put").mockRejectedValue(new Error("cache unavailable"));
+    try {
+      const before = (await callsOf(stub)).snapshot;
+      const now = Date.now();
+      const filled = await cachedSnapshot(env, address, now);
+      expect(match).toHaveBeenCalled();
+      expect(put).toHaveBeenCalled();
+      expect(filled.snapshot.lastSeq).toBe(2);
+      const again = await cachedSnapshot(env, address, now + SNAPSHOT_TTL_MS - 1);
+      expect(again).toEqual(filled);
+      expect((await callsOf(stub)).snapshot - before).toBe(1);
+    } finally {
+      match.mockRestore();
+      put.mockRestore();
+    }
   });
 });
 
