@@ -71,12 +71,12 @@ for (const s of sets) {
 }
 lines.push("- Medians of the runs, (min–max) in brackets. Other work shared the machine's 2 cores (load averages above), so single runs vary widely; CPU per join, fsyncs per join and non-2xx counts vary least with it.");
 const block = lines.join("\n");
-console.log(block);
+// The file first, then the console: a closed pipe (`| head`) must not lose the table.
 const readme = join(root, "bench/README.md");
 const text = readFileSync(readme, "utf8");
 const s = text.indexOf(START);
 const e = text.indexOf(END);
-if (s >= 0 && e > s) {
-  writeFileSync(readme, `${text.slice(0, s + START.length)}\n${block}\n${text.slice(e)}`);
-  console.log(`\nwrote the table into ${relative(root, readme)}`);
-} else console.log(`\n(bench/README.md has no ${START} … ${END} markers; printed only)`);
+const wrote = s >= 0 && e > s;
+if (wrote) writeFileSync(readme, `${text.slice(0, s + START.length)}\n${block}\n${text.slice(e)}`);
+console.log(block);
+console.log(wrote ? `\nwrote the table into ${relative(root, readme)}` : `\n(bench/README.md has no ${START} … ${END} markers; printed only)`);
