@@ -2,17 +2,7 @@ import { describe, expect, it } from "vitest";
 import { freshShard, keyOf, join, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 describe("joining a shard", () => {
-  it("gives 200 concurrent joins distinct, gap-free sequence numbers in the order they reached it", async () => {
-    const address = freshShard();
-    const stub = stubOf(address);
-    const keys = await Promise.all(Array.from({ length: 200 }, () => keyOf(randomIdentity())));
-    // Fired without awaiting: calls from one stub arrive in the order they were made.
-    const results = await Promise.all(keys.map((key) => stub.join(address, key)));
-    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    expect(new Set(results.map((r) => r.ticketId)).size).toBe(200);
-    const snap = await stub.snapshot(address);
-    expect(snap.lastSeq).toBe(200);
-  });
+  // 500 concurrent joins in arrival order, gap-free: test/edge/group-commit.test.ts.
 
   it("gives 20 concurrent joins of one citizen one ticket", async () => {
     const address = freshShard();
