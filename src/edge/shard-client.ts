@@ -50,6 +50,13 @@ export const REFRESH_TIMEOUT_MS = 3_000;
 /** How old a snapshot may be and still answer polls while a refresh is under way or has failed. An older
  * one no longer describes the line: a request then makes its own call, as if there were none. */
 const MAX_STALE_MS = 10_000;
+/**
+ * A cold isolate has nothing stale to serve: its first polls would each call the object. All but the
+ * first instead look in the isolate's cache on their own short timer, up to this long, for the snapshot the
+ * first one is fetching; only then do they call the object themselves.
+ */
+export const COLD_WAIT_MS = 250;
+const COLD_WAIT_STEP_MS = 10;
 
 /** A snapshot and when the Worker learned it (the Worker's clock, not the object's). */
 export interface CachedSnapshot {
@@ -81,9 +88,11 @@ export async function cachedSnapshot(env: Env, address: ShardAddress, now: numbe
   const found = snapshots.get(name);
   const cached = found && now - found.fetchedAt <= MAX_STALE_MS ? found : undefined;
   if (cached && now - cached.fetchedAt < SNAPSHOT_TTL_MS) return cached;
-  if (cached) {
-    const since = refreshing.get(name);
-    if (since !== undefined && now - since < REFRESH_TIMEOUT_MS) return cached;
+  const since = refreshing.get(name);
+  if (since !== undefined && now - since < REFRESH_TIMEOUT_MS) {
+    if (cached) return cached;
+    const arrived = await firstFill(name, since);
+    if (arrived) return arrived;
   }
   // Set before the first await, so concurrent polls of this isolate see it and serve the stale snapshot.
   refreshing.set(name, now);
@@ -98,6 +107,20 @@ export async function cachedSnapshot(env: Env, address: ShardAddress, now: numbe
   }
   if (refreshing.get(name) === now) refreshing.delete(name);
   return result;
+}
+
+/**
+ * Waits, on this request's own timer, for another request of the isolate to put a snapshot of the shard
+ * in the cache (one learned after `since`); undefined after COLD_WAIT_MS. It reads the map, never the
+ * other request's promise, so a cancelled filler costs this request a quarter second, not its answer.
+ */
+async function firstFill(name: string, since: number): Promise<CachedSnapshot | undefined> {
+  for (let waited = 0; waited < COLD_WAIT_MS; waited += COLD_WAIT_STEP_MS) {
+    await new Promise((resolve) => setTimeout(resolve, COLD_WAIT_STEP_MS));
+    const filled = snapshots.get(name);
+    if (filled && filled.fetchedAt >= since) return filled;
+  }
+  return undefined;
 }
 
 async function refresh(env: Env, address: ShardAddress, name: string, now: number, cached: CachedSnapshot | undefined): Promise<CachedSnapshot> {

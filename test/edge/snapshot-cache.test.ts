@@ -99,6 +99,17 @@ describe("polls across a snapshot refresh", () => {
     expect((await callsOf(stub)).snapshot - before).toBe(1);
   });
 
+  it("lets a cold isolate's first polls wait briefly for the one call filling its cache, instead of each calling", async () => {
+    const address = freshShard();
+    const stub = stubOf(address);
+    await joinAt(address, 3);
+    forgetSnapshots();
+    const before = (await callsOf(stub)).snapshot;
+    const seen = await Promise.all(Array.from({ length: 50 }, () => cachedSnapshot(env, address, Date.now())));
+    expect(seen.every((s) => s.snapshot.lastSeq === 3)).toBe(true);
+    expect((await callsOf(stub)).snapshot - before).toBe(1);
+  });
+
   it("does not let a refresh that never came back pin the stale snapshot", async () => {
     const address = freshShard();
     const stub = stubOf(address);
