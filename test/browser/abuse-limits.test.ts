@@ -110,11 +110,16 @@ describe("a flood of joins with invented identities", () => {
     const sent = [...outcomes.invented.values()].reduce((a, b) => a + b, 0);
     expect(sent).toBeGreaterThan(200);
     expect([...outcomes.invented.keys()].sort()).toEqual([401, 429]);
-    expect(outcomes.invented.get(401)).toBeLessThanOrEqual(20);
+    // 20 failures a minute per address, in minutes aligned to the wall clock: a 20 s flood touches two at most.
+    expect(outcomes.invented.get(401)).toBeGreaterThanOrEqual(20);
+    expect(outcomes.invented.get(401)).toBeLessThanOrEqual(40);
     expect(retryAfter).toEqual(new Set(["60"]));
-    // The flooder's own identity re-joins ten times a minute at most, always to its one place.
+    // The flooder's own identity re-joins ten times a minute at most (two minutes' worth if the flood
+    // straddles one's end), always to its one place.
     expect(outcomes.ownRejoins.slice(0, 10).every((s) => s === 200)).toBe(true);
-    expect(outcomes.ownRejoins.slice(10).every((s) => s === 429)).toBe(true);
+    expect(outcomes.ownRejoins.every((s) => s === 200 || s === 429)).toBe(true);
+    expect(outcomes.ownRejoins.filter((s) => s === 200).length).toBeLessThanOrEqual(20);
+    expect(outcomes.ownRejoins).toContain(429);
     expect(after.joined - before.joined).toBe(1);
 
     // The pace the shard kept while the flood ran, from its own serving counter, over the whole window.

@@ -11,6 +11,20 @@ import { config, encodePart, errorCode, idToken, jwtParts, keyOf, OPEN_BIRTH_DAT
  * edge verifies against the provider's published keys. These are the tokens an attacker could make.
  */
 
+/**
+ * Asserts a limit of `limit` per window: the first `limit` answers are `allowed`, then 429 comes, and no
+ * more than two windows' worth is allowed in all (the limiter's windows are aligned to the wall clock, so a
+ * burst of requests may straddle the end of one).
+ */
+function expectLimited(statuses: number[], allowed: number, limit: number): void {
+  expect(statuses.slice(0, limit).every((s) => s === allowed), JSON.stringify(statuses)).toBe(true);
+  expect(statuses.every((s) => s === allowed || s === 429), JSON.stringify(statuses)).toBe(true);
+  const firstLimited = statuses.indexOf(429);
+  expect(firstLimited, JSON.stringify(statuses)).toBeGreaterThanOrEqual(limit);
+  expect(firstLimited, JSON.stringify(statuses)).toBeLessThanOrEqual(2 * limit);
+  expect(statuses.filter((s) => s === allowed).length).toBeLessThanOrEqual(2 * limit);
+}
+
 async function refusedJoin(token: string, headers: Record<string, string> = {}) {
   const res = await postJoin({ idToken: token }, { headers });
   expect(res.status).toBe(401);
@@ -107,7 +121,7 @@ describe("joining with an id_token", () => {
   it("limits failed identity checks per client address with 429 rate_limited, but never a valid token", async () => {
     const address = randomAddress();
     const codes: number[] = [];
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 45; i++) {
       const res = await postJoin({ idToken: `forged.${i}.token` }, { headers: { "cf-connecting-ip": address } });
       codes.push(res.status);
       if (res.status === 429) {
@@ -117,9 +131,9 @@ describe("joining with an id_token", () => {
         expect(await errorCode(res)).toBe("invalid_identity");
       }
     }
-    // wrangler.toml allows 20 failures a minute per address; workerd's simulation counts exactly.
-    expect(codes.filter((c) => c === 401)).toHaveLength(20);
-    expect(codes.slice(20)).toEqual([429, 429, 429, 429, 429]);
+    // wrangler.toml allows 20 failures a minute per address. workerd counts exactly, in windows aligned to
+    // the wall clock, so a run that straddles a minute's end may see a second allowance: never a third.
+    expectLimited(codes, 401, 20);
     // A citizen behind the same carrier address, with a real token, still gets in.
     const honest = await postJoin({ idToken: await idToken(randomIdentity()) }, { headers: { "cf-connecting-ip": address } });
     expect(honest.status).toBe(200);
@@ -131,13 +145,13 @@ describe("joining with an id_token", () => {
     const subject = randomIdentity();
     const statuses: number[] = [];
     let ticket = "";
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 22; i++) {
       const res = await postJoin({ idToken: await idToken(subject) });
       statuses.push(res.status);
       if (res.status === 200) ticket = ((await res.json()) as { ticket: string }).ticket;
       else expect(await errorCode(res)).toBe("rate_limited");
     }
-    expect(statuses).toEqual([...Array(10).fill(200), 429, 429]);
+    expectLimited(statuses, 200, 10);
     // The citizen still holds the very place they had.
     const status = await SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
     expect(status.status).toBe(200);
@@ -150,13 +164,12 @@ describe("joining with an id_token", () => {
     const [mine, theirs] = [await join(), await join()];
     const poll = (t: string) => SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { authorization: `Bearer ${t}` } });
     const statuses: number[] = [];
-    for (let i = 0; i < 32; i++) {
+    for (let i = 0; i < 62; i++) {
       const res = await poll(mine);
       statuses.push(res.status);
       await res.body?.cancel();
     }
-    expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
-    expect(statuses.slice(30)).toEqual([429, 429]);
+    expectLimited(statuses, 200, 30);
     expect((await poll(theirs)).status).toBe(200);
   });
 });
