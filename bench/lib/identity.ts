@@ -10,7 +10,9 @@
  * one pool of tokens serves every run of a bench process; within one edge, callers take disjoint ranges.
  */
 import { createHash } from "node:crypto";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { exportJWK, generateKeyPair } from "jose";
+import { IdTokenMinter } from "../../src/dev-idp/id-tokens.js";
+import type { RsaPrivateJwk } from "../../src/dev-idp/state.js";
 
 /** A birth date in the 55-59 cohort of wrangler.toml, which opened in 2021. */
 export const BIRTH_DATE = "1964-05-17";
@@ -25,8 +27,8 @@ const REMINT_AFTER_MS = 30 * 60_000;
 const BATCH = 256;
 
 interface Provider {
-  kid: string;
-  privateKey: CryptoKey;
+  /** The development provider's own minter, so bench tokens carry exactly the claims its tokens do. */
+  minter: IdTokenMinter;
   jwks: string;
 }
 
@@ -41,7 +43,9 @@ function keys(): Promise<Provider> {
     const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
     const kid = `bench-${Date.now().toString(36)}`;
     const jwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
-    return { kid, privateKey, jwks: JSON.stringify({ keys: [jwk] }) };
+    // Generated just above as an RSA key, so every private member is there.
+    const signingKey = { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" } as RsaPrivateJwk;
+    return { minter: new IdTokenMinter(signingKey, BENCH_ISSUER, BENCH_CLIENT_ID), jwks: JSON.stringify({ keys: [jwk] }) };
   })();
   return provider;
 }
@@ -65,18 +69,6 @@ export function citizen(i: number): { sub: string; phoneNumber: string; birthdat
   };
 }
 
-async function mint(p: Provider, i: number, now: number): Promise<string> {
-  const c = citizen(i);
-  return new SignJWT({ birthdate: c.birthdate, phone_number: c.phoneNumber, phone_number_verified: true })
-    .setProtectedHeader({ alg: "RS256", kid: p.kid, typ: "JWT" })
-    .setIssuer(BENCH_ISSUER)
-    .setAudience(BENCH_CLIENT_ID)
-    .setSubject(c.sub)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(p.privateKey);
-}
-
 /**
  * id_tokens of citizens `first` … `first + count - 1`, minted on first use and kept for the process.
  * Every token has the same length (fixed-length `sub` and phone number), so request bodies do too.
@@ -91,7 +83,7 @@ export async function idTokens(first: number, count: number): Promise<string[]> 
     while (pool.length < first + count) {
       const from = pool.length;
       const n = Math.min(BATCH, first + count - from);
-      pool.push(...(await Promise.all(Array.from({ length: n }, (_, k) => mint(p, from + k, now)))));
+      pool.push(...(await Promise.all(Array.from({ length: n }, (_, k) => p.minter.mint(citizen(from + k), now)))));
     }
     mintedMs += performance.now() - t0;
   });

@@ -230,7 +230,10 @@ export class QueueShard extends DurableObject<Env> {
         let lastSeq = this.row.last_seq;
         for (const join of batch) {
           try {
-            results.push({ join, result: this.joinOne(join.citizenKey, lastSeq, now, (seq) => (lastSeq = seq)) });
+            const result = this.joinOne(join.citizenKey, lastSeq, now);
+            // A new ticket is the next number; a citizen's live ticket is an earlier one.
+            lastSeq = Math.max(lastSeq, result.seq);
+            results.push({ join, result });
           } catch (error) {
             results.push({ join, error });
           }
@@ -255,7 +258,7 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** One join inside a batch: the citizen's live ticket, or a new one at the back of the line. */
-  private joinOne(citizenKey: string, lastSeq: number, now: number, grew: (seq: number) => void): Omit<JoinResult, "snapshot"> {
+  private joinOne(citizenKey: string, lastSeq: number, now: number): Omit<JoinResult, "snapshot"> {
     const tag = citizenTag(citizenKey);
     const latest = this.sql
       .exec<TicketRow>("SELECT * FROM tickets WHERE citizen_tag = ? AND citizen_key = ? ORDER BY seq DESC LIMIT 1", tag, citizenKey)
@@ -266,7 +269,6 @@ export class QueueShard extends DurableObject<Env> {
     const seq = lastSeq + 1;
     const ticketId = newTicketId();
     this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now);
-    grew(seq);
     return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined };
   }
 

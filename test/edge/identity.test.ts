@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { shardOf } from "../../src/edge/citizen-key.js";
+import { citizenKey, shardOf } from "../../src/edge/citizen-key.js";
 import { verifyIdToken } from "../../src/edge/identity.js";
 import { config, encodePart, errorCode, idToken, jwtParts, keyOf, OPEN_BIRTH_DATE, ORIGIN, postJoin, randomAddress, randomIdentity } from "./helpers.js";
 
@@ -58,7 +58,7 @@ describe("joining with an id_token", () => {
 
   it("takes the same subject from another issuer as another citizen", async () => {
     expect(await keyOf("same-sub")).not.toBe(
-      await (await import("../../src/edge/citizen-key.js")).citizenKey(config.citizenKeySecret, { issuer: "https://other-idp.test", subject: "same-sub" }),
+      await citizenKey(config.citizenKeySecret, { issuer: "https://other-idp.test", subject: "same-sub" }),
     );
   });
 
