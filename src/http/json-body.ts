@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { z } from "zod";
-import { describeIssues, fail } from "./errors.js";
+import { ApiError, describeIssues, fail } from "./errors.js";
 
 /** Request bodies are small JSON documents; anything larger is refused before it is read in full. */
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -15,10 +15,34 @@ export const limitBody: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-/** Reads the body as UTF-8 text; Content-Length may be absent (chunked) or wrong, so the limit holds while reading. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Reads the body as UTF-8 text, never more than MAX_BODY_BYTES of it. A body with a declared length (at
+ * most the limit, as `limitBody` made sure) is read in one piece: HTTP framing ends it at that length, so
+ * it cannot grow past the limit. A body without one (chunked) is read a chunk at a time and refused as soon
+ * as it passes the limit.
+ */
 async function readLimited(c: Context): Promise<string> {
-  const body = c.req.raw.body;
-  if (!body) return "";
+  const request = c.req.raw;
+  if (!request.body) return "";
+  let bytes: Uint8Array;
+  try {
+    bytes = request.headers.has("content-length") ? new Uint8Array(await request.arrayBuffer()) : await readChunked(request.body);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // The client stopped sending before the body was complete (or the body stream broke).
+    throw fail(400, "invalid_request", "the body ended before it was complete");
+  }
+  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw fail(400, "bad_json", "the body is not valid UTF-8");
+  }
+}
+
+async function readChunked(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -27,7 +51,7 @@ async function readLimited(c: Context): Promise<string> {
     if (done) break;
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
+      await reader.cancel().catch(() => {});
       throw tooLarge();
     }
     chunks.push(value);
@@ -38,11 +62,7 @@ async function readLimited(c: Context): Promise<string> {
     all.set(chunk, at);
     at += chunk.byteLength;
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
-  } catch {
-    throw fail(400, "bad_json", "the body is not valid UTF-8");
-  }
+  return all;
 }
 
 /** Reads a JSON body and validates it: 415 if not JSON, 413 if too big, 400 if malformed or invalid. */
