@@ -260,16 +260,22 @@ export class QueueShard extends DurableObject<Env> {
   /** One join inside a batch: the citizen's live ticket, or a new one at the back of the line. */
   private joinOne(citizenKey: string, lastSeq: number, now: number): Omit<JoinResult, "snapshot"> {
     const tag = citizenTag(citizenKey);
-    const latest = this.sql
-      .exec<TicketRow>("SELECT * FROM tickets WHERE citizen_tag = ? AND citizen_key = ? ORDER BY seq DESC LIMIT 1", tag, citizenKey)
-      .toArray()[0];
-    if (latest && stateOf(latest, this.row.serving, now) !== "expired") {
-      return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false };
-    }
     const seq = lastSeq + 1;
     const ticketId = newTicketId();
+    // In a surge nearly every join is someone the shard has never seen: one statement looks and writes.
+    const first = this.sql.exec(
+      "INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tickets WHERE citizen_tag = ? AND citizen_key = ?)",
+      seq, ticketId, tag, citizenKey, now, tag, citizenKey,
+    );
+    if (first.rowsWritten > 0) return { ticketId, seq, joinedAt: now, replacedExpired: false };
+    const latest = this.sql
+      .exec<TicketRow>("SELECT * FROM tickets WHERE citizen_tag = ? AND citizen_key = ? ORDER BY seq DESC LIMIT 1", tag, citizenKey)
+      .one();
+    if (stateOf(latest, this.row.serving, now) !== "expired") {
+      return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false };
+    }
     this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now);
-    return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined };
+    return { ticketId, seq, joinedAt: now, replacedExpired: true };
   }
 
   /** The shard's counters as the Worker caches them for answering polls without calling here. */
