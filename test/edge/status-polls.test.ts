@@ -12,9 +12,13 @@ describe("status polls", () => {
     // enough tickets that no one of them polls past its own limit (POLL_LIMIT: 30 in 10 s).
     const shard = 1;
     const tickets: string[] = [];
-    for (let i = 0; i < 48; i++) tickets.push((await join(await identityInShard(shard))).ticket);
+    for (let i = 0; i < 56; i++) tickets.push((await join(await identityInShard(shard))).ticket);
+    // Only tickets the line cannot reach during the burst: a ticket admitted mid-burst would rightly
+    // call its object on every poll (to claim its pass), and a slow machine admits more people while
+    // the line is being built. The shard admits at most its cap (2) plus a burst at once, so the twelve
+    // tickets nearest the front are left out.
     const waiting: string[] = [];
-    for (const t of tickets) if ((await status(t)).state === "waiting") waiting.push(t);
+    for (const t of tickets.slice(12)) if ((await status(t)).state === "waiting") waiting.push(t);
     expect(waiting.length).toBeGreaterThanOrEqual(40);
 
     const stubs = Array.from({ length: config.shards }, (_, s) => shardStub(env, { cohort: COHORT, shard: s }));
@@ -38,7 +42,7 @@ describe("status polls", () => {
     const bound = Math.ceil(elapsedMs / 1000) + 1;
     expect(reached[shard]).toBeLessThanOrEqual(bound);
     expect(reached.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(bound);
-    // 96 joins and polls one after another before the burst: more than the default 5 s on a busy machine.
+    // 100 joins and polls one after another before the burst: more than the default 5 s on a busy machine.
   }, 30_000);
 
   it("tells a waiting citizen the people ahead, an ETA range and a poll interval that grows with distance", async () => {
