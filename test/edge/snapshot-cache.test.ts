@@ -27,7 +27,7 @@ async function joinAt(address: { cohort: string; shard: number }, n: number): Pr
   const tickets: TicketClaims[] = [];
   for (let i = 0; i < n; i++) {
     const sub = `key-${crypto.randomUUID()}`;
-    const joined = await stub.join(address, sub);
+    const joined = await stub.join(sub);
     tickets.push({ sub, jti: joined.ticketId, cohort: address.cohort, shard: address.shard, seq: joined.seq, iat: 0, exp: 0 });
   }
   return tickets;
