@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
 import { edgeConfig } from "./config.js";
-import { observedPace, PACE_MINUTES, type ShardSnapshot } from "./estimate.js";
+import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
 
 /**
  * QueueShard: one Durable Object per (cohort, shard). It is the single writer of its line, so sequence
@@ -439,16 +439,7 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   private snapshotOf({ counters, active, policy, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
-    return {
-      lastSeq: counters.lastSeq,
-      serving: counters.serving,
-      active,
-      activeCap: policy.activeCap,
-      ratePerMinute: policy.ratePerMinute,
-      observedPerMinute: this.observedPace(firstAdmittedAt, now),
-      paused: policy.paused,
-      at: now,
-    };
+    return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now);
   }
 
   private observedPace(firstAdmittedAt: number | null, now: number): number | null {
