@@ -1,5 +1,7 @@
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shardCap, shardRate } from "../../src/edge/admission.js";
+import { burstFor, shardCap, shardRate } from "../../src/edge/admission.js";
+import type { QueueShard } from "../../src/edge/queue-shard.js";
 import { config, freshShard, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 const T0 = Date.parse("2026-03-01T11:00:00Z");
@@ -127,4 +129,36 @@ describe("admission and claiming", () => {
     const again = await stub.join(first.key);
     expect(again.seq).toBe(2);
   });
+
+  it("admits nobody while paused, however much time passes, and says so; resumes without a burst", async () => {
+    const { stub, tickets } = await lineOf(5);
+    // The first arrival went straight in (an empty shard banks one burst); the rest wait.
+    const served = (await stub.snapshot()).serving;
+    expect(served).toBe(1);
+    // The object reads PAUSED from its bindings on every tick, as after an operator's deploy.
+    await setPaused(stub, true);
+    await setClock(stub, T0 + ONE_TURN_MS * 30);
+    const paused = await stub.snapshot();
+    expect(paused.paused).toBe(true);
+    expect(paused.serving).toBe(served);
+    expect((await stub.join(await keyOf(randomIdentity()))).seq).toBe(tickets.length + 1);
+    await setClock(stub, T0 + ONE_TURN_MS * 60);
+    expect((await stub.snapshot()).serving).toBe(served);
+    expect((await stub.claim(tickets[served]!.seq, tickets[served]!.ticketId)).state).toBe("waiting");
+
+    // Credit did not pile up while paused: a turn and a half after resuming, one burst at most, not thirty.
+    await setPaused(stub, false);
+    await setClock(stub, T0 + ONE_TURN_MS * 61.5);
+    const resumed = await stub.snapshot();
+    expect(resumed.paused).toBe(false);
+    expect(resumed.serving).toBeGreaterThan(served);
+    expect(resumed.serving - served).toBeLessThanOrEqual(Math.ceil(burstFor(shardRate(config.admitPerMinute, config.shards))));
+  });
 });
+
+/** Gives the object bindings with PAUSED set as an operator would, through the same parser as production. */
+async function setPaused(stub: DurableObjectStub<QueueShard>, paused: boolean): Promise<void> {
+  await runInDurableObject(stub, (shard: QueueShard) => {
+    Object.assign(shard, { env: { ...env, PAUSED: String(paused) } });
+  });
+}
