@@ -50,6 +50,9 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
       if (res.headersSent) {
         res.destroy();
       } else if (err instanceof ClientProblem) {
+        if (err.allow !== undefined) res.setHeader("allow", err.allow);
+        // A body refused part-way (over the limit) is left unread: close rather than read the rest.
+        if (!req.complete) res.setHeader("connection", "close");
         if (wantsJson) sendError(res, err.status, err.code, err.message);
         else sendHtml(res, err.status, errorPage({ lang: "ko", message: { ko: "요청이 올바르지 않습니다.", en: "The request is not valid." }, detail: err.message }));
       } else {
