@@ -34,8 +34,20 @@ export function clientErrorResponse(code: string | undefined): string {
 // Node sets this on a socket while a response is being written to it.
 type HttpSocket = Duplex & { _httpMessage?: { headersSent: boolean } | null };
 
-/** Answers the parser's refusals on `server` in the error shape (see above). */
+/**
+ * Answers the parser's refusals on `server` in the error shape (see above), and CONNECT, which Node hands
+ * to a `connect` listener and, with none, answers by closing the connection without a word.
+ */
 export function answerClientErrors(server: Server): void {
+  server.on("connect", (_req: unknown, socket: Duplex) => {
+    const body = JSON.stringify({ error: { code: "method_not_allowed", message: "CONNECT is not supported: this server is not a proxy" } });
+    socket.on("error", () => socket.destroy());
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n" +
+        `allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: HttpSocket) => {
     // As Node's own handler does: write only where no response has started on this socket (a pipelined
     // request after one being answered), and never to a connection the client has already dropped.

@@ -60,6 +60,28 @@ describe("the provider's answers to raw requests", () => {
     }
   });
 
+  it("CONNECT and a Host that names no host: answered in the error shape (once a 500 from oidc-provider, or no answer)", async () => {
+    const connectAnswer = parseAnswer(await rawExchange("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
+    expect(connectAnswer.status).toBe(405);
+    expect(connectAnswer.error.code).toBe("method_not_allowed");
+    for (const host of ["[::1", "a b", "x:99999"]) {
+      const { status, error } = parseAnswer(await rawExchange(`GET /.well-known/openid-configuration HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+      expect(status, host).toBe(400);
+      expect(error.code).toBe("invalid_request");
+    }
+    expect(idp.output()).not.toContain("provider fault");
+  });
+
+  it("a path the provider has no route for is a 404 in the error shape, not Koa's text", async () => {
+    const res = await fetch(`${idp.url}/api/nothing`, { method: "POST" });
+    expect(res.status).toBe(404);
+    expect(errorBody.parse(await res.json()).error.code).toBe("not_found");
+    // Its protocol errors keep OAuth's shape, which relying parties parse.
+    const token = await fetch(`${idp.url}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=nothing" });
+    expect(token.status).toBe(400);
+    expect(await token.json()).toMatchObject({ error: expect.any(String) });
+  });
+
   it("a declared length over the limit is refused before a byte of the body is sent", async () => {
     const raw = await rawExchange(`POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
     const { status, error, head } = parseAnswer(raw);

@@ -150,6 +150,12 @@ describe("what Node's parser refuses, in the error shape", () => {
     }
   });
 
+  it("CONNECT: a 405 in the error shape, not a silently closed connection", async () => {
+    const { status, error } = parseAnswer(await rawExchange("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
+    expect(status).toBe(405);
+    expect(error.code).toBe("method_not_allowed");
+  });
+
   it("a slow 64 MB chunked body is answered 413 while most of it is unsent, and the origin keeps serving", async () => {
     const total = 64 * 1024 * 1024;
     const piece = Buffer.alloc(64 * 1024, 0x20);
