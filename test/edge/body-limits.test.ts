@@ -18,7 +18,7 @@ async function pass(): Promise<string> {
 
 /** A body that sends `total` bytes in `chunk`-byte pieces, each after a pause, and counts what it sent. */
 function slowBody(total: number, chunk: number) {
-  const sent = { bytes: 0, cancelled: false };
+  const sent = { bytes: 0 };
   const piece = new Uint8Array(chunk).fill(0x20);
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -26,9 +26,6 @@ function slowBody(total: number, chunk: number) {
       await new Promise((resolve) => setTimeout(resolve, 1));
       sent.bytes += chunk;
       controller.enqueue(piece);
-    },
-    cancel() {
-      sent.cancelled = true;
     },
   });
   return { stream, sent };
