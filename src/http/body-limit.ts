@@ -29,9 +29,11 @@ export function declaredLength(header: string | null | undefined, limit = MAX_BO
   if (header === null || header === undefined) return undefined;
   const value = header.trim();
   if (!DECIMAL.test(value)) throw fail(400, "invalid_request", "Content-Length must be a non-negative integer");
-  // Compared as a number only after the digits check; a 30-digit length is simply over any limit.
-  if (value.length > 15 || Number(value) > limit) throw bodyTooLarge(limit);
-  return Number(value);
+  // Compared as a number only after the digits check; a length of more than 15 significant digits is
+  // over any limit (and past what a double holds exactly).
+  const significant = value.replace(/^0+(?=[0-9])/, "");
+  if (significant.length > 15 || Number(significant) > limit) throw bodyTooLarge(limit);
+  return Number(significant);
 }
 
 /** A body as it arrives: a web stream (Workers, Hono on Node) or Node's own chunks (`req.iterator(...)`). */

@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorBody } from "../../src/contract/errors.js";
-import { MAX_BODY_BYTES } from "../../src/http/body-limit.js";
+import { ApiError } from "../../src/http/errors.js";
+import { declaredLength, MAX_BODY_BYTES, readWithin } from "../../src/http/body-limit.js";
 import { serveOrigin } from "../../src/origin/node-server.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { errorOf, openOrigin, type OriginApp } from "./support/origin.js";
@@ -49,6 +50,47 @@ function countedStream(total: number, chunk: number) {
   });
   return { stream, sent };
 }
+
+describe("the one body limit", () => {
+  const status = (f: () => unknown) => {
+    try {
+      f();
+      return "ok";
+    } catch (err) {
+      return err instanceof ApiError ? err.status : "other";
+    }
+  };
+
+  it("reads a declared length only as plain decimal digits, refusing one over the limit", () => {
+    expect(declaredLength(undefined)).toBeUndefined();
+    expect(declaredLength("0")).toBe(0);
+    expect(declaredLength(String(MAX_BODY_BYTES))).toBe(MAX_BODY_BYTES);
+    expect(declaredLength("000000000000000000012")).toBe(12);
+    expect(status(() => declaredLength(String(MAX_BODY_BYTES + 1)))).toBe(413);
+    expect(status(() => declaredLength("9".repeat(40)))).toBe(413);
+    for (const bad of ["-1", "abc", "1e3", "0x10", "1, 2", "", "+5", "5.0", "Infinity"]) expect(status(() => declaredLength(bad)), bad).toBe(400);
+  });
+
+  it("stops reading a stream at the first chunk past the limit, and turns a broken stream into a 400", async () => {
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        controller.enqueue(new Uint8Array(1024));
+      },
+    });
+    await expect(readWithin(endless)).rejects.toMatchObject({ status: 413 });
+    // The limit's worth of chunks, the one that passed it, and whatever the stream queued ahead.
+    expect(pulled).toBeLessThan(MAX_BODY_BYTES / 1024 + 4);
+
+    async function* nodeChunks() {
+      yield new Uint8Array(10);
+      throw new Error("aborted");
+    }
+    await expect(readWithin(nodeChunks())).rejects.toMatchObject({ status: 400 });
+    expect(await readWithin(null)).toHaveLength(0);
+  });
+});
 
 describe("bodies at the origin", () => {
   it("a declared length over the limit is a 413 before the pass is even looked at", async () => {
