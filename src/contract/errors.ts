@@ -13,6 +13,8 @@ export const errorCodes = [
   "unsupported_media_type",
   "not_found",
   "method_not_allowed",
+  "headers_too_large",
+  "request_timeout",
   "invalid_ticket",
   "invalid_token",
   "invalid_identity",
