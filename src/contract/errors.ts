@@ -22,6 +22,7 @@ export const errorCodes = [
   "already_booked",
   "slot_full",
   "booking_not_found",
+  "booking_cancelled",
   "unavailable",
   "internal",
 ] as const;
