@@ -59,11 +59,17 @@ describe("changing a booking from the page", () => {
     await page.goto(`${stack.base}/`);
     await visible("#view-signin");
     // Joined as an app joins, from this browser, so the cookies land here (journey.test.ts signs in through the provider's pages).
-    const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate: "1964-08-09" }]);
-    expect(await page.evaluate(async (idToken) => {
-      const res = await fetch("/api/queue/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
-      return res.status;
-    }, idToken!)).toBe(200);
+    const citizen = { phoneNumber: newPhone(), birthdate: "1964-08-09" };
+    const join = async () => {
+      const [idToken] = await idTokens(stack, [citizen]);
+      return page.evaluate(async (idToken) => {
+        const res = await fetch("/api/queue/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
+        const body = (await res.json()) as { status?: { state: string; seq: number; pass?: string } };
+        return { status: res.status, state: body.status?.state, seq: body.status?.seq, pass: body.status?.pass, body };
+      }, idToken!);
+    };
+    const joined = await join();
+    expect(joined.status).toBe(200);
     await page.reload();
     await visible("#view-book");
 
@@ -123,6 +129,16 @@ describe("changing a booking from the page", () => {
     expect(await myBooking(page)).toMatchObject({ status: 404 });
     expect(await remaining(page, secondSlot, slotsQuery)).toBe(secondBefore);
     await shot(page, "34-cancelled-book-again");
+
+    // Signing in again after the cancel finds the same place and the same live pass: the slot choice again,
+    // not a spent ticket.
+    const rejoined = await join();
+    expect(rejoined).toMatchObject({ status: 200, state: "admitted", seq: joined.seq });
+    expect(rejoined.pass).toBeTruthy();
+    await page.reload();
+    await visible("#view-book");
+    expect(await page.locator("#view-expired").isVisible()).toBe(false);
+    await page.getByLabel("날짜", { exact: true }).selectOption(date);
 
     // Book again with the pass the citizen still holds: a new booking.
     await page.getByRole("button", { name: "예약 가능한 시간 보기" }).click();
