@@ -37,7 +37,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // then the insert is worth trying again. Three tries make a livelock with a cancelling citizen moot.
 const MAX_ATTEMPTS = 3;
 
-/** Thrown inside the booking transaction to roll back the booking row when no seat is left. */
+/** Thrown inside a booking or move transaction to roll all of it back when the slot has no seat left. */
 class NoSeat extends Error {}
 
 async function findBooking(db: Database, where: SQL | undefined): Promise<Booking | undefined> {
