@@ -24,6 +24,7 @@ export const errorCodes = [
   "already_booked",
   "slot_full",
   "booking_not_found",
+  "booking_cancelled",
   "unavailable",
   "internal",
 ] as const;
