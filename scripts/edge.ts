@@ -42,7 +42,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
 
 /** How long requests in flight may take to finish after SIGTERM before workerd is killed. */
-export const DRAIN_MS = 5_000;
+const DRAIN_MS = 5_000;
 
 const environment = z.object({
   EDGE_PORT: z.coerce.number().int().min(1).max(65_535).default(8787),
