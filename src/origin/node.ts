@@ -1,8 +1,8 @@
-import { serve } from "@hono/node-server";
-import { Server, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createOriginApp } from "./app.js";
 import { OriginConfigError, parseOriginConfig } from "./config.js";
 import { openDatabase } from "./db/connect.js";
+import { serveOrigin } from "./node-server.js";
 import { createPassVerifier } from "./pass-verifier.js";
 import { seedIfEmpty } from "./seed.js";
 
@@ -27,7 +27,8 @@ async function main(): Promise<void> {
     verifyPass: createPassVerifier({ keys: config.passKeys, issuer: config.passIssuer, audience: config.passAudience, passTtlSeconds: config.passTtlSeconds }),
     dbTimeoutMs: config.dbTimeoutMs,
   });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: "127.0.0.1" }, (info) => {
+  // serveOrigin answers what Node's parser refuses (431, 400, CONNECT) in the error shape, too.
+  const server = serveOrigin(app, { port: config.port, hostname: "127.0.0.1" }, (info) => {
     console.log(`origin: listening on http://127.0.0.1:${info.port}`);
   });
 
@@ -38,17 +39,15 @@ async function main(): Promise<void> {
   // client (the edge) not to send another request on it; closing idle connections after each answer
   // covers answers whose headers were already on their way.
   const inFlight = new Set<ServerResponse>();
-  if (server instanceof Server) {
-    server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
-      inFlight.add(res);
-      if (stopping) res.setHeader("connection", "close");
-      res.once("finish", () => {
-        inFlight.delete(res);
-        if (stopping) setImmediate(() => server.closeIdleConnections());
-      });
-      res.once("close", () => inFlight.delete(res));
+  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    if (stopping) res.setHeader("connection", "close");
+    res.once("finish", () => {
+      inFlight.delete(res);
+      if (stopping) setImmediate(() => server.closeIdleConnections());
     });
-  }
+    res.once("close", () => inFlight.delete(res));
+  });
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
