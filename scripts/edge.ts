@@ -23,8 +23,13 @@
  * is `<dir>/v3` and the Worker keeps wrangler.toml's name, so existing local queues are read as they are.
  * Not kept: reloading on source edits; a restart (or Ctrl-C and `npm start`) builds the current sources.
  *
- * SIGTERM or SIGINT drains: workerd stops accepting connections, closes idle ones, answers the requests
- * in flight and exits; past DRAIN_MS it is killed. If workerd dies on its own, this process exits with
+ * workerd listens on a loopback port of its own; EDGE_PORT is served by a Node front (scripts/edge-front.ts)
+ * that plays the part of Cloudflare's front end: what workerd's own server would answer with a bare 5xx
+ * before the Worker runs (a malformed Content-Length, an odd target or Host, an unknown method) gets a
+ * 4xx in the error shape there, and everything else passes through as sent.
+ *
+ * SIGTERM or SIGINT drains: the front stops accepting connections and closes idle ones, the requests in
+ * flight are answered (workerd finishes them, then exits); past DRAIN_MS workerd is killed. If workerd dies on its own, this process exits with
  * code 1, so the supervisor restarts the edge.
  */
 import { execFile } from "node:child_process";
@@ -38,6 +43,7 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangle
 import { z } from "zod";
 // wrangler's own copy, so the workerd and Miniflare are the ones wrangler (and the bench) run.
 import { Log, LogLevel, Miniflare } from "../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
+import { startEdgeFront, type EdgeFront } from "./edge-front.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
@@ -142,15 +148,22 @@ async function main(): Promise<void> {
 
   let stopping = false;
   let mf: Miniflare | undefined;
+  let front: EdgeFront | undefined;
   let runtimeGone!: () => void;
   const runtimeExited = new Promise<void>((resolve) => (runtimeGone = resolve));
   const drain = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     say(`${signal}, letting requests in flight finish (up to ${DRAIN_MS / 1000} s)`);
+    const deadline = Date.now() + DRAIN_MS;
+    if (front) {
+      // No new connections; what is in flight goes on to workerd and back.
+      front.close();
+      while (front.inFlight() > 0 && Date.now() < deadline) await sleep(50);
+    }
     signalRuntime();
     if (mf) {
-      const drained = await Promise.race([runtimeExited.then(() => true), sleep(DRAIN_MS).then(() => false)]);
+      const drained = await Promise.race([runtimeExited.then(() => true), sleep(Math.max(0, deadline - Date.now()) + 1_000).then(() => false)]);
       if (!drained) say(`requests still in flight after ${DRAIN_MS / 1000} s; stopping anyway`);
       await mf.dispose().catch((err: unknown) => say(`stopping workerd failed: ${String(err)}`));
     }
@@ -180,8 +193,9 @@ async function main(): Promise<void> {
   // wrangler's own translation of wrangler.toml (and .dev.vars) into Miniflare options, as `wrangler dev` uses.
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   mf = new Miniflare({
+    // workerd on a loopback port of its own, behind the front (scripts/edge-front.ts) on EDGE_PORT.
     host: "127.0.0.1",
-    port,
+    port: 0,
     // wrangler dev --persist-to <dir> keeps every store under <dir>/v3; the same root reads the same files.
     defaultPersistRoot: join(resolve(root, stateDir), "v3"),
     // Offline: no Request.cf fetched from the network (the Worker does not read it).
@@ -206,8 +220,9 @@ async function main(): Promise<void> {
   });
 
   takeSignals(drain);
+  let runtimeUrl: URL;
   try {
-    await mf.ready;
+    runtimeUrl = await mf.ready;
   } catch (err) {
     if (stopping) return;
     say(`could not start: ${err instanceof Error ? err.message : String(err)}`);
@@ -221,7 +236,13 @@ async function main(): Promise<void> {
     say("workerd exited unexpectedly");
     process.exit(1);
   });
-  console.log(`edge: serving http://127.0.0.1:${port}/ (workerd through Miniflare; Durable Object state in ${stateDir})`);
+  front = startEdgeFront(port, Number(runtimeUrl.port), () => {
+    console.log(`edge: serving http://127.0.0.1:${port}/ (workerd through Miniflare, behind a Node front; Durable Object state in ${stateDir})`);
+  });
+  front.server.once("error", (err: unknown) => {
+    say(`could not serve port ${port}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
 }
 
 await main();
