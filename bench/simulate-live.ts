@@ -22,7 +22,7 @@ import { cohortInfo, joinResponse, queueStatus } from "../src/contract/queue.js"
 import { regions } from "../src/contract/regions.js";
 import { chart } from "./lib/svg.js";
 import { quantile, rng, spearman } from "./lib/stats.js";
-import type { SimulationOptions } from "./simulate.js";
+import type { SimulationOptions } from "./lib/replay-options.js";
 
 const opsView = z.object({
   config: z.object({ admitPerMinute: z.number(), maxActive: z.number(), shards: z.number() }),

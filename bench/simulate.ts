@@ -9,8 +9,9 @@
  *   npm run simulate -- --live --edge http://127.0.0.1:8787 --idp http://127.0.0.1:8789
  *
  * Each citizen arrives (most in the first minutes), lands in a shard by hash, is told a wait estimate,
- * waits (some abandon, some refresh), is admitted, claims a pass at their next poll, books and finishes
- * (or lets the pass lapse). Reports go to bench/results/ as JSON, Markdown and SVG charts.
+ * waits (some abandon), is admitted, claims a pass at their next poll, books and finishes (or lets the
+ * pass lapse). Re-joins (a refresh, a second device) are measured only by `--live`, against the real
+ * shard. Reports go to bench/results/ as JSON, Markdown and SVG charts.
  *
  * The poll model (issue 10): every second, each waiting citizen polls at the `nextPollMs` the real
  * estimate gives their place in the line (estimateWait with the shard's snapshot of that second), through
@@ -21,59 +22,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters } from "../src/edge/admission.js";
-import { estimateWait, observedPace, type ShardSnapshot } from "../src/edge/estimate.js";
+import { estimateWait, observedPace, shardSnapshot, type ShardSnapshot } from "../src/edge/estimate.js";
+import { COHORTS_2021, DEFAULTS, type SimulationOptions } from "./lib/replay-options.js";
 import { chart } from "./lib/svg.js";
 import { quantile, rng, spearman } from "./lib/stats.js";
-
-/** The 2021 cohorts (sizes as reported in the press; ../shared/data/korea-2021.json). */
-export const COHORTS_2021 = {
-  "55-59": { people: 3_520_000, opensAt: "2021-07-12T20:00:00+09:00" },
-  "53-54": { people: 1_540_000, opensAt: "2021-07-19T20:00:00+09:00" },
-  "50-52": { people: 2_360_000, opensAt: "2021-07-20T20:00:00+09:00" },
-} as const;
-
-export interface SimulationOptions {
-  cohort: keyof typeof COHORTS_2021;
-  people: number;
-  shards: number;
-  admitPerMinute: number;
-  maxActive: number;
-  claimWindowSeconds: number;
-  passTtlSeconds: number;
-  /** Share of people who give up while waiting (they still hold a place until admitted). */
-  abandonShare: number;
-  /** Share of people who refresh or re-join while waiting. */
-  refreshShare: number;
-  /** Share of admitted people who never book and let the pass lapse. */
-  lapseShare: number;
-  seed: number;
-  /** Poll model: data centers the crowd's polls spread over (evenly: the worst case for a cache). */
-  locations: number;
-  /** Poll model: isolates of the Worker per location, each with its own snapshot cache. */
-  isolatesPerLocation: number;
-  /** Poll model: how long a cached shard snapshot is served, per isolate or per location. */
-  cacheTtlSeconds: number;
-  /** Poll model: requests per second one Durable Object handles before it is overloaded (Cloudflare's guide: ~1,000). */
-  objectSoftLimit: number;
-}
-
-export const DEFAULTS: SimulationOptions = {
-  cohort: "50-52",
-  people: COHORTS_2021["50-52"].people,
-  shards: 64,
-  admitPerMinute: 20_000,
-  maxActive: 40_000,
-  claimWindowSeconds: 120,
-  passTtlSeconds: 900,
-  abandonShare: 0.1,
-  refreshShare: 0.2,
-  lapseShare: 0.05,
-  seed: 20210720,
-  locations: 300,
-  isolatesPerLocation: 4,
-  cacheTtlSeconds: 1,
-  objectSoftLimit: 1_000,
-};
 
 /**
  * Snapshot calls per second that caches with a TTL let through, from `callers` caches sharing `pollsPerSecond`
@@ -183,7 +135,7 @@ export interface SimulationReport {
   waitSeconds: { p50: number; p90: number; p99: number; max: number };
   eta: { withinRange: number; earlierThanLow: number; laterThanHigh: number; medianActualOverLow: number; p90AbsErrorShareOfWait: number };
   fairness: { spearmanArrivalVsAdmission: number; admittedOutOfArrivalOrderWithinShard: number };
-  limits: { maxAdmittedInAnyMinute: number; configuredPerMinute: number; maxActive: number; cap: number; rejoinsKeepingPlace: number; duplicateTickets: number };
+  limits: { maxAdmittedInAnyMinute: number; configuredPerMinute: number; maxActive: number; cap: number };
   polls: PollModelReport;
   /** Per minute, the busiest second of the busiest shard. */
   pollMinutes: PollMinute[];
@@ -224,20 +176,19 @@ export function simulate(o: SimulationOptions): SimulationReport {
   const minutes: MinuteRow[] = [];
   const minuteBase = Math.floor(opensAt / 60_000);
   /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it). */
-  const snapshotOf = (s: number, now: number): ShardSnapshot => ({
-    lastSeq: counters[s]!.lastSeq,
-    serving: counters[s]!.serving,
-    active: active[s]!,
-    activeCap: caps[s]!,
-    ratePerMinute: rate,
-    observedPerMinute: observedPace(firstAdmittedAt[s]!, now, (from, to) => {
-      let sum = 0;
-      for (let m = from; m < to; m++) sum += perMinute[s]![m - minuteBase] ?? 0;
-      return sum;
-    }),
-    paused: false,
-    at: now,
-  });
+  const policyOf = (s: number) => ({ ratePerMinute: rate, activeCap: caps[s]!, paused: false });
+  const snapshotOf = (s: number, now: number): ShardSnapshot =>
+    shardSnapshot(
+      counters[s]!,
+      active[s]!,
+      policyOf(s),
+      observedPace(firstAdmittedAt[s]!, now, (from, to) => {
+        let sum = 0;
+        for (let m = from; m < to; m++) sum += perMinute[s]![m - minuteBase] ?? 0;
+        return sum;
+      }),
+      now,
+    );
   const isolates = o.locations * o.isolatesPerLocation;
   const pollMinutes: PollMinute[] = [];
   // Per second from opening (0 while nobody waits), the mean shard's polls and snapshot calls.
@@ -253,7 +204,6 @@ export function simulate(o: SimulationOptions): SimulationReport {
   let admittedThisMinute = 0;
   let maxAdmittedInAnyMinute = 0;
   let maxActive = 0;
-  let rejoins = 0;
   let t = 0;
   for (; t < horizon && (admittedTotal < n || next < n); t++) {
     const now = opensAt + t * 1000;
@@ -262,7 +212,7 @@ export function simulate(o: SimulationOptions): SimulationReport {
       active[s]! -= releases[s]![t]!;
       // The object's tick: the same rule with the same inputs it would have at this second.
       const before = counters[s]!.serving;
-      const step = advance(counters[s]!, active[s]!, { ratePerMinute: rate, activeCap: caps[s]!, paused: false }, now);
+      const step = advance(counters[s]!, active[s]!, policyOf(s), now);
       counters[s] = step.counters;
       for (let seq = before + 1; seq <= step.counters.serving; seq++) {
         const c = line[s]![seq - 1]!;
@@ -308,8 +258,6 @@ export function simulate(o: SimulationOptions): SimulationReport {
       const told = estimateWait(seq, snap, o.shards);
       toldLow[c] = told.etaSeconds?.low ?? NaN;
       toldHigh[c] = told.etaSeconds?.high ?? NaN;
-      // A refresh or second device re-joins: the shard finds the live ticket and keeps the place.
-      if (random() < o.refreshShare) rejoins++;
     }
 
     // The poll model: this second's polls of every shard's waiting line, and what the caches let through.
@@ -405,8 +353,6 @@ export function simulate(o: SimulationOptions): SimulationReport {
       configuredPerMinute: o.admitPerMinute,
       maxActive,
       cap: o.maxActive,
-      rejoinsKeepingPlace: rejoins,
-      duplicateTickets: 0,
     },
     polls: {
       locations: o.locations,
@@ -514,7 +460,7 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
   const md = [
     `# Flash-crowd replay: cohort ${r.options.cohort}`,
     "",
-    `${r.options.people.toLocaleString("en")} people, ${r.options.shards} shards, ADMIT_PER_MINUTE ${r.options.admitPerMinute}, MAX_ACTIVE ${r.options.maxActive}, claim window ${r.options.claimWindowSeconds} s, pass TTL ${r.options.passTtlSeconds} s; ${pct(r.options.abandonShare)} abandon, ${pct(r.options.refreshShare)} refresh, ${pct(r.options.lapseShare)} let the pass lapse. Seed ${r.options.seed}.`,
+    `${r.options.people.toLocaleString("en")} people, ${r.options.shards} shards, ADMIT_PER_MINUTE ${r.options.admitPerMinute}, MAX_ACTIVE ${r.options.maxActive}, claim window ${r.options.claimWindowSeconds} s, pass TTL ${r.options.passTtlSeconds} s; ${pct(r.options.abandonShare)} abandon, ${pct(r.options.lapseShare)} let the pass lapse. Seed ${r.options.seed}. (Re-joins are measured against the running stack by \`--live\`, not modelled here.)`,
     "",
     `Simulated ${minutesFmt(r.seconds)} in ${(r.wallMs / 1000).toFixed(1)} s of wall time.`,
     "",
@@ -529,7 +475,6 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
     `| 90th percentile of the error (vs. the middle of the range), as a share of the wait | ${pct(r.eta.p90AbsErrorShareOfWait)} |`,
     `| order fairness: Spearman rank correlation, arrival vs admission, cohort-wide | ${r.fairness.spearmanArrivalVsAdmission.toFixed(4)} |`,
     `| admitted out of arrival order within a shard | ${r.fairness.admittedOutOfArrivalOrderWithinShard} |`,
-    `| re-joins (refresh, new tab) that kept their place | ${r.limits.rejoinsKeepingPlace.toLocaleString("en")} |`,
     "",
     `## Polls at internet scale`,
     "",

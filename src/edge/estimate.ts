@@ -1,4 +1,4 @@
-import { advance, type ShardCounters } from "./admission.js";
+import { advance, type ShardCounters, type ShardPolicy } from "./admission.js";
 
 /**
  * What a waiting citizen is told: people ahead, an honest wait range and when to ask again. Pure, so the
@@ -18,6 +18,24 @@ export interface ShardSnapshot {
   paused: boolean;
   /** When the object took the snapshot (ms since epoch). */
   at: number;
+}
+
+/**
+ * The snapshot of a shard brought up to `now`: its counters, the people holding capacity, its policy and
+ * the pace it managed. Built here, once, for the object that hands it out and for the simulator that
+ * replays it.
+ */
+export function shardSnapshot(counters: ShardCounters, active: number, policy: ShardPolicy, observedPerMinute: number | null, now: number): ShardSnapshot {
+  return {
+    lastSeq: counters.lastSeq,
+    serving: counters.serving,
+    active,
+    activeCap: policy.activeCap,
+    ratePerMinute: policy.ratePerMinute,
+    observedPerMinute,
+    paused: policy.paused,
+    at: now,
+  };
 }
 
 export interface Estimate {

@@ -67,7 +67,7 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const shard = held && held.sub === key && held.cohort === cohort.id ? held.shard : shardOf(key, config.shards);
   const address = { cohort: cohort.id, shard };
 
-  const joined = await callShard(() => shardStub(c.env, address).join(address, key));
+  const joined = await callShard(() => shardStub(c.env, address).join(key));
   remember(shardName(address), joined.snapshot, now);
   const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.seq };
   const ticket = await signTicket(config, claims, now);

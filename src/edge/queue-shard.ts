@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
 import { edgeConfig } from "./config.js";
-import { observedPace, PACE_MINUTES, type ShardSnapshot } from "./estimate.js";
+import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
 
 /**
  * QueueShard: one Durable Object per (cohort, shard). It is the single writer of its line, so sequence
@@ -152,6 +152,7 @@ export class QueueShard extends DurableObject<Env> {
   readonly commits = { batches: 0, joins: 0 };
   private alarmAt: number | null = null;
   private readonly sql: SqlStorage;
+  private address: ShardAddress | null = null;
   /** The counters row, as last written: read once at start, then written through. */
   private row!: CounterRow;
   private holding: Holding | null = null;
@@ -167,8 +168,35 @@ export class QueueShard extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       this.row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
+      this.address = this.ownAddress();
       this.alarmAt = await ctx.storage.getAlarm();
     });
+  }
+
+  /**
+   * Which shard this object is: its own name, `<cohort>/<shard>` (the Worker reaches it by name). Recorded
+   * in the counters row the first time, because an object woken by its alarm may not be told its name; a
+   * name that disagrees with the record is a routing bug, and the object refuses to serve rather than mix
+   * two lines.
+   */
+  private ownAddress(): ShardAddress | null {
+    const named = parseShardName(this.ctx.id.name);
+    const { cohort, shard } = this.row;
+    const recorded = cohort !== null && shard !== null ? { cohort, shard } : null;
+    if (named && recorded && (named.cohort !== recorded.cohort || named.shard !== recorded.shard)) {
+      throw new Error(`shard ${recorded.cohort}/${recorded.shard} was reached as ${named.cohort}/${named.shard}`);
+    }
+    if (named && !recorded) {
+      this.sql.exec("UPDATE counters SET cohort = ?, shard = ? WHERE id = 1", named.cohort, named.shard);
+      this.row = { ...this.row, cohort: named.cohort, shard: named.shard };
+    }
+    return named ?? recorded;
+  }
+
+  /** The shard's address; an object reached without a name (not by `shardStub`) has none to serve. */
+  private get self(): ShardAddress {
+    if (!this.address) throw new Error("a QueueShard must be reached by its name, <cohort>/<shard>");
+    return this.address;
   }
 
   private migrate(): void {
@@ -186,7 +214,7 @@ export class QueueShard extends DurableObject<Env> {
    * Joins the line, or returns the citizen's live ticket: joining twice never costs or buys a place. The
    * join waits for the next group commit, which carries every join that arrived in the meantime.
    */
-  join(address: ShardAddress, citizenKey: string): Promise<JoinResult> {
+  join(citizenKey: string): Promise<JoinResult> {
     this.calls.join++;
     return new Promise<JoinResult>((resolve, reject) => {
       this.pending.push({ citizenKey, resolve, reject });
@@ -194,7 +222,7 @@ export class QueueShard extends DurableObject<Env> {
       this.flushScheduled = true;
       // The next turn of the event loop, not a microtask: joins already delivered to the object in this
       // turn join the batch, and the input gate lets no other event in between a batch's read and write.
-      setTimeout(() => void this.flush(address), 0);
+      setTimeout(() => void this.flush(), 0);
     });
   }
 
@@ -214,7 +242,7 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** Writes every pending join in one transaction, in arrival order; one bad join fails alone. */
-  private async flush(address: ShardAddress): Promise<void> {
+  private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     this.flushScheduled = false;
@@ -225,7 +253,7 @@ export class QueueShard extends DurableObject<Env> {
     let snap: ShardSnapshot;
     try {
       ({ settled, snap } = this.atomically(() => {
-        const tick = this.tick(address, now);
+        const tick = this.tick(now);
         const results: Settled[] = [];
         let lastSeq = this.row.last_seq;
         for (const join of batch) {
@@ -279,10 +307,10 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** The shard's counters as the Worker caches them for answering polls without calling here. */
-  async snapshot(address: ShardAddress): Promise<ShardSnapshot> {
+  async snapshot(): Promise<ShardSnapshot> {
     this.calls.snapshot++;
     const now = this.now();
-    const snap = this.atomically(() => this.snapshotOf(this.tick(address, now), now));
+    const snap = this.atomically(() => this.snapshotOf(this.tick(now), now));
     await this.keepMoving(snap);
     return snap;
   }
@@ -292,11 +320,11 @@ export class QueueShard extends DurableObject<Env> {
    * returns the same times, so the Worker re-signs the same pass (same jti) and the citizen never holds
    * a second place.
    */
-  async claim(address: ShardAddress, seq: number, ticketId: string): Promise<ClaimResult> {
+  async claim(seq: number, ticketId: string): Promise<ClaimResult> {
     this.calls.claim++;
     const now = this.now();
     const { result, snap } = this.atomically((): { result: ClaimResult; snap: ShardSnapshot } => {
-      const tick = this.tick(address, now);
+      const tick = this.tick(now);
       const snap = this.snapshotOf(tick, now);
       const row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
       if (!row || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap };
@@ -339,10 +367,9 @@ export class QueueShard extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const { cohort, shard } = this.row;
-    if (cohort === null || shard === null) return;
+    if (!this.address) return;
     const now = this.now();
-    const snap = this.atomically(() => this.snapshotOf(this.tick({ cohort, shard }, now), now));
+    const snap = this.atomically(() => this.snapshotOf(this.tick(now), now));
     await this.keepMoving(snap);
   }
 
@@ -350,16 +377,9 @@ export class QueueShard extends DurableObject<Env> {
    * Brings the shard up to `now`: lets in whoever the admission rule allows. Synchronous by design, and
    * it writes only what changed: nothing at all when no one was let in.
    */
-  private tick(address: ShardAddress, now: number): Tick {
+  private tick(now: number): Tick {
     const row = this.row;
-    if (row.cohort === null) {
-      this.sql.exec("UPDATE counters SET cohort = ?, shard = ? WHERE id = 1", address.cohort, address.shard);
-      this.row = { ...row, cohort: address.cohort, shard: address.shard };
-    } else if (row.cohort !== address.cohort || row.shard !== address.shard) {
-      // A name maps to one shard forever; a mismatch means a routing bug, not a citizen's mistake.
-      throw new Error(`shard ${row.cohort}/${row.shard} was addressed as ${address.cohort}/${address.shard}`);
-    }
-    const policy = this.policy(address.shard);
+    const policy = this.policy(this.self.shard);
     const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };
     const active = this.activeAt(now);
     const { counters, admitted } = advance(before, active, policy, now);
@@ -419,16 +439,7 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   private snapshotOf({ counters, active, policy, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
-    return {
-      lastSeq: counters.lastSeq,
-      serving: counters.serving,
-      active,
-      activeCap: policy.activeCap,
-      ratePerMinute: policy.ratePerMinute,
-      observedPerMinute: this.observedPace(firstAdmittedAt, now),
-      paused: policy.paused,
-      at: now,
-    };
+    return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now);
   }
 
   private observedPace(firstAdmittedAt: number | null, now: number): number | null {
@@ -467,6 +478,12 @@ export class QueueShard extends DurableObject<Env> {
     }
     return { now: this.now() };
   }
+}
+
+/** `<cohort>/<shard>` as `shardName` writes it; null for no name or another shape. */
+function parseShardName(name: string | undefined): ShardAddress | null {
+  const m = name === undefined ? null : /^(.+)\/(\d+)$/.exec(name);
+  return m ? { cohort: m[1]!, shard: Number(m[2]) } : null;
 }
 
 function stateOf(row: TicketRow, serving: number, now: number): TicketState {

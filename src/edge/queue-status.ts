@@ -28,7 +28,7 @@ export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketC
   const present = extrapolate(snapshot, now - fetchedAt);
   if (ticket.seq > present.serving) return { status: waiting(config, ticket, present) };
 
-  const claim = await callShard(() => shardStub(env, address).claim(address, ticket.seq, ticket.jti));
+  const claim = await callShard(() => shardStub(env, address).claim(ticket.seq, ticket.jti));
   if (claim.state === "waiting" && claim.snapshot) {
     // The object's own word, as of now: shown as is, not carried forward.
     remember(shardName(address), claim.snapshot, now);

@@ -129,7 +129,7 @@ async function refresh(env: Env, address: ShardAddress, name: string, now: numbe
     remember(name, shared.snapshot, shared.fetchedAt);
     return shared;
   }
-  const snapshot = await callShard(() => shardStub(env, address).snapshot(address));
+  const snapshot = await callShard(() => shardStub(env, address).snapshot());
   // The runtime's clock stands still within a request until I/O happens, so `now` is when this request
   // began; the snapshot is as new as the moment it arrived, which Date.now() tells after the await.
   // (A caller that passes a later `now`, as tests do to let time pass, is taken at its word.)

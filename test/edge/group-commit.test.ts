@@ -18,7 +18,7 @@ describe("group commit of joins", () => {
     const stub = stubOf(address);
     const keys = await Promise.all(Array.from({ length: 500 }, () => keyOf(randomIdentity())));
     // Fired without awaiting: calls from one stub arrive in the order they were made.
-    const results = await Promise.all(keys.map((key) => stub.join(address, key)));
+    const results = await Promise.all(keys.map((key) => stub.join(key)));
     expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     expect(new Set(results.map((r) => r.ticketId)).size).toBe(500);
     const commits = await commitsOf(stub);
@@ -32,11 +32,11 @@ describe("group commit of joins", () => {
     const address = freshShard();
     const stub = stubOf(address);
     const [mine, other] = [await keyOf(randomIdentity()), await keyOf(randomIdentity())];
-    const results = await Promise.all([...Array.from({ length: 50 }, () => stub.join(address, mine)), stub.join(address, other)]);
+    const results = await Promise.all([...Array.from({ length: 50 }, () => stub.join(mine)), stub.join(other)]);
     expect(new Set(results.slice(0, 50).map((r) => r.ticketId)).size).toBe(1);
     expect(results[0]!.seq).toBe(1);
     expect(results[50]!.seq).toBe(2);
-    expect((await stub.snapshot(address)).lastSeq).toBe(2);
+    expect((await stub.snapshot()).lastSeq).toBe(2);
   });
 
   it("fails a bad join alone: the rest of its batch is written", async () => {
@@ -44,7 +44,7 @@ describe("group commit of joins", () => {
     const stub = stubOf(address);
     const keys = await Promise.all(Array.from({ length: 10 }, () => keyOf(randomIdentity())));
     // A key that is not base64url cannot be tagged; only the edge makes keys, so this stands for a bug.
-    const calls = [...keys.slice(0, 5), "not a key!", ...keys.slice(5)].map((key) => stub.join(address, key));
+    const calls = [...keys.slice(0, 5), "not a key!", ...keys.slice(5)].map((key) => stub.join(key));
     const settled = await Promise.allSettled(calls);
     expect(settled.map((s) => s.status)).toEqual([...Array(5).fill("fulfilled"), "rejected", ...Array(5).fill("fulfilled")]);
     const seqs = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value.seq] : []));
@@ -55,7 +55,7 @@ describe("group commit of joins", () => {
     const address = freshShard();
     const stub = stubOf(address);
     const keys = await Promise.all(Array.from({ length: 100 }, () => keyOf(randomIdentity())));
-    const inFlight = keys.map((key) => stub.join(address, key));
+    const inFlight = keys.map((key) => stub.join(key));
     await evictDurableObject(stub);
     const first = await Promise.allSettled(inFlight);
     const acknowledged = new Map<string, { seq: number; ticketId: string }>();
@@ -66,13 +66,13 @@ describe("group commit of joins", () => {
     // Everyone tries again, as the edge does after a failed call: acknowledged places are kept, and the
     // line has exactly one ticket per citizen, numbered without gaps.
     const again = [];
-    for (const key of keys) again.push(await stub.join(address, key));
+    for (const key of keys) again.push(await stub.join(key));
     for (const [i, key] of keys.entries()) {
       const before = acknowledged.get(key);
       if (before) expect({ seq: again[i]!.seq, ticketId: again[i]!.ticketId }).toEqual(before);
     }
     expect(new Set(again.map((r) => r.ticketId)).size).toBe(100);
     expect(again.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-    expect((await stub.snapshot(address)).lastSeq).toBe(100);
+    expect((await stub.snapshot()).lastSeq).toBe(100);
   });
 });

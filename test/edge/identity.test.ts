@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { citizenKey, shardOf } from "../../src/edge/citizen-key.js";
+import { base64url, citizenKey, shardOf } from "../../src/edge/citizen-key.js";
 import { verifyIdToken } from "../../src/edge/identity.js";
 import { config, encodePart, errorCode, idToken, jwtParts, keyOf, OPEN_BIRTH_DATE, ORIGIN, postJoin, randomAddress, randomIdentity } from "./helpers.js";
 
@@ -60,6 +60,22 @@ describe("joining with an id_token", () => {
     expect(await keyOf("same-sub")).not.toBe(
       await citizenKey(config.citizenKeySecret, { issuer: "https://other-idp.test", subject: "same-sub" }),
     );
+  });
+
+  it("keys a citizen with the secret: another secret gives another key, and no plain hash of who they are matches", async () => {
+    const who = { issuer: config.identity.issuer, subject: "sub-fixed" };
+    const key = await citizenKey(config.citizenKeySecret, who);
+    expect(await citizenKey(`${config.citizenKeySecret}x`, who)).not.toBe(key);
+    const identityStrings = [`${who.issuer}|${who.subject}`, `citizen-key/v1:${who.issuer}|${who.subject}`, who.subject];
+    for (const text of identityStrings) {
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+      const plain = base64url(digest);
+      expect(key).not.toBe(plain);
+      expect(key).not.toContain(plain.slice(0, 16));
+      expect(key).not.toContain(who.subject);
+    }
+    // The same secret and identity always give the same key: joins stay idempotent.
+    expect(await citizenKey(config.citizenKeySecret, { ...who })).toBe(key);
   });
 
   describe("refuses with 401 invalid_identity", async () => {

@@ -27,7 +27,7 @@ async function joinAt(address: { cohort: string; shard: number }, n: number): Pr
   const tickets: TicketClaims[] = [];
   for (let i = 0; i < n; i++) {
     const sub = `key-${crypto.randomUUID()}`;
-    const joined = await stub.join(address, sub);
+    const joined = await stub.join(sub);
     tickets.push({ sub, jti: joined.ticketId, cohort: address.cohort, shard: address.shard, seq: joined.seq, iat: 0, exp: 0 });
   }
   return tickets;
@@ -97,6 +97,22 @@ describe("polls across a snapshot refresh", () => {
     const after = await cachedSnapshot(env, address, later);
     expect(after.snapshot.lastSeq).toBe(first.snapshot.lastSeq + 4);
     expect((await callsOf(stub)).snapshot - before).toBe(1);
+  });
+
+  it("calls the object about once a second for polls that come one after another", async () => {
+    const address = freshShard();
+    const stub = stubOf(address);
+    await joinAt(address, 3);
+    forgetSnapshots();
+    const before = (await callsOf(stub)).snapshot;
+    // 50 polls, 100 ms apart on the Worker's clock, each after the previous one was answered: only the
+    // snapshot's time-to-live keeps them from the object (there is never a refresh in flight to share).
+    const start = Date.now();
+    for (let i = 0; i < 50; i++) await cachedSnapshot(env, address, start + i * 100);
+    // Five seconds of polling: about five calls (fewer if the runtime's own clock ran ahead of the steps).
+    const calls = (await callsOf(stub)).snapshot - before;
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(Math.ceil((50 * 100) / SNAPSHOT_TTL_MS) + 1);
   });
 
   it("lets a cold isolate's first polls wait briefly for the one call filling its cache, instead of each calling", async () => {
