@@ -46,14 +46,14 @@ describe("the fault hooks", () => {
   it("are refused by the object itself while its binding is off", async () => {
     const address = freshShard();
     const stub = stubOf(address);
-    await stub.snapshot(address);
+    await stub.snapshot();
     for (const fault of [{ clockOffsetMs: 60_000 }, { evict: true as const }]) {
       // Settled here: an RPC promise handed to expect().rejects is also reported as an unhandled rejection.
       const refusal = await stub.injectFault(fault).then(() => undefined, (err: unknown) => err);
       expect(String(refusal)).toMatch(/fault hooks are off/);
     }
     // Its clock is the runtime's still.
-    const snap = await stub.snapshot(address);
+    const snap = await stub.snapshot();
     expect(Math.abs(snap.at - Date.now())).toBeLessThan(5_000);
   });
 });
