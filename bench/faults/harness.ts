@@ -157,8 +157,9 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
       async serving(part, timeoutMs) {
         const from = Date.now();
         const url = part === "origin" ? `${stack.origin}/api/slots` : `${stack.edge}/api/cohorts`;
-        const ok = await h.until(() => answers(url, (s) => s === 200 || s === 401), timeoutMs);
-        return ok ? Date.now() - from : undefined;
+        // A stack that has stopped altogether will not serve again: no point waiting out the bound.
+        const ok = await h.until(async () => !stack.running() || (await answers(url, (s) => s === 200 || s === 401)), timeoutMs);
+        return ok && stack.running() ? Date.now() - from : undefined;
       },
     };
     await spec.run(h);
