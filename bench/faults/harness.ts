@@ -52,6 +52,7 @@ export interface ScenarioResult {
   statusCounts: Record<string, number>;
   noAnswerCauses: Record<string, number>;
   samples5xx: string[];
+  samples503: string[];
   examples: string[];
   notes: string[];
   settings: Record<string, unknown>;
@@ -237,6 +238,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     statusCounts: tally.byStatus,
     noAnswerCauses: tally.noAnswer,
     samples5xx: tally.samples5xx,
+    samples503: tally.samples503,
     examples: [...places.examples, ...(bookings?.examples ?? [])],
     notes,
     settings: { database: spec.database, env: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "DATABASE_URL")), crowd: spec.crowd },

@@ -21,6 +21,8 @@ export class Tally {
   /** Requests that got no HTTP answer (connection refused or reset, timeout), by cause. */
   readonly noAnswer: Record<string, number> = {};
   readonly samples5xx: string[] = [];
+  /** A few designed 503s, to tell which dependency was down. */
+  readonly samples503: string[] = [];
 
   /** Counts one HTTP answer; `body` is its text (possibly cut short). */
   answer(what: string, status: number, retryAfter: string | null, body: string): void {
@@ -29,6 +31,7 @@ export class Tally {
     if (status < 500) return;
     if (isDesignedUnavailable(status, retryAfter, body)) {
       this.unavailable503++;
+      if (this.samples503.length < 4) this.samples503.push(`${what} -> ${body.slice(0, 200)}`);
       return;
     }
     this.project5xx++;

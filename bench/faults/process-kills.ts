@@ -9,12 +9,13 @@ import type { Harness, ScenarioContext, ScenarioSpec } from "./harness.js";
 const RESTART_TIMEOUT_MS = 90_000;
 
 async function killAndWatch(h: Harness, part: "origin" | "edge", afterMs: number): Promise<void> {
+  const before = h.crowd.counts();
   const pids = h.stack.kill(part, "SIGKILL");
   if (pids.length === 0) {
     h.fail(`no ${part} process found to kill`);
     return;
   }
-  h.event(`kill -9 ${part} (pids ${pids.join(", ")})`);
+  h.event(`kill -9 ${part} (pids ${pids.join(", ")}) with ${before.booked} booked, ${before.admitted - before.booked} holding a pass, ${before.waiting} waiting`);
   const back = await h.serving(part, RESTART_TIMEOUT_MS);
   if (back === undefined) {
     h.fail(
@@ -41,6 +42,8 @@ export function originKill(ctx: ScenarioContext, database: "postgres" | "pglite"
       ? "kill -9 of the origin (embedded PGlite) while bookings are being written; the supervisor restarts it on the same folder"
       : "kill -9 of the origin (PostgreSQL through the Neon driver) while bookings are in flight; the supervisor restarts it",
     database,
+    // Admissions spread over about 30 s, so citizens are still booking when the origin dies and returns.
+    env: { ADMIT_PER_MINUTE: ctx.quick ? "240" : "600" },
     crowd: { citizens: ctx.quick ? 120 : 300, arrivalMs: 3_000 },
     async run(h) {
       // Mid-booking: passes are out and bookings are being written when the kill lands.

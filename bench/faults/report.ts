@@ -60,7 +60,6 @@ export function writeFaultResults(run: {
   startedAt: Date;
   loadBefore: number[];
   postgresVersion: string | undefined;
-  complete: boolean;
 }): string {
   if (run.postgresVersion) notePostgresVersion(run.postgresVersion);
   const src = source();
