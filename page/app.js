@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * The citizen's waiting page: sign in, watch the place fall, book once admitted.
+ * The citizen's waiting page: sign in, watch the place fall, book once admitted, and while the pass
+ * lives change the booking's slot or cancel it and book again.
  *
  * The page decides nothing about the citizen's place: it only shows what GET /api/queue/status says.
  * The ticket and the pass live in HttpOnly cookies the page cannot read, so resuming after a refresh,
@@ -111,7 +112,25 @@ const STRINGS = {
     errBookNetwork: "연결이 불안정합니다. 입장권과 순서는 그대로입니다. 다시 눌러 주세요. 예약은 한 번만 됩니다.",
     errPassLost: "입장권을 확인하지 못했습니다. 순서를 다시 확인합니다…",
     doneTitle: "예약이 확정되었습니다",
-    alreadyBooked: "이미 이 예약이 있습니다. 한 사람은 한 번만 예약할 수 있습니다.",
+    changeBtn: "다른 시간으로 변경",
+    cancelBtn: "예약 취소",
+    cancelAsk: "이 예약을 취소할까요? 취소하면 자리는 다른 분께 돌아갑니다.",
+    cancelYes: "예, 취소합니다",
+    cancelNo: "아니요, 유지합니다",
+    cancelling: "취소하는 중…",
+    changeTitle: "예약 시간 변경",
+    changeIntro: "지금 예약: {clinic}, {when}. 새 시간을 고르면 한 번에 옮겨지고, 옮길 수 없으면 지금 예약이 그대로 남습니다.",
+    changeSubmit: "선택한 시간으로 변경하기",
+    changing: "변경하는 중…",
+    keepBtn: "변경하지 않기",
+    current: "지금 예약",
+    changed: "예약 시간이 변경되었습니다.",
+    cancelled: "예약이 취소되었습니다. {time}까지(한국 시간) 다시 예약할 수 있습니다.",
+    liveChanged: "예약 시간이 변경되었습니다. 예약 번호 {id}.",
+    liveCancelled: "예약이 취소되었습니다. 다시 예약할 수 있습니다.",
+    errBookingGone: "이 예약은 이미 취소되었습니다. 새로 예약해 주세요.",
+    errActionNetwork: "연결이 불안정합니다. 다시 눌러 주세요. 같은 요청이 두 번 반영되지는 않습니다.",
+    alreadyBooked: "이미 이 예약이 있습니다. 한 사람은 한 번에 한 예약만 가질 수 있습니다.",
     bookingKept: "예약은 그대로 유지됩니다. 예약 화면 이용 시간이 끝나 이 기기에 저장된 예약 내용을 보여 드립니다.",
     bookingId: "예약 번호",
     clinic: "접종 기관",
@@ -194,7 +213,25 @@ const STRINGS = {
     errBookNetwork: "The connection is unstable. Your pass and place are kept. Press the button again; you will be booked only once.",
     errPassLost: "Your pass could not be confirmed. Checking your place again…",
     doneTitle: "Your booking is confirmed",
-    alreadyBooked: "You already hold this booking. Each person can book once.",
+    changeBtn: "Change slot",
+    cancelBtn: "Cancel booking",
+    cancelAsk: "Cancel this booking? Its seat goes back to others.",
+    cancelYes: "Yes, cancel it",
+    cancelNo: "No, keep it",
+    cancelling: "Cancelling…",
+    changeTitle: "Change your slot",
+    changeIntro: "Your booking: {clinic}, {when}. Pick a new time and it moves in one step; if it cannot, your booking stays as it is.",
+    changeSubmit: "Move to the selected time",
+    changing: "Moving…",
+    keepBtn: "Keep my booking",
+    current: "your booking",
+    changed: "Your booking has been moved.",
+    cancelled: "Your booking is cancelled. You can book again until {time} (Korea time).",
+    liveChanged: "Your booking has been moved. Booking number {id}.",
+    liveCancelled: "Your booking is cancelled. You can book again.",
+    errBookingGone: "This booking was already cancelled. Please book again.",
+    errActionNetwork: "The connection is unstable. Press again; the same request never takes effect twice.",
+    alreadyBooked: "You already hold this booking. Each person holds one booking at a time.",
     bookingKept: "Your booking stands. Your booking session has ended, so this is the booking as saved on this device.",
     bookingId: "Booking number",
     clinic: "Clinic",
@@ -243,6 +280,14 @@ const app = {
   booking: null,
   /** @type {Message | null} */
   doneNote: null,
+  /** @type {Booking | null} the booking whose slot is being changed: the slot choice then moves it */
+  changing: null,
+  /** @type {Message | null} shown above the slot choice: that the booking was just cancelled */
+  bookNote: null,
+  /** @type {Message | null} why changing or cancelling did not go through */
+  doneError: null,
+  /** The citizen asked to cancel and is being asked to confirm. */
+  confirmingCancel: false,
   /** @type {Message | null} */
   live: null,
   lastAnnounced: 0,
@@ -429,6 +474,23 @@ function keepBooking(booking) {
   }
 }
 
+/** The booking is no longer the citizen's (cancelled): an expired pass must not show it as kept. */
+function forgetBooking() {
+  const s = app.status;
+  if (!s) return;
+  try {
+    localStorage.removeItem(`${BOOKING_KEY}${s.cohort}:${s.seq}`);
+  } catch {
+    // Nothing was kept.
+  }
+}
+
+/** Whether the pass can still act at the origin: only then are changing and cancelling offered. */
+function passLive() {
+  const s = app.status;
+  return s?.state === "admitted" && (!s.passExpiresAt || Date.parse(s.passExpiresAt) > Date.now());
+}
+
 /** @param {QueueStatus} s @returns {Booking | null} */
 function keptBooking(s) {
   try {
@@ -498,6 +560,7 @@ async function admitted() {
   stopPolling();
   forgetStart();
   app.view = "book";
+  app.changing = null;
   /** @type {Awaited<ReturnType<typeof api>>} */
   let mine;
   try {
@@ -572,15 +635,89 @@ async function book(/** @type {number} */ slotId) {
 }
 
 /**
+ * Moves the citizen's live booking to `slotId` (PATCH): in one step at the origin, so on any failure the
+ * booking stays where it was, and asking again after a lost answer cannot move it twice.
+ */
+async function changeSlot(/** @type {number} */ slotId) {
+  const booking = app.changing;
+  if (!booking) return;
+  app.bookError = null;
+  setBusy("book-btn", "changing");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/bookings/${encodeURIComponent(booking.id)}`, { method: "PATCH", body: JSON.stringify({ slotId }) });
+  } catch {
+    app.bookError = { key: "errActionNetwork" };
+    return render();
+  } finally {
+    setBusy("book-btn", null);
+  }
+  if (answer.status === 200) return showBooking(answer.body.booking, { key: "changed" }, "liveChanged");
+  if (answer.status === 401) return passLost();
+  const code = answer.error?.code;
+  // Cancelled meanwhile (on another device, say): there is nothing to move, and the citizen may book afresh.
+  if (code === "booking_cancelled" || code === "booking_not_found") return bookingGone({ key: "errBookingGone" });
+  if (code === "slot_full" || code === "not_found") {
+    app.bookError = { key: code === "slot_full" ? "errSlotFull" : "errSlotGone" };
+    if (app.slots) return findSlots(app.slots.region, app.slots.date);
+    return render();
+  }
+  app.bookError = { key: "errUnavailable", params: { s: answer.error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/** Cancels the citizen's booking (DELETE); the same pass may then book again while it lives. */
+async function cancelMine() {
+  const booking = app.booking;
+  if (!booking) return;
+  app.doneError = null;
+  setBusy("cancel-yes", "cancelling");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/bookings/${encodeURIComponent(booking.id)}`, { method: "DELETE" });
+  } catch {
+    app.doneError = { key: "errActionNetwork" };
+    return render();
+  } finally {
+    setBusy("cancel-yes", null);
+  }
+  if (answer.status === 200) return bookingGone({ key: "cancelled", params: { until: app.status?.passExpiresAt ?? "" } });
+  if (answer.status === 401) return passLost();
+  app.doneError = { key: "errUnavailable", params: { s: answer.error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/** The booking is cancelled: back to the slot choice, to book again with the same pass. */
+function bookingGone(/** @type {Message} */ note) {
+  forgetBooking();
+  app.booking = null;
+  app.changing = null;
+  app.confirmingCancel = false;
+  app.slots = null;
+  app.bookError = null;
+  app.bookNote = note;
+  app.view = "book";
+  announce({ key: "liveCancelled" });
+  render("book-title");
+}
+
+/**
  * @param {Booking} booking
  * @param {Message | null} note
+ * @param {Key} [said] what the live region says
  */
-function showBooking(booking, note) {
+function showBooking(booking, note, said = "liveBooked") {
   app.booking = booking;
   keepBooking(booking);
   app.doneNote = note;
+  app.changing = null;
+  app.bookNote = null;
+  app.doneError = null;
+  app.confirmingCancel = false;
   app.view = "done";
-  announce({ key: "liveBooked", params: { id: booking.id } });
+  announce({ key: said, params: { id: booking.id } });
   render("done-title");
 }
 
@@ -643,6 +780,7 @@ function localized(m) {
     p.opensAt = cohort.opensAt;
   }
   if (p.cohort !== undefined) p.label = cohortLabel(String(p.cohort));
+  if (p.until) p.time = clock(String(p.until));
   if (p.opensAt !== undefined) p.when = when(String(p.opensAt));
   if (m.key === "slotsFound" || m.key === "noSlots") {
     p.region = regionName(String(p.region));
@@ -717,6 +855,16 @@ function drawWait(/** @type {QueueStatus} */ s) {
 
 function drawBook() {
   const s = app.status;
+  const changing = app.changing;
+  $("book-title").textContent = t(changing ? "changeTitle" : "bookTitle");
+  const submit = $("book-btn");
+  submit.dataset.t = changing ? "changeSubmit" : "bookBtn";
+  if (submit.getAttribute("aria-busy") !== "true") submit.textContent = t(/** @type {Key} */ (submit.dataset.t));
+  $("keep-btn").hidden = !changing;
+  const intro = $("change-intro");
+  intro.hidden = !changing;
+  intro.textContent = changing ? t("changeIntro", { clinic: changing.slot.clinic.name, when: slotTime(changing.slot.startsAt) }) : "";
+  message($("book-note"), changing ? null : app.bookNote);
   $("pass-until").textContent = s?.passExpiresAt ? t("passUntil", { time: clock(s.passExpiresAt) }) : "";
   fillSelect(/** @type {HTMLSelectElement} */ ($("region")), REGIONS.map((r) => [r.code, r[app.lang]]));
   fillSelect(/** @type {HTMLSelectElement} */ ($("date")), seoulDays(BOOKING_DAYS).map((d) => [d, day(d)]));
@@ -744,10 +892,12 @@ function drawBook() {
           { class: "times" },
           ...slots.map((slot) => {
             const input = /** @type {HTMLInputElement} */ (h("input", { type: "radio", name: "slot", value: String(slot.id) }));
-            input.disabled = slot.remaining === 0;
-            input.checked = String(slot.id) === checked;
-            const seats = slot.remaining === 0 ? t("full") : t("seatsLeft", { n: number(slot.remaining) });
-            return h("label", { class: "time" }, input, h("span", {}, clock(slot.startsAt), h("small", {}, seats)));
+            // The slot the booking already has is shown, but is no choice when changing.
+            const current = slot.id === changing?.slot.id;
+            input.disabled = slot.remaining === 0 || current;
+            input.checked = String(slot.id) === checked && !input.disabled;
+            const seats = current ? t("current") : slot.remaining === 0 ? t("full") : t("seatsLeft", { n: number(slot.remaining) });
+            return h("label", { class: current ? "time current" : "time" }, input, h("span", {}, clock(slot.startsAt), h("small", {}, seats)));
           }),
         ),
       );
@@ -766,12 +916,20 @@ function fillSelect(select, options) {
   if (options.some(([v]) => v === value)) select.value = value;
 }
 
+/** A slot's day and time, in Korea time. */
+const slotTime = (/** @type {string} */ iso) => `${day(new Date(Date.parse(iso) + 9 * 3600_000).toISOString().slice(0, 10))} ${clock(iso)}`;
+
 function drawDone(/** @type {Booking} */ b) {
   message($("done-note"), app.doneNote);
   $("booking-id").textContent = b.id;
   $("done-clinic").textContent = b.slot.clinic.name;
   $("done-address").textContent = b.slot.clinic.address;
-  $("done-time").textContent = `${day(new Date(Date.parse(b.slot.startsAt) + 9 * 3600_000).toISOString().slice(0, 10))} ${clock(b.slot.startsAt)}`;
+  $("done-time").textContent = slotTime(b.slot.startsAt);
+  // A booking shown from this device after the pass expired can no longer be changed from here.
+  const live = passLive() && b.status === "booked";
+  $("done-actions").hidden = !live || app.confirmingCancel;
+  $("cancel-confirm").hidden = !live || !app.confirmingCancel;
+  message($("done-error"), app.doneError);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -790,8 +948,33 @@ $("book-form").addEventListener("submit", (event) => {
     app.bookError = { key: "errPickSlot" };
     return render();
   }
-  void book(Number(picked.value));
+  void (app.changing ? changeSlot(Number(picked.value)) : book(Number(picked.value)));
 });
+
+$("change-btn").addEventListener("click", () => {
+  if (!app.booking) return;
+  app.changing = app.booking;
+  app.bookError = null;
+  app.view = "book";
+  render("book-title");
+});
+
+$("keep-btn").addEventListener("click", () => app.booking && showBooking(app.booking, null));
+
+$("cancel-btn").addEventListener("click", () => {
+  app.confirmingCancel = true;
+  app.doneError = null;
+  render();
+  $("cancel-no").focus();
+});
+
+$("cancel-no").addEventListener("click", () => {
+  app.confirmingCancel = false;
+  render();
+  $("cancel-btn").focus();
+});
+
+$("cancel-yes").addEventListener("click", () => void cancelMine());
 
 $("lang").addEventListener("click", () => {
   app.lang = app.lang === "ko" ? "en" : "ko";

@@ -30,6 +30,10 @@ export const slotsResponse = z.object({ slots: z.array(slot) });
 export const bookingRequest = z.object({ slotId: z.number().int().positive() }).strict();
 export type BookingRequest = z.infer<typeof bookingRequest>;
 
+/** `PATCH /api/bookings/{id}`: the slot to move the citizen's live booking to. */
+export const bookingChange = z.object({ slotId: z.number().int().positive() }).strict();
+export type BookingChange = z.infer<typeof bookingChange>;
+
 export const booking = z.object({
   id: z.string(),
   cohort: z.string(),

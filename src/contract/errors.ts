@@ -13,6 +13,8 @@ export const errorCodes = [
   "unsupported_media_type",
   "not_found",
   "method_not_allowed",
+  "headers_too_large",
+  "request_timeout",
   "invalid_ticket",
   "invalid_token",
   "invalid_identity",
@@ -22,6 +24,7 @@ export const errorCodes = [
   "already_booked",
   "slot_full",
   "booking_not_found",
+  "booking_cancelled",
   "unavailable",
   "internal",
 ] as const;

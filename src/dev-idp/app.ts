@@ -27,6 +27,16 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
   const provider = createProvider(config, secrets, registry);
   const sms = new SmsChallenges(log);
   const minter = new IdTokenMinter(secrets.signingKey, config.issuer, config.clientId);
+  // oidc-provider answers its protocol errors in OAuth's own shape ({"error","error_description"}), which
+  // relying parties parse, so those stay. A path it has no route for falls through to Koa's bare text
+  // "Not Found"; that one is given in the project's error shape.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && (ctx.body === undefined || ctx.body === null)) {
+      ctx.status = 404;
+      ctx.body = { error: { code: "not_found", message: "no such route" } };
+    }
+  });
   const oidc = provider.callback();
 
   // oidc-provider reports its own 5xx here (it has already answered the client). Koa would print the
@@ -38,7 +48,11 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
     let url = new URL("/", config.issuer);
     let wantsJson = false;
     try {
+      // A request no browser would send (a target or Host that is not one) is answered in the error
+      // shape, whatever page it named.
+      wantsJson = true;
       url = requestUrl(req, config.issuer);
+      checkHost(req);
       wantsJson = url.pathname.startsWith("/dev/");
       if (url.pathname === "/dev/id-tokens") return await handleDevIdTokens({ registry, minter }, req, res);
       if (url.pathname === "/interaction" || url.pathname.startsWith("/interaction/")) {
@@ -50,6 +64,9 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
       if (res.headersSent) {
         res.destroy();
       } else if (err instanceof ClientProblem) {
+        if (err.allow !== undefined) res.setHeader("allow", err.allow);
+        // A body refused part-way (over the limit) is left unread: close rather than read the rest.
+        if (!req.complete) res.setHeader("connection", "close");
         if (wantsJson) sendError(res, err.status, err.code, err.message);
         else sendHtml(res, err.status, errorPage({ lang: "ko", message: { ko: "요청이 올바르지 않습니다.", en: "The request is not valid." }, detail: err.message }));
       } else {
@@ -78,6 +95,22 @@ function requestUrl(req: IncomingMessage, base: string): URL {
   } catch {
     throw new ClientProblem(400, "invalid_request", "the request target is not a URL");
   }
+}
+
+/**
+ * A Host header must name a host: oidc-provider builds URLs from it and, given `[::1` or `a b`, throws
+ * (a 500). Node's parser lets such values through, so they are refused here as the client's mistake.
+ */
+function checkHost(req: IncomingMessage): void {
+  const host = req.headers.host;
+  if (host === undefined) return;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(`http://${host}/`);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || parsed.host !== host.toLowerCase().replace(/:80$/, "")) throw new ClientProblem(400, "invalid_request", "the Host header is not a host");
 }
 
 function describe(err: unknown): string {

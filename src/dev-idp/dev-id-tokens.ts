@@ -38,7 +38,7 @@ const request = z
   .strict();
 
 export async function handleDevIdTokens(deps: { registry: CitizenRegistry; minter: IdTokenMinter }, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== "POST") throw new ClientProblem(405, "method_not_allowed", "use POST");
+  if (req.method !== "POST") throw new ClientProblem(405, "method_not_allowed", "use POST", "POST");
   const parsed = request.safeParse(await readJson(req, BODY_LIMIT_BYTES));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

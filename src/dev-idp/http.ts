@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { declaredLength, readWithin } from "../http/body-limit.js";
+import { ApiError } from "../http/errors.js";
 
 /**
  * Small request/response helpers for the provider's own routes (the login pages and /dev/id-tokens),
@@ -11,22 +13,28 @@ export class ClientProblem extends Error {
     readonly status: 400 | 404 | 405 | 409 | 413 | 415,
     readonly code: string,
     message: string,
+    /** For a 405: the methods the route answers, sent as `Allow`. */
+    readonly allow?: string,
   ) {
     super(message);
   }
 }
 
+/**
+ * The body, through the project's one body limit (src/http/body-limit.ts): a declared length over the
+ * limit or malformed is refused before reading, and the bytes are counted as they arrive. The iterator
+ * leaves the request stream open when the read stops early, so the refusal can still be written; the
+ * answer then closes the connection (see app.ts) rather than read the rest.
+ */
 async function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > limitBytes) throw new ClientProblem(413, "payload_too_large", `the body is over ${limitBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw new ClientProblem(413, "payload_too_large", `the body is over ${limitBytes} bytes`);
-    chunks.push(chunk);
+  try {
+    declaredLength(req.headers["content-length"], limitBytes);
+    const bytes = await readWithin(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>, limitBytes);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 400 || err.status === 413)) throw new ClientProblem(err.status, err.code, err.message);
+    throw err;
   }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function mediaType(req: IncomingMessage): string {

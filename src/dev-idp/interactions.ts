@@ -64,7 +64,7 @@ export async function handleInteraction(deps: InteractionDeps, req: IncomingMess
   const action = m[2];
   const expected = action === "phone" || action === "code" ? "POST" : "GET";
   if (req.method !== expected && !(expected === "GET" && req.method === "HEAD")) {
-    throw new ClientProblem(405, "method_not_allowed", `use ${expected}`);
+    throw new ClientProblem(405, "method_not_allowed", `use ${expected}`, expected === "GET" ? "GET, HEAD" : expected);
   }
 
   let interaction: Interaction;

@@ -114,6 +114,8 @@ declare module "oidc-provider" {
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<void>;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    /** Adds a Koa middleware in front of the provider's own routes. */
+    use(middleware: (ctx: { status: number; body: unknown }, next: () => Promise<void>) => Promise<void>): void;
   }
 
   export const errors: {

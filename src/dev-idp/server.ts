@@ -4,6 +4,7 @@
  * IDP_STATE_DIR; a bad one stops it here, named. For development and tests only: see README.
  */
 import { createServer } from "node:http";
+import { answerClientErrors } from "../http/node-client-errors.js";
 import { createDevIdp } from "./app.js";
 import { IdpConfigError, parseIdpConfig } from "./config.js";
 import { loadOrCreateSecrets } from "./state.js";
@@ -27,10 +28,8 @@ async function main(): Promise<void> {
   // Slow or idle clients must not hold sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
-  });
+  // Node's parser refusals (431 for headers over 16 KB, 400 for malformed requests) in the error shape.
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, "127.0.0.1", () => resolve());

@@ -1,4 +1,6 @@
 import { Hono } from "hono";
+import { limitBody } from "../http/json-body.js";
+import { refuseWrongMethods } from "../http/wrong-method.js";
 import { notFound, onError } from "./errors.js";
 import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";
@@ -11,6 +13,10 @@ import { queueRoutes } from "./routes/queue.js";
 /** The edge Worker's HTTP surface. Static files (public/) are served before this app is reached. */
 export function createEdgeApp() {
   const app = new Hono<{ Bindings: Env }>();
+  // First, so a wrong method is a 405 before any route's middleware (a pass check, a body limit) runs.
+  app.use(refuseWrongMethods(app));
+  // A declared body over the limit (or a malformed Content-Length) is refused before any route's work.
+  app.use(limitBody);
   app.route("/api/queue", queueRoutes);
   app.route("/auth", authRoutes);
   app.route("/api/ops", opsRoutes);

@@ -211,7 +211,3 @@ export function edgeConfig(env: Env): EdgeConfig {
 export function cohortForBirthYear(config: EdgeConfig, year: number): CohortConfig | undefined {
   return config.cohorts.find((c) => c.birthYears[0] <= year && year <= c.birthYears[1]);
 }
-
-export function cohortById(config: EdgeConfig, id: string): CohortConfig | undefined {
-  return config.cohorts.find((c) => c.id === id);
-}

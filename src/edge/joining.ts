@@ -71,7 +71,7 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   remember(shardName(address), joined.snapshot, now);
   const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.seq };
   const ticket = await signTicket(config, claims, now);
-  const result = await ticketStatus(c.env, config, { ...claims, iat: Math.floor(now / 1000), exp: 0 }, now);
+  const result = await ticketStatus(c.env, config, claims, now);
 
   setCookie(c, TICKET_COOKIE, ticket, { httpOnly: true, secure: true, sameSite: "Lax", path: "/api", maxAge: TICKET_TTL_SECONDS });
   setPassCookie(c, result, now);

@@ -45,16 +45,11 @@ export async function publicJwks(config: EdgeConfig): Promise<{ keys: JWK[] }> {
   return (await keysOf(config)).jwks;
 }
 
-export interface PassFields {
-  sub: string;
-  jti: string;
-  cohort: string;
-  shard: number;
-  seq: number;
-  /** Seconds since epoch; fixed at first claim so that every re-issue of the pass says the same. */
-  iat: number;
-  exp: number;
-}
+/**
+ * What the edge decides about a pass; the issuer, audience and `nbf` (= `iat`) come from its configuration
+ * and the signing. `iat` is fixed at first claim, so that every re-issue of the pass says the same.
+ */
+export type PassFields = Pick<PassClaims, "sub" | "jti" | "cohort" | "shard" | "seq" | "iat" | "exp">;
 
 export async function signPass(config: EdgeConfig, p: PassFields): Promise<string> {
   const { signing } = await keysOf(config);

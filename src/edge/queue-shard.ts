@@ -193,8 +193,11 @@ export class QueueShard extends DurableObject<Env> {
     return named ?? recorded;
   }
 
-  /** The shard's address; an object reached without a name (not by `shardStub`) has none to serve. */
-  private get self(): ShardAddress {
+  /**
+   * The shard's address; an object reached without a name (not by `shardStub`) has none to serve. A method,
+   * not a getter named `self`: workerd 1.20260426 reads `self` on the object when it is called over RPC.
+   */
+  private shardAddress(): ShardAddress {
     if (!this.address) throw new Error("a QueueShard must be reached by its name, <cohort>/<shard>");
     return this.address;
   }
@@ -379,7 +382,7 @@ export class QueueShard extends DurableObject<Env> {
    */
   private tick(now: number): Tick {
     const row = this.row;
-    const policy = this.policy(this.self.shard);
+    const policy = this.policy(this.shardAddress().shard);
     const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };
     const active = this.activeAt(now);
     const { counters, admitted } = advance(before, active, policy, now);

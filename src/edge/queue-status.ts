@@ -3,7 +3,7 @@ import type { EdgeConfig } from "./config.js";
 import { estimateWait, extrapolate, MAX_POLL_MS, type ShardSnapshot } from "./estimate.js";
 import { signPass } from "./passes.js";
 import { cachedSnapshot, callShard, remember, shardName, shardStub } from "./shard-client.js";
-import type { TicketClaims } from "./tickets.js";
+import type { TicketFields } from "./tickets.js";
 
 /** Once admitted the page has what it needs; it asks again only to refresh an expiring pass. */
 const ADMITTED_POLL_MS = 30_000;
@@ -21,7 +21,7 @@ export interface TicketStatus {
  * objects' load bounded by the number of shards and admitted people, not by the crowd. The carried-forward
  * counter only decides who asks the object: a ticket is admitted when the object says so, never before.
  */
-export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketClaims, now: number): Promise<TicketStatus> {
+export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketFields, now: number): Promise<TicketStatus> {
   const address = { cohort: ticket.cohort, shard: ticket.shard };
   const { snapshot, fetchedAt } = await cachedSnapshot(env, address, now);
   // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
@@ -56,7 +56,7 @@ export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketC
   return { status: { state: "expired", cohort: ticket.cohort, seq: ticket.seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS } };
 }
 
-function waiting(config: EdgeConfig, ticket: TicketClaims, snapshot: ShardSnapshot): QueueStatus {
+function waiting(config: EdgeConfig, ticket: TicketFields, snapshot: ShardSnapshot): QueueStatus {
   const estimate = estimateWait(ticket.seq, snapshot, config.shards);
   return {
     state: snapshot.paused ? "paused" : "waiting",

@@ -1,75 +1,33 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { z } from "zod";
-import { ApiError, describeIssues, fail } from "./errors.js";
+import { declaredLength, readBody } from "./body-limit.js";
+import { describeIssues, fail } from "./errors.js";
 
-/** Request bodies are small JSON documents; anything larger is refused before it is read in full. */
-export const MAX_BODY_BYTES = 8 * 1024;
-
-const tooLarge = () => fail(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
-
-/** Refuses a body whose declared length is over the limit, before any handler runs. */
+/**
+ * Refuses a body whose declared length is over the limit (413) or malformed (400) before any handler
+ * runs, so a route can refuse before it spends anything on the request (verifying a pass, a token).
+ * `readBody` checks the declared length again and counts the bytes as they arrive, so a route without
+ * this middleware is bounded all the same.
+ */
 export const limitBody: MiddlewareHandler = async (c, next) => {
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+  declaredLength(c.req.header("content-length"));
   await next();
 };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/**
- * Reads the body as UTF-8 text, never more than MAX_BODY_BYTES of it. A body with a declared length (at
- * most the limit, as `limitBody` made sure) is read in one piece: HTTP framing ends it at that length, so
- * it cannot grow past the limit. A body without one (chunked) is read a chunk at a time and refused as soon
- * as it passes the limit.
- */
-async function readLimited(c: Context): Promise<string> {
-  const request = c.req.raw;
-  if (!request.body) return "";
-  let bytes: Uint8Array;
-  try {
-    bytes = request.headers.has("content-length") ? new Uint8Array(await request.arrayBuffer()) : await readChunked(request.body);
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    // The client stopped sending before the body was complete (or the body stream broke).
-    throw fail(400, "invalid_request", "the body ended before it was complete");
-  }
-  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw fail(400, "bad_json", "the body is not valid UTF-8");
-  }
-}
-
-async function readChunked(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return all;
-}
-
 /** Reads a JSON body and validates it: 415 if not JSON, 413 if too big, 400 if malformed or invalid. */
 export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") throw fail(415, "unsupported_media_type", "send the body as application/json");
-  const text = await readLimited(c);
+  const bytes = await readBody(c.req.raw);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw fail(400, "bad_json", "the body is not valid UTF-8");
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,4 +1,6 @@
 import { Hono } from "hono";
+import { limitBody } from "../http/json-body.js";
+import { refuseWrongMethods } from "../http/wrong-method.js";
 import type { OriginDeps, OriginEnv } from "./env.js";
 import { answerError, answerNotFound } from "./errors.js";
 import { bookingRoutes } from "./routes/bookings.js";
@@ -12,6 +14,11 @@ export type { OriginDeps, OriginEnv } from "./env.js";
  */
 export function createOriginApp(deps: OriginDeps): Hono<OriginEnv> {
   const app = new Hono<OriginEnv>();
+  // First, so a wrong method is a 405 before a database handle is opened or a pass verified.
+  app.use(refuseWrongMethods(app));
+  // A declared body over the limit (or a malformed Content-Length) is refused before a pass is verified;
+  // the routes read bodies through the same limit, counting the bytes as they arrive.
+  app.use(limitBody);
   app.use("/api/*", async (c, next) => {
     const { db, done } = deps.database(c);
     c.set("db", db);

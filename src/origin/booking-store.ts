@@ -7,9 +7,11 @@ import { MAX_SLOT_ID, slotColumns, slotExists, toSlot } from "./slot-store.js";
 
 /**
  * Booking writes. Every guarantee here comes from Postgres, so it holds across any number of origin
- * processes: the seat is taken by a conditional UPDATE (`booked < capacity`, backed by a CHECK), the
- * pass is spent by a UNIQUE `pass_jti`, and a citizen's one live booking per cohort is a partial UNIQUE
- * index. The application only decides what to tell the client after the database has decided.
+ * processes: the seat is taken by a conditional UPDATE (`booked < capacity`, backed by a CHECK), and two
+ * partial UNIQUE indexes over live bookings give a pass at most one live booking (so a replay names it)
+ * and a citizen at most one per cohort. Cancelled bookings are outside both, so a citizen who cancels may
+ * book again, with the same pass while it lives. The application only decides what to tell the client
+ * after the database has decided.
  */
 
 export type BookOutcome =
@@ -21,13 +23,21 @@ export type BookOutcome =
 
 export type CancelOutcome = { kind: "cancelled"; booking: Booking } | { kind: "not_found" };
 
+export type MoveOutcome =
+  | { kind: "moved"; booking: Booking }
+  | { kind: "unchanged"; booking: Booking }
+  | { kind: "cancelled"; booking: Booking }
+  | { kind: "slot_full" }
+  | { kind: "slot_not_found" }
+  | { kind: "not_found" };
+
 const FOREIGN_KEY_VIOLATION = "23503";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // A conflict is settled by reading the booking that won; that booking can be cancelled in between, and
 // then the insert is worth trying again. Three tries make a livelock with a cancelling citizen moot.
 const MAX_ATTEMPTS = 3;
 
-/** Thrown inside the booking transaction to roll back the booking row when no seat is left. */
+/** Thrown inside a booking or move transaction to roll all of it back when the slot has no seat left. */
 class NoSeat extends Error {}
 
 async function findBooking(db: Database, where: SQL | undefined): Promise<Booking | undefined> {
@@ -55,9 +65,9 @@ async function findBooking(db: Database, where: SQL | undefined): Promise<Bookin
   };
 }
 
-/** The booking a pass made, live or cancelled: a pass books once, and its replay names that booking. */
-export function bookingByPass(db: Database, jti: string): Promise<Booking | undefined> {
-  return findBooking(db, eq(bookings.passJti, jti));
+/** The live booking a pass made, if any (at most one, by the partial unique index): what its replay names. */
+export function liveBookingByPass(db: Database, jti: string): Promise<Booking | undefined> {
+  return findBooking(db, and(eq(bookings.passJti, jti), eq(bookings.status, "booked")));
 }
 
 /** The citizen's live booking in a cohort, if any (at most one, by the partial unique index). */
@@ -94,10 +104,13 @@ async function insertBooking(db: Database, pass: PassClaims, slotId: number): Pr
   });
 }
 
-/** Books a seat in `slotId` with a pass. Idempotent on the pass: the same pass always names one booking. */
+/**
+ * Books a seat in `slotId` with a pass. Idempotent on the pass while its booking is live: a replay names
+ * that booking. Once it is cancelled, the same pass books anew.
+ */
 export async function bookSlot(db: Database, pass: PassClaims, slotId: number): Promise<BookOutcome> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const replayed = await bookingByPass(db, pass.jti);
+    const replayed = await liveBookingByPass(db, pass.jti);
     if (replayed) return { kind: "replayed", booking: replayed };
     if (slotId > MAX_SLOT_ID) return { kind: "slot_not_found" };
 
@@ -115,13 +128,18 @@ export async function bookSlot(db: Database, pass: PassClaims, slotId: number): 
       if (!created) throw new Error(`booking ${bookingId} vanished after commit`);
       return { kind: "created", booking: created };
     }
-    // The insert met a booking that already holds this pass or this citizen's cohort; say which.
-    const byPass = await bookingByPass(db, pass.jti);
+    // The insert met a live booking that already holds this pass or this citizen's cohort; say which.
+    const byPass = await liveBookingByPass(db, pass.jti);
     if (byPass) return { kind: "replayed", booking: byPass };
     const held = await liveBooking(db, pass.sub, pass.cohort);
     if (held) return { kind: "already_booked", booking: held };
   }
   throw new DatabaseUnavailable("a booking kept meeting concurrent cancellations");
+}
+
+/** A booking of the pass's citizen in the pass's cohort: anyone else's is treated as absent. */
+function ownedBy(pass: PassClaims, bookingId: string): SQL | undefined {
+  return and(eq(bookings.id, bookingId), eq(bookings.citizenKey, pass.sub), eq(bookings.cohort, pass.cohort));
 }
 
 /**
@@ -131,7 +149,7 @@ export async function bookSlot(db: Database, pass: PassClaims, slotId: number): 
  */
 export async function cancelBooking(db: Database, pass: PassClaims, bookingId: string): Promise<CancelOutcome> {
   if (!UUID.test(bookingId)) return { kind: "not_found" };
-  const owned = and(eq(bookings.id, bookingId), eq(bookings.citizenKey, pass.sub), eq(bookings.cohort, pass.cohort));
+  const owned = ownedBy(pass, bookingId);
   await db.transaction(async (tx) => {
     // Only the transaction that flips the status gives the seat back, so a double cancel frees one seat.
     const [cancelled] = await tx
@@ -148,4 +166,69 @@ export async function cancelBooking(db: Database, pass: PassClaims, bookingId: s
   });
   const booking = await findBooking(db, owned);
   return booking ? { kind: "cancelled", booking } : { kind: "not_found" };
+}
+
+type MoveVerdict = "moved" | "unchanged" | "cancelled" | "not_found";
+
+/**
+ * Moves a live booking of the pass's citizen to `slotId` in one transaction: the seat in the new slot is
+ * taken by the same conditional UPDATE that books, the old seat is freed and the booking points at the new
+ * slot, or none of it happens. Moving to the slot it already has changes nothing. Another citizen's
+ * booking is "not found", as for a cancel.
+ */
+export async function moveBooking(db: Database, pass: PassClaims, bookingId: string, slotId: number): Promise<MoveOutcome> {
+  if (!UUID.test(bookingId)) return { kind: "not_found" };
+  const owned = ownedBy(pass, bookingId);
+  let verdict: MoveVerdict;
+  try {
+    verdict = await db.transaction(async (tx): Promise<MoveVerdict> => {
+      // The row lock orders this move after any cancel or move of the same booking, so the seat it frees
+      // is the one the booking holds once they commit, and a cancelled booking is seen as cancelled.
+      const [held] = await tx
+        .select({ slotId: bookings.slotId, status: bookings.status })
+        .from(bookings)
+        .where(owned)
+        .for("update");
+      if (!held) return "not_found";
+      if (held.status !== "booked") return "cancelled";
+      if (held.slotId === slotId) return "unchanged";
+      if (slotId > MAX_SLOT_ID) throw new NoSeat();
+      // The booking row before any slot row, as booking and cancelling also lock them, so no two of them
+      // wait on each other in a circle.
+      await tx.update(bookings).set({ slotId }).where(eq(bookings.id, bookingId));
+      const take = async () => {
+        const [seat] = await tx
+          .update(slots)
+          .set({ booked: sql`${slots.booked} + 1` })
+          .where(and(eq(slots.id, slotId), lt(slots.booked, slots.capacity)))
+          .returning({ id: slots.id });
+        if (!seat) throw new NoSeat();
+      };
+      const free = async () => {
+        await tx
+          .update(slots)
+          .set({ booked: sql`${slots.booked} - 1` })
+          .where(eq(slots.id, held.slotId));
+      };
+      // Slot rows in ascending id order: two citizens moving in opposite directions between the same two
+      // slots then queue on the first row instead of deadlocking (which Postgres would end with an error).
+      if (slotId < held.slotId) {
+        await take();
+        await free();
+      } else {
+        await free();
+        await take();
+      }
+      return "moved";
+    });
+  } catch (err) {
+    // Rolled back: the booking keeps its slot and both seats are as they were.
+    if (err instanceof NoSeat) return (await slotExists(db, slotId)) ? { kind: "slot_full" } : { kind: "slot_not_found" };
+    if (sqlState(err) === FOREIGN_KEY_VIOLATION) return { kind: "slot_not_found" };
+    throw err;
+  }
+  if (verdict === "not_found") return { kind: "not_found" };
+  const booking = await findBooking(db, owned);
+  if (!booking) throw new Error(`booking ${bookingId} vanished after a move`);
+  return { kind: verdict, booking };
 }

@@ -137,12 +137,29 @@ describe("status refuses tickets we did not issue", () => {
   });
 });
 
-describe("unknown endpoints", () => {
+describe("unknown endpoints and wrong methods", () => {
   it("answer 404 in the error shape", async () => {
-    for (const [method, path] of [["GET", "/api/nothing"], ["GET", "/api/queue/join"], ["PUT", "/api/queue/status"]] as const) {
+    for (const [method, path] of [["GET", "/api/nothing"], ["POST", "/api/queue/status/x"], ["GET", "/.well-known/nothing"]] as const) {
       const res = await SELF.fetch(`${ORIGIN}${path}`, { method });
       expect(res.status).toBe(404);
       expect(await errorCode(res)).toBe("not_found");
+    }
+  });
+
+  it("a known path asked with a method it does not answer is a 405 naming the ones it does, before any check", async () => {
+    for (const [method, path, allow] of [
+      ["GET", "/api/queue/join", "POST"],
+      ["PUT", "/api/queue/status", "GET, HEAD"],
+      ["DELETE", "/api/slots", "GET, HEAD"],
+      // No pass: the method is wrong whoever asks, so the pass check never runs.
+      ["PUT", "/api/bookings", "POST"],
+      ["POST", "/auth/login", "GET, HEAD"],
+      ["PATCH", "/.well-known/jwks.json", "GET, HEAD"],
+    ] as const) {
+      const res = await SELF.fetch(`${ORIGIN}${path}`, { method, ...(method === "GET" ? {} : { body: "{}", headers: { "content-type": "application/json" } }) });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow")).toBe(allow);
+      expect(await errorCode(res)).toBe("method_not_allowed");
     }
   });
 });

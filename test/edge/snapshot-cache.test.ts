@@ -4,7 +4,7 @@ import { burstFor, shardCap, shardRate } from "../../src/edge/admission.js";
 import { EXTRAPOLATION_HORIZON_MS, extrapolate, type ShardSnapshot } from "../../src/edge/estimate.js";
 import { ticketStatus } from "../../src/edge/queue-status.js";
 import { cachedSnapshot, forgetSnapshots, REFRESH_TIMEOUT_MS, SNAPSHOT_TTL_MS } from "../../src/edge/shard-client.js";
-import type { TicketClaims } from "../../src/edge/tickets.js";
+import type { TicketFields } from "../../src/edge/tickets.js";
 import { callsOf, config, freshShard, getStatus, join, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 /**
@@ -22,13 +22,13 @@ const POLL_DEADLINE_MS = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Joins `n` citizens straight at a shard's object, as the Worker's join does, and returns their tickets. */
-async function joinAt(address: { cohort: string; shard: number }, n: number): Promise<TicketClaims[]> {
+async function joinAt(address: { cohort: string; shard: number }, n: number): Promise<TicketFields[]> {
   const stub = stubOf(address);
-  const tickets: TicketClaims[] = [];
+  const tickets: TicketFields[] = [];
   for (let i = 0; i < n; i++) {
     const sub = `key-${crypto.randomUUID()}`;
     const joined = await stub.join(sub);
-    tickets.push({ sub, jti: joined.ticketId, cohort: address.cohort, shard: address.shard, seq: joined.seq, iat: 0, exp: 0 });
+    tickets.push({ sub, jti: joined.ticketId, cohort: address.cohort, shard: address.shard, seq: joined.seq });
   }
   return tickets;
 }

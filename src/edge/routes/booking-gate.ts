@@ -2,7 +2,8 @@ import { Hono, type Context } from "hono";
 import { edgeConfig } from "../config.js";
 import { fail } from "../../http/errors.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
-import { MAX_BODY_BYTES, limitBody } from "../../http/json-body.js";
+import { readBody } from "../../http/body-limit.js";
+import { limitBody } from "../../http/json-body.js";
 import { shardStub } from "../shard-client.js";
 
 /**
@@ -28,9 +29,11 @@ async function forward(c: Context<{ Bindings: Env; Variables: PassVariables }>):
     const value = c.req.header(name);
     if (value !== undefined) headers.set(name, value);
   }
+  // Read here, within the limit, rather than streamed on: a body over the limit is refused the moment it
+  // passes it (the origin is never called), and the origin gets a body with a known length. The limit is
+  // 8 KB, so holding it costs nothing; an unbounded `arrayBuffer()` here once held 800 MB of one request.
   const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
-  const body = hasBody ? await c.req.arrayBuffer() : undefined;
-  if (body && body.byteLength > MAX_BODY_BYTES) throw fail(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  const body = hasBody ? await readBody(c.req.raw) : undefined;
 
   let answer: Response;
   try {
@@ -50,10 +53,19 @@ async function forward(c: Context<{ Bindings: Env; Variables: PassVariables }>):
     if (value !== null) out.set(name, value);
   }
   const bytes = await answer.arrayBuffer();
-  if (c.req.method === "POST" && url.pathname === "/api/bookings" && (answer.status === 201 || answer.status === 200)) {
-    await releasePlace(c);
-  }
+  if (confirmsLiveBooking(c.req.method, url.pathname, answer.status)) await releasePlace(c);
   return new Response(bytes, { status: answer.status, headers: out });
+}
+
+/**
+ * Whether the origin has just confirmed that the pass's citizen holds a live booking: a booking made or
+ * replayed, or moved to another slot (a move keeps the booking, so the pass stays completed). A cancel
+ * does not give the pass its capacity back: the citizen may book again with it while it lives, and
+ * holding up the line for that would cost the people waiting more than one rebooking costs the origin.
+ */
+function confirmsLiveBooking(method: string, pathname: string, status: number): boolean {
+  if (method === "POST" && pathname === "/api/bookings") return status === 201 || status === 200;
+  return method === "PATCH" && status === 200;
 }
 
 /** A booking is confirmed: the citizen's pass stops holding capacity, so the next person gets in now. */
@@ -79,4 +91,5 @@ bookingGate.use("/api/bookings/*", limitBody, requirePass);
 bookingGate.get("/api/slots", forward);
 bookingGate.get("/api/bookings/me", forward);
 bookingGate.post("/api/bookings", forward);
+bookingGate.patch("/api/bookings/:id", forward);
 bookingGate.delete("/api/bookings/:id", forward);

@@ -56,8 +56,8 @@ export const bookings = pgTable(
     slotId: integer()
       .notNull()
       .references(() => slots.id),
-    /** The pass's `jti`. Unique, so a pass books at most once and a replay finds its booking. */
-    passJti: text().notNull().unique("bookings_pass_jti_unique"),
+    /** The `jti` of the pass that made the booking: a replay of that pass finds its live booking by it. */
+    passJti: text().notNull(),
     status: text({ enum: bookingStatuses }).notNull().default("booked"),
     createdAt: timestamp({ withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
@@ -66,6 +66,11 @@ export const bookings = pgTable(
     // Partial: a cancelled booking no longer blocks the citizen from booking again in the cohort.
     uniqueIndex("bookings_one_live_per_citizen_idx")
       .on(t.citizenKey, t.cohort)
+      .where(sql`${t.status} = 'booked'`),
+    // A pass holds at most one live booking, so a replayed request names that booking instead of making
+    // a second; partial, so after a cancel the same live pass may book again.
+    uniqueIndex("bookings_one_live_per_pass_idx")
+      .on(t.passJti)
       .where(sql`${t.status} = 'booked'`),
     index("bookings_slot_idx").on(t.slotId),
   ],

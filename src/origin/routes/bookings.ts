@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { bookingRequest } from "../../contract/booking.js";
-import { bookSlot, cancelBooking, liveBooking } from "../booking-store.js";
+import { bookingChange, bookingRequest } from "../../contract/booking.js";
+import { bookSlot, cancelBooking, liveBooking, moveBooking } from "../booking-store.js";
 import { withinBudget } from "../db/database.js";
 import type { OriginDeps, OriginEnv } from "../env.js";
 import { ApiError } from "../errors.js";
@@ -37,6 +37,23 @@ export function bookingRoutes(deps: OriginDeps): Hono<OriginEnv> {
       const booking = await bounded(() => liveBooking(c.var.db, sub, cohort));
       if (!booking) throw notFound();
       return c.json({ booking });
+    })
+    .patch("/:id", async (c) => {
+      const { slotId } = await jsonBody(c, bookingChange);
+      const outcome = await bounded(() => moveBooking(c.var.db, c.var.pass, c.req.param("id"), slotId));
+      switch (outcome.kind) {
+        case "moved":
+        case "unchanged":
+          return c.json({ booking: outcome.booking }, 200);
+        case "not_found":
+          throw notFound();
+        case "cancelled":
+          throw new ApiError(409, "booking_cancelled", "this booking was cancelled; book a slot instead", { booking: outcome.booking });
+        case "slot_full":
+          throw new ApiError(409, "slot_full", "this slot has no seats left; your booking is unchanged");
+        case "slot_not_found":
+          throw new ApiError(404, "not_found", "no such slot; your booking is unchanged");
+      }
     })
     .delete("/:id", async (c) => {
       const id = c.req.param("id");

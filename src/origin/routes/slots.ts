@@ -5,7 +5,10 @@ import type { OriginDeps, OriginEnv } from "../env.js";
 import { ApiError } from "../errors.js";
 import { listSlots } from "../slot-store.js";
 
-/** `GET /api/slots?region=&date=`: open to anyone; seeing slots books nothing. */
+/**
+ * `GET /api/slots?region=&date=`. The origin asks for no pass here: only the edge's gate, which lets pass
+ * holders through, reaches it, and seeing slots books nothing.
+ */
 export function slotRoutes(deps: OriginDeps): Hono<OriginEnv> {
   const now = deps.now ?? (() => new Date());
   return new Hono<OriginEnv>().get("/", async (c) => {

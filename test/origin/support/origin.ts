@@ -78,6 +78,26 @@ export function cancel(app: OriginApp, pass: string, bookingId: string): Promise
   return Promise.resolve(app.request(`/api/bookings/${bookingId}`, { method: "DELETE", headers: { Authorization: `Bearer ${pass}` } }));
 }
 
+/** Asks to move the booking to another slot (`body` is normally `{ slotId }`). */
+export function move(app: OriginApp, pass: string, bookingId: string, body: unknown): Promise<Response> {
+  return Promise.resolve(app.request(`/api/bookings/${bookingId}`, {
+    method: "PATCH",
+    headers: { Authorization: `Bearer ${pass}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  }));
+}
+
+/** Seats each slot says are taken next to the live bookings that point at it: the two must agree. */
+export async function seatLedger(db: Database, slotIds: readonly number[]) {
+  return Promise.all(
+    slotIds.map(async (slotId) => {
+      const [row] = await db.select({ booked: slots.booked, capacity: slots.capacity }).from(slots).where(eq(slots.id, slotId));
+      const live = (await bookingRows(db, slotId)).filter((b) => b.status === "booked").length;
+      return { slotId, booked: row!.booked, capacity: row!.capacity, live };
+    }),
+  );
+}
+
 /** The booking in a success body, validated against the contract. */
 export async function bookingOf(res: Response): Promise<Booking> {
   return bookingResponse.parse(await res.json()).booking;

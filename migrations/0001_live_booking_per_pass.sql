@@ -1,0 +1,2 @@
+ALTER TABLE "bookings" DROP CONSTRAINT "bookings_pass_jti_unique";--> statement-breakpoint
+CREATE UNIQUE INDEX "bookings_one_live_per_pass_idx" ON "bookings" USING btree ("pass_jti") WHERE "bookings"."status" = 'booked';

@@ -1,0 +1,61 @@
+import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { ErrorCode } from "../contract/errors.js";
+
+/**
+ * Node's HTTP parser refuses some requests before any handler sees them: headers over `maxHeaderSize`
+ * (16 KB), a malformed request line or header, a bad `Content-Length` (`-1`, `abc`, two different ones),
+ * broken chunked framing, a request too slow to arrive. Left to itself Node answers those with a bare
+ * `HTTP/1.1 431` or `400` and no body; this answers them in the project's one error shape instead, from
+ * both Node servers (the origin and the development provider). The connection is closed after it: the
+ * parser has lost its place in the byte stream, so nothing more can be read from it.
+ */
+
+const ANSWERS: Record<string, { status: number; reason: string; code: ErrorCode; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: "Request Header Fields Too Large", code: "headers_too_large", message: "the request's headers are too large" },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, reason: "Payload Too Large", code: "payload_too_large", message: "the body's chunk extensions are too large" },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: "Request Timeout", code: "request_timeout", message: "the request took too long to arrive" },
+};
+const BAD_REQUEST = { status: 400, reason: "Bad Request", code: "invalid_request", message: "the request is not well-formed HTTP" } as const;
+
+/** The raw HTTP/1.1 answer for a parser error with Node's `code` (exported for tests). */
+export function clientErrorResponse(code: string | undefined): string {
+  const answer = (code !== undefined ? ANSWERS[code] : undefined) ?? BAD_REQUEST;
+  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  return (
+    `HTTP/1.1 ${answer.status} ${answer.reason}\r\n` +
+    "content-type: application/json; charset=utf-8\r\n" +
+    "cache-control: no-store\r\n" +
+    "connection: close\r\n" +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+// Node sets this on a socket while a response is being written to it.
+type HttpSocket = Duplex & { _httpMessage?: { headersSent: boolean } | null };
+
+/**
+ * Answers the parser's refusals on `server` in the error shape (see above), and CONNECT, which Node hands
+ * to a `connect` listener and, with none, answers by closing the connection without a word.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on("connect", (_req: unknown, socket: Duplex) => {
+    const body = JSON.stringify({ error: { code: "method_not_allowed", message: "CONNECT is not supported: this server is not a proxy" } });
+    socket.on("error", () => socket.destroy());
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n" +
+        `allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: HttpSocket) => {
+    // As Node's own handler does: write only where no response has started on this socket (a pipelined
+    // request after one being answered), and never to a connection the client has already dropped.
+    if (err.code !== "ECONNRESET" && socket.writable && !socket._httpMessage?.headersSent) {
+      // Destroyed once written: the client may still be sending the rest of what the parser refused.
+      socket.end(clientErrorResponse(err.code), () => socket.destroy());
+    } else {
+      socket.destroy();
+    }
+  });
+}

@@ -1,0 +1,30 @@
+import { getRequestListener, RequestError } from "@hono/node-server";
+import type { Hono } from "hono";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { errorResponse, internalErrorResponse } from "../http/errors.js";
+import { answerClientErrors } from "../http/node-client-errors.js";
+import type { OriginEnv } from "./env.js";
+
+/**
+ * The origin's app on a Node HTTP server (what @hono/node-server's `serve` builds), with every answer in
+ * the error shape, including the ones that never reach the app: Node's parser refuses some requests
+ * itself (headers over 16 KB, a bad Content-Length, broken framing: see answerClientErrors), and
+ * @hono/node-server refuses a request it cannot turn into a `Request` (a bad Host header, a backslash in
+ * an absolute target) with a bare 400 unless it is given an `errorHandler`, which `serve` cannot pass.
+ */
+export function serveOrigin(app: Hono<OriginEnv>, options: { port: number; hostname: string }, onListening?: (info: AddressInfo) => void): Server {
+  const listener = getRequestListener(app.fetch, {
+    hostname: options.hostname,
+    errorHandler: (err: unknown) => {
+      // RequestError: the request could not be built, which is the client's doing. Anything else was
+      // thrown past the app's own onError, which should not happen; it is logged, never shown.
+      if (err instanceof RequestError) return errorResponse(400, "invalid_request", "the request's target or Host header is not valid");
+      return internalErrorResponse("origin (node server)", err);
+    },
+  });
+  const server = createServer(listener);
+  answerClientErrors(server);
+  server.listen(options.port, options.hostname, () => onListening?.(server.address() as AddressInfo));
+  return server;
+}
