@@ -68,6 +68,7 @@ async function main(): Promise<number> {
     log,
     postgres: () => (postgres ??= startPrivatePostgres()),
   };
+  const postgresVersion = async () => (postgres ? (await postgres.catch(() => undefined))?.version : undefined);
   const startedAt = new Date();
   const loadBefore = loadavg();
   const results: ScenarioResult[] = [];
@@ -83,13 +84,14 @@ async function main(): Promise<number> {
           `duplicated ${c.duplicated}, oversold ${c.oversold}, project 5xx ${c.project5xx}, designed 503 ${c.unavailable503}, no answer ${c.noAnswer}, requests ${c.requests}`,
       );
       for (const failure of result.failures) log(`  ${name}: ${failure}`);
+      // Written after each scenario, so an interrupted run keeps what it measured.
+      writeFaultResults({ results, quick, seed, startedAt, loadBefore, postgresVersion: await postgresVersion() });
     }
   } finally {
     const server = postgres ? await postgres.catch(() => undefined) : undefined;
     await server?.destroy();
   }
-  const postgresVersion = postgres ? (await postgres.catch(() => undefined))?.version : undefined;
-  const file = writeFaultResults({ results, quick, seed, startedAt, loadBefore, postgresVersion, complete: names.length === Object.keys(SCENARIOS).length });
+  const file = writeFaultResults({ results, quick, seed, startedAt, loadBefore, postgresVersion: await postgresVersion() });
   log(`wrote ${file}`);
   const failed = results.filter((r) => !r.passed);
   log(failed.length ? `${failed.length} of ${results.length} scenarios failed: ${failed.map((r) => r.name).join(", ")}` : `all ${results.length} scenarios passed`);
