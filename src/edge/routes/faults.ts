@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { fail, notFoundResponse } from "../../http/errors.js";
-import { jsonBody, limitBody } from "../../http/json-body.js";
+import { jsonBody } from "../../http/json-body.js";
 import { shardStub } from "../shard-client.js";
 
 /**
@@ -43,7 +43,7 @@ function shardOf(c: Context<{ Bindings: Env }>) {
   return parsed.data;
 }
 
-faultRoutes.post("/shards/:cohort/:shard/clock", limitBody, async (c) => {
+faultRoutes.post("/shards/:cohort/:shard/clock", async (c) => {
   const shard = shardOf(c);
   const { offsetMs } = await jsonBody(c, clockRequest);
   const { now } = await shardStub(c.env, shard).injectFault({ clockOffsetMs: offsetMs });
