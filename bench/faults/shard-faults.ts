@@ -81,6 +81,7 @@ export function clockJumps(ctx: ScenarioContext): ScenarioSpec {
         await sleep(holdMs);
       }
       const refused = h.crowd.citizens.reduce((n, c) => n + c.passRefused, 0);
+      if (refused) h.event(`${refused} booking requests refused the pass (401) so far`);
       if (refused) h.note(`${refused} booking requests refused a pass (401) during the jumps: a pass claimed while a shard's clock ran ahead is "not valid yet" at the origin until real time catches up`);
       await sleep(ctx.quick ? 3_000 : 6_000);
     },
