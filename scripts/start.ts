@@ -1,18 +1,24 @@
 /**
- * `npm start`: the whole system on one machine. The edge runs in workerd through `wrangler dev` (local
- * Durable Object state persisted in .wrangler/state), the origin on Node with an embedded PGlite database
- * (migrated and seeded on first start), and the development OpenID Provider on Node (src/dev-idp, keys and
- * its phone registry in .data/dev-idp), which the edge's IDP_* bindings point at. Local secrets are
- * generated on first run into .dev.vars, which git ignores. Every binding can be overridden from the
- * environment, e.g. `ADMIT_PER_MINUTE=60 npm start`.
+ * `npm start`: the whole system on one machine, supervised. The edge runs in workerd through Miniflare's API
+ * (scripts/edge.ts; local Durable Object state persisted in .wrangler/state), the origin on Node with an
+ * embedded PGlite database (migrated and seeded on first start), and the development OpenID Provider on
+ * Node (src/dev-idp, keys and its phone registry in .data/dev-idp), which the edge's IDP_* bindings point
+ * at. Local secrets are generated on first run into .dev.vars, which git ignores. Every binding can be
+ * overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`.
+ *
+ * A child that dies is restarted with backoff while the others keep serving (scripts/supervisor.ts); one
+ * that cannot start the first time stops everything, named. Ctrl-C or SIGTERM drains: the edge stops
+ * accepting and answers what is in flight, then the origin and the provider do the same; a second Ctrl-C
+ * stops at once.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { ConfigError, parseEdgeConfig } from "../src/edge/config.js";
 import { generateDevSecrets } from "./dev-secrets.js";
+import { Supervisor, type ChildSpec } from "./supervisor.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVarsPath = join(root, ".dev.vars");
@@ -94,31 +100,31 @@ function wranglerVars(): Record<string, string> {
   return Object.fromEntries(Object.entries(toml.vars ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
-function prefixed(child: ChildProcess, label: string): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = "";
-    stream?.on("data", (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) console.log(`[${label}] ${line}`);
-    });
-  }
+/** How long each tier of children may take to answer the requests in flight when stopping (edge, then the rest). */
+const DRAIN_MS = 5_000;
+/** A child's first answer may take this long: the edge bundles the Worker, the origin migrates and seeds. */
+const START_TIMEOUT_MS = 90_000;
+
+/** One probe of `url`: whether it answers with a status `ok` accepts, within 2 s. */
+function answersAt(url: string, ok: (status: number) => boolean): () => Promise<boolean> {
+  return async () => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      return ok(res.status);
+    } catch {
+      return false;
+    }
+  };
 }
 
-async function waitFor(url: string, ok: (status: number) => boolean, child: ChildProcess, label: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${label} exited with code ${child.exitCode} while starting`);
-    try {
-      const res = await fetch(url);
-      await res.body?.cancel();
-      if (ok(res.status)) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${label} did not answer at ${url} within 90 s`);
+/** Whether nothing listens on 127.0.0.1:port: checked before starting, so a taken port is named at once. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
 }
 
 async function main(): Promise<void> {
@@ -143,39 +149,43 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const children: ChildProcess[] = [];
-  let stopping = false;
-  const stop = (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    for (const child of children) if (child.exitCode === null && child.pid) {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        child.kill("SIGTERM");
-      }
+  const ports = { EDGE_PORT: edgePort, ORIGIN_PORT: originPort, IDP_PORT: idpPort };
+  for (const [name, port] of Object.entries(ports)) {
+    if (!Number.isInteger(port) || port < 1 || port > 65_535 || Object.values(ports).filter((p) => p === port).length > 1) {
+      console.error(`${name}=${port} is not a port of its own (1-65535, different from the other two)`);
+      process.exit(2);
     }
-    setTimeout(() => process.exit(code), 1_500).unref();
-    Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once("exit", r))))).then(() => process.exit(code));
-  };
-  process.on("SIGINT", () => stop(0));
-  process.on("SIGTERM", () => stop(0));
-  // Watched from the moment it starts: a child that dies while another is still starting (the provider
-  // on a port already taken) stops everything rather than leave a half system running.
-  const watch = (child: ChildProcess, label: string) => {
-    children.push(child);
-    prefixed(child, label === "identity provider" ? "idp" : label);
-    child.once("exit", (code) => {
-      if (!stopping) {
-        console.error(`${label} stopped unexpectedly (code ${code}); stopping the rest`);
-        stop(1);
-      }
-    });
-  };
+    if (!(await portFree(port))) {
+      console.error(`port ${port} (${name}) is already in use on 127.0.0.1: stop what listens there, or choose another with ${name}=…`);
+      process.exit(1);
+    }
+  }
 
-  const origin = spawn(join(root, "node_modules/.bin/tsx"), ["src/origin/node.ts"], {
-    cwd: root,
-    detached: true,
+  const supervisor = new Supervisor();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      console.error(`${signal} again: stopping at once`);
+      supervisor.kill();
+      process.exit(130);
+    }
+    console.log(`\n${signal}: answering the requests in flight (up to ${DRAIN_MS / 1000} s), then stopping; Ctrl-C again stops at once`);
+    // The edge first, the origin and the provider after it: the edge's requests in flight (a booking being
+    // forwarded, a sign-in being completed) still need them.
+    void supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000).then(() => process.exit(0));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  console.log(`[start] supervisor pid ${process.pid}`);
+
+  // One Node process per child (tsx as a loader rather than its command line's wrapper process), so the
+  // pid printed is the process that serves.
+  const tsNode = (script: string): Pick<ChildSpec, "command" | "args" | "cwd"> => ({ command: process.execPath, args: ["--import", "tsx", script], cwd: root });
+  const origin: ChildSpec = {
+    name: "origin",
+    label: "origin",
+    ...tsNode("src/origin/node.ts"),
     env: {
       ...process.env,
       PORT: String(originPort),
@@ -185,14 +195,13 @@ async function main(): Promise<void> {
       PASS_TTL_SECONDS: String(config.passTtlSeconds),
       PASS_AUDIENCE: config.audience,
     },
-  });
-  watch(origin, "origin");
-
-  // The identity provider before the edge: the edge fetches its discovery document and keys on the
-  // first sign-in, and a citizen may click "sign in" as soon as the banner appears.
-  const idp = spawn(join(root, "node_modules/.bin/tsx"), ["src/dev-idp/server.ts"], {
-    cwd: root,
-    detached: true,
+    answers: answersAt(`http://127.0.0.1:${originPort}/api/slots`, (s) => s === 401 || s === 200),
+    startTimeoutMs: START_TIMEOUT_MS,
+  };
+  const idp: ChildSpec = {
+    name: "identity provider",
+    label: "idp",
+    ...tsNode("src/dev-idp/server.ts"),
     env: {
       ...process.env,
       IDP_PORT: String(idpPort),
@@ -203,47 +212,39 @@ async function main(): Promise<void> {
       // Both spellings of the local edge: a browser may have opened either.
       IDP_REDIRECT_URIS: [`http://127.0.0.1:${edgePort}/auth/callback`, `http://localhost:${edgePort}/auth/callback`].join(","),
     },
-  });
-  watch(idp, "identity provider");
-  try {
-    await waitFor(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200, idp, "identity provider");
-  } catch (err) {
-    console.error((err as Error).message);
-    stop(1);
-    return;
-  }
-  // Another process may have answered on that port while ours failed to bind it and is stopping us.
-  if (stopping) return;
-
-  const varArgs = Object.entries(bindings)
-    .filter(([k]) => !(SECRET_NAMES as readonly string[]).includes(k) || process.env[k] !== undefined)
-    .flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const edge = spawn(
-    join(root, "node_modules/.bin/wrangler"),
-    ["dev", "--ip", "127.0.0.1", "--port", String(edgePort), "--persist-to", edgeStateDir, "--show-interactive-dev-session=false", "--log-level", "warn", ...varArgs],
-    {
-      cwd: root,
-      detached: true,
-      env: {
-        ...process.env,
-        // Offline machines cannot fetch Request.cf data; the Worker does not use it.
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_SEND_METRICS: "false",
-        WRANGLER_HIDE_BANNER: "true",
-      },
+    answers: answersAt(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200),
+    startTimeoutMs: START_TIMEOUT_MS,
+  };
+  // Secrets reach the edge from .dev.vars, as wrangler reads it, unless the environment overrides them.
+  const edgeVars = Object.fromEntries(Object.entries(bindings).filter(([k]) => !(SECRET_NAMES as readonly string[]).includes(k) || process.env[k] !== undefined));
+  const edge: ChildSpec = {
+    name: "edge",
+    label: "edge",
+    ...tsNode("scripts/edge.ts"),
+    env: {
+      ...process.env,
+      EDGE_PORT: String(edgePort),
+      EDGE_STATE_DIR: edgeStateDir,
+      EDGE_VARS: JSON.stringify(edgeVars),
+      // wrangler's API announces that it read .dev.vars; the edge is quiet unless something is wrong.
+      WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn",
     },
-  );
-  watch(edge, "edge");
+    answers: answersAt(`${edgeUrl}/api/cohorts`, (s) => s === 200),
+    startTimeoutMs: START_TIMEOUT_MS,
+  };
 
   try {
-    await waitFor(`http://127.0.0.1:${originPort}/api/slots`, (s) => s === 401 || s === 200, origin, "origin");
-    await waitFor(`${edgeUrl}/api/cohorts`, (s) => s === 200, edge, "edge");
+    // The identity provider before the edge: the edge fetches its discovery document and keys on the first
+    // sign-in, and a citizen may click "sign in" as soon as the banner appears.
+    await Promise.all([supervisor.start(origin), supervisor.start(idp).then(() => supervisor.start(edge))]);
   } catch (err) {
-    console.error((err as Error).message);
-    stop(1);
-    return;
+    if (supervisor.stopping) return;
+    // A first start that fails is a configuration or a machine problem (a port taken since the check, a
+    // bad binding, a Worker that does not build): restarting would only repeat it.
+    console.error(`${err instanceof Error ? err.message : String(err)}; stopping the rest (see the lines above for why)`);
+    await supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000);
+    process.exit(1);
   }
-  if (stopping) return;
   const open = config.cohorts.filter((c) => Date.parse(c.opensAt) <= Date.now()).map((c) => c.id);
   console.log("");
   console.log(`  Waiting room ready: open ${edgeUrl}/`);
@@ -252,7 +253,7 @@ async function main(): Promise<void> {
   console.log(`  Origin (booking API, behind the edge): http://127.0.0.1:${originPort}`);
   console.log(`  Identity provider (development): ${idpUrl} — sign-in codes appear here as [idp] SMS lines`);
   if (bindings.IDP_ISSUER !== idpUrl) console.log(`  (the edge trusts ${bindings.IDP_ISSUER}, set in the environment, not this provider)`);
-  console.log("  Ctrl-C stops all three.");
+  console.log("  A process that dies is restarted. Ctrl-C answers the requests in flight, then stops all three.");
   console.log("");
 }
 

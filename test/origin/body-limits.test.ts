@@ -130,7 +130,7 @@ describe("methods at the origin", () => {
     for (const [method, path, allow] of [
       ["GET", "/api/bookings", "POST"],
       ["PUT", "/api/slots", "GET, HEAD"],
-      ["POST", "/api/bookings/me", "GET, HEAD, DELETE"],
+      ["POST", "/api/bookings/me", "GET, HEAD, PATCH, DELETE"],
     ] as const) {
       const res = await app.request(path, { method });
       expect(res.status, `${method} ${path}`).toBe(405);

@@ -1,5 +1,5 @@
 /**
- * The whole system, started exactly as `npm start` starts it (`npx tsx scripts/start.ts`): the edge, the
+ * The whole system, started exactly as `npm start` starts it (`node --import tsx scripts/start.ts`): the edge, the
  * origin and the development identity provider, on free ports with fresh state folders, and a headless
  * Debian Chromium to look at it with. Nothing here reaches beyond 127.0.0.1: the browser refuses every
  * address but the edge's and the provider's.
@@ -22,6 +22,9 @@ const READY_LINE = "Waiting room ready";
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 
+/** The processes `npm start` names on its console (`[start] origin pid 1234`). */
+export type StackProcess = "supervisor" | "origin" | "identity provider" | "edge";
+
 export interface Stack {
   /** The edge, as a citizen's browser reaches it: http://127.0.0.1:<port> */
   base: string;
@@ -31,7 +34,24 @@ export interface Stack {
   idp: string;
   /** Everything the stack printed, for failure messages. */
   output(): string;
+  /** The pid `npm start` last printed for this process (a restarted child has a new one). */
+  pid(name: StackProcess): number;
   stop(): Promise<void>;
+}
+
+/** Whether a process with this pid exists. */
+export function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every pid printed for `name` in `output`, oldest first. */
+export function printedPids(output: string, name: StackProcess): number[] {
+  return [...output.matchAll(/^\[start\] (supervisor|origin|identity provider|edge) pid (\d+)$/gm)].filter((m) => m[1] === name).map((m) => Number(m[2]));
 }
 
 export async function freePort(): Promise<number> {
@@ -62,9 +82,10 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
   const base = `http://127.0.0.1:${edgePort}`;
   const idp = `http://127.0.0.1:${idpPort}`;
 
-  // Its own process group (detached), so stopping it reaches npx, tsx and start.ts together; start.ts
-  // stops the origin and wrangler (each in a group of its own) when it receives SIGTERM.
-  const child = spawn("npx", ["tsx", "scripts/start.ts"], {
+  // The command `npm start` runs, in a process group of its own as a terminal would give it; start.ts
+  // stops its children (each in a group of its own) when it receives SIGTERM. No npx or tsx wrapper in
+  // between: tsx's command line relays signals and kills a child that is slow to acknowledge one.
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
     cwd: root,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -94,14 +115,18 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
       }
       const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS).unref());
       if ((await Promise.race([gone, timer])) === "timeout") {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // Already gone.
+        // start.ts did not finish stopping: its children (each in a group of its own, the latest of each
+        // name being the one running) would outlive the test run.
+        for (const pid of [child.pid, ...(["edge", "origin", "identity provider"] as const).flatMap((name) => printedPids(log, name).slice(-1))]) {
+          try {
+            process.kill(-pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
         }
       }
     }
-    // The edge must have let go of its port: a leftover wrangler would outlive the test run.
+    // The edge must have let go of its port.
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (Date.now() < deadline && ((await answers(`${base}/api/cohorts`)) || (await answers(`${idp}/.well-known/openid-configuration`)))) await sleep(250);
     rmSync(stateRoot, { recursive: true, force: true });
@@ -120,7 +145,12 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
     await stop();
     throw err;
   }
-  return { base, origin: `http://127.0.0.1:${originPort}`, idp, output: () => log, stop };
+  const pid = (name: StackProcess) => {
+    const pids = printedPids(log, name);
+    if (pids.length === 0) throw new Error(`the stack printed no pid for the ${name}:\n${log}`);
+    return pids[pids.length - 1]!;
+  };
+  return { base, origin: `http://127.0.0.1:${originPort}`, idp, output: () => log, pid, stop };
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -1,0 +1,226 @@
+/**
+ * `npm start`'s edge: the Worker bundled exactly as `wrangler deploy` bundles it, served by workerd through
+ * Miniflare's API, on 127.0.0.1:EDGE_PORT (8787), with Durable Object state in EDGE_STATE_DIR
+ * (.wrangler/state). scripts/start.ts runs it as a child of its own and restarts it if it dies; it can
+ * also run alone (`npx tsx scripts/edge.ts`).
+ *
+ * Why not `wrangler dev`, as before: one request stopped it. `wrangler dev` (4.86) puts a proxy Worker in
+ * a workerd of its own in front of the user Worker and treats any error that proxy reports as fatal; a
+ * `POST /` declaring Content-Length 100 and sending 10 bytes makes the forwarded request fail with
+ * "Network connection lost", the proxy reports it ("Error inside ProxyWorker") and wrangler exits with
+ * code 1. No flag turns that off. Served here, with workerd listening on the port itself and no proxy,
+ * the same request is answered (405) and so are truncated joins and bookings, half-sent and 200 KB
+ * headers, garbage request lines, `Content-Length: -1`, chunked bodies cut short and 2,000 slowloris
+ * connections, with the edge still answering after each. This is what the benchmarks already run
+ * (bench/lib/miniflare.ts); wrangler is still what bundles the Worker and reads wrangler.toml.
+ *
+ * Everything `wrangler dev` gave `npm start` is kept: wrangler.toml's bindings as wrangler itself turns
+ * them into Miniflare options (static assets from public/ with its _headers, [vars], .dev.vars secrets,
+ * [[ratelimits]], the SQLite-backed QueueShard), overridden by EDGE_VARS (a JSON object of strings, the
+ * bindings scripts/start.ts chose); no Request.cf fetch (offline); the Worker's console.warn/error and
+ * workerd's own errors on stderr, its other logs dropped (`--log-level warn` before). State stays where
+ * `wrangler dev --persist-to <dir>` kept it, `<dir>/v3/do/<worker name>-QueueShard`: the persistence root
+ * is `<dir>/v3` and the Worker keeps wrangler.toml's name, so existing local queues are read as they are.
+ * Not kept: reloading on source edits; a restart (or Ctrl-C and `npm start`) builds the current sources.
+ *
+ * SIGTERM or SIGINT drains: workerd stops accepting connections, closes idle ones, answers the requests
+ * in flight and exits; past DRAIN_MS it is killed. If workerd dies on its own, this process exits with
+ * code 1, so the supervisor restarts the edge.
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { z } from "zod";
+// wrangler's own copy, so the workerd and Miniflare are the ones wrangler (and the bench) run.
+import { Log, LogLevel, Miniflare } from "../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const run = promisify(execFile);
+
+/** How long requests in flight may take to finish after SIGTERM before workerd is killed. */
+const DRAIN_MS = 5_000;
+
+const environment = z.object({
+  EDGE_PORT: z.coerce.number().int().min(1).max(65_535).default(8787),
+  EDGE_STATE_DIR: z.string().min(1).default(".wrangler/state"),
+  EDGE_VARS: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.string())),
+});
+
+/** A log line of workerd's (`structuredWorkerdLogs`): the Worker's console calls and the runtime's own. */
+const workerdLog = z.object({ level: z.string(), message: z.string() });
+
+/** Runtime noise Miniflare also hides: symbolizer hints and stacks of hex addresses. */
+const NOISE = /Not symbolizing stack traces|took recursive isolate lock|CODE_MOVED for unknown code block/;
+const HEX_STACK = /\nstack:( (\S+@)?([0-9a-f]{4,}|0))+\s*$/;
+
+function say(line: string): void {
+  console.error(`edge: ${line}`);
+}
+
+/** Prints what workerd writes: warnings and errors (the Worker's console.error among them), nothing chattier. */
+function relayRuntimeOutput(stream: Readable, onEnd: () => void): void {
+  let rest = "";
+  stream.on("data", (chunk: Buffer | string) => {
+    const lines = (rest + chunk.toString()).split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.trim() || NOISE.test(line)) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        // Not a structured line: workerd's own output (a failed bind, a crash); always worth seeing.
+        console.error(line);
+        continue;
+      }
+      const log = workerdLog.safeParse(parsed);
+      if (!log.success) console.error(line);
+      else if (log.data.level === "error" || log.data.level === "warn") console.error(log.data.message.replace(HEX_STACK, ""));
+    }
+  });
+  stream.once("close", onEnd);
+}
+
+/**
+ * Sends workerd SIGTERM, on which it drains: it stops accepting, closes idle connections, answers what is
+ * in flight and exits (SIGINT would stop it at once). Under the supervisor this process leads a process
+ * group that got the signal already, workerd included, and a second SIGTERM does not cut workerd's drain
+ * short; run alone, workerd is found among this process's children (Linux lists them in /proc).
+ */
+function signalRuntime(): void {
+  try {
+    process.kill(-process.pid, "SIGTERM");
+    return;
+  } catch {
+    // Not the leader of a process group.
+  }
+  try {
+    const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").split(/\s+/).filter(Boolean);
+    for (const pid of children) process.kill(Number(pid), "SIGTERM");
+  } catch {
+    // No /proc: workerd is stopped when the drain's bound is reached.
+  }
+}
+
+/**
+ * Makes `drain` the only SIGINT/SIGTERM handler. Importing wrangler's API installs its command line's
+ * handlers and constructing Miniflare installs its own; both stop workerd and exit at once, which would
+ * reset every request in flight.
+ */
+function takeSignals(drain: (signal: NodeJS.Signals) => unknown): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void drain(signal));
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const env = environment.safeParse(process.env);
+  if (!env.success) {
+    say(`bad environment: ${env.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+    process.exit(2);
+  }
+  const { EDGE_PORT: port, EDGE_STATE_DIR: stateDir, EDGE_VARS: vars } = env.data;
+
+  let stopping = false;
+  let mf: Miniflare | undefined;
+  let runtimeGone!: () => void;
+  const runtimeExited = new Promise<void>((resolve) => (runtimeGone = resolve));
+  const drain = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}, letting requests in flight finish (up to ${DRAIN_MS / 1000} s)`);
+    signalRuntime();
+    if (mf) {
+      const drained = await Promise.race([runtimeExited.then(() => true), sleep(DRAIN_MS).then(() => false)]);
+      if (!drained) say(`requests still in flight after ${DRAIN_MS / 1000} s; stopping anyway`);
+      await mf.dispose().catch((err: unknown) => say(`stopping workerd failed: ${String(err)}`));
+    }
+    process.exit(0);
+  };
+  takeSignals(drain);
+
+  // The bundle a deploy would upload (nodejs_compat polyfills included), one folder per port so that two
+  // stacks on one machine (tests) never write over each other's.
+  const outdir = join(root, ".wrangler", "tmp", `npm-start-edge-${port}`);
+  mkdirSync(outdir, { recursive: true });
+  try {
+    await run(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+      cwd: root,
+      timeout: 120_000,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
+    });
+  } catch (err) {
+    if (stopping) return;
+    const failure = err as { stdout?: string; stderr?: string; message: string };
+    say(`building the Worker failed (wrangler deploy --dry-run):\n${failure.stderr || failure.stdout || failure.message}`);
+    process.exit(1);
+  }
+  if (stopping) return;
+
+  const config = unstable_readConfig({ config: join(root, "wrangler.toml") });
+  // wrangler's own translation of wrangler.toml (and .dev.vars) into Miniflare options, as `wrangler dev` uses.
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  mf = new Miniflare({
+    host: "127.0.0.1",
+    port,
+    // wrangler dev --persist-to <dir> keeps every store under <dir>/v3; the same root reads the same files.
+    defaultPersistRoot: join(resolve(root, stateDir), "v3"),
+    // Offline: no Request.cf fetched from the network (the Worker does not read it).
+    cf: false,
+    log: new Log(LogLevel.WARN),
+    structuredWorkerdLogs: true,
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      relayRuntimeOutput(stderr, () => {});
+      relayRuntimeOutput(stdout, () => runtimeGone());
+    },
+    workers: [
+      {
+        ...workerOptions,
+        // The persisted objects live in a folder named after the Worker: wrangler.toml's name, as under wrangler dev.
+        name: config.name ?? "waiting-room-edge",
+        bindings: { ...workerOptions.bindings, ...vars },
+        modules: true,
+        scriptPath: join(outdir, "index.js"),
+        modulesRoot: outdir,
+      },
+    ],
+  });
+
+  takeSignals(drain);
+  try {
+    await mf.ready;
+  } catch (err) {
+    if (stopping) return;
+    say(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+    await mf.dispose().catch(() => {});
+    process.exit(1);
+  }
+  // A runtime that dies outside a drain (killed, crashed) takes the edge with it: exit, so the
+  // supervisor restarts the whole edge rather than leave a process that serves nothing.
+  void runtimeExited.then(() => {
+    if (stopping) return;
+    say("workerd exited unexpectedly");
+    process.exit(1);
+  });
+  console.log(`edge: serving http://127.0.0.1:${port}/ (workerd through Miniflare; Durable Object state in ${stateDir})`);
+}
+
+await main();

@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
+import { errorBody } from "../../src/contract/errors.js";
+import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { idTokens, newPhone } from "./support/identity.js";
+import { rawRequest, type RawRequest } from "./support/raw-http.js";
+import { running, sleep, startStack, type Stack, type StackProcess } from "./support/stack.js";
+
+/**
+ * `npm start` as a product that survives: no request stops the edge, and a child killed outright is
+ * restarted (and said so) while the others keep serving, without a citizen losing a place. The stack is
+ * started exactly as `npm start` starts it; children are found by the pids it prints.
+ */
+
+let stack: Stack;
+let edgePort = 0;
+
+beforeAll(async () => {
+  stack = await startStack({
+    SHARDS: "1",
+    ADMIT_PER_MINUTE: "60",
+    // One admitted person per cohort at a time: later joiners keep waiting, so their places can be watched.
+    // Each test joins a cohort of its own (50-52, 55-59, 53-54), so none waits behind another's citizens.
+    MAX_ACTIVE: "1",
+    CLAIM_WINDOW_SECONDS: "300",
+    COHORTS: JSON.stringify([
+      { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
+      { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
+      { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2021-07-20T20:00:00+09:00" },
+    ]),
+  });
+  edgePort = Number(new URL(stack.base).port);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function status(url: string): Promise<number | string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    await res.body?.cancel();
+    return res.status;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+async function joinAs(birthdate: string): Promise<{ ticket: string; status: QueueStatus }> {
+  const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
+  const res = await fetch(`${stack.base}/api/queue/join`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ idToken }),
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return joinResponse.parse(await res.json());
+}
+
+async function statusOf(ticket: string): Promise<QueueStatus> {
+  const res = await fetch(`${stack.base}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return queueStatus.parse(await res.json());
+}
+
+async function untilAdmitted(ticket: string, withinMs: number): Promise<QueueStatus> {
+  const deadline = Date.now() + withinMs;
+  let s = await statusOf(ticket);
+  while (s.state !== "admitted" && Date.now() < deadline) {
+    await sleep(500);
+    s = await statusOf(ticket);
+  }
+  return s;
+}
+
+/** Waits (bounded) until the stack's output matches `pattern` after `since` characters; returns the match. */
+async function printed(pattern: RegExp, since: number, withinMs: number): Promise<RegExpExecArray> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const m = pattern.exec(stack.output().slice(since));
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`the stack did not print ${pattern} within ${withinMs / 1000} s:\n${stack.output().slice(since)}`);
+    await sleep(200);
+  }
+}
+
+/** Waits (bounded) until `name` has a new pid and the supervisor says it serves again. */
+async function restarted(name: StackProcess, oldPid: number, since: number): Promise<number> {
+  await printed(new RegExp(`^${name} is serving again$`, "m"), since, 120_000);
+  const pid = stack.pid(name);
+  expect(pid).not.toBe(oldPid);
+  expect(running(pid)).toBe(true);
+  return pid;
+}
+
+const TRUNCATED_ROOT = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n";
+
+describe("npm start survives", () => {
+  it("keeps serving after requests that once stopped the edge, without restarting it", async () => {
+    const edgePid = stack.pid("edge");
+    const since = stack.output().length;
+    // The request that made `wrangler dev` exit: 100 bytes declared, 10 sent; then closed, or left hanging.
+    const odd: RawRequest[] = [
+      { head: TRUNCATED_ROOT, body: "0123456789", endAfter: true, waitMs: 3_000 },
+      { head: TRUNCATED_ROOT, body: "0123456789", waitMs: 1_500 },
+      { head: "POST /api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n", body: '{"idToken":', endAfter: true, waitMs: 3_000 },
+      { head: "POST /api/bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer x\r\nContent-Length: 100\r\n", body: '{"slotId":', endAfter: true, waitMs: 3_000 },
+      { head: "PUT /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n", body: "x".repeat(1000), endAfter: true, waitMs: 3_000 },
+      { head: "POST /api/queue/join HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n", body: "100\r\nabc", endAfter: true, waitMs: 3_000 },
+      { head: "POST /api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -1\r\n", body: "{}", waitMs: 3_000 },
+      { head: "GET /api/cohorts HTTP/1.1\r\nHost: x\r\nX-Half: abc", unfinishedHead: true, endAfter: true, waitMs: 1_500 },
+      { head: `GET /api/cohorts HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(200_000)}\r\n`, waitMs: 3_000 },
+      { head: "\u0000\u0001\u0002 GARBAGE\r\n", waitMs: 3_000 },
+      { head: "GET http://elsewhere.example/api/cohorts HTTP/1.1\r\nHost: x\r\n", waitMs: 3_000 },
+      { head: "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n", waitMs: 3_000 },
+      { head: "PRI * HTTP/2.0\r\n", body: "SM\r\n\r\n", waitMs: 3_000 },
+    ];
+    for (const request of odd) await rawRequest(edgePort, request).answer;
+    // Slowloris: headers that never end, on many connections at once, while a citizen asks for the cohorts.
+    const slow = Array.from({ length: 200 }, () => rawRequest(edgePort, { head: "GET /api/cohorts HTTP/1.1\r\nHost: x\r\n", unfinishedHead: true, waitMs: 3_000 }));
+    await Promise.all(slow.map((s) => s.sent));
+    expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
+    await Promise.all(slow.map((s) => s.answer));
+
+    expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
+    const joined = await joinAs("1970-08-09");
+    expect(joined.status.state).not.toBe("expired");
+    // Still the same process: answering after a restart would not be surviving.
+    expect(stack.pid("edge")).toBe(edgePid);
+    expect(running(edgePid)).toBe(true);
+    expect(stack.output().slice(since)).not.toMatch(/edge exited/);
+  });
+
+  it("restarts an origin killed with -9; meanwhile the edge serves and a booking is a retryable 503", async () => {
+    const citizen = await joinAs("1964-05-17");
+    const admitted = await untilAdmitted(citizen.ticket, 60_000);
+    expect(admitted.state).toBe("admitted");
+    const pass = { authorization: `Bearer ${admitted.pass!}` };
+    const listed = slotsResponse.parse(await (await fetch(`${stack.base}/api/slots?region=11`, { headers: pass })).json());
+    const slot = listed.slots.find((s) => s.remaining > 0)!;
+    const book = () => fetch(`${stack.base}/api/bookings`, { method: "POST", headers: { ...pass, "content-type": "application/json" }, body: JSON.stringify({ slotId: slot.id }) });
+
+    const originPid = stack.pid("origin");
+    const since = stack.output().length;
+    process.kill(originPid, "SIGKILL");
+
+    // The supervisor waits at least half a second before starting it again: this booking finds no origin.
+    const during = await book();
+    expect(during.status).toBe(503);
+    expect(Number(during.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(errorBody.parse(await during.json()).error.code).toBe("unavailable");
+
+    await printed(/^origin exited \(signal SIGKILL\); restarting in \d+\.\d s \(restart \d+\)$/m, since, 15_000);
+    // The edge and the provider keep serving until the origin is back.
+    let polls = 0;
+    while (!/^origin is serving again$/m.test(stack.output().slice(since))) {
+      expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
+      expect(await status(`${stack.idp}/.well-known/openid-configuration`)).toBe(200);
+      polls += 1;
+      if (polls > 400) throw new Error(`the origin did not come back:\n${stack.output().slice(since)}`);
+      await sleep(300);
+    }
+    await restarted("origin", originPid, since);
+
+    // The same pass books through the edge: nothing was recorded by the attempt that got the 503.
+    const after = await book();
+    expect(after.status, await after.clone().text()).toBe(201);
+    expect(bookingResponse.parse(await after.json()).booking.slot.id).toBe(slot.id);
+  });
+
+  it("restarts an edge killed with -9, and waiting citizens keep their places", async () => {
+    // One cohort, cap one: the first is admitted, the rest wait behind them.
+    const citizens = [];
+    for (let i = 0; i < 4; i++) citizens.push(await joinAs("1967-04-05"));
+    const before = await Promise.all(citizens.map((c) => statusOf(c.ticket)));
+    expect(before.filter((s) => s.state === "waiting").length).toBeGreaterThan(0);
+
+    const edgePid = stack.pid("edge");
+    const since = stack.output().length;
+    process.kill(edgePid, "SIGKILL");
+    await printed(/^edge exited \(signal SIGKILL\); restarting in \d+\.\d s \(restart \d+\)$/m, since, 15_000);
+    // The origin and the provider keep serving while the edge is away.
+    expect(await status(`${stack.origin}/api/slots?region=11`)).toBe(200);
+    expect(await status(`${stack.idp}/.well-known/openid-configuration`)).toBe(200);
+    await restarted("edge", edgePid, since);
+    expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
+
+    const after = await Promise.all(citizens.map((c) => statusOf(c.ticket)));
+    for (const [i, s] of after.entries()) {
+      expect(s.cohort).toBe(before[i]!.cohort);
+      expect(s.seq).toBe(before[i]!.seq);
+      expect(s.state).not.toBe("expired");
+    }
+  });
+});
