@@ -198,6 +198,14 @@ const KINDS: Record<string, (r: Random, p: Pool) => Omit<Shot, "kind" | "target"
   },
 };
 
+/** What a shot asked, for the examples: its request line and any Content-Length or Transfer-Encoding, cut short. */
+function describe(shot: Shot): string {
+  const head = Buffer.concat(shot.pieces).subarray(0, 2048).toString("latin1");
+  const line = JSON.stringify(head.split(/\r?\n/)[0]!.slice(0, 80));
+  const framing = [...head.matchAll(/\r?\n((?:content-length|transfer-encoding):[^\r\n]*)/gi)].map((m) => m[1]!.slice(0, 40));
+  return [line, ...framing].join(", ");
+}
+
 /** Sends one shot; returns the answer's status, headers and body, or why there was none. */
 function fire(port: number, shot: Shot, timeoutMs: number): Promise<{ status: number; retryAfter: string | null; body: string; headerText: string } | { none: string }> {
   return new Promise((resolve) => {
@@ -323,12 +331,12 @@ export function fuzz(ctx: ScenarioContext): ScenarioSpec {
             stats.status[answer.none] = (stats.status[answer.none] ?? 0) + 1;
             continue;
           }
-          h.tally.answer(`fuzz ${kind} to ${target}`, answer.status, answer.retryAfter, answer.body);
+          h.tally.answer(`fuzz ${kind} to ${target} (${describe(shot)})`, answer.status, answer.retryAfter, answer.body);
           stats.status[answer.status] = (stats.status[answer.status] ?? 0) + 1;
           // Issue 11: every refusal in the one error shape. Counted here (a 2xx/3xx has its own shape).
           if (answer.status >= 400 && !errorBody.safeParse(parseJson(answer.body)).success && !(answer.status === 404 && answer.body === "")) {
             stats.notInShape++;
-            if (notShapedExamples.length < 8) notShapedExamples.push(`${kind} to ${target}: ${answer.status} ${answer.body.slice(0, 100).replace(/\s+/g, " ")}`);
+            if (notShapedExamples.length < 8) notShapedExamples.push(`${kind} to ${target} (${describe(shot)}): ${answer.status} ${answer.body.slice(0, 100).replace(/\s+/g, " ")}`);
           }
         }
       };

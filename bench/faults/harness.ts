@@ -98,7 +98,7 @@ const BASE_ENV: Record<string, string> = {
 };
 
 /** Lines of the stack's console worth keeping with the results. */
-const NOTABLE = /restart|unexpectedly|exited|died|killed|signal|stopping|crash|backoff|database unavailable|unexpected error/i;
+const NOTABLE = /restart|serving again|unexpectedly|exited|died|killed|signal|stopping|crash|backoff|database unavailable|unexpected error/i;
 
 export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Promise<ScenarioResult> {
   const started = Date.now();

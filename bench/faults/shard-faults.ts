@@ -15,14 +15,18 @@ const hookAnswer = z.object({ cohort: z.string(), shard: z.number(), shardNow: z
 /** Calls the hook on every shard of the cohort at once; the answers that came back. */
 async function everyShard(h: Harness, action: "evict" | "clock", body?: unknown): Promise<Array<z.infer<typeof hookAnswer>>> {
   const answers = await Promise.all(
-    Array.from({ length: SHARDS }, (_, shard) =>
-      // The hook's own requests are counted apart: they are the suite's, not a citizen's.
-      call(h.hookTally, `${h.stack.edge}/__faults/shards/${COHORT}/${shard}/${action}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-    ),
+    Array.from({ length: SHARDS }, async (_, shard) => {
+      // The hook's own requests are counted apart: they are the suite's, not a citizen's. One that got no
+      // answer (a kept-alive connection the edge closed as it was reused) is sent again, twice at most.
+      for (let attempt = 1; ; attempt++) {
+        const answer = await call(h.hookTally, `${h.stack.edge}/__faults/shards/${COHORT}/${shard}/${action}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        if (answer.ok || attempt === 3) return answer;
+      }
+    }),
   );
   const ok: Array<z.infer<typeof hookAnswer>> = [];
   for (const a of answers) {
