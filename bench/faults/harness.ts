@@ -164,6 +164,10 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
       },
     };
     await spec.run(h);
+    // What the supervisor said it did: a restart the scenario did not cause (the origin dying because
+    // its database went away, say) shows here even when nothing was lost.
+    const restarts = stack.output().slice(consoleFrom).split("\n").filter((l) => /exited .*restarting/.test(l));
+    if (restarts.length) event(`the supervisor restarted a part ${restarts.length}x: ${[...new Set(restarts.map((l) => l.replace(/^.*?(\w+ exited \([^)]*\)).*$/, "$1")))].join(", ")}`);
     event("fault over; the crowd stops and settles");
     await crowd.stop();
     if (stack.running()) {
