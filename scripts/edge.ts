@@ -28,7 +28,8 @@
  * code 1, so the supervisor restarts the edge.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -157,10 +158,10 @@ async function main(): Promise<void> {
   };
   takeSignals(drain);
 
-  // The bundle a deploy would upload (nodejs_compat polyfills included), one folder per port so that two
-  // stacks on one machine (tests) never write over each other's.
-  const outdir = join(root, ".wrangler", "tmp", `npm-start-edge-${port}`);
-  mkdirSync(outdir, { recursive: true });
+  // The bundle a deploy would upload (nodejs_compat polyfills included), in a folder of this process's own
+  // (two stacks on one machine, as tests run them, never write over each other's), removed when it exits.
+  const outdir = mkdtempSync(join(tmpdir(), "npm-start-edge-"));
+  process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
   try {
     await run(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
       cwd: root,

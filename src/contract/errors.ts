@@ -30,6 +30,13 @@ export const errorCodes = [
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
+/**
+ * How long a client waits before retrying an `unavailable` answer (a busy shard, an origin or database
+ * briefly down, an identity provider out of reach). One figure for all of them: a citizen's page retries
+ * on it, and a shorter one anywhere would only bring the crowd back sooner to whatever is struggling.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 3;
+
 export const errorBody = z.object({
   error: z.object({
     code: z.enum(errorCodes),

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import { PASS_COOKIE } from "../contract/pass.js";
 import type { JoinResponse } from "../contract/queue.js";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
 import { citizenKey, shardOf } from "./citizen-key.js";
 import { cohortForBirthYear, type EdgeConfig } from "./config.js";
@@ -26,7 +27,7 @@ export async function verifiedCitizen(c: Context<{ Bindings: Env }>, config: Edg
   const check = await verifyIdToken(config.identity, idToken, expected);
   if (check.ok) return check.citizen;
   if (check.problem === "unavailable") {
-    throw fail(503, "unavailable", "the identity provider cannot be reached; please try again shortly", { retryAfterSeconds: 5 });
+    throw fail(503, "unavailable", "the identity provider cannot be reached; please try again shortly", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
   }
   await enforceLimit(c.env, "identityFailure", clientAddress(c));
   throw fail(401, "invalid_identity", "the identity provider's token is not valid here; sign in again", {

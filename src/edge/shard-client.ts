@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
 import type { ShardSnapshot } from "./estimate.js";
 import type { ShardAddress } from "./queue-shard.js";
@@ -33,7 +34,7 @@ export async function callShard<T>(call: () => Promise<T>): Promise<T> {
     } catch (err) {
       if (flag(err, "overloaded") || attempt >= 1 || !flag(err, "retryable")) {
         console.error("queue shard call failed:", err);
-        throw fail(503, "unavailable", "the queue is busy; your place is kept, please retry shortly", { retryAfterSeconds: 2 });
+        throw fail(503, "unavailable", "the queue is busy; your place is kept, please retry shortly", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
       }
     }
   }

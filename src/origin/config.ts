@@ -5,7 +5,7 @@ export const DEFAULT_PASS_ISSUER = "https://waiting-room.example";
 export const DEFAULT_PASS_AUDIENCE = "booking-origin";
 /** wrangler.toml's PASS_TTL_SECONDS. */
 export const DEFAULT_PASS_TTL_SECONDS = 900;
-/** Where `wrangler dev` serves the edge by default; its public keys are at this address. */
+/** Where `npm start` serves the edge by default; its public keys are at this address. */
 export const DEFAULT_PASS_JWKS_URL = "http://127.0.0.1:8787/.well-known/jwks.json";
 
 // An empty variable (`FOO=` in a shell or an .env file) means "not set", not "set to nothing".

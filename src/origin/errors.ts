@@ -1,11 +1,10 @@
 import type { Context } from "hono";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { ApiError, errorResponse, internalErrorResponse, knownErrorResponse, notFoundResponse } from "../http/errors.js";
 import { DatabaseUnavailable } from "./db/database.js";
 
 export { ApiError };
 
-/** How long a client should wait before retrying after a 503; short, since the edge paces admissions. */
-export const RETRY_AFTER_SECONDS = 2;
 
 /** A refused or missing pass; `WWW-Authenticate` tells the client a Bearer token is what is wanted. */
 export function invalidToken(message: string, passPresented: boolean): ApiError {
@@ -28,7 +27,7 @@ export function answerError(err: Error, c: Context): Response {
   if (known) return known;
   if (err instanceof DatabaseUnavailable) {
     console.error(`origin: database unavailable: ${err.message}${rootCause(err.cause)}`);
-    return errorResponse(503, "unavailable", "bookings are briefly unavailable; try again shortly", { retryAfterSeconds: RETRY_AFTER_SECONDS });
+    return errorResponse(503, "unavailable", "bookings are briefly unavailable; try again shortly", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
   }
   return internalErrorResponse(`origin ${c.req.method} ${new URL(c.req.url).pathname}`, err);
 }

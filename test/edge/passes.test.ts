@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { createLocalJWKSet, generateKeyPair, jwtVerify, SignJWT, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../src/contract/errors.js";
 import { PASS_REQUIRED_CLAIMS } from "../../src/contract/pass.js";
 import { newTicketId } from "../../src/edge/citizen-key.js";
 import { signPass, verifyPass } from "../../src/edge/passes.js";
@@ -99,7 +100,7 @@ describe("passes", () => {
   it("lets a valid pass through the gate; an unreachable origin is a retryable 503, never a hang", async () => {
     const res = await gate(await signPass(config, fields()));
     expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBe("3");
+    expect(res.headers.get("retry-after")).toBe(String(UNAVAILABLE_RETRY_AFTER_SECONDS));
     expect(await errorCode(res)).toBe("unavailable");
   });
 });

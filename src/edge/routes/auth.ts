@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { ApiError, fail } from "../../http/errors.js";
 import { edgeConfig } from "../config.js";
 import { joinQueue, verifiedCitizen } from "../joining.js";
@@ -56,7 +57,7 @@ function noStore(c: Context): void {
 
 /** Turns a sign-in failure into the one error shape (for scripts; browsers get a redirect instead). */
 function asApiError(err: SignInFailure): ApiError {
-  if (err.kind === "unavailable") return fail(503, "unavailable", "the identity provider cannot be reached; please try again shortly", { retryAfterSeconds: 5 });
+  if (err.kind === "unavailable") return fail(503, "unavailable", "the identity provider cannot be reached; please try again shortly", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
   return fail(401, "invalid_identity", err.kind === "cancelled" ? "the sign-in was cancelled" : err.message);
 }
 

@@ -1,9 +1,10 @@
 import { Hono, type Context } from "hono";
-import { edgeConfig } from "../config.js";
-import { fail } from "../../http/errors.js";
-import { requirePass, type PassVariables } from "../pass-gate.js";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
+import { fail } from "../../http/errors.js";
 import { limitBody } from "../../http/json-body.js";
+import { edgeConfig } from "../config.js";
+import { requirePass, type PassVariables } from "../pass-gate.js";
 import { shardStub } from "../shard-client.js";
 
 /**
@@ -14,7 +15,6 @@ export const bookingGate = new Hono<{ Bindings: Env; Variables: PassVariables }>
 
 /** The origin's answer must come within this, or the citizen is told to retry (keeping pass and place). */
 const ORIGIN_TIMEOUT_MS = 8_000;
-const RETRY_AFTER_SECONDS = 3;
 
 /** Headers worth passing on; cookies and the rest stay at the edge. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
@@ -81,7 +81,7 @@ async function releasePlace(c: Context<{ Bindings: Env; Variables: PassVariables
 
 function unavailable() {
   return fail(503, "unavailable", "booking is briefly unavailable; your pass and place are kept, please retry shortly", {
-    retryAfterSeconds: RETRY_AFTER_SECONDS,
+    retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
   });
 }
 

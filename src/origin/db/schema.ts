@@ -44,7 +44,6 @@ export const slots = pgTable(
 );
 
 export const bookingStatuses = ["booked", "cancelled"] as const;
-export type BookingStatus = (typeof bookingStatuses)[number];
 
 export const bookings = pgTable(
   "bookings",
