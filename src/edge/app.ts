@@ -4,6 +4,7 @@ import { refuseWrongMethods } from "../http/wrong-method.js";
 import { notFound, onError } from "./errors.js";
 import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";
+import { faultRoutes } from "./routes/faults.js";
 import { opsPage } from "./routes/ops-page.js";
 import { opsRoutes } from "./routes/ops.js";
 import { publicInfoRoutes } from "./routes/public-info.js";
@@ -22,6 +23,8 @@ export function createEdgeApp() {
   app.route("/", opsPage);
   app.route("/", publicInfoRoutes);
   app.route("/", bookingGate);
+  // A test hook: a 404 like any unknown path unless FAULT_HOOKS is "on" (src/edge/routes/faults.ts).
+  app.route("/__faults", faultRoutes);
   app.notFound(notFound);
   app.onError(onError);
   return app;

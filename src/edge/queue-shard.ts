@@ -465,6 +465,22 @@ export class QueueShard extends DurableObject<Env> {
     this.alarmAt = now + TICK_MS;
     await this.ctx.storage.setAlarm(this.alarmAt);
   }
+
+  /**
+   * Test hook for the fault suite, reached only through src/edge/routes/faults.ts and refused unless
+   * FAULT_HOOKS is "on": shifts the object's clock by `clockOffsetMs` from the runtime's, or resets the
+   * object as an eviction does (`ctx.abort()`: calls in flight fail, the next call starts a new instance
+   * from SQLite, on the runtime's clock).
+   */
+  injectFault(fault: { clockOffsetMs: number } | { evict: true }): { now: number } {
+    if (this.env.FAULT_HOOKS !== "on") throw new Error("fault hooks are off");
+    if ("evict" in fault) this.ctx.abort("evicted by the fault suite");
+    else {
+      const offset = fault.clockOffsetMs;
+      this.now = offset === 0 ? () => Date.now() : () => Date.now() + offset;
+    }
+    return { now: this.now() };
+  }
 }
 
 /** `<cohort>/<shard>` as `shardName` writes it; null for no name or another shape. */
