@@ -8,11 +8,15 @@
  * that is away (stopping, crashed) is a 503 `unavailable` rather than a reset connection.
  *
  * Everything else passes through untouched, bodies streamed both ways: the Worker sees the request the
- * client sent, and the client the Worker's answer.
+ * client sent, and the client the Worker's answer, except the static-asset handler's bare, empty 4xx
+ * refusals (a POST to a page), which get the shape too.
  */
 import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Transform } from "node:stream";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, type ErrorCode } from "../src/contract/errors.js";
-import { answerClientErrors } from "../src/http/node-client-errors.js";
+import { declaredLength, MAX_BODY_BYTES } from "../src/http/body-limit.js";
+import { ApiError } from "../src/http/errors.js";
+import { answerClientErrors, answerHalfClosedClients } from "../src/http/node-client-errors.js";
 
 /** The methods the edge answers; anything else is refused here, as a 405 naming these. */
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -61,7 +65,9 @@ export interface EdgeFront {
 
 /** Serves 127.0.0.1:`port`, passing requests to workerd at 127.0.0.1:`runtimePort`. */
 export function startEdgeFront(port: number, runtimePort: number, onListening: () => void): EdgeFront {
-  const agent = new Agent({ keepAlive: true });
+  // A fresh loopback connection per request: a kept-alive one that workerd closes just as it is reused
+  // would fail a request that never reached the Worker.
+  const agent = new Agent({ keepAlive: false });
   let inFlight = 0;
   let closing = false;
   // A request without Host is refused below, in the error shape, rather than by Node with an empty 400.
@@ -75,9 +81,27 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
     if (path === undefined) return refuse(res, 400, "invalid_request", "the request's target must be a path, such as /api/cohorts");
     const host = req.headers.host;
     if (host === undefined || !HOST.test(host)) return refuse(res, 400, "invalid_request", "the request's Host header must name a host");
+    // The project's one body limit, here too: a body over it never reaches workerd, which would answer
+    // early and reset the connection while the rest was still being forwarded.
+    try {
+      declaredLength(req.headers["content-length"]);
+    } catch (err) {
+      if (err instanceof ApiError) return refuse(res, err.status, err.code, err.message);
+      throw err;
+    }
 
     const upstream = forward({ host: "127.0.0.1", port: runtimePort, method, path, headers: endToEnd(req.headers), agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
+      const status = answer.statusCode ?? 502;
+      // The static-asset handler answers ahead of the Worker, and refuses a POST to a page with a bare,
+      // empty 405 or 404; the front gives those the error shape, as the Worker gives its own.
+      if (status >= 400 && status < 500 && answer.headers["content-length"] === "0" && method !== "HEAD") {
+        answer.resume();
+        const allow = answer.headers.allow;
+        if (status === 405) return refuse(res, 405, "method_not_allowed", `${method} is not allowed on ${path.split("?")[0]}`, allow ? { allow } : {});
+        if (status === 404) return refuse(res, 404, "not_found", `no such page: ${path.split("?")[0]}`);
+        return refuse(res, status, "invalid_request", "the request was refused");
+      }
+      res.writeHead(status, answer.statusMessage, endToEnd(answer.headers));
       answer.pipe(res);
       answer.once("error", () => res.destroy());
     });
@@ -89,9 +113,20 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
     res.once("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    let received = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        received += chunk.byteLength;
+        if (received <= MAX_BODY_BYTES) return done(null, chunk);
+        upstream.destroy();
+        if (!res.headersSent) refuse(res, 413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+        done();
+      },
+    });
+    req.pipe(counted).pipe(upstream);
   });
   answerClientErrors(server);
+  answerHalfClosedClients(server);
   server.listen(port, "127.0.0.1", onListening);
   return {
     server,

@@ -4,7 +4,7 @@
  * IDP_STATE_DIR; a bad one stops it here, named. For development and tests only: see README.
  */
 import { createServer } from "node:http";
-import { answerClientErrors } from "../http/node-client-errors.js";
+import { answerClientErrors, answerHalfClosedClients } from "../http/node-client-errors.js";
 import { createDevIdp } from "./app.js";
 import { IdpConfigError, parseIdpConfig } from "./config.js";
 import { loadOrCreateSecrets } from "./state.js";
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   server.headersTimeout = 15_000;
   // Node's parser refusals (431 for headers over 16 KB, 400 for malformed requests) in the error shape.
   answerClientErrors(server);
+  answerHalfClosedClients(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, "127.0.0.1", () => resolve());

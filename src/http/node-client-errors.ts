@@ -59,3 +59,14 @@ export function answerClientErrors(server: Server): void {
     }
   });
 }
+
+/**
+ * Lets `server` answer a client that half-closes its side after sending its request (a `socket.end()`,
+ * `curl -T`, many scripts): Node otherwise aborts the request and closes the connection at the client's
+ * FIN, before an answer that takes any time (a database, a runtime behind a proxy) can be written.
+ * `httpAllowHalfOpen` is the switch Node's own HTTP server reads for this; the connection still closes once
+ * the answer is written.
+ */
+export function answerHalfClosedClients(server: Server): void {
+  Object.assign(server, { httpAllowHalfOpen: true });
+}

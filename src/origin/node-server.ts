@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { errorResponse, internalErrorResponse } from "../http/errors.js";
-import { answerClientErrors } from "../http/node-client-errors.js";
+import { answerClientErrors, answerHalfClosedClients } from "../http/node-client-errors.js";
 import type { OriginEnv } from "./env.js";
 
 /**
@@ -25,6 +25,7 @@ export function serveOrigin(app: Hono<OriginEnv>, options: { port: number; hostn
   });
   const server = createServer(listener);
   answerClientErrors(server);
+  answerHalfClosedClients(server);
   server.listen(options.port, options.hostname, () => onListening?.(server.address() as AddressInfo));
   return server;
 }
