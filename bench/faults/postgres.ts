@@ -15,7 +15,7 @@ import ws from "ws";
 import { useNeonWsProxy } from "../../src/origin/db/neon.js";
 import { startWsTcpBridge, type WsTcpBridge } from "../../src/origin/db/ws-tcp-bridge.js";
 import { onCleanup, removeDir } from "../lib/processes.js";
-import { freePort } from "./stack.js";
+import { freePort } from "../lib/inspector.js";
 
 const run = promisify(execFile);
 

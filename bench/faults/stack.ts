@@ -6,9 +6,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../lib/inspector.js";
 import { root } from "../lib/paths.js";
 import { onCleanup, removeDir } from "../lib/processes.js";
 
@@ -45,18 +45,6 @@ export interface Stack {
   kill(part: Part, signal: NodeJS.Signals): number[];
   /** Ctrl-C, as an operator stops it; then SIGKILL for anything left after STOP_TIMEOUT_MS. */
   stop(): Promise<{ exitCode: number | null; forced: boolean }>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 interface Proc {
