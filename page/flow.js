@@ -1,0 +1,355 @@
+// @ts-check
+/**
+ * The flow: asks the edge where the ticket stands, follows it through waiting, admission, booking,
+ * changing and cancelling, and tells the view what to show. It decides nothing about the citizen's place;
+ * it only shows what GET /api/queue/status says.
+ * @typedef {import("../src/contract/queue.js").QueueStatus} QueueStatus
+ * @typedef {import("../src/contract/booking.js").Slot} Slot
+ * @typedef {import("../src/contract/booking.js").Booking} Booking
+ * @typedef {import("./strings.js").Key} Key
+ * @typedef {import("./strings.js").Message} Message
+ * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
+ */
+import { api } from "./api.js";
+import { t } from "./format.js";
+import { app } from "./state.js";
+import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.js";
+import { $, render, setBusy, showNotice } from "./view.js";
+
+/** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
+const RETRY_MIN_MS = 2_000;
+const RETRY_MAX_MS = 30_000;
+/** Screen readers hear the place at most this often while it falls, and always on a change of state. */
+const ANNOUNCE_EVERY_MS = 20_000;
+/** Cohort ids in a returned URL: checked against /api/cohorts before anything is shown for them. */
+const COHORT_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+async function loadCohorts() {
+  try {
+    const { body } = await api("/api/cohorts");
+    if (body && Array.isArray(body.cohorts)) app.cohorts = body.cohorts;
+  } catch {
+    // Only labels and the schedule come from here; the page works without them.
+  }
+  render();
+}
+
+function stopPolling() {
+  clearTimeout(app.pollTimer);
+  app.pollTimer = undefined;
+}
+
+/** @param {number} ms */
+function pollIn(ms) {
+  stopPolling();
+  app.pollTimer = setTimeout(poll, Math.max(RETRY_MIN_MS, ms));
+}
+
+/** Asks where the ticket stands. On a failure the place is not in doubt: it lives at the edge. */
+export async function poll() {
+  stopPolling();
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api("/api/queue/status");
+  } catch {
+    return retryLater();
+  }
+  if (answer.status === 401) {
+    // No ticket (not signed in on this browser) or one that has run out: the sign-in view, and never
+    // anything about a place. A word only if a place was being shown a moment ago.
+    const hadPlace = app.view !== "loading" || app.status !== null;
+    if (hadPlace) {
+      app.status = null;
+      app.signinError = null;
+      app.signinNote = { key: "ticketLost" };
+      announce(app.signinNote);
+    }
+    return showSignin(hadPlace);
+  }
+  if (!answer.body || answer.error) return retryLater(answer.error?.retryAfterSeconds);
+  app.failures = 0;
+  showNotice(null);
+  applyStatus(answer.body);
+}
+
+/** @param {number} [retryAfterSeconds] */
+function retryLater(retryAfterSeconds) {
+  app.failures += 1;
+  showNotice({ key: "unstable" });
+  const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (app.failures - 1)) * (0.75 + Math.random() * 0.5);
+  pollIn(Math.max(backoff, (retryAfterSeconds ?? 0) * 1000));
+}
+
+/** @param {QueueStatus} s */
+function applyStatus(s) {
+  app.status = s;
+  if (s.state === "waiting" || s.state === "paused") {
+    const before = app.view;
+    rememberStart(s);
+    app.view = "wait";
+    announceWait(s, before !== "wait");
+    render(before !== "wait" ? "wait-title" : undefined);
+    pollIn(s.nextPollMs);
+  } else if (s.state === "admitted") {
+    if (app.view !== "book" && app.view !== "done") void admitted();
+  } else {
+    // A citizen who booked and comes back after the pass expired still has the booking: show it, not a lapse.
+    const kept = keptBooking(s);
+    if (kept) return showBooking(kept, { key: "bookingKept" });
+    app.view = "expired";
+    forgetStart();
+    announce({ key: "liveExpired" });
+    render("expired-title");
+  }
+}
+
+/**
+ * @param {QueueStatus} s
+ * @param {boolean} changed the state changed, so it is said at once
+ */
+function announceWait(s, changed) {
+  const now = Date.now();
+  const soon = s.ahead <= 10;
+  if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
+  if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.ahead === 0) announce({ key: "liveFront" });
+  else if (s.etaSeconds) announce({ key: "liveWaiting", params: { n: s.ahead, etaLow: s.etaSeconds.low, etaHigh: s.etaSeconds.high } });
+  else announce({ key: "liveAhead", params: { n: s.ahead } });
+}
+
+/** @param {Message} m */
+function announce(m) {
+  app.live = m;
+  app.lastAnnounced = Date.now();
+}
+
+/** The citizen's turn: a booking already made is shown as such, otherwise the slot choice. */
+async function admitted() {
+  stopPolling();
+  forgetStart();
+  app.view = "book";
+  app.changing = null;
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let mine;
+  try {
+    mine = await api("/api/bookings/me");
+  } catch {
+    mine = { status: 0, body: null, error: null };
+  }
+  if (mine.status === 200 && mine.body?.booking?.status === "booked") return showBooking(mine.body.booking, null);
+  if (mine.status === 401) return passLost();
+  announce({ key: "liveAdmitted" });
+  render("book-title");
+}
+
+/**
+ * The pass cookie is missing or has run out: the status answer says which, and re-sets a live one.
+ * Backs off like a failed poll, so a browser that refuses the cookie does not spin.
+ */
+function passLost() {
+  app.view = "loading";
+  app.passLosses += 1;
+  showNotice({ key: "errPassLost" });
+  render();
+  pollIn(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (app.passLosses - 1)));
+}
+
+export async function findSlots(/** @type {string} */ region, /** @type {string} */ date) {
+  app.bookError = null;
+  $("slots-msg").textContent = t("loadingSlots");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/slots?region=${encodeURIComponent(region)}&date=${encodeURIComponent(date)}`);
+  } catch {
+    app.bookError = { key: "errBookNetwork" };
+    return render();
+  }
+  if (answer.status === 401) return passLost();
+  if (answer.error) {
+    app.bookError = { key: "errUnavailable", params: { s: answer.error.retryAfterSeconds ?? 3 } };
+    return render();
+  }
+  const now = Date.now();
+  app.slots = { region, date, slots: answer.body.slots.filter((/** @type {Slot} */ s) => Date.parse(s.startsAt) > now) };
+  // #slots-msg is itself a polite live region, so the count is heard where it is shown.
+  render();
+}
+
+export async function book(/** @type {number} */ slotId) {
+  app.bookError = null;
+  setBusy("book-btn", "booking");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api("/api/bookings", { method: "POST", body: JSON.stringify({ slotId }) });
+  } catch {
+    app.bookError = { key: "errBookNetwork" };
+    return render();
+  } finally {
+    setBusy("book-btn", null);
+  }
+  if (answer.status === 200 || answer.status === 201) return showBooking(answer.body.booking, null);
+  const error = answer.error;
+  // The origin sends the booking the citizen already holds with this code (the contract leaves its shape open).
+  if (error?.code === "already_booked" && error.booking) return showBooking(/** @type {Booking} */ (error.booking), { key: "alreadyBooked" });
+  if (answer.status === 401) return passLost();
+  if (error?.code === "slot_full" || answer.status === 404) {
+    app.bookError = { key: error?.code === "slot_full" ? "errSlotFull" : "errSlotGone" };
+    if (app.slots) return findSlots(app.slots.region, app.slots.date);
+    return render();
+  }
+  app.bookError = { key: "errUnavailable", params: { s: error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/**
+ * Moves the citizen's live booking to `slotId` (PATCH): in one step at the origin, so on any failure the
+ * booking stays where it was, and asking again after a lost answer cannot move it twice.
+ */
+export async function changeSlot(/** @type {number} */ slotId) {
+  const booking = app.changing;
+  if (!booking) return;
+  app.bookError = null;
+  setBusy("book-btn", "changing");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/bookings/${encodeURIComponent(booking.id)}`, { method: "PATCH", body: JSON.stringify({ slotId }) });
+  } catch {
+    app.bookError = { key: "errActionNetwork" };
+    return render();
+  } finally {
+    setBusy("book-btn", null);
+  }
+  if (answer.status === 200) return showBooking(answer.body.booking, { key: "changed" }, "liveChanged");
+  if (answer.status === 401) return passLost();
+  const code = answer.error?.code;
+  // Cancelled meanwhile (on another device, say): there is nothing to move, and the citizen may book afresh.
+  if (code === "booking_cancelled" || code === "booking_not_found") return bookingGone({ key: "errBookingGone" });
+  if (code === "slot_full" || code === "not_found") {
+    app.bookError = { key: code === "slot_full" ? "errSlotFull" : "errSlotGone" };
+    if (app.slots) return findSlots(app.slots.region, app.slots.date);
+    return render();
+  }
+  app.bookError = { key: "errUnavailable", params: { s: answer.error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/** Cancels the citizen's booking (DELETE); the same pass may then book again while it lives. */
+export async function cancelMine() {
+  const booking = app.booking;
+  if (!booking) return;
+  app.doneError = null;
+  setBusy("cancel-yes", "cancelling");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/bookings/${encodeURIComponent(booking.id)}`, { method: "DELETE" });
+  } catch {
+    app.doneError = { key: "errActionNetwork" };
+    return render();
+  } finally {
+    setBusy("cancel-yes", null);
+  }
+  if (answer.status === 200) return bookingGone({ key: "cancelled", params: { until: app.status?.passExpiresAt ?? "" } });
+  if (answer.status === 401) return passLost();
+  app.doneError = { key: "errUnavailable", params: { s: answer.error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/** The booking is cancelled: back to the slot choice, to book again with the same pass. */
+function bookingGone(/** @type {Message} */ note) {
+  forgetBooking(app.status);
+  app.booking = null;
+  app.changing = null;
+  app.confirmingCancel = false;
+  app.slots = null;
+  app.bookError = null;
+  app.bookNote = note;
+  app.view = "book";
+  announce({ key: "liveCancelled" });
+  render("book-title");
+}
+
+/**
+ * @param {Booking} booking
+ * @param {Message | null} note
+ * @param {Key} [said] what the live region says
+ */
+export function showBooking(booking, note, said = "liveBooked") {
+  app.booking = booking;
+  keepBooking(app.status, booking);
+  app.doneNote = note;
+  app.changing = null;
+  app.bookNote = null;
+  app.doneError = null;
+  app.confirmingCancel = false;
+  app.view = "done";
+  announce({ key: said, params: { id: booking.id } });
+  render("done-title");
+}
+
+/** @param {boolean} [focus] move focus to the view's heading (not on a plain first load: nothing has changed yet) */
+function showSignin(focus = true) {
+  stopPolling();
+  app.view = "signin";
+  render(focus ? "signin-title" : "");
+}
+
+/**
+ * What the edge said on the way back from the provider, read once: `/?signin=<reason>[&cohort=<id>]`.
+ * The values are matched against known words and cohorts, never shown as given.
+ * @returns {{ reason: SigninFailure | "rejoined" | "other", cohort: string | null } | null}
+ */
+function takeSigninResult() {
+  const query = new URLSearchParams(location.search);
+  const reason = query.get("signin");
+  if (location.search || location.hash) {
+    // Whatever came with the return (today only the reason; never a code, a token or an identity, but
+    // the page does not rely on that) leaves the address bar, the history entry and any bookmark.
+    history.replaceState(null, "", location.pathname);
+  }
+  if (reason === null) return null;
+  const cohort = query.get("cohort");
+  const known = ["cancelled", "invalid_identity", "not_eligible", "cohort_not_open", "rate_limited", "unavailable", "rejoined"];
+  return {
+    reason: known.includes(reason) ? /** @type {SigninFailure | "rejoined"} */ (reason) : "other",
+    cohort: cohort && COHORT_ID.test(cohort) ? cohort : null,
+  };
+}
+
+/** @type {Record<SigninFailure | "other", { note?: Key, error?: Key }>} */
+const SIGNIN_MESSAGES = {
+  cancelled: { note: "signinCancelled" },
+  invalid_identity: { error: "signinInvalid" },
+  not_eligible: { error: "signinNotEligible" },
+  cohort_not_open: { note: "notOpen" },
+  rate_limited: { error: "signinRateLimited" },
+  unavailable: { error: "signinUnavailable" },
+  other: { error: "signinFailed" },
+};
+
+export async function start() {
+  const returned = takeSigninResult();
+  render();
+  const cohorts = loadCohorts();
+  if (returned?.reason === "rejoined") {
+    // A sign-in that found the earlier place lapsed: the status shows the new place, this says why it is at the back.
+    app.waitNote = { key: "rejoined" };
+  } else if (returned) {
+    const { note, error } = SIGNIN_MESSAGES[returned.reason];
+    if (note) app.signinNote = { key: note, params: returned.cohort ? { cohort: returned.cohort } : {} };
+    if (error) app.signinError = { key: error };
+    // The cohort's label and opening time come from /api/cohorts: wait for it, so the message is said once and whole.
+    if (returned.cohort) await cohorts;
+  }
+  await poll();
+  // Said once the view is known: a citizen who already holds a place (signed in on another tab) sees it, not the failure.
+  const said = app.view === "signin" ? app.signinError ?? app.signinNote : app.view === "wait" ? app.waitNote : null;
+  if (returned && said) {
+    announce(said);
+    render(app.view === "signin" ? "signin-title" : "");
+  }
+}

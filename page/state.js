@@ -1,0 +1,53 @@
+// @ts-check
+/**
+ * The page's one state: everything it shows is drawn from `app` (view.js), and only the flow (flow.js)
+ * and the wiring (app.js) change it.
+ * @typedef {import("../src/contract/queue.js").QueueStatus} QueueStatus
+ * @typedef {import("../src/contract/queue.js").CohortInfo} CohortInfo
+ * @typedef {import("../src/contract/booking.js").Slot} Slot
+ * @typedef {import("../src/contract/booking.js").Booking} Booking
+ * @typedef {import("./strings.js").Lang} Lang
+ * @typedef {import("./strings.js").Message} Message
+ */
+import { readLang } from "./storage.js";
+
+/** Everything the page shows is drawn from this; switching language redraws it. */
+export const app = {
+  /** @type {Lang} */
+  lang: readLang(),
+  /** @type {"loading" | "signin" | "wait" | "book" | "done" | "expired"} */
+  view: "loading",
+  /** @type {QueueStatus | null} */
+  status: null,
+  /** @type {CohortInfo[]} */
+  cohorts: [],
+  /** @type {Message | null} shown on the sign-in view: when a cohort opens, a cancelled sign-in, why the ticket is gone */
+  signinNote: null,
+  /** @type {Message | null} shown on the sign-in view: why the last sign-in failed */
+  signinError: null,
+  /** @type {Message | null} shown while waiting: that this is a new place, the old one having lapsed */
+  waitNote: null,
+  /** @type {{ region: string, date: string, slots: Slot[] } | null} */
+  slots: null,
+  /** @type {Message | null} */
+  bookError: null,
+  /** @type {Booking | null} */
+  booking: null,
+  /** @type {Message | null} */
+  doneNote: null,
+  /** @type {Booking | null} the booking whose slot is being changed: the slot choice then moves it */
+  changing: null,
+  /** @type {Message | null} shown above the slot choice: that the booking was just cancelled */
+  bookNote: null,
+  /** @type {Message | null} why changing or cancelling did not go through */
+  doneError: null,
+  /** The citizen asked to cancel and is being asked to confirm. */
+  confirmingCancel: false,
+  /** @type {Message | null} */
+  live: null,
+  lastAnnounced: 0,
+  failures: 0,
+  passLosses: 0,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  pollTimer: undefined,
+};

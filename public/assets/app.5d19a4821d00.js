@@ -1,0 +1,81 @@
+// @ts-check
+/**
+ * The citizen's waiting page: sign in, watch the place fall, book once admitted, and while the pass
+ * lives change the booking's slot or cancel it and book again.
+ *
+ * The page decides nothing about the citizen's place: it only shows what GET /api/queue/status says.
+ * The ticket and the pass live in HttpOnly cookies the page cannot read, so resuming after a refresh,
+ * a closed tab or a network error is simply asking for the status again.
+ *
+ * The page never sends an identity. Joining is a plain navigation to /auth/login: the edge sends the
+ * citizen to the national identity provider, verifies what comes back, joins the line of the cohort the
+ * verified birth date puts them in, sets the ticket cookie and returns them to `/`. A failed sign-in
+ * returns to `/?signin=<reason>`; the page reads the reason once and takes it out of the address bar, so
+ * the URL it keeps (and that a bookmark, a shared link or the history holds) carries nothing.
+ *
+ * The page is a handful of plain-JS ES modules, typed against the one contract (src/contract) through
+ * JSDoc and served as written (scripts/fingerprint-page.ts only renames them by content): strings.js (every word, both languages), format.js (words, numbers, times, waits),
+ * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
+ * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
+ */
+import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.5e236b24bb9b.js";
+import { app } from "./state.ebedab47811e.js";
+import { saveLang } from "./storage.27522d0d70cc.js";
+import { $, render } from "./view.cff960978746.js";
+
+// ---------------------------------------------------------------------------------------------------
+// Wiring
+
+$("slot-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  app.slots = null;
+  void findSlots(/** @type {HTMLSelectElement} */ ($("region")).value, /** @type {HTMLSelectElement} */ ($("date")).value);
+});
+
+$("book-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const picked = /** @type {HTMLInputElement | null} */ ($("book-form").querySelector("input[name=slot]:checked"));
+  if (!picked) {
+    app.bookError = { key: "errPickSlot" };
+    return render();
+  }
+  void (app.changing ? changeSlot(Number(picked.value)) : book(Number(picked.value)));
+});
+
+$("change-btn").addEventListener("click", () => {
+  if (!app.booking) return;
+  app.changing = app.booking;
+  app.bookError = null;
+  app.view = "book";
+  render("book-title");
+});
+
+$("keep-btn").addEventListener("click", () => app.booking && showBooking(app.booking, null));
+
+$("cancel-btn").addEventListener("click", () => {
+  app.confirmingCancel = true;
+  app.doneError = null;
+  render();
+  $("cancel-no").focus();
+});
+
+$("cancel-no").addEventListener("click", () => {
+  app.confirmingCancel = false;
+  render();
+  $("cancel-btn").focus();
+});
+
+$("cancel-yes").addEventListener("click", () => void cancelMine());
+
+$("lang").addEventListener("click", () => {
+  app.lang = app.lang === "ko" ? "en" : "ko";
+  saveLang(app.lang);
+  render();
+});
+
+// Back online or back to the tab: ask now rather than wait out a long interval or a backoff.
+const waiting = () => app.view === "wait" || app.failures > 0;
+window.addEventListener("online", () => waiting() && void poll());
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && waiting() && void poll());
+
+void start();
