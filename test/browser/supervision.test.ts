@@ -3,8 +3,8 @@ import { cohortsBinding } from "../../scripts/cohorts.js";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { rawRequest, type RawRequest } from "../support/raw-http.js";
 import { idTokens, newPhone } from "./support/identity.js";
-import { rawRequest, type RawRequest } from "./support/raw-http.js";
 import { running, sleep, startStack, type Stack, type StackProcess } from "./support/stack.js";
 
 /**
