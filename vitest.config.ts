@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { exportJWK, generateKeyPair } from "jose";
 import { defineConfig } from "vitest/config";
+import { cohortsBinding, NOT_OPEN_YET } from "./scripts/cohorts.js";
 import { generateDevSecrets } from "./scripts/dev-secrets.js";
 
 // Fresh secrets for every run: no private key is ever committed, and tests cannot depend on one.
@@ -33,11 +34,7 @@ const edgeTestBindings = {
   IDP_JWKS_URL: "",
   IDP_JWKS: JSON.stringify({ keys: [testIdpKey.publicJwk] }),
   IDP_MAX_AGE_SECONDS: "3600",
-  COHORTS: JSON.stringify([
-    { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
-    { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
-    { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2099-07-20T20:00:00+09:00" },
-  ]),
+  COHORTS: cohortsBinding(["55-59", "53-54", "50-52"], { "50-52": NOT_OPEN_YET }),
 };
 
 export default defineConfig({

@@ -13,9 +13,10 @@
  */
 import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Transform } from "node:stream";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, type ErrorCode } from "../src/contract/errors.js";
 import { declaredLength, MAX_BODY_BYTES } from "../src/http/body-limit.js";
-import { ApiError } from "../src/http/errors.js";
+import { ApiError, errorAnswer, type ErrorExtras } from "../src/http/errors.js";
 import { answerClientErrors, answerHalfClosedClients } from "../src/http/node-client-errors.js";
 
 /** The methods the edge answers; anything else is refused here, as a 405 naming these. */
@@ -25,16 +26,11 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\d{1,3}(?:\.\d
 /** Per connection, not end to end: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
-function refuse(res: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ error: code === "unavailable" ? { code, message, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS } : { code, message } });
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "cache-control": "no-store",
-    "content-length": Buffer.byteLength(body),
-    ...(code === "unavailable" ? { "retry-after": String(UNAVAILABLE_RETRY_AFTER_SECONDS) } : {}),
-    ...headers,
-  });
-  res.end(body);
+/** Answers in the one error shape, built by the same function as every Worker's and the origin's refusals. */
+function refuse(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}): void {
+  const answer = errorAnswer(status, code, message, extras);
+  res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
+  res.end(answer.body);
 }
 
 function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
@@ -76,7 +72,7 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
     res.once("close", () => inFlight--);
     if (closing) res.setHeader("connection", "close");
     const method = req.method ?? "";
-    if (!METHODS.includes(method)) return refuse(res, 405, "method_not_allowed", `${method} is not a method this service answers`, { allow: METHODS.join(", ") });
+    if (!METHODS.includes(method)) return refuse(res, 405, "method_not_allowed", `${method} is not a method this service answers`, { headers: { allow: METHODS.join(", ") } });
     const path = pathOf(req.url ?? "");
     if (path === undefined) return refuse(res, 400, "invalid_request", "the request's target must be a path, such as /api/cohorts");
     const host = req.headers.host;
@@ -86,7 +82,7 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
     try {
       declaredLength(req.headers["content-length"]);
     } catch (err) {
-      if (err instanceof ApiError) return refuse(res, err.status, err.code, err.message);
+      if (err instanceof ApiError) return refuse(res, err.status as ContentfulStatusCode, err.code, err.message);
       throw err;
     }
 
@@ -97,16 +93,18 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
       if (status >= 400 && status < 500 && answer.headers["content-length"] === "0" && method !== "HEAD") {
         answer.resume();
         const allow = answer.headers.allow;
-        if (status === 405) return refuse(res, 405, "method_not_allowed", `${method} is not allowed on ${path.split("?")[0]}`, allow ? { allow } : {});
+        if (status === 405) return refuse(res, 405, "method_not_allowed", `${method} is not allowed on ${path.split("?")[0]}`, allow ? { headers: { allow } } : {});
         if (status === 404) return refuse(res, 404, "not_found", `no such page: ${path.split("?")[0]}`);
-        return refuse(res, status, "invalid_request", "the request was refused");
+        // Any other 4xx: every status from 400 to 499 may carry a body.
+        return refuse(res, status as ContentfulStatusCode, "invalid_request", "the request was refused");
       }
       res.writeHead(status, answer.statusMessage, endToEnd(answer.headers));
       answer.pipe(res);
       answer.once("error", () => res.destroy());
     });
     upstream.once("error", () => {
-      if (!res.headersSent) refuse(res, 503, "unavailable", "the waiting room is restarting; your place is kept, please try again shortly");
+      const message = "the waiting room is restarting; your place is kept, please try again shortly";
+      if (!res.headersSent) refuse(res, 503, "unavailable", message, { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
       else res.destroy();
     });
     // A client that goes away takes its forwarded request with it.

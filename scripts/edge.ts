@@ -41,9 +41,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { z } from "zod";
-// wrangler's own copy, so the workerd and Miniflare are the ones wrangler (and the bench) run.
-import { Log, LogLevel, Miniflare } from "../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
 import { startEdgeFront, type EdgeFront } from "./edge-front.js";
+// wrangler's version, so the workerd and Miniflare are the ones wrangler (and the bench) run.
+import { Log, LogLevel, Miniflare } from "./miniflare.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);

@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { ConfigError, parseEdgeConfig } from "../src/edge/config.js";
+import { cohortsBinding } from "./cohorts.js";
 import { generateDevSecrets } from "./dev-secrets.js";
 import { Supervisor, type ChildSpec } from "./supervisor.js";
 
@@ -40,11 +41,7 @@ const DEFAULT_IDP_CLIENT_ID = "waiting-room-edge";
 function demoCohorts(now: Date): string {
   const opened = new Date(now.getTime() - 60 * 60_000).toISOString();
   const later = new Date(Math.ceil((now.getTime() + 30 * 60_000) / 60_000) * 60_000).toISOString();
-  return JSON.stringify([
-    { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: opened },
-    { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: opened },
-    { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: later },
-  ]);
+  return cohortsBinding(["55-59", "53-54", "50-52"], { "55-59": opened, "53-54": opened, "50-52": later });
 }
 
 /** Local defaults that differ from wrangler.toml: slow enough that a person sees the line move. */

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { neonConfig, Pool } from "@neondatabase/serverless";
 import ws from "ws";
 import { useNeonWsProxy } from "../../src/origin/db/neon.js";
-import { startWsTcpBridge, type WsTcpBridge } from "../../src/origin/db/ws-tcp-bridge.js";
+import { startWsTcpBridge, type WsTcpBridge } from "../../test/support/ws-tcp-bridge.js";
 import { onCleanup, removeDir } from "../lib/processes.js";
 import { freePort } from "../lib/inspector.js";
 

@@ -2,7 +2,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, release, totalmem, type } from "node:os";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
 import { root } from "./paths.js";
 
 export interface Machine {
@@ -46,7 +47,9 @@ export function notePostgresVersion(version: string): void {
 
 export function machine(): Machine {
   if (cached) return cached;
-  const workerdBinary = join(root, "node_modules/wrangler/node_modules/workerd/bin/workerd");
+  // The workerd that Miniflare (wrangler's version, scripts/miniflare.ts) runs, wherever npm placed it.
+  const workerdPackage = relative(root, dirname(createRequire(join(root, "node_modules/miniflare-v4/package.json")).resolve("workerd/package.json")));
+  const workerdBinary = join(root, workerdPackage, "bin/workerd");
   const workerdDate = output(workerdBinary, ["--version"])?.replace(/^workerd\s+/, "");
   const psql = output("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-XAtc", "show server_version"]);
   const chromium = output("/usr/bin/chromium", ["--version"])?.replace(/^Chromium\s+/, "");
@@ -56,8 +59,8 @@ export function machine(): Machine {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     os: `${type()} ${release()}`,
     node: process.versions.node,
-    workerd: `${packageVersion("node_modules/wrangler/node_modules/workerd")}${workerdDate ? ` (${workerdDate})` : ""}`,
-    miniflare: packageVersion("node_modules/wrangler/node_modules/miniflare"),
+    workerd: `${packageVersion(workerdPackage)}${workerdDate ? ` (${workerdDate})` : ""}`,
+    miniflare: packageVersion("node_modules/miniflare-v4"),
     wrangler: packageVersion("node_modules/wrangler"),
     autocannon: packageVersion("node_modules/autocannon"),
     postgres: postgresFromServer ?? psql ?? "not measured",

@@ -1,8 +1,8 @@
 /**
  * The edge under workerd, measured directly: a Miniflare instance started in the bench process, whose
  * workerd listens on 127.0.0.1 and is hit by the load generator with no Node proxy in between (unlike
- * `wrangler dev`). Miniflare is wrangler's own copy (node_modules/wrangler/node_modules/miniflare), so the
- * workerd is the one `npm start` runs; the Worker is the bundle `wrangler deploy --dry-run` produces.
+ * `wrangler dev`). Miniflare is wrangler's version (scripts/miniflare.ts), so the workerd is
+ * the one `npm start` runs; the Worker is the bundle `wrangler deploy --dry-run` produces.
  * The identity provider the edge trusts is the bench's own (bench/lib/identity.ts: an inline JWKS), and
  * the rate limits are wrangler.toml's `[[ratelimits]]`, simulated by workerd as under `npm start`.
  */
@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { parse as parseToml } from "smol-toml";
-import { Log, LogLevel, Miniflare, type PeriodType } from "../../node_modules/wrangler/node_modules/miniflare/dist/src/index.js";
 import { generateDevSecrets } from "../../scripts/dev-secrets.js";
+import { Log, LogLevel, Miniflare, type PeriodType } from "../../scripts/miniflare.js";
 import { identityBindings } from "./identity.js";
 import { root } from "./paths.js";
 import { onCleanup } from "./processes.js";

@@ -3,12 +3,10 @@
  * and the live one (bench/simulate-live.ts), so neither imports the other's module.
  */
 
-/** The 2021 cohorts (sizes as reported in the press; ../shared/data/korea-2021.json). */
-export const COHORTS_2021 = {
-  "55-59": { people: 3_520_000, opensAt: "2021-07-12T20:00:00+09:00" },
-  "53-54": { people: 1_540_000, opensAt: "2021-07-19T20:00:00+09:00" },
-  "50-52": { people: 2_360_000, opensAt: "2021-07-20T20:00:00+09:00" },
-} as const;
+import { COHORTS_2021 } from "../../scripts/cohorts.js";
+
+/** The 2021 cohorts (sizes as reported in the press), replayed at their 2021 openings. */
+export { COHORTS_2021 };
 
 export interface SimulationOptions {
   cohort: keyof typeof COHORTS_2021;

@@ -4,7 +4,7 @@
  *
  * A scratch database `bench_<random>` on 127.0.0.1:5432, dropped afterwards. The origin is the real Node
  * entry (src/origin/node.ts: migrate, seed, Hono, Drizzle, the Neon Pool) in a child process, reaching
- * PostgreSQL through the WebSocket-to-TCP bridge (src/origin/db/ws-tcp-bridge.ts) that tests use, and
+ * PostgreSQL through the WebSocket-to-TCP bridge (test/support/ws-tcp-bridge.ts) that tests use, and
  * trusting the passes of a key made for the run (PASS_JWKS). The baseline is
  * bench/lib/raw-booking-server.ts in another child process, on the same bridge and Pool settings.
  *
@@ -18,7 +18,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { DEFAULT_PASS_AUDIENCE, DEFAULT_PASS_ISSUER, DEFAULT_PASS_TTL_SECONDS } from "../../src/origin/config.js";
 import { openNeon, type DatabaseConnection } from "../../src/origin/db/connect.js";
 import { clinics, slots } from "../../src/origin/db/schema.js";
-import { startWsTcpBridge, type WsTcpBridge } from "../../src/origin/db/ws-tcp-bridge.js";
+import { startWsTcpBridge, type WsTcpBridge } from "../../test/support/ws-tcp-bridge.js";
 import { freePort } from "../lib/inspector.js";
 import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
 import { notePostgresVersion } from "../lib/machine.js";

@@ -19,7 +19,15 @@ export interface ErrorExtras {
   headers?: Record<string, string>;
 }
 
-export function errorResponse(status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}): Response {
+/** An error answer's parts, for a server that writes them itself (the Node front of `npm start`'s edge). */
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The one error shape's status, headers and body; `errorResponse` wraps them in a Response. */
+export function errorAnswer(status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}): ErrorAnswer {
   const error: ErrorBody["error"] = { code, message };
   if (extras.opensAt !== undefined) error.opensAt = extras.opensAt;
   if (extras.cohort !== undefined) error.cohort = extras.cohort;
@@ -27,7 +35,12 @@ export function errorResponse(status: ContentfulStatusCode, code: ErrorCode, mes
   if (extras.booking !== undefined) error.booking = extras.booking;
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
   if (extras.retryAfterSeconds !== undefined) headers["retry-after"] = String(extras.retryAfterSeconds);
-  return new Response(JSON.stringify({ error }), { status, headers: { ...headers, ...extras.headers } });
+  return { status, headers: { ...headers, ...extras.headers }, body: JSON.stringify({ error }) };
+}
+
+export function errorResponse(status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}): Response {
+  const answer = errorAnswer(status, code, message, extras);
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
 }
 
 /** A refusal the client caused or can act on; handlers throw it and `onError` answers with its response. */

@@ -1,6 +1,8 @@
 import type { Server } from "node:http";
 import type { Duplex } from "node:stream";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ErrorCode } from "../contract/errors.js";
+import { errorAnswer } from "./errors.js";
 
 /**
  * Node's HTTP parser refuses some requests before any handler sees them: headers over `maxHeaderSize`
@@ -11,24 +13,27 @@ import type { ErrorCode } from "../contract/errors.js";
  * parser has lost its place in the byte stream, so nothing more can be read from it.
  */
 
-const ANSWERS: Record<string, { status: number; reason: string; code: ErrorCode; message: string }> = {
+const ANSWERS: Record<string, { status: ContentfulStatusCode; reason: string; code: ErrorCode; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, reason: "Request Header Fields Too Large", code: "headers_too_large", message: "the request's headers are too large" },
   HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, reason: "Payload Too Large", code: "payload_too_large", message: "the body's chunk extensions are too large" },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: "Request Timeout", code: "request_timeout", message: "the request took too long to arrive" },
 };
 const BAD_REQUEST = { status: 400, reason: "Bad Request", code: "invalid_request", message: "the request is not well-formed HTTP" } as const;
 
+/**
+ * An answer in the one error shape (built by `errorAnswer`, as every other refusal is) written out as raw
+ * HTTP/1.1, for a socket no response object owns; it closes the connection.
+ */
+function rawErrorAnswer(status: ContentfulStatusCode, reason: string, code: ErrorCode, message: string, headers: Record<string, string> = {}): string {
+  const answer = errorAnswer(status, code, message, { headers: { ...headers, connection: "close" } });
+  const lines = Object.entries(answer.headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join("")}content-length: ${Buffer.byteLength(answer.body)}\r\n\r\n${answer.body}`;
+}
+
 /** The raw HTTP/1.1 answer for a parser error with Node's `code` (exported for tests). */
 export function clientErrorResponse(code: string | undefined): string {
   const answer = (code !== undefined ? ANSWERS[code] : undefined) ?? BAD_REQUEST;
-  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
-  return (
-    `HTTP/1.1 ${answer.status} ${answer.reason}\r\n` +
-    "content-type: application/json; charset=utf-8\r\n" +
-    "cache-control: no-store\r\n" +
-    "connection: close\r\n" +
-    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
+  return rawErrorAnswer(answer.status, answer.reason, answer.code, answer.message);
 }
 
 // Node sets this on a socket while a response is being written to it.
@@ -40,11 +45,11 @@ type HttpSocket = Duplex & { _httpMessage?: { headersSent: boolean } | null };
  */
 export function answerClientErrors(server: Server): void {
   server.on("connect", (_req: unknown, socket: Duplex) => {
-    const body = JSON.stringify({ error: { code: "method_not_allowed", message: "CONNECT is not supported: this server is not a proxy" } });
     socket.on("error", () => socket.destroy());
     socket.end(
-      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n" +
-        `allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      rawErrorAnswer(405, "Method Not Allowed", "method_not_allowed", "CONNECT is not supported: this server is not a proxy", {
+        allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+      }),
       () => socket.destroy(),
     );
   });

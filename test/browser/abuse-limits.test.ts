@@ -1,6 +1,7 @@
 import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { cohortsBinding } from "../../scripts/cohorts.js";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { sleep, startStack, type Stack } from "./support/stack.js";
@@ -32,7 +33,7 @@ beforeAll(async () => {
     ADMIT_PER_MINUTE: String(ADMIT_PER_MINUTE),
     // Far above what the honest crowd needs, so the rate, not the cap, sets the pace being measured.
     MAX_ACTIVE: "1000",
-    COHORTS: JSON.stringify([{ id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" }]),
+    COHORTS: cohortsBinding(["55-59"]),
   });
 });
 

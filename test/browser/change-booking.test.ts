@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
+import { cohortsBinding } from "../../scripts/cohorts.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, startStack, type Stack } from "./support/stack.js";
 
@@ -18,7 +19,7 @@ beforeAll(async () => {
     ADMIT_PER_MINUTE: "60",
     MAX_ACTIVE: "10",
     PASS_TTL_SECONDS: "900",
-    COHORTS: JSON.stringify([{ id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" }]),
+    COHORTS: cohortsBinding(["55-59"]),
   });
   browser = await launchBrowser();
 });

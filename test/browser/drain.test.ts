@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { rawRequest } from "../support/raw-http.js";
 import { idTokens, newPhone } from "./support/identity.js";
-import { rawRequest } from "./support/raw-http.js";
 import { running, sleep, startStack, type Stack } from "./support/stack.js";
 
 /**

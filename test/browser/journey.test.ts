@@ -10,6 +10,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
 import { queueStatus } from "../../src/contract/queue.js";
 import { idTokens, newPhone, smsCode } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, sleep, startStack, type Stack } from "./support/stack.js";
@@ -23,10 +24,7 @@ const bindings = {
   PASS_TTL_SECONDS: "900",
   CLAIM_WINDOW_SECONDS: String(CLAIM_WINDOW_SECONDS),
   PAUSED: "false",
-  COHORTS: JSON.stringify([
-    { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
-    { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2099-07-20T20:00:00+09:00" },
-  ]),
+  COHORTS: cohortsBinding(["55-59", "50-52"], { "50-52": NOT_OPEN_YET }),
 };
 /** Birth dates as the identity provider's registry will hold them (its first login of a number records it). */
 const OPEN_COHORT_BIRTH = "1963-05-01";

@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cohortsBinding } from "../../scripts/cohorts.js";
 import { slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
@@ -48,10 +49,7 @@ beforeAll(async () => {
       PASS_TTL_SECONDS: "900",
       ORIGIN_URL: `http://127.0.0.1:${relay.port}`,
       // Each test has a cohort, and so a cap, of its own.
-      COHORTS: JSON.stringify([
-        { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
-        { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
-      ]),
+      COHORTS: cohortsBinding(["55-59", "53-54"]),
     },
     { origin: originPort },
   );

@@ -1,5 +1,6 @@
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
 import { bookingResponse, slotsResponse, type Booking } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
@@ -24,11 +25,7 @@ beforeAll(async () => {
     // Fast enough that a citizen is admitted within a second or two of joining.
     ADMIT_PER_MINUTE: "600",
     MAX_ACTIVE: "50",
-    COHORTS: JSON.stringify([
-      { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
-      { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
-      { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2099-07-20T20:00:00+09:00" },
-    ]),
+    COHORTS: cohortsBinding(["55-59", "53-54", "50-52"], { "50-52": NOT_OPEN_YET }),
   });
 });
 

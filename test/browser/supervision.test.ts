@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cohortsBinding } from "../../scripts/cohorts.js";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { rawRequest, type RawRequest } from "../support/raw-http.js";
 import { idTokens, newPhone } from "./support/identity.js";
-import { rawRequest, type RawRequest } from "./support/raw-http.js";
 import { running, sleep, startStack, type Stack, type StackProcess } from "./support/stack.js";
 
 /**
@@ -23,11 +24,7 @@ beforeAll(async () => {
     // Each test joins a cohort of its own (50-52, 55-59, 53-54), so none waits behind another's citizens.
     MAX_ACTIVE: "1",
     CLAIM_WINDOW_SECONDS: "300",
-    COHORTS: JSON.stringify([
-      { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
-      { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
-      { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2021-07-20T20:00:00+09:00" },
-    ]),
+    COHORTS: cohortsBinding(["55-59", "53-54", "50-52"]),
   });
   edgePort = Number(new URL(stack.base).port);
 });

@@ -1,6 +1,6 @@
-import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { errorBody } from "../../src/contract/errors.js";
+import { chunkedUntilAnswered, rawExchange, shapedError } from "../support/raw-http.js";
 import { idpForFile } from "./support/provider.js";
 
 /**
@@ -15,35 +15,9 @@ function portOf(): number {
   return Number(new URL(idp.url).port);
 }
 
-/** Sends raw bytes and collects what comes back until the provider closes (or `untilMs`). */
-function rawExchange(request: string, untilMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(portOf(), "127.0.0.1");
-    let answer = "";
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(done, untilMs);
-    socket.on("data", (d) => (answer += d.toString("latin1")));
-    socket.on("close", done);
-    socket.on("error", (err) => (answer ? done() : reject(err)));
-    socket.write(request);
-  });
-}
-
-function parseAnswer(raw: string) {
-  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
-  const split = raw.indexOf("\r\n\r\n");
-  const head = raw.slice(0, split).toLowerCase();
-  expect(head).toContain("content-type: application/json");
-  return { status, head, error: errorBody.parse(JSON.parse(raw.slice(split + 4))).error };
-}
-
 describe("the provider's answers to raw requests", () => {
   it("headers over 16 KB: 431 in the error shape", async () => {
-    const { status, error } = parseAnswer(await rawExchange(`GET /jwks HTTP/1.1\r\nHost: x\r\nCookie: a=${"b".repeat(20_000)}\r\n\r\n`));
+    const { status, error } = shapedError(await rawExchange(portOf(), `GET /jwks HTTP/1.1\r\nHost: x\r\nCookie: a=${"b".repeat(20_000)}\r\n\r\n`));
     expect(status).toBe(431);
     expect(error.code).toBe("headers_too_large");
   });
@@ -54,18 +28,18 @@ describe("the provider's answers to raw requests", () => {
       "POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1e3\r\n\r\n{}",
       "NOT-A-METHOD / HTTP/1.1\r\nHost: x\r\n\r\n",
     ]) {
-      const { status, error } = parseAnswer(await rawExchange(request));
+      const { status, error } = shapedError(await rawExchange(portOf(), request));
       expect(status, request.split("\r\n")[0]).toBe(400);
       expect(error.code).toBe("invalid_request");
     }
   });
 
   it("CONNECT and a Host that names no host: answered in the error shape (once a 500 from oidc-provider, or no answer)", async () => {
-    const connectAnswer = parseAnswer(await rawExchange("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
+    const connectAnswer = shapedError(await rawExchange(portOf(), "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
     expect(connectAnswer.status).toBe(405);
     expect(connectAnswer.error.code).toBe("method_not_allowed");
     for (const host of ["[::1", "a b", "x:99999"]) {
-      const { status, error } = parseAnswer(await rawExchange(`GET /.well-known/openid-configuration HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+      const { status, error } = shapedError(await rawExchange(portOf(), `GET /.well-known/openid-configuration HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
       expect(status, host).toBe(400);
       expect(error.code).toBe("invalid_request");
     }
@@ -83,34 +57,22 @@ describe("the provider's answers to raw requests", () => {
   });
 
   it("a declared length over the limit is refused before a byte of the body is sent", async () => {
-    const raw = await rawExchange(`POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
-    const { status, error, head } = parseAnswer(raw);
+    const raw = await rawExchange(portOf(), `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
+    const { status, error, head } = shapedError(raw);
     expect(status).toBe(413);
     expect(error.code).toBe("payload_too_large");
     // The body was never read, so the connection cannot carry another request.
-    expect(head).toContain("connection: close");
+    expect(head).toMatch(/\r\nconnection: close/i);
   });
 
   it("a slow 64 MB chunked body is answered 413 while most of it is unsent, and the provider keeps serving", async () => {
     const total = 64 * 1024 * 1024;
-    const piece = Buffer.alloc(64 * 1024, 0x20);
-    const socket = connect(portOf(), "127.0.0.1");
-    socket.on("error", () => {});
-    let answer = "";
-    socket.on("data", (d) => (answer += d.toString("latin1")));
-    socket.write("POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
-    let sent = 0;
-    while (sent < total && !answer.includes("\r\n\r\n") && !socket.destroyed) {
-      socket.write(`${piece.length.toString(16)}\r\n`);
-      socket.write(piece);
-      socket.write("\r\n");
-      sent += piece.length;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const sentWhenAnswered = sent;
-    for (let i = 0; i < 100 && !/\}\}$/.test(answer); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    socket.destroy();
-    const { status, error } = parseAnswer(answer);
+    const { answer, sentWhenAnswered } = await chunkedUntilAnswered(
+      portOf(),
+      "POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+      total,
+    );
+    const { status, error } = shapedError(answer);
     expect(status).toBe(413);
     expect(error.code).toBe("payload_too_large");
     expect(sentWhenAnswered).toBeLessThan(total / 16);

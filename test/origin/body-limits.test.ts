@@ -1,11 +1,10 @@
-import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorBody } from "../../src/contract/errors.js";
 import { ApiError } from "../../src/http/errors.js";
 import { declaredLength, MAX_BODY_BYTES, readWithin } from "../../src/http/body-limit.js";
 import { serveOrigin } from "../../src/origin/node-server.js";
+import { chunkedUntilAnswered, rawExchange, shapedError } from "../support/raw-http.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { errorOf, openOrigin, type OriginApp } from "./support/origin.js";
 import { signPass, type PassKeys } from "./support/passes.js";
@@ -143,38 +142,9 @@ describe("methods at the origin", () => {
   });
 });
 
-/** Sends raw bytes to the origin and collects what comes back until it closes (or `untilMs`). */
-function rawExchange(request: string | Buffer, untilMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    let answer = "";
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(done, untilMs);
-    socket.on("data", (d) => (answer += d.toString("latin1")));
-    socket.on("end", done);
-    socket.on("close", done);
-    socket.on("error", (err) => (answer ? done() : reject(err)));
-    socket.write(request);
-  });
-}
-
-/** The status and error body of a raw HTTP answer, the body checked against the one error shape. */
-function parseAnswer(raw: string) {
-  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
-  const head = raw.slice(0, raw.indexOf("\r\n\r\n"));
-  const body = raw.slice(raw.indexOf("\r\n\r\n") + 4);
-  expect(head.toLowerCase()).toContain("content-type: application/json");
-  return { status, error: errorBody.parse(JSON.parse(body)).error, head };
-}
-
 describe("what Node's parser refuses, in the error shape", () => {
   it("headers over 16 KB: 431", async () => {
-    const raw = await rawExchange(`GET /api/slots HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${"a".repeat(20_000)}\r\n\r\n`);
-    const { status, error } = parseAnswer(raw);
+    const { status, error } = shapedError(await rawExchange(port, `GET /api/slots HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${"a".repeat(20_000)}\r\n\r\n`));
     expect(status).toBe(431);
     expect(error.code).toBe("headers_too_large");
   });
@@ -186,46 +156,31 @@ describe("what Node's parser refuses, in the error shape", () => {
       "GARBAGE\r\n\r\n",
       "GET /api/slots HTTP/1.1\r\nHost: bad host\r\nConnection: close\r\n\r\n",
     ]) {
-      const { status, error } = parseAnswer(await rawExchange(request));
+      const { status, error } = shapedError(await rawExchange(port, request));
       expect(status, request.split("\r\n")[0]).toBe(400);
       expect(error.code).toBe("invalid_request");
     }
   });
 
   it("CONNECT: a 405 in the error shape, not a silently closed connection", async () => {
-    const { status, error } = parseAnswer(await rawExchange("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
+    const { status, error } = shapedError(await rawExchange(port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
     expect(status).toBe(405);
     expect(error.code).toBe("method_not_allowed");
   });
 
   it("a slow 64 MB chunked body is answered 413 while most of it is unsent, and the origin keeps serving", async () => {
     const total = 64 * 1024 * 1024;
-    const piece = Buffer.alloc(64 * 1024, 0x20);
-    const socket = connect(port, "127.0.0.1");
-    socket.on("error", () => {});
-    let answer = "";
-    socket.on("data", (d) => (answer += d.toString("latin1")));
-    socket.write(
-      `POST /api/bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${await signPass(keys)}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    const { answer, sentWhenAnswered } = await chunkedUntilAnswered(
+      port,
+      `POST /api/bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${await signPass(keys)}\r\nTransfer-Encoding: chunked\r\n`,
+      total,
     );
-    let sent = 0;
-    while (sent < total && !answer.includes("\r\n\r\n") && !socket.destroyed) {
-      socket.write(`${piece.length.toString(16)}\r\n`);
-      socket.write(piece);
-      socket.write("\r\n");
-      sent += piece.length;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const sentWhenAnswered = sent;
-    // The answer may still be on its way when the socket is torn down; wait for its body.
-    for (let i = 0; i < 100 && !/\}\}$/.test(answer); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    socket.destroy();
-    const { status, error } = parseAnswer(answer);
+    const { status, error } = shapedError(answer);
     expect(status).toBe(413);
     expect(error.code).toBe("payload_too_large");
     expect(sentWhenAnswered).toBeLessThan(total / 16);
 
-    const after = parseAnswer(await rawExchange("GET /api/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const after = shapedError(await rawExchange(port, "GET /api/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     expect(after.status).toBe(404);
   });
 });

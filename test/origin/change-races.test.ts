@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Booking } from "../../src/contract/booking.js";
-import { backends, type TestDatabase } from "./support/backends.js";
-import { newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
-import {
-  bookingOf,
-  cancel,
-  createSlot,
-  errorOf,
-  move,
-  postBooking,
-  seatLedger,
-  openOrigin,
-  type OriginApp,
-} from "./support/origin.js";
+import { backends } from "./support/backends.js";
+import { bookingOf, cancel, createSlot, errorOf, move, postBooking, seatLedger } from "./support/origin.js";
+import { newCitizen } from "./support/passes.js";
+import { originSuite } from "./support/suite.js";
 
 /**
  * Moves, bookings and cancels racing on the same slots, 200 at a time. Whatever the interleaving, each
@@ -21,27 +12,11 @@ import {
  * what the database ends up holding.
  */
 describe.each(backends)("changing bookings under concurrency ($name)", (backend) => {
-  let database: TestDatabase;
-  let keys: PassKeys;
-  let app: OriginApp;
-
-  beforeAll(async () => {
-    ({ database, keys, app } = await openOrigin(backend, { poolSize: 10 }));
-  });
-  afterAll(() => database?.close());
+  const origin = originSuite(backend, { poolSize: 10 });
+  const { passFor, bookedCitizen } = origin;
 
   /** `n` citizens, each with a pass and a booking in `slotId`. */
-  async function holders(n: number, slotId: number) {
-    return Promise.all(
-      Array.from({ length: n }, async () => {
-        const sub = newCitizen();
-        const pass = await signPass(keys, passClaimsFor({ sub }));
-        const res = await postBooking(app, pass, { slotId });
-        if (res.status !== 201) throw new Error(`setup booking answered ${res.status}`);
-        return { sub, pass, booking: await bookingOf(res) };
-      }),
-    );
-  }
+  const holders = (n: number, slotId: number) => Promise.all(Array.from({ length: n }, () => bookedCitizen({ slotId })));
 
   const balanced = (ledger: Awaited<ReturnType<typeof seatLedger>>) => {
     for (const slot of ledger) {
@@ -51,17 +26,17 @@ describe.each(backends)("changing bookings under concurrency ($name)", (backend)
   };
 
   it("moves exactly as many of 200 citizens as the new slot has seats", async () => {
-    const [from, to] = [await createSlot(database.db, 200), await createSlot(database.db, 50)];
+    const [from, to] = [await createSlot(origin.db, 200), await createSlot(origin.db, 50)];
     const citizens = await holders(200, from);
 
-    const answers = await Promise.all(citizens.map((c) => move(app, c.pass, c.booking.id, { slotId: to })));
+    const answers = await Promise.all(citizens.map((c) => move(origin.app, c.pass, c.booking.id, { slotId: to })));
 
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(50);
     expect(statuses.filter((s) => s === 409)).toHaveLength(150);
     const refusals = await Promise.all(answers.filter((r) => r.status === 409).map(errorOf));
     expect(new Set(refusals.map((e) => e.code))).toEqual(new Set(["slot_full"]));
-    expect(await seatLedger(database.db, [from, to])).toEqual([
+    expect(await seatLedger(origin.db, [from, to])).toEqual([
       { slotId: from, booked: 150, capacity: 200, live: 150 },
       { slotId: to, booked: 50, capacity: 50, live: 50 },
     ]);
@@ -69,13 +44,13 @@ describe.each(backends)("changing bookings under concurrency ($name)", (backend)
 
   it("lets 200 citizens cross between two slots in both directions without deadlock, oversell or a lost seat", async () => {
     // Room for some of them: a move takes a seat another move has freed only once that one commits.
-    const [a, b] = [await createSlot(database.db, 130), await createSlot(database.db, 130)];
+    const [a, b] = [await createSlot(origin.db, 130), await createSlot(origin.db, 130)];
     const inA = await holders(100, a);
     const inB = await holders(100, b);
 
     const answers = await Promise.all([
-      ...inA.map((c) => move(app, c.pass, c.booking.id, { slotId: b })),
-      ...inB.map((c) => move(app, c.pass, c.booking.id, { slotId: a })),
+      ...inA.map((c) => move(origin.app, c.pass, c.booking.id, { slotId: b })),
+      ...inB.map((c) => move(origin.app, c.pass, c.booking.id, { slotId: a })),
     ]);
 
     // Two moves crossing lock the same two slot rows; in opposite orders they would deadlock, and
@@ -84,39 +59,39 @@ describe.each(backends)("changing bookings under concurrency ($name)", (backend)
     expect(statuses.filter((s) => s !== 200 && s !== 409)).toEqual([]);
     const moved = statuses.filter((s) => s === 200).length;
     expect(moved).toBeGreaterThanOrEqual(60);
-    const ledger = await seatLedger(database.db, [a, b]);
+    const ledger = await seatLedger(origin.db, [a, b]);
     balanced(ledger);
     expect(ledger[0]!.booked + ledger[1]!.booked).toBe(200);
   });
 
   it("keeps the seats in balance through 200 mixed moves, bookings, cancels and rebookings on three slots", async () => {
-    const [a, b, c] = [await createSlot(database.db, 40), await createSlot(database.db, 30), await createSlot(database.db, 20)];
+    const [a, b, c] = [await createSlot(origin.db, 40), await createSlot(origin.db, 30), await createSlot(origin.db, 20)];
     const slotIds = [a, b, c] as const;
     const inA = await holders(40, a);
     const inB = await holders(20, b);
-    const newcomers = await Promise.all(Array.from({ length: 80 }, () => signPass(keys)));
+    const newcomers = await Promise.all(Array.from({ length: 80 }, () => passFor(newCitizen())));
 
     const pick = (i: number) => slotIds[i % 3]!;
     type Step = { kind: string; res: Response };
     const steps: Array<Promise<Step>> = [
       // 60 holders: a third move, a third cancel, a third cancel and book again with the same pass.
       ...[...inA, ...inB].map(async (holder, i): Promise<Step> => {
-        if (i % 3 === 0) return { kind: "move", res: await move(app, holder.pass, holder.booking.id, { slotId: pick(i + 1) }) };
-        if (i % 3 === 1) return { kind: "cancel", res: await cancel(app, holder.pass, holder.booking.id) };
-        await cancel(app, holder.pass, holder.booking.id);
-        return { kind: "rebook", res: await postBooking(app, holder.pass, { slotId: pick(i) }) };
+        if (i % 3 === 0) return { kind: "move", res: await move(origin.app, holder.pass, holder.booking.id, { slotId: pick(i + 1) }) };
+        if (i % 3 === 1) return { kind: "cancel", res: await cancel(origin.app, holder.pass, holder.booking.id) };
+        await cancel(origin.app, holder.pass, holder.booking.id);
+        return { kind: "rebook", res: await postBooking(origin.app, holder.pass, { slotId: pick(i) }) };
       }),
       // 60 holders race a move against a cancel of the same booking.
-      ...[...inA, ...inB].map(async (holder, i): Promise<Step> => ({ kind: "move", res: await move(app, holder.pass, holder.booking.id, { slotId: pick(i + 2) }) })),
+      ...[...inA, ...inB].map(async (holder, i): Promise<Step> => ({ kind: "move", res: await move(origin.app, holder.pass, holder.booking.id, { slotId: pick(i + 2) }) })),
       // 80 newcomers book.
-      ...newcomers.map(async (pass, i): Promise<Step> => ({ kind: "book", res: await postBooking(app, pass, { slotId: pick(i) }) })),
+      ...newcomers.map(async (pass, i): Promise<Step> => ({ kind: "book", res: await postBooking(origin.app, pass, { slotId: pick(i) }) })),
     ];
     expect(steps).toHaveLength(200);
     const answers = await Promise.all(steps);
 
     const failures = answers.filter(({ res }) => res.status >= 500);
     expect(failures.map(({ kind, res }) => `${kind} ${res.status}`)).toEqual([]);
-    const ledger = await seatLedger(database.db, slotIds);
+    const ledger = await seatLedger(origin.db, slotIds);
     balanced(ledger);
     // The live bookings are exactly those the answers promised: the 20 holders who only moved, and every
     // booking and rebooking told 201. Nothing is kept that a citizen was told failed, nor lost that succeeded.
@@ -126,16 +101,16 @@ describe.each(backends)("changing bookings under concurrency ($name)", (backend)
   });
 
   it("frees the right seat when a move and a cancel of one booking race, 100 times over", async () => {
-    const [from, to] = [await createSlot(database.db, 100), await createSlot(database.db, 100)];
+    const [from, to] = [await createSlot(origin.db, 100), await createSlot(origin.db, 100)];
     const citizens = await holders(100, from);
 
     const answers = await Promise.all(
-      citizens.flatMap((c) => [move(app, c.pass, c.booking.id, { slotId: to }), cancel(app, c.pass, c.booking.id)]),
+      citizens.flatMap((c) => [move(origin.app, c.pass, c.booking.id, { slotId: to }), cancel(origin.app, c.pass, c.booking.id)]),
     );
 
     expect(answers.map((r) => r.status).filter((s) => s !== 200 && s !== 409)).toEqual([]);
     // Whichever came first, every booking ends cancelled and neither slot keeps a seat for it.
-    expect(await seatLedger(database.db, [from, to])).toEqual([
+    expect(await seatLedger(origin.db, [from, to])).toEqual([
       { slotId: from, booked: 0, capacity: 100, live: 0 },
       { slotId: to, booked: 0, capacity: 100, live: 0 },
     ]);

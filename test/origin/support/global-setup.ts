@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startWsTcpBridge } from "../../../src/origin/db/ws-tcp-bridge.js";
+import { startWsTcpBridge } from "../../support/ws-tcp-bridge.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
