@@ -1,5 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
+import { citizenTag } from "../../src/edge/citizen-key.js";
 import type { QueueShard } from "../../src/edge/queue-shard.js";
 import { freshShard, keyOf, randomIdentity, stubOf } from "./helpers.js";
 
@@ -74,5 +76,29 @@ describe("group commit of joins", () => {
     expect(new Set(again.map((r) => r.ticketId)).size).toBe(100);
     expect(again.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect((await stub.snapshot()).lastSeq).toBe(100);
+  });
+
+  it("keeps two citizens whose lookup tags collide apart, before and after the object restarts", async () => {
+    const address = freshShard();
+    const stub = stubOf(address);
+    // Two keys that differ only outside the 48 bits the tag is made of.
+    const bytes = new Uint8Array(32).map((_, i) => i * 7);
+    const first = Buffer.from(bytes).toString("base64url");
+    bytes[20] = 255;
+    const second = Buffer.from(bytes).toString("base64url");
+    expect(citizenTag(first)).toBe(citizenTag(second));
+    expect(first).not.toBe(second);
+
+    const [a, b] = [await stub.join(first), await stub.join(second)];
+    expect([a.seq, b.seq]).toEqual([1, 2]);
+    expect((await stub.join(first)).ticketId).toBe(a.ticketId);
+    expect((await stub.join(second)).ticketId).toBe(b.ticketId);
+
+    // A new instance reads who holds which ticket from SQLite, not from the old instance's memory.
+    await evictDurableObject(stub);
+    expect((await stub.join(second)).ticketId).toBe(b.ticketId);
+    expect((await stub.join(first)).ticketId).toBe(a.ticketId);
+    const third = await stub.join(await keyOf(randomIdentity()));
+    expect(third.seq).toBe(3);
   });
 });
