@@ -184,6 +184,14 @@ export function edgeConfig(env: Env): EdgeConfig {
   return config;
 }
 
+/**
+ * Whether a cohort takes joins at `now` (ms): from its opening time on, inclusive. The one place this is
+ * decided, so the join, the cohort list, the ops view and `npm start` never disagree at the boundary.
+ */
+export function cohortIsOpen(cohort: Pick<CohortConfig, "opensAt">, now: number): boolean {
+  return now >= Date.parse(cohort.opensAt);
+}
+
 /** The cohort a birth year belongs to, if any. */
 export function cohortForBirthYear(config: EdgeConfig, year: number): CohortConfig | undefined {
   return config.cohorts.find((c) => c.birthYears[0] <= year && year <= c.birthYears[1]);
