@@ -139,6 +139,17 @@ describe("passes", () => {
     expect(check).toMatchObject({ ok: false, code: "ERR_PASS_NO_KID" });
   });
 
+  it("tells no pass from a broken Authorization header, as the origin does", async () => {
+    const none = await gate(undefined);
+    const basic = await SELF.fetch(`${ORIGIN}/api/slots?region=11`, { headers: { authorization: "Basic dXNlcjpwYXNz" } });
+
+    expect([none.status, basic.status]).toEqual([401, 401]);
+    // RFC 6750: a request with no credential gets a bare challenge; a broken one is told invalid_token.
+    expect(none.headers.get("www-authenticate")).toBe("Bearer");
+    expect(basic.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
+    expect(await errorCode(basic)).toBe("invalid_token");
+  });
+
   it("lets a valid pass through the gate; an unreachable origin is a retryable 503, never a hang", async () => {
     const res = await gate(await signPass(config, fields()));
     expect(res.status).toBe(503);
