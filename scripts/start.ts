@@ -16,7 +16,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
-import { ConfigError, parseEdgeConfig } from "../src/edge/config.js";
+import { cohortIsOpen, ConfigError, parseEdgeConfig } from "../src/edge/config.js";
 import { cohortsBinding } from "./cohorts.js";
 import { generateDevSecrets } from "./dev-secrets.js";
 import { Supervisor, type ChildSpec } from "./supervisor.js";
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     await supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000);
     process.exit(1);
   }
-  const open = config.cohorts.filter((c) => Date.parse(c.opensAt) <= Date.now()).map((c) => c.id);
+  const open = config.cohorts.filter((c) => cohortIsOpen(c, Date.now())).map((c) => c.id);
   console.log("");
   console.log(`  Waiting room ready: open ${edgeUrl}/`);
   console.log(`  Cohorts open now: ${open.join(", ") || "none"}; admitting ${config.admitPerMinute}/min, at most ${config.maxActive} at once, ${config.shards} shards`);

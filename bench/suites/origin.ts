@@ -15,7 +15,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
-import { DEFAULT_PASS_AUDIENCE, DEFAULT_PASS_ISSUER, DEFAULT_PASS_TTL_SECONDS } from "../../src/origin/config.js";
 import { openNeon, type DatabaseConnection } from "../../src/origin/db/connect.js";
 import { clinics, slots } from "../../src/origin/db/schema.js";
 import { startWsTcpBridge, type WsTcpBridge } from "../../test/support/ws-tcp-bridge.js";
@@ -40,6 +39,9 @@ interface PassKey {
   jwks: string;
 }
 
+/** What the run's passes say; the origin is told the same, as `npm start` tells it the edge's values. */
+const PASSES = { PASS_ISSUER: "https://waiting-room.bench", PASS_AUDIENCE: "booking-origin-bench", PASS_TTL_SECONDS: "900" };
+
 async function passKey(): Promise<PassKey> {
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   const kid = `bench-${randomBytes(4).toString("hex")}`;
@@ -55,14 +57,14 @@ async function signPasses(key: PassKey, tag: string, count: number): Promise<str
     out.push(
       await new SignJWT({ cohort: "55-59", shard: 0, seq: i + 1 })
         .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "JWT" })
-        .setIssuer(DEFAULT_PASS_ISSUER)
-        .setAudience(DEFAULT_PASS_AUDIENCE)
+        .setIssuer(PASSES.PASS_ISSUER)
+        .setAudience(PASSES.PASS_AUDIENCE)
         .setSubject(`bench-citizen-${tag}-${i}-${randomUUID()}`)
         .setJti(`${tag}-${i}`)
         .setIssuedAt(now)
         .setNotBefore(now)
         // The edge's lifetime: the origin refuses a pass claiming a longer one than its PASS_TTL_SECONDS.
-        .setExpirationTime(now + DEFAULT_PASS_TTL_SECONDS)
+        .setExpirationTime(now + Number(PASSES.PASS_TTL_SECONDS))
         .sign(key.privateKey),
     );
   }
@@ -146,7 +148,7 @@ export const origin: Suite = {
       const rawPort = await freePort();
       const env = { DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy };
       // The origin first: it migrates and seeds the scratch database.
-      const o = startNodeChild("src/origin/node.ts", { ...env, PORT: String(originPort), PASS_JWKS: key.jwks });
+      const o = startNodeChild("src/origin/node.ts", { ...env, ...PASSES, PORT: String(originPort), PASS_JWKS: key.jwks });
       children.push(o.child);
       await waitForHttp(`http://127.0.0.1:${originPort}/api/slots?region=11`, o.child, o.output);
       const r = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, PORT: String(rawPort) });

@@ -1,13 +1,15 @@
+import { errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { z } from "zod";
 
 /**
  * The pass: the only thing the origin trusts. An ES256 JWT signed at the edge once a citizen's turn
- * has come; the origin verifies it on its own with the edge's public keys (JWKS).
+ * has come; the edge's booking gate and the origin both verify it, with the one check below, so the two
+ * can never disagree about which passes are good.
  */
 export const PASS_ALG = "ES256";
 /** The cookie that carries the pass for the page (HttpOnly, path /api); apps send `Authorization: Bearer`. */
 export const PASS_COOKIE = "wr_pass";
-/** Claims the origin insists on, beyond what `jwtVerify` checks for `iss`/`aud`/`exp`. */
+/** Claims every pass carries, beyond what `jwtVerify` checks for `iss`/`aud`/`exp`. */
 export const PASS_REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "iat", "nbf", "exp", "cohort", "shard", "seq"] as const;
 
 export const passClaims = z.object({
@@ -27,12 +29,96 @@ export const passClaims = z.object({
 export type PassClaims = z.infer<typeof passClaims>;
 
 /**
+ * How far the verifier's clock may disagree with the signer's. The edge signs in one place (the status
+ * route, wherever the citizen's request lands) and the gate and the origin verify on other machines, each
+ * with its own clock; NTP keeps servers within well under a second, and `iat`/`exp` are whole seconds, so
+ * 5 s absorbs a poorly synced machine and the rounding without refusing a pass signed "now". It lets an
+ * expired pass live at most 5 s more, under 1% of a 900 s pass: far less than a stolen pass would need.
+ */
+export const PASS_CLOCK_SKEW_SECONDS = 5;
+
+/**
  * Clocks differ and `iat`/`exp` are whole seconds, so a pass may span its lifetime plus this. Anything
  * longer was not signed by an edge honouring PASS_TTL_SECONDS: a stolen signing key, or a bug.
  */
 export const PASS_LIFETIME_TOLERANCE_SECONDS = 5;
 
+/** A pass longer than this is refused before it is parsed: no edge signs one anywhere near it. */
+export const PASS_MAX_LENGTH = 4096;
+
+/** What a verifier must know that the pass itself cannot tell it: who signs passes, for whom, for how long. */
+export interface PassExpectations {
+  issuer: string;
+  audience: string;
+  /** The edge's PASS_TTL_SECONDS. */
+  passTtlSeconds: number;
+}
+
+/**
+ * The one set of verify options: ES256 only, this issuer and audience, every claim the contract
+ * requires, the clock skew above, and an `iat` neither in the future nor older than a pass can live.
+ */
+export function passVerifyOptions(expected: PassExpectations): JWTVerifyOptions {
+  return {
+    algorithms: [PASS_ALG],
+    issuer: expected.issuer,
+    audience: expected.audience,
+    requiredClaims: [...PASS_REQUIRED_CLAIMS],
+    clockTolerance: PASS_CLOCK_SKEW_SECONDS,
+    maxTokenAge: expected.passTtlSeconds + PASS_LIFETIME_TOLERANCE_SECONDS,
+  };
+}
+
 /** Whether a pass claims a longer life than the configured `PASS_TTL_SECONDS` allows. */
 export function outlivesPassLifetime(claims: Pick<PassClaims, "iat" | "exp">, passTtlSeconds: number): boolean {
   return claims.exp - claims.iat > passTtlSeconds + PASS_LIFETIME_TOLERANCE_SECONDS;
+}
+
+/**
+ * Why a pass was refused: a jose error code (`ERR_JWT_EXPIRED`, …) or one of ours (`ERR_PASS_…`), and the
+ * error itself when there was one, for a verifier that says more (which claim) or logs its own failures.
+ */
+export type PassCheck = { ok: true; pass: PassClaims } | { ok: false; code: string; error?: unknown };
+
+/** A JOSE error of our own, so callers branch on its code like on jose's. */
+export class PassWithoutKid extends errors.JOSEError {
+  static override code = "ERR_PASS_NO_KID";
+  override code = "ERR_PASS_NO_KID";
+  constructor() {
+    super("the pass names no signing key (kid)");
+  }
+}
+
+/**
+ * Keys rotate, and the edge names the signing key in every pass: a pass without `kid` is not one the edge
+ * signed, and refusing it keeps a key set of one key from quietly accepting it by elimination.
+ */
+function requireKid(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+  return (header, token) => {
+    if (typeof header.kid !== "string" || header.kid === "") throw new PassWithoutKid();
+    return keys(header, token);
+  };
+}
+
+/**
+ * Verifies a pass: the options above, a `kid` in the header that `keys` knows, claims of the contract's
+ * shape, and a lifetime no longer than PASS_TTL_SECONDS. Never throws, so no pass can produce a 5xx.
+ */
+export async function checkPass(token: string, keys: JWTVerifyGetKey, expected: PassExpectations): Promise<PassCheck> {
+  if (token.length > PASS_MAX_LENGTH) return { ok: false, code: "ERR_PASS_TOO_LONG" };
+  try {
+    const { payload } = await jwtVerify(token, requireKid(keys), passVerifyOptions(expected));
+    const claims = passClaims.safeParse(payload);
+    if (!claims.success) return { ok: false, code: "ERR_PASS_CLAIMS" };
+    if (outlivesPassLifetime(claims.data, expected.passTtlSeconds)) return { ok: false, code: "ERR_PASS_LIFETIME" };
+    return { ok: true, pass: claims.data };
+  } catch (error) {
+    return { ok: false, code: joseCode(error), error };
+  }
+}
+
+/** jose errors carry a stable `code`; branch on it, never on message text. */
+export function joseCode(err: unknown): string {
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string") return err.code;
+  return "ERR_UNKNOWN";
 }

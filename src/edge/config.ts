@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { jsonBinding, jwksDocument, parseBindings, type JwksDocument } from "../http/bindings.js";
+
+export { ConfigError } from "../http/bindings.js";
 
 /**
  * The edge's configuration, parsed once per set of bindings. Operators change behaviour only through
@@ -29,17 +32,6 @@ export const cohortConfig = z
   .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to");
 export type CohortConfig = z.infer<typeof cohortConfig>;
 
-/** A binding that holds JSON: parsed here, so its schema sees values and its errors name the binding. */
-const jsonBinding = (required: string, notJson: string) =>
-  z.string({ error: required }).transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: notJson });
-      return z.NEVER;
-    }
-  });
-
 const cohorts = jsonBinding("COHORTS is required", "COHORTS must be a JSON list")
   .pipe(z.array(cohortConfig).min(1, "COHORTS must list at least one cohort"))
   .refine((list) => new Set(list.map((c) => c.id)).size === list.length, "COHORTS has a repeated id")
@@ -64,8 +56,6 @@ const signingKeys = jsonBinding("PASS_SIGNING_KEYS is required (a secret)", "PAS
   .pipe(z.array(signingJwk, { error: "PASS_SIGNING_KEYS must list private ES256 JWKs with kid" }).min(1, "PASS_SIGNING_KEYS must hold at least one key"))
   .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, "PASS_SIGNING_KEYS has a repeated kid");
 
-/** A JWKS document: the identity provider's public keys, when they are given inline rather than fetched. */
-const jwksDocument = z.object({ keys: z.array(z.looseObject({ kty: z.string() })).min(1) });
 const idpJwks = jsonBinding("IDP_JWKS is not set", "IDP_JWKS must be a JSON JWKS").pipe(
   z.object(jwksDocument.shape, { error: 'IDP_JWKS must be a JWKS: {"keys":[{"kty":...}]}' }),
 );
@@ -136,7 +126,7 @@ export interface IdentityProviderConfig {
   issuer: string;
   clientId: string;
   clientSecret: string;
-  keys: { kind: "remote"; url: string } | { kind: "inline"; jwks: z.infer<typeof jwksDocument> };
+  keys: { kind: "remote"; url: string } | { kind: "inline"; jwks: JwksDocument };
   /** An id_token older than this (by `iat`) is refused, so a leaked one cannot be used for long. */
   maxAgeSeconds: number;
 }
@@ -144,22 +134,9 @@ export interface IdentityProviderConfig {
 /** Per the issue: an id_token may be at most an hour old unless the operator says otherwise. */
 export const DEFAULT_IDP_MAX_AGE_SECONDS = 3600;
 
-/** Thrown when a binding is missing or malformed; the message names every bad binding. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
 /** Parses a plain record of bindings (the Worker's env, or process.env for `npm start`). */
 export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
-  const parsed = edgeBindings.safeParse(source);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const binding = String(i.path[0] ?? "");
-      return i.message.includes(binding) || !binding ? i.message : `${binding}: ${i.message}`;
-    });
-    throw new ConfigError(`bad edge configuration: ${problems.join("; ")}`);
-  }
-  const b = parsed.data;
+  const b = parseBindings(edgeBindings, source, "edge configuration");
   return {
     admitPerMinute: b.ADMIT_PER_MINUTE,
     maxActive: b.MAX_ACTIVE,
@@ -205,6 +182,14 @@ export function edgeConfig(env: Env): EdgeConfig {
   }
   parsedFor.set(env, config);
   return config;
+}
+
+/**
+ * Whether a cohort takes joins at `now` (ms): from its opening time on, inclusive. The one place this is
+ * decided, so the join, the cohort list, the ops view and `npm start` never disagree at the boundary.
+ */
+export function cohortIsOpen(cohort: Pick<CohortConfig, "opensAt">, now: number): boolean {
+  return now >= Date.parse(cohort.opensAt);
 }
 
 /** The cohort a birth year belongs to, if any. */

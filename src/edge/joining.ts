@@ -5,7 +5,7 @@ import type { JoinResponse } from "../contract/queue.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
 import { citizenKey, shardOf } from "./citizen-key.js";
-import { cohortForBirthYear, type EdgeConfig } from "./config.js";
+import { cohortForBirthYear, cohortIsOpen, type EdgeConfig } from "./config.js";
 import { verifyIdToken, type VerifiedCitizen } from "./identity.js";
 import { clientAddress, enforceLimit } from "./limits.js";
 import { ticketStatus, type TicketStatus } from "./queue-status.js";
@@ -56,7 +56,7 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const cohort = cohortForBirthYear(config, Number(citizen.birthdate.slice(0, 4)));
   if (!cohort) throw fail(403, "not_eligible", "no cohort is open for booking for this birth date");
   const now = Date.now();
-  if (now < Date.parse(cohort.opensAt)) {
+  if (!cohortIsOpen(cohort, now)) {
     throw fail(409, "cohort_not_open", `booking for ${cohort.label.en} opens at ${cohort.opensAt}`, { opensAt: cohort.opensAt, cohort: cohort.id });
   }
 

@@ -1,29 +1,31 @@
-import { PASS_COOKIE } from "../contract/pass.js";
 import type { MiddlewareHandler } from "hono";
-import type { PassClaims } from "../contract/pass.js";
-import { edgeConfig } from "./config.js";
+import { PASS_COOKIE, type PassClaims } from "../contract/pass.js";
+import { presentedCredential } from "../http/credentials.js";
 import { fail } from "../http/errors.js";
+import { edgeConfig } from "./config.js";
 import { verifyPass } from "./passes.js";
-import { bearerOrCookie } from "../http/json-body.js";
-
 
 export type PassVariables = { pass: PassClaims; passToken: string };
 
+// RFC 6750: no credential at all gets a bare challenge; a broken or refused one says invalid_token.
+const ASK_FOR_A_PASS = { "www-authenticate": "Bearer" };
+const REFUSE_THE_PASS = { "www-authenticate": 'Bearer error="invalid_token"' };
+
 /**
  * Admits a request only with a valid pass (bearer or cookie), so the origin sees nothing but admitted
- * traffic. The origin verifies the pass again on its own.
+ * traffic. The origin verifies the pass again on its own, with the same check.
  */
 export const requirePass: MiddlewareHandler<{ Bindings: Env; Variables: PassVariables }> = async (c, next) => {
-  const token = bearerOrCookie(c, PASS_COOKIE);
-  if (!token) {
-    throw fail(401, "invalid_token", "a pass is required: wait for your turn in the queue", { headers: { "www-authenticate": "Bearer" } });
+  const credential = presentedCredential(c, PASS_COOKIE);
+  if (credential.kind === "none") {
+    throw fail(401, "invalid_token", "a pass is required: wait for your turn in the queue", { headers: ASK_FOR_A_PASS });
   }
-  const check = await verifyPass(edgeConfig(c.env), token);
-  if (!check.ok) {
-    throw fail(401, "invalid_token", "the pass is not valid or has expired", { headers: { "www-authenticate": 'Bearer error="invalid_token"' } });
+  if (credential.kind === "malformed") {
+    throw fail(401, "invalid_token", "the Authorization header must be: Bearer <pass>", { headers: REFUSE_THE_PASS });
   }
+  const check = await verifyPass(edgeConfig(c.env), credential.token);
+  if (!check.ok) throw fail(401, "invalid_token", "the pass is not valid or has expired", { headers: REFUSE_THE_PASS });
   c.set("pass", check.pass);
-  c.set("passToken", token);
+  c.set("passToken", credential.token);
   await next();
 };
-

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { fail } from "../http/errors.js";
-import { bearerOrCookie } from "../http/json-body.js";
+import { presentedCredential } from "../http/credentials.js";
 import type { EdgeConfig } from "./config.js";
 import { TICKET_COOKIE, verifyTicket, type TicketClaims } from "./tickets.js";
 
@@ -20,9 +20,10 @@ export function refuseTicket(problem: keyof typeof TICKET_MESSAGES) {
 
 /** The presented ticket (bearer or cookie), if any and valid; `undefined` when none was presented. */
 export async function presentedTicket(c: Context, config: EdgeConfig): Promise<TicketClaims | undefined> {
-  const token = bearerOrCookie(c, TICKET_COOKIE);
-  if (token === undefined) return undefined;
-  const check = await verifyTicket(config, token);
+  const credential = presentedCredential(c, TICKET_COOKIE);
+  if (credential.kind === "none") return undefined;
+  if (credential.kind === "malformed") throw refuseTicket("malformed");
+  const check = await verifyTicket(config, credential.token);
   if (!check.ok) throw refuseTicket(check.problem);
   if (!config.cohorts.some((co) => co.id === check.ticket.cohort)) throw refuseTicket("unknown_cohort");
   return check.ticket;

@@ -1,5 +1,4 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
 import type { z } from "zod";
 import { declaredLength, readBody } from "./body-limit.js";
 import { describeIssues, fail } from "./errors.js";
@@ -37,17 +36,4 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw fail(400, "invalid_request", describeIssues(parsed.error));
   return parsed.data;
-}
-
-/**
- * A bearer token from `Authorization`, else the named cookie. An Authorization header that is not a
- * well-formed Bearer gives "" (presented but unusable), so callers can say what is wrong.
- */
-export function bearerOrCookie(c: Context, cookie: string): string | undefined {
-  const auth = c.req.header("authorization");
-  if (auth !== undefined) {
-    const m = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(auth);
-    return m?.[1] ?? "";
-  }
-  return getCookie(c, cookie);
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createOriginApp } from "./app.js";
-import { OriginConfigError, parseOriginConfig } from "./config.js";
+import { ConfigError, parseOriginConfig } from "./config.js";
 import { openDatabase } from "./db/connect.js";
 import { serveOrigin } from "./node-server.js";
 import { createPassVerifier } from "./pass-verifier.js";
@@ -18,13 +18,13 @@ async function main(): Promise<void> {
   const seeded = await seedIfEmpty(connection.db);
   console.log(`origin: database: ${where}${seeded ? `, seeded ${seeded.clinics} clinics and ${seeded.slots} slots` : ""}`);
   console.log(
-    `origin: passes from ${config.passKeys.kind === "remote" ? config.passKeys.url : "PASS_JWKS"}` +
-      ` (issuer ${config.passIssuer}, audience ${config.passAudience}, living at most ${config.passTtlSeconds} s)`,
+    `origin: passes from ${config.passes.keys.kind === "remote" ? config.passes.keys.url : "PASS_JWKS"}` +
+      ` (issuer ${config.passes.issuer}, audience ${config.passes.audience}, living at most ${config.passes.passTtlSeconds} s)`,
   );
 
   const app = createOriginApp({
     database: () => ({ db: connection.db }),
-    verifyPass: createPassVerifier({ keys: config.passKeys, issuer: config.passIssuer, audience: config.passAudience, passTtlSeconds: config.passTtlSeconds }),
+    verifyPass: createPassVerifier(config.passes),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   // serveOrigin answers what Node's parser refuses (431, 400, CONNECT) in the error shape, too.
@@ -73,6 +73,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof OriginConfigError ? err.message : err);
+  console.error(err instanceof ConfigError ? err.message : err);
   process.exit(1);
 });

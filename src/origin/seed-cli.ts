@@ -1,10 +1,11 @@
-import { OriginConfigError, parseOriginConfig } from "./config.js";
+import { ConfigError, parseDatabaseConfig } from "./config.js";
 import { openDatabase } from "./db/connect.js";
 import { seedIfEmpty } from "./seed.js";
 
 /** `npm run db:seed`: migrates the configured database and seeds it if it has no clinics. */
 async function main(): Promise<void> {
-  const config = parseOriginConfig(process.env);
+  // The database alone: seeding verifies no pass, so it needs none of the pass settings.
+  const config = parseDatabaseConfig(process.env);
   const connection = await openDatabase(config);
   try {
     await connection.migrate();
@@ -20,6 +21,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof OriginConfigError ? err.message : err);
+  console.error(err instanceof ConfigError ? err.message : err);
   process.exit(1);
 });

@@ -28,7 +28,7 @@ function originFor(env: Record<string, unknown>): Hono<OriginEnv> {
       return { db, done: () => c.executionCtx.waitUntil(pool.end()) };
     },
     // Module scope, so the edge's key set stays cached across requests in this isolate.
-    verifyPass: createPassVerifier({ keys: config.passKeys, issuer: config.passIssuer, audience: config.passAudience, passTtlSeconds: config.passTtlSeconds }),
+    verifyPass: createPassVerifier(config.passes),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   return app;

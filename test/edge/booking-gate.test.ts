@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { newTicketId } from "../../src/edge/citizen-key.js";
 import { signPass } from "../../src/edge/passes.js";
 import type { QueueShard } from "../../src/edge/queue-shard.js";
-import { callsOf, config, errorCode, identityInShard, join, jwtParts, ORIGIN, status, stubOf } from "./helpers.js";
+import { callsOf, config, errorCode, identityInShard, join, jwtParts, OPEN_BIRTH_DATE, ORIGIN, status, stubOf } from "./helpers.js";
 
 /**
  * The gate in front of the booking API: which requests reach the origin, with what, and when it tells
@@ -13,15 +13,17 @@ import { callsOf, config, errorCode, identityInShard, join, jwtParts, ORIGIN, st
  */
 
 const COHORT = "55-59";
+/** The other open cohort, whose lines no test here had used: four more empty shards. */
+const OTHER_COHORT = { id: "53-54", birthDate: "1967-03-01" };
 const BOOKING_ID = "0b6f5c1e-8d3a-4f2b-9c7e-1a2b3c4d5e6f";
 
 /**
  * A citizen first in the empty line of shard `shard` (each test file has its own storage, and each test
  * here its own shard), holding the pass the status answer carries.
  */
-async function admittedCitizen(shard: number) {
+async function admittedCitizen(shard: number, cohort: { id: string; birthDate: string } = { id: COHORT, birthDate: OPEN_BIRTH_DATE }) {
   const identity = await identityInShard(shard);
-  const { ticket } = await join(identity);
+  const { ticket } = await join(identity, cohort.birthDate);
   let answer = await status(ticket);
   for (let i = 0; i < 20 && answer.state !== "admitted"; i++) {
     await new Promise((r) => setTimeout(r, 250));
@@ -30,12 +32,14 @@ async function admittedCitizen(shard: number) {
   expect(answer.state).toBe("admitted");
   const pass = answer.pass!;
   const seq = Number(jwtParts(pass).payload.seq);
-  const stub = stubOf({ cohort: COHORT, shard });
+  const stub = stubOf({ cohort: cohort.id, shard });
   const completedAt = () =>
     runInDurableObject(stub, (_shard: QueueShard, state) =>
       state.storage.sql.exec<{ completed_at: number | null }>("SELECT completed_at FROM tickets WHERE seq = ?", seq).one().completed_at,
     );
-  return { identity, ticket, pass, stub, completedAt };
+  /** People holding the shard's capacity, as the admission rule counts them. */
+  const active = async () => (await stub.snapshot()).active;
+  return { identity, ticket, pass, stub, completedAt, active };
 }
 
 /** Plays the origin: records what reaches it and answers `status` with `body`. */
@@ -67,6 +71,45 @@ const patch = (pass: string | undefined, body: unknown) => send("PATCH", `/api/b
 
 afterEach(() => {
   vi.restoreAllMocks();
+});
+
+describe("booking through the gate", () => {
+  it("tells the shard once the origin has made the booking, so the citizen's place stops holding capacity", async () => {
+    const { stub, pass, completedAt, active } = await admittedCitizen(0, OTHER_COHORT);
+    const made = { booking: { id: BOOKING_ID, status: "booked" } };
+    const { seen } = originAnswers(201, made);
+    expect(await active()).toBe(1);
+
+    const res = await send("POST", "/api/bookings", pass, { slotId: 42 });
+
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual(made);
+    expect(seen.map((r) => `${r.method} ${r.url} ${r.body}`)).toEqual([`POST ${config.originUrl}/api/bookings {"slotId":42}`]);
+    // The next person in this line may be let in now, not when the pass expires.
+    expect(await active()).toBe(0);
+    expect(await completedAt()).not.toBeNull();
+    expect((await callsOf(stub)).complete).toBe(1);
+  });
+
+  it("tells the shard nothing when the booking fails, so the citizen keeps their place to try again", async () => {
+    const { stub, pass, completedAt, active } = await admittedCitizen(1, OTHER_COHORT);
+    expect(await active()).toBe(1);
+
+    const full = { error: { code: "slot_full", message: "this slot has no seats left" } };
+    originAnswers(409, full);
+    const refused = await send("POST", "/api/bookings", pass, { slotId: 42 });
+    vi.restoreAllMocks();
+    originAnswers(500, { error: { code: "internal", message: "the origin failed" } });
+    const failed = await send("POST", "/api/bookings", pass, { slotId: 42 });
+
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual(full);
+    expect(failed.status).toBe(503);
+    expect(await errorCode(failed)).toBe("unavailable");
+    expect(await active()).toBe(1);
+    expect(await completedAt()).toBeNull();
+    expect((await callsOf(stub)).complete).toBe(0);
+  });
 });
 
 describe("changing a booking through the gate", () => {

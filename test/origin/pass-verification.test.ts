@@ -13,6 +13,12 @@ import {
 import { bookingOf, createSlot, errorOf, postBooking, seatsTaken, type OriginApp, openOrigin, originWithRemoteKeys } from "./support/origin.js";
 
 const now = () => Math.floor(Date.now() / 1000);
+/**
+ * The clock skew the contract allows (PASS_CLOCK_SKEW_SECONDS, the same at the edge's gate), written out
+ * rather than imported so that a change to it fails here. Each case sits two seconds from a boundary, so
+ * a second ticking over between signing and checking changes nothing.
+ */
+const SKEW = 5;
 
 function unsignedPass(claims: Record<string, unknown>, kid: string): string {
   const encode = (part: unknown) => base64url.encode(JSON.stringify(part));
@@ -38,6 +44,11 @@ describe.each(backends)("pass verification ($name)", (backend) => {
     }],
     ["expired", (k) => signPass(k, passClaimsFor({ iat: now() - 1000, nbf: now() - 1000, exp: now() - 60 }))],
     ["not valid yet", (k) => signPass(k, passClaimsFor({ nbf: now() + 600, exp: now() + 1200 }))],
+    ["expired 10 s ago", (k) => signPass(k, passClaimsFor({ iat: now() - 600, nbf: now() - 600, exp: now() - 10 }))],
+    ["expired just past the clock skew", (k) => signPass(k, passClaimsFor({ iat: now() - 600, nbf: now() - 600, exp: now() - SKEW - 2 }))],
+    ["issued further in the future than the clock skew", (k) => signPass(k, passClaimsFor({ iat: now() + SKEW + 2 }))],
+    // The edge names its signing key in every pass; a key set of one must not accept a pass by elimination.
+    ["naming no signing key (no kid)", (k) => new SignJWT(passClaimsFor()).setProtectedHeader({ alg: "ES256", typ: "JWT" }).sign(k.privateKey)],
     // A stolen signing key could mint a pass for days; the origin holds passes to the configured life.
     ["living longer than PASS_TTL_SECONDS", (k) => signPass(k, passClaimsFor({ exp: now() + 7 * 86_400 }))],
     ["for another audience", (k) => signPass(k, passClaimsFor({ aud: "some-other-service" }))],
@@ -72,6 +83,15 @@ describe.each(backends)("pass verification ($name)", (backend) => {
     const error = await errorOf(res);
     expect(error.code).toBe("invalid_token");
     expect(await seatsTaken(database.db, slotId)).toBe(0);
+  });
+
+  it("accepts a pass expired just inside the clock skew, or issued just inside it in the future", async () => {
+    const expiredInside = await signPass(keys, passClaimsFor({ iat: now() - 600, nbf: now() - 600, exp: now() - SKEW + 2 }));
+    const issuedAhead = await signPass(keys, passClaimsFor({ iat: now() + SKEW - 2 }));
+
+    const [a, b] = [await postBooking(app, expiredInside, { slotId }), await postBooking(app, issuedAhead, { slotId })];
+
+    expect([a.status, b.status]).toEqual([201, 201]);
   });
 
   it("asks for a pass when none is presented", async () => {

@@ -2,10 +2,11 @@ import { Hono, type Context } from "hono";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
 import { fail } from "../../http/errors.js";
-import { limitBody } from "../../http/json-body.js";
 import { edgeConfig } from "../config.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
 import { shardStub } from "../shard-client.js";
+
+type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
 
 /**
  * The booking API, served through the edge. Only requests with a valid pass are forwarded, so the origin
@@ -20,7 +21,8 @@ const ORIGIN_TIMEOUT_MS = 8_000;
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "cache-control", "retry-after", "www-authenticate", "location"];
 
-async function forward(c: Context<{ Bindings: Env; Variables: PassVariables }>): Promise<Response> {
+/** Sends the request on to the origin with the pass as its bearer, and the origin's answer back. */
+async function forward(c: GateContext): Promise<Response> {
   const config = edgeConfig(c.env);
   const url = new URL(c.req.url);
   const target = `${config.originUrl}${url.pathname}${url.search}`;
@@ -52,24 +54,16 @@ async function forward(c: Context<{ Bindings: Env; Variables: PassVariables }>):
     const value = answer.headers.get(name);
     if (value !== null) out.set(name, value);
   }
-  const bytes = await answer.arrayBuffer();
-  if (confirmsLiveBooking(c.req.method, url.pathname, answer.status)) await releasePlace(c);
-  return new Response(bytes, { status: answer.status, headers: out });
+  // Read whole before answering, so that a booking's next step (releasing the place) follows an answer
+  // the origin has finished giving.
+  return new Response(await answer.arrayBuffer(), { status: answer.status, headers: out });
 }
 
 /**
- * Whether the origin has just confirmed that the pass's citizen holds a live booking: a booking made or
- * replayed, or moved to another slot (a move keeps the booking, so the pass stays completed). A cancel
- * does not give the pass its capacity back: the citizen may book again with it while it lives, and
- * holding up the line for that would cost the people waiting more than one rebooking costs the origin.
+ * The origin has confirmed that the pass's citizen holds a live booking: the pass stops holding
+ * capacity, so the next person in the line gets in now rather than when the pass expires.
  */
-function confirmsLiveBooking(method: string, pathname: string, status: number): boolean {
-  if (method === "POST" && pathname === "/api/bookings") return status === 201 || status === 200;
-  return method === "PATCH" && status === 200;
-}
-
-/** A booking is confirmed: the citizen's pass stops holding capacity, so the next person gets in now. */
-async function releasePlace(c: Context<{ Bindings: Env; Variables: PassVariables }>): Promise<void> {
+async function releasePlace(c: GateContext): Promise<void> {
   const { cohort, shard, seq, jti } = c.var.pass;
   try {
     await shardStub(c.env, { cohort, shard }).complete(seq, jti);
@@ -85,11 +79,27 @@ function unavailable() {
   });
 }
 
-bookingGate.use("/api/slots", requirePass);
-bookingGate.use("/api/bookings", limitBody, requirePass);
-bookingGate.use("/api/bookings/*", limitBody, requirePass);
+// The one gate, in front of every route below ("/api/bookings/*" covers "/api/bookings" itself). The
+// app has already refused an over-long declared body, before any pass is verified.
+bookingGate.use("/api/slots", requirePass).use("/api/bookings/*", requirePass);
+
 bookingGate.get("/api/slots", forward);
 bookingGate.get("/api/bookings/me", forward);
-bookingGate.post("/api/bookings", forward);
-bookingGate.patch("/api/bookings/:id", forward);
+// A booking made (201) or replayed (200) releases the place. A refusal does not: the origin confirmed no
+// booking for this pass, and the citizen still needs its capacity to try another slot.
+bookingGate.post("/api/bookings", async (c) => {
+  const answer = await forward(c);
+  if (answer.status === 201 || answer.status === 200) await releasePlace(c);
+  return answer;
+});
+// A move keeps a live booking, so it releases the place as a booking does; repeating a release is
+// harmless (the shard marks a pass completed once), and a citizen whose first booking's release was lost
+// gets it here.
+bookingGate.patch("/api/bookings/:id", async (c) => {
+  const answer = await forward(c);
+  if (answer.status === 200) await releasePlace(c);
+  return answer;
+});
+// A cancel does not give the pass its capacity back: the citizen may book again with it while it lives,
+// and holding up the line for that would cost the people waiting more than one rebooking costs the origin.
 bookingGate.delete("/api/bookings/:id", forward);

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { edgeConfig } from "../config.js";
+import { cohortIsOpen, edgeConfig } from "../config.js";
 import { cachedSnapshot } from "../shard-client.js";
 
 /**
@@ -15,7 +15,7 @@ opsRoutes.get("/queue", async (c) => {
   const now = Date.now();
   const cohorts = await Promise.all(
     config.cohorts.map(async (cohort) => {
-      const open = now >= Date.parse(cohort.opensAt);
+      const open = cohortIsOpen(cohort, now);
       const shards = open
         ? await Promise.all(
             Array.from({ length: config.shards }, async (_, shard) => (await cachedSnapshot(c.env, { cohort: cohort.id, shard }, now)).snapshot),

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { CohortInfo } from "../../contract/queue.js";
-import { edgeConfig } from "../config.js";
+import { cohortIsOpen, edgeConfig } from "../config.js";
 import { publicJwks } from "../passes.js";
 
 /** What anyone may read: the pass-verification keys and the cohorts with their opening times. */
@@ -21,7 +21,7 @@ publicInfoRoutes.get("/api/cohorts", (c) => {
     label: co.label,
     birthYears: co.birthYears,
     opensAt: co.opensAt,
-    open: now >= Date.parse(co.opensAt),
+    open: cohortIsOpen(co, now),
   }));
   c.header("cache-control", "public, max-age=10");
   return c.json({ cohorts });

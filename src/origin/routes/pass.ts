@@ -1,9 +1,8 @@
-import { PASS_COOKIE } from "../../contract/pass.js";
 import type { MiddlewareHandler } from "hono";
-import { bearerOrCookie } from "../../http/json-body.js";
+import { PASS_COOKIE } from "../../contract/pass.js";
+import { presentedCredential } from "../../http/credentials.js";
 import type { OriginDeps, OriginEnv } from "../env.js";
 import { invalidToken } from "../errors.js";
-
 
 /**
  * Lets a request through only with a pass the edge signed: `c.var.pass` is then the verified claims.
@@ -11,10 +10,10 @@ import { invalidToken } from "../errors.js";
  */
 export function requirePass(deps: OriginDeps): MiddlewareHandler<OriginEnv> {
   return async (c, next) => {
-    const token = bearerOrCookie(c, PASS_COOKIE);
-    if (token === undefined) throw invalidToken("a pass is required", false);
-    if (token === "") throw invalidToken("the Authorization header must be: Bearer <pass>", true);
-    const verdict = await deps.verifyPass(token);
+    const credential = presentedCredential(c, PASS_COOKIE);
+    if (credential.kind === "none") throw invalidToken("a pass is required", false);
+    if (credential.kind === "malformed") throw invalidToken("the Authorization header must be: Bearer <pass>", true);
+    const verdict = await deps.verifyPass(credential.token);
     if (!verdict.ok) throw invalidToken(verdict.reason, true);
     c.set("pass", verdict.pass);
     await next();
