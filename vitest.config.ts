@@ -37,6 +37,11 @@ const edgeTestBindings = {
     { id: "55-59", label: { ko: "만 55~59세", en: "Ages 55-59" }, birthYears: [1962, 1966], opensAt: "2021-07-12T20:00:00+09:00" },
     { id: "53-54", label: { ko: "만 53~54세", en: "Ages 53-54" }, birthYears: [1967, 1968], opensAt: "2021-07-19T20:00:00+09:00" },
     { id: "50-52", label: { ko: "만 50~52세", en: "Ages 50-52" }, birthYears: [1969, 1971], opensAt: "2099-07-20T20:00:00+09:00" },
+    // Pre-queues (test/edge/prequeue.test.ts, draw.test.ts): one taking joins now and opening in 2099, one
+    // not yet taking joins, and one that opened in 2021, whose shards the tests set back in time to join.
+    { id: "pq-now", label: { ko: "사전 대기", en: "Pre-queue now" }, birthYears: [1950, 1953], prequeueOpensAt: "2021-07-01T00:00:00Z", opensAt: "2099-07-01T00:00:00Z" },
+    { id: "pq-later", label: { ko: "사전 대기 예정", en: "Pre-queue later" }, birthYears: [1954, 1956], prequeueOpensAt: "2099-06-01T00:00:00Z", opensAt: "2099-07-01T00:00:00Z" },
+    { id: "pq-opened", label: { ko: "사전 대기 종료", en: "Pre-queue opened" }, birthYears: [1957, 1960], prequeueOpensAt: "2021-07-01T10:00:00Z", opensAt: "2021-07-01T11:00:00Z" },
   ]),
 };
 

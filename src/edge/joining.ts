@@ -56,8 +56,11 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const cohort = cohortForBirthYear(config, Number(citizen.birthdate.slice(0, 4)));
   if (!cohort) throw fail(403, "not_eligible", "no cohort is open for booking for this birth date");
   const now = Date.now();
-  if (now < Date.parse(cohort.opensAt)) {
-    throw fail(409, "cohort_not_open", `booking for ${cohort.label.en} opens at ${cohort.opensAt}`, { opensAt: cohort.opensAt, cohort: cohort.id });
+  // A cohort with a pre-queue takes joins from its start; the shard keeps them unplaced until the opening.
+  const joinsFrom = cohort.prequeueOpensAt ?? cohort.opensAt;
+  if (now < Date.parse(joinsFrom)) {
+    const what = cohort.prequeueOpensAt === undefined ? "booking" : "the pre-queue";
+    throw fail(409, "cohort_not_open", `${what} for ${cohort.label.en} opens at ${joinsFrom}`, { opensAt: joinsFrom, cohort: cohort.id });
   }
 
   const key = await citizenKey(config.citizenKeySecret, citizen);
@@ -70,7 +73,8 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
 
   const joined = await callShard(() => shardStub(c.env, address).join(key));
   remember(shardName(address), joined.snapshot, now);
-  const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.seq };
+  // A pre-queue ticket carries no place: the draw gives it one at the opening.
+  const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.prequeue ? undefined : joined.seq };
   const ticket = await signTicket(config, claims, now);
   const result = await ticketStatus(c.env, config, claims, now);
 
