@@ -77,6 +77,7 @@ const STRINGS = {
     pausedTitle: "입장이 잠시 멈췄습니다",
     pausedText: "운영 사정으로 입장을 잠시 멈췄습니다. 순서는 그대로 유지되며, 입장이 다시 시작되면 이 화면이 저절로 이어집니다.",
     queueOf: "{label} 대기열 · 접수 번호 {seq}",
+    prequeue: "사전 대기열에 들어왔습니다. 줄은 {time}에 열립니다. 사전 대기열의 모든 사람은 추첨으로 순서가 정해집니다.",
     aheadLabel: "내 앞의 대기 인원 (추정)",
     people: "명",
     person: "명",
@@ -178,6 +179,7 @@ const STRINGS = {
     pausedTitle: "Admissions are paused",
     pausedText: "Admissions are paused for a moment. Your place is kept, and this page carries on by itself when they resume.",
     queueOf: "Line for {label} · reference {seq}",
+    prequeue: "You are in the pre-queue. The line opens at {time}; everyone in the pre-queue is ordered by a draw.",
     aheadLabel: "People ahead of you (estimate)",
     people: "people",
     person: "person",
@@ -443,7 +445,7 @@ function retryLater(retryAfterSeconds) {
 /** @param {QueueStatus} s */
 function applyStatus(s) {
   app.status = s;
-  if (s.state === "waiting" || s.state === "paused") {
+  if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
     rememberStart(s);
     app.view = "wait";
@@ -544,6 +546,7 @@ function announceWait(s, changed) {
   const soon = s.ahead <= 10;
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
   else if (s.ahead === 0) announce({ key: "liveFront" });
   else if (s.etaSeconds) announce({ key: "liveWaiting", params: { n: s.ahead, etaLow: s.etaSeconds.low, etaHigh: s.etaSeconds.high } });
   else announce({ key: "liveAhead", params: { n: s.ahead } });
@@ -842,7 +845,8 @@ function drawWait(/** @type {QueueStatus} */ s) {
   $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
   $("paused-text").hidden = !paused;
   message($("wait-note"), app.waitNote);
-  $("wait-queue").textContent = t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq) });
+  $("wait-queue").textContent =
+    s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq ?? 0) });
   $("ahead").textContent = number(s.ahead);
   $("ahead-unit").textContent = t(s.ahead === 1 ? "person" : "people");
   const start = startAhead(s);
