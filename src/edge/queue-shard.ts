@@ -192,6 +192,8 @@ export class QueueShard extends DurableObject<Env> {
   /** The observed pace, computed once per minute: it counts whole past minutes only. */
   private pace: { minute: number; perMinute: number | null } | null = null;
   private prunedMinute = 0;
+  /** The cohort's pre-queue schedule (null: none), looked up on first use; see prequeueSchedule. */
+  private schedule: { cohort: string; opensAt: number } | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -402,13 +404,16 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /**
-   * The cohort's pre-queue schedule, when it has one (config is per deployment, so it is read each time
-   * from the parsed bindings; a cohort without `prequeueOpensAt` behaves exactly as before).
+   * The cohort's pre-queue schedule, when it has one; a cohort without `prequeueOpensAt` behaves exactly
+   * as before. Read once per instance: bindings change only with a deploy, which restarts the object.
    */
   private prequeueSchedule(): { cohort: string; opensAt: number } | null {
-    const cohort = this.shardAddress().cohort;
-    const found = edgeConfig(this.env).cohorts.find((c) => c.id === cohort);
-    return found?.prequeueOpensAt === undefined ? null : { cohort, opensAt: Date.parse(found.opensAt) };
+    if (this.schedule === undefined) {
+      const cohort = this.shardAddress().cohort;
+      const found = edgeConfig(this.env).cohorts.find((c) => c.id === cohort);
+      this.schedule = found?.prequeueOpensAt === undefined ? null : { cohort, opensAt: Date.parse(found.opensAt) };
+    }
+    return this.schedule;
   }
 
   /** Whether a join at `now` goes to the pre-queue: the cohort has one, and it has not been placed yet. */
