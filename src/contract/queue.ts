@@ -64,6 +64,8 @@ export const cohortInfo = z.object({
   label: z.object({ ko: z.string(), en: z.string() }),
   birthYears: z.tuple([z.number().int(), z.number().int()]),
   opensAt: z.string(),
+  /** When its pre-queue starts taking joins, for a cohort that has one. */
+  prequeueOpensAt: z.string().optional(),
   open: z.boolean(),
 });
 export type CohortInfo = z.infer<typeof cohortInfo>;

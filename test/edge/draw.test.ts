@@ -79,6 +79,12 @@ describe("GET /api/cohorts/{id}/draw", () => {
     expect(after.commitment).toBe(committed.commitment);
   });
 
+  it("is announced with the cohort: /api/cohorts names when each pre-queue starts", async () => {
+    const { cohorts } = (await (await SELF.fetch(`${ORIGIN}/api/cohorts`)).json()) as { cohorts: Array<{ id: string; prequeueOpensAt?: string }> };
+    expect(cohorts.find((c) => c.id === "pq-later")?.prequeueOpensAt).toBe("2099-06-01T00:00:00Z");
+    expect(cohorts.find((c) => c.id === "55-59")?.prequeueOpensAt).toBeUndefined();
+  });
+
   it("reveals, after the opening, a seed that hashes to the commitment", async () => {
     const revealed = drawInfo.parse(await (await getDraw("pq-opened")).json());
     expect(revealed.seed).toMatch(/^[0-9a-f]{64}$/);

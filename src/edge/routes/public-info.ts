@@ -25,6 +25,7 @@ publicInfoRoutes.get("/api/cohorts", (c) => {
     label: co.label,
     birthYears: co.birthYears,
     opensAt: co.opensAt,
+    prequeueOpensAt: co.prequeueOpensAt,
     open: now >= Date.parse(co.opensAt),
   }));
   c.header("cache-control", "public, max-age=10");
