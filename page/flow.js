@@ -11,7 +11,7 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.js";
-import { t } from "./format.js";
+import { clock, t } from "./format.js";
 import { app } from "./state.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.js";
 import { $, render, setBusy, showNotice } from "./view.js";
@@ -84,7 +84,7 @@ function retryLater(retryAfterSeconds) {
 /** @param {QueueStatus} s */
 function applyStatus(s) {
   app.status = s;
-  if (s.state === "waiting" || s.state === "paused") {
+  if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
     rememberStart(s);
     app.view = "wait";
@@ -113,6 +113,7 @@ function announceWait(s, changed) {
   const soon = s.ahead <= 10;
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
   else if (s.ahead === 0) announce({ key: "liveFront" });
   else if (s.etaSeconds) announce({ key: "liveWaiting", params: { n: s.ahead, etaLow: s.etaSeconds.low, etaHigh: s.etaSeconds.high } });
   else announce({ key: "liveAhead", params: { n: s.ahead } });

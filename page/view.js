@@ -132,7 +132,12 @@ function drawWait(/** @type {QueueStatus} */ s) {
   $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
   $("paused-text").hidden = !paused;
   message($("wait-note"), app.waitNote);
-  $("wait-queue").textContent = t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq) });
+  $("wait-queue").textContent =
+    s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq ?? 0) });
+  // In the pre-queue nobody has a place yet: no count ahead, progress or estimate to show.
+  for (const el of $("view-wait").querySelectorAll(".figure, progress, label[for=progress], #progress-text")) {
+    /** @type {HTMLElement} */ (el).hidden = s.state === "prequeue";
+  }
   $("ahead").textContent = number(s.ahead);
   $("ahead-unit").textContent = t(s.ahead === 1 ? "person" : "people");
   const start = startAhead(s);

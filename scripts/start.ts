@@ -23,7 +23,7 @@ import { Supervisor, type ChildSpec } from "./supervisor.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVarsPath = join(root, ".dev.vars");
-const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET"] as const;
+const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET", "DRAW_SECRET"] as const;
 
 const edgePort = Number(process.env.EDGE_PORT ?? 8787);
 const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
@@ -74,7 +74,7 @@ async function ensureDevSecrets(): Promise<Record<string, string>> {
     ].join("\n");
     writeFileSync(devVarsPath, text, { mode: 0o600 });
     chmodSync(devVarsPath, 0o600);
-    console.log("Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret) into .dev.vars");
+    console.log("Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret, the draw secret) into .dev.vars");
     return readDevVars();
   }
   // A .dev.vars from an older checkout lacks secrets added since (IDP_CLIENT_SECRET): add only those,

@@ -77,7 +77,8 @@ export async function joinMany(edgeUrl: string, tokens: string[], concurrency = 
       });
       if (res.status !== 200) throw new Error(`join answered ${res.status}: ${await res.text()}`);
       const body = joinResponse.parse(await res.json());
-      out.push({ ticket: body.ticket, state: body.status.state, seq: body.status.seq });
+      // A pre-queue ticket has no place (seq) until the opening: 0 here.
+      out.push({ ticket: body.ticket, state: body.status.state, seq: body.status.seq ?? 0 });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -17,21 +17,36 @@ export const joinRequest = z
   .strict();
 export type JoinRequest = z.infer<typeof joinRequest>;
 
-export const queueStates = ["waiting", "admitted", "expired", "paused"] as const;
+/** `prequeue`: joined before the opening; the draw places the ticket in the line when the cohort opens. */
+export const queueStates = ["prequeue", "waiting", "admitted", "expired", "paused"] as const;
 
 export const etaRange = z.object({ low: z.number().int().nonnegative(), high: z.number().int().nonnegative() });
 
 export const queueStatus = z.object({
   state: z.enum(queueStates),
   cohort: z.string(),
-  /** The ticket's place in its shard's line; with `ahead`, lets the page draw progress. */
-  seq: z.number().int().positive(),
+  /** The ticket's place in its shard's line; with `ahead`, lets the page draw progress. Absent in the pre-queue. */
+  seq: z.number().int().positive().optional(),
   /** Estimated people ahead, cohort-wide. */
   ahead: z.number().int().nonnegative(),
   etaSeconds: etaRange.nullable(),
   nextPollMs: z.number().int().positive(),
   pass: z.string().optional(),
   passExpiresAt: z.string().optional(),
+  /** In the pre-queue: when the line opens and the draw orders it. */
+  opensAt: z.string().optional(),
+  /** For a ticket that joined in the pre-queue, from the opening on: its draw, to check against `GET /api/cohorts/{id}/draw`. */
+  draw: z
+    .object({
+      /** The ticket id the value is computed from: HMAC-SHA256(seed, ticketId). */
+      ticketId: z.string(),
+      shard: z.number().int().nonnegative(),
+      value: z.string(),
+      /** 1 = first in the shard's pre-queue; `seq` = the shard's `firstSeq` + rank - 1. */
+      rank: z.number().int().positive(),
+      of: z.number().int().positive(),
+    })
+    .optional(),
 });
 export type QueueStatus = z.infer<typeof queueStatus>;
 
@@ -49,6 +64,38 @@ export const cohortInfo = z.object({
   label: z.object({ ko: z.string(), en: z.string() }),
   birthYears: z.tuple([z.number().int(), z.number().int()]),
   opensAt: z.string(),
+  /** When its pre-queue starts taking joins, for a cohort that has one. */
+  prequeueOpensAt: z.string().optional(),
   open: z.boolean(),
 });
 export type CohortInfo = z.infer<typeof cohortInfo>;
+
+/** A hex SHA-256 or HMAC-SHA256 output, as the draw publishes them. */
+const drawHex = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** One shard's revealed pre-queue: its draw values, ascending, which is the order of their places. */
+export const shardDrawInfo = z.object({
+  shard: z.number().int().nonnegative(),
+  /** Whether the shard has placed its pre-queue yet (it does at its first moment at or after `opensAt`). */
+  placed: z.boolean(),
+  /** The place (`seq`) of the first value in the list; the k-th value holds place firstSeq + k - 1. */
+  firstSeq: z.number().int().positive(),
+  values: z.array(drawHex),
+  /** How many of the list the shard has let in so far (always a prefix: the line admits in place order). */
+  admitted: z.number().int().nonnegative(),
+});
+export type ShardDrawInfo = z.infer<typeof shardDrawInfo>;
+
+/**
+ * `GET /api/cohorts/{id}/draw`: from `prequeueOpensAt` the commitment; from `opensAt` also the seed and
+ * each shard's sorted draw values (no ticket ids, no citizen keys).
+ */
+export const drawInfo = z.object({
+  cohort: z.string(),
+  prequeueOpensAt: z.string(),
+  opensAt: z.string(),
+  commitment: drawHex,
+  seed: drawHex.optional(),
+  shards: z.array(shardDrawInfo).optional(),
+});
+export type DrawInfo = z.infer<typeof drawInfo>;

@@ -28,8 +28,16 @@ export const cohortConfig = z
     label: z.object({ ko: z.string().min(1), en: z.string().min(1) }),
     birthYears: z.tuple([z.number().int().min(1900), z.number().int().max(2100)]),
     opensAt: z.iso.datetime({ offset: true }),
+    /** When the pre-queue starts: joins from then until `opensAt` wait unplaced, then are ordered by the draw. */
+    prequeueOpensAt: z.iso.datetime({ offset: true }).optional(),
   })
-  .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to");
+  .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to")
+  // A pre-queue that starts at or after the opening would never hold anyone; say so rather than ignore it.
+  .superRefine((c, ctx) => {
+    if (c.prequeueOpensAt !== undefined && !(Date.parse(c.prequeueOpensAt) < Date.parse(c.opensAt))) {
+      ctx.addIssue({ code: "custom", message: `cohort ${c.id}: prequeueOpensAt must be before opensAt`, path: ["prequeueOpensAt"] });
+    }
+  });
 export type CohortConfig = z.infer<typeof cohortConfig>;
 
 const cohorts = jsonBinding("COHORTS is required", "COHORTS must be a JSON list")
@@ -88,6 +96,9 @@ export const edgeBindings = z
     CITIZEN_KEY_SECRET: z
       .string({ error: "CITIZEN_KEY_SECRET is required (a secret)" })
       .min(32, "CITIZEN_KEY_SECRET must be at least 32 characters"),
+    DRAW_SECRET: z
+      .string({ error: "DRAW_SECRET is required (a secret)" })
+      .min(32, "DRAW_SECRET must be at least 32 characters"),
     IDP_ISSUER: idpUrl("IDP_ISSUER"),
     IDP_CLIENT_ID: z.string({ error: "IDP_CLIENT_ID is required" }).min(1, "IDP_CLIENT_ID is required"),
     IDP_CLIENT_SECRET: z
@@ -118,6 +129,8 @@ export interface EdgeConfig {
   cohorts: CohortConfig[];
   signingKeys: SigningJwk[];
   citizenKeySecret: string;
+  /** The secret each cohort's pre-queue draw seed is derived from (src/edge/draw.ts). */
+  drawSecret: string;
   identity: IdentityProviderConfig;
 }
 
@@ -150,6 +163,7 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
     cohorts: b.COHORTS,
     signingKeys: b.PASS_SIGNING_KEYS,
     citizenKeySecret: b.CITIZEN_KEY_SECRET,
+    drawSecret: b.DRAW_SECRET,
     identity: {
       issuer: b.IDP_ISSUER,
       clientId: b.IDP_CLIENT_ID,
@@ -190,6 +204,14 @@ export function edgeConfig(env: Env): EdgeConfig {
  */
 export function cohortIsOpen(cohort: Pick<CohortConfig, "opensAt">, now: number): boolean {
   return now >= Date.parse(cohort.opensAt);
+}
+
+/**
+ * From when a cohort takes joins: its pre-queue's start if it has one (the shard keeps those joins
+ * unplaced until the opening), else its opening.
+ */
+export function joinsOpenAt(cohort: Pick<CohortConfig, "opensAt" | "prequeueOpensAt">): string {
+  return cohort.prequeueOpensAt ?? cohort.opensAt;
 }
 
 /** The cohort a birth year belongs to, if any. */

@@ -5,7 +5,7 @@ import type { JoinResponse } from "../contract/queue.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
 import { citizenKey, shardOf } from "./citizen-key.js";
-import { cohortForBirthYear, cohortIsOpen, type EdgeConfig } from "./config.js";
+import { cohortForBirthYear, joinsOpenAt, type EdgeConfig } from "./config.js";
 import { verifyIdToken, type VerifiedCitizen } from "./identity.js";
 import { clientAddress, enforceLimit } from "./limits.js";
 import { ticketStatus, type TicketStatus } from "./queue-status.js";
@@ -56,8 +56,10 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const cohort = cohortForBirthYear(config, Number(citizen.birthdate.slice(0, 4)));
   if (!cohort) throw fail(403, "not_eligible", "no cohort is open for booking for this birth date");
   const now = Date.now();
-  if (!cohortIsOpen(cohort, now)) {
-    throw fail(409, "cohort_not_open", `booking for ${cohort.label.en} opens at ${cohort.opensAt}`, { opensAt: cohort.opensAt, cohort: cohort.id });
+  const joinsFrom = joinsOpenAt(cohort);
+  if (now < Date.parse(joinsFrom)) {
+    const what = cohort.prequeueOpensAt === undefined ? "booking" : "the pre-queue";
+    throw fail(409, "cohort_not_open", `${what} for ${cohort.label.en} opens at ${joinsFrom}`, { opensAt: joinsFrom, cohort: cohort.id });
   }
 
   const key = await citizenKey(config.citizenKeySecret, citizen);
@@ -70,7 +72,8 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
 
   const joined = await callShard(() => shardStub(c.env, address).join(key));
   remember(shardName(address), joined.snapshot, now);
-  const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.seq };
+  // A pre-queue ticket carries no place: the draw gives it one at the opening.
+  const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.prequeue ? undefined : joined.seq };
   const ticket = await signTicket(config, claims, now);
   const result = await ticketStatus(c.env, config, claims, now);
 

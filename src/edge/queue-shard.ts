@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
 import { edgeConfig } from "./config.js";
+import { cohortSeed, drawValue } from "./draw.js";
 import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
 
 /**
@@ -25,11 +26,24 @@ export interface ShardAddress {
 
 export interface JoinResult {
   ticketId: string;
+  /** The place in the line; 0 for a pre-queue ticket, which the draw places at the opening. */
   seq: number;
   joinedAt: number;
   /** The citizen's previous place had lapsed unclaimed; this ticket is a new place at the back. */
   replacedExpired: boolean;
+  /** Set for a ticket in the pre-queue: it has no place (seq) until the draw at the opening. */
+  prequeue?: true;
   snapshot: ShardSnapshot;
+}
+
+/**
+ * A shard's pre-queue draw as the Worker publishes it: before the placement only that it has not
+ * happened; after it, the draw values in place order (ascending) and the place of the first.
+ */
+export interface ShardDraw {
+  placedAt: number | null;
+  firstSeq: number;
+  values: string[];
 }
 
 /**
@@ -71,6 +85,9 @@ interface CounterRow extends Record<string, SqlStorageValue> {
   credit: number;
   credit_at: number;
   first_admitted_at: number | null;
+  /** When the pre-queue was placed in the line (null before, or in a cohort without a pre-queue). */
+  prequeue_placed_at: number | null;
+  prequeue_first_seq: number | null;
 }
 
 /** Schema versions, applied in order; the applied ones are recorded since PRAGMA user_version is not available. */
@@ -126,6 +143,20 @@ const MIGRATIONS: Array<(sql: SqlStorage) => void> = [
   // ticket, fsynced, and checkpointed into the database every few seconds of a surge, stalling the
   // object each time. Without it a batch of joins appends to the table's last page or two.
   (sql) => sql.exec("DROP INDEX tickets_by_citizen_tag"),
+  // v4: the pre-queue. Its tickets wait here, without a place, keyed by draw value (so the table is kept
+  // in draw order); at the opening one transaction copies them into \`tickets\` as places first..first+k-1.
+  // The rows stay: they are the record the published draw is read from.
+  (sql) =>
+    sql.exec(`ALTER TABLE counters ADD COLUMN prequeue_placed_at INTEGER;
+      ALTER TABLE counters ADD COLUMN prequeue_first_seq INTEGER;
+      CREATE TABLE prequeue (
+        draw_value TEXT PRIMARY KEY,
+        ticket_id TEXT NOT NULL,
+        citizen_tag INTEGER NOT NULL,
+        citizen_key TEXT NOT NULL,
+        joined_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX prequeue_by_citizen_tag ON prequeue (citizen_tag);`),
 ];
 
 /** While people wait, the line moves on this beat even if nobody asks. */
@@ -152,7 +183,7 @@ export class QueueShard extends DurableObject<Env> {
   /** The object's clock. Tests replace it to travel in time; the runtime's clock is used otherwise. */
   now: () => number = () => Date.now();
   /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
-  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0 };
+  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0 };
   /** Group commits made since the object started, and the joins they carried; the tests read it. */
   readonly commits = { batches: 0, joins: 0 };
   private alarmAt: number | null = null;
@@ -168,6 +199,8 @@ export class QueueShard extends DurableObject<Env> {
   /** The observed pace, computed once per minute: it counts whole past minutes only. */
   private pace: { minute: number; perMinute: number | null } | null = null;
   private prunedMinute = 0;
+  /** The cohort's pre-queue schedule (null: none), looked up on first use; see prequeueSchedule. */
+  private schedule: { cohort: string; opensAt: number } | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -226,6 +259,8 @@ export class QueueShard extends DurableObject<Env> {
    */
   join(citizenKey: string): Promise<JoinResult> {
     this.calls.join++;
+    // Before the opening of a cohort with a pre-queue, a join waits without a place for the draw.
+    if (this.awaitsDraw(this.now())) return this.joinPrequeue(citizenKey);
     return new Promise<JoinResult>((resolve, reject) => {
       this.pending.push({ citizenKey, resolve, reject });
       if (this.flushScheduled) return;
@@ -260,13 +295,14 @@ export class QueueShard extends DurableObject<Env> {
     this.flushScheduled = false;
     if (batch.length === 0) return;
     const now = this.now();
-    const citizens = (this.citizens ??= CitizenIndex.read(this.sql));
     type Settled = { join: PendingJoin; result?: Omit<JoinResult, "snapshot">; error?: unknown };
     let settled: Settled[];
     let snap: ShardSnapshot;
     try {
       ({ settled, snap } = this.atomically(() => {
         const tick = this.tick(now);
+        // After the tick, which may have placed the pre-queue in the line.
+        const citizens = (this.citizens ??= CitizenIndex.read(this.sql));
         const results: Settled[] = [];
         let lastSeq = this.row.last_seq;
         for (const join of batch) {
@@ -375,6 +411,112 @@ export class QueueShard extends DurableObject<Env> {
     return { completed: cursor.rowsWritten > 0 };
   }
 
+  /**
+   * The cohort's pre-queue schedule, when it has one; a cohort without `prequeueOpensAt` behaves exactly
+   * as before. Read once per instance: bindings change only with a deploy, which restarts the object.
+   */
+  private prequeueSchedule(): { cohort: string; opensAt: number } | null {
+    if (this.schedule === undefined) {
+      const cohort = this.shardAddress().cohort;
+      const found = edgeConfig(this.env).cohorts.find((c) => c.id === cohort);
+      this.schedule = found?.prequeueOpensAt === undefined ? null : { cohort, opensAt: Date.parse(found.opensAt) };
+    }
+    return this.schedule;
+  }
+
+  /** Whether a join at `now` goes to the pre-queue: the cohort has one, and it has not been placed yet. */
+  private awaitsDraw(now: number): boolean {
+    if (this.row.prequeue_placed_at !== null) return false;
+    const schedule = this.prequeueSchedule();
+    return schedule !== null && now < schedule.opensAt;
+  }
+
+  /**
+   * A join before the opening: the citizen's pre-queue ticket, or a new one with its draw value. The value
+   * is computed before the critical section (WebCrypto is asynchronous); the section then looks and
+   * writes with no await between, as every other one does.
+   */
+  private async joinPrequeue(citizenKey: string): Promise<JoinResult> {
+    const { cohort, opensAt } = this.prequeueSchedule()!;
+    const ticketId = newTicketId();
+    const value = await drawValue(await cohortSeed(edgeConfig(this.env).drawSecret, cohort), ticketId);
+    const now = this.now();
+    if (!this.awaitsDraw(now)) {
+      // The opening came while the value was computed: this join is one of the first after it, in the
+      // line behind the whole pre-queue. Counted once, as the join it is.
+      this.calls.join--;
+      return this.join(citizenKey);
+    }
+    const tag = citizenTag(citizenKey);
+    const { held, snap } = this.atomically(() => {
+      const tick = this.tick(now);
+      const held = this.sql
+        .exec<{ ticket_id: string; joined_at: number }>("SELECT ticket_id, joined_at FROM prequeue WHERE citizen_tag = ? AND citizen_key = ?", tag, citizenKey)
+        .toArray()[0];
+      if (!held) {
+        this.sql.exec(
+          "INSERT INTO prequeue (draw_value, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)",
+          value, ticketId, tag, citizenKey, now,
+        );
+      }
+      return { held, snap: this.snapshotOf(tick, now) };
+    });
+    // The opening must happen even if nobody asks at that moment: an alarm then places the pre-queue and
+    // starts admitting. Alarms run on the runtime's clock, as the opening time is.
+    if (this.alarmAt === null || this.alarmAt > opensAt) {
+      this.alarmAt = opensAt;
+      await this.ctx.storage.setAlarm(opensAt);
+    }
+    const ticket = held ? { ticketId: held.ticket_id, joinedAt: held.joined_at } : { ticketId, joinedAt: now };
+    return { ...ticket, seq: 0, replacedExpired: false, prequeue: true, snapshot: snap };
+  }
+
+  /**
+   * At the first moment at or after the opening, places every pre-queue ticket in the line, in draw order,
+   * as the next places (1..k in a fresh shard); joins from then on follow from k + 1 in arrival order.
+   * Runs inside the caller's transaction, so an eviction leaves either all of it or none of it, and the
+   * recorded placement makes it happen once.
+   */
+  private placePrequeueIfDue(now: number): void {
+    if (this.row.prequeue_placed_at !== null) return;
+    const schedule = this.prequeueSchedule();
+    if (schedule === null || now < schedule.opensAt) return;
+    const firstSeq = this.row.last_seq + 1;
+    this.sql.exec(
+      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at)
+       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at FROM prequeue`,
+      firstSeq - 1,
+    );
+    // The citizen index, if a join has read it already, learns the placed tickets like any others.
+    if (this.citizens) {
+      for (const [tag, seq] of this.sql.exec("SELECT citizen_tag, seq FROM tickets WHERE seq >= ? ORDER BY seq", firstSeq).raw()) {
+        this.citizens.add(tag as number, seq as number);
+      }
+    }
+    const placed = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM prequeue").one().n;
+    const lastSeq = firstSeq - 1 + placed;
+    this.sql.exec("UPDATE counters SET last_seq = ?, prequeue_placed_at = ?, prequeue_first_seq = ? WHERE id = 1", lastSeq, now, firstSeq);
+    this.row = { ...this.row, last_seq: lastSeq, prequeue_placed_at: now, prequeue_first_seq: firstSeq };
+  }
+
+  /**
+   * The shard's draw for publication. Brings the shard up to now first, so asking after the opening is
+   * itself enough to place the pre-queue. Before the placement nothing of the draw is told.
+   */
+  async draw(): Promise<ShardDraw> {
+    this.calls.draw++;
+    const now = this.now();
+    const { result, snap } = this.atomically(() => {
+      const tick = this.tick(now);
+      const placedAt = this.row.prequeue_placed_at;
+      const values = placedAt === null ? [] : this.sql.exec<{ draw_value: string }>("SELECT draw_value FROM prequeue ORDER BY draw_value").toArray().map((r) => r.draw_value);
+      const result: ShardDraw = { placedAt, firstSeq: this.row.prequeue_first_seq ?? 1, values };
+      return { result, snap: this.snapshotOf(tick, now) };
+    });
+    await this.keepMoving(snap);
+    return result;
+  }
+
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     if (!this.address) return;
@@ -388,6 +530,8 @@ export class QueueShard extends DurableObject<Env> {
    * it writes only what changed: nothing at all when no one was let in.
    */
   private tick(now: number): Tick {
+    // The opening comes first: everyone of the pre-queue is placed before anyone who joins at or after it.
+    this.placePrequeueIfDue(now);
     const row = this.row;
     const policy = this.policy(this.shardAddress().shard);
     const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };

@@ -1,7 +1,9 @@
 import type { QueueStatus } from "../contract/queue.js";
-import type { EdgeConfig } from "./config.js";
-import { estimateWait, extrapolate, MAX_POLL_MS, type ShardSnapshot } from "./estimate.js";
+import type { CohortConfig, EdgeConfig } from "./config.js";
+import { cohortSeed, drawValue, rankOf } from "./draw.js";
+import { estimateWait, extrapolate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
 import { signPass } from "./passes.js";
+import { shardDraw } from "./published-draw.js";
 import { cachedSnapshot, callShard, remember, shardName, shardStub } from "./shard-client.js";
 import type { TicketFields } from "./tickets.js";
 
@@ -22,6 +24,68 @@ export interface TicketStatus {
  * counter only decides who asks the object: a ticket is admitted when the object says so, never before.
  */
 export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketFields, now: number): Promise<TicketStatus> {
+  const cohort = config.cohorts.find((co) => co.id === ticket.cohort);
+  if (cohort?.prequeueOpensAt === undefined) {
+    // A ticket without a place in a cohort with no pre-queue (any more) points at nothing that exists.
+    return ticket.seq === undefined ? { status: gone(ticket.cohort, undefined) } : placedStatus(env, config, { ...ticket, seq: ticket.seq }, now);
+  }
+  const drawn = await drawnPlace(env, config, cohort, ticket, now);
+  if (drawn === "prequeue") return { status: prequeueStatus(cohort, now) };
+  if (drawn === "gone") return { status: gone(ticket.cohort, ticket.seq) };
+  const result = await placedStatus(env, config, drawn.ticket, now);
+  return drawn.draw ? { ...result, status: { ...result.status, draw: drawn.draw } } : result;
+}
+
+type Draw = NonNullable<QueueStatus["draw"]>;
+
+/**
+ * Where the draw put a ticket of a cohort with a pre-queue. A pre-queue ticket carries no place: before
+ * the opening it has none; after, its place is its rank in the shard's published draw (place = firstSeq +
+ * rank - 1), found from the ticket id without asking the object for this citizen. A ticket that carries a
+ * place (a join after the placement, or a pre-queue citizen who joined again since) is told its draw too
+ * when its place is one of the draw's.
+ */
+async function drawnPlace(
+  env: Env,
+  config: EdgeConfig,
+  cohort: CohortConfig,
+  ticket: TicketFields,
+  now: number,
+): Promise<"prequeue" | "gone" | { ticket: TicketFields & { seq: number }; draw?: Draw }> {
+  // Until the opening nothing can be placed: answered at the edge, with no call at all.
+  if (ticket.seq === undefined && now < Date.parse(cohort.opensAt)) return "prequeue";
+  const address = { cohort: ticket.cohort, shard: ticket.shard };
+  const draw = await shardDraw(env, address, now);
+  if (draw.placedAt === null) return ticket.seq === undefined ? "prequeue" : { ticket: { ...ticket, seq: ticket.seq } };
+  const value = await drawValue(await cohortSeed(config.drawSecret, cohort.id), ticket.jti);
+  const rank = ticket.seq === undefined ? rankOf(draw.values, value) : ticket.seq - draw.firstSeq;
+  if (draw.values[rank] !== value) {
+    // A pre-queue ticket missing from its shard's draw was never in it: the line was reset.
+    return ticket.seq === undefined ? "gone" : { ticket: { ...ticket, seq: ticket.seq } };
+  }
+  return {
+    ticket: { ...ticket, seq: draw.firstSeq + rank },
+    draw: { ticketId: ticket.jti, shard: ticket.shard, value, rank: rank + 1, of: draw.values.length },
+  };
+}
+
+/** Waiting for the opening: the page says when, and asks again shortly after it. */
+function prequeueStatus(cohort: CohortConfig, now: number): QueueStatus {
+  const untilOpening = Date.parse(cohort.opensAt) - now;
+  return {
+    state: "prequeue",
+    cohort: cohort.id,
+    ahead: 0,
+    etaSeconds: null,
+    // Polls just after the opening are answered from the shard's cached draw, so a crowd asking at
+    // once costs the objects little; a little spread still helps.
+    nextPollMs: Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, untilOpening + Math.random() * MIN_POLL_MS))),
+    opensAt: cohort.opensAt,
+  };
+}
+
+/** The status of a ticket with a place in the line. */
+async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields & { seq: number }, now: number): Promise<TicketStatus> {
   const address = { cohort: ticket.cohort, shard: ticket.shard };
   const { snapshot, fetchedAt } = await cachedSnapshot(env, address, now);
   // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
@@ -53,10 +117,14 @@ export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketF
   }
   // An expired ticket's admission lapsed unclaimed. An unknown ticket is signed by us but absent from its
   // shard: the line was reset. Either way the place is gone, and the honest answer is to join again.
-  return { status: { state: "expired", cohort: ticket.cohort, seq: ticket.seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS } };
+  return { status: gone(ticket.cohort, ticket.seq) };
 }
 
-function waiting(config: EdgeConfig, ticket: TicketFields, snapshot: ShardSnapshot): QueueStatus {
+function gone(cohort: string, seq: number | undefined): QueueStatus {
+  return { state: "expired", cohort, seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS };
+}
+
+function waiting(config: EdgeConfig, ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot): QueueStatus {
   const estimate = estimateWait(ticket.seq, snapshot, config.shards);
   return {
     state: snapshot.paused ? "paused" : "waiting",

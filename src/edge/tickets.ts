@@ -17,8 +17,11 @@ export const TICKET_COOKIE = "wr_ticket";
 /** A line lasts hours at worst; a week-old ticket points at a cohort long since served. */
 export const TICKET_TTL_SECONDS = 7 * 24 * 3600;
 
-/** A ticket names the same place a pass later will, so it carries the same claims (but no audience of the origin's). */
-export const ticketClaims = passClaims.pick({ sub: true, jti: true, cohort: true, shard: true, seq: true, iat: true, exp: true });
+/**
+ * A ticket names the same place a pass later will, so it carries the same claims (but no audience of the
+ * origin's). A pre-queue ticket has no `seq`: its place comes from the draw at the opening.
+ */
+export const ticketClaims = passClaims.pick({ sub: true, jti: true, cohort: true, shard: true, seq: true, iat: true, exp: true }).partial({ seq: true });
 export type TicketClaims = z.infer<typeof ticketClaims>;
 export type TicketFields = Omit<TicketClaims, "iat" | "exp">;
 

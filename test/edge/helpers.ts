@@ -132,3 +132,19 @@ export function jwtParts(token: string): { header: Record<string, unknown>; payl
 export function encodePart(value: unknown): string {
   return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
+
+/** The test cohort whose pre-queue ran and whose line opened in 2021 (vitest.config.ts); tests set shards back in time to join it. */
+export const PREQUEUE_OPENED = {
+  cohort: "pq-opened",
+  birthDate: "1958-03-04",
+  prequeueOpensAt: Date.parse("2021-07-01T10:00:00Z"),
+  opensAt: Date.parse("2021-07-01T11:00:00Z"),
+};
+
+/**
+ * A shard of the pre-queue cohort that no other test uses. Its number is past SHARDS, so no citizen's key
+ * maps to it: only a test that calls it directly reaches it, with the cohort's real schedule.
+ */
+export function freshPrequeueShard(): ShardAddress {
+  return { cohort: PREQUEUE_OPENED.cohort, shard: config.shards + crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000 };
+}

@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.5e236b24bb9b.js";
+import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.519e5561ade4.js";
 import { app } from "./state.ebedab47811e.js";
 import { saveLang } from "./storage.27522d0d70cc.js";
-import { $, render } from "./view.cff960978746.js";
+import { $, render } from "./view.5473f81a8456.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring

@@ -1,0 +1,39 @@
+import type { ShardDraw, ShardAddress } from "./queue-shard.js";
+import { callShard, shardName, shardStub, SNAPSHOT_TTL_MS } from "./shard-client.js";
+
+/**
+ * The Worker's copy of each shard's draw, so that pre-queue citizens' polls and the public draw page do
+ * not each reach a Durable Object. Once a shard has placed its pre-queue the list never changes (the
+ * pre-queue takes no one after the opening), so it is kept for the isolate's life; before that the
+ * "not yet" answer is kept as long as a snapshot is, so asking around the opening costs about one call
+ * per shard per second per isolate, as polls do.
+ */
+
+const placed = new Map<string, ShardDraw>();
+const unplaced = new Map<string, { draw: ShardDraw; fetchedAt: number }>();
+/** Bounds the isolate's memory: a list holds 64 characters per pre-queue ticket of the shard. */
+const MAX_PLACED_SHARDS = 1_024;
+
+/** The shard's draw as last learned: the placed list, or a "not placed yet" no older than a second. */
+export async function shardDraw(env: Env, address: ShardAddress, now: number): Promise<ShardDraw> {
+  const name = shardName(address);
+  const kept = placed.get(name);
+  if (kept) return kept;
+  const recent = unplaced.get(name);
+  if (recent && now - recent.fetchedAt < SNAPSHOT_TTL_MS && now >= recent.fetchedAt) return recent.draw;
+  const draw = await callShard(() => shardStub(env, address).draw());
+  if (draw.placedAt === null) {
+    unplaced.set(name, { draw, fetchedAt: now });
+  } else {
+    unplaced.delete(name);
+    if (placed.size >= MAX_PLACED_SHARDS) placed.delete(placed.keys().next().value!);
+    placed.set(name, draw);
+  }
+  return draw;
+}
+
+/** Drops what this isolate learned of the draws, for tests that move a shard's clock across the opening. */
+export function forgetDraws(): void {
+  placed.clear();
+  unplaced.clear();
+}
