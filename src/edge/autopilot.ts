@@ -15,6 +15,7 @@
  * - Degraded (error share or p95 above target): multiplicative decrease, at once. The cut follows the
  *   error share, since an origin failing a share e of its requests served (1 - e) of them: the new rate
  *   is that share of the old, times MARGIN, never gentler than MILD_CUT nor harsher than DEEP_CUT per step.
+ *   Latency alone cuts by LATENCY_CUT, then waits LATENCY_SETTLE_MS for the cut to reach the origin.
  * - Healthy: additive increase, from floor to ceiling in CLIMB_MS, and a quarter of that pace through the
  *   last tenth below the rate where the origin last degraded (probing the edge of its capacity gently, as
  *   the rate admitted there reaches the origin only a minute or two later, when those citizens book).
@@ -109,6 +110,13 @@ export const DEEP_CUT = 0.5;
 export const MARGIN = 0.9;
 /** Latency above target, no errors: the origin is queueing, a moderate cut drains the queue. */
 export const LATENCY_CUT = 0.85;
+/**
+ * After a latency cut, latency is judged again only this much later. Citizens book a minute or two after
+ * their admission, so the windows right after a cut still carry the load admitted before it; cutting on
+ * each of them would take the rate far below what the origin can serve. Errors are not given this grace:
+ * they are what the autopilot exists to prevent.
+ */
+export const LATENCY_SETTLE_MS = 60_000;
 
 const EMPTY: HealthWindow = { samples: 0, errors: 0, slow: 0 };
 
@@ -188,9 +196,10 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
     reason = "errors above target";
     degradedAtRate = clamped;
   } else if (count > 0 && finding.slowShare > SLOW_SHARE) {
-    rate = clamped * LATENCY_CUT;
+    const settling = state.reason === "latency above target" && now - state.changedAt < LATENCY_SETTLE_MS;
+    if (!settling) rate = clamped * LATENCY_CUT;
     reason = "latency above target";
-    degradedAtRate = clamped;
+    degradedAtRate = settling ? degradedAtRate : clamped;
   } else if (clamped >= ceiling) {
     reason = "at ceiling";
     degradedAtRate = null;

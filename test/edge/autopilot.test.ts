@@ -5,6 +5,8 @@ import {
   climbStep,
   DECISION_MS,
   initialAutopilot,
+  LATENCY_CUT,
+  LATENCY_SETTLE_MS,
   MARGIN,
   MILD_CUT,
   recoveryBoundMs,
@@ -178,6 +180,24 @@ describe("autopilot", () => {
       { numRuns: 30 },
     );
   }, 60_000);
+
+  it("cuts once for latency alone, then lets the cut reach the origin before cutting again", () => {
+    const c: AutopilotConfig = { enabled: true, ceilingPerMinute: 600, floorPerMinute: 60, targetP95Ms: 1_000, maxErrorShare: 0.01 };
+    const slow = Array.from({ length: 20 }, () => ok(1_500));
+    let state = initialAutopilot(c, T0);
+    const rates: number[] = [];
+    for (let t = DECISION_MS; t <= LATENCY_SETTLE_MS + DECISION_MS; t += DECISION_MS) {
+      state = autopilotStep(state, slow, c, T0 + t);
+      rates.push(state.ratePerMinute);
+      expect(state.reason).toBe("latency above target");
+    }
+    // One cut at the first decision, held through the settling minute, the second cut once it has passed.
+    expect(rates.slice(0, -1).every((r) => r === 600 * LATENCY_CUT)).toBe(true);
+    expect(rates.at(-1)).toBeCloseTo(600 * LATENCY_CUT * LATENCY_CUT);
+    // Errors get no such grace.
+    state = autopilotStep(state, [failed, ...slow], c, T0 + LATENCY_SETTLE_MS + 2 * DECISION_MS);
+    expect(state.ratePerMinute).toBeLessThan(rates.at(-1)!);
+  });
 
   it("says why the rate changed", () => {
     const c: AutopilotConfig = { enabled: true, ceilingPerMinute: 600, floorPerMinute: 60, targetP95Ms: 1_000, maxErrorShare: 0.01 };
