@@ -7,6 +7,8 @@
  *   npm run simulate -- --locations 300 --isolates 4  # the poll model's spread of the crowd (the defaults)
  *   npm run simulate -- --live --scale 0.0005     # a scaled-down crowd against the running stack
  *   npm run simulate -- --live --edge http://127.0.0.1:8787 --idp http://127.0.0.1:8789
+ *   npm run simulate -- --origin-scenarios        # an origin that halves, fails, degrades: autopilot off vs on
+ *   npm run simulate -- --origin-scenarios --scenario halves --floor 2000 --target-p95 1000 --max-error-share 0.01
  *
  * Each citizen arrives (most in the first minutes), lands in a shard by hash, is told a wait estimate,
  * waits (some abandon), is admitted, claims a pass at their next poll, books and finishes (or lets the
@@ -142,8 +144,22 @@ export interface SimulationReport {
   sample: { told: [number, number][]; waits: [number, number][] };
 }
 
+/**
+ * A modelled booking origin the replay can book through (bench/simulate-origin.ts). Without one, an
+ * admitted citizen's booking always succeeds after their session; with one, each booking is a request the
+ * origin may fail, and the rate each shard admits at is the origin's to say (the autopilot, or fixed).
+ */
+export interface OriginHooks {
+  /** A citizen admitted at `now` who claims at `claimAt` and sends the booking `sessionMs` later (Infinity: lets the pass lapse). */
+  admitted(citizen: number, shard: number, claimAt: number, sessionMs: number, passExpiresAt: number): void;
+  /** Serves the booking requests due in second `t` of the replay; `release(shard, second)` frees the capacity a pass held. */
+  serve(t: number, now: number, release: (shard: number, second: number) => void): void;
+  /** The admission rate in force in a shard (per minute). */
+  rateOf(shard: number): number;
+}
+
 /** Runs the replay in memory. */
-export function simulate(o: SimulationOptions): SimulationReport {
+export function simulate(o: SimulationOptions, origin?: OriginHooks): SimulationReport {
   const started = performance.now();
   const random = rng(o.seed);
   const n = o.people;
@@ -176,7 +192,8 @@ export function simulate(o: SimulationOptions): SimulationReport {
   const minutes: MinuteRow[] = [];
   const minuteBase = Math.floor(opensAt / 60_000);
   /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it). */
-  const policyOf = (s: number) => ({ ratePerMinute: rate, activeCap: caps[s]!, paused: false });
+  const policyOf = (s: number) => ({ ratePerMinute: origin ? origin.rateOf(s) : rate, activeCap: caps[s]!, paused: false });
+  const release = (s: number, second: number) => void releases[s]![second]!++;
   const snapshotOf = (s: number, now: number): ShardSnapshot =>
     shardSnapshot(
       counters[s]!,
@@ -207,6 +224,7 @@ export function simulate(o: SimulationOptions): SimulationReport {
   let t = 0;
   for (; t < horizon && (admittedTotal < n || next < n); t++) {
     const now = opensAt + t * 1000;
+    origin?.serve(t, now, release);
     let activeTotal = 0;
     for (let s = 0; s < o.shards; s++) {
       active[s]! -= releases[s]![t]!;
@@ -224,9 +242,14 @@ export function simulate(o: SimulationOptions): SimulationReport {
           // They claim at their next poll, which near the front comes every 2 s or so.
           const claimAt = now + random() * 4_000;
           const sessionMs = random() < o.lapseShare ? Infinity : 30_000 + -Math.log(1 - random()) * 90_000;
+          if (origin) {
+            // The origin decides when this pass stops holding capacity: when its booking goes through.
+            origin.admitted(c, s, claimAt, sessionMs, passExpiry(claimAt, o.passTtlSeconds));
+            continue;
+          }
           holdUntil = (Math.min(passExpiry(claimAt, o.passTtlSeconds), claimAt + sessionMs) - opensAt) / 1000;
         }
-        releases[s]![Math.ceil(holdUntil)]!++;
+        release(s, Math.ceil(holdUntil));
       }
       if (step.admitted > 0) {
         firstAdmittedAt[s] ??= now;
@@ -497,7 +520,17 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
   return md;
 }
 
-function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string } {
+interface OriginScenarioArgs {
+  /** `--origin-scenarios`: replay through a modelled origin, autopilot off and on (bench/simulate-origin.ts). */
+  run: boolean;
+  /** `--scenario ID` (repeatable): only these. */
+  only: string[];
+  floorPerMinute?: number;
+  targetP95Ms?: number;
+  maxErrorShare?: number;
+}
+
+function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string; origin: OriginScenarioArgs } {
   const o: SimulationOptions = { ...DEFAULTS };
   let live = false;
   let scale = 0.001;
@@ -505,6 +538,7 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
   // The development identity provider `npm start` runs: live citizens get their id_tokens from it.
   let idp = "http://127.0.0.1:8789";
   let peopleSet = false;
+  const origin: OriginScenarioArgs = { run: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -542,19 +576,29 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       case "--scale": scale = num(); break;
       case "--edge": edge = value(); break;
       case "--idp": idp = value(); break;
+      case "--origin-scenarios": origin.run = true; break;
+      case "--scenario": origin.only.push(value()); break;
+      case "--floor": origin.floorPerMinute = num(); break;
+      case "--target-p95": origin.targetP95Ms = num(); break;
+      case "--max-error-share": origin.maxErrorShare = num(); break;
       default: throw new Error(`unknown option ${flag}`);
     }
   }
   if (!peopleSet) o.people = COHORTS_2021[o.cohort].people;
   if (o.maxActive < o.shards) throw new Error("--max-active must be at least --shards");
-  return { options: o, live, scale, edge, idp };
+  return { options: o, live, scale, edge, idp, origin };
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  const { options, live, scale, edge, idp } = parseArgs(process.argv.slice(2));
+  const { options, live, scale, edge, idp, origin } = parseArgs(process.argv.slice(2));
   const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
-  if (live) {
+  if (origin.run) {
+    const { AUTOPILOT_DEFAULTS, runOriginScenarios } = await import("./simulate-origin.js");
+    const { run: _, only, ...given } = origin;
+    const autopilot = { ...AUTOPILOT_DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+    console.log(runOriginScenarios(simulate, options, dir, only, autopilot));
+  } else if (live) {
     const { runLive } = await import("./simulate-live.js");
     await runLive({ ...options, people: Math.max(1, Math.round(options.people * scale)) }, edge, idp, dir);
   } else {

@@ -17,6 +17,11 @@ const positiveNumber = (name: string) =>
   z.string({ error: `${name} is required` }).trim().regex(/^\d+(\.\d+)?$/, `${name} must be a number`).transform(Number)
     .pipe(z.number().positive(`${name} must be above 0`));
 
+/** A share strictly between 0 and 1, written as a decimal (0.01 for one percent). */
+const share = (name: string) =>
+  z.string({ error: `${name} is required` }).trim().regex(/^(0|1)?(\.\d+)?$/, `${name} must be a share between 0 and 1, like 0.01`).transform(Number)
+    .pipe(z.number().gt(0, `${name} must be above 0`).lt(1, `${name} must be below 1`));
+
 const flag = (name: string) =>
   z.string({ error: `${name} is required` }).trim().toLowerCase()
     .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], { error: `${name} must be true or false` }))
@@ -107,6 +112,10 @@ export const edgeBindings = z
     IDP_JWKS_URL: unsetIfEmpty(idpUrl("IDP_JWKS_URL")),
     IDP_JWKS: unsetIfEmpty(idpJwks),
     IDP_MAX_AGE_SECONDS: unsetIfEmpty(positiveInt("IDP_MAX_AGE_SECONDS")),
+    AUTOPILOT: flag("AUTOPILOT"),
+    ADMIT_FLOOR_PER_MINUTE: positiveNumber("ADMIT_FLOOR_PER_MINUTE"),
+    ORIGIN_TARGET_P95_MS: positiveInt("ORIGIN_TARGET_P95_MS"),
+    ORIGIN_MAX_ERROR_SHARE: share("ORIGIN_MAX_ERROR_SHARE"),
   })
   // The provider's keys come from exactly one place, so nobody wonders which one is in force.
   .refine((b) => (b.IDP_JWKS_URL === undefined) !== (b.IDP_JWKS === undefined), {
@@ -114,7 +123,12 @@ export const edgeBindings = z
     path: ["IDP_JWKS_URL"],
   })
   // Each shard must be able to hold at least one admitted person, or its line would never move.
-  .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] });
+  .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] })
+  // The autopilot moves the rate between the floor and ADMIT_PER_MINUTE; a floor above it has no meaning.
+  .refine((b) => b.ADMIT_FLOOR_PER_MINUTE <= b.ADMIT_PER_MINUTE, {
+    message: "ADMIT_FLOOR_PER_MINUTE must be at most ADMIT_PER_MINUTE",
+    path: ["ADMIT_FLOOR_PER_MINUTE"],
+  });
 
 export interface EdgeConfig {
   admitPerMinute: number;
@@ -132,6 +146,16 @@ export interface EdgeConfig {
   /** The secret each cohort's pre-queue draw seed is derived from (src/edge/draw.ts). */
   drawSecret: string;
   identity: IdentityProviderConfig;
+  autopilot: AutopilotBindings;
+}
+
+/** How the admission rate follows the origin's health (src/edge/autopilot.ts), cohort-wide figures. */
+export interface AutopilotBindings {
+  enabled: boolean;
+  /** The rate never falls below this, however sick the origin: the line keeps moving. */
+  floorPerMinute: number;
+  targetP95Ms: number;
+  maxErrorShare: number;
 }
 
 /** The one OpenID Provider the edge trusts. */
@@ -170,6 +194,12 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
       clientSecret: b.IDP_CLIENT_SECRET,
       keys: b.IDP_JWKS ? { kind: "inline", jwks: b.IDP_JWKS } : { kind: "remote", url: b.IDP_JWKS_URL! },
       maxAgeSeconds: b.IDP_MAX_AGE_SECONDS ?? DEFAULT_IDP_MAX_AGE_SECONDS,
+    },
+    autopilot: {
+      enabled: b.AUTOPILOT,
+      floorPerMinute: b.ADMIT_FLOOR_PER_MINUTE,
+      targetP95Ms: b.ORIGIN_TARGET_P95_MS,
+      maxErrorShare: b.ORIGIN_MAX_ERROR_SHARE,
     },
   };
 }

@@ -16,7 +16,7 @@ function problemWith(overrides: Record<string, unknown>): string {
 
 describe("configuration", () => {
   it("parses the bindings into numbers, flags and cohorts", () => {
-    const config = parseEdgeConfig({ ...good, PAUSED: "TRUE", ADMIT_PER_MINUTE: "0.5" });
+    const config = parseEdgeConfig({ ...good, PAUSED: "TRUE", ADMIT_PER_MINUTE: "0.5", ADMIT_FLOOR_PER_MINUTE: "0.1" });
     expect(config.paused).toBe(true);
     expect(config.admitPerMinute).toBe(0.5);
     expect(config.cohorts.map((c) => c.id)).toEqual(["55-59", "53-54", "50-52", "pq-now", "pq-later", "pq-opened"]);
@@ -34,6 +34,27 @@ describe("configuration", () => {
     expect(problemWith({ PASS_SIGNING_KEYS: JSON.stringify([{ kty: "EC", crv: "P-256", x: "a", y: "b", kid: "no-private-part" }]) })).toMatch(/PASS_SIGNING_KEYS/);
     expect(problemWith({ CITIZEN_KEY_SECRET: "short" })).toMatch(/CITIZEN_KEY_SECRET/);
     expect(problemWith({ ORIGIN_URL: "not a url" })).toMatch(/ORIGIN_URL/);
+  });
+
+  it("takes the autopilot's targets and floor from its bindings, and refuses values it could not act on", () => {
+    const config = parseEdgeConfig({ ...good, AUTOPILOT: "false", ADMIT_FLOOR_PER_MINUTE: "12.5", ORIGIN_TARGET_P95_MS: "800", ORIGIN_MAX_ERROR_SHARE: "0.02" });
+    expect(config.autopilot).toEqual({ enabled: false, floorPerMinute: 12.5, targetP95Ms: 800, maxErrorShare: 0.02 });
+    expect(parseEdgeConfig({ ...good, AUTOPILOT: "yes" }).autopilot.enabled).toBe(true);
+
+    expect(problemWith({ AUTOPILOT: "sometimes" })).toMatch(/AUTOPILOT must be true or false/);
+    expect(problemWith({ AUTOPILOT: undefined })).toMatch(/AUTOPILOT/);
+    // A floor of 0 would let a sick origin stall the line for good.
+    expect(problemWith({ ADMIT_FLOOR_PER_MINUTE: "0" })).toMatch(/ADMIT_FLOOR_PER_MINUTE must be above 0/);
+    expect(problemWith({ ADMIT_FLOOR_PER_MINUTE: "slow" })).toMatch(/ADMIT_FLOOR_PER_MINUTE must be a number/);
+    expect(problemWith({ ADMIT_PER_MINUTE: "60", ADMIT_FLOOR_PER_MINUTE: "61" })).toMatch(/ADMIT_FLOOR_PER_MINUTE must be at most ADMIT_PER_MINUTE/);
+    expect(parseEdgeConfig({ ...good, ADMIT_PER_MINUTE: "60", ADMIT_FLOOR_PER_MINUTE: "60" }).autopilot.floorPerMinute).toBe(60);
+    expect(problemWith({ ORIGIN_TARGET_P95_MS: "1.5s" })).toMatch(/ORIGIN_TARGET_P95_MS must be a whole number/);
+    expect(problemWith({ ORIGIN_TARGET_P95_MS: "0" })).toMatch(/ORIGIN_TARGET_P95_MS must be at least 1/);
+    // A share is a decimal between 0 and 1: a percentage written as 1 (meaning 1%) would be refused, not read as 100%.
+    expect(problemWith({ ORIGIN_MAX_ERROR_SHARE: "1" })).toMatch(/ORIGIN_MAX_ERROR_SHARE must be below 1/);
+    expect(problemWith({ ORIGIN_MAX_ERROR_SHARE: "0" })).toMatch(/ORIGIN_MAX_ERROR_SHARE must be above 0/);
+    expect(problemWith({ ORIGIN_MAX_ERROR_SHARE: "5%" })).toMatch(/ORIGIN_MAX_ERROR_SHARE must be a share between 0 and 1/);
+    expect(problemWith({ ORIGIN_MAX_ERROR_SHARE: undefined })).toMatch(/ORIGIN_MAX_ERROR_SHARE/);
   });
 
   it("takes the identity provider from its bindings, and refuses a provider it could not trust", () => {

@@ -1,0 +1,224 @@
+/**
+ * The autopilot: a shard's admission rate that follows the booking origin's health. Pure (no I/O, no clock
+ * of its own), like the admission rule, so the QueueShard object and the flash-crowd replay run this very
+ * code. Its output replaces the configured `ratePerMinute` of the shard's `ShardPolicy`.
+ *
+ * Each shard judges only the bookings of the citizens it admitted (the gate hands it their health samples
+ * with the completion call), so no global state is needed. The shape is AIMD, the rule that keeps TCP
+ * stable on a shared link:
+ *
+ * - Evidence is a tumbling window: samples gather since the last decision, and a decision is taken once
+ *   the window is DECISION_MS old and holds MIN_SAMPLES samples, or once it is QUIET_MS old whatever it
+ *   holds. The window is three counts (samples, errors, slow), so the state fits in the counters row.
+ * - "p95 above target" is read exactly from the counts: the 95th percentile of a window's latencies is
+ *   above the target if and only if more than 5% of them are slower than the target.
+ * - Degraded (error share or p95 above target): multiplicative decrease, at once. The cut follows the
+ *   error share, since an origin failing a share e of its requests served (1 - e) of them: the new rate
+ *   is that share of the old, times MARGIN, never gentler than MILD_CUT nor harsher than DEEP_CUT per step.
+ *   Latency alone cuts by LATENCY_CUT, then waits LATENCY_SETTLE_MS for the cut to reach the origin.
+ * - Healthy: additive increase, from floor to ceiling in CLIMB_MS, and a quarter of that pace through the
+ *   last tenth below the rate where the origin last degraded (probing the edge of its capacity gently, as
+ *   the rate admitted there reaches the origin only a minute or two later, when those citizens book).
+ * - No samples at all: climb at a quarter of the healthy pace. No samples means no booking traffic through
+ *   this shard (nobody admitted yet, or everyone admitted finished or left), so more admissions cannot be
+ *   hurting the origin now; holding would leave a shard that backed off at the floor for good once its
+ *   admitted crowd had drained. The slow pace bounds how far it climbs before the first samples judge it.
+ * - Always within [floor, ceiling]; disabled means the ceiling, the configured rate, as before.
+ */
+
+/** What the origin did with one booking request the edge forwarded. */
+export type OriginOutcome = "ok" | "5xx" | "timeout" | "unavailable";
+
+/** One forwarded request's health: how long the origin took and how it answered. */
+export interface HealthSample {
+  latencyMs: number;
+  outcome: OriginOutcome;
+}
+
+export interface AutopilotConfig {
+  enabled: boolean;
+  /** The shard's share of ADMIT_PER_MINUTE: never exceeded. */
+  ceilingPerMinute: number;
+  /** The shard's share of ADMIT_FLOOR_PER_MINUTE: a sick origin never stalls the line below this. */
+  floorPerMinute: number;
+  /** ORIGIN_TARGET_P95_MS: the p95 latency above which the origin counts as degraded. */
+  targetP95Ms: number;
+  /** ORIGIN_MAX_ERROR_SHARE: the share of failed requests (5xx, timeout, 503) above which it is degraded. */
+  maxErrorShare: number;
+}
+
+/** Why the rate is what it is, for /ops: the finding of the last decision. */
+export type AutopilotReason =
+  | "disabled"
+  | "started"
+  | "errors above target"
+  | "latency above target"
+  | "healthy, climbing"
+  | "at ceiling"
+  | "no samples, climbing";
+
+/** Samples gathered since the last decision. */
+export interface HealthWindow {
+  samples: number;
+  /** 5xx, timeouts and 503s. */
+  errors: number;
+  /** Samples slower than the target p95. */
+  slow: number;
+}
+
+/** What one decision saw, kept for /ops. */
+export interface HealthFinding extends HealthWindow {
+  errorShare: number;
+  slowShare: number;
+}
+
+/** The controller's whole state: small plain numbers and strings, so it can be stored as JSON in a row. */
+export interface AutopilotState {
+  /** The admission rate in force (per minute, this shard's). */
+  ratePerMinute: number;
+  reason: AutopilotReason;
+  /** When the last decision was taken; the current window started then (ms since epoch). */
+  decidedAt: number;
+  /** When the rate last changed (ms since epoch). */
+  changedAt: number;
+  /** The rate at which the origin last degraded; climbing slows near it. Null once climbed past it. */
+  degradedAtRate: number | null;
+  window: HealthWindow;
+  /** The window the last decision judged; null before the first. */
+  lastFinding: HealthFinding | null;
+}
+
+/** A decision waits for this much time to pass, so one slow request cannot swing the rate. */
+export const DECISION_MS = 5_000;
+/** …and for this much evidence, unless the window is QUIET_MS old. */
+export const MIN_SAMPLES = 20;
+/** A shard with little traffic still decides this often, on whatever samples it has. */
+export const QUIET_MS = 30_000;
+/** Healthy climb: floor to ceiling in this long. */
+export const CLIMB_MS = 300_000;
+/** Near the rate where the origin last degraded (within this share below it), climb at PROBE_PACE. */
+export const PROBE_ZONE = 0.1;
+export const PROBE_PACE = 0.25;
+/** With no samples at all, climb at this share of the healthy pace. */
+export const UNSEEN_PACE = 0.25;
+/** The share of latencies that may exceed the target: the target is a 95th percentile. */
+export const SLOW_SHARE = 0.05;
+/** Cut bounds per decision: an error share just over target cuts to 0.9x, an origin that fails all to 0.5x. */
+export const MILD_CUT = 0.9;
+export const DEEP_CUT = 0.5;
+/** Below the share of requests the origin served, so the next window sees some headroom. */
+export const MARGIN = 0.9;
+/** Latency above target, no errors: the origin is queueing, a moderate cut drains the queue. */
+export const LATENCY_CUT = 0.85;
+/**
+ * After a latency cut, latency is judged again only this much later. Citizens book a minute or two after
+ * their admission, so the windows right after a cut still carry the load admitted before it; cutting on
+ * each of them would take the rate far below what the origin can serve. Errors are not given this grace:
+ * they are what the autopilot exists to prevent.
+ */
+export const LATENCY_SETTLE_MS = 60_000;
+
+const EMPTY: HealthWindow = { samples: 0, errors: 0, slow: 0 };
+
+/** The state of a shard that has not decided anything yet: it starts at the configured rate. */
+export function initialAutopilot(config: AutopilotConfig, now: number): AutopilotState {
+  return {
+    ratePerMinute: config.ceilingPerMinute,
+    reason: config.enabled ? "started" : "disabled",
+    decidedAt: now,
+    changedAt: now,
+    degradedAtRate: null,
+    window: EMPTY,
+    lastFinding: null,
+  };
+}
+
+/** The healthy climb per decision, per minute of rate. */
+export function climbStep(config: AutopilotConfig): number {
+  return (Math.max(0, config.ceilingPerMinute - floorOf(config)) * DECISION_MS) / CLIMB_MS;
+}
+
+/**
+ * An upper bound on the time from the floor to the ceiling under a healthy origin, given a decision every
+ * DECISION_MS: the plain climb, plus the probe zone crossed at PROBE_PACE, plus two decisions (the first
+ * may still judge samples from before the origin recovered; the last climbs a partial step).
+ */
+export function recoveryBoundMs(config: AutopilotConfig): number {
+  const step = climbStep(config);
+  if (step === 0) return DECISION_MS;
+  const probeDistance = PROBE_ZONE * config.ceilingPerMinute;
+  return CLIMB_MS + Math.ceil(probeDistance / (step * PROBE_PACE)) * DECISION_MS + 2 * DECISION_MS;
+}
+
+function floorOf(config: AutopilotConfig): number {
+  // A floor above the ceiling is refused by the configuration; here the ceiling wins, never the floor.
+  return Math.min(config.floorPerMinute, config.ceilingPerMinute);
+}
+
+function judge(w: HealthWindow): HealthFinding {
+  return { ...w, errorShare: w.samples ? w.errors / w.samples : 0, slowShare: w.samples ? w.slow / w.samples : 0 };
+}
+
+/**
+ * The controller's step: adds `samples` to the window and, when the window is due, decides the rate.
+ * Deterministic: the same state, samples, configuration and time give the same result.
+ */
+export function autopilotStep(state: AutopilotState, samples: readonly HealthSample[], config: AutopilotConfig, now: number): AutopilotState {
+  const ceiling = config.ceilingPerMinute;
+  const floor = floorOf(config);
+  if (!config.enabled) {
+    if (state.reason === "disabled" && state.ratePerMinute === ceiling) return state;
+    return { ...state, ratePerMinute: ceiling, reason: "disabled", decidedAt: now, changedAt: now, degradedAtRate: null, window: EMPTY };
+  }
+  let { samples: count, errors, slow } = state.window;
+  for (const s of samples) {
+    count++;
+    if (s.outcome !== "ok") errors++;
+    else if (s.latencyMs > config.targetP95Ms) slow++;
+  }
+  const window = { samples: count, errors, slow };
+  // A clock that steps backwards (a restart elsewhere) restarts the window rather than stretching it.
+  const age = now - state.decidedAt;
+  const clamped = Math.min(ceiling, Math.max(floor, state.ratePerMinute));
+  const due = age < 0 || (age >= DECISION_MS && count >= MIN_SAMPLES) || age >= QUIET_MS;
+  if (!due) {
+    // Between decisions the rate holds, but a lowered ceiling or raised floor applies at once.
+    return clamped === state.ratePerMinute ? { ...state, window } : { ...state, ratePerMinute: clamped, changedAt: now, window };
+  }
+  if (age < 0) return { ...state, ratePerMinute: clamped, decidedAt: now, window: EMPTY };
+
+  const finding = judge(window);
+  let rate = clamped;
+  let reason: AutopilotReason;
+  let degradedAtRate = state.degradedAtRate;
+  if (count > 0 && finding.errorShare > config.maxErrorShare) {
+    rate = clamped * Math.min(MILD_CUT, Math.max(DEEP_CUT, (1 - finding.errorShare) * MARGIN));
+    reason = "errors above target";
+    degradedAtRate = clamped;
+  } else if (count > 0 && finding.slowShare > SLOW_SHARE) {
+    const settling = state.reason === "latency above target" && now - state.changedAt < LATENCY_SETTLE_MS;
+    if (!settling) rate = clamped * LATENCY_CUT;
+    reason = "latency above target";
+    degradedAtRate = settling ? degradedAtRate : clamped;
+  } else if (clamped >= ceiling) {
+    reason = "at ceiling";
+    degradedAtRate = null;
+  } else {
+    const probing = degradedAtRate !== null && clamped >= degradedAtRate * (1 - PROBE_ZONE);
+    const pace = (count === 0 ? UNSEEN_PACE : 1) * (probing ? PROBE_PACE : 1);
+    rate = clamped + climbStep(config) * pace;
+    reason = count === 0 ? "no samples, climbing" : "healthy, climbing";
+    // Past the rate that last hurt the origin, the origin has shown it copes: climb at full pace again.
+    if (degradedAtRate !== null && rate > degradedAtRate) degradedAtRate = null;
+  }
+  rate = Math.min(ceiling, Math.max(floor, rate));
+  return {
+    ratePerMinute: rate,
+    reason,
+    decidedAt: now,
+    changedAt: rate === state.ratePerMinute ? state.changedAt : now,
+    degradedAtRate,
+    window: EMPTY,
+    lastFinding: finding,
+  };
+}
