@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 
 /**
  * Local secrets for development and tests: a fresh ES256 signing key, a citizen-key secret and the edge's
- * client secret at the identity provider. They are
+ * client secret at the identity provider and the operator-login secret. They are
  * generated, never committed; production secrets come from `wrangler secret put`.
  */
 export async function generateSigningJwk(kid = `dev-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString("hex")}`) {
@@ -12,11 +12,13 @@ export async function generateSigningJwk(kid = `dev-${new Date().toISOString().s
   return { kty: "EC" as const, crv: "P-256" as const, x: jwk.x!, y: jwk.y!, d: jwk.d!, kid };
 }
 
-export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string; CITIZEN_KEY_SECRET: string; IDP_CLIENT_SECRET: string }> {
+export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string; CITIZEN_KEY_SECRET: string; IDP_CLIENT_SECRET: string; OPERATOR_SECRET: string }> {
   return {
     PASS_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
     CITIZEN_KEY_SECRET: randomBytes(32).toString("base64url"),
     // The edge's client secret at the identity provider; the development provider registers the same value.
     IDP_CLIENT_SECRET: randomBytes(32).toString("base64url"),
+    // Signs the one-time operator login links `npm start` prints, and the operator sessions they open.
+    OPERATOR_SECRET: randomBytes(32).toString("base64url"),
   };
 }

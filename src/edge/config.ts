@@ -25,6 +25,10 @@ export const cohortConfig = z
     label: z.object({ ko: z.string().min(1), en: z.string().min(1) }),
     birthYears: z.tuple([z.number().int().min(1900), z.number().int().max(2100)]),
     opensAt: z.iso.datetime({ offset: true }),
+    // Operators' overrides of the global ADMIT_PER_MINUTE, MAX_ACTIVE and PAUSED for this cohort alone.
+    admitPerMinute: z.number().positive("a cohort's admitPerMinute must be above 0").optional(),
+    maxActive: z.number().int().positive("a cohort's maxActive must be a whole number of at least 1").optional(),
+    paused: z.boolean().optional(),
   })
   .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to");
 export type CohortConfig = z.infer<typeof cohortConfig>;
@@ -74,6 +78,19 @@ const idpJwks = jsonBinding("IDP_JWKS is not set", "IDP_JWKS must be a JSON JWKS
 // to the other by clearing a var rather than deleting it.
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 
+/**
+ * The Cloudflare Access team whose login guards the operators' console: `<team>.cloudflareaccess.com`,
+ * with or without `https://`. It is the issuer of the Access JWTs and publishes their keys.
+ */
+const accessTeamDomain = z
+  .string()
+  .trim()
+  .transform((v) => v.replace(/^https:\/\//, "").replace(/\/+$/, ""))
+  .pipe(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, "ACCESS_TEAM_DOMAIN must be a host name such as myteam.cloudflareaccess.com"));
+const accessJwks = jsonBinding("ACCESS_JWKS is not set", "ACCESS_JWKS must be a JSON JWKS").pipe(
+  z.object(jwksDocument.shape, { error: 'ACCESS_JWKS must be a JWKS: {"keys":[{"kty":...}]}' }),
+);
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** The provider's address: https, except on this machine, where the development provider speaks http. */
 const idpUrl = (name: string) =>
@@ -106,6 +123,15 @@ export const edgeBindings = z
     IDP_JWKS_URL: unsetIfEmpty(idpUrl("IDP_JWKS_URL")),
     IDP_JWKS: unsetIfEmpty(idpJwks),
     IDP_MAX_AGE_SECONDS: unsetIfEmpty(positiveInt("IDP_MAX_AGE_SECONDS")),
+    ACCESS_TEAM_DOMAIN: unsetIfEmpty(accessTeamDomain),
+    ACCESS_AUD: unsetIfEmpty(z.string().trim().min(1)),
+    ACCESS_JWKS: unsetIfEmpty(accessJwks),
+    OPERATOR_SECRET: unsetIfEmpty(z.string().min(32, "OPERATOR_SECRET must be at least 32 characters")),
+  })
+  // Half an Access configuration would verify against nothing: both, or neither (then the local login).
+  .refine((b) => (b.ACCESS_TEAM_DOMAIN === undefined) === (b.ACCESS_AUD === undefined), {
+    message: "ACCESS_TEAM_DOMAIN and ACCESS_AUD: set both (Cloudflare Access guards /ops) or neither",
+    path: ["ACCESS_TEAM_DOMAIN"],
   })
   // The provider's keys come from exactly one place, so nobody wonders which one is in force.
   .refine((b) => (b.IDP_JWKS_URL === undefined) !== (b.IDP_JWKS === undefined), {
@@ -113,7 +139,11 @@ export const edgeBindings = z
     path: ["IDP_JWKS_URL"],
   })
   // Each shard must be able to hold at least one admitted person, or its line would never move.
-  .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] });
+  .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] })
+  .refine((b) => b.COHORTS.every((c) => c.maxActive === undefined || c.maxActive >= b.SHARDS), {
+    message: "a cohort's maxActive must be at least SHARDS",
+    path: ["COHORTS"],
+  });
 
 export interface EdgeConfig {
   admitPerMinute: number;
@@ -129,6 +159,17 @@ export interface EdgeConfig {
   signingKeys: SigningJwk[];
   citizenKeySecret: string;
   identity: IdentityProviderConfig;
+  operators: OperatorAuthConfig;
+}
+
+/**
+ * Who may open the operators' console. With Cloudflare Access configured, only its JWT is accepted and the
+ * local one-time login is refused; without it, the one-time login that `npm start` prints, whose codes
+ * and sessions are signed with `localSecret`. With neither, the console is closed to everyone.
+ */
+export interface OperatorAuthConfig {
+  access: { issuer: string; audience: string; keys: IdentityProviderConfig["keys"] } | null;
+  localSecret: string | null;
 }
 
 /** The one OpenID Provider the edge trusts. */
@@ -180,6 +221,18 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
       keys: b.IDP_JWKS ? { kind: "inline", jwks: b.IDP_JWKS } : { kind: "remote", url: b.IDP_JWKS_URL! },
       maxAgeSeconds: b.IDP_MAX_AGE_SECONDS ?? DEFAULT_IDP_MAX_AGE_SECONDS,
     },
+    operators: {
+      access: b.ACCESS_TEAM_DOMAIN && b.ACCESS_AUD
+        ? {
+            issuer: `https://${b.ACCESS_TEAM_DOMAIN}`,
+            audience: b.ACCESS_AUD,
+            keys: b.ACCESS_JWKS
+              ? { kind: "inline", jwks: b.ACCESS_JWKS }
+              : { kind: "remote", url: `https://${b.ACCESS_TEAM_DOMAIN}/cdn-cgi/access/certs` },
+          }
+        : null,
+      localSecret: b.ACCESS_TEAM_DOMAIN ? null : (b.OPERATOR_SECRET ?? null),
+    },
   };
 }
 
@@ -205,6 +258,16 @@ export function edgeConfig(env: Env): EdgeConfig {
   }
   parsedFor.set(env, config);
   return config;
+}
+
+/** The admission settings in force for a cohort: its own overrides, else the global bindings. */
+export function cohortPolicy(config: EdgeConfig, cohortId: string): { admitPerMinute: number; maxActive: number; paused: boolean } {
+  const cohort = config.cohorts.find((c) => c.id === cohortId);
+  return {
+    admitPerMinute: cohort?.admitPerMinute ?? config.admitPerMinute,
+    maxActive: cohort?.maxActive ?? config.maxActive,
+    paused: cohort?.paused ?? config.paused,
+  };
 }
 
 /** The cohort a birth year belongs to, if any. */

@@ -1,12 +1,19 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
 import { forgetSnapshots } from "../../src/edge/shard-client.js";
 import { config, join, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
+
+/** A request as an operator signed in through the local one-time login (test/edge/operator-auth.test.ts covers the login). */
+async function asOperator(path: string): Promise<Response> {
+  const session = await mintOperatorSession(config.operators.localSecret!);
+  return SELF.fetch(`${ORIGIN}${path}`, { headers: { cookie: `wr_operator=${session}` } });
+}
 
 interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number }
 
 async function ops(): Promise<{ config: { maxActive: number; shards: number }; cohorts: OpsCohort[] }> {
-  const res = await SELF.fetch(`${ORIGIN}/api/ops/queue`);
+  const res = await asOperator("/api/ops/queue");
   expect(res.status).toBe(200);
   return (await res.json()) as { config: { maxActive: number; shards: number }; cohorts: OpsCohort[] };
 }
@@ -43,11 +50,11 @@ describe("the ops view", () => {
 
 describe("the ops page", () => {
   it("is served by the Worker, uncached, with its script", async () => {
-    const page = await SELF.fetch(`${ORIGIN}/ops`);
+    const page = await asOperator("/ops");
     expect(page.status).toBe(200);
     expect(page.headers.get("cache-control")).toBe("no-store");
     expect(await page.text()).toContain('<script src="/ops/ops.js"');
-    const script = await SELF.fetch(`${ORIGIN}/ops/ops.js`);
+    const script = await asOperator("/ops/ops.js");
     expect(script.status).toBe(200);
     expect(await script.text()).toContain("/api/ops/queue");
   });
