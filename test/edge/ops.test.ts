@@ -1,8 +1,9 @@
-import { SELF } from "cloudflare:test";
+import { runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
+import type { QueueShard } from "../../src/edge/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/shard-client.js";
-import { config, join, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
+import { config, errorCode, freshShard, join, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 /** A request as an operator signed in through the local one-time login (test/edge/operator-auth.test.ts covers the login). */
 async function asOperator(path: string): Promise<Response> {
@@ -57,5 +58,82 @@ describe("the ops page", () => {
     const script = await asOperator("/ops/ops.js");
     expect(script.status).toBe(200);
     expect(await script.text()).toContain("/api/ops/queue");
+  });
+});
+
+describe("the per-minute history", () => {
+  const MINUTE = 60_000;
+
+  it("closes each minute with its joins, admissions, line, active count and median wait, fills quiet minutes, and keeps two hours", async () => {
+    // A shard of its own: 60/min over 4 shards is 15 a minute here, one at a time, and at most 2 active.
+    const address = freshShard();
+    const stub = stubOf(address);
+    const m0 = Math.floor(Date.now() / MINUTE) + 10;
+    const t0 = m0 * MINUTE + 1_000;
+    await setClock(stub, t0);
+    const keys = Array.from({ length: 5 }, (_, i) => `citizen-${address.cohort}-${i}`);
+    await Promise.all(keys.map((key) => stub.join(key)));
+    // Half a minute on, a second admission; the cap (2) stops a third.
+    await setClock(stub, t0 + 30_000);
+    await stub.snapshot();
+    await setClock(stub, t0 + 70_000);
+    let history = await stub.history(3);
+    expect(history.map((m) => m.minute)).toEqual([m0 - 1, m0, m0 + 1]);
+    expect(history[1]).toEqual({ minute: m0, joined: 5, admitted: 2, waiting: 3, active: 2, activeMax: 2, medianWaitMs: 0 });
+    // The minute under way, so far: nobody new, nobody let in (the cap is full).
+    expect(history[2]).toMatchObject({ minute: m0 + 1, joined: 0, admitted: 0, waiting: 3, active: 2 });
+
+    // Nothing calls the shard for minutes (the claim window, 120 s, has not lapsed yet at +100 s): then
+    // the quiet minutes keep the line as it was.
+    await setClock(stub, t0 + 100_000);
+    await stub.snapshot();
+    await setClock(stub, t0 + 100_000 + 4 * MINUTE);
+    history = await stub.history(7);
+    expect(history.map((m) => m.minute)).toEqual([m0 - 1, m0, m0 + 1, m0 + 2, m0 + 3, m0 + 4, m0 + 5]);
+    expect(history.slice(2, 6).map((m) => [m.joined, m.waiting])).toEqual([[0, 3], [0, 3], [0, 3], [0, 3]]);
+    // The two unclaimed admissions lapsed: the next got in now (one at a time: the burst is one person),
+    // having waited since the first minute.
+    expect(history[6]).toMatchObject({ admitted: 1, waiting: 2 });
+    expect(history[6]!.medianWaitMs).toBe(t0 + 100_000 + 4 * MINUTE - t0);
+
+    // Two hours on, the first minute is gone from the object, not just from the answer.
+    await setClock(stub, t0 + 125 * MINUTE);
+    history = await stub.history();
+    expect(history).toHaveLength(120);
+    expect(history.some((m) => m.minute === m0)).toBe(false);
+    const kept = await runInDurableObject(stub, (shard: QueueShard, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_minutes WHERE minute <= ?", m0).one().n);
+    expect(kept).toBe(0);
+  });
+
+  it("GET /api/ops/cohorts/{id}/history sums the cohort's shards minute by minute", async () => {
+    type History = { cohort: string; policy: { admitPerMinute: number }; minutes: Array<{ at: string; joined: number; admitted: number; waiting: number }> };
+    const read = async (path = "/api/ops/cohorts/53-54/history") => {
+      const res = await asOperator(path);
+      expect(res.status, await res.clone().text()).toBe(200);
+      return (await res.json()) as History;
+    };
+    const before = await read();
+    expect(before.minutes).toHaveLength(120);
+    expect(before.policy.admitPerMinute).toBe(config.admitPerMinute);
+    for (let i = 0; i < 3; i++) await join(randomIdentity(), "1967-08-09");
+    const after = await read();
+    const total = (h: History) => h.minutes.reduce((a, m) => a + m.joined, 0);
+    expect(total(after) - total(before)).toBe(3);
+    // The minute under way ends on the line as the objects see it now.
+    const stubs = Array.from({ length: config.shards }, (_, shard) => stubOf({ cohort: "53-54", shard }));
+    const snaps = await Promise.all(stubs.map((s) => s.snapshot()));
+    expect(after.minutes.at(-1)!.waiting).toBe(snaps.reduce((a, s) => a + s.lastSeq - s.serving, 0));
+    expect((await read("/api/ops/cohorts/53-54/history?minutes=5")).minutes).toHaveLength(5);
+    expect((await read("/api/ops/cohorts/50-52/history")).minutes).toEqual([]);
+  });
+
+  it("refuses an unknown cohort and a bad span in the error shape", async () => {
+    expect(await errorCode(await asOperator("/api/ops/cohorts/nope/history"))).toBe("not_found");
+    for (const bad of ["0", "121", "abc", "1.5"]) {
+      const res = await asOperator(`/api/ops/cohorts/55-59/history?minutes=${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(await errorCode(res)).toBe("invalid_request");
+    }
   });
 });
