@@ -34,7 +34,11 @@ const edgeTestBindings = {
   IDP_JWKS_URL: "",
   IDP_JWKS: JSON.stringify({ keys: [testIdpKey.publicJwk] }),
   IDP_MAX_AGE_SECONDS: "3600",
-  COHORTS: cohortsBinding(["55-59", "53-54", "50-52"], { "50-52": NOT_OPEN_YET }),
+  COHORTS: JSON.stringify([
+    ...(JSON.parse(cohortsBinding(["55-59", "53-54", "50-52"], { "50-52": NOT_OPEN_YET })) as unknown[]),
+    // Open but paused by its own override while the global PAUSED is false: the others keep admitting.
+    { id: "paused", label: { ko: "일시 중지", en: "Paused" }, birthYears: [1940, 1949], opensAt: "2021-07-01T20:00:00+09:00", paused: true, admitPerMinute: 6 },
+  ]),
 };
 
 export default defineConfig({

@@ -27,7 +27,7 @@ export const cohortConfig = z
     opensAt: z.iso.datetime({ offset: true }),
     // Operators' overrides of the global ADMIT_PER_MINUTE, MAX_ACTIVE and PAUSED for this cohort alone.
     admitPerMinute: z.number().positive("a cohort's admitPerMinute must be above 0").optional(),
-    maxActive: z.number().int().positive("a cohort's maxActive must be a whole number of at least 1").optional(),
+    maxActive: z.number().int("a cohort's maxActive must be a whole number").positive("a cohort's maxActive must be at least 1").optional(),
     paused: z.boolean().optional(),
   })
   .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to");

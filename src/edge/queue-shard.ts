@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
-import { edgeConfig } from "./config.js";
+import { cohortPolicy, edgeConfig } from "./config.js";
 import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
 
 /**
@@ -553,12 +553,18 @@ export class QueueShard extends DurableObject<Env> {
     });
   }
 
+  /**
+   * The rule's inputs, read on every tick: the cohort's overrides in COHORTS, else the global bindings. A
+   * new configuration (a deploy, a restart of `npm start`) takes effect at the next tick; places are in
+   * SQLite and the rule only moves the serving counter forward, so no one's place changes with it.
+   */
   private policy(shard: number): ShardPolicy {
     const config = edgeConfig(this.env);
+    const cohort = cohortPolicy(config, this.shardAddress().cohort);
     return {
-      ratePerMinute: shardRate(config.admitPerMinute, config.shards),
-      activeCap: shardCap(config.maxActive, config.shards, shard),
-      paused: config.paused,
+      ratePerMinute: shardRate(cohort.admitPerMinute, config.shards),
+      activeCap: shardCap(cohort.maxActive, config.shards, shard),
+      paused: cohort.paused,
     };
   }
 

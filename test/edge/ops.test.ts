@@ -137,3 +137,30 @@ describe("the per-minute history", () => {
     }
   });
 });
+
+describe("per-cohort overrides", () => {
+  it("a cohort paused by its own override admits nobody, however long it waits, while another cohort admits", async () => {
+    const paused = await join(randomIdentity(), "1945-03-03");
+    expect(paused.status).toMatchObject({ cohort: "paused", state: "paused", etaSeconds: null });
+    const running = await join(randomIdentity(), "1967-08-09");
+    expect(running.status.cohort).toBe("53-54");
+
+    // Ten minutes on for every shard of the paused cohort: still nobody let in, everybody in place.
+    const stubs = Array.from({ length: config.shards }, (_, shard) => stubOf({ cohort: "paused", shard }));
+    const later = Date.now() + 10 * 60_000;
+    for (const stub of stubs) await setClock(stub, later);
+    const snaps = await Promise.all(stubs.map((s) => s.snapshot()));
+    expect(snaps.reduce((a, s) => a + s.serving, 0)).toBe(0);
+    expect(snaps.reduce((a, s) => a + s.lastSeq, 0)).toBeGreaterThanOrEqual(1);
+    expect(snaps.every((s) => s.paused && s.ratePerMinute === 6 / config.shards)).toBe(true);
+
+    const running2 = await Promise.all(Array.from({ length: config.shards }, (_, shard) => stubOf({ cohort: "53-54", shard }).snapshot()));
+    expect(running2.reduce((a, s) => a + s.serving, 0)).toBeGreaterThan(0);
+    expect(running2.every((s) => !s.paused && s.ratePerMinute === config.admitPerMinute / config.shards)).toBe(true);
+
+    forgetSnapshots();
+    const view = (await (await asOperator("/api/ops/queue")).json()) as { cohorts: Array<{ id: string; admitted: number; policy: { paused: boolean; admitPerMinute: number } }> };
+    expect(view.cohorts.find((c) => c.id === "paused")).toMatchObject({ admitted: 0, policy: { paused: true, admitPerMinute: 6, maxActive: config.maxActive } });
+    expect(view.cohorts.find((c) => c.id === "53-54")!.policy).toEqual({ paused: false, admitPerMinute: config.admitPerMinute, maxActive: config.maxActive });
+  });
+});
