@@ -50,14 +50,27 @@ describe("the ops view", () => {
 });
 
 describe("the ops page", () => {
-  it("is served by the Worker, uncached, with its script", async () => {
+  it("is served by the Worker, uncached, with the console's files from public/ops/", async () => {
     const page = await asOperator("/ops");
     expect(page.status).toBe(200);
     expect(page.headers.get("cache-control")).toBe("no-store");
-    expect(await page.text()).toContain('<script src="/ops/ops.js"');
-    const script = await asOperator("/ops/ops.js");
+    expect(page.headers.get("content-security-policy")).toMatch(/script-src 'self'/);
+    const html = await page.text();
+    expect(html).toContain('<script src="/ops/console.js"');
+    expect(html).toContain('<script src="/ops/uPlot.iife.min.js"');
+    const script = await asOperator("/ops/console.js");
     expect(script.status).toBe(200);
-    expect(await script.text()).toContain("/api/ops/queue");
+    expect(script.headers.get("cache-control")).toBe("no-store");
+    const text = await script.text();
+    expect(text).toContain("/api/ops/queue");
+    expect(text).toContain("/api/ops/cohorts/");
+    const uplot = await asOperator("/ops/uPlot.iife.min.js");
+    expect(uplot.status).toBe(200);
+    expect(await uplot.text()).toMatch(/^\/\*! https:\/\/github.com\/leeoniya\/uPlot \(v1\.6\.32\)/);
+    expect((await asOperator("/ops/uPlot.min.css")).headers.get("content-type")).toMatch(/text\/css/);
+    const missing = await asOperator("/ops/nothing-here.js");
+    expect(missing.status).toBe(404);
+    expect(await errorCode(missing)).toBe("not_found");
   });
 });
 
