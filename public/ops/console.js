@@ -99,7 +99,7 @@ function makePlot(spec, container) {
 function cohortView(cohort) {
   let view = state.cohorts.get(cohort.id);
   if (view) return view;
-  const title = element("h2", {}, element("span", { text: `${cohort.label.en} · ${cohort.label.ko}` }));
+  const title = element("h2", {}, element("span", { text: `${cohort.label.en} (${cohort.id})` }));
   const badges = element("span", { class: "badges" });
   title.append(badges);
   const figures = element("div", { class: "figures" });
@@ -151,6 +151,7 @@ function renderCohort(cohort, config, history) {
       view.charts.append(wrap);
       plot = { wrap, box, uplot: makePlot(spec, box) };
       view.plots.set(spec.key, plot);
+      resizing.observe(box);
     }
     plot.uplot.setData([xs, ...spec.values(minutes, policy)]);
   }
@@ -197,17 +198,18 @@ async function refresh() {
   state.timer = setTimeout(refresh, REFRESH_MS);
 }
 
-function resize() {
-  for (const view of state.cohorts.values()) {
-    for (const plot of view.plots.values()) plot.uplot.setSize({ width: chartWidth(plot.box), height: CHART_HEIGHT });
+/** Charts follow their column's width (a turned phone, a resized window). */
+const resizing = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    for (const view of state.cohorts.values()) {
+      for (const plot of view.plots.values()) {
+        const width = chartWidth(plot.box);
+        if (plot.box === entry.target && plot.uplot.width !== width) plot.uplot.setSize({ width, height: CHART_HEIGHT });
+      }
+    }
   }
-}
-
-let resizeTimer = 0;
-window.addEventListener("resize", () => {
-  clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(resize, 150);
 });
+
 document.getElementById("span").addEventListener("change", (e) => {
   state.span = Number(e.target.value);
   void refresh();
