@@ -12,7 +12,7 @@ import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { operatorLink } from "./support/operator.js";
-import { artifactsDir, launchBrowser, shot, sleep, startStack, type Stack } from "./support/stack.js";
+import { artifactsDir, launchBrowser, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
 
 /** 55-59 admits; 53-54 is open but paused by its own override; 50-52 has not opened. */
 const cohorts = (JSON.parse(cohortsBinding(["55-59", "53-54", "50-52"], { "50-52": NOT_OPEN_YET })) as Array<Record<string, unknown>>).map((c) =>
@@ -38,11 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await stack?.stop();
-  }
+  await stopAll(browser, stack);
   // The console loads nothing from elsewhere (uPlot is served by the edge), and breaks no CSP rule.
   expect(offsite).toEqual([]);
   expect(pageErrors).toEqual([]);
