@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { jwtVerify } from "jose";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { errorResponse } from "../http/errors.js";
 import { edgeConfig, type OperatorAuthConfig } from "./config.js";
 import { keySet } from "./identity.js";
@@ -74,7 +75,7 @@ export function requireOperator(answer: "api" | "page"): MiddlewareHandler<{ Bin
     const check = await checkOperator(c);
     if (check === "operator") return next();
     if (check === "unavailable") {
-      return errorResponse(503, "unavailable", "Cloudflare Access's keys could not be fetched; please retry shortly", { retryAfterSeconds: 3 });
+      return errorResponse(503, "unavailable", "Cloudflare Access's keys could not be fetched; please retry shortly", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
     }
     const message = howToSignIn(edgeConfig(c.env).operators);
     if (answer === "api") return errorResponse(401, "operator_required", message);
