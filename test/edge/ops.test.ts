@@ -1,4 +1,4 @@
-import { runInDurableObject, SELF } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
 import type { QueueShard } from "../../src/edge/queue-shard.js";
@@ -117,6 +117,25 @@ describe("the per-minute history", () => {
     const kept = await runInDurableObject(stub, (shard: QueueShard, state) =>
       state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_minutes WHERE minute <= ?", m0).one().n);
     expect(kept).toBe(0);
+  });
+
+  it("survives a restart: closed minutes are in SQLite, and the minute under way resumes from the last one closed", async () => {
+    const stub = stubOf(freshShard());
+    const m0 = Math.floor(Date.now() / MINUTE) + 20;
+    const t0 = m0 * MINUTE + 1_000;
+    await setClock(stub, t0);
+    for (let i = 0; i < 3; i++) await stub.join(`early-${i}-${crypto.randomUUID()}`);
+    await setClock(stub, t0 + 61_000);
+    for (let i = 0; i < 2; i++) await stub.join(`late-${i}-${crypto.randomUUID()}`);
+    const before = await stub.history(2);
+
+    await evictDurableObject(stub);
+    // A restarted object starts with the runtime's clock; put the test's clock back.
+    await setClock(stub, t0 + 62_000);
+    const after = await stub.history(2);
+    expect(after.map((m) => [m.minute, m.joined])).toEqual([[m0, 3], [m0 + 1, 2]]);
+    // All but the peak of the minute under way, which lived in memory and starts again from now.
+    expect(after.map((m) => ({ ...m, activeMax: 0 }))).toEqual(before.map((m) => ({ ...m, activeMax: 0 })));
   });
 
   it("GET /api/ops/cohorts/{id}/history sums the cohort's shards minute by minute", async () => {
