@@ -130,12 +130,15 @@ function renderCohort(cohort, config, history) {
 
   const minutes = history ? history.minutes : [];
   const lastWait = [...minutes].reverse().find((m) => m.medianWaitSeconds !== null);
+  // The pace the chart draws (complete minutes), else the shards' own figure, which needs five of them.
+  const lastPace = [...minutes].reverse().find((m) => m.pace !== null);
+  const pace = lastPace ? lastPace.pace : cohort.observedPerMinute;
   view.figures.replaceChildren(
     figure("joined", "Joined", number(cohort.joined)),
     figure("waiting", "Waiting", number(cohort.waiting)),
     figure("admitted", "Admitted", number(cohort.admitted)),
     figure("active", "Active / cap", `${number(cohort.active)} / ${number(policy.maxActive)}`),
-    figure("pace", "Pace /min", cohort.observedPerMinute === null ? "–" : number(cohort.observedPerMinute, 1)),
+    figure("pace", "Pace /min", pace === null ? "–" : number(pace, 1)),
     figure("wait", "Median wait", lastWait ? duration(lastWait.medianWaitSeconds) : "–"),
   );
   view.note.hidden = cohort.open;
