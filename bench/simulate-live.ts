@@ -13,13 +13,14 @@
  *   npm run simulate -- --live --scale 0.0002
  */
 import { createHash, randomInt } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { bookingResponse, slotsResponse } from "../src/contract/booking.js";
 import { errorBody } from "../src/contract/errors.js";
 import { cohortInfo, joinResponse, queueStatus } from "../src/contract/queue.js";
 import { regions } from "../src/contract/regions.js";
+import { mintOperatorSession } from "../src/edge/operator-tokens.js";
 import { chart } from "./lib/svg.js";
 import { quantile, rng, spearman } from "./lib/stats.js";
 import type { SimulationOptions } from "./lib/replay-options.js";
@@ -106,13 +107,26 @@ function birthdateFor(phoneNumber: string, years: readonly [number, number]): st
   return `${year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
 }
 
+/** The ops view is for operators: a session signed with the OPERATOR_SECRET of `npm start` (the environment, or .dev.vars). */
+async function asOperator(): Promise<RequestInit> {
+  let secret: string | undefined = process.env.OPERATOR_SECRET || undefined;
+  try {
+    secret ??= /^OPERATOR_SECRET='([^']*)'/m.exec(readFileSync(".dev.vars", "utf8"))?.[1];
+  } catch {
+    // No .dev.vars: said below.
+  }
+  if (!secret) throw new Error("no OPERATOR_SECRET in the environment or .dev.vars: the replay reads the operators' view");
+  return { headers: { cookie: `wr_operator=${await mintOperatorSession(secret)}` } };
+}
+
 /** Runs the live replay and writes `simulate-live.*` to `dir`. */
 export async function runLive(o: SimulationOptions, edge: string, idp: string, dir: string, arrivalSeconds = 60): Promise<void> {
   const random = rng(o.seed);
   const cohorts = z.object({ cohorts: z.array(cohortInfo) }).parse((await call(`${edge}/api/cohorts`)).body).cohorts;
   const cohort = cohorts.find((c) => c.id === o.cohort && c.open) ?? cohorts.find((c) => c.open);
   if (!cohort) throw new Error(`no cohort is open at ${edge}`);
-  const before = opsView.parse((await call(`${edge}/api/ops/queue`)).body);
+  const operator = await asOperator();
+  const before = opsView.parse((await call(`${edge}/api/ops/queue`, operator)).body);
   const { admitPerMinute, maxActive } = before.config;
   if (o.people > 100_000_000) throw new Error("at most 100,000,000 citizens: one per 010 mobile number");
   console.log(`Live replay: ${o.people} citizens into cohort ${cohort.id} at ${edge} (ADMIT_PER_MINUTE ${admitPerMinute}, MAX_ACTIVE ${maxActive}), id_tokens from ${idp}`);
@@ -157,7 +171,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
 
   const sampler = (async () => {
     while (done < citizens.length) {
-      const view = opsView.safeParse((await call(`${edge}/api/ops/queue`).catch(() => ({ body: null }))).body);
+      const view = opsView.safeParse((await call(`${edge}/api/ops/queue`, operator).catch(() => ({ body: null }))).body);
       const c = view.success ? view.data.cohorts.find((x) => x.id === cohort.id) : undefined;
       const b = before.cohorts.find((x) => x.id === cohort.id)!;
       if (c) timeline.push({ t: (Date.now() - start) / 1000, waiting: c.waiting, admitted: c.admitted - b.admitted, active: c.active });

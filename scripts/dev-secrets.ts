@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 
 /**
  * Local secrets for development and tests: a fresh ES256 signing key, a citizen-key secret, the edge's
- * client secret at the identity provider and the secret the pre-queue draw seeds derive from. They are
+ * client secret at the identity provider, the secret the pre-queue draw seeds derive from and the
+ * operator-login secret. They are
  * generated, never committed; production secrets come from `wrangler secret put`.
  */
 export async function generateSigningJwk(kid = `dev-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString("hex")}`) {
@@ -12,7 +13,7 @@ export async function generateSigningJwk(kid = `dev-${new Date().toISOString().s
   return { kty: "EC" as const, crv: "P-256" as const, x: jwk.x!, y: jwk.y!, d: jwk.d!, kid };
 }
 
-export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string; CITIZEN_KEY_SECRET: string; IDP_CLIENT_SECRET: string; DRAW_SECRET: string }> {
+export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string; CITIZEN_KEY_SECRET: string; IDP_CLIENT_SECRET: string; DRAW_SECRET: string; OPERATOR_SECRET: string }> {
   return {
     PASS_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
     CITIZEN_KEY_SECRET: randomBytes(32).toString("base64url"),
@@ -21,5 +22,7 @@ export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string;
     // Each cohort's draw seed is an HMAC of its id under this; a fresh one per checkout (or test run)
     // means a fresh, unpredictable draw.
     DRAW_SECRET: randomBytes(32).toString("base64url"),
+    // Signs the one-time operator login links `npm start` prints, and the operator sessions they open.
+    OPERATOR_SECRET: randomBytes(32).toString("base64url"),
   };
 }

@@ -17,13 +17,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { cohortIsOpen, ConfigError, parseEdgeConfig } from "../src/edge/config.js";
+import { LOGIN_CODE_TTL_SECONDS, mintLoginCode } from "../src/edge/operator-tokens.js";
 import { cohortsBinding } from "./cohorts.js";
 import { generateDevSecrets } from "./dev-secrets.js";
 import { Supervisor, type ChildSpec } from "./supervisor.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVarsPath = join(root, ".dev.vars");
-const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET", "DRAW_SECRET"] as const;
+const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET", "DRAW_SECRET", "OPERATOR_SECRET"] as const;
 
 const edgePort = Number(process.env.EDGE_PORT ?? 8787);
 const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
@@ -74,7 +75,7 @@ async function ensureDevSecrets(): Promise<Record<string, string>> {
     ].join("\n");
     writeFileSync(devVarsPath, text, { mode: 0o600 });
     chmodSync(devVarsPath, 0o600);
-    console.log("Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret, the draw secret) into .dev.vars");
+    console.log("Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret, the draw secret, the operator-login secret) into .dev.vars");
     return readDevVars();
   }
   // A .dev.vars from an older checkout lacks secrets added since (IDP_CLIENT_SECRET): add only those,
@@ -246,7 +247,12 @@ async function main(): Promise<void> {
   console.log("");
   console.log(`  Waiting room ready: open ${edgeUrl}/`);
   console.log(`  Cohorts open now: ${open.join(", ") || "none"}; admitting ${config.admitPerMinute}/min, at most ${config.maxActive} at once, ${config.shards} shards`);
-  console.log(`  Operators' view of the lines: ${edgeUrl}/ops`);
+  if (config.operators.access) console.log(`  Operators' console: ${edgeUrl}/ops, through Cloudflare Access (${config.operators.access.issuer})`);
+  else if (config.operators.localSecret) {
+    // A fresh one-time link at every start: the edge spends its code on first use, and it lapses unused.
+    const code = await mintLoginCode(config.operators.localSecret);
+    console.log(`  Operators' console (a one-time link, for ${LOGIN_CODE_TTL_SECONDS / 60} min): ${edgeUrl}/ops/login?code=${code}`);
+  } else console.log("  Operators' console: closed (no OPERATOR_SECRET or Cloudflare Access configured)");
   console.log(`  Origin (booking API, behind the edge): http://127.0.0.1:${originPort}`);
   console.log(`  Identity provider (development): ${idpUrl} — sign-in codes appear here as [idp] SMS lines`);
   if (bindings.IDP_ISSUER !== idpUrl) console.log(`  (the edge trusts ${bindings.IDP_ISSUER}, set in the environment, not this provider)`);

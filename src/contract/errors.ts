@@ -18,6 +18,7 @@ export const errorCodes = [
   "invalid_ticket",
   "invalid_token",
   "invalid_identity",
+  "operator_required",
   "rate_limited",
   "not_eligible",
   "cohort_not_open",

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { limitBody } from "../http/json-body.js";
 import { refuseWrongMethods } from "../http/wrong-method.js";
 import { notFound, onError } from "./errors.js";
+import { LOGIN_PATH, operatorLogin, requireOperator } from "./operator-auth.js";
 import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";
 import { faultRoutes } from "./routes/faults.js";
@@ -19,6 +20,11 @@ export function createEdgeApp() {
   app.use(limitBody);
   app.route("/api/queue", queueRoutes);
   app.route("/auth", authRoutes);
+  // Operators only: the console, its files and its API, before any of their routes run.
+  app.use("/api/ops/*", requireOperator("api"));
+  app.use("/ops", requireOperator("page"));
+  app.use("/ops/*", requireOperator("page"));
+  app.get(LOGIN_PATH, operatorLogin);
   app.route("/api/ops", opsRoutes);
   app.route("/", opsPage);
   app.route("/", publicInfoRoutes);

@@ -35,6 +35,10 @@ export const cohortConfig = z
     opensAt: z.iso.datetime({ offset: true }),
     /** When the pre-queue starts: joins from then until `opensAt` wait unplaced, then are ordered by the draw. */
     prequeueOpensAt: z.iso.datetime({ offset: true }).optional(),
+    // Operators' overrides of the global ADMIT_PER_MINUTE, MAX_ACTIVE and PAUSED for this cohort alone.
+    admitPerMinute: z.number().positive("a cohort's admitPerMinute must be above 0").optional(),
+    maxActive: z.number().int("a cohort's maxActive must be a whole number").positive("a cohort's maxActive must be at least 1").optional(),
+    paused: z.boolean().optional(),
   })
   .refine((c) => c.birthYears[0] <= c.birthYears[1], "birthYears must be [from, to] with from <= to")
   // A pre-queue that starts at or after the opening would never hold anyone; say so rather than ignore it.
@@ -77,6 +81,19 @@ const idpJwks = jsonBinding("IDP_JWKS is not set", "IDP_JWKS must be a JSON JWKS
 // to the other by clearing a var rather than deleting it.
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 
+/**
+ * The Cloudflare Access team whose login guards the operators' console: `<team>.cloudflareaccess.com`,
+ * with or without `https://`. It is the issuer of the Access JWTs and publishes their keys.
+ */
+const accessTeamDomain = z
+  .string()
+  .trim()
+  .transform((v) => v.replace(/^https:\/\//, "").replace(/\/+$/, ""))
+  .pipe(z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i, "ACCESS_TEAM_DOMAIN must be a host name such as myteam.cloudflareaccess.com"));
+const accessJwks = jsonBinding("ACCESS_JWKS is not set", "ACCESS_JWKS must be a JSON JWKS").pipe(
+  z.object(jwksDocument.shape, { error: 'ACCESS_JWKS must be a JWKS: {"keys":[{"kty":...}]}' }),
+);
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** The provider's address: https, except on this machine, where the development provider speaks http. */
 const idpUrl = (name: string) =>
@@ -116,6 +133,15 @@ export const edgeBindings = z
     ADMIT_FLOOR_PER_MINUTE: positiveNumber("ADMIT_FLOOR_PER_MINUTE"),
     ORIGIN_TARGET_P95_MS: positiveInt("ORIGIN_TARGET_P95_MS"),
     ORIGIN_MAX_ERROR_SHARE: share("ORIGIN_MAX_ERROR_SHARE"),
+    ACCESS_TEAM_DOMAIN: unsetIfEmpty(accessTeamDomain),
+    ACCESS_AUD: unsetIfEmpty(z.string().trim().min(1)),
+    ACCESS_JWKS: unsetIfEmpty(accessJwks),
+    OPERATOR_SECRET: unsetIfEmpty(z.string().min(32, "OPERATOR_SECRET must be at least 32 characters")),
+  })
+  // Half an Access configuration would verify against nothing: both, or neither (then the local login).
+  .refine((b) => (b.ACCESS_TEAM_DOMAIN === undefined) === (b.ACCESS_AUD === undefined), {
+    message: "ACCESS_TEAM_DOMAIN and ACCESS_AUD: set both (Cloudflare Access guards /ops) or neither",
+    path: ["ACCESS_TEAM_DOMAIN"],
   })
   // The provider's keys come from exactly one place, so nobody wonders which one is in force.
   .refine((b) => (b.IDP_JWKS_URL === undefined) !== (b.IDP_JWKS === undefined), {
@@ -128,6 +154,10 @@ export const edgeBindings = z
   .refine((b) => b.ADMIT_FLOOR_PER_MINUTE <= b.ADMIT_PER_MINUTE, {
     message: "ADMIT_FLOOR_PER_MINUTE must be at most ADMIT_PER_MINUTE",
     path: ["ADMIT_FLOOR_PER_MINUTE"],
+  })
+  .refine((b) => b.COHORTS.every((c) => c.maxActive === undefined || c.maxActive >= b.SHARDS), {
+    message: "a cohort's maxActive must be at least SHARDS",
+    path: ["COHORTS"],
   });
 
 export interface EdgeConfig {
@@ -147,6 +177,7 @@ export interface EdgeConfig {
   drawSecret: string;
   identity: IdentityProviderConfig;
   autopilot: AutopilotBindings;
+  operators: OperatorAuthConfig;
 }
 
 /** How the admission rate follows the origin's health (src/edge/autopilot.ts), cohort-wide figures. */
@@ -156,6 +187,16 @@ export interface AutopilotBindings {
   floorPerMinute: number;
   targetP95Ms: number;
   maxErrorShare: number;
+}
+
+/**
+ * Who may open the operators' console. With Cloudflare Access configured, only its JWT is accepted and the
+ * local one-time login is refused; without it, the one-time login that `npm start` prints, whose codes
+ * and sessions are signed with `localSecret`. With neither, the console is closed to everyone.
+ */
+export interface OperatorAuthConfig {
+  access: { issuer: string; audience: string; keys: IdentityProviderConfig["keys"] } | null;
+  localSecret: string | null;
 }
 
 /** The one OpenID Provider the edge trusts. */
@@ -201,6 +242,18 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
       targetP95Ms: b.ORIGIN_TARGET_P95_MS,
       maxErrorShare: b.ORIGIN_MAX_ERROR_SHARE,
     },
+    operators: {
+      access: b.ACCESS_TEAM_DOMAIN && b.ACCESS_AUD
+        ? {
+            issuer: `https://${b.ACCESS_TEAM_DOMAIN}`,
+            audience: b.ACCESS_AUD,
+            keys: b.ACCESS_JWKS
+              ? { kind: "inline", jwks: b.ACCESS_JWKS }
+              : { kind: "remote", url: `https://${b.ACCESS_TEAM_DOMAIN}/cdn-cgi/access/certs` },
+          }
+        : null,
+      localSecret: b.ACCESS_TEAM_DOMAIN ? null : (b.OPERATOR_SECRET ?? null),
+    },
   };
 }
 
@@ -242,6 +295,16 @@ export function cohortIsOpen(cohort: Pick<CohortConfig, "opensAt">, now: number)
  */
 export function joinsOpenAt(cohort: Pick<CohortConfig, "opensAt" | "prequeueOpensAt">): string {
   return cohort.prequeueOpensAt ?? cohort.opensAt;
+}
+
+/** The admission settings in force for a cohort: its own overrides, else the global bindings. */
+export function cohortPolicy(config: EdgeConfig, cohortId: string): { admitPerMinute: number; maxActive: number; paused: boolean } {
+  const cohort = config.cohorts.find((c) => c.id === cohortId);
+  return {
+    admitPerMinute: cohort?.admitPerMinute ?? config.admitPerMinute,
+    maxActive: cohort?.maxActive ?? config.maxActive,
+    paused: cohort?.paused ?? config.paused,
+  };
 }
 
 /** The cohort a birth year belongs to, if any. */

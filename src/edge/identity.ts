@@ -36,7 +36,8 @@ export type IdentityCheck =
 // Per isolate, keyed on the configuration's key source, so the remote set's cache lives across requests.
 const keySets = new WeakMap<IdentityProviderConfig["keys"], JWTVerifyGetKey>();
 
-function keySet(keys: IdentityProviderConfig["keys"]): JWTVerifyGetKey {
+/** The verifier for a key source (the identity provider's, or Cloudflare Access's for operators). */
+export function keySet(keys: IdentityProviderConfig["keys"]): JWTVerifyGetKey {
   let set = keySets.get(keys);
   if (!set) {
     set = keys.kind === "remote" ? createRemoteJWKSet(new URL(keys.url), REMOTE_JWKS_OPTIONS) : createLocalJWKSet(keys.jwks);

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
-import { edgeConfig } from "./config.js";
+import { cohortPolicy, edgeConfig } from "./config.js";
 import { cohortSeed, drawValue } from "./draw.js";
 import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
 
@@ -157,7 +157,56 @@ const MIGRATIONS: Array<(sql: SqlStorage) => void> = [
         joined_at INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX prequeue_by_citizen_tag ON prequeue (citizen_tag);`),
+  // v5: the operators' per-minute history (see recordMinute): one row per minute in which anything
+  // happened, counters at the minute's end, kept HISTORY_MINUTES.
+  (sql) =>
+    sql.exec(`CREATE TABLE ops_minutes (
+       minute INTEGER PRIMARY KEY,
+       joined INTEGER NOT NULL, admitted INTEGER NOT NULL,
+       last_seq INTEGER NOT NULL, serving INTEGER NOT NULL,
+       active_end INTEGER NOT NULL, active_max INTEGER NOT NULL,
+       median_wait_ms INTEGER
+     )`),
 ];
+
+/** How long a shard keeps its per-minute history for the operators' console: two hours. */
+export const HISTORY_MINUTES = 120;
+
+/** One minute of a shard, as the operators' console charts it. */
+export interface ShardMinute {
+  /** The minute's start, in minutes since the epoch. */
+  minute: number;
+  /** Tickets handed out in the minute (new places, re-joins after a lapsed place included). */
+  joined: number;
+  admitted: number;
+  /** People waiting at the minute's end (for the current minute: now). */
+  waiting: number;
+  /** People holding capacity at the minute's end, and the most seen during it. */
+  active: number;
+  activeMax: number;
+  /** The median wait (admission minus join) of the people admitted in the minute; null when none were. */
+  medianWaitMs: number | null;
+}
+
+/** The minute being counted: the counters as it began, and the active count seen during it. */
+interface MinuteMark {
+  minute: number;
+  lastSeq: number;
+  serving: number;
+  active: number;
+  activeMax: number;
+}
+
+interface MinuteRow extends Record<string, SqlStorageValue> {
+  minute: number;
+  joined: number;
+  admitted: number;
+  last_seq: number;
+  serving: number;
+  active_end: number;
+  active_max: number;
+  median_wait_ms: number | null;
+}
 
 /** While people wait, the line moves on this beat even if nobody asks. */
 const TICK_MS = 1_000;
@@ -201,6 +250,8 @@ export class QueueShard extends DurableObject<Env> {
   private prunedMinute = 0;
   /** The cohort's pre-queue schedule (null: none), looked up on first use; see prequeueSchedule. */
   private schedule: { cohort: string; opensAt: number } | null | undefined;
+  /** The minute the operators' history is counting; null until the first tick after a start. */
+  private minuteMark: MinuteMark | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -284,6 +335,7 @@ export class QueueShard extends DurableObject<Env> {
       this.pace = null;
       // The index may hold tickets the rolled-back transaction wrote: read it again at the next join.
       this.citizens = null;
+      this.minuteMark = null;
       throw err;
     }
   }
@@ -566,15 +618,104 @@ export class QueueShard extends DurableObject<Env> {
       );
       this.row = { ...this.row, serving: counters.serving, credit: counters.credit, credit_at: counters.creditAt, first_admitted_at: firstAdmittedAt };
     }
+    this.recordMinute(now, before, active + admitted);
     return { counters, active: active + admitted, policy, firstAdmittedAt };
   }
 
+  /**
+   * Keeps the operators' per-minute history, at tick time, off the join path: every join and admission
+   * happens in a call that ticks first, so the first tick of a new minute sees the counters exactly as the
+   * previous minute (the one being counted) left them, and closes it with one row. Minutes in which
+   * nothing called the object had no joins and no admissions; history() fills them in.
+   */
+  private recordMinute(now: number, before: ShardCounters, active: number): void {
+    const minute = Math.floor(now / 60_000);
+    const mark = (this.minuteMark ??= this.resumeMinute(minute, before, active));
+    if (minute <= mark.minute) {
+      mark.active = active;
+      mark.activeMax = Math.max(mark.activeMax, active);
+      return;
+    }
+    const admitted = before.serving - mark.serving;
+    this.sql.exec(
+      "INSERT OR REPLACE INTO ops_minutes (minute, joined, admitted, last_seq, serving, active_end, active_max, median_wait_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      mark.minute, before.lastSeq - mark.lastSeq, admitted, before.lastSeq, before.serving, mark.active, mark.activeMax, this.medianWait(mark.serving, before.serving),
+    );
+    this.sql.exec("DELETE FROM ops_minutes WHERE minute <= ?", minute - HISTORY_MINUTES);
+    this.minuteMark = { minute, lastSeq: before.lastSeq, serving: before.serving, active, activeMax: active };
+  }
+
+  /**
+   * The minute to count after a start: from the counters the last recorded minute ended with, so what
+   * happened after it and before an eviction is counted now rather than lost; a shard without history
+   * starts from its counters as they are.
+   */
+  private resumeMinute(minute: number, before: ShardCounters, active: number): MinuteMark {
+    const last = this.sql.exec<MinuteRow>("SELECT * FROM ops_minutes ORDER BY minute DESC LIMIT 1").toArray()[0];
+    const from = last && last.minute < minute ? { lastSeq: last.last_seq, serving: last.serving } : { lastSeq: before.lastSeq, serving: before.serving };
+    return { minute, ...from, active, activeMax: active };
+  }
+
+  /** The median wait of the tickets admitted in (fromServing, toServing]: a range of seq, so a primary-key scan. */
+  private medianWait(fromServing: number, toServing: number): number | null {
+    const n = toServing - fromServing;
+    if (n <= 0) return null;
+    const row = this.sql
+      .exec<{ wait: number }>("SELECT admitted_at - joined_at AS wait FROM tickets WHERE seq > ? AND seq <= ? ORDER BY wait LIMIT 1 OFFSET ?", fromServing, toServing, Math.floor((n - 1) / 2))
+      .toArray()[0];
+    return row ? row.wait : null;
+  }
+
+  /**
+   * The shard's last `minutes` minutes for the operators' console, oldest first, one entry a minute (the
+   * last is the minute under way, so far): minutes without a row had no joins or admissions and keep the
+   * previous minute's waiting and active counts.
+   */
+  history(minutes = HISTORY_MINUTES): ShardMinute[] {
+    const span = Math.max(1, Math.min(HISTORY_MINUTES, Math.floor(minutes)));
+    const now = this.now();
+    return this.atomically(() => {
+      const tick = this.tick(now);
+      const current = this.minuteMark!;
+      const first = current.minute - span + 1;
+      const rows = new Map(this.sql.exec<MinuteRow>("SELECT * FROM ops_minutes WHERE minute >= ? ORDER BY minute", first - HISTORY_MINUTES).toArray().map((r) => [r.minute, r]));
+      // What the minutes before the window ended with, to carry into its first empty minutes.
+      let carried = { waiting: 0, active: 0 };
+      for (const r of rows.values()) if (r.minute < first) carried = { waiting: r.last_seq - r.serving, active: r.active_end };
+      const out: ShardMinute[] = [];
+      for (let minute = first; minute < current.minute; minute++) {
+        const r = rows.get(minute);
+        if (r) carried = { waiting: r.last_seq - r.serving, active: r.active_end };
+        out.push(r
+          ? { minute, joined: r.joined, admitted: r.admitted, waiting: carried.waiting, active: r.active_end, activeMax: r.active_max, medianWaitMs: r.median_wait_ms }
+          : { minute, joined: 0, admitted: 0, waiting: carried.waiting, active: carried.active, activeMax: carried.active, medianWaitMs: null });
+      }
+      const { lastSeq, serving } = tick.counters;
+      out.push({
+        minute: current.minute,
+        joined: lastSeq - current.lastSeq,
+        admitted: serving - current.serving,
+        waiting: lastSeq - serving,
+        active: tick.active,
+        activeMax: current.activeMax,
+        medianWaitMs: this.medianWait(current.serving, serving),
+      });
+      return out;
+    });
+  }
+
+  /**
+   * The rule's inputs, read on every tick: the cohort's overrides in COHORTS, else the global bindings. A
+   * new configuration (a deploy, a restart of `npm start`) takes effect at the next tick; places are in
+   * SQLite and the rule only moves the serving counter forward, so no one's place changes with it.
+   */
   private policy(shard: number): ShardPolicy {
     const config = edgeConfig(this.env);
+    const cohort = cohortPolicy(config, this.shardAddress().cohort);
     return {
-      ratePerMinute: shardRate(config.admitPerMinute, config.shards),
-      activeCap: shardCap(config.maxActive, config.shards, shard),
-      paused: config.paused,
+      ratePerMinute: shardRate(cohort.admitPerMinute, config.shards),
+      activeCap: shardCap(cohort.maxActive, config.shards, shard),
+      paused: cohort.paused,
     };
   }
 

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { cohortsBinding } from "../../scripts/cohorts.js";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
 import { idTokens, newPhone } from "./support/identity.js";
+import { operatorCookie } from "./support/operator.js";
 import { sleep, startStack, type Stack } from "./support/stack.js";
 
 /**
@@ -37,12 +38,16 @@ beforeAll(async () => {
   });
 });
 
+/** The counters are the operators' view, so the test signs in as one with the link the stack printed. */
+let operator: string | undefined;
+
 afterAll(async () => {
   await stack?.stop();
 });
 
 async function cohortCounters() {
-  const res = await fetch(`${stack.base}/api/ops/queue`);
+  operator ??= await operatorCookie(stack);
+  const res = await fetch(`${stack.base}/api/ops/queue`, { headers: { cookie: operator } });
   expect(res.status).toBe(200);
   const cohort = opsView.parse(await res.json()).cohorts.find((c) => c.id === "55-59");
   if (!cohort) throw new Error("no 55-59 in the ops view");

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseEdgeConfig } from "../../src/edge/config.js";
+import { cohortPolicy, ConfigError, parseEdgeConfig } from "../../src/edge/config.js";
 
 const good = env as unknown as Record<string, unknown>;
 
@@ -19,7 +19,7 @@ describe("configuration", () => {
     const config = parseEdgeConfig({ ...good, PAUSED: "TRUE", ADMIT_PER_MINUTE: "0.5", ADMIT_FLOOR_PER_MINUTE: "0.1" });
     expect(config.paused).toBe(true);
     expect(config.admitPerMinute).toBe(0.5);
-    expect(config.cohorts.map((c) => c.id)).toEqual(["55-59", "53-54", "50-52", "pq-now", "pq-later", "pq-opened"]);
+    expect(config.cohorts.map((c) => c.id)).toEqual(["55-59", "53-54", "50-52", "pq-now", "pq-later", "pq-opened", "paused"]);
   });
 
   it("fails loudly, naming the binding, instead of falling back", () => {
@@ -73,5 +73,37 @@ describe("configuration", () => {
     expect(problemWith({ IDP_JWKS: "{not json" })).toMatch(/IDP_JWKS/);
     expect(problemWith({ IDP_JWKS: JSON.stringify({ keys: [] }) })).toMatch(/IDP_JWKS/);
     expect(problemWith({ IDP_MAX_AGE_SECONDS: "an hour" })).toMatch(/IDP_MAX_AGE_SECONDS/);
+  });
+
+  it("takes a cohort's own admitPerMinute, maxActive and paused over the global bindings, and refuses bad ones", () => {
+    const cohorts = (overrides: Record<string, unknown>) =>
+      JSON.stringify([{ id: "a", label: { ko: "가", en: "A" }, birthYears: [1960, 1970], opensAt: "2021-01-01T00:00:00Z", ...overrides }, { id: "b", label: { ko: "나", en: "B" }, birthYears: [1971, 1975], opensAt: "2021-01-01T00:00:00Z" }]);
+    const config = parseEdgeConfig({ ...good, ADMIT_PER_MINUTE: "60", MAX_ACTIVE: "8", PAUSED: "false", COHORTS: cohorts({ admitPerMinute: 6.5, maxActive: 40, paused: true }) });
+    expect(cohortPolicy(config, "a")).toEqual({ admitPerMinute: 6.5, maxActive: 40, paused: true });
+    expect(cohortPolicy(config, "b")).toEqual({ admitPerMinute: 60, maxActive: 8, paused: false });
+    // An override says what the cohort does, either way: false runs a cohort while PAUSED stops the rest.
+    const running = parseEdgeConfig({ ...good, PAUSED: "true", COHORTS: cohorts({ paused: false }) });
+    expect([cohortPolicy(running, "a").paused, cohortPolicy(running, "b").paused]).toEqual([false, true]);
+
+    expect(problemWith({ COHORTS: cohorts({ admitPerMinute: 0 }) })).toMatch(/admitPerMinute must be above 0/);
+    expect(problemWith({ COHORTS: cohorts({ admitPerMinute: "60" }) })).toMatch(/COHORTS/);
+    expect(problemWith({ COHORTS: cohorts({ maxActive: 2.5 }) })).toMatch(/maxActive/);
+    expect(problemWith({ SHARDS: "4", COHORTS: cohorts({ maxActive: 3 }) })).toMatch(/maxActive must be at least SHARDS/);
+    expect(problemWith({ COHORTS: cohorts({ paused: "yes" }) })).toMatch(/COHORTS/);
+  });
+
+  it("takes Cloudflare Access for operators when both its bindings are set, and then refuses the local login", () => {
+    const access = parseEdgeConfig({ ...good, ACCESS_TEAM_DOMAIN: "https://myteam.cloudflareaccess.com/", ACCESS_AUD: "aud-1" }).operators;
+    expect(access).toEqual({
+      access: { issuer: "https://myteam.cloudflareaccess.com", audience: "aud-1", keys: { kind: "remote", url: "https://myteam.cloudflareaccess.com/cdn-cgi/access/certs" } },
+      localSecret: null,
+    });
+    expect(parseEdgeConfig({ ...good, ACCESS_TEAM_DOMAIN: "", ACCESS_AUD: "" }).operators).toEqual({ access: null, localSecret: good.OPERATOR_SECRET });
+    expect(parseEdgeConfig({ ...good, OPERATOR_SECRET: undefined }).operators).toEqual({ access: null, localSecret: null });
+    expect(problemWith({ ACCESS_TEAM_DOMAIN: "myteam.cloudflareaccess.com" })).toMatch(/set both/);
+    expect(problemWith({ ACCESS_AUD: "aud-1" })).toMatch(/set both/);
+    expect(problemWith({ ACCESS_TEAM_DOMAIN: "not a host", ACCESS_AUD: "aud-1" })).toMatch(/ACCESS_TEAM_DOMAIN/);
+    expect(problemWith({ ACCESS_TEAM_DOMAIN: "t.cloudflareaccess.com", ACCESS_AUD: "a", ACCESS_JWKS: "{}" })).toMatch(/ACCESS_JWKS/);
+    expect(problemWith({ OPERATOR_SECRET: "short" })).toMatch(/OPERATOR_SECRET/);
   });
 });

@@ -1,80 +1,54 @@
 import { Hono } from "hono";
 
 /**
- * The operators' view at /ops: each cohort's line draining, admissions against the configured rate and
- * the active count against the cap, refreshed every two seconds from GET /api/ops/queue. Served by the
- * Worker (not public/) because it is for operators, not cached for citizens.
+ * The operators' console at /ops: per cohort, live charts of the line from the shards' per-minute
+ * history, the bindings in force and what is paused. The Worker serves the page itself, and the files it
+ * loads from public/ops/ (uPlot, vendored from npm, and the console's own script and styles) pass through
+ * the Worker too: wrangler.toml sends /ops and /ops/* to it first, and src/edge/app.ts lets only
+ * operators reach these routes. Nothing here is cached by anyone: it is for operators, not for citizens.
  */
 export const opsPage = new Hono<{ Bindings: Env }>();
+
+const POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Waiting room: operations</title>
-<style>
-body{font:15px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1f2328}
-table{border-collapse:collapse;width:100%;max-width:60rem}
-th,td{text-align:right;padding:.4rem .6rem;border-bottom:1px solid #d0d7de}
-th:first-child,td:first-child{text-align:left}
-.bar{height:.5rem;background:#eaeef2;border-radius:.25rem;overflow:hidden}
-.bar>span{display:block;height:100%;background:#0969da}
-#config{color:#57606a}
-</style>
+<meta name="referrer" content="no-referrer">
+<title>Waiting room: operators' console</title>
+<link rel="stylesheet" href="/ops/uPlot.min.css">
+<link rel="stylesheet" href="/ops/console.css">
 </head>
 <body>
-<h1>Waiting room: operations</h1>
-<p id="config">Loading…</p>
-<table>
-<thead><tr><th>Cohort</th><th>Opens</th><th>Joined</th><th>Waiting</th><th>Admitted</th><th>Active / cap</th><th>Admitted / min</th></tr></thead>
-<tbody id="cohorts"></tbody>
-</table>
-<p><small id="at"></small></p>
-<script src="/ops/ops.js" defer></script>
+<header>
+  <h1>Waiting room: operators' console</h1>
+  <p class="meta"><span id="at">Loading…</span>
+    <label>Last <select id="span"><option value="30">30 minutes</option><option value="60">hour</option><option value="120">2 hours</option></select></label></p>
+  <dl id="bindings" class="bindings"></dl>
+  <p id="problem" class="problem" role="alert" hidden></p>
+</header>
+<main id="cohorts"></main>
+<script src="/ops/uPlot.iife.min.js" defer></script>
+<script src="/ops/console.js" defer></script>
 </body>
 </html>`;
 
-const SCRIPT = `"use strict";
-const fmt = (n) => n === null ? "–" : Math.round(n).toLocaleString("en");
-function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
-async function refresh() {
-  try {
-    const res = await fetch("/api/ops/queue", { cache: "no-store" });
-    const view = await res.json();
-    const c = view.config;
-    document.getElementById("config").textContent =
-      "ADMIT_PER_MINUTE " + c.admitPerMinute + " · MAX_ACTIVE " + c.maxActive + " · SHARDS " + c.shards +
-      " · claim window " + c.claimWindowSeconds + " s · pass " + c.passTtlSeconds + " s" + (c.paused ? " · PAUSED" : "");
-    const body = document.getElementById("cohorts");
-    body.replaceChildren(...view.cohorts.map((k) => {
-      const tr = document.createElement("tr");
-      tr.append(cell(k.label.en + " (" + k.id + ")"), cell(k.open ? "open" : new Date(k.opensAt).toLocaleString()),
-        cell(fmt(k.joined)), cell(fmt(k.waiting)), cell(fmt(k.admitted)));
-      const active = cell(fmt(k.active) + " / " + fmt(c.maxActive));
-      const bar = document.createElement("div"); bar.className = "bar";
-      const fill = document.createElement("span"); fill.style.width = Math.min(100, 100 * k.active / c.maxActive) + "%";
-      bar.append(fill); active.append(bar);
-      tr.append(active, cell(fmt(k.observedPerMinute)));
-      return tr;
-    }));
-    document.getElementById("at").textContent = "as of " + new Date(view.at).toLocaleTimeString();
-  } catch (e) {
-    document.getElementById("at").textContent = "cannot reach the edge; retrying";
-  }
-}
-refresh();
-setInterval(refresh, 2000);
-`;
-
 opsPage.get("/ops", (c) => {
   c.header("cache-control", "no-store");
-  c.header("content-security-policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'");
+  c.header("content-security-policy", POLICY);
+  c.header("referrer-policy", "no-referrer");
+  c.header("x-content-type-options", "nosniff");
   return c.html(HTML);
 });
 
-opsPage.get("/ops/ops.js", (c) => {
-  c.header("cache-control", "no-store");
-  c.header("content-type", "text/javascript; charset=utf-8");
-  return c.body(SCRIPT);
+/** The console's files from public/ops/, for operators only (the gate ran before this), never cached. */
+opsPage.get("/ops/*", async (c) => {
+  const file = await c.env.ASSETS.fetch(c.req.raw);
+  if (!file.ok) return c.notFound();
+  const res = new Response(file.body, file);
+  res.headers.set("cache-control", "no-store");
+  res.headers.set("x-content-type-options", "nosniff");
+  return res;
 });

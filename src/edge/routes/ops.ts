@@ -1,6 +1,9 @@
 import { Hono } from "hono";
-import { cohortIsOpen, edgeConfig } from "../config.js";
-import { cachedSnapshot } from "../shard-client.js";
+import { z } from "zod";
+import { describeIssues, fail } from "../../http/errors.js";
+import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
+import { HISTORY_MINUTES, type ShardMinute } from "../queue-shard.js";
+import { cachedSnapshot, callShard, shardStub } from "../shard-client.js";
 
 /**
  * What operators watch while a cohort drains: per cohort, the line, admissions and the active count
@@ -28,6 +31,8 @@ opsRoutes.get("/queue", async (c) => {
         label: cohort.label,
         opensAt: cohort.opensAt,
         open,
+        // What this cohort runs on: its own overrides in COHORTS, else the global bindings.
+        policy: cohortPolicy(config, cohort.id),
         joined: sum((s) => s.lastSeq),
         admitted: sum((s) => s.serving),
         waiting: sum((s) => s.lastSeq - s.serving),
@@ -50,3 +55,82 @@ opsRoutes.get("/queue", async (c) => {
     cohorts,
   });
 });
+
+/** Admissions per minute averaged over this many complete minutes: the pace the console draws. */
+const PACE_MINUTES = 5;
+
+/** One minute of a cohort, summed over its shards. */
+export interface CohortMinute {
+  /** The minute's start. */
+  at: string;
+  joined: number;
+  admitted: number;
+  waiting: number;
+  active: number;
+  activeMax: number;
+  /** Admissions per minute over the last PACE_MINUTES complete minutes; null for the minute under way. */
+  pace: number | null;
+  /** The median wait of the minute's admissions, in seconds; null when nobody was admitted. */
+  medianWaitSeconds: number | null;
+}
+
+const historyQuery = z.object({
+  minutes: z.coerce.number({ error: "minutes must be a whole number" }).int("minutes must be a whole number").min(1).max(HISTORY_MINUTES).default(HISTORY_MINUTES),
+});
+
+/**
+ * GET /api/ops/cohorts/{id}/history: the cohort's last two hours, minute by minute, from the per-minute
+ * history each shard keeps. One call per shard: the console asks every few seconds, far less often than polls.
+ */
+opsRoutes.get("/cohorts/:id/history", async (c) => {
+  const config = edgeConfig(c.env);
+  const cohort = config.cohorts.find((k) => k.id === c.req.param("id"));
+  if (!cohort) throw fail(404, "not_found", `no cohort ${JSON.stringify(c.req.param("id").slice(0, 40))}`);
+  const query = historyQuery.safeParse(c.req.query());
+  if (!query.success) throw fail(400, "invalid_request", describeIssues(query.error));
+  const now = Date.now();
+  // A cohort that has not opened has no line yet: its shards are not woken to say so.
+  const shards = cohortIsOpen(cohort, now)
+    ? await Promise.all(Array.from({ length: config.shards }, (_, shard) => callShard(() => shardStub(c.env, { cohort: cohort.id, shard }).history(query.data.minutes))))
+    : [];
+  c.header("cache-control", "no-store");
+  return c.json({ cohort: cohort.id, at: new Date(now).toISOString(), policy: cohortPolicy(config, cohort.id), minutes: sumShards(shards) });
+});
+
+/** The shards' minutes added up; the cohort's median wait is the admitted-weighted median of the shards' medians. */
+export function sumShards(shards: ShardMinute[][]): CohortMinute[] {
+  const byMinute = new Map<number, ShardMinute[]>();
+  for (const minutes of shards) for (const m of minutes) byMinute.set(m.minute, [...(byMinute.get(m.minute) ?? []), m]);
+  const sorted = [...byMinute.entries()].sort(([a], [b]) => a - b);
+  const sum = (ms: ShardMinute[], pick: (m: ShardMinute) => number) => ms.reduce((a, m) => a + pick(m), 0);
+  const admitted = sorted.map(([, ms]) => sum(ms, (m) => m.admitted));
+  return sorted.map(([minute, ms], i) => {
+    const complete = i < sorted.length - 1;
+    const window = admitted.slice(Math.max(0, i - PACE_MINUTES + 1), i + 1);
+    return {
+      at: new Date(minute * 60_000).toISOString(),
+      joined: sum(ms, (m) => m.joined),
+      admitted: admitted[i]!,
+      waiting: sum(ms, (m) => m.waiting),
+      active: sum(ms, (m) => m.active),
+      activeMax: sum(ms, (m) => m.activeMax),
+      pace: complete ? window.reduce((a, n) => a + n, 0) / window.length : null,
+      medianWaitSeconds: weightedMedian(ms.flatMap((m) => (m.medianWaitMs === null ? [] : [{ value: m.medianWaitMs / 1000, weight: m.admitted }]))),
+    };
+  });
+}
+
+/**
+ * Shards take citizens by a uniform hash and admit at equal rates, so their waits are alike: the median of
+ * their medians, weighted by how many each admitted, stands for the cohort's without shipping every wait.
+ */
+function weightedMedian(values: Array<{ value: number; weight: number }>): number | null {
+  const total = values.reduce((a, v) => a + v.weight, 0);
+  if (total === 0) return null;
+  let seen = 0;
+  for (const v of [...values].sort((a, b) => a.value - b.value)) {
+    seen += v.weight;
+    if (seen >= total / 2) return Math.round(v.value);
+  }
+  return null;
+}

@@ -196,3 +196,12 @@ export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(artifactsDir, { recursive: true });
   await page.screenshot({ path: join(artifactsDir, `${name}.png`), fullPage: true });
 }
+
+/** Stops what a suite started: the browser first (its pages still talk to the stack), then the stack. */
+export async function stopAll(browser: Browser | undefined, stack: Stack | undefined): Promise<void> {
+  try {
+    await browser?.close();
+  } finally {
+    await stack?.stop();
+  }
+}

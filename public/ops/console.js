@@ -1,0 +1,220 @@
+/*
+ * The operators' console (/ops): every few seconds it reads GET /api/ops/queue (the bindings and each
+ * cohort's counters) and, for each open cohort, GET /api/ops/cohorts/{id}/history (minute by minute, summed
+ * over the shards), and draws them with uPlot. Plain script, no framework; the data is counters only.
+ */
+"use strict";
+
+const REFRESH_MS = 4_000;
+const CHART_HEIGHT = 170;
+const COLORS = { joined: "#0969da", admitted: "#1a7f37", limit: "#8c959f", waiting: "#8250df", active: "#bf8700", peak: "#e6b34f", cap: "#cf222e", pace: "#1a7f37", wait: "#d1242f" };
+
+const state = { span: 30, cohorts: new Map(), timer: 0 };
+
+const number = (n, digits = 0) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en", { maximumFractionDigits: digits }));
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function element(tag, attributes = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attributes)) {
+    if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v);
+  }
+  el.append(...children);
+  return el;
+}
+
+class SignedOut extends Error {}
+
+async function getJson(path) {
+  const res = await fetch(path, { cache: "no-store", credentials: "same-origin", headers: { accept: "application/json" } });
+  if (res.status === 401) throw new SignedOut();
+  if (!res.ok) throw new Error(`${path} answered ${res.status}`);
+  return res.json();
+}
+
+/** The four charts of a cohort: what each draws, from the history's minutes and the cohort's policy. */
+const CHARTS = [
+  {
+    key: "flow",
+    title: "Joined and admitted per minute, against the configured rate",
+    series: [
+      { label: "joined", stroke: COLORS.joined, width: 2 },
+      { label: "admitted", stroke: COLORS.admitted, width: 2 },
+      { label: "rate", stroke: COLORS.limit, dash: [6, 4], width: 1.5 },
+    ],
+    values: (m, policy) => [m.map((x) => x.joined), m.map((x) => x.admitted), m.map(() => policy.admitPerMinute)],
+  },
+  {
+    key: "line",
+    title: "Waiting in line",
+    series: [{ label: "waiting", stroke: COLORS.waiting, fill: "rgba(130,80,223,.12)", width: 2 }],
+    values: (m) => [m.map((x) => x.waiting)],
+  },
+  {
+    key: "active",
+    title: "Active (admitted, holding a place at the origin) against the cap",
+    series: [
+      { label: "active", stroke: COLORS.active, width: 2 },
+      { label: "peak in minute", stroke: COLORS.peak, width: 1 },
+      { label: "cap", stroke: COLORS.cap, dash: [6, 4], width: 1.5 },
+    ],
+    values: (m, policy) => [m.map((x) => x.active), m.map((x) => x.activeMax), m.map(() => policy.maxActive)],
+  },
+  {
+    key: "pace",
+    title: "Pace (admitted per minute, 5-minute average) and median wait",
+    series: [
+      { label: "pace /min", stroke: COLORS.pace, width: 2, spanGaps: true },
+      { label: "median wait", stroke: COLORS.wait, width: 2, scale: "s", spanGaps: true, value: (u, v) => duration(v) },
+    ],
+    axes: [{ scale: "s", side: 1, grid: { show: false }, values: (u, splits) => splits.map((v) => duration(v)) }],
+    values: (m) => [m.map((x) => x.pace), m.map((x) => x.medianWaitSeconds)],
+  },
+];
+
+function chartWidth(container) {
+  return Math.max(240, Math.floor(container.clientWidth));
+}
+
+function makePlot(spec, container) {
+  const opts = {
+    width: chartWidth(container),
+    height: CHART_HEIGHT,
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, s: { range: (u, min, max) => [0, Math.max(10, max * 1.1)] } },
+    series: [{}, ...spec.series.map((s) => ({ points: { show: false }, ...s }))],
+    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" } }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 44 }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
+    legend: { live: true },
+    cursor: { drag: { x: false, y: false } },
+  };
+  return new uPlot(opts, [[], ...spec.series.map(() => [])], container);
+}
+
+/** The section of one cohort, made once and then updated in place, so charts keep their state. */
+function cohortView(cohort) {
+  let view = state.cohorts.get(cohort.id);
+  if (view) return view;
+  const title = element("h2", {}, element("span", { text: `${cohort.label.en} (${cohort.id})` }));
+  const badges = element("span", { class: "badges" });
+  title.append(badges);
+  const figures = element("div", { class: "figures" });
+  const charts = element("div", { class: "charts" });
+  const note = element("p", { class: "note" });
+  const section = element("section", { class: "cohort", "data-cohort": cohort.id, "aria-label": cohort.label.en }, title, figures, note, charts);
+  document.getElementById("cohorts").append(section);
+  view = { section, badges, figures, charts, note, plots: new Map() };
+  state.cohorts.set(cohort.id, view);
+  return view;
+}
+
+function figure(name, label, value) {
+  return element("div", { class: "figure", "data-figure": name }, element("span", { text: label }), element("strong", { text: value }));
+}
+
+function renderCohort(cohort, config, history) {
+  const view = cohortView(cohort);
+  const policy = cohort.policy;
+  const badges = [];
+  if (!cohort.open) badges.push(element("span", { class: "badge closed", text: `opens ${new Date(cohort.opensAt).toLocaleString()}` }));
+  else if (policy.paused) badges.push(element("span", { class: "badge paused", text: "PAUSED" }));
+  else badges.push(element("span", { class: "badge", text: "admitting" }));
+  if (policy.admitPerMinute !== config.admitPerMinute) badges.push(element("span", { class: "badge override", text: `own rate ${number(policy.admitPerMinute, 2)}/min` }));
+  if (policy.maxActive !== config.maxActive) badges.push(element("span", { class: "badge override", text: `own cap ${number(policy.maxActive)}` }));
+  if (policy.paused !== config.paused) badges.push(element("span", { class: "badge override", text: policy.paused ? "paused for this cohort" : "runs while others are paused" }));
+  view.badges.replaceChildren(...badges);
+
+  const minutes = history ? history.minutes : [];
+  const lastWait = [...minutes].reverse().find((m) => m.medianWaitSeconds !== null);
+  // The pace the chart draws (complete minutes), else the shards' own figure, which needs five of them.
+  const lastPace = [...minutes].reverse().find((m) => m.pace !== null);
+  const pace = lastPace ? lastPace.pace : cohort.observedPerMinute;
+  view.figures.replaceChildren(
+    figure("joined", "Joined", number(cohort.joined)),
+    figure("waiting", "Waiting", number(cohort.waiting)),
+    figure("admitted", "Admitted", number(cohort.admitted)),
+    figure("active", "Active / cap", `${number(cohort.active)} / ${number(policy.maxActive)}`),
+    figure("pace", "Pace /min", pace === null ? "–" : number(pace, 1)),
+    figure("wait", "Median wait", lastWait ? duration(lastWait.medianWaitSeconds) : "–"),
+  );
+  view.note.hidden = cohort.open;
+  view.note.textContent = cohort.open ? "" : "The line opens at the time above; its charts start then.";
+  if (!cohort.open || !history) return;
+
+  const xs = minutes.map((m) => Date.parse(m.at) / 1000);
+  for (const spec of CHARTS) {
+    let plot = view.plots.get(spec.key);
+    if (!plot) {
+      const box = element("div", { class: "plot" });
+      const wrap = element("div", { class: "chart", "data-chart": spec.key }, element("h3", { text: spec.title }), box);
+      view.charts.append(wrap);
+      plot = { wrap, box, uplot: makePlot(spec, box) };
+      view.plots.set(spec.key, plot);
+      resizing.observe(box);
+    }
+    plot.uplot.setData([xs, ...spec.values(minutes, policy)]);
+  }
+  // For a reader of the page (and its browser test): what the flow chart now holds.
+  view.plots.get("flow").wrap.dataset.joined = String(minutes.reduce((a, m) => a + m.joined, 0));
+}
+
+function renderBindings(config) {
+  const pairs = [
+    ["ADMIT_PER_MINUTE", number(config.admitPerMinute, 2)],
+    ["MAX_ACTIVE", number(config.maxActive)],
+    ["SHARDS", number(config.shards)],
+    ["PAUSED", config.paused ? "true" : "false"],
+    ["CLAIM_WINDOW_SECONDS", number(config.claimWindowSeconds)],
+    ["PASS_TTL_SECONDS", number(config.passTtlSeconds)],
+  ];
+  document.getElementById("bindings").replaceChildren(...pairs.map(([k, v]) => element("div", {}, element("dt", { text: k }), element("dd", { text: v }))));
+}
+
+function showProblem(text) {
+  const problem = document.getElementById("problem");
+  problem.hidden = text === null;
+  problem.textContent = text ?? "";
+}
+
+async function refresh() {
+  clearTimeout(state.timer);
+  try {
+    const view = await getJson("/api/ops/queue");
+    const histories = await Promise.all(
+      view.cohorts.map((c) => (c.open ? getJson(`/api/ops/cohorts/${encodeURIComponent(c.id)}/history?minutes=${state.span}`) : null)),
+    );
+    renderBindings(view.config);
+    view.cohorts.forEach((c, i) => renderCohort(c, view.config, histories[i]));
+    document.getElementById("at").textContent = `As of ${new Date(view.at).toLocaleTimeString()}, every ${REFRESH_MS / 1000} s`;
+    showProblem(null);
+  } catch (err) {
+    if (err instanceof SignedOut) {
+      showProblem("Your operator session has ended. Open a new one-time operator link (restart npm start), or sign in through Cloudflare Access.");
+      return;
+    }
+    showProblem("Cannot reach the edge; retrying.");
+  }
+  state.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+/** Charts follow their column's width (a turned phone, a resized window). */
+const resizing = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    for (const view of state.cohorts.values()) {
+      for (const plot of view.plots.values()) {
+        const width = chartWidth(plot.box);
+        if (plot.box === entry.target && plot.uplot.width !== width) plot.uplot.setSize({ width, height: CHART_HEIGHT });
+      }
+    }
+  }
+});
+
+document.getElementById("span").addEventListener("change", (e) => {
+  state.span = Number(e.target.value);
+  void refresh();
+});
+void refresh();
