@@ -28,6 +28,20 @@ export const passClaims = z.object({
 });
 export type PassClaims = z.infer<typeof passClaims>;
 
+/** A pass-verification key as the edge publishes it: the public half of an ES256 key, named by `kid`. */
+export const passPublicJwk = z.object({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  x: z.string().min(1),
+  y: z.string().min(1),
+  kid: z.string().min(1),
+  alg: z.literal(PASS_ALG),
+  use: z.literal("sig"),
+});
+
+/** `GET /.well-known/jwks.json`: every key a live pass may be signed with, the newest (signing) one first. */
+export const passJwks = z.object({ keys: z.array(passPublicJwk).min(1) });
+
 /**
  * How far the verifier's clock may disagree with the signer's. The edge signs in one place (the status
  * route, wherever the citizen's request lands) and the gate and the origin verify on other machines, each

@@ -70,6 +70,10 @@ export const cohortInfo = z.object({
 });
 export type CohortInfo = z.infer<typeof cohortInfo>;
 
+/** `GET /api/cohorts`: every cohort the edge knows, in the order COHORTS lists them. */
+export const cohortsResponse = z.object({ cohorts: z.array(cohortInfo) });
+export type CohortsResponse = z.infer<typeof cohortsResponse>;
+
 /** A hex SHA-256 or HMAC-SHA256 output, as the draw publishes them. */
 const drawHex = z.string().regex(/^[0-9a-f]{64}$/);
 

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import type { CohortHistory, OpsQueue } from "../../contract/ops.js";
 import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
 import { HISTORY_MINUTES, type ShardMinute } from "../queue-shard.js";
@@ -53,28 +54,17 @@ opsRoutes.get("/queue", async (c) => {
       passTtlSeconds: config.passTtlSeconds,
     },
     cohorts,
-  });
+  } satisfies OpsQueue);
 });
 
 /** Admissions per minute averaged over this many complete minutes: the pace the console draws. */
 const PACE_MINUTES = 5;
 
-/** One minute of a cohort, summed over its shards. */
-export interface CohortMinute {
-  /** The minute's start. */
-  at: string;
-  joined: number;
-  admitted: number;
-  waiting: number;
-  active: number;
-  activeMax: number;
-  /** Admissions per minute over the last PACE_MINUTES complete minutes; null for the minute under way. */
-  pace: number | null;
-  /** The median wait of the minute's admissions, in seconds; null when nobody was admitted. */
-  medianWaitSeconds: number | null;
-}
+/** One minute of a cohort, summed over its shards: what the history answers, as the contract says. */
+export type CohortMinute = CohortHistory["minutes"][number];
 
-const historyQuery = z.object({
+/** The history's query; also what the API document says of it. */
+export const historyQuery = z.object({
   minutes: z.coerce.number({ error: "minutes must be a whole number" }).int("minutes must be a whole number").min(1).max(HISTORY_MINUTES).default(HISTORY_MINUTES),
 });
 
@@ -94,7 +84,7 @@ opsRoutes.get("/cohorts/:id/history", async (c) => {
     ? await Promise.all(Array.from({ length: config.shards }, (_, shard) => callShard(() => shardStub(c.env, { cohort: cohort.id, shard }).history(query.data.minutes))))
     : [];
   c.header("cache-control", "no-store");
-  return c.json({ cohort: cohort.id, at: new Date(now).toISOString(), policy: cohortPolicy(config, cohort.id), minutes: sumShards(shards) });
+  return c.json({ cohort: cohort.id, at: new Date(now).toISOString(), policy: cohortPolicy(config, cohort.id), minutes: sumShards(shards) } satisfies CohortHistory);
 });
 
 /** The shards' minutes added up; the cohort's median wait is the admitted-weighted median of the shards' medians. */

@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { cohortInfo } from "./queue.js";
+
+/** A number of people or admissions. */
+const count = z.number().int().nonnegative();
+
+/** The admission settings in force for a cohort: its own overrides in COHORTS, else the global bindings. */
+export const admissionPolicy = z.object({
+  admitPerMinute: count,
+  maxActive: count,
+  paused: z.boolean(),
+});
+export type AdmissionPolicy = z.infer<typeof admissionPolicy>;
+
+/** One cohort on the operators' overview: counters summed over its shards, no one's identity. */
+export const opsCohort = cohortInfo.pick({ id: true, label: true, opensAt: true, open: true }).extend({
+  policy: admissionPolicy,
+  joined: count,
+  admitted: count,
+  waiting: count,
+  active: count,
+  /** Admissions per minute the shards observed; null until every shard has observed some. */
+  observedPerMinute: z.number().nonnegative().nullable(),
+});
+
+/** `GET /api/ops/queue`: the bindings in force and every cohort's counters. */
+export const opsQueue = z.object({
+  at: z.string(),
+  /** The global bindings (a cohort's `policy` may override the first three). */
+  config: admissionPolicy.extend({
+    shards: z.number().int().positive(),
+    claimWindowSeconds: z.number().int().positive(),
+    passTtlSeconds: z.number().int().positive(),
+  }),
+  cohorts: z.array(opsCohort),
+});
+export type OpsQueue = z.infer<typeof opsQueue>;
+
+/** One minute of a cohort, summed over its shards. */
+export const cohortMinute = z.object({
+  /** The minute's start. */
+  at: z.string(),
+  joined: count,
+  admitted: count,
+  waiting: count,
+  active: count,
+  activeMax: count,
+  /** Admissions per minute over the last complete minutes; null for the minute under way. */
+  pace: z.number().nonnegative().nullable(),
+  /** The median wait of the minute's admissions, in seconds; null when nobody was admitted. */
+  medianWaitSeconds: z.number().nonnegative().nullable(),
+});
+
+/** `GET /api/ops/cohorts/{id}/history`: the cohort's recent minutes, oldest first; the last is under way. */
+export const cohortHistory = z.object({
+  cohort: z.string(),
+  at: z.string(),
+  policy: admissionPolicy,
+  minutes: z.array(cohortMinute),
+});
+export type CohortHistory = z.infer<typeof cohortHistory>;
