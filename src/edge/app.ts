@@ -3,6 +3,7 @@ import { limitBody } from "../http/json-body.js";
 import { refuseWrongMethods } from "../http/wrong-method.js";
 import { notFound, onError } from "./errors.js";
 import { LOGIN_PATH, operatorLogin, requireOperator } from "./operator-auth.js";
+import { apiDocsRoutes } from "./routes/api-docs.js";
 import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";
 import { faultRoutes } from "./routes/faults.js";
@@ -28,6 +29,8 @@ export function createEdgeApp() {
   app.route("/api/ops", opsRoutes);
   app.route("/", opsPage);
   app.route("/", publicInfoRoutes);
+  // The API described from the contract: /api/openapi.json and its reference page, /api/docs.
+  app.route("/", apiDocsRoutes);
   app.route("/", bookingGate);
   // A test hook: a 404 like any unknown path unless FAULT_HOOKS is "on" (src/edge/routes/faults.ts).
   app.route("/__faults", faultRoutes);

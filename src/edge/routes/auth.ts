@@ -16,7 +16,8 @@ import { finishSignIn, openTransaction, sealTransaction, SIGN_IN_WINDOW_SECONDS,
 export const authRoutes = new Hono<{ Bindings: Env }>();
 
 const CALLBACK_PATH = "/auth/callback";
-const loginQuery = z.object({ lang: z.enum(["ko", "en"]).optional() });
+/** `GET /auth/login`'s query; also what the API document says of it. */
+export const loginQuery = z.object({ lang: z.enum(["ko", "en"]).optional() });
 
 /**
  * One cookie per sign-in in progress, named after its `state`: two tabs signing in at once each keep
