@@ -109,6 +109,22 @@ describe("answers match the document", () => {
     await expectDocumented(await getStatus(joined.ticket), { path: "/api/queue/status", method: "get" }, 200);
   });
 
+  it("an admitted status carrying a pass, and the booking gate passing it on to an origin that is not there", async () => {
+    // The only test here in this cohort, so its citizen is first in an empty line and admitted at once.
+    const { ticket } = await join(randomIdentity(), "1967-03-01");
+    let res = await getStatus(ticket);
+    let answer = (await expectDocumented(res, { path: "/api/queue/status", method: "get" }, 200)) as { state: string; pass?: string };
+    for (let i = 0; i < 20 && answer.state !== "admitted"; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      res = await getStatus(ticket);
+      answer = (await expectDocumented(res, { path: "/api/queue/status", method: "get" }, 200)) as typeof answer;
+    }
+    expect(answer.pass).toBeTypeOf("string");
+    // Nothing listens at the tests' ORIGIN_URL: the gate's answer is its retryable 503.
+    const slots = await SELF.fetch(`${ORIGIN}/api/slots?region=11`, { headers: { authorization: `Bearer ${answer.pass}` } });
+    await expectDocumented(slots, { path: "/api/slots", method: "get" }, 503);
+  });
+
   it("the join's refusals: 400, 401, 403, 409, 413, 415", async () => {
     const at = { path: "/api/queue/join", method: "post" } as const;
     await expectDocumented(await postJoin("{not json"), at, 400);
