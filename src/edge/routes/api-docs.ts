@@ -122,7 +122,7 @@ export function referencePage(doc: OpenApiDocument): string {
 body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;padding:1rem 1.5rem;max-width:60rem;color:#1f2328}
 code,pre{font:14px/1.4 ui-monospace,monospace}pre{background:#f6f8fa;padding:.75rem;overflow:auto}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}caption{text-align:left;font-weight:600}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 .op{border-top:1px solid #d0d7de;margin-top:1.5rem}.method{background:#0550ae;color:#fff;padding:0 .4rem;border-radius:3px}
 a{color:#0550ae}
 </style>
