@@ -2,8 +2,8 @@
  * Accessibility, tested rather than assumed, in a real browser against the stack as `npm start` runs it.
  * axe (the engine behind most accessibility audits) checks every screen of the citizen's journey in
  * Korean and in English against the WCAG 2.0, 2.1 and 2.2 level A and AA rules, and must find nothing;
- * then a citizen signs in, waits, chooses a slot and books with the keyboard alone, and the focus is
- * always visible and goes where the next step is.
+ * then a citizen signs in (axe checks the provider's pages on the way), waits, chooses a slot and books
+ * with the keyboard alone, and the focus is always visible and goes where the next step is.
  */
 import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Page } from "playwright-core";
@@ -221,7 +221,9 @@ describe("accessibility of the citizen's page", () => {
     await tabTo(page, "signin", 1);
     await Promise.all([page.waitForURL((url) => url.origin === stack.idp, { timeout: VIEW_TIMEOUT }), page.keyboard.press("Enter")]);
 
-    // The provider's pages: its fields in order, each form sent with Enter.
+    // The provider's pages (the development provider's, standing in for the national one): axe finds
+    // nothing on them either; their fields come in order, and each form is sent with Enter.
+    expect(await violations(page), "the provider's phone and birth date page").toEqual([]);
     await tabTo(page, "phone");
     await page.keyboard.type(phone.replace(/^\+82/, "0"));
     await tabTo(page, "birthdate", 1);
@@ -230,6 +232,7 @@ describe("accessibility of the citizen's page", () => {
     await Promise.all([page.waitForLoadState("load"), page.keyboard.press("Enter")]);
     await visible(page, "#code");
     const code = await smsCode(stack, phone, since);
+    expect(await violations(page), "the provider's code page").toEqual([]);
     if ((await focused(page)).id !== "code") await tabTo(page, "code");
     await page.keyboard.type(code);
     await Promise.all([page.waitForURL((url) => url.origin === stack.base, { timeout: VIEW_TIMEOUT }), page.keyboard.press("Enter")]);
