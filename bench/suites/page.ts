@@ -2,8 +2,8 @@
  * 6. The waiting page: bytes transferred and requests on first load, and on one status poll.
  *
  * The edge runs under Miniflare with public/ as its static assets (wrangler.toml's [assets], _headers
- * applied); Debian's Chromium (playwright-core, headless, a fresh profile per run so nothing is cached)
- * opens `/` and waits for the network to go quiet. Every response's bytes on the wire are summed from
+ * applied); Chromium (the system's, else the one npm installed: test/support/browser.ts; playwright-core,
+ * headless, a fresh profile per run so nothing is cached) opens `/` and waits for the network to go quiet. Every response's bytes on the wire are summed from
  * the DevTools protocol (Network.loadingFinished encodedDataLength: headers plus the body as sent,
  * compressed when it was). Then the page joins the queue with a citizen's id_token minted by the
  * bench's identity provider (not counted; a browser gets its token through the provider's login, which
@@ -13,18 +13,16 @@
  * stylesheet and each of its script modules, as scripts/fingerprint-page.ts builds them) for its requests;
  * the first load itself for a poll.
  */
-import { existsSync } from "node:fs";
-import { chromium, type CDPSession } from "playwright-core";
+import type { CDPSession } from "playwright-core";
 import { buildPage } from "../../scripts/fingerprint-page.js";
+import { CHROMIUM_ARGS, chooseBrowser, launchChromium } from "../../test/support/browser.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
 import { idTokens } from "../lib/identity.js";
 import { NO_ADMISSIONS } from "./joins.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const BUDGET_BYTES = 50 * 1024;
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 interface Transfer {
   url: string;
@@ -75,7 +73,6 @@ export const page: Suite = {
   name: "page",
   title: "Waiting page: bytes and requests on first load and on a poll",
   async run(ctx) {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     const firstBytes: number[] = [];
     const firstRequests: number[] = [];
     const pollBytes: number[] = [];
@@ -84,7 +81,8 @@ export const page: Suite = {
     // What the page is made of, as served: "/" for index.html, then the stylesheet and every module.
     const staticFiles = [...buildPage().keys()].map((path) => (path === "index.html" ? "/" : `/${path}`));
     const edge = await startEdge({ bundle: "edge", assets: true, vars: { SHARDS: "4", ...NO_ADMISSIONS } });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    const chosen = await chooseBrowser();
+    const browser = await launchChromium({ timeout: 60_000 }, chosen);
     try {
       for (let run = 0; run < ctx.runs; run++) {
         const context = await browser.newContext();
@@ -146,10 +144,10 @@ export const page: Suite = {
     }
     return {
       method:
-        "Debian Chromium (headless, playwright-core, a fresh profile per run) loads / from the edge under Miniflare serving public/ with _headers; " +
+        `${chosen.source === "bundled" ? "@sparticuz/chromium's" : "The system's"} Chromium (headless, playwright-core, a fresh profile per run) loads / from the edge under Miniflare serving public/ with _headers; ` +
         "bytes = the sum of Network.loadingFinished encodedDataLength (response headers plus body as transferred) until the network is idle. " +
         "Poll: after a join from the page with a minted id_token (not counted), one fetch('/api/queue/status') with the ticket cookie, as page/flow.js polls.",
-      settings: { budgetBytes: BUDGET_BYTES, chromiumArgs: CHROMIUM_ARGS, staticFiles },
+      settings: { budgetBytes: BUDGET_BYTES, chromium: chosen.executablePath, chromiumArgs: CHROMIUM_ARGS, staticFiles },
       figures: [
         figure("page.first-load-bytes", series("6. First load: bytes transferred", "B", firstBytes), series("50 KB budget", "B", firstBytes.map(() => BUDGET_BYTES)), "bytes / budget", {
           text: "≤ 1",

@@ -1,5 +1,5 @@
 /**
- * The citizen's page in a real browser (Debian's Chromium through playwright-core) against the whole
+ * The citizen's page in a real browser (headless Chromium through playwright-core) against the whole
  * stack as `npm start` runs it, the development identity provider included. Citizens sign in on the
  * provider's own pages with a phone number, a birth date and the code the provider "texts" them (read
  * from the stack's output, as a person would read their phone). Every assertion is about what a person

@@ -1,5 +1,5 @@
 /**
- * The operators' console in a real browser (Debian's Chromium) against the whole stack as `npm start`
+ * The operators' console in a real browser (headless Chromium) against the whole stack as `npm start`
  * runs it: the operator opens the one-time link `npm start` printed, lands on /ops, and watches the
  * charts take in citizens as they join. Without the operator's cookie the API is a 401 and the page says
  * how to sign in; the link works once. Screenshots at 1280 px and at a phone's width are written to

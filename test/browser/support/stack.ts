@@ -1,7 +1,7 @@
 /**
  * The whole system, started exactly as `npm start` starts it (`node --import tsx scripts/start.ts`): the edge, the
  * origin and the development identity provider, on free ports with fresh state folders, and a headless
- * Debian Chromium to look at it with. Nothing here reaches beyond 127.0.0.1: the browser refuses every
+ * Chromium to look at it with (the system's, or the one npm installed: test/support/browser.ts). Nothing here reaches beyond 127.0.0.1: the browser refuses every
  * address but the edge's and the provider's.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -10,7 +10,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../../support/browser.js";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** Screenshots of each step: git-ignored test artifacts. */
@@ -165,12 +166,9 @@ async function answers(url: string): Promise<boolean> {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Debian's Chromium, headless; no Playwright browser download exists on this machine. */
+/** A headless Chromium: the system's when there is one, else the one npm installed. */
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  return launchChromium();
 }
 
 /**
