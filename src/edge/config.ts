@@ -150,11 +150,6 @@ export const edgeBindings = z
   })
   // Each shard must be able to hold at least one admitted person, or its line would never move.
   .refine((b) => b.MAX_ACTIVE >= b.SHARDS, { message: "MAX_ACTIVE must be at least SHARDS", path: ["MAX_ACTIVE"] })
-  // The autopilot moves the rate between the floor and ADMIT_PER_MINUTE; a floor above it has no meaning.
-  .refine((b) => b.ADMIT_FLOOR_PER_MINUTE <= b.ADMIT_PER_MINUTE, {
-    message: "ADMIT_FLOOR_PER_MINUTE must be at most ADMIT_PER_MINUTE",
-    path: ["ADMIT_FLOOR_PER_MINUTE"],
-  })
   .refine((b) => b.COHORTS.every((c) => c.maxActive === undefined || c.maxActive >= b.SHARDS), {
     message: "a cohort's maxActive must be at least SHARDS",
     path: ["COHORTS"],
@@ -238,7 +233,10 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
     },
     autopilot: {
       enabled: b.AUTOPILOT,
-      floorPerMinute: b.ADMIT_FLOOR_PER_MINUTE,
+      // The autopilot moves the rate between the floor and ADMIT_PER_MINUTE. An operator who lowers the
+      // rate below the default floor means the lower rate: the floor follows it down rather than refusing
+      // to start (a cohort's own admitPerMinute is clamped the same way where the shard applies it).
+      floorPerMinute: Math.min(b.ADMIT_FLOOR_PER_MINUTE, b.ADMIT_PER_MINUTE),
       targetP95Ms: b.ORIGIN_TARGET_P95_MS,
       maxErrorShare: b.ORIGIN_MAX_ERROR_SHARE,
     },

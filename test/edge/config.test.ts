@@ -46,8 +46,9 @@ describe("configuration", () => {
     // A floor of 0 would let a sick origin stall the line for good.
     expect(problemWith({ ADMIT_FLOOR_PER_MINUTE: "0" })).toMatch(/ADMIT_FLOOR_PER_MINUTE must be above 0/);
     expect(problemWith({ ADMIT_FLOOR_PER_MINUTE: "slow" })).toMatch(/ADMIT_FLOOR_PER_MINUTE must be a number/);
-    expect(problemWith({ ADMIT_PER_MINUTE: "60", ADMIT_FLOOR_PER_MINUTE: "61" })).toMatch(/ADMIT_FLOOR_PER_MINUTE must be at most ADMIT_PER_MINUTE/);
     expect(parseEdgeConfig({ ...good, ADMIT_PER_MINUTE: "60", ADMIT_FLOOR_PER_MINUTE: "60" }).autopilot.floorPerMinute).toBe(60);
+    // A rate lowered below the default floor takes the floor down with it instead of refusing to start.
+    expect(parseEdgeConfig({ ...good, ADMIT_PER_MINUTE: "3", ADMIT_FLOOR_PER_MINUTE: "6" }).autopilot.floorPerMinute).toBe(3);
     expect(problemWith({ ORIGIN_TARGET_P95_MS: "1.5s" })).toMatch(/ORIGIN_TARGET_P95_MS must be a whole number/);
     expect(problemWith({ ORIGIN_TARGET_P95_MS: "0" })).toMatch(/ORIGIN_TARGET_P95_MS must be at least 1/);
     // A share is a decimal between 0 and 1: a percentage written as 1 (meaning 1%) would be refused, not read as 100%.
