@@ -26,6 +26,8 @@
  * - Always within [floor, ceiling]; disabled means the ceiling, the configured rate, as before.
  */
 
+import { z } from "zod";
+
 /** What the origin did with one booking request the edge forwarded. */
 export type OriginOutcome = "ok" | "5xx" | "timeout" | "unavailable";
 
@@ -221,4 +223,65 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
     window: EMPTY,
     lastFinding: finding,
   };
+}
+
+/**
+ * A shard's controller configuration from the cohort-wide bindings. The ceiling is the shard's configured
+ * rate (its share of ADMIT_PER_MINUTE, or whatever its policy configures); the floor is its share of
+ * ADMIT_FLOOR_PER_MINUTE, so the shards together never fall below that floor.
+ */
+export function shardAutopilotConfig(
+  bindings: { enabled: boolean; floorPerMinute: number; targetP95Ms: number; maxErrorShare: number },
+  configuredPerMinute: number,
+  shards: number,
+): AutopilotConfig {
+  return {
+    enabled: bindings.enabled,
+    ceilingPerMinute: configuredPerMinute,
+    floorPerMinute: bindings.floorPerMinute / shards,
+    targetP95Ms: bindings.targetP95Ms,
+    maxErrorShare: bindings.maxErrorShare,
+  };
+}
+
+/** Every reason, for the schemas that read a stored or cached state back. */
+export const AUTOPILOT_REASONS = ["disabled", "started", "errors above target", "latency above target", "healthy, climbing", "at ceiling", "no samples, climbing"] as const satisfies readonly AutopilotReason[];
+const count = z.number().int().nonnegative();
+const share = z.number().min(0).max(1);
+const storedState = z.object({
+  ratePerMinute: z.number().nonnegative(),
+  reason: z.enum(AUTOPILOT_REASONS),
+  decidedAt: z.number(),
+  changedAt: z.number(),
+  degradedAtRate: z.number().nullable(),
+  window: z.object({ samples: count, errors: count, slow: count }),
+  lastFinding: z.object({ samples: count, errors: count, slow: count, errorShare: share, slowShare: share }).nullable(),
+});
+
+/**
+ * The controller's state as a shard stored it (JSON in its counters row), or null when there is none or
+ * it is not a state this code wrote (a row from a future version rolled back, say): the shard then starts
+ * the controller afresh at the configured rate rather than guess.
+ */
+export function readAutopilotState(stored: string | null): AutopilotState | null {
+  if (stored === null) return null;
+  try {
+    const parsed = storedState.safeParse(JSON.parse(stored));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A shard's view of the origin, for the ops view: the controller's last finding and recent latency. */
+export interface OriginHealthView {
+  reason: AutopilotReason;
+  /** When the rate last changed (ms since epoch). */
+  changedAt: number;
+  /** Failed share of the window the last decision judged; null before the first decision with samples. */
+  errorShare: number | null;
+  /** 95th percentile of the latencies the shard heard about lately; null with none. */
+  p95Ms: number | null;
+  /** Samples behind `p95Ms`. */
+  samples: number;
 }

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { cohortIsOpen, edgeConfig } from "../config.js";
+import type { ShardSnapshot } from "../estimate.js";
 import { cachedSnapshot } from "../shard-client.js";
 
 /**
@@ -33,6 +34,7 @@ opsRoutes.get("/queue", async (c) => {
         waiting: sum((s) => s.lastSeq - s.serving),
         active: sum((s) => s.active),
         observedPerMinute: observed,
+        ...autopilotView(shards),
       };
     }),
   );
@@ -46,7 +48,32 @@ opsRoutes.get("/queue", async (c) => {
       paused: config.paused,
       claimWindowSeconds: config.claimWindowSeconds,
       passTtlSeconds: config.passTtlSeconds,
+      autopilot: config.autopilot,
     },
     cohorts,
   });
 });
+
+/**
+ * The autopilot's side of a cohort (src/edge/autopilot.ts): the configured rate against the rate in force,
+ * summed over the shards; the origin's health as its shards' citizens met it (the failed share of the
+ * shards' last decisions, weighted by their samples' count in memory, and the worst shard's p95 latency);
+ * and the most recent reason any shard's rate changed.
+ */
+function autopilotView(shards: ShardSnapshot[]) {
+  const configured = shards.reduce((a, s) => a + (s.configuredPerMinute ?? s.ratePerMinute), 0);
+  const actual = shards.reduce((a, s) => a + s.ratePerMinute, 0);
+  const judged = shards.filter((s) => s.origin?.errorShare != null);
+  const weight = judged.reduce((a, s) => a + Math.max(1, s.origin!.samples), 0);
+  const errorShare = judged.length ? judged.reduce((a, s) => a + s.origin!.errorShare! * Math.max(1, s.origin!.samples), 0) / weight : null;
+  const latencies = shards.flatMap((s) => (s.origin?.p95Ms == null ? [] : [s.origin.p95Ms]));
+  // A shard that only started at its configured rate has changed nothing worth naming.
+  const changed = shards.filter((s) => s.origin && s.origin.reason !== "started");
+  const latest = changed.reduce<ShardSnapshot | undefined>((a, s) => (!a || s.origin!.changedAt > a.origin!.changedAt ? s : a), undefined);
+  return {
+    configuredPerMinute: configured,
+    ratePerMinute: actual,
+    origin: { errorShare, p95Ms: latencies.length ? Math.max(...latencies) : null },
+    rateChange: latest?.origin ? { reason: latest.origin.reason, at: new Date(latest.origin.changedAt).toISOString(), shard: shards.indexOf(latest) } : null,
+  };
+}

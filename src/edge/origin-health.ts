@@ -1,0 +1,188 @@
+import type { HealthSample, OriginOutcome } from "./autopilot.js";
+
+/**
+ * The gate's side of the origin's health, per isolate: the samples waiting to reach each citizen's shard,
+ * and a circuit breaker that stops forwarding to an origin this isolate has just seen failing. Nothing
+ * here is shared between isolates or requests by promise: only plain maps, read and written synchronously,
+ * since workerd cancels a request that waits on another request's promise.
+ */
+
+/** What one forwarded request tells about the origin: its outcome from the status (or no answer). */
+export function outcomeOf(status: number | "timeout" | "unreachable"): OriginOutcome {
+  if (status === "timeout") return "timeout";
+  // A fetch that failed outright and the origin's own 503 both mean "not serving now": a full pool, a
+  // restart. Other 5xx are the origin failing at the work itself.
+  if (status === "unreachable" || status === 503) return "unavailable";
+  return status >= 500 ? "5xx" : "ok";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Samples on their way to the shards.
+
+/**
+ * Samples held per shard until the next call to that shard carries them. Bounded: an isolate that cannot
+ * reach a shard for a while keeps the newest, since the controller judges the present, not a backlog.
+ */
+export const MAX_PENDING_PER_SHARD = 256;
+/** Bounds the map itself: an isolate serving every shard of every cohort holds at most this many. */
+const MAX_SHARDS_PENDING = 4_096;
+/** A shard hears from this isolate on its own (`reportHealth`) at most this often. */
+export const REPORT_INTERVAL_MS = 1_000;
+
+const pending = new Map<string, HealthSample[]>();
+const reportedAt = new Map<string, number>();
+
+/** Holds a sample for the shard named `shard` (its `shardName`). */
+export function holdSample(shard: string, sample: HealthSample): void {
+  let held = pending.get(shard);
+  if (!held) {
+    if (pending.size >= MAX_SHARDS_PENDING) pending.delete(pending.keys().next().value!);
+    held = [];
+    pending.set(shard, held);
+  }
+  held.push(sample);
+  if (held.length > MAX_PENDING_PER_SHARD) held.splice(0, held.length - MAX_PENDING_PER_SHARD);
+}
+
+/** Takes every sample held for the shard, to send with a call to it; the caller owns them from now on. */
+export function takeSamples(shard: string): HealthSample[] {
+  const held = pending.get(shard) ?? [];
+  pending.delete(shard);
+  return held;
+}
+
+/**
+ * Whether this request should carry the shard's held samples in a call of its own: some are held and the
+ * isolate has not reported to that shard within REPORT_INTERVAL_MS. Marks the report as made, so of many
+ * requests at once only one calls.
+ */
+export function reportDue(shard: string, now: number): boolean {
+  if (!pending.has(shard)) return false;
+  const last = reportedAt.get(shard);
+  if (last !== undefined && now - last < REPORT_INTERVAL_MS && now >= last) return false;
+  if (reportedAt.size >= MAX_SHARDS_PENDING && last === undefined) reportedAt.delete(reportedAt.keys().next().value!);
+  reportedAt.set(shard, now);
+  return true;
+}
+
+/** Puts samples back after a call that should have carried them failed (the newest are kept, as above). */
+export function returnSamples(shard: string, samples: readonly HealthSample[]): void {
+  for (const sample of samples) holdSample(shard, sample);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The circuit breaker.
+
+/** The breaker judges the requests of the last this long. */
+export const BREAKER_WINDOW_MS = 5_000;
+/** …and opens only on this many failures at least, so one stray 5xx among few requests does not. */
+export const BREAKER_MIN_FAILURES = 3;
+/** Open this long: requests are answered 503 at once, without reaching the origin. */
+export const BREAKER_OPEN_MS = 10_000;
+/**
+ * While open, one request goes through this often as a probe, so the isolate learns when the origin is back.
+ * Rare on purpose: an isolate carries a few requests a second in a surge, and every failed probe is a
+ * citizen's failed request.
+ */
+export const BREAKER_PROBE_MS = 5_000;
+/** What a citizen refused by the open breaker is told: come back after the breaker's open time. */
+export const BREAKER_RETRY_AFTER_SECONDS = BREAKER_OPEN_MS / 1000;
+const MAX_REMEMBERED = 1_024;
+
+export type BreakerVerdict = "forward" | "probe" | "refuse";
+
+/**
+ * A circuit breaker over the recent outcomes of one isolate's requests to the origin. Closed, every
+ * request is forwarded; when the failed share of the last BREAKER_WINDOW_MS is above the origin's error
+ * target (with at least BREAKER_MIN_FAILURES failures), it opens for BREAKER_OPEN_MS and refuses, letting
+ * one probe through every BREAKER_PROBE_MS. A failing probe keeps it open; once the open time has passed
+ * it closes, and the window (by then emptied of the old failures) judges afresh.
+ */
+export class OriginBreaker {
+  private recent: { at: number; failed: boolean }[] = [];
+  private openUntil = 0;
+  private probedAt = 0;
+
+  /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
+  verdict(now: number): BreakerVerdict {
+    if (now >= this.openUntil) return "forward";
+    if (now - this.probedAt >= BREAKER_PROBE_MS || now < this.probedAt) {
+      this.probedAt = now;
+      return "probe";
+    }
+    return "refuse";
+  }
+
+  /**
+   * Records a forwarded request's outcome and opens the breaker if the window says the origin is failing.
+   * `maxErrorShare` is ORIGIN_MAX_ERROR_SHARE: the breaker and the autopilot share one idea of "failing".
+   */
+  record(now: number, outcome: OriginOutcome, maxErrorShare: number): void {
+    this.recent.push({ at: now, failed: outcome !== "ok" });
+    const from = now - BREAKER_WINDOW_MS;
+    let drop = 0;
+    while (drop < this.recent.length && (this.recent[drop]!.at < from || this.recent[drop]!.at > now)) drop++;
+    if (drop > 0 || this.recent.length > MAX_REMEMBERED) this.recent = this.recent.slice(Math.max(drop, this.recent.length - MAX_REMEMBERED));
+    const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
+    if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
+      this.openUntil = now + BREAKER_OPEN_MS;
+      // The requests that opened it are judged; what comes after the open time is judged on its own.
+      this.recent = [];
+      this.probedAt = now;
+    }
+  }
+
+  /** Whether the breaker is refusing at `now`, for the ops view and tests. */
+  isOpen(now: number): boolean {
+    return now < this.openUntil;
+  }
+
+  reset(): void {
+    this.recent = [];
+    this.openUntil = 0;
+    this.probedAt = 0;
+  }
+}
+
+/**
+ * This isolate's breaker. One for the whole origin, not one per shard: every shard's citizens book at the
+ * same origin, so a failure seen through one shard's citizen is news for all of them.
+ */
+export const originBreaker = new OriginBreaker();
+
+/** Forgets held samples, report times and the breaker's history (tests only: each starts clean). */
+export function forgetOriginHealth(): void {
+  pending.clear();
+  reportedAt.clear();
+  originBreaker.reset();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Recent latency, kept by each shard for the ops view.
+
+/** The last RING_SIZE latencies a shard heard about; enough for a p95 that moves with the origin. */
+const RING_SIZE = 200;
+
+export class LatencyRing {
+  private readonly values: number[] = [];
+  private next = 0;
+
+  add(samples: readonly HealthSample[]): void {
+    for (const s of samples) {
+      if (this.values.length < RING_SIZE) this.values.push(s.latencyMs);
+      else this.values[this.next] = s.latencyMs;
+      this.next = (this.next + 1) % RING_SIZE;
+    }
+  }
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  /** The 95th percentile (nearest rank), or null with no samples. */
+  p95(): number | null {
+    if (this.values.length === 0) return null;
+    const sorted = [...this.values].sort((a, b) => a - b);
+    return Math.round(sorted[Math.ceil(0.95 * sorted.length) - 1]!);
+  }
+}
