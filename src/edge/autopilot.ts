@@ -47,6 +47,11 @@ export interface AutopilotConfig {
   targetP95Ms: number;
   /** ORIGIN_MAX_ERROR_SHARE: the share of failed requests (5xx, timeout, 503) above which it is degraded. */
   maxErrorShare: number;
+  /**
+   * AUTOPILOT_TIME_SCALE, for tests only: every interval below (decision, quiet, climb, settle) is this
+   * many times shorter, so a stack test sees minutes of the controller's behaviour in seconds. Absent: 1.
+   */
+  timeScale?: number;
 }
 
 /** Why the rate is what it is, for /ops: the finding of the last decision. */
@@ -137,6 +142,7 @@ export function initialAutopilot(config: AutopilotConfig, now: number): Autopilo
 
 /** The healthy climb per decision, per minute of rate. */
 export function climbStep(config: AutopilotConfig): number {
+  // A ratio of two intervals: the same whatever the time scale.
   return (Math.max(0, config.ceilingPerMinute - floorOf(config)) * DECISION_MS) / CLIMB_MS;
 }
 
@@ -147,9 +153,15 @@ export function climbStep(config: AutopilotConfig): number {
  */
 export function recoveryBoundMs(config: AutopilotConfig): number {
   const step = climbStep(config);
-  if (step === 0) return DECISION_MS;
+  const decision = scaled(DECISION_MS, config);
+  if (step === 0) return decision;
   const probeDistance = PROBE_ZONE * config.ceilingPerMinute;
-  return CLIMB_MS + Math.ceil(probeDistance / (step * PROBE_PACE)) * DECISION_MS + 2 * DECISION_MS;
+  return scaled(CLIMB_MS, config) + Math.ceil(probeDistance / (step * PROBE_PACE)) * decision + 2 * decision;
+}
+
+/** An interval under the configuration's time scale. */
+function scaled(ms: number, config: AutopilotConfig): number {
+  return ms / (config.timeScale ?? 1);
 }
 
 function floorOf(config: AutopilotConfig): number {
@@ -182,7 +194,7 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
   // A clock that steps backwards (a restart elsewhere) restarts the window rather than stretching it.
   const age = now - state.decidedAt;
   const clamped = Math.min(ceiling, Math.max(floor, state.ratePerMinute));
-  const due = age < 0 || (age >= DECISION_MS && count >= MIN_SAMPLES) || age >= QUIET_MS;
+  const due = age < 0 || (age >= scaled(DECISION_MS, config) && count >= MIN_SAMPLES) || age >= scaled(QUIET_MS, config);
   if (!due) {
     // Between decisions the rate holds, but a lowered ceiling or raised floor applies at once.
     return clamped === state.ratePerMinute ? { ...state, window } : { ...state, ratePerMinute: clamped, changedAt: now, window };
@@ -198,7 +210,7 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
     reason = "errors above target";
     degradedAtRate = clamped;
   } else if (count > 0 && finding.slowShare > SLOW_SHARE) {
-    const settling = state.reason === "latency above target" && now - state.changedAt < LATENCY_SETTLE_MS;
+    const settling = state.reason === "latency above target" && now - state.changedAt < scaled(LATENCY_SETTLE_MS, config);
     if (!settling) rate = clamped * LATENCY_CUT;
     reason = "latency above target";
     degradedAtRate = settling ? degradedAtRate : clamped;
@@ -231,7 +243,7 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
  * ADMIT_FLOOR_PER_MINUTE, so the shards together never fall below that floor.
  */
 export function shardAutopilotConfig(
-  bindings: { enabled: boolean; floorPerMinute: number; targetP95Ms: number; maxErrorShare: number },
+  bindings: { enabled: boolean; floorPerMinute: number; targetP95Ms: number; maxErrorShare: number; timeScale?: number },
   configuredPerMinute: number,
   shards: number,
 ): AutopilotConfig {
@@ -241,6 +253,7 @@ export function shardAutopilotConfig(
     floorPerMinute: bindings.floorPerMinute / shards,
     targetP95Ms: bindings.targetP95Ms,
     maxErrorShare: bindings.maxErrorShare,
+    ...(bindings.timeScale !== undefined && bindings.timeScale !== 1 ? { timeScale: bindings.timeScale } : {}),
   };
 }
 

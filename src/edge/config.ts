@@ -116,6 +116,8 @@ export const edgeBindings = z
     ADMIT_FLOOR_PER_MINUTE: positiveNumber("ADMIT_FLOOR_PER_MINUTE"),
     ORIGIN_TARGET_P95_MS: positiveInt("ORIGIN_TARGET_P95_MS"),
     ORIGIN_MAX_ERROR_SHARE: share("ORIGIN_MAX_ERROR_SHARE"),
+    // Tests only (test/browser/autopilot.test.ts): the autopilot's intervals this many times shorter.
+    AUTOPILOT_TIME_SCALE: unsetIfEmpty(positiveNumber("AUTOPILOT_TIME_SCALE")),
   })
   // The provider's keys come from exactly one place, so nobody wonders which one is in force.
   .refine((b) => (b.IDP_JWKS_URL === undefined) !== (b.IDP_JWKS === undefined), {
@@ -156,6 +158,8 @@ export interface AutopilotBindings {
   floorPerMinute: number;
   targetP95Ms: number;
   maxErrorShare: number;
+  /** AUTOPILOT_TIME_SCALE: 1 unless a test shortens the controller's intervals (src/edge/autopilot.ts). */
+  timeScale: number;
 }
 
 /** The one OpenID Provider the edge trusts. */
@@ -200,6 +204,7 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
       floorPerMinute: b.ADMIT_FLOOR_PER_MINUTE,
       targetP95Ms: b.ORIGIN_TARGET_P95_MS,
       maxErrorShare: b.ORIGIN_MAX_ERROR_SHARE,
+      timeScale: b.AUTOPILOT_TIME_SCALE ?? 1,
     },
   };
 }

@@ -77,16 +77,16 @@ export function returnSamples(shard: string, samples: readonly HealthSample[]): 
 export const BREAKER_WINDOW_MS = 5_000;
 /** …and opens only on this many failures at least, so one stray 5xx among few requests does not. */
 export const BREAKER_MIN_FAILURES = 3;
-/** Open this long: requests are answered 503 at once, without reaching the origin. */
-export const BREAKER_OPEN_MS = 10_000;
 /**
- * While open, one request goes through this often as a probe, so the isolate learns when the origin is back.
- * Rare on purpose: an isolate carries a few requests a second in a surge, and every failed probe is a
- * citizen's failed request.
+ * While open, one request goes through as a probe this long after it opened, and after each failed probe
+ * twice as long as before, up to BREAKER_MAX_PROBE_MS. Rare on purpose: in a surge an isolate carries a
+ * request or two a second, and every failed probe is a citizen's failed request; an origin down for
+ * minutes costs each isolate a handful of probes, not one every few seconds.
  */
-export const BREAKER_PROBE_MS = 5_000;
-/** What a citizen refused by the open breaker is told: come back after the breaker's open time. */
-export const BREAKER_RETRY_AFTER_SECONDS = BREAKER_OPEN_MS / 1000;
+export const BREAKER_FIRST_PROBE_MS = 5_000;
+export const BREAKER_MAX_PROBE_MS = 30_000;
+/** What a citizen refused by the open breaker is told: come back in this long, not the usual 3 s. */
+export const BREAKER_RETRY_AFTER_SECONDS = 10;
 const MAX_REMEMBERED = 1_024;
 
 export type BreakerVerdict = "forward" | "probe" | "refuse";
@@ -94,19 +94,22 @@ export type BreakerVerdict = "forward" | "probe" | "refuse";
 /**
  * A circuit breaker over the recent outcomes of one isolate's requests to the origin. Closed, every
  * request is forwarded; when the failed share of the last BREAKER_WINDOW_MS is above the origin's error
- * target (with at least BREAKER_MIN_FAILURES failures), it opens for BREAKER_OPEN_MS and refuses, letting
- * one probe through every BREAKER_PROBE_MS. A failing probe keeps it open; once the open time has passed
- * it closes, and the window (by then emptied of the old failures) judges afresh.
+ * target (with at least BREAKER_MIN_FAILURES failures), it opens and refuses, letting a probe through now
+ * and then. Only a probe's outcome moves an open breaker: a probe that succeeds closes it (the origin
+ * served a request sent after it opened), one that fails waits longer for the next. Answers of requests
+ * sent before it opened say nothing new and are ignored.
  */
 export class OriginBreaker {
   private recent: { at: number; failed: boolean }[] = [];
-  private openUntil = 0;
+  private open = false;
   private probedAt = 0;
+  private probeEvery = BREAKER_FIRST_PROBE_MS;
 
   /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
   verdict(now: number): BreakerVerdict {
-    if (now >= this.openUntil) return "forward";
-    if (now - this.probedAt >= BREAKER_PROBE_MS || now < this.probedAt) {
+    if (!this.open) return "forward";
+    // A clock that stepped back counts as time passed: better one probe too many than a breaker stuck open.
+    if (now - this.probedAt >= this.probeEvery || now < this.probedAt) {
       this.probedAt = now;
       return "probe";
     }
@@ -114,10 +117,17 @@ export class OriginBreaker {
   }
 
   /**
-   * Records a forwarded request's outcome and opens the breaker if the window says the origin is failing.
-   * `maxErrorShare` is ORIGIN_MAX_ERROR_SHARE: the breaker and the autopilot share one idea of "failing".
+   * Records a forwarded request's outcome (`probe`: it went through as the open breaker's probe) and opens
+   * the breaker if the window says the origin is failing. `maxErrorShare` is ORIGIN_MAX_ERROR_SHARE: the
+   * breaker and the autopilot share one idea of "failing".
    */
-  record(now: number, outcome: OriginOutcome, maxErrorShare: number): void {
+  record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false): void {
+    if (this.open) {
+      if (!probe) return;
+      if (outcome === "ok") this.reset();
+      else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
+      return;
+    }
     this.recent.push({ at: now, failed: outcome !== "ok" });
     const from = now - BREAKER_WINDOW_MS;
     let drop = 0;
@@ -125,22 +135,23 @@ export class OriginBreaker {
     if (drop > 0 || this.recent.length > MAX_REMEMBERED) this.recent = this.recent.slice(Math.max(drop, this.recent.length - MAX_REMEMBERED));
     const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
     if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
-      this.openUntil = now + BREAKER_OPEN_MS;
-      // The requests that opened it are judged; what comes after the open time is judged on its own.
-      this.recent = [];
+      this.open = true;
       this.probedAt = now;
+      this.probeEvery = BREAKER_FIRST_PROBE_MS;
+      this.recent = [];
     }
   }
 
-  /** Whether the breaker is refusing at `now`, for the ops view and tests. */
-  isOpen(now: number): boolean {
-    return now < this.openUntil;
+  /** Whether the breaker is refusing (all but its probes), for tests and the replay. */
+  isOpen(): boolean {
+    return this.open;
   }
 
   reset(): void {
     this.recent = [];
-    this.openUntil = 0;
+    this.open = false;
     this.probedAt = 0;
+    this.probeEvery = BREAKER_FIRST_PROBE_MS;
   }
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  BREAKER_FIRST_PROBE_MS,
+  BREAKER_MAX_PROBE_MS,
   BREAKER_MIN_FAILURES,
-  BREAKER_OPEN_MS,
-  BREAKER_PROBE_MS,
   BREAKER_WINDOW_MS,
   holdSample,
   MAX_PENDING_PER_SHARD,
@@ -29,28 +29,37 @@ describe("the origin breaker", () => {
     expect(breaker.verdict(T0 + 200)).toBe("forward");
   });
 
-  it("opens on failures above the error target, refuses, lets a probe through now and then, and closes after its open time", () => {
+  it("opens on failures above the error target, refuses, and lets a probe through now and then", () => {
     const breaker = new OriginBreaker();
     for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(T0 + i, i === 0 ? "timeout" : "unavailable", MAX_ERROR_SHARE);
     const openedAt = T0 + BREAKER_MIN_FAILURES - 1;
-    expect(breaker.isOpen(openedAt)).toBe(true);
+    expect(breaker.isOpen()).toBe(true);
     expect(breaker.verdict(openedAt + 1)).toBe("refuse");
-    expect(breaker.verdict(openedAt + BREAKER_PROBE_MS)).toBe("probe");
-    // One probe per interval: the next request in the same moment is refused.
-    expect(breaker.verdict(openedAt + BREAKER_PROBE_MS)).toBe("refuse");
-    expect(breaker.verdict(openedAt + BREAKER_OPEN_MS)).toBe("forward");
+    expect(breaker.verdict(openedAt + BREAKER_FIRST_PROBE_MS)).toBe("probe");
+    // One probe at a time: the next request in the same moment is refused.
+    expect(breaker.verdict(openedAt + BREAKER_FIRST_PROBE_MS)).toBe("refuse");
   });
 
-  it("stays open while probes fail, since each failure is judged with the window", () => {
+  it("waits twice as long after each failed probe, up to a bound, ignores answers to requests sent before it opened, and closes on a probe that succeeds", () => {
     const breaker = new OriginBreaker();
     let now = T0;
     for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(now, "5xx", MAX_ERROR_SHARE);
-    for (let round = 0; round < 3; round++) {
-      now += BREAKER_OPEN_MS - 1;
-      expect(breaker.verdict(now)).toBe("probe");
-      for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(now, "5xx", MAX_ERROR_SHARE);
-      expect(breaker.isOpen(now + BREAKER_OPEN_MS - 1)).toBe(true);
+    const gaps: number[] = [];
+    let last = now;
+    for (let round = 0; round < 6; round++) {
+      while (breaker.verdict(++now) !== "probe");
+      gaps.push(now - last);
+      last = now;
+      breaker.record(now, "5xx", MAX_ERROR_SHARE, true);
     }
+    expect(gaps).toEqual([BREAKER_FIRST_PROBE_MS, 10_000, 20_000, BREAKER_MAX_PROBE_MS, BREAKER_MAX_PROBE_MS, BREAKER_MAX_PROBE_MS]);
+    // An answer to a request forwarded before the breaker opened says nothing about the origin now.
+    breaker.record(now, "ok", MAX_ERROR_SHARE);
+    expect(breaker.isOpen()).toBe(true);
+    while (breaker.verdict(++now) !== "probe");
+    breaker.record(now, "ok", MAX_ERROR_SHARE, true);
+    expect(breaker.isOpen()).toBe(false);
+    expect(breaker.verdict(now + 1)).toBe("forward");
   });
 
   it("forgets failures older than its window", () => {

@@ -42,9 +42,9 @@ async function forward(c: GateContext): Promise<Response> {
   // Citizens admitted before the origin began failing would otherwise keep retrying into it: while this
   // isolate has just seen it failing, they are told to come back later, pass and place kept, and only an
   // occasional probe goes through to learn when it is back.
-  if (config.autopilot.enabled && originBreaker.verdict(Date.now()) === "refuse") {
-    throw unavailable(BREAKER_RETRY_AFTER_SECONDS);
-  }
+  const verdict = config.autopilot.enabled ? originBreaker.verdict(Date.now()) : "forward";
+  if (verdict === "refuse") throw unavailable(BREAKER_RETRY_AFTER_SECONDS);
+  const probe = verdict === "probe";
   // The clock moves only across I/O in a Worker, which is exactly the span to time: the origin's answer.
   const sentAt = Date.now();
   let answer: Response;
@@ -53,10 +53,10 @@ async function forward(c: GateContext): Promise<Response> {
   } catch (err) {
     console.error(`origin unreachable for ${c.req.method} ${url.pathname}:`, err);
     const timedOut = err instanceof Error && err.name === "TimeoutError";
-    noteOrigin(c, timedOut ? "timeout" : "unavailable", sentAt);
+    noteOrigin(c, timedOut ? "timeout" : "unavailable", sentAt, probe);
     throw unavailable();
   }
-  noteOrigin(c, outcomeOf(answer.status), sentAt);
+  noteOrigin(c, outcomeOf(answer.status), sentAt, probe);
   // An origin in trouble answers 5xx; the citizen sees one clear, retryable answer either way.
   if (answer.status >= 500) {
     await answer.body?.cancel();
@@ -77,12 +77,12 @@ async function forward(c: GateContext): Promise<Response> {
  * it, and it waits for the citizen's shard, whose autopilot it feeds (with the next completion, or a report
  * of its own). Nothing at all while the autopilot is off.
  */
-function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number): void {
+function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number, probe: boolean): void {
   const config = edgeConfig(c.env);
   if (!config.autopilot.enabled) return;
   const now = Date.now();
   const sample: HealthSample = { latencyMs: Math.max(0, now - sentAt), outcome };
-  originBreaker.record(now, outcome, config.autopilot.maxErrorShare);
+  originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe);
   holdSample(shardName(c.var.pass), sample);
 }
 
