@@ -73,8 +73,12 @@ export function returnSamples(shard: string, samples: readonly HealthSample[]): 
 // ---------------------------------------------------------------------------------------------------------
 // The circuit breaker.
 
-/** The breaker judges the requests of the last this long. */
-export const BREAKER_WINDOW_MS = 5_000;
+/**
+ * The breaker judges the requests of the last this long. Long, because an isolate's share of a crowd is
+ * thin: at the 2.36 M opening's pace spread over a thousand isolates, one sees a booking request every few
+ * seconds, so a short window would never hold enough failures to act on.
+ */
+export const BREAKER_WINDOW_MS = 30_000;
 /** …and opens only on this many failures at least, so one stray 5xx among few requests does not. */
 export const BREAKER_MIN_FAILURES = 3;
 /**
@@ -85,6 +89,12 @@ export const BREAKER_MIN_FAILURES = 3;
  */
 export const BREAKER_FIRST_PROBE_MS = 5_000;
 export const BREAKER_MAX_PROBE_MS = 30_000;
+/**
+ * After a probe succeeds the breaker forwards this share of requests, doubling it every BREAKER_WINDOW_MS
+ * the origin copes, until it forwards all: a crowd held back for minutes, let through at once, would
+ * overload an origin that is only just serving again.
+ */
+export const BREAKER_FIRST_SHARE = 0.25;
 /** What a citizen refused by the open breaker is told: come back in this long, not the usual 3 s. */
 export const BREAKER_RETRY_AFTER_SECONDS = 10;
 const MAX_REMEMBERED = 1_024;
@@ -95,19 +105,33 @@ export type BreakerVerdict = "forward" | "probe" | "refuse";
  * A circuit breaker over the recent outcomes of one isolate's requests to the origin. Closed, every
  * request is forwarded; when the failed share of the last BREAKER_WINDOW_MS is above the origin's error
  * target (with at least BREAKER_MIN_FAILURES failures), it opens and refuses, letting a probe through now
- * and then. Only a probe's outcome moves an open breaker: a probe that succeeds closes it (the origin
- * served a request sent after it opened), one that fails waits longer for the next. Answers of requests
- * sent before it opened say nothing new and are ignored.
+ * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the recovery (the
+ * origin served a request sent after it opened), one that fails waits longer for the next. Answers of
+ * requests sent before it opened say nothing new and are ignored. Recovering, it forwards a growing share
+ * of requests (BREAKER_FIRST_SHARE, doubling every window) and judges them as when closed.
  */
 export class OriginBreaker {
   private recent: { at: number; failed: boolean }[] = [];
   private open = false;
   private probedAt = 0;
   private probeEvery = BREAKER_FIRST_PROBE_MS;
+  /** When the last recovery began; null when closed for good. */
+  private recoveringSince: number | null = null;
+
+  /** `random` decides which requests a recovering breaker forwards; tests give their own. */
+  constructor(private readonly random: () => number = Math.random) {}
 
   /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
   verdict(now: number): BreakerVerdict {
-    if (!this.open) return "forward";
+    if (!this.open) {
+      if (this.recoveringSince === null) return "forward";
+      const share = this.shareAt(now);
+      if (share >= 1) {
+        this.recoveringSince = null;
+        return "forward";
+      }
+      return this.random() < share ? "forward" : "refuse";
+    }
     // A clock that stepped back counts as time passed: better one probe too many than a breaker stuck open.
     if (now - this.probedAt >= this.probeEvery || now < this.probedAt) {
       this.probedAt = now;
@@ -124,8 +148,11 @@ export class OriginBreaker {
   record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false): void {
     if (this.open) {
       if (!probe) return;
-      if (outcome === "ok") this.reset();
-      else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
+      if (outcome === "ok") {
+        this.open = false;
+        this.recoveringSince = now;
+        this.recent = [];
+      } else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
       return;
     }
     this.recent.push({ at: now, failed: outcome !== "ok" });
@@ -136,10 +163,17 @@ export class OriginBreaker {
     const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
     if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
       this.open = true;
+      this.recoveringSince = null;
       this.probedAt = now;
       this.probeEvery = BREAKER_FIRST_PROBE_MS;
       this.recent = [];
     }
+  }
+
+  /** The share a recovering breaker forwards at `now`. */
+  private shareAt(now: number): number {
+    const windows = Math.max(0, Math.floor((now - this.recoveringSince!) / BREAKER_WINDOW_MS));
+    return BREAKER_FIRST_SHARE * 2 ** windows;
   }
 
   /** Whether the breaker is refusing (all but its probes), for tests and the replay. */
@@ -147,9 +181,15 @@ export class OriginBreaker {
     return this.open;
   }
 
+  /** Whether it is letting only a share of requests through after a successful probe. */
+  isRecovering(now: number): boolean {
+    return !this.open && this.recoveringSince !== null && this.shareAt(now) < 1;
+  }
+
   reset(): void {
     this.recent = [];
     this.open = false;
+    this.recoveringSince = null;
     this.probedAt = 0;
     this.probeEvery = BREAKER_FIRST_PROBE_MS;
   }

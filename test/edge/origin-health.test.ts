@@ -59,7 +59,35 @@ describe("the origin breaker", () => {
     while (breaker.verdict(++now) !== "probe");
     breaker.record(now, "ok", MAX_ERROR_SHARE, true);
     expect(breaker.isOpen()).toBe(false);
-    expect(breaker.verdict(now + 1)).toBe("forward");
+  });
+
+  it("after a probe succeeds, forwards a share of requests that doubles every window, then all", () => {
+    // A recovering breaker forwards a request when the draw is under the share: 0.3 passes from 50% on.
+    let draw = 0.3;
+    const breaker = new OriginBreaker(() => draw);
+    let now = T0;
+    for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(now, "5xx", MAX_ERROR_SHARE);
+    while (breaker.verdict(++now) !== "probe");
+    breaker.record(now, "ok", MAX_ERROR_SHARE, true);
+    const recoveredAt = now;
+    expect(breaker.isRecovering(now)).toBe(true);
+    expect(breaker.verdict(recoveredAt + 1)).toBe("refuse");
+    expect(breaker.verdict(recoveredAt + BREAKER_WINDOW_MS)).toBe("forward");
+    draw = 0.6;
+    expect(breaker.verdict(recoveredAt + BREAKER_WINDOW_MS + 1)).toBe("refuse");
+    expect(breaker.verdict(recoveredAt + 2 * BREAKER_WINDOW_MS)).toBe("forward");
+    expect(breaker.isRecovering(recoveredAt + 2 * BREAKER_WINDOW_MS)).toBe(false);
+  });
+
+  it("opens again when the requests it forwards while recovering fail", () => {
+    const breaker = new OriginBreaker(() => 0);
+    let now = T0;
+    for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(now, "5xx", MAX_ERROR_SHARE);
+    while (breaker.verdict(++now) !== "probe");
+    breaker.record(now, "ok", MAX_ERROR_SHARE, true);
+    for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(now + 1, "timeout", MAX_ERROR_SHARE);
+    expect(breaker.isOpen()).toBe(true);
+    expect(breaker.verdict(now + 2)).toBe("refuse");
   });
 
   it("forgets failures older than its window", () => {

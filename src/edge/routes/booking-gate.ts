@@ -53,7 +53,7 @@ async function forward(c: GateContext): Promise<Response> {
   } catch (err) {
     console.error(`origin unreachable for ${c.req.method} ${url.pathname}:`, err);
     const timedOut = err instanceof Error && err.name === "TimeoutError";
-    noteOrigin(c, timedOut ? "timeout" : "unavailable", sentAt, probe);
+    noteOrigin(c, outcomeOf(timedOut ? "timeout" : "unreachable"), sentAt, probe);
     throw unavailable();
   }
   noteOrigin(c, outcomeOf(answer.status), sentAt, probe);
