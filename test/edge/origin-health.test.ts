@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   BREAKER_FIRST_PROBE_MS,
+  BREAKER_FIRST_SHARE,
   BREAKER_MAX_PROBE_MS,
   BREAKER_MIN_FAILURES,
   BREAKER_WINDOW_MS,
@@ -62,8 +63,8 @@ describe("the origin breaker", () => {
   });
 
   it("after a probe succeeds, forwards a share of requests that doubles every window, then all", () => {
-    // A recovering breaker forwards a request when the draw is under the share: 0.3 passes from 50% on.
-    let draw = 0.3;
+    // A recovering breaker forwards a request when the draw is under the share in force.
+    let draw = BREAKER_FIRST_SHARE * 1.5;
     const breaker = new OriginBreaker(() => draw);
     let now = T0;
     for (let i = 0; i < BREAKER_MIN_FAILURES; i++) breaker.record(now, "5xx", MAX_ERROR_SHARE);
@@ -73,10 +74,12 @@ describe("the origin breaker", () => {
     expect(breaker.isRecovering(now)).toBe(true);
     expect(breaker.verdict(recoveredAt + 1)).toBe("refuse");
     expect(breaker.verdict(recoveredAt + BREAKER_WINDOW_MS)).toBe("forward");
-    draw = 0.6;
-    expect(breaker.verdict(recoveredAt + BREAKER_WINDOW_MS + 1)).toBe("refuse");
-    expect(breaker.verdict(recoveredAt + 2 * BREAKER_WINDOW_MS)).toBe("forward");
-    expect(breaker.isRecovering(recoveredAt + 2 * BREAKER_WINDOW_MS)).toBe(false);
+    // Just under full: refused until the doubling reaches all requests.
+    draw = 0.99;
+    const windowsToAll = Math.ceil(Math.log2(1 / BREAKER_FIRST_SHARE));
+    expect(breaker.verdict(recoveredAt + (windowsToAll - 1) * BREAKER_WINDOW_MS)).toBe("refuse");
+    expect(breaker.verdict(recoveredAt + windowsToAll * BREAKER_WINDOW_MS)).toBe("forward");
+    expect(breaker.isRecovering(recoveredAt + windowsToAll * BREAKER_WINDOW_MS)).toBe(false);
   });
 
   it("opens again when the requests it forwards while recovering fail", () => {
