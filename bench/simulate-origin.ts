@@ -20,11 +20,19 @@
  *   holds capacity until its booking succeeds or it expires, as in the shard.
  * - The autopilot: every shard runs the controller on the samples of the bookings of its own citizens,
  *   every second, and admits at the rate it says; off, the shard admits at its share of ADMIT_PER_MINUTE.
+ * - The gate's breaker, with the autopilot on (src/edge/origin-health.ts, the very class): each request
+ *   reaches one of the replay's isolates (locations x isolates per location) at random, and each isolate
+ *   has its own breaker, as in workerd. A request its isolate's open breaker refuses never reaches the
+ *   origin: the citizen is told the designed 503 with the breaker's Retry-After and comes back after it plus
+ *   a reading delay. The breaker judges the outcomes of the seconds before (within a second, requests are
+ *   all decided at its start), so it opens up to a second later than a real one would: failures are, if
+ *   anything, over-counted.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { shardRate } from "../src/edge/admission.js";
-import { autopilotStep, initialAutopilot, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/autopilot.js";
+import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/autopilot.js";
+import { BREAKER_RETRY_AFTER_SECONDS, OriginBreaker } from "../src/edge/origin-health.js";
 import { COHORTS_2021, type SimulationOptions } from "./lib/replay-options.js";
 import { quantile, rng } from "./lib/stats.js";
 import { chart } from "./lib/svg.js";
@@ -88,6 +96,8 @@ export interface OriginRunReport {
   failedRequests: number;
   failedShare: number;
   failedByOutcome: Record<string, number>;
+  /** Requests the gate's open breaker answered 503 without forwarding (autopilot on only); not in bookingRequests. */
+  heldBack: number;
   booked: number;
   /** Citizens whose pass expired after at least one booking request the origin failed, never booked. */
   lostWindow: number;
@@ -115,10 +125,12 @@ class ModelledOrigin implements OriginHooks {
   private readonly failedOnce = new Set<number>();
   private readonly pilots: AutopilotState[];
   private readonly config: AutopilotConfig;
+  /** One breaker per isolate; none with the autopilot off (AUTOPILOT=false turns the breaker off too). */
+  private readonly breakers: OriginBreaker[];
   private carry = 0;
   /** Requests and expiries scheduled but not yet reached. */
   private pending = 0;
-  readonly counts = { requests: 0, failed: 0, booked: 0, lostWindow: 0, lastBookingSecond: 0, byOutcome: {} as Record<string, number> };
+  readonly counts = { requests: 0, failed: 0, heldBack: 0, booked: 0, lostWindow: 0, lastBookingSecond: 0, byOutcome: {} as Record<string, number> };
   readonly latencies: number[] = [];
   readonly minutes: OriginRunReport["minutes"] = [];
 
@@ -130,14 +142,9 @@ class ModelledOrigin implements OriginHooks {
     private readonly opensAt: number,
   ) {
     this.random = rng(o.seed ^ 0x5eed);
-    this.config = {
-      enabled: autopilot,
-      ceilingPerMinute: shardRate(o.admitPerMinute, o.shards),
-      floorPerMinute: shardRate(a.floorPerMinute, o.shards),
-      targetP95Ms: a.targetP95Ms,
-      maxErrorShare: a.maxErrorShare,
-    };
+    this.config = shardAutopilotConfig({ enabled: autopilot, ...a }, shardRate(o.admitPerMinute, o.shards), o.shards);
     this.pilots = Array.from({ length: o.shards }, () => initialAutopilot(this.config, opensAt));
+    this.breakers = autopilot ? Array.from({ length: o.locations * o.isolatesPerLocation }, () => new OriginBreaker(this.random)) : [];
   }
 
   rateOf(shard: number): number {
@@ -173,10 +180,25 @@ class ModelledOrigin implements OriginHooks {
     delete this.due[t];
     this.pending -= batch.length;
     const requests: number[] = [];
+    /** The isolate each forwarded request went through, by request index. */
+    const via: number[] = [];
+    const probes: boolean[] = [];
     for (const who of batch) {
       if (who < 0) release(-1 - who, t);
       else if (t >= this.expiresAt.get(who)!) this.expire(who, t, release);
-      else requests.push(who);
+      else {
+        const isolate = Math.floor(this.random() * Math.max(1, this.breakers.length));
+        const verdict = this.breakers.length > 0 ? this.breakers[isolate]!.verdict(now) : "forward";
+        if (verdict === "refuse") {
+          // Held at the gate: the origin never sees it; the citizen comes back after the longer Retry-After.
+          this.counts.heldBack++;
+          this.retry(who, t, BREAKER_RETRY_AFTER_SECONDS);
+          continue;
+        }
+        requests.push(who);
+        via.push(isolate);
+        probes.push(verdict === "probe");
+      }
     }
     // The origin completes capacity/60 a second; fractions carry, so a 0.5/s origin serves every other second.
     const budget = capacity / 60 + this.carry;
@@ -186,6 +208,8 @@ class ModelledOrigin implements OriginHooks {
     for (let i = 0; i < served; i++) {
       const j = i + Math.floor(this.random() * (requests.length - i));
       [requests[i], requests[j]] = [requests[j]!, requests[i]!];
+      [via[i], via[j]] = [via[j]!, via[i]!];
+      [probes[i], probes[j]] = [probes[j]!, probes[i]!];
     }
     const utilisation = capacity > 0 ? Math.min(0.98, (served * 60) / capacity) : 0;
     const meanMs = (BASE_LATENCY_MS * this.scenario.slowdownAt(minute)) / (1 - utilisation);
@@ -201,6 +225,7 @@ class ModelledOrigin implements OriginHooks {
         sample = { latencyMs: BASE_LATENCY_MS, outcome: "unavailable" };
       }
       samples[this.shardOf.get(who)!]!.push(sample);
+      this.breakers[via[i]!]?.record(now, sample.outcome, this.config.maxErrorShare, probes[i]);
       this.latencies.push(sample.latencyMs);
       this.counts.requests++;
       if (sample.outcome === "ok") {
@@ -213,12 +238,17 @@ class ModelledOrigin implements OriginHooks {
         this.counts.failed++;
         this.counts.byOutcome[sample.outcome] = (this.counts.byOutcome[sample.outcome] ?? 0) + 1;
         this.failedOnce.add(who);
-        const retryAt = t + Math.ceil(RETRY_AFTER_S + -Math.log(1 - this.random()) * READING_MEAN_S);
-        this.schedule(Math.min(retryAt, this.expiresAt.get(who)!), who);
+        this.retry(who, t, RETRY_AFTER_S);
       }
     }
     for (let s = 0; s < this.o.shards; s++) this.pilots[s] = autopilotStep(this.pilots[s]!, samples[s]!, this.config, now);
     this.tally(t, capacity, requests.length, failed);
+  }
+
+  /** The citizen tries again after `retryAfterS` (the answer's Retry-After) and a reading delay, or when the pass expires. */
+  private retry(who: number, t: number, retryAfterS: number) {
+    const retryAt = t + Math.ceil(retryAfterS + -Math.log(1 - this.random()) * READING_MEAN_S);
+    this.schedule(Math.min(retryAt, this.expiresAt.get(who)!), who);
   }
 
   /** The pass expired before a booking went through: its capacity is freed; a citizen the origin failed lost their window. */
@@ -263,6 +293,7 @@ export function runOriginScenario(replay: Replay, o: SimulationOptions, scenario
     failedRequests: c.failed,
     failedShare: c.requests ? c.failed / c.requests : 0,
     failedByOutcome: c.byOutcome,
+    heldBack: c.heldBack,
     booked: c.booked,
     lostWindow: c.lostWindow,
     // The replay stops at its horizon; a line that had not drained by then says so rather than report a time.
@@ -319,10 +350,10 @@ export function runOriginScenarios(replay: Replay, o: SimulationOptions, dir: st
       `autopilot: ADMIT_FLOOR_PER_MINUTE ${a.floorPerMinute}, ORIGIN_TARGET_P95_MS ${a.targetP95Ms}, ORIGIN_MAX_ERROR_SHARE ${a.maxErrorShare}. ` +
       `A healthy origin completes ${HEALTHY_CAPACITY.toLocaleString("en")} bookings a minute (the model: bench/simulate-origin.ts).`,
     "",
-    "| scenario | autopilot | booking requests | failed (share) | lost their window | line drained after | last booking | wait within the range told (early / late) | wait p50 / p90 | origin p95 latency | wall |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| scenario | autopilot | booking requests | failed (share) | held at the gate | lost their window | line drained after | last booking | wait within the range told (early / late) | wait p50 / p90 | origin p95 latency | wall |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...runs.map((r) =>
-      `| ${title.get(r.scenario)} | ${r.autopilot ? "on" : "off"} | ${r.bookingRequests.toLocaleString("en")} | ${r.failedRequests.toLocaleString("en")} (${pct(r.failedShare)}) | ${r.lostWindow.toLocaleString("en")} | ${mins(r.drainSeconds)} | ${mins(r.lastBookingSeconds)} | ${pct(r.etaWithinRange)} (${pct(r.etaEarlierThanLow)} / ${pct(r.etaLaterThanHigh)}) | ${mins(r.waitP50Seconds)} / ${mins(r.waitP90Seconds)} | ${Math.round(r.latencyP95Ms).toLocaleString("en")} ms | ${(r.wallMs / 1000).toFixed(1)} s |`),
+      `| ${title.get(r.scenario)} | ${r.autopilot ? "on" : "off"} | ${r.bookingRequests.toLocaleString("en")} | ${r.failedRequests.toLocaleString("en")} (${pct(r.failedShare)}) | ${r.heldBack.toLocaleString("en")} | ${r.lostWindow.toLocaleString("en")} | ${mins(r.drainSeconds)} | ${mins(r.lastBookingSeconds)} | ${pct(r.etaWithinRange)} (${pct(r.etaEarlierThanLow)} / ${pct(r.etaLaterThanHigh)}) | ${mins(r.waitP50Seconds)} / ${mins(r.waitP90Seconds)} | ${Math.round(r.latencyP95Ms).toLocaleString("en")} ms | ${(r.wallMs / 1000).toFixed(1)} s |`),
     "",
     `Charts: ${scenarios.map((s) => `\`simulate-origin-${s.id}.svg\``).join(", ")}.`,
     "",

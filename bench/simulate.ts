@@ -205,6 +205,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         return sum;
       }),
       now,
+      // The configured rate rides along, as the object's snapshot carries it: the estimate's low end.
+      { configuredPerMinute: rate },
     );
   const isolates = o.locations * o.isolatesPerLocation;
   const pollMinutes: PollMinute[] = [];

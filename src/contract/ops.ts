@@ -6,7 +6,8 @@ const count = z.number().int().nonnegative();
 
 /** The admission settings in force for a cohort: its own overrides in COHORTS, else the global bindings. */
 export const admissionPolicy = z.object({
-  admitPerMinute: count,
+  /** May be fractional: a small cohort can admit one person every few minutes. */
+  admitPerMinute: z.number().nonnegative(),
   maxActive: count,
   paused: z.boolean(),
 });
@@ -21,6 +22,13 @@ export const opsCohort = cohortInfo.pick({ id: true, label: true, opensAt: true,
   active: count,
   /** Admissions per minute the shards observed; null until every shard has observed some. */
   observedPerMinute: z.number().nonnegative().nullable(),
+  /** The autopilot (src/edge/autopilot.ts): the rate the bindings allow, and the rate in force. */
+  configuredPerMinute: z.number().nonnegative(),
+  ratePerMinute: z.number().nonnegative(),
+  /** The origin's health as the cohort's citizens met it: failed share of the last decisions, worst shard's p95. */
+  origin: z.object({ errorShare: z.number().min(0).max(1).nullable(), p95Ms: z.number().nonnegative().nullable() }),
+  /** Why the rate last changed, when, and on which shard; null while no shard has changed it. */
+  rateChange: z.object({ reason: z.string(), at: z.string(), shard: z.number().int().nonnegative() }).nullable(),
 });
 
 /** `GET /api/ops/queue`: the bindings in force and every cohort's counters. */
@@ -31,6 +39,13 @@ export const opsQueue = z.object({
     shards: z.number().int().positive(),
     claimWindowSeconds: z.number().int().positive(),
     passTtlSeconds: z.number().int().positive(),
+    autopilot: z.object({
+      enabled: z.boolean(),
+      floorPerMinute: z.number().nonnegative(),
+      targetP95Ms: z.number().positive(),
+      maxErrorShare: z.number().min(0).max(1),
+      timeScale: z.number().positive(),
+    }),
   }),
   cohorts: z.array(opsCohort),
 });

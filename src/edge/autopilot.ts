@@ -26,6 +26,8 @@
  * - Always within [floor, ceiling]; disabled means the ceiling, the configured rate, as before.
  */
 
+import { z } from "zod";
+
 /** What the origin did with one booking request the edge forwarded. */
 export type OriginOutcome = "ok" | "5xx" | "timeout" | "unavailable";
 
@@ -45,6 +47,11 @@ export interface AutopilotConfig {
   targetP95Ms: number;
   /** ORIGIN_MAX_ERROR_SHARE: the share of failed requests (5xx, timeout, 503) above which it is degraded. */
   maxErrorShare: number;
+  /**
+   * AUTOPILOT_TIME_SCALE, for tests only: every interval below (decision, quiet, climb, settle) is this
+   * many times shorter, so a stack test sees minutes of the controller's behaviour in seconds. Absent: 1.
+   */
+  timeScale?: number;
 }
 
 /** Why the rate is what it is, for /ops: the finding of the last decision. */
@@ -135,6 +142,7 @@ export function initialAutopilot(config: AutopilotConfig, now: number): Autopilo
 
 /** The healthy climb per decision, per minute of rate. */
 export function climbStep(config: AutopilotConfig): number {
+  // A ratio of two intervals: the same whatever the time scale.
   return (Math.max(0, config.ceilingPerMinute - floorOf(config)) * DECISION_MS) / CLIMB_MS;
 }
 
@@ -145,13 +153,19 @@ export function climbStep(config: AutopilotConfig): number {
  */
 export function recoveryBoundMs(config: AutopilotConfig): number {
   const step = climbStep(config);
-  if (step === 0) return DECISION_MS;
+  const decision = scaled(DECISION_MS, config);
+  if (step === 0) return decision;
   const probeDistance = PROBE_ZONE * config.ceilingPerMinute;
-  return CLIMB_MS + Math.ceil(probeDistance / (step * PROBE_PACE)) * DECISION_MS + 2 * DECISION_MS;
+  return scaled(CLIMB_MS, config) + Math.ceil(probeDistance / (step * PROBE_PACE)) * decision + 2 * decision;
+}
+
+/** An interval under the configuration's time scale. */
+function scaled(ms: number, config: AutopilotConfig): number {
+  return ms / (config.timeScale ?? 1);
 }
 
 function floorOf(config: AutopilotConfig): number {
-  // A floor above the ceiling is refused by the configuration; here the ceiling wins, never the floor.
+  // A cohort's own admitPerMinute may be below the global floor: the ceiling wins, never the floor.
   return Math.min(config.floorPerMinute, config.ceilingPerMinute);
 }
 
@@ -180,7 +194,7 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
   // A clock that steps backwards (a restart elsewhere) restarts the window rather than stretching it.
   const age = now - state.decidedAt;
   const clamped = Math.min(ceiling, Math.max(floor, state.ratePerMinute));
-  const due = age < 0 || (age >= DECISION_MS && count >= MIN_SAMPLES) || age >= QUIET_MS;
+  const due = age < 0 || (age >= scaled(DECISION_MS, config) && count >= MIN_SAMPLES) || age >= scaled(QUIET_MS, config);
   if (!due) {
     // Between decisions the rate holds, but a lowered ceiling or raised floor applies at once.
     return clamped === state.ratePerMinute ? { ...state, window } : { ...state, ratePerMinute: clamped, changedAt: now, window };
@@ -196,7 +210,7 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
     reason = "errors above target";
     degradedAtRate = clamped;
   } else if (count > 0 && finding.slowShare > SLOW_SHARE) {
-    const settling = state.reason === "latency above target" && now - state.changedAt < LATENCY_SETTLE_MS;
+    const settling = state.reason === "latency above target" && now - state.changedAt < scaled(LATENCY_SETTLE_MS, config);
     if (!settling) rate = clamped * LATENCY_CUT;
     reason = "latency above target";
     degradedAtRate = settling ? degradedAtRate : clamped;
@@ -221,4 +235,66 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
     window: EMPTY,
     lastFinding: finding,
   };
+}
+
+/**
+ * A shard's controller configuration from the cohort-wide bindings. The ceiling is the shard's configured
+ * rate (its share of ADMIT_PER_MINUTE, or whatever its policy configures); the floor is its share of
+ * ADMIT_FLOOR_PER_MINUTE, so the shards together never fall below that floor.
+ */
+export function shardAutopilotConfig(
+  bindings: { enabled: boolean; floorPerMinute: number; targetP95Ms: number; maxErrorShare: number; timeScale?: number },
+  configuredPerMinute: number,
+  shards: number,
+): AutopilotConfig {
+  return {
+    enabled: bindings.enabled,
+    ceilingPerMinute: configuredPerMinute,
+    floorPerMinute: bindings.floorPerMinute / shards,
+    targetP95Ms: bindings.targetP95Ms,
+    maxErrorShare: bindings.maxErrorShare,
+    ...(bindings.timeScale !== undefined && bindings.timeScale !== 1 ? { timeScale: bindings.timeScale } : {}),
+  };
+}
+
+/** Every reason, for the schemas that read a stored or cached state back. */
+export const AUTOPILOT_REASONS = ["disabled", "started", "errors above target", "latency above target", "healthy, climbing", "at ceiling", "no samples, climbing"] as const satisfies readonly AutopilotReason[];
+const count = z.number().int().nonnegative();
+const share = z.number().min(0).max(1);
+const storedState = z.object({
+  ratePerMinute: z.number().nonnegative(),
+  reason: z.enum(AUTOPILOT_REASONS),
+  decidedAt: z.number(),
+  changedAt: z.number(),
+  degradedAtRate: z.number().nullable(),
+  window: z.object({ samples: count, errors: count, slow: count }),
+  lastFinding: z.object({ samples: count, errors: count, slow: count, errorShare: share, slowShare: share }).nullable(),
+});
+
+/**
+ * The controller's state as a shard stored it (JSON in its counters row), or null when there is none or
+ * it is not a state this code wrote (a row from a future version rolled back, say): the shard then starts
+ * the controller afresh at the configured rate rather than guess.
+ */
+export function readAutopilotState(stored: string | null): AutopilotState | null {
+  if (stored === null) return null;
+  try {
+    const parsed = storedState.safeParse(JSON.parse(stored));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A shard's view of the origin, for the ops view: the controller's last finding and recent latency. */
+export interface OriginHealthView {
+  reason: AutopilotReason;
+  /** When the rate last changed (ms since epoch). */
+  changedAt: number;
+  /** Failed share of the window the last decision judged; null before the first decision with samples. */
+  errorShare: number | null;
+  /** 95th percentile of the latencies the shard heard about lately; null with none. */
+  p95Ms: number | null;
+  /** Samples behind `p95Ms`. */
+  samples: number;
 }

@@ -137,6 +137,8 @@ export const edgeBindings = z
     ACCESS_AUD: unsetIfEmpty(z.string().trim().min(1)),
     ACCESS_JWKS: unsetIfEmpty(accessJwks),
     OPERATOR_SECRET: unsetIfEmpty(z.string().min(32, "OPERATOR_SECRET must be at least 32 characters")),
+    // Tests only (test/browser/autopilot.test.ts): the autopilot's intervals this many times shorter.
+    AUTOPILOT_TIME_SCALE: unsetIfEmpty(positiveNumber("AUTOPILOT_TIME_SCALE")),
   })
   // Half an Access configuration would verify against nothing: both, or neither (then the local login).
   .refine((b) => (b.ACCESS_TEAM_DOMAIN === undefined) === (b.ACCESS_AUD === undefined), {
@@ -182,6 +184,8 @@ export interface AutopilotBindings {
   floorPerMinute: number;
   targetP95Ms: number;
   maxErrorShare: number;
+  /** AUTOPILOT_TIME_SCALE: 1 unless a test shortens the controller's intervals (src/edge/autopilot.ts). */
+  timeScale: number;
 }
 
 /**
@@ -239,6 +243,7 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
       floorPerMinute: Math.min(b.ADMIT_FLOOR_PER_MINUTE, b.ADMIT_PER_MINUTE),
       targetP95Ms: b.ORIGIN_TARGET_P95_MS,
       maxErrorShare: b.ORIGIN_MAX_ERROR_SHARE,
+      timeScale: b.AUTOPILOT_TIME_SCALE ?? 1,
     },
     operators: {
       access: b.ACCESS_TEAM_DOMAIN && b.ACCESS_AUD

@@ -1,4 +1,5 @@
 import { advance, type ShardCounters, type ShardPolicy } from "./admission.js";
+import type { OriginHealthView } from "./autopilot.js";
 
 /**
  * What a waiting citizen is told: people ahead, an honest wait range and when to ask again. Pure, so the
@@ -11,8 +12,15 @@ export interface ShardSnapshot {
   serving: number;
   active: number;
   activeCap: number;
-  /** This shard's configured share of the cohort's rate. */
+  /** The rate this shard admits at now: the autopilot's (src/edge/autopilot.ts), or the configured one. */
   ratePerMinute: number;
+  /**
+   * This shard's configured share of the cohort's rate: the ceiling the autopilot climbs back to. Absent
+   * in a snapshot from before the autopilot, where `ratePerMinute` is the configured rate.
+   */
+  configuredPerMinute?: number;
+  /** The origin's health as this shard's citizens met it, and why the rate is what it is (for /ops). */
+  origin?: OriginHealthView;
   /** Admissions per minute this shard actually managed lately; null before there is history. */
   observedPerMinute: number | null;
   paused: boolean;
@@ -25,8 +33,16 @@ export interface ShardSnapshot {
  * the pace it managed. Built here, once, for the object that hands it out and for the simulator that
  * replays it.
  */
-export function shardSnapshot(counters: ShardCounters, active: number, policy: ShardPolicy, observedPerMinute: number | null, now: number): ShardSnapshot {
+export function shardSnapshot(
+  counters: ShardCounters,
+  active: number,
+  policy: ShardPolicy,
+  observedPerMinute: number | null,
+  now: number,
+  steering?: { configuredPerMinute: number; origin?: OriginHealthView },
+): ShardSnapshot {
   return {
+    ...steering,
     lastSeq: counters.lastSeq,
     serving: counters.serving,
     active,
@@ -59,9 +75,12 @@ export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): 
   if (snap.paused || snap.ratePerMinute <= 0) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
   // Our own admission is the (aheadInShard + 1)-th from now.
   const turns = aheadInShard + 1;
-  const low = Math.ceil((turns * 60) / snap.ratePerMinute);
-  // The configured rate is a ceiling: when the active cap binds or people linger, the line moves at the
-  // observed pace. Before there is any history, allow half again, so no one is promised too early a turn.
+  // The soonest the turn can come is at the configured rate: the autopilot may climb back to it at any
+  // decision, so a low end from a cut rate would be beaten by everyone told while the origin was sick.
+  const low = Math.ceil((turns * 60) / Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute));
+  // The rate in force is a ceiling for the high end: when the active cap binds or people linger, the line
+  // moves at the observed pace. Before there is any history, allow half again, so no one is promised too
+  // early a turn.
   const pace = snap.observedPerMinute !== null && snap.observedPerMinute > 0
     ? Math.min(snap.ratePerMinute, snap.observedPerMinute)
     : snap.ratePerMinute / 1.5;

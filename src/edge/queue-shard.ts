@@ -1,9 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
+import { autopilotStep, initialAutopilot, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "./autopilot.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
 import { cohortPolicy, edgeConfig } from "./config.js";
 import { cohortSeed, drawValue } from "./draw.js";
 import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
+import { LatencyRing, MAX_PENDING_PER_SHARD } from "./origin-health.js";
 
 /**
  * QueueShard: one Durable Object per (cohort, shard). It is the single writer of its line, so sequence
@@ -60,7 +62,10 @@ export interface ClaimResult {
 interface Tick {
   counters: ShardCounters;
   active: number;
+  /** The policy admitted by: the configured one, at the autopilot's rate. */
   policy: ShardPolicy;
+  /** The configured rate, the autopilot's ceiling. */
+  configuredPerMinute: number;
   firstAdmittedAt: number | null;
 }
 
@@ -88,6 +93,8 @@ interface CounterRow extends Record<string, SqlStorageValue> {
   /** When the pre-queue was placed in the line (null before, or in a cohort without a pre-queue). */
   prequeue_placed_at: number | null;
   prequeue_first_seq: number | null;
+  /** The autopilot's state as JSON (src/edge/autopilot.ts); null until the first tick writes it. */
+  autopilot: string | null;
 }
 
 /** Schema versions, applied in order; the applied ones are recorded since PRAGMA user_version is not available. */
@@ -167,6 +174,9 @@ const MIGRATIONS: Array<(sql: SqlStorage) => void> = [
        active_end INTEGER NOT NULL, active_max INTEGER NOT NULL,
        median_wait_ms INTEGER
      )`),
+  // v6: the autopilot. Its state is a handful of numbers read and written whole, with the counters, so one
+  // JSON column rather than a table; it survives a restart, so an evicted shard keeps its backed-off rate.
+  (sql) => sql.exec("ALTER TABLE counters ADD COLUMN autopilot TEXT"),
 ];
 
 /** How long a shard keeps its per-minute history for the operators' console: two hours. */
@@ -232,7 +242,7 @@ export class QueueShard extends DurableObject<Env> {
   /** The object's clock. Tests replace it to travel in time; the runtime's clock is used otherwise. */
   now: () => number = () => Date.now();
   /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
-  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0 };
+  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0 };
   /** Group commits made since the object started, and the joins they carried; the tests read it. */
   readonly commits = { batches: 0, joins: 0 };
   private alarmAt: number | null = null;
@@ -252,6 +262,10 @@ export class QueueShard extends DurableObject<Env> {
   private schedule: { cohort: string; opensAt: number } | null | undefined;
   /** The minute the operators' history is counting; null until the first tick after a start. */
   private minuteMark: MinuteMark | null = null;
+  /** The autopilot's state, as last written to the counters row; read from it on first use. */
+  private pilot: AutopilotState | null = null;
+  /** Latencies the gate reported lately, for the ops view's p95 only (memory: an eviction forgets them). */
+  private readonly latencies = new LatencyRing();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -333,6 +347,7 @@ export class QueueShard extends DurableObject<Env> {
       this.row = this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
       this.holding = null;
       this.pace = null;
+      this.pilot = null;
       // The index may hold tickets the rolled-back transaction wrote: read it again at the next join.
       this.citizens = null;
       this.minuteMark = null;
@@ -448,19 +463,63 @@ export class QueueShard extends DurableObject<Env> {
     return result;
   }
 
-  /** The citizen's booking went through: their pass stops holding capacity, so the next person gets in. */
-  async complete(seq: number, ticketId: string): Promise<{ completed: boolean }> {
+  /**
+   * The citizen's booking went through: their pass stops holding capacity, so the next person gets in.
+   * `samples` are the origin's health as the gate met it for this shard's citizens since it last said.
+   */
+  async complete(seq: number, ticketId: string, samples: readonly HealthSample[] = []): Promise<{ completed: boolean }> {
     this.calls.complete++;
     const now = this.now();
-    const cursor = this.sql.exec(
-      "UPDATE tickets SET completed_at = COALESCE(completed_at, ?), active_until = NULL WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL",
-      now,
-      seq,
-      ticketId,
-    );
+    const completed = this.atomically(() => {
+      const cursor = this.sql.exec(
+        "UPDATE tickets SET completed_at = COALESCE(completed_at, ?), active_until = NULL WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL",
+        now,
+        seq,
+        ticketId,
+      );
+      this.hear(samples, now);
+      return cursor.rowsWritten > 0;
+    });
     // Someone may have stopped holding capacity: count again at the next tick.
-    if (cursor.rowsWritten > 0) this.holding = null;
-    return { completed: cursor.rowsWritten > 0 };
+    if (completed) this.holding = null;
+    return { completed };
+  }
+
+  /** The origin's health as the gate met it for this shard's citizens, when no completion carried it. */
+  async reportHealth(samples: readonly HealthSample[]): Promise<{ ratePerMinute: number }> {
+    this.calls.reportHealth++;
+    const now = this.now();
+    return this.atomically(() => ({ ratePerMinute: this.hear(samples, now).ratePerMinute }));
+  }
+
+  /**
+   * Feeds reported samples to the autopilot. They come from this project's own Worker, but over a wire, so
+   * only well-formed ones count and at most as many as the gate ever holds for a shard.
+   */
+  private hear(samples: readonly HealthSample[], now: number): AutopilotState {
+    const usable = samples
+      .slice(-MAX_PENDING_PER_SHARD)
+      .filter((s) => Number.isFinite(s.latencyMs) && s.latencyMs >= 0 && ["ok", "5xx", "timeout", "unavailable"].includes(s.outcome));
+    this.latencies.add(usable);
+    return this.steer(now, usable, this.policy(this.shardAddress().shard).ratePerMinute);
+  }
+
+  /**
+   * One step of the autopilot at `now`, with `configuredPerMinute` as its ceiling; written to the counters
+   * row only when the state changed (between decisions, with no samples, it does not).
+   */
+  private steer(now: number, samples: readonly HealthSample[], configuredPerMinute: number): AutopilotState {
+    const config = edgeConfig(this.env);
+    const pilotConfig = shardAutopilotConfig(config.autopilot, configuredPerMinute, config.shards);
+    const state = (this.pilot ??= readAutopilotState(this.row.autopilot) ?? initialAutopilot(pilotConfig, now));
+    const next = autopilotStep(state, samples, pilotConfig, now);
+    this.pilot = next;
+    const stored = JSON.stringify(next);
+    if (stored !== this.row.autopilot) {
+      this.sql.exec("UPDATE counters SET autopilot = ? WHERE id = 1", stored);
+      this.row = { ...this.row, autopilot: stored };
+    }
+    return next;
   }
 
   /**
@@ -585,7 +644,9 @@ export class QueueShard extends DurableObject<Env> {
     // The opening comes first: everyone of the pre-queue is placed before anyone who joins at or after it.
     this.placePrequeueIfDue(now);
     const row = this.row;
-    const policy = this.policy(this.shardAddress().shard);
+    const configured = this.policy(this.shardAddress().shard);
+    // The autopilot's rate replaces the configured one, which is its ceiling (src/edge/autopilot.ts).
+    const policy = { ...configured, ratePerMinute: this.steer(now, [], configured.ratePerMinute).ratePerMinute };
     const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };
     const active = this.activeAt(now);
     const { counters, admitted } = advance(before, active, policy, now);
@@ -619,7 +680,7 @@ export class QueueShard extends DurableObject<Env> {
       this.row = { ...this.row, serving: counters.serving, credit: counters.credit, credit_at: counters.creditAt, first_admitted_at: firstAdmittedAt };
     }
     this.recordMinute(now, before, active + admitted);
-    return { counters, active: active + admitted, policy, firstAdmittedAt };
+    return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt };
   }
 
   /**
@@ -733,8 +794,17 @@ export class QueueShard extends DurableObject<Env> {
     return counted.n;
   }
 
-  private snapshotOf({ counters, active, policy, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
-    return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now);
+  private snapshotOf({ counters, active, policy, configuredPerMinute, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
+    const pilot = this.pilot!;
+    const finding = pilot.lastFinding;
+    const origin = {
+      reason: pilot.reason,
+      changedAt: pilot.changedAt,
+      errorShare: finding && finding.samples > 0 ? finding.errorShare : null,
+      p95Ms: this.latencies.p95(),
+      samples: this.latencies.size,
+    };
+    return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now, { configuredPerMinute, origin });
   }
 
   private observedPace(firstAdmittedAt: number | null, now: number): number | null {

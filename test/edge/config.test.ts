@@ -38,7 +38,11 @@ describe("configuration", () => {
 
   it("takes the autopilot's targets and floor from its bindings, and refuses values it could not act on", () => {
     const config = parseEdgeConfig({ ...good, AUTOPILOT: "false", ADMIT_FLOOR_PER_MINUTE: "12.5", ORIGIN_TARGET_P95_MS: "800", ORIGIN_MAX_ERROR_SHARE: "0.02" });
-    expect(config.autopilot).toEqual({ enabled: false, floorPerMinute: 12.5, targetP95Ms: 800, maxErrorShare: 0.02 });
+    expect(config.autopilot).toEqual({ enabled: false, floorPerMinute: 12.5, targetP95Ms: 800, maxErrorShare: 0.02, timeScale: 1 });
+    // The test-only time scale: unset or empty is 1; anything else must be a positive number.
+    expect(parseEdgeConfig({ ...good, AUTOPILOT_TIME_SCALE: "20" }).autopilot.timeScale).toBe(20);
+    expect(parseEdgeConfig({ ...good, AUTOPILOT_TIME_SCALE: "" }).autopilot.timeScale).toBe(1);
+    expect(problemWith({ AUTOPILOT_TIME_SCALE: "fast" })).toMatch(/AUTOPILOT_TIME_SCALE must be a number/);
     expect(parseEdgeConfig({ ...good, AUTOPILOT: "yes" }).autopilot.enabled).toBe(true);
 
     expect(problemWith({ AUTOPILOT: "sometimes" })).toMatch(/AUTOPILOT must be true or false/);

@@ -29,6 +29,16 @@ describe("the wait range", () => {
     expect(estimateWait(110, { ...base, active: 100, observedPerMinute: 30 }, SHARDS).etaSeconds).toEqual({ low: 10, high: 30 });
   });
 
+  it("with the autopilot's rate cut below the configured one: the low end at the configured rate, the high end at the rate in force", () => {
+    // The rate may climb back at any decision, so the soonest turn is still the configured rate's; the line
+    // is not promised to move faster than the cut rate. 60/min configured, 20 in force, no history yet:
+    // 10 turns, 10 s at 60/min to 54 s at two thirds of 20/min plus a fifth.
+    expect(estimateWait(110, { ...base, configuredPerMinute: 60, ratePerMinute: 20 }, SHARDS).etaSeconds).toEqual({ low: 10, high: 54 });
+    // With history, the slower of the rate in force and the observed pace.
+    expect(estimateWait(110, { ...base, configuredPerMinute: 60, ratePerMinute: 20, observedPerMinute: 30 }, SHARDS).etaSeconds).toEqual({ low: 10, high: 36 });
+    expect(estimateWait(110, { ...base, configuredPerMinute: 60, ratePerMinute: 40, observedPerMinute: 30 }, SHARDS).etaSeconds).toEqual({ low: 10, high: 24 });
+  });
+
   it("at the front: no one ahead, one turn", () => {
     expect(estimateWait(101, base, SHARDS)).toEqual({ ahead: 0, etaSeconds: { low: 1, high: 2 }, nextPollMs: MIN_POLL_MS });
   });

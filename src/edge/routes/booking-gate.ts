@@ -2,9 +2,11 @@ import { Hono, type Context } from "hono";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
 import { fail } from "../../http/errors.js";
+import type { HealthSample, OriginOutcome } from "../autopilot.js";
 import { edgeConfig } from "../config.js";
+import { BREAKER_RETRY_AFTER_SECONDS, holdSample, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
-import { shardStub } from "../shard-client.js";
+import { shardName, shardStub } from "../shard-client.js";
 
 type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
 
@@ -37,13 +39,24 @@ async function forward(c: GateContext): Promise<Response> {
   const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
   const body = hasBody ? await readBody(c.req.raw) : undefined;
 
+  // Citizens admitted before the origin began failing would otherwise keep retrying into it: while this
+  // isolate has just seen it failing, they are told to come back later, pass and place kept, and only an
+  // occasional probe goes through to learn when it is back.
+  const verdict = config.autopilot.enabled ? originBreaker.verdict(Date.now()) : "forward";
+  if (verdict === "refuse") throw unavailable(BREAKER_RETRY_AFTER_SECONDS);
+  const probe = verdict === "probe";
+  // The clock moves only across I/O in a Worker, which is exactly the span to time: the origin's answer.
+  const sentAt = Date.now();
   let answer: Response;
   try {
     answer = await fetch(target, { method: c.req.method, headers, body, signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
   } catch (err) {
     console.error(`origin unreachable for ${c.req.method} ${url.pathname}:`, err);
+    const timedOut = err instanceof Error && err.name === "TimeoutError";
+    noteOrigin(c, outcomeOf(timedOut ? "timeout" : "unreachable"), sentAt, probe);
     throw unavailable();
   }
+  noteOrigin(c, outcomeOf(answer.status), sentAt, probe);
   // An origin in trouble answers 5xx; the citizen sees one clear, retryable answer either way.
   if (answer.status >= 500) {
     await answer.body?.cancel();
@@ -60,28 +73,73 @@ async function forward(c: GateContext): Promise<Response> {
 }
 
 /**
+ * Records how the origin answered a request forwarded for the pass's citizen: the isolate's breaker judges
+ * it, and it waits for the citizen's shard, whose autopilot it feeds (with the next completion, or a report
+ * of its own). Nothing at all while the autopilot is off.
+ */
+function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number, probe: boolean): void {
+  const config = edgeConfig(c.env);
+  if (!config.autopilot.enabled) return;
+  const now = Date.now();
+  const sample: HealthSample = { latencyMs: Math.max(0, now - sentAt), outcome };
+  originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe);
+  holdSample(shardName(c.var.pass), sample);
+}
+
+/**
+ * After every gate request: samples still held for the citizen's shard (a failure, a slot read, anything
+ * without a completion to carry them) go in a report of their own, at most about once a second per shard
+ * from this isolate. The report is this request's own call, finished after the answer (waitUntil), so the
+ * citizen does not wait for it and no request ever waits on another's.
+ */
+async function reportHealth(c: GateContext, next: () => Promise<void>): Promise<void> {
+  try {
+    await next();
+  } finally {
+    const name = c.var.pass ? shardName(c.var.pass) : undefined;
+    if (name !== undefined && reportDue(name, Date.now())) {
+      const samples = takeSamples(name);
+      const { cohort, shard } = c.var.pass;
+      const report = shardStub(c.env, { cohort, shard })
+        .reportHealth(samples)
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            // Not fatal: the samples go with the next call to the shard instead.
+            console.error("could not report the origin's health to a shard:", err);
+            returnSamples(name, samples);
+          },
+        );
+      c.executionCtx.waitUntil(report);
+    }
+  }
+}
+
+/**
  * The origin has confirmed that the pass's citizen holds a live booking: the pass stops holding
  * capacity, so the next person in the line gets in now rather than when the pass expires.
  */
 async function releasePlace(c: GateContext): Promise<void> {
   const { cohort, shard, seq, jti } = c.var.pass;
+  // The origin's health for this shard travels with the call it already gets.
+  const name = shardName(c.var.pass);
+  const samples = takeSamples(name);
   try {
-    await shardStub(c.env, { cohort, shard }).complete(seq, jti);
+    await shardStub(c.env, { cohort, shard }).complete(seq, jti, samples);
   } catch (err) {
-    // Not fatal: the pass stops counting at its expiry anyway.
+    // Not fatal: the pass stops counting at its expiry anyway, and the samples wait for the next call.
     console.error("could not mark a pass completed:", err);
+    returnSamples(name, samples);
   }
 }
 
-function unavailable() {
-  return fail(503, "unavailable", "booking is briefly unavailable; your pass and place are kept, please retry shortly", {
-    retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
-  });
+function unavailable(retryAfterSeconds = UNAVAILABLE_RETRY_AFTER_SECONDS) {
+  return fail(503, "unavailable", "booking is briefly unavailable; your pass and place are kept, please retry shortly", { retryAfterSeconds });
 }
 
 // The one gate, in front of every route below ("/api/bookings/*" covers "/api/bookings" itself). The
 // app has already refused an over-long declared body, before any pass is verified.
-bookingGate.use("/api/slots", requirePass).use("/api/bookings/*", requirePass);
+bookingGate.use("/api/slots", requirePass, reportHealth).use("/api/bookings/*", requirePass, reportHealth);
 
 bookingGate.get("/api/slots", forward);
 bookingGate.get("/api/bookings/me", forward);

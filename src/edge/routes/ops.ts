@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { CohortHistory, OpsQueue } from "../../contract/ops.js";
 import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
+import type { ShardSnapshot } from "../estimate.js";
 import { HISTORY_MINUTES, type ShardMinute } from "../queue-shard.js";
 import { cachedSnapshot, callShard, shardStub } from "../shard-client.js";
 
@@ -39,6 +40,7 @@ opsRoutes.get("/queue", async (c) => {
         waiting: sum((s) => s.lastSeq - s.serving),
         active: sum((s) => s.active),
         observedPerMinute: observed,
+        ...autopilotView(shards),
       };
     }),
   );
@@ -52,6 +54,7 @@ opsRoutes.get("/queue", async (c) => {
       paused: config.paused,
       claimWindowSeconds: config.claimWindowSeconds,
       passTtlSeconds: config.passTtlSeconds,
+      autopilot: config.autopilot,
     },
     cohorts,
   } satisfies OpsQueue);
@@ -123,4 +126,28 @@ function weightedMedian(values: Array<{ value: number; weight: number }>): numbe
     if (seen >= total / 2) return Math.round(v.value);
   }
   return null;
+}
+
+/**
+ * The autopilot's side of a cohort (src/edge/autopilot.ts): the configured rate against the rate in force,
+ * summed over the shards; the origin's health as its shards' citizens met it (the failed share of the
+ * shards' last decisions, weighted by their samples' count in memory, and the worst shard's p95 latency);
+ * and the most recent reason any shard's rate changed.
+ */
+function autopilotView(shards: ShardSnapshot[]) {
+  const configured = shards.reduce((a, s) => a + (s.configuredPerMinute ?? s.ratePerMinute), 0);
+  const actual = shards.reduce((a, s) => a + s.ratePerMinute, 0);
+  const judged = shards.filter((s) => s.origin?.errorShare != null);
+  const weight = judged.reduce((a, s) => a + Math.max(1, s.origin!.samples), 0);
+  const errorShare = judged.length ? judged.reduce((a, s) => a + s.origin!.errorShare! * Math.max(1, s.origin!.samples), 0) / weight : null;
+  const latencies = shards.flatMap((s) => (s.origin?.p95Ms == null ? [] : [s.origin.p95Ms]));
+  // A shard that only started at its configured rate has changed nothing worth naming.
+  const changed = shards.filter((s) => s.origin && s.origin.reason !== "started");
+  const latest = changed.reduce<ShardSnapshot | undefined>((a, s) => (!a || s.origin!.changedAt > a.origin!.changedAt ? s : a), undefined);
+  return {
+    configuredPerMinute: configured,
+    ratePerMinute: actual,
+    origin: { errorShare, p95Ms: latencies.length ? Math.max(...latencies) : null },
+    rateChange: latest?.origin ? { reason: latest.origin.reason, at: new Date(latest.origin.changedAt).toISOString(), shard: shards.indexOf(latest) } : null,
+  };
 }

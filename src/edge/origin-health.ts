@@ -1,0 +1,241 @@
+import type { HealthSample, OriginOutcome } from "./autopilot.js";
+
+/**
+ * The gate's side of the origin's health, per isolate: the samples waiting to reach each citizen's shard,
+ * and a circuit breaker that stops forwarding to an origin this isolate has just seen failing. Nothing
+ * here is shared between isolates or requests by promise: only plain maps, read and written synchronously,
+ * since workerd cancels a request that waits on another request's promise.
+ */
+
+/** What one forwarded request tells about the origin: its outcome from the status (or no answer). */
+export function outcomeOf(status: number | "timeout" | "unreachable"): OriginOutcome {
+  if (status === "timeout") return "timeout";
+  // A fetch that failed outright and the origin's own 503 both mean "not serving now": a full pool, a
+  // restart. Other 5xx are the origin failing at the work itself.
+  if (status === "unreachable" || status === 503) return "unavailable";
+  return status >= 500 ? "5xx" : "ok";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Samples on their way to the shards.
+
+/**
+ * Samples held per shard until the next call to that shard carries them. Bounded: an isolate that cannot
+ * reach a shard for a while keeps the newest, since the controller judges the present, not a backlog.
+ */
+export const MAX_PENDING_PER_SHARD = 256;
+/** Bounds the map itself: an isolate serving every shard of every cohort holds at most this many. */
+const MAX_SHARDS_PENDING = 4_096;
+/** A shard hears from this isolate on its own (`reportHealth`) at most this often. */
+export const REPORT_INTERVAL_MS = 1_000;
+
+const pending = new Map<string, HealthSample[]>();
+const reportedAt = new Map<string, number>();
+
+/** Holds a sample for the shard named `shard` (its `shardName`). */
+export function holdSample(shard: string, sample: HealthSample): void {
+  let held = pending.get(shard);
+  if (!held) {
+    if (pending.size >= MAX_SHARDS_PENDING) pending.delete(pending.keys().next().value!);
+    held = [];
+    pending.set(shard, held);
+  }
+  held.push(sample);
+  if (held.length > MAX_PENDING_PER_SHARD) held.splice(0, held.length - MAX_PENDING_PER_SHARD);
+}
+
+/** Takes every sample held for the shard, to send with a call to it; the caller owns them from now on. */
+export function takeSamples(shard: string): HealthSample[] {
+  const held = pending.get(shard) ?? [];
+  pending.delete(shard);
+  return held;
+}
+
+/**
+ * Whether this request should carry the shard's held samples in a call of its own: some are held and the
+ * isolate has not reported to that shard within REPORT_INTERVAL_MS. Marks the report as made, so of many
+ * requests at once only one calls.
+ */
+export function reportDue(shard: string, now: number): boolean {
+  if (!pending.has(shard)) return false;
+  const last = reportedAt.get(shard);
+  if (last !== undefined && now - last < REPORT_INTERVAL_MS && now >= last) return false;
+  if (reportedAt.size >= MAX_SHARDS_PENDING && last === undefined) reportedAt.delete(reportedAt.keys().next().value!);
+  reportedAt.set(shard, now);
+  return true;
+}
+
+/** Puts samples back after a call that should have carried them failed (the newest are kept, as above). */
+export function returnSamples(shard: string, samples: readonly HealthSample[]): void {
+  for (const sample of samples) holdSample(shard, sample);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The circuit breaker.
+
+/**
+ * The breaker judges the requests of the last this long. Long, because an isolate's share of a crowd is
+ * thin: at the 2.36 M opening's pace spread over a thousand isolates, one sees a booking request every few
+ * seconds, so a short window would never hold enough failures to act on.
+ */
+export const BREAKER_WINDOW_MS = 30_000;
+/** …and opens only on this many failures at least, so one stray 5xx among few requests does not. */
+export const BREAKER_MIN_FAILURES = 3;
+/**
+ * While open, one request goes through as a probe this long after it opened, and after each failed probe
+ * twice as long as before, up to BREAKER_MAX_PROBE_MS. Rare on purpose: in a surge an isolate carries a
+ * request or two a second, and every failed probe is a citizen's failed request; an origin down for
+ * minutes costs each isolate a handful of probes, not one every few seconds.
+ */
+export const BREAKER_FIRST_PROBE_MS = 5_000;
+export const BREAKER_MAX_PROBE_MS = 30_000;
+/**
+ * After a probe succeeds the breaker forwards this share of requests, doubling it every BREAKER_WINDOW_MS
+ * the origin copes, until it forwards all (10%, 20%, 40%, 80%, all: two minutes): a crowd held back for
+ * minutes, let through at once, would overload an origin that is only just serving again. The replay's
+ * degraded origin (bench/README.md) failed 1.5% of requests with a first share of a quarter, 0.86% with
+ * a tenth.
+ */
+export const BREAKER_FIRST_SHARE = 0.1;
+/** What a citizen refused by the open breaker is told: come back in this long, not the usual 3 s. */
+export const BREAKER_RETRY_AFTER_SECONDS = 10;
+const MAX_REMEMBERED = 1_024;
+
+export type BreakerVerdict = "forward" | "probe" | "refuse";
+
+/**
+ * A circuit breaker over the recent outcomes of one isolate's requests to the origin. Closed, every
+ * request is forwarded; when the failed share of the last BREAKER_WINDOW_MS is above the origin's error
+ * target (with at least BREAKER_MIN_FAILURES failures), it opens and refuses, letting a probe through now
+ * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the recovery (the
+ * origin served a request sent after it opened), one that fails waits longer for the next. Answers of
+ * requests sent before it opened say nothing new and are ignored. Recovering, it forwards a growing share
+ * of requests (BREAKER_FIRST_SHARE, doubling every window) and judges them as when closed.
+ */
+export class OriginBreaker {
+  private recent: { at: number; failed: boolean }[] = [];
+  private open = false;
+  private probedAt = 0;
+  private probeEvery = BREAKER_FIRST_PROBE_MS;
+  /** When the last recovery began; null when closed for good. */
+  private recoveringSince: number | null = null;
+
+  /** `random` decides which requests a recovering breaker forwards; tests give their own. */
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
+  verdict(now: number): BreakerVerdict {
+    if (!this.open) {
+      if (this.recoveringSince === null) return "forward";
+      const share = this.shareAt(now);
+      if (share >= 1) {
+        this.recoveringSince = null;
+        return "forward";
+      }
+      return this.random() < share ? "forward" : "refuse";
+    }
+    // A clock that stepped back counts as time passed: better one probe too many than a breaker stuck open.
+    if (now - this.probedAt >= this.probeEvery || now < this.probedAt) {
+      this.probedAt = now;
+      return "probe";
+    }
+    return "refuse";
+  }
+
+  /**
+   * Records a forwarded request's outcome (`probe`: it went through as the open breaker's probe) and opens
+   * the breaker if the window says the origin is failing. `maxErrorShare` is ORIGIN_MAX_ERROR_SHARE: the
+   * breaker and the autopilot share one idea of "failing".
+   */
+  record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false): void {
+    if (this.open) {
+      if (!probe) return;
+      if (outcome === "ok") {
+        this.open = false;
+        this.recoveringSince = now;
+        this.recent = [];
+      } else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
+      return;
+    }
+    this.recent.push({ at: now, failed: outcome !== "ok" });
+    const from = now - BREAKER_WINDOW_MS;
+    let drop = 0;
+    while (drop < this.recent.length && (this.recent[drop]!.at < from || this.recent[drop]!.at > now)) drop++;
+    if (drop > 0 || this.recent.length > MAX_REMEMBERED) this.recent = this.recent.slice(Math.max(drop, this.recent.length - MAX_REMEMBERED));
+    const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
+    if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
+      this.open = true;
+      this.recoveringSince = null;
+      this.probedAt = now;
+      this.probeEvery = BREAKER_FIRST_PROBE_MS;
+      this.recent = [];
+    }
+  }
+
+  /** The share a recovering breaker forwards at `now`. */
+  private shareAt(now: number): number {
+    const windows = Math.max(0, Math.floor((now - this.recoveringSince!) / BREAKER_WINDOW_MS));
+    return BREAKER_FIRST_SHARE * 2 ** windows;
+  }
+
+  /** Whether the breaker is refusing (all but its probes), for tests and the replay. */
+  isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Whether it is letting only a share of requests through after a successful probe. */
+  isRecovering(now: number): boolean {
+    return !this.open && this.recoveringSince !== null && this.shareAt(now) < 1;
+  }
+
+  reset(): void {
+    this.recent = [];
+    this.open = false;
+    this.recoveringSince = null;
+    this.probedAt = 0;
+    this.probeEvery = BREAKER_FIRST_PROBE_MS;
+  }
+}
+
+/**
+ * This isolate's breaker. One for the whole origin, not one per shard: every shard's citizens book at the
+ * same origin, so a failure seen through one shard's citizen is news for all of them.
+ */
+export const originBreaker = new OriginBreaker();
+
+/** Forgets held samples, report times and the breaker's history (tests only: each starts clean). */
+export function forgetOriginHealth(): void {
+  pending.clear();
+  reportedAt.clear();
+  originBreaker.reset();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Recent latency, kept by each shard for the ops view.
+
+/** The last RING_SIZE latencies a shard heard about; enough for a p95 that moves with the origin. */
+const RING_SIZE = 200;
+
+export class LatencyRing {
+  private readonly values: number[] = [];
+  private next = 0;
+
+  add(samples: readonly HealthSample[]): void {
+    for (const s of samples) {
+      if (this.values.length < RING_SIZE) this.values.push(s.latencyMs);
+      else this.values[this.next] = s.latencyMs;
+      this.next = (this.next + 1) % RING_SIZE;
+    }
+  }
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  /** The 95th percentile (nearest rank), or null with no samples. */
+  p95(): number | null {
+    if (this.values.length === 0) return null;
+    const sorted = [...this.values].sort((a, b) => a - b);
+    return Math.round(sorted[Math.ceil(0.95 * sorted.length) - 1]!);
+  }
+}
