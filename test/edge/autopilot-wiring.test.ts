@@ -4,7 +4,7 @@ import { DECISION_MS, MIN_SAMPLES, readAutopilotState, type HealthSample } from 
 import { BREAKER_RETRY_AFTER_SECONDS, forgetOriginHealth } from "../../src/edge/origin-health.js";
 import type { QueueShard } from "../../src/edge/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/shard-client.js";
-import { callsOf, config, freshShard, identityInShard, join, ORIGIN, setClock, status, stubOf } from "./helpers.js";
+import { asOperator, callsOf, config, freshShard, identityInShard, join, ORIGIN, setClock, status, stubOf } from "./helpers.js";
 
 /**
  * The autopilot wired into the shards and the gate: health samples reach the citizen's shard, its rate in
@@ -161,7 +161,7 @@ describe("the gate and the origin's health", () => {
     await stub.reportHealth([...failures(MIN_SAMPLES - 5), ...healthy(5)]);
     await setClock(stub, at + DECISION_MS);
     forgetSnapshots();
-    const res = await SELF.fetch(`${ORIGIN}/api/ops/queue`);
+    const res = await asOperator("/api/ops/queue");
     expect(res.status).toBe(200);
     const view = (await res.json()) as { cohorts: Array<Record<string, unknown> & { id: string }> };
     const row = view.cohorts.find((c) => c.id === cohort)!;

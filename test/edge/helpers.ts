@@ -5,6 +5,7 @@ import { joinResponse, queueStatus } from "../../src/contract/queue.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { citizenKey, shardOf } from "../../src/edge/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
+import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
 import type { QueueShard, ShardAddress } from "../../src/edge/queue-shard.js";
 import { shardStub } from "../../src/edge/shard-client.js";
 
@@ -147,4 +148,10 @@ export const PREQUEUE_OPENED = {
  */
 export function freshPrequeueShard(): ShardAddress {
   return { cohort: PREQUEUE_OPENED.cohort, shard: config.shards + crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000 };
+}
+
+/** A request as an operator signed in through the local one-time login (test/edge/operator-auth.test.ts covers the login). */
+export async function asOperator(path: string): Promise<Response> {
+  const session = await mintOperatorSession(config.operators.localSecret!);
+  return SELF.fetch(`${ORIGIN}${path}`, { headers: { cookie: `wr_operator=${session}` } });
 }

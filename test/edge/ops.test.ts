@@ -1,15 +1,8 @@
-import { evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
 import type { QueueShard } from "../../src/edge/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/shard-client.js";
-import { config, errorCode, freshShard, join, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
-
-/** A request as an operator signed in through the local one-time login (test/edge/operator-auth.test.ts covers the login). */
-async function asOperator(path: string): Promise<Response> {
-  const session = await mintOperatorSession(config.operators.localSecret!);
-  return SELF.fetch(`${ORIGIN}${path}`, { headers: { cookie: `wr_operator=${session}` } });
-}
+import { asOperator, config, errorCode, freshShard, join, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number }
 
