@@ -126,7 +126,6 @@ function renderCohort(cohort, config, history) {
   if (policy.admitPerMinute !== config.admitPerMinute) badges.push(element("span", { class: "badge override", text: `own rate ${number(policy.admitPerMinute, 2)}/min` }));
   if (policy.maxActive !== config.maxActive) badges.push(element("span", { class: "badge override", text: `own cap ${number(policy.maxActive)}` }));
   if (policy.paused !== config.paused) badges.push(element("span", { class: "badge override", text: policy.paused ? "paused for this cohort" : "runs while others are paused" }));
-  view.badges.replaceChildren(...badges);
 
   const minutes = history ? history.minutes : [];
   const lastWait = [...minutes].reverse().find((m) => m.medianWaitSeconds !== null);
@@ -140,9 +139,15 @@ function renderCohort(cohort, config, history) {
     figure("active", "Active / cap", `${number(cohort.active)} / ${number(policy.maxActive)}`),
     figure("pace", "Pace /min", pace === null ? "–" : number(pace, 1)),
     figure("wait", "Median wait", lastWait ? duration(lastWait.medianWaitSeconds) : "–"),
+    // The autopilot (issue 14): the rate the shards admit at against the rate the bindings allow, and the
+    // origin's health as this cohort's citizens met it.
+    figure("rate", "Rate /min (configured)", `${number(cohort.ratePerMinute, 1)} (${number(cohort.configuredPerMinute, 1)})`),
+    figure("origin", "Origin errors · p95", originHealth(cohort.origin)),
   );
-  view.note.hidden = cohort.open;
-  view.note.textContent = cohort.open ? "" : "The line opens at the time above; its charts start then.";
+  if (cohort.ratePerMinute < cohort.configuredPerMinute) badges.push(element("span", { class: "badge slowed", text: "slowed for the origin" }));
+  view.badges.replaceChildren(...badges);
+  view.note.textContent = cohort.open ? rateChangeText(cohort.rateChange) : "The line opens at the time above; its charts start then.";
+  view.note.hidden = view.note.textContent === "";
   if (!cohort.open || !history) return;
 
   const xs = minutes.map((m) => Date.parse(m.at) / 1000);
@@ -162,6 +167,18 @@ function renderCohort(cohort, config, history) {
   view.plots.get("flow").wrap.dataset.joined = String(minutes.reduce((a, m) => a + m.joined, 0));
 }
 
+function originHealth(origin) {
+  const share = origin.errorShare === null ? "–" : `${number(origin.errorShare * 100, 1)}%`;
+  const p95 = origin.p95Ms === null ? "–" : `${number(origin.p95Ms)} ms`;
+  return `${share} · ${p95}`;
+}
+
+/** Why the rate last changed, in the controller's words, with when and on which shard. */
+function rateChangeText(change) {
+  if (change === null) return "";
+  return `Rate last changed ${new Date(change.at).toLocaleTimeString()} on shard ${change.shard}: ${change.reason}.`;
+}
+
 function renderBindings(config) {
   const pairs = [
     ["ADMIT_PER_MINUTE", number(config.admitPerMinute, 2)],
@@ -170,6 +187,10 @@ function renderBindings(config) {
     ["PAUSED", config.paused ? "true" : "false"],
     ["CLAIM_WINDOW_SECONDS", number(config.claimWindowSeconds)],
     ["PASS_TTL_SECONDS", number(config.passTtlSeconds)],
+    ["AUTOPILOT", config.autopilot.enabled ? "true" : "false"],
+    ["ADMIT_FLOOR_PER_MINUTE", number(config.autopilot.floorPerMinute, 2)],
+    ["ORIGIN_TARGET_P95_MS", number(config.autopilot.targetP95Ms)],
+    ["ORIGIN_MAX_ERROR_SHARE", number(config.autopilot.maxErrorShare, 3)],
   ];
   document.getElementById("bindings").replaceChildren(...pairs.map(([k, v]) => element("div", {}, element("dt", { text: k }), element("dd", { text: v }))));
 }

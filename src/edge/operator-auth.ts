@@ -6,7 +6,7 @@ import { errorResponse } from "../http/errors.js";
 import { edgeConfig, type OperatorAuthConfig } from "./config.js";
 import { keySet } from "./identity.js";
 import { operatorLogins } from "./operator-logins.js";
-import { isOperatorSession, mintOperatorSession, OPERATOR_SESSION_TTL_SECONDS, readLoginCode } from "./operator-tokens.js";
+import { isOperatorSession, mintOperatorSession, OPERATOR_COOKIE, OPERATOR_SESSION_TTL_SECONDS, readLoginCode } from "./operator-tokens.js";
 import { joseCode } from "./passes.js";
 
 /**
@@ -17,7 +17,7 @@ import { joseCode } from "./passes.js";
  * With Access configured the local login is refused, so a leaked OPERATOR_SECRET cannot open a deployment.
  */
 
-export const OPERATOR_COOKIE = "wr_operator";
+export { OPERATOR_COOKIE };
 export const ACCESS_HEADER = "cf-access-jwt-assertion";
 /** Access signs its application tokens with RS256 only. */
 const ACCESS_ALGORITHMS = ["RS256"];

@@ -1,5 +1,8 @@
 import { jwtVerify, SignJWT } from "jose";
 
+/** The operator session's cookie; here, beside the session it carries, so scripts can name it too. */
+export const OPERATOR_COOKIE = "wr_operator";
+
 /**
  * The local operator login, for a machine without Cloudflare Access: `npm start` signs a one-time login
  * code with OPERATOR_SECRET and prints it as a link; the edge checks it, spends it (src/edge/operator-logins.ts

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { joinMany } from "../../bench/lib/edge-client.js";
 import { idTokens } from "../../bench/lib/identity.js";
 import { startEdge, type Edge } from "../../bench/lib/miniflare.js";
+import { mintOperatorSession, OPERATOR_COOKIE } from "../../src/edge/operator-tokens.js";
 
 /**
  * Issue 14's stack test: the edge in workerd (the bundle a deploy makes, through bench/lib/miniflare.ts)
@@ -42,7 +43,9 @@ interface OpsCohort {
 }
 
 async function cohortNow(at: Edge = edge): Promise<OpsCohort> {
-  const res = await fetch(`${at.url}/api/ops/queue`);
+  // The ops view is for operators: a session signed with this edge's OPERATOR_SECRET.
+  const session = await mintOperatorSession(at.vars.OPERATOR_SECRET!);
+  const res = await fetch(`${at.url}/api/ops/queue`, { headers: { cookie: `${OPERATOR_COOKIE}=${session}` } });
   expect(res.status).toBe(200);
   const body = (await res.json()) as { cohorts: OpsCohort[] };
   return body.cohorts.find((c) => c.id === COHORT)!;

@@ -113,6 +113,11 @@ describe("the operators' console", () => {
     expect(await page.locator('[data-cohort="50-52"] .badge.closed').textContent()).toMatch(/^opens /);
     expect(await page.locator('[data-cohort="50-52"] canvas').count()).toBe(0);
     expect(await page.locator("#bindings").textContent()).toContain("ADMIT_PER_MINUTE30");
+    expect(await page.locator("#bindings").textContent()).toContain("AUTOPILOTtrue");
+    // The autopilot's side: the rate in force against the configured one (a healthy origin: equal), and
+    // the origin's health (no booking yet: nothing measured).
+    expect(await page.locator('[data-cohort="55-59"] [data-figure="rate"] strong').textContent()).toBe("30 (30)");
+    expect(await page.locator('[data-cohort="55-59"] [data-figure="origin"] strong').textContent()).toBe("– · –");
     // Let the admissions of the first seconds show before the picture is taken.
     await sleep(5_000);
     await shot(page, "ops-console-1280");
