@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { passPublicJwk } from "../contract/pass.js";
 import { jsonBinding, jwksDocument, parseBindings, type JwksDocument } from "../http/bindings.js";
 
 export { ConfigError } from "../http/bindings.js";
@@ -58,12 +59,8 @@ const cohorts = jsonBinding("COHORTS is required", "COHORTS must be a JSON list"
     return sorted.every((c, i) => i === 0 || sorted[i - 1]!.birthYears[1] < c.birthYears[0]);
   }, "COHORTS birth-year ranges overlap");
 
-/** A private ES256 key as a JWK; `kid` names it in pass headers so keys can rotate. */
-export const signingJwk = z.object({
-  kty: z.literal("EC"),
-  crv: z.literal("P-256"),
-  x: z.string().min(1),
-  y: z.string().min(1),
+/** A private ES256 key as a JWK: the published public key's fields plus `d`; `kid` names it in pass headers so keys can rotate. */
+export const signingJwk = passPublicJwk.omit({ alg: true, use: true }).extend({
   d: z.string().min(1),
   kid: z.string().min(1).max(64),
 });

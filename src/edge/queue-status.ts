@@ -1,5 +1,5 @@
 import type { QueueStatus } from "../contract/queue.js";
-import type { CohortConfig, EdgeConfig } from "./config.js";
+import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "./config.js";
 import { cohortSeed, drawValue, rankOf } from "./draw.js";
 import { estimateWait, extrapolate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
 import { signPass } from "./passes.js";
@@ -53,7 +53,7 @@ async function drawnPlace(
   now: number,
 ): Promise<"prequeue" | "gone" | { ticket: TicketFields & { seq: number }; draw?: Draw }> {
   // Until the opening nothing can be placed: answered at the edge, with no call at all.
-  if (ticket.seq === undefined && now < Date.parse(cohort.opensAt)) return "prequeue";
+  if (ticket.seq === undefined && !cohortIsOpen(cohort, now)) return "prequeue";
   const address = { cohort: ticket.cohort, shard: ticket.shard };
   const draw = await shardDraw(env, address, now);
   if (draw.placedAt === null) return ticket.seq === undefined ? "prequeue" : { ticket: { ...ticket, seq: ticket.seq } };

@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding } from "../../scripts/cohorts.js";
 import { slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
-import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
-import { idTokens, newPhone } from "./support/identity.js";
 import { freePort, sleep, startStack, type Stack } from "./support/stack.js";
+import { joinAs, statusOf, untilAdmitted } from "./support/app-client.js";
 
 /**
  * The edge in front of the origin, with the stack as `npm start` runs it and a relay in between that the
@@ -61,47 +60,18 @@ afterAll(async () => {
   await new Promise((r) => relay?.server.close(r));
 });
 
-/** A new citizen joins as an app does: with an id_token the development provider signed for them. */
-async function joinAs(birthdate = "1963-02-03"): Promise<{ ticket: string; status: QueueStatus }> {
-  const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
-  const res = await fetch(`${stack.base}/api/queue/join`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ idToken }),
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return joinResponse.parse(await res.json());
-}
-
-async function statusOf(ticket: string): Promise<QueueStatus> {
-  const res = await fetch(`${stack.base}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
-  expect(res.status).toBe(200);
-  return queueStatus.parse(await res.json());
-}
-
-/** Polls (faster than the page would, but bounded) until admitted; returns the last status. */
-async function untilAdmitted(ticket: string, withinMs: number): Promise<QueueStatus> {
-  const deadline = Date.now() + withinMs;
-  let s = await statusOf(ticket);
-  while (s.state !== "admitted" && Date.now() < deadline) {
-    await sleep(500);
-    s = await statusOf(ticket);
-  }
-  return s;
-}
-
 const jti = (pass: string) => (JSON.parse(Buffer.from(pass.split(".")[1]!, "base64url").toString()) as { jti: string }).jti;
 
 describe("the edge in front of the origin", () => {
   it("frees the citizen's capacity as soon as the origin confirms the booking", async () => {
-    const a = await joinAs();
-    const admittedA = await untilAdmitted(a.ticket, 15_000);
+    const a = await joinAs(stack, "1963-02-03");
+    const admittedA = await untilAdmitted(stack, a.ticket, 15_000);
     expect(admittedA.state).toBe("admitted");
 
-    const b = await joinAs();
+    const b = await joinAs(stack, "1963-02-03");
     // The cap is one: while A holds the pass, B waits, however many turns the rate would allow.
     await sleep(4_000);
-    expect((await statusOf(b.ticket)).state).toBe("waiting");
+    expect((await statusOf(stack, b.ticket)).state).toBe("waiting");
 
     const pass = { authorization: `Bearer ${admittedA.pass!}` };
     const listed = slotsResponse.parse(await (await fetch(`${stack.base}/api/slots?region=11`, { headers: pass })).json());
@@ -110,12 +80,12 @@ describe("the edge in front of the origin", () => {
     expect(booked.status).toBe(201);
 
     // Without the edge telling the shard, B would wait for A's pass to expire (15 minutes).
-    expect((await untilAdmitted(b.ticket, 15_000)).state).toBe("admitted");
+    expect((await untilAdmitted(stack, b.ticket, 15_000)).state).toBe("admitted");
   });
 
   it("answers a retryable 503 when the origin is slow or down, and the citizen keeps pass and place", async () => {
-    const c = await joinAs("1967-04-05");
-    const admitted = await untilAdmitted(c.ticket, 30_000);
+    const c = await joinAs(stack, "1967-04-05");
+    const admitted = await untilAdmitted(stack, c.ticket, 30_000);
     expect(admitted.state).toBe("admitted");
     const pass = { authorization: `Bearer ${admitted.pass!}` };
 
@@ -130,7 +100,7 @@ describe("the edge in front of the origin", () => {
     }
 
     // Still admitted, with the same pass id: nothing was lost.
-    const after = await statusOf(c.ticket);
+    const after = await statusOf(stack, c.ticket);
     expect(after.state).toBe("admitted");
     expect(jti(after.pass!)).toBe(jti(admitted.pass!));
 

@@ -9,9 +9,9 @@
 import { execFile } from "node:child_process";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queueStatus, type QueueStatus } from "../../src/contract/queue.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { citizenContext, launchBrowser, root, shot, sleep, startStack, type Stack } from "./support/stack.js";
+import { joinWithToken, statusOf } from "./support/app-client.js";
 
 const BIRTH = "1963-05-01";
 const COHORT = "55-59";
@@ -52,19 +52,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function joinAsApp(idToken: string): Promise<{ ticket: string; status: QueueStatus }> {
-  const res = await fetch(`${stack.base}/api/queue/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
-  expect(res.status, await res.clone().text()).toBe(200);
-  const body = (await res.json()) as { ticket: string; status: unknown };
-  return { ticket: body.ticket, status: queueStatus.parse(body.status) };
-}
-
-async function statusOf(ticket: string): Promise<QueueStatus> {
-  const res = await fetch(`${stack.base}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return queueStatus.parse(await res.json());
-}
-
 /** The citizen's page, in a browser holding their ticket cookie as the sign-in callback leaves it. */
 async function pageWithTicket(ticket: string): Promise<Page> {
   const { context } = await citizenContext(browser, stack);
@@ -87,7 +74,7 @@ describe("a pre-queue on opening night", () => {
   it("holds three citizens unplaced, then lets them in in the published draw's order, ahead of a later join", async () => {
     const tokens = await idTokens(stack, Array.from({ length: 4 }, () => ({ phoneNumber: newPhone(), birthdate: BIRTH })));
     const early = [];
-    for (const token of tokens.slice(0, 3)) early.push(await joinAsApp(token));
+    for (const token of tokens.slice(0, 3)) early.push(await joinWithToken(stack, token));
     expect(Date.now(), "the stack took so long to start that the line opened before the pre-queue joins").toBeLessThan(opensAt.getTime() - 5_000);
     for (const joined of early) expect(joined.status).toMatchObject({ state: "prequeue", opensAt: opensAt.toISOString() });
 
@@ -97,7 +84,7 @@ describe("a pre-queue on opening night", () => {
 
     // Until the opening nobody is let in; then one every ten seconds, from the front of the draw.
     await sleep(Math.max(0, opensAt.getTime() - Date.now() + 500));
-    const late = await joinAsApp(tokens[3]!);
+    const late = await joinWithToken(stack, tokens[3]!);
     expect(late.status.draw).toBeUndefined();
 
     const admittedAt = new Map<string, number>();
@@ -105,14 +92,14 @@ describe("a pre-queue on opening night", () => {
     const deadline = Date.now() + 90_000;
     while (admittedAt.size < everyone.length && Date.now() < deadline) {
       for (const { ticket } of everyone) {
-        if (!admittedAt.has(ticket) && (await statusOf(ticket)).state === "admitted") admittedAt.set(ticket, Date.now());
+        if (!admittedAt.has(ticket) && (await statusOf(stack, ticket)).state === "admitted") admittedAt.set(ticket, Date.now());
       }
       await sleep(1_000);
     }
     expect(admittedAt.size).toBe(everyone.length);
     const ranks = new Map<string, number>();
     for (const { ticket } of early) {
-      const s = await statusOf(ticket);
+      const s = await statusOf(stack, ticket);
       expect(s.draw).toMatchObject({ of: 3 });
       expect(s.seq).toBe(s.draw!.rank);
       ranks.set(ticket, s.draw!.rank);
@@ -120,7 +107,7 @@ describe("a pre-queue on opening night", () => {
     const order = [...admittedAt].sort((a, b) => a[1] - b[1]).map(([ticket]) => ticket);
     expect(order.slice(0, 3).map((t) => ranks.get(t))).toEqual([1, 2, 3]);
     expect(order[3]).toBe(late.ticket);
-    expect((await statusOf(late.ticket)).seq).toBe(4);
+    expect((await statusOf(stack, late.ticket)).seq).toBe(4);
 
     for (const page of pages) await page.locator("#view-book").waitFor({ state: "visible", timeout: 30_000 });
     await shot(pages[0]!, "prequeue-admitted");

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding } from "../../scripts/cohorts.js";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
-import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
 import { rawRequest, type RawRequest } from "../support/raw-http.js";
-import { idTokens, newPhone } from "./support/identity.js";
 import { running, sleep, startStack, type Stack, type StackProcess } from "./support/stack.js";
+import { joinAs, statusOf, untilAdmitted } from "./support/app-client.js";
 
 /**
  * `npm start` as a product that survives: no request stops the edge, and a child killed outright is
@@ -41,33 +40,6 @@ async function status(url: string): Promise<number | string> {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
-}
-
-async function joinAs(birthdate: string): Promise<{ ticket: string; status: QueueStatus }> {
-  const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
-  const res = await fetch(`${stack.base}/api/queue/join`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ idToken }),
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return joinResponse.parse(await res.json());
-}
-
-async function statusOf(ticket: string): Promise<QueueStatus> {
-  const res = await fetch(`${stack.base}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return queueStatus.parse(await res.json());
-}
-
-async function untilAdmitted(ticket: string, withinMs: number): Promise<QueueStatus> {
-  const deadline = Date.now() + withinMs;
-  let s = await statusOf(ticket);
-  while (s.state !== "admitted" && Date.now() < deadline) {
-    await sleep(500);
-    s = await statusOf(ticket);
-  }
-  return s;
 }
 
 /** Waits (bounded) until the stack's output matches `pattern` after `since` characters; returns the match. */
@@ -120,7 +92,7 @@ describe("npm start survives", () => {
     await Promise.all(slow.map((s) => s.answer));
 
     expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
-    const joined = await joinAs("1970-08-09");
+    const joined = await joinAs(stack, "1970-08-09");
     expect(joined.status.state).not.toBe("expired");
     // Still the same process: answering after a restart would not be surviving.
     expect(stack.pid("edge")).toBe(edgePid);
@@ -129,8 +101,8 @@ describe("npm start survives", () => {
   });
 
   it("restarts an origin killed with -9; meanwhile the edge serves and a booking is a retryable 503", async () => {
-    const citizen = await joinAs("1964-05-17");
-    const admitted = await untilAdmitted(citizen.ticket, 60_000);
+    const citizen = await joinAs(stack, "1964-05-17");
+    const admitted = await untilAdmitted(stack, citizen.ticket, 60_000);
     expect(admitted.state).toBe("admitted");
     const pass = { authorization: `Bearer ${admitted.pass!}` };
     const listed = slotsResponse.parse(await (await fetch(`${stack.base}/api/slots?region=11`, { headers: pass })).json());
@@ -168,8 +140,8 @@ describe("npm start survives", () => {
   it("restarts an edge killed with -9, and waiting citizens keep their places", async () => {
     // One cohort, cap one: the first is admitted, the rest wait behind them.
     const citizens = [];
-    for (let i = 0; i < 4; i++) citizens.push(await joinAs("1967-04-05"));
-    const before = await Promise.all(citizens.map((c) => statusOf(c.ticket)));
+    for (let i = 0; i < 4; i++) citizens.push(await joinAs(stack, "1967-04-05"));
+    const before = await Promise.all(citizens.map((c) => statusOf(stack, c.ticket)));
     expect(before.filter((s) => s.state === "waiting").length).toBeGreaterThan(0);
 
     const edgePid = stack.pid("edge");
@@ -182,7 +154,7 @@ describe("npm start survives", () => {
     await restarted("edge", edgePid, since);
     expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
 
-    const after = await Promise.all(citizens.map((c) => statusOf(c.ticket)));
+    const after = await Promise.all(citizens.map((c) => statusOf(stack, c.ticket)));
     for (const [i, s] of after.entries()) {
       expect(s.cohort).toBe(before[i]!.cohort);
       expect(s.seq).toBe(before[i]!.seq);
