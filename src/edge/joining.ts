@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { setCookie } from "hono/cookie";
 import { PASS_COOKIE } from "../contract/pass.js";
 import type { JoinResponse } from "../contract/queue.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
@@ -35,16 +34,20 @@ export async function verifiedCitizen(c: Context<{ Bindings: Env }>, config: Edg
   });
 }
 
+/**
+ * Sets one of the line's two cookies (the ticket, the pass): HttpOnly, Secure, SameSite=Lax, sent only
+ * to /api. Written out rather than through hono/cookie, which runs a 400-character token through
+ * encodeURIComponent and its checks on every join: a compact JWS is base64url and dots, which a cookie
+ * value carries as they are.
+ */
+function setLineCookie(c: Context, name: typeof TICKET_COOKIE | typeof PASS_COOKIE, jws: string, maxAgeSeconds: number): void {
+  c.header("set-cookie", `${name}=${jws}; Max-Age=${maxAgeSeconds}; Path=/api; HttpOnly; Secure; SameSite=Lax`, { append: true });
+}
+
 /** Sets the pass cookie when a status answer carries a pass. */
 export function setPassCookie(c: Context, result: TicketStatus, now: number): void {
   if (!result.pass) return;
-  setCookie(c, PASS_COOKIE, result.pass.token, {
-    httpOnly: true,
-    secure: true,
-    sameSite: "Lax",
-    path: "/api",
-    maxAge: Math.max(1, result.pass.exp - Math.floor(now / 1000)),
-  });
+  setLineCookie(c, PASS_COOKIE, result.pass.token, Math.max(1, result.pass.exp - Math.floor(now / 1000)));
 }
 
 /**
@@ -77,7 +80,7 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const ticket = await signTicket(config, claims, now);
   const result = await ticketStatus(c.env, config, claims, now);
 
-  setCookie(c, TICKET_COOKIE, ticket, { httpOnly: true, secure: true, sameSite: "Lax", path: "/api", maxAge: TICKET_TTL_SECONDS });
+  setLineCookie(c, TICKET_COOKIE, ticket, TICKET_TTL_SECONDS);
   setPassCookie(c, result, now);
   return { ticket, status: result.status, previousPlaceExpired: joined.replacedExpired };
 }

@@ -15,8 +15,22 @@ export function shardName(address: ShardAddress): string {
   return `${address.cohort}/${address.shard}`;
 }
 
+// A shard's id is a keyed hash of its name, the same for every request: computed once per isolate and
+// name (an id is a plain value, unlike a stub, which belongs to the request that made it).
+const shardIds = new WeakMap<Env["QUEUE_SHARD"], Map<string, DurableObjectId>>();
+
 export function shardStub(env: Env, address: ShardAddress): DurableObjectStub<import("./queue-shard.js").QueueShard> {
-  return env.QUEUE_SHARD.getByName(shardName(address));
+  const namespace = env.QUEUE_SHARD;
+  let ids = shardIds.get(namespace);
+  if (!ids) shardIds.set(namespace, (ids = new Map()));
+  const name = shardName(address);
+  let id = ids.get(name);
+  if (!id) {
+    // Bounded like the snapshot cache: an isolate serving every shard of every cohort holds this many.
+    if (ids.size >= MAX_CACHED_SHARDS) ids.clear();
+    ids.set(name, (id = namespace.idFromName(name)));
+  }
+  return namespace.get(id);
 }
 
 function flag(err: unknown, name: "retryable" | "overloaded"): boolean {
