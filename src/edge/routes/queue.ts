@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { joinRequest, type QueueStatus } from "../../contract/queue.js";
-import { jsonBody, limitBody } from "../../http/json-body.js";
+import { jsonBody } from "../../http/json-body.js";
 import { edgeConfig } from "../config.js";
 import { joinQueue, setPassCookie, verifiedCitizen } from "../joining.js";
 import { enforceLimit } from "../limits.js";
@@ -10,7 +10,8 @@ import { presentedTicket, refuseTicket } from "../ticket-reader.js";
 /** Joining the line (apps, with an id_token) and asking where one stands in it. */
 export const queueRoutes = new Hono<{ Bindings: Env }>();
 
-queueRoutes.post("/join", limitBody, async (c) => {
+// The app checks every body's declared length before any route runs (src/edge/app.ts).
+queueRoutes.post("/join", async (c) => {
   const config = edgeConfig(c.env);
   const { idToken } = await jsonBody(c, joinRequest);
   const citizen = await verifiedCitizen(c, config, idToken);
