@@ -208,10 +208,8 @@ async function main(): Promise<void> {
   // The summary covers every suite that has results, this run's and earlier ones', in the issue's order.
   const all = SUITES.map((s) => readSuiteResult(s.name)).filter((r): r is SuiteResult => r !== undefined);
   const table = summaryTable(all);
-  const when = all.map((r) => r.finishedAt).sort().at(-1) ?? new Date().toISOString();
-  const measuredOn = all[0]?.machine ?? machine();
   const block = [
-    `Measured ${when.slice(0, 16).replace("T", " ")} UTC on: ${machineLine(measuredOn)}.`,
+    ...measuredWhereAndWhen(all),
     "",
     table,
     "",
@@ -222,6 +220,27 @@ async function main(): Promise<void> {
   updateReadme(block);
   console.log(`\n${table}\n\nwrote ${join(resultsDir, "summary.md")} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (failed > 0) process.exitCode = 1;
+}
+
+/**
+ * When and on what machine the summary's figures were measured. Suites keep their results until re-run,
+ * so one summary may hold figures of several machines: each machine gets its own line naming its suites,
+ * never one line that would claim every figure for the last machine.
+ */
+function measuredWhereAndWhen(all: SuiteResult[]): string[] {
+  if (all.length === 0) return [`Measured on: ${machineLine(machine())}.`];
+  const byMachine = new Map<string, SuiteResult[]>();
+  for (const r of all) {
+    const line = machineLine(r.machine);
+    byMachine.set(line, [...(byMachine.get(line) ?? []), r]);
+  }
+  const utc = (iso: string) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+  if (byMachine.size === 1) return [`Measured ${utc(all.map((r) => r.finishedAt).sort().at(-1)!)} on: ${[...byMachine.keys()][0]}.`];
+  return [...byMachine].map(([line, suites]) => {
+    const times = suites.map((r) => r.finishedAt).sort();
+    const span = utc(times[0]!) === utc(times.at(-1)!) ? utc(times[0]!) : `${utc(times[0]!)} to ${utc(times.at(-1)!)}`;
+    return `- ${suites.map((r) => r.suite).join(", ")}: measured ${span} on ${line}.`;
+  });
 }
 
 let interrupted = false;
