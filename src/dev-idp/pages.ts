@@ -4,6 +4,8 @@
  * request is escaped; labels are tied to their fields so screen readers and tests find them by name.
  */
 
+import { escapeHtml } from "../http/html.js";
+
 export type Lang = "ko" | "en";
 
 /** Text in both languages; a page shows the chosen one first and the other beside it. */
@@ -20,10 +22,6 @@ export function pageLang(uiLocales: unknown): Lang {
     if (primary === "ko" || primary === "en") return primary;
   }
   return "ko";
-}
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
 /** Both languages, the page's first; the second marked with its own `lang` so it is read correctly. */

@@ -29,7 +29,8 @@
 import { z } from "zod";
 
 /** What the origin did with one booking request the edge forwarded. */
-export type OriginOutcome = "ok" | "5xx" | "timeout" | "unavailable";
+export const ORIGIN_OUTCOMES = ["ok", "5xx", "timeout", "unavailable"] as const;
+export type OriginOutcome = (typeof ORIGIN_OUTCOMES)[number];
 
 /** One forwarded request's health: how long the origin took and how it answered. */
 export interface HealthSample {
@@ -55,14 +56,8 @@ export interface AutopilotConfig {
 }
 
 /** Why the rate is what it is, for /ops: the finding of the last decision. */
-export type AutopilotReason =
-  | "disabled"
-  | "started"
-  | "errors above target"
-  | "latency above target"
-  | "healthy, climbing"
-  | "at ceiling"
-  | "no samples, climbing";
+export const AUTOPILOT_REASONS = ["disabled", "started", "errors above target", "latency above target", "healthy, climbing", "at ceiling", "no samples, climbing"] as const;
+export type AutopilotReason = (typeof AUTOPILOT_REASONS)[number];
 
 /** Samples gathered since the last decision. */
 export interface HealthWindow {
@@ -196,8 +191,10 @@ export function autopilotStep(state: AutopilotState, samples: readonly HealthSam
   const clamped = Math.min(ceiling, Math.max(floor, state.ratePerMinute));
   const due = age < 0 || (age >= scaled(DECISION_MS, config) && count >= MIN_SAMPLES) || age >= scaled(QUIET_MS, config);
   if (!due) {
-    // Between decisions the rate holds, but a lowered ceiling or raised floor applies at once.
-    return clamped === state.ratePerMinute ? { ...state, window } : { ...state, ratePerMinute: clamped, changedAt: now, window };
+    // Between decisions the rate holds, but a lowered ceiling or raised floor applies at once. With
+    // nothing new the state itself comes back, so a caller can tell "unchanged" without comparing.
+    if (clamped !== state.ratePerMinute) return { ...state, ratePerMinute: clamped, changedAt: now, window };
+    return samples.length === 0 ? state : { ...state, window };
   }
   if (age < 0) return { ...state, ratePerMinute: clamped, decidedAt: now, window: EMPTY };
 
@@ -257,18 +254,17 @@ export function shardAutopilotConfig(
   };
 }
 
-/** Every reason, for the schemas that read a stored or cached state back. */
-export const AUTOPILOT_REASONS = ["disabled", "started", "errors above target", "latency above target", "healthy, climbing", "at ceiling", "no samples, climbing"] as const satisfies readonly AutopilotReason[];
 const count = z.number().int().nonnegative();
 const share = z.number().min(0).max(1);
+const healthWindow = z.object({ samples: count, errors: count, slow: count });
 const storedState = z.object({
   ratePerMinute: z.number().nonnegative(),
   reason: z.enum(AUTOPILOT_REASONS),
   decidedAt: z.number(),
   changedAt: z.number(),
   degradedAtRate: z.number().nullable(),
-  window: z.object({ samples: count, errors: count, slow: count }),
-  lastFinding: z.object({ samples: count, errors: count, slow: count, errorShare: share, slowShare: share }).nullable(),
+  window: healthWindow,
+  lastFinding: healthWindow.extend({ errorShare: share, slowShare: share }).nullable(),
 });
 
 /**
@@ -286,15 +282,19 @@ export function readAutopilotState(stored: string | null): AutopilotState | null
   }
 }
 
-/** A shard's view of the origin, for the ops view: the controller's last finding and recent latency. */
-export interface OriginHealthView {
-  reason: AutopilotReason;
+/**
+ * A shard's view of the origin, for the ops view: the controller's last finding and recent latency. A
+ * schema, since it travels in snapshots that the location's cache hands back to other isolates.
+ */
+export const originHealthView = z.object({
+  reason: z.enum(AUTOPILOT_REASONS),
   /** When the rate last changed (ms since epoch). */
-  changedAt: number;
+  changedAt: z.number(),
   /** Failed share of the window the last decision judged; null before the first decision with samples. */
-  errorShare: number | null;
+  errorShare: z.number().nullable(),
   /** 95th percentile of the latencies the shard heard about lately; null with none. */
-  p95Ms: number | null;
+  p95Ms: z.number().nullable(),
   /** Samples behind `p95Ms`. */
-  samples: number;
-}
+  samples: z.number(),
+});
+export type OriginHealthView = z.infer<typeof originHealthView>;

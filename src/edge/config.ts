@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AdmissionPolicy } from "../contract/ops.js";
 import { passPublicJwk } from "../contract/pass.js";
 import { jsonBinding, jwksDocument, parseBindings, type JwksDocument } from "../http/bindings.js";
 
@@ -298,7 +299,7 @@ export function joinsOpenAt(cohort: Pick<CohortConfig, "opensAt" | "prequeueOpen
 }
 
 /** The admission settings in force for a cohort: its own overrides, else the global bindings. */
-export function cohortPolicy(config: EdgeConfig, cohortId: string): { admitPerMinute: number; maxActive: number; paused: boolean } {
+export function cohortPolicy(config: EdgeConfig, cohortId: string): AdmissionPolicy {
   const cohort = config.cohorts.find((c) => c.id === cohortId);
   return {
     admitPerMinute: cohort?.admitPerMinute ?? config.admitPerMinute,

@@ -46,8 +46,17 @@ export function keySet(keys: IdentityProviderConfig["keys"]): JWTVerifyGetKey {
   return set;
 }
 
-// Failures that are the provider's (its key set unreachable or broken), not the token's.
-const PROVIDER_SIDE = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC", "ERR_UNKNOWN"]);
+// Failures of a fetched key set (unreachable, broken, a network error), not of the token.
+const KEY_SET_SIDE = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC", "ERR_UNKNOWN"]);
+
+/**
+ * Whether a failed verification was the key set's doing rather than the token's: the answer is then "try
+ * again shortly", not "sign in again". Only a fetched set can fail so; with inline keys every failure is
+ * the token's. The identity provider's keys and Cloudflare Access's are judged alike.
+ */
+export function keySetFailed(keys: IdentityProviderConfig["keys"], err: unknown): boolean {
+  return keys.kind === "remote" && KEY_SET_SIDE.has(joseCode(err));
+}
 
 /**
  * Verifies an id_token: signature by a key the provider published, an allowed algorithm, `iss`, `aud` =
@@ -68,8 +77,7 @@ export async function verifyIdToken(idp: IdentityProviderConfig, token: string, 
     }));
   } catch (err) {
     const code = joseCode(err);
-    // Only a fetched key set can be "unavailable"; with inline keys every failure is the token's.
-    if (idp.keys.kind === "remote" && PROVIDER_SIDE.has(code)) {
+    if (keySetFailed(idp.keys, err)) {
       console.error(`identity provider keys unavailable (${code}):`, err instanceof Error ? err.message : err);
       return { ok: false, problem: "unavailable", code };
     }

@@ -4,10 +4,9 @@ import { jwtVerify } from "jose";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { errorResponse } from "../http/errors.js";
 import { edgeConfig, type OperatorAuthConfig } from "./config.js";
-import { keySet } from "./identity.js";
+import { keySet, keySetFailed } from "./identity.js";
 import { operatorLogins } from "./operator-logins.js";
 import { isOperatorSession, mintOperatorSession, OPERATOR_COOKIE, OPERATOR_SESSION_TTL_SECONDS, readLoginCode } from "./operator-tokens.js";
-import { joseCode } from "./passes.js";
 
 /**
  * The gate in front of the operators' console (/ops, its files and /api/ops/*). Deployed, Cloudflare
@@ -24,8 +23,6 @@ const ACCESS_ALGORITHMS = ["RS256"];
 /** Access's clock and ours differ a little; a token issued "now" must not be refused as from the future. */
 const CLOCK_TOLERANCE_SECONDS = 10;
 const MAX_ACCESS_JWT_LENGTH = 8_192;
-// Failures of Access's key set (unreachable, broken), not of the token: the operator should retry, not log in again.
-const KEYS_SIDE = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"]);
 
 type OperatorCheck = "operator" | "refused" | "unavailable";
 
@@ -41,7 +38,8 @@ async function verifyAccessJwt(access: NonNullable<OperatorAuthConfig["access"]>
     });
     return "operator";
   } catch (err) {
-    return KEYS_SIDE.has(joseCode(err)) ? "unavailable" : "refused";
+    // Access's keys unreachable or broken: the operator should retry, not log in again.
+    return keySetFailed(access.keys, err) ? "unavailable" : "refused";
   }
 }
 

@@ -219,8 +219,11 @@ const RING_SIZE = 200;
 export class LatencyRing {
   private readonly values: number[] = [];
   private next = 0;
+  /** The p95 of `values` as they are; undefined once a sample arrives. Every snapshot asks, few calls add. */
+  private p95Cached: number | null | undefined;
 
   add(samples: readonly HealthSample[]): void {
+    if (samples.length > 0) this.p95Cached = undefined;
     for (const s of samples) {
       if (this.values.length < RING_SIZE) this.values.push(s.latencyMs);
       else this.values[this.next] = s.latencyMs;
@@ -234,8 +237,9 @@ export class LatencyRing {
 
   /** The 95th percentile (nearest rank), or null with no samples. */
   p95(): number | null {
-    if (this.values.length === 0) return null;
+    if (this.p95Cached !== undefined) return this.p95Cached;
+    if (this.values.length === 0) return (this.p95Cached = null);
     const sorted = [...this.values].sort((a, b) => a - b);
-    return Math.round(sorted[Math.ceil(0.95 * sorted.length) - 1]!);
+    return (this.p95Cached = Math.round(sorted[Math.ceil(0.95 * sorted.length) - 1]!));
   }
 }

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
-import { autopilotStep, initialAutopilot, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "./autopilot.js";
+import { autopilotStep, initialAutopilot, ORIGIN_OUTCOMES, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "./autopilot.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
 import { cohortPolicy, edgeConfig } from "./config.js";
 import { cohortSeed, drawValue } from "./draw.js";
@@ -499,7 +499,7 @@ export class QueueShard extends DurableObject<Env> {
   private hear(samples: readonly HealthSample[], now: number): AutopilotState {
     const usable = samples
       .slice(-MAX_PENDING_PER_SHARD)
-      .filter((s) => Number.isFinite(s.latencyMs) && s.latencyMs >= 0 && ["ok", "5xx", "timeout", "unavailable"].includes(s.outcome));
+      .filter((s) => Number.isFinite(s.latencyMs) && s.latencyMs >= 0 && ORIGIN_OUTCOMES.includes(s.outcome));
     this.latencies.add(usable);
     return this.steer(now, usable, this.policy(this.shardAddress().shard).ratePerMinute);
   }
@@ -511,8 +511,12 @@ export class QueueShard extends DurableObject<Env> {
   private steer(now: number, samples: readonly HealthSample[], configuredPerMinute: number): AutopilotState {
     const config = edgeConfig(this.env);
     const pilotConfig = shardAutopilotConfig(config.autopilot, configuredPerMinute, config.shards);
-    const state = (this.pilot ??= readAutopilotState(this.row.autopilot) ?? initialAutopilot(pilotConfig, now));
+    // `this.pilot` is always a state the row holds (read from it or written to it below).
+    const known = this.pilot;
+    const state = known ?? readAutopilotState(this.row.autopilot) ?? initialAutopilot(pilotConfig, now);
     const next = autopilotStep(state, samples, pilotConfig, now);
+    // Every tick steps the controller; between decisions, with nothing heard, it hands back the same state.
+    if (next === known) return next;
     this.pilot = next;
     const stored = JSON.stringify(next);
     if (stored !== this.row.autopilot) {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
-import { AUTOPILOT_REASONS } from "./autopilot.js";
+import { originHealthView } from "./autopilot.js";
 import type { ShardSnapshot } from "./estimate.js";
 import type { ShardAddress } from "./queue-shard.js";
 
@@ -181,15 +181,7 @@ const sharedEntry = z.object({
     activeCap: z.number(),
     ratePerMinute: z.number(),
     configuredPerMinute: z.number().optional(),
-    origin: z
-      .object({
-        reason: z.enum(AUTOPILOT_REASONS),
-        changedAt: z.number(),
-        errorShare: z.number().nullable(),
-        p95Ms: z.number().nullable(),
-        samples: z.number(),
-      })
-      .optional(),
+    origin: originHealthView.optional(),
     observedPerMinute: z.number().nullable(),
     paused: z.boolean(),
     at: z.number(),

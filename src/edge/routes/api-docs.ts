@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { JsonSchema, OpenApiDocument, OpenApiOperation, OpenApiResponse } from "../../contract/openapi.js";
+import { escapeHtml } from "../../http/html.js";
 import { edgeApiDocument } from "../openapi.js";
 
 /**
@@ -36,9 +37,6 @@ apiDocsRoutes.get("/api/docs", (c) => {
   c.header("x-content-type-options", "nosniff");
   return c.html(documents().html);
 });
-
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!);
 
 /** The document's prose: plain text with `code` spans, as the table writes it. */
 const prose = (text: string) => escapeHtml(text).replace(/`([^`]+)`/g, "<code>$1</code>");

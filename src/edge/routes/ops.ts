@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { CohortHistory, OpsQueue } from "../../contract/ops.js";
 import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
-import type { ShardSnapshot } from "../estimate.js";
+import { PACE_MINUTES, type ShardSnapshot } from "../estimate.js";
 import { HISTORY_MINUTES, type ShardMinute } from "../queue-shard.js";
 import { cachedSnapshot, callShard, shardStub } from "../shard-client.js";
 
@@ -59,9 +59,6 @@ opsRoutes.get("/queue", async (c) => {
     cohorts,
   } satisfies OpsQueue);
 });
-
-/** Admissions per minute averaged over this many complete minutes: the pace the console draws. */
-const PACE_MINUTES = 5;
 
 /** One minute of a cohort, summed over its shards: what the history answers, as the contract says. */
 export type CohortMinute = CohortHistory["minutes"][number];
