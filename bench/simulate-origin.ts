@@ -32,7 +32,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { shardRate } from "../src/edge/admission.js";
 import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/autopilot.js";
-import { BREAKER_RETRY_AFTER_SECONDS, OriginBreaker } from "../src/edge/origin-health.js";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../src/contract/errors.js";
+import { BREAKER_RETRY_AFTER_SECONDS, ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health.js";
 import { COHORTS_2021, type SimulationOptions } from "./lib/replay-options.js";
 import { quantile, rng } from "./lib/stats.js";
 import { chart } from "./lib/svg.js";
@@ -45,9 +46,6 @@ type Replay = typeof simulate;
 /** Bookings a minute a healthy origin completes: above the defaults' ~17,000, with headroom for retries. */
 export const HEALTHY_CAPACITY = 24_000;
 const BASE_LATENCY_MS = 80;
-/** The edge gives up on the origin after this long (a failed request, outcome "timeout"). */
-const TIMEOUT_MS = 10_000;
-const RETRY_AFTER_S = 3;
 const READING_MEAN_S = 7;
 
 export interface OriginScenario {
@@ -220,7 +218,7 @@ class ModelledOrigin implements OriginHooks {
       let sample: HealthSample;
       if (i < served) {
         const latencyMs = -Math.log(1 - this.random()) * meanMs;
-        sample = latencyMs > TIMEOUT_MS ? { latencyMs: TIMEOUT_MS, outcome: "timeout" } : { latencyMs, outcome: "ok" };
+        sample = latencyMs > ORIGIN_TIMEOUT_MS ? { latencyMs: ORIGIN_TIMEOUT_MS, outcome: "timeout" } : { latencyMs, outcome: "ok" };
       } else {
         sample = { latencyMs: BASE_LATENCY_MS, outcome: "unavailable" };
       }
@@ -238,7 +236,7 @@ class ModelledOrigin implements OriginHooks {
         this.counts.failed++;
         this.counts.byOutcome[sample.outcome] = (this.counts.byOutcome[sample.outcome] ?? 0) + 1;
         this.failedOnce.add(who);
-        this.retry(who, t, RETRY_AFTER_S);
+        this.retry(who, t, UNAVAILABLE_RETRY_AFTER_SECONDS);
       }
     }
     for (let s = 0; s < this.o.shards; s++) this.pilots[s] = autopilotStep(this.pilots[s]!, samples[s]!, this.config, now);

@@ -7,6 +7,12 @@ import type { HealthSample, OriginOutcome } from "./autopilot.js";
  * since workerd cancels a request that waits on another request's promise.
  */
 
+/**
+ * The gate's answer from the origin must come within this, or the citizen is told to retry (keeping pass
+ * and place) and the request counts as a "timeout". The replay's modelled origin times out the same.
+ */
+export const ORIGIN_TIMEOUT_MS = 8_000;
+
 /** What one forwarded request tells about the origin: its outcome from the status (or no answer). */
 export function outcomeOf(status: number | "timeout" | "unreachable"): OriginOutcome {
   if (status === "timeout") return "timeout";
@@ -94,7 +100,7 @@ export const BREAKER_MAX_PROBE_MS = 30_000;
  * the origin copes, until it forwards all (10%, 20%, 40%, 80%, all: two minutes): a crowd held back for
  * minutes, let through at once, would overload an origin that is only just serving again. The replay's
  * degraded origin (bench/README.md) failed 1.5% of requests with a first share of a quarter, 0.86% with
- * a tenth.
+ * a tenth (0.95% once the model timed out at the gate's 8 s rather than 10 s).
  */
 export const BREAKER_FIRST_SHARE = 0.1;
 /** What a citizen refused by the open breaker is told: come back in this long, not the usual 3 s. */

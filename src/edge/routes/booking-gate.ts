@@ -4,7 +4,7 @@ import { readBody } from "../../http/body-limit.js";
 import { fail } from "../../http/errors.js";
 import type { HealthSample, OriginOutcome } from "../autopilot.js";
 import { edgeConfig } from "../config.js";
-import { BREAKER_RETRY_AFTER_SECONDS, holdSample, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
+import { BREAKER_RETRY_AFTER_SECONDS, holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
 import { shardName, shardStub } from "../shard-client.js";
 
@@ -16,8 +16,6 @@ type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
  */
 export const bookingGate = new Hono<{ Bindings: Env; Variables: PassVariables }>();
 
-/** The origin's answer must come within this, or the citizen is told to retry (keeping pass and place). */
-const ORIGIN_TIMEOUT_MS = 8_000;
 
 /** Headers worth passing on; cookies and the rest stay at the edge. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
