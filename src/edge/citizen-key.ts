@@ -5,8 +5,6 @@
  * can enforce one booking per cohort), and without the secret the key says nothing about who they are.
  */
 
-import { Buffer } from "node:buffer";
-
 const encoder = new TextEncoder();
 // Labels keep the secret's uses apart: no identity string can make a citizen key equal a derived key.
 const CITIZEN_LABEL = "citizen-key/v1:";
@@ -28,13 +26,22 @@ async function hmac(secret: string, message: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(message)));
 }
 
-// Buffer (nodejs_compat) encodes in native code: a join encodes a key, a ticket id and a ticket's parts.
+// V8's own base64 (Uint8Array.prototype.toBase64, Uint8Array.fromBase64), which workerd has: this file runs
+// only there. A join encodes or decodes four times (key, shard, tag, ticket), and node:buffer's Buffer, a
+// JavaScript layer over the same native code, allocated a wrapper each time. Typed here because
+// TypeScript's ES2023 library does not describe them yet.
+type NativeBase64Options = { alphabet: "base64url"; omitPadding?: boolean };
+const ENCODE: NativeBase64Options = { alphabet: "base64url", omitPadding: true };
+const DECODE: NativeBase64Options = { alphabet: "base64url" };
+const nativeBase64 = Uint8Array as unknown as { fromBase64(text: string, options: NativeBase64Options): Uint8Array };
+
 export function base64url(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
+  return (bytes as Uint8Array & { toBase64(options: NativeBase64Options): string }).toBase64(ENCODE);
 }
 
+/** Decodes base64url; throws a SyntaxError on a character outside the alphabet (keys come from `citizenKey`). */
 function base64urlDecode(s: string): Uint8Array {
-  return Buffer.from(s, "base64url");
+  return nativeBase64.fromBase64(s, DECODE);
 }
 
 /**

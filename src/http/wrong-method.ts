@@ -1,4 +1,5 @@
 import type { Env, Hono, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { fail } from "./errors.js";
 
 /**
@@ -30,8 +31,9 @@ export function allowedMethods<E extends Env>(app: Hono<E>, path: string): strin
 /** 405 `method_not_allowed` with `Allow` for a known path asked with a method it does not answer. */
 export function refuseWrongMethods<E extends Env>(app: Hono<E>): MiddlewareHandler<E> {
   return async (c, next) => {
-    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
-    if (!hasRoute(app, method, c.req.path)) {
+    // The routes Hono matched for this request (HEAD is routed as GET), so nothing is matched twice: a
+    // handler among them means the method is right, whatever else (middleware) matched too.
+    if (!matchedRoutes(c).some((route) => route.method !== "ALL")) {
       const allowed = allowedMethods(app, c.req.path);
       if (allowed.length > 0) {
         const allow = allowed.join(", ");
