@@ -1,4 +1,5 @@
 import type { Env, Hono, MiddlewareHandler } from "hono";
+import type { RouterRoute } from "hono/types";
 import { matchedRoutes } from "hono/route";
 import { fail } from "./errors.js";
 
@@ -12,10 +13,15 @@ import { fail } from "./errors.js";
 // The methods worth naming in `Allow`; any other method a client invents is simply not among them.
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
-/** True when `app` has a handler (not only middleware, which `use` registers for "ALL") for `method` at `path`. */
+/** A handler, not middleware (which `use` registers for "ALL"). */
+function isHandler(route: RouterRoute): boolean {
+  return route.method !== "ALL";
+}
+
+/** True when `app` has a handler for `method` at `path`. */
 function hasRoute<E extends Env>(app: Hono<E>, method: string, path: string): boolean {
   const [matched] = app.router.match(method, path);
-  return matched.some(([[, route]]) => route.method !== "ALL");
+  return matched.some(([[, route]]) => isHandler(route));
 }
 
 /** The methods `app` answers at `path` (HEAD wherever GET is, as Hono answers HEAD with the GET route). */
@@ -33,7 +39,7 @@ export function refuseWrongMethods<E extends Env>(app: Hono<E>): MiddlewareHandl
   return async (c, next) => {
     // The routes Hono matched for this request (HEAD is routed as GET), so nothing is matched twice: a
     // handler among them means the method is right, whatever else (middleware) matched too.
-    if (!matchedRoutes(c).some((route) => route.method !== "ALL")) {
+    if (!matchedRoutes(c).some(isHandler)) {
       const allowed = allowedMethods(app, c.req.path);
       if (allowed.length > 0) {
         const allow = allowed.join(", ");

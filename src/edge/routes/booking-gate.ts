@@ -16,7 +16,6 @@ type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
  */
 export const bookingGate = new Hono<{ Bindings: Env; Variables: PassVariables }>();
 
-
 /** Headers worth passing on; cookies and the rest stay at the edge. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "cache-control", "retry-after", "www-authenticate", "location"];
