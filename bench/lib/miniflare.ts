@@ -20,7 +20,7 @@ import { onCleanup } from "./processes.js";
 
 const run = promisify(execFile);
 
-export type BundleName = "edge" | "edge-bench";
+export type BundleName = "edge" | "edge-bench" | "pieces";
 
 interface WranglerToml {
   compatibility_date: string;
@@ -54,17 +54,24 @@ function readWranglerToml(): WranglerToml {
 const bundles = new Map<BundleName, Promise<string>>();
 let buildDir: string | undefined;
 
+/** Each bundle's wrangler configuration and the file its dry run writes. */
+const BUNDLES: Record<BundleName, { config: string; entry: string }> = {
+  edge: { config: "wrangler.toml", entry: "index.js" },
+  "edge-bench": { config: "bench/workers/wrangler.bench.toml", entry: "edge-bench.js" },
+  pieces: { config: "bench/workers/wrangler.pieces.toml", entry: "pieces.js" },
+};
+
 /**
  * Bundles a Worker exactly as a deploy would (`wrangler deploy --dry-run`), once per bench process:
- * "edge" is src/edge/index.ts from wrangler.toml, "edge-bench" is bench/workers/edge-bench.ts.
+ * "edge" is src/edge/index.ts from wrangler.toml, "edge-bench" is bench/workers/edge-bench.ts, "pieces" is
+ * bench/workers/pieces.ts (bench/dissect.ts).
  */
 export function bundle(name: BundleName): Promise<string> {
   let pending = bundles.get(name);
   if (!pending) {
     buildDir ??= mkdtempSync(join(tmpdir(), "bench-bundles-"));
     const outdir = join(buildDir, name);
-    const config = name === "edge" ? "wrangler.toml" : "bench/workers/wrangler.bench.toml";
-    const entry = name === "edge" ? "index.js" : "edge-bench.js";
+    const { config, entry } = BUNDLES[name];
     pending = run(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "-c", config, "--outdir", outdir], {
       cwd: root,
       timeout: 120_000,
@@ -90,6 +97,8 @@ export interface EdgeOptions {
   assets?: boolean;
   /** Also start the baseline Worker (bench/workers/bare-counter.js) in the same workerd. */
   bareCounter?: boolean;
+  /** The bundle's Durable Object bindings, binding name → class (default: the edge's QUEUE_SHARD). */
+  objects?: Record<string, string>;
   /** Open workerd's V8 inspector on this port (0: none). */
   inspectorPort?: number;
 }
@@ -143,7 +152,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       scriptPath,
       modulesRoot: dirname(scriptPath),
       bindings: vars,
-      durableObjects: { QUEUE_SHARD: { className: "QueueShard", useSQLite: true } },
+      durableObjects: Object.fromEntries(
+        Object.entries(options.objects ?? { QUEUE_SHARD: "QueueShard" }).map(([binding, className]) => [binding, { className, useSQLite: true }]),
+      ),
       ratelimits: rateLimits(toml),
       ...(assets ? { assets } : {}),
     },

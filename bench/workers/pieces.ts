@@ -1,0 +1,246 @@
+/**
+ * The pieces of a join, one at a time, for `npx tsx bench/dissect.ts`. Each route does what the bare
+ * counter does (read the body, one RPC into a Durable Object, a small JSON answer) plus one piece of a
+ * join repeated `times` times, so that a piece costing a few microseconds stands out of the noise of the
+ * whole request. Where the edge has a function for the piece, the piece calls it (verifyIdToken,
+ * citizenKey, signTicket, the claims schema); the Durable Object pieces are stand-ins with the shapes
+ * and SQL of QueueShard's join, because the real object's join cannot be repeated without the rest.
+ *
+ * Bundled only for benchmarks (bench/workers/wrangler.pieces.toml); never deployed.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { Hono } from "hono";
+import { matchedRoutes } from "hono/route";
+import { idTokenClaims } from "../../src/contract/identity.js";
+import { joinRequest } from "../../src/contract/queue.js";
+import { base64url, citizenKey } from "../../src/edge/citizen-key.js";
+import { edgeConfig } from "../../src/edge/config.js";
+import { verifyIdToken } from "../../src/edge/identity.js";
+import { signTicket } from "../../src/edge/tickets.js";
+
+interface PiecesEnv extends Env {
+  COUNTER: DurableObjectNamespace<Counter>;
+  JOURNAL: DurableObjectNamespace<Journal>;
+  /** The identity provider's keys, inline (the bench is the provider: bench/lib/identity.ts). */
+  IDP_JWKS: string;
+}
+
+/** What QueueShard's join answers (src/edge/queue-shard.ts JoinResult), with a snapshot of its counters. */
+function joinShaped(seq: number) {
+  const now = Date.now();
+  return {
+    ticketId: "q0Xk3vTc9bLm2Jp7Wd4sYA",
+    seq,
+    joinedAt: now,
+    replacedExpired: false,
+    snapshot: { lastSeq: seq, serving: 0, active: 0, activeCap: 100, ratePerMinute: 60, configuredPerMinute: 60, observedPerMinute: null, paused: false, at: now },
+  };
+}
+
+/** The bare counter's object, plus a method that answers with a join's shape instead of a number. */
+export class Counter extends DurableObject<PiecesEnv> {
+  count = 0;
+
+  increment(): number {
+    return ++this.count;
+  }
+
+  joinResult(): ReturnType<typeof joinShaped> {
+    return joinShaped(++this.count);
+  }
+}
+
+/**
+ * QueueShard's write path without its rules: joins wait for the next turn of the event loop and are
+ * written in one transactionSync, one INSERT of the ticket row each and one UPDATE of the counter.
+ */
+export class Journal extends DurableObject<PiecesEnv> {
+  private readonly sql: SqlStorage;
+  private lastSeq: number;
+  private pending: Array<{ citizenKey: string; resolve: (seq: number) => void; reject: (err: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(ctx: DurableObjectState, env: PiecesEnv) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS tickets (seq INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL, citizen_tag INTEGER NOT NULL,
+      citizen_key TEXT NOT NULL, joined_at INTEGER NOT NULL, admitted_at INTEGER, claimed_at INTEGER, pass_exp INTEGER,
+      completed_at INTEGER, active_until INTEGER);
+      CREATE TABLE IF NOT EXISTS counters (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
+      INSERT OR IGNORE INTO counters VALUES (1, 0);`);
+    this.lastSeq = this.sql.exec<{ last_seq: number }>("SELECT last_seq FROM counters WHERE id = 1").one().last_seq;
+  }
+
+  join(citizenKey: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ citizenKey, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setTimeout(() => this.flush(), 0);
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    try {
+      const seqs = this.ctx.storage.transactionSync(() => {
+        const written = batch.map(({ citizenKey }) => {
+          const seq = ++this.lastSeq;
+          const ticketId = base64url(crypto.getRandomValues(new Uint8Array(16)));
+          this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, seq & 0xffffff, citizenKey, Date.now());
+          return seq;
+        });
+        this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", this.lastSeq);
+        return written;
+      });
+      batch.forEach((join, i) => join.resolve(seqs[i]!));
+    } catch (err) {
+      this.lastSeq = this.sql.exec<{ last_seq: number }>("SELECT last_seq FROM counters WHERE id = 1").one().last_seq;
+      for (const join of batch) join.reject(err);
+    }
+  }
+}
+
+/** V8's base64url decoder, which workerd has and TypeScript's ES2023 library does not describe. */
+function fromBase64url(text: string): Uint8Array {
+  return (Uint8Array as unknown as { fromBase64(text: string, options: { alphabet: "base64url" }): Uint8Array }).fromBase64(text, { alphabet: "base64url" });
+}
+
+/** The id_token of a request body (the bench sends join bodies), validated as the edge does. */
+async function idTokenOf(request: Request): Promise<string> {
+  return joinRequest.parse(JSON.parse(await request.text())).idToken;
+}
+
+/** The part of every piece that the bare counter also does: one RPC and a small JSON answer. */
+async function bareAnswer(env: PiecesEnv, extra: Record<string, unknown> = {}): Promise<Response> {
+  const n = await env.COUNTER.getByName("bare").increment();
+  return Response.json({ n, ...extra });
+}
+
+type Piece = (request: Request, env: PiecesEnv, times: number) => Promise<Response>;
+
+/** Each piece with what `times` counts; `bare` is the baseline of most of them. */
+export const PIECES: Record<string, Piece> = {
+  bare: async (request, env) => {
+    await request.text();
+    return bareAnswer(env);
+  },
+  // One RPC more per time; its baseline is `bare`.
+  rpc: async (request, env, times) => {
+    await request.text();
+    for (let i = 0; i < times; i++) await env.COUNTER.getByName("bare").increment();
+    return bareAnswer(env);
+  },
+  // The same RPCs answered with a join's shape instead of a number; its baseline is `rpc`.
+  result: async (request, env, times) => {
+    await request.text();
+    for (let i = 0; i < times; i++) await env.COUNTER.getByName("bare").joinResult();
+    return bareAnswer(env);
+  },
+  // Concurrent RPCs answered from memory; the baseline of `commit`.
+  "rpc-batch": async (request, env, times) => {
+    await request.text();
+    const counter = env.COUNTER.getByName("bare");
+    await Promise.all(Array.from({ length: times }, () => counter.increment()));
+    return bareAnswer(env);
+  },
+  // Concurrent joins written by the group commit, each a distinct citizen key.
+  commit: async (request, env, times) => {
+    const body = await request.text();
+    const journal = env.JOURNAL.getByName("journal");
+    await Promise.all(Array.from({ length: times }, (_, i) => journal.join(body.slice(-43 - i, body.length - i))));
+    return bareAnswer(env);
+  },
+  // The edge's whole id_token check: jose (RS256, claims) and the claims schema.
+  identity: async (request, env, times) => {
+    const token = await idTokenOf(request);
+    const config = edgeConfig(env);
+    for (let i = 0; i < times; i++) {
+      const check = await verifyIdToken(config.identity, token);
+      if (!check.ok) return Response.json({ error: check.code }, { status: 400 });
+    }
+    return bareAnswer(env);
+  },
+  // The RS256 signature alone, by WebCrypto, with the key imported once: the floor under `identity`.
+  rs256: async (request, env, times) => {
+    const token = await idTokenOf(request);
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const key = await rs256Key(env);
+    const data = new TextEncoder().encode(`${header}.${payload}`);
+    const bytes = fromBase64url(signature);
+    for (let i = 0; i < times; i++) {
+      if (!(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, bytes, data))) return Response.json({ error: "bad signature" }, { status: 400 });
+    }
+    return bareAnswer(env);
+  },
+  // The claims schema alone, on the token's own claims.
+  claims: async (request, env, times) => {
+    const token = await idTokenOf(request);
+    const claims: unknown = JSON.parse(new TextDecoder().decode(fromBase64url(token.split(".")[1] ?? "")));
+    for (let i = 0; i < times; i++) if (!idTokenClaims.safeParse(claims).success) return Response.json({ error: "claims" }, { status: 400 });
+    return bareAnswer(env);
+  },
+  // The citizen key: an HMAC-SHA256 by WebCrypto under the isolate's imported key.
+  "citizen-key": async (request, env, times) => {
+    const token = await idTokenOf(request);
+    const secret = edgeConfig(env).citizenKeySecret;
+    for (let i = 0; i < times; i++) await citizenKey(secret, { issuer: "https://bench-idp.invalid", subject: token.slice(-43 - i, token.length - i) });
+    return bareAnswer(env);
+  },
+  // The queue ticket: claims to JSON, base64url, an HMAC-SHA256.
+  ticket: async (request, env, times) => {
+    await request.text();
+    const config = edgeConfig(env);
+    const now = Date.now();
+    for (let i = 0; i < times; i++) await signTicket(config, { sub: "k".repeat(43), jti: "q0Xk3vTc9bLm2Jp7Wd4sYA", cohort: "55-59", shard: 0, seq: i + 1 }, now);
+    return bareAnswer(env);
+  },
+};
+
+const rs256Keys = new Map<string, Promise<CryptoKey>>();
+
+function rs256Key(env: PiecesEnv): Promise<CryptoKey> {
+  let key = rs256Keys.get(env.IDP_JWKS);
+  if (!key) {
+    const { keys } = JSON.parse(env.IDP_JWKS) as { keys: JsonWebKey[] };
+    key = crypto.subtle.importKey("jwk", keys[0]!, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
+    rs256Keys.set(env.IDP_JWKS, key);
+  }
+  return key;
+}
+
+/**
+ * The framework: the bare counter's request through a Hono app shaped as the edge's (two app-wide
+ * middlewares, a sub-app mounted under a prefix, two response headers set on the context, c.json).
+ */
+const framework = new Hono<{ Bindings: PiecesEnv }>();
+framework.use(async (c, next) => {
+  if (!matchedRoutes(c).some((route) => route.method !== "ALL")) return c.json({ error: "method" }, 405);
+  await next();
+});
+framework.use(async (c, next) => {
+  if (!/^[0-9]+$/.test(c.req.header("content-length") ?? "0")) return c.json({ error: "length" }, 400);
+  await next();
+});
+const mounted = new Hono<{ Bindings: PiecesEnv }>();
+mounted.post("/hono", async (c) => {
+  await c.req.raw.text();
+  const n = await c.env.COUNTER.getByName("bare").increment();
+  c.header("set-cookie", `wr_ticket=${"t".repeat(300)}; Max-Age=604800; Path=/api; HttpOnly; Secure; SameSite=Lax`, { append: true });
+  c.header("cache-control", "no-store");
+  return c.json({ n }, 200);
+});
+framework.route("/piece", mounted);
+
+export default {
+  async fetch(request, env): Promise<Response> {
+    const url = new URL(request.url);
+    const name = url.pathname.slice("/piece/".length);
+    if (name === "hono") return framework.fetch(request, env);
+    const piece = PIECES[name];
+    if (!piece) return Response.json({ error: `no piece ${name}` }, { status: 404 });
+    return piece(request, env, Number(url.searchParams.get("times") ?? "1"));
+  },
+} satisfies ExportedHandler<PiecesEnv>;
