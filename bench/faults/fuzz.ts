@@ -8,6 +8,7 @@
  * booking is intact.
  */
 import { connect } from "node:net";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { errorBody } from "../../src/contract/errors.js";
 import { Crowd } from "./crowd.js";
 import type { ScenarioContext, ScenarioSpec } from "./harness.js";
@@ -228,7 +229,7 @@ function fire(port: number, shot: Shot, timeoutMs: number): Promise<{ status: nu
       const length = /\r\ncontent-length:\s*(\d+)/i.exec(headerText)?.[1];
       if (length !== undefined) body = body.slice(0, Number(length));
       const retryAfter = /\r\nretry-after:\s*([^\r\n]*)/i.exec(headerText)?.[1] ?? null;
-      resolve({ status: Number(m[1]), retryAfter, body: Buffer.from(body, "latin1").toString("utf8"), headerText });
+      resolve({ status: Number(m[1]), retryAfter, body: decoded(Buffer.from(body, "latin1"), headerText).toString("utf8"), headerText });
     };
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -247,6 +248,23 @@ function fire(port: number, shot: Shot, timeoutMs: number): Promise<{ status: nu
       if (shot.end && !socket.destroyed) socket.end();
     });
   });
+}
+
+/**
+ * A body as the client meant to read it: workerd compresses an answer when the request accepts gzip or
+ * br (the fuzz's random headers often do), and a compressed JSON error is still the error shape. A body
+ * that does not decode (cut short, say) is judged as it came.
+ */
+function decoded(body: Buffer, headerText: string): Buffer {
+  const encoding = /\r\ncontent-encoding:\s*([^\r\n]*)/i.exec(headerText)?.[1]?.trim().toLowerCase();
+  try {
+    if (encoding === "gzip") return gunzipSync(body);
+    if (encoding === "br") return brotliDecompressSync(body);
+    if (encoding === "deflate") return inflateSync(body);
+  } catch {
+    // Judged as it came.
+  }
+  return body;
 }
 
 function dechunk(text: string): string {
@@ -334,7 +352,9 @@ export function fuzz(ctx: ScenarioContext): ScenarioSpec {
           h.tally.answer(`fuzz ${kind} to ${target} (${describe(shot)})`, answer.status, answer.retryAfter, answer.body);
           stats.status[answer.status] = (stats.status[answer.status] ?? 0) + 1;
           // Issue 11: every refusal in the one error shape. Counted here (a 2xx/3xx has its own shape).
-          if (answer.status >= 400 && !errorBody.safeParse(parseJson(answer.body)).success && !(answer.status === 404 && answer.body === "")) {
+          // An answer to HEAD has no body by HTTP's rules, so it cannot carry the shape; it is not counted.
+          const head = Buffer.concat(shot.pieces).subarray(0, 5).toString("latin1") === "HEAD ";
+          if (answer.status >= 400 && !head && !errorBody.safeParse(parseJson(answer.body)).success && !(answer.status === 404 && answer.body === "")) {
             stats.notInShape++;
             if (notShapedExamples.length < 8) notShapedExamples.push(`${kind} to ${target} (${describe(shot)}): ${answer.status} ${answer.body.slice(0, 100).replace(/\s+/g, " ")}`);
           }
