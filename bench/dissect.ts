@@ -19,6 +19,7 @@ import { Citizens, joinLoad } from "./lib/edge-client.js";
 import { okPerSecond } from "./lib/load.js";
 import { machine } from "./lib/machine.js";
 import { machineLine } from "./lib/report.js";
+import { median } from "./lib/stats.js";
 import { removeBundles, startEdge } from "./lib/miniflare.js";
 import { cleanupAll } from "./lib/processes.js";
 import { cpuSeconds, workerdPid } from "./lib/workerd-process.js";
@@ -58,19 +59,15 @@ if (unknown.length > 0) throw new Error(`no such piece: ${unknown.join(", ")}; p
 
 /** The pieces asked for and every baseline they are measured against, in the table's order. */
 function withBaselines(names: string[]): PieceSpec[] {
-  const wanted = new Set(names.length > 0 ? names : PIECES.map((p) => p.name));
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of PIECES) if (wanted.has(p.name) && !wanted.has(p.baseline)) wanted.add(p.baseline), (grew = true);
-  }
+  const wanted = new Set<string>();
+  const want = (name: string): void => {
+    if (wanted.has(name)) return;
+    wanted.add(name);
+    want(PIECES.find((p) => p.name === name)!.baseline);
+  };
+  (names.length > 0 ? names : PIECES.map((p) => p.name)).forEach(want);
   return PIECES.filter((p) => wanted.has(p.name));
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 const pieces = withBaselines(positionals);
 console.log(`dissect: ${pieces.map((p) => p.name).join(", ")}; ${rounds} round(s) of ${seconds} s, 32 connections`);

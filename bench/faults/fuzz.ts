@@ -200,6 +200,10 @@ const KINDS: Record<string, (r: Random, p: Pool) => Omit<Shot, "kind" | "target"
 };
 
 /** What a shot asked, for the examples: its request line and any Content-Length or Transfer-Encoding, cut short. */
+function isHead(shot: Shot): boolean {
+  return Buffer.concat(shot.pieces).subarray(0, 5).toString("latin1") === "HEAD ";
+}
+
 function describe(shot: Shot): string {
   const head = Buffer.concat(shot.pieces).subarray(0, 2048).toString("latin1");
   const line = JSON.stringify(head.split(/\r?\n/)[0]!.slice(0, 80));
@@ -353,8 +357,7 @@ export function fuzz(ctx: ScenarioContext): ScenarioSpec {
           stats.status[answer.status] = (stats.status[answer.status] ?? 0) + 1;
           // Issue 11: every refusal in the one error shape. Counted here (a 2xx/3xx has its own shape).
           // An answer to HEAD has no body by HTTP's rules, so it cannot carry the shape; it is not counted.
-          const head = Buffer.concat(shot.pieces).subarray(0, 5).toString("latin1") === "HEAD ";
-          if (answer.status >= 400 && !head && !errorBody.safeParse(parseJson(answer.body)).success && !(answer.status === 404 && answer.body === "")) {
+          if (answer.status >= 400 && !isHead(shot) && !errorBody.safeParse(parseJson(answer.body)).success && !(answer.status === 404 && answer.body === "")) {
             stats.notInShape++;
             if (notShapedExamples.length < 8) notShapedExamples.push(`${kind} to ${target} (${describe(shot)}): ${answer.status} ${answer.body.slice(0, 100).replace(/\s+/g, " ")}`);
           }

@@ -40,7 +40,7 @@ export function base64url(bytes: Uint8Array): string {
 }
 
 /** Decodes base64url; throws a SyntaxError on a character outside the alphabet (keys come from `citizenKey`). */
-function base64urlDecode(s: string): Uint8Array {
+export function base64urlDecode(s: string): Uint8Array {
   return nativeBase64.fromBase64(s, DECODE);
 }
 
