@@ -38,12 +38,17 @@ const PIECES: PieceSpec[] = [
   { name: "hono", times: 1, baseline: "bare", what: "the same request through a Hono app shaped as the edge's (two middlewares, a mounted route, two headers, c.json)" },
   { name: "rpc", times: 10, baseline: "bare", what: "one more RPC into a Durable Object, awaited, answered with a number" },
   { name: "result", times: 10, baseline: "rpc", what: "an RPC answered with a join's result (ticket id, seq, counters snapshot) instead of a number" },
+  { name: "result-json", times: 10, baseline: "rpc", what: "the same result sent as JSON text and parsed by the caller (QueueShard's joinJson)" },
   { name: "rpc-batch", times: 10, baseline: "bare", what: "one of 10 concurrent RPCs answered from memory" },
   { name: "commit", times: 10, baseline: "rpc-batch", what: "a join written by the group commit (an INSERT in the batch's transactionSync) instead of answered from memory" },
+  { name: "commit-rows", times: 10, baseline: "rpc-batch", what: "the same, the batch's rows written in multi-row INSERTs of up to 20" },
+  { name: "shard-join", times: 10, baseline: "rpc-batch", what: "a join into the edge's QueueShard (10 concurrent, distinct citizens), its result an object, instead of an RPC answered from memory" },
+  { name: "shard-join-json", times: 10, baseline: "rpc-batch", what: "the same joins, their results sent as JSON text (joinJson) and parsed" },
   { name: "identity", times: 10, baseline: "bare", what: "the edge's id_token check (verifyIdToken: jose RS256, claims, schema)" },
   { name: "rs256", times: 10, baseline: "bare", what: "the RS256 signature alone (WebCrypto, key imported once)" },
   { name: "claims", times: 100, baseline: "bare", what: "the id_token claims schema (zod) alone" },
   { name: "citizen-key", times: 20, baseline: "bare", what: "the citizen key (HMAC-SHA256, WebCrypto)" },
+  { name: "join-limit", times: 10, baseline: "bare", what: "the join limit (JOIN_LIMIT.limit, workerd's local simulation of the rate-limiting binding)" },
   { name: "ticket", times: 20, baseline: "bare", what: "signing a queue ticket (JSON, base64url, HMAC-SHA256)" },
 ];
 
@@ -72,7 +77,7 @@ function withBaselines(names: string[]): PieceSpec[] {
 const pieces = withBaselines(positionals);
 console.log(`dissect: ${pieces.map((p) => p.name).join(", ")}; ${rounds} round(s) of ${seconds} s, 32 connections`);
 console.log(`machine: ${machineLine(machine())}; load average ${loadavg()[0]!.toFixed(2)}`);
-const edge = await startEdge({ bundle: "pieces", objects: { COUNTER: "Counter", JOURNAL: "Journal" } });
+const edge = await startEdge({ bundle: "pieces", objects: { COUNTER: "Counter", JOURNAL: "Journal", JOURNAL_ROWS: "JournalRows", QUEUE_SHARD: "QueueShard" } });
 try {
   const pid = workerdPid();
   if (pid === undefined) throw new Error("no workerd process found under this process");

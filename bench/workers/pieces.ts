@@ -3,8 +3,8 @@
  * counter does (read the body, one RPC into a Durable Object, a small JSON answer) plus one piece of a
  * join repeated `times` times, so that a piece costing a few microseconds stands out of the noise of the
  * whole request. Where the edge has a function for the piece, the piece calls it (verifyIdToken,
- * citizenKey, signTicket, the claims schema); the Durable Object pieces are stand-ins with the shapes
- * and SQL of QueueShard's join, because the real object's join cannot be repeated without the rest.
+ * citizenKey, signTicket, the claims schema, QueueShard's join); the commit and result pieces are
+ * stand-ins with the shapes and SQL of QueueShard's join, to weigh one part of it at a time.
  *
  * Bundled only for benchmarks (bench/workers/wrangler.pieces.toml); never deployed.
  */
@@ -18,10 +18,14 @@ import { base64url, base64urlDecode, citizenKey } from "../../src/edge/citizen-k
 import { edgeConfig } from "../../src/edge/config.js";
 import { verifyIdToken } from "../../src/edge/identity.js";
 import { signTicket } from "../../src/edge/tickets.js";
+import { shardStub } from "../../src/edge/shard-client.js";
+
+export { QueueShard } from "../../src/edge/queue-shard.js";
 
 interface PiecesEnv extends Env {
   COUNTER: DurableObjectNamespace<Counter>;
   JOURNAL: DurableObjectNamespace<Journal>;
+  JOURNAL_ROWS: DurableObjectNamespace<JournalRows>;
   /** The identity provider's keys, inline (the bench is the provider: bench/lib/identity.ts). */
   IDP_JWKS: string;
 }
@@ -49,6 +53,11 @@ export class Counter extends DurableObject<PiecesEnv> {
   joinResult(): ReturnType<typeof joinShaped> {
     return joinShaped(++this.count);
   }
+
+  /** The same result as JSON text, as QueueShard's joinJson sends it. */
+  joinResultJson(): string {
+    return JSON.stringify(joinShaped(++this.count));
+  }
 }
 
 /**
@@ -60,6 +69,7 @@ export class Journal extends DurableObject<PiecesEnv> {
   private lastSeq: number;
   private pending: Array<{ citizenKey: string; resolve: (seq: number) => void; reject: (err: unknown) => void }> = [];
   private scheduled = false;
+  protected multiRow = false;
 
   constructor(ctx: DurableObjectState, env: PiecesEnv) {
     super(ctx, env);
@@ -87,12 +97,18 @@ export class Journal extends DurableObject<PiecesEnv> {
     this.scheduled = false;
     try {
       const seqs = this.ctx.storage.transactionSync(() => {
+        const rows: SqlStorageValue[][] = [];
         const written = batch.map(({ citizenKey }) => {
           const seq = ++this.lastSeq;
           const ticketId = base64url(crypto.getRandomValues(new Uint8Array(16)));
-          this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, seq & 0xffffff, citizenKey, Date.now());
+          if (this.multiRow) rows.push([seq, ticketId, seq & 0xffffff, citizenKey, Date.now()]);
+          else this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, seq & 0xffffff, citizenKey, Date.now());
           return seq;
         });
+        for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
+          const chunk = rows.slice(at, at + ROWS_PER_INSERT);
+          this.sql.exec(`INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...chunk.flat());
+        }
         this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", this.lastSeq);
         return written;
       });
@@ -102,6 +118,19 @@ export class Journal extends DurableObject<PiecesEnv> {
       for (const join of batch) join.reject(err);
     }
   }
+}
+
+/** A statement binds at most 100 values in a Durable Object's SQLite; a ticket row binds 5. */
+const ROWS_PER_INSERT = 20;
+
+/** The same, writing each batch's rows in multi-row INSERTs of up to ROWS_PER_INSERT. */
+export class JournalRows extends Journal {
+  protected override multiRow = true;
+}
+
+/** A citizen key as citizenKey makes them (43 base64url characters of 32 random bytes), a new citizen each time. */
+function randomCitizenKey(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** The id_token of a request body (the bench sends join bodies), validated as the edge does. */
@@ -135,6 +164,12 @@ const PIECES: Record<string, Piece> = {
     for (let i = 0; i < times; i++) await env.COUNTER.getByName("bare").joinResult();
     return bareAnswer(env);
   },
+  // The same result sent as JSON text and parsed by the caller; its baseline is `rpc`.
+  "result-json": async (request, env, times) => {
+    await request.text();
+    for (let i = 0; i < times; i++) JSON.parse(await env.COUNTER.getByName("bare").joinResultJson());
+    return bareAnswer(env);
+  },
   // Concurrent RPCs answered from memory; the baseline of `commit`.
   "rpc-batch": async (request, env, times) => {
     await request.text();
@@ -147,6 +182,27 @@ const PIECES: Record<string, Piece> = {
     const body = await request.text();
     const journal = env.JOURNAL.getByName("journal");
     await Promise.all(Array.from({ length: times }, (_, i) => journal.join(body.slice(-43 - i, body.length - i))));
+    return bareAnswer(env);
+  },
+  // The same joins written in multi-row INSERTs.
+  "commit-rows": async (request, env, times) => {
+    const body = await request.text();
+    const journal = env.JOURNAL_ROWS.getByName("journal");
+    await Promise.all(Array.from({ length: times }, (_, i) => journal.join(body.slice(-43 - i, body.length - i))));
+    return bareAnswer(env);
+  },
+  // Concurrent joins into the edge's own QueueShard, each a distinct citizen key, answered as objects.
+  "shard-join": async (request, env, times) => {
+    await request.text();
+    const shard = shardStub(env, { cohort: edgeConfig(env).cohorts[0]!.id, shard: 0 });
+    await Promise.all(Array.from({ length: times }, () => shard.join(randomCitizenKey())));
+    return bareAnswer(env);
+  },
+  // The same joins answered as JSON text (joinJson), as the edge calls them.
+  "shard-join-json": async (request, env, times) => {
+    await request.text();
+    const shard = shardStub(env, { cohort: edgeConfig(env).cohorts[0]!.id, shard: 0 });
+    await Promise.all(Array.from({ length: times }, async () => JSON.parse(await shard.joinJson(randomCitizenKey()))));
     return bareAnswer(env);
   },
   // The edge's whole id_token check: jose (RS256, claims) and the claims schema.
@@ -183,6 +239,13 @@ const PIECES: Record<string, Piece> = {
     const token = await idTokenOf(request);
     const config = edgeConfig(env);
     for (let i = 0; i < times; i++) await citizenKey(config.citizenKeySecret, { issuer: config.identity.issuer, subject: token.slice(-43 - i, token.length - i) });
+    return bareAnswer(env);
+  },
+  // The join limit (wrangler.toml's JOIN_LIMIT) as workerd simulates it locally, each time for another
+  // citizen key, as a join asks it once for its citizen.
+  "join-limit": async (request, env, times) => {
+    const body = await request.text();
+    for (let i = 0; i < times; i++) await env.JOIN_LIMIT.limit({ key: body.slice(-43 - i, body.length - i) });
     return bareAnswer(env);
   },
   // The queue ticket: claims to JSON, base64url, an HMAC-SHA256.

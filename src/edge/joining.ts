@@ -8,7 +8,7 @@ import { cohortForBirthYear, joinsOpenAt, type EdgeConfig } from "./config.js";
 import { verifyIdToken, type VerifiedCitizen } from "./identity.js";
 import { clientAddress, enforceLimit } from "./limits.js";
 import { ticketStatus, type TicketStatus } from "./queue-status.js";
-import { callShard, remember, shardName, shardStub } from "./shard-client.js";
+import { joinShard, remember, shardName } from "./shard-client.js";
 import { presentedTicket } from "./ticket-reader.js";
 import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS } from "./tickets.js";
 
@@ -73,7 +73,7 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const shard = held && held.sub === key && held.cohort === cohort.id ? held.shard : shardOf(key, config.shards);
   const address = { cohort: cohort.id, shard };
 
-  const joined = await callShard(() => shardStub(c.env, address).join(key));
+  const joined = await joinShard(c.env, address, key);
   remember(shardName(address), joined.snapshot, now);
   // A pre-queue ticket carries no place: the draw gives it one at the opening.
   const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.prequeue ? undefined : joined.seq };

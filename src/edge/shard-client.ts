@@ -3,7 +3,7 @@ import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
 import { originHealthView } from "./autopilot.js";
 import type { ShardSnapshot } from "./estimate.js";
-import type { ShardAddress } from "./queue-shard.js";
+import type { JoinResult, ShardAddress } from "./queue-shard.js";
 
 /**
  * The Worker's side of the QueueShard objects: deterministic names, bounded retries, and the per-shard
@@ -31,6 +31,14 @@ export function shardStub(env: Env, address: ShardAddress): DurableObjectStub<im
     ids.set(name, (id = namespace.idFromName(name)));
   }
   return namespace.get(id);
+}
+
+/**
+ * Joins a citizen to a shard's line (QueueShard.join), the result sent as JSON text: see joinJson. The
+ * text is our own object's, written by JSON.stringify from a JoinResult, so it is read back as one.
+ */
+export async function joinShard(env: Env, address: ShardAddress, citizenKey: string): Promise<JoinResult> {
+  return JSON.parse(await callShard(() => shardStub(env, address).joinJson(citizenKey))) as JoinResult;
 }
 
 function flag(err: unknown, name: "retryable" | "overloaded"): boolean {
