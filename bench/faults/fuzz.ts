@@ -199,11 +199,12 @@ const KINDS: Record<string, (r: Random, p: Pool) => Omit<Shot, "kind" | "target"
   },
 };
 
-/** What a shot asked, for the examples: its request line and any Content-Length or Transfer-Encoding, cut short. */
+/** Whether a shot asks HEAD, whose answer carries no body by HTTP's rules. */
 function isHead(shot: Shot): boolean {
   return Buffer.concat(shot.pieces).subarray(0, 5).toString("latin1") === "HEAD ";
 }
 
+/** What a shot asked, for the examples: its request line and any Content-Length or Transfer-Encoding, cut short. */
 function describe(shot: Shot): string {
   const head = Buffer.concat(shot.pieces).subarray(0, 2048).toString("latin1");
   const line = JSON.stringify(head.split(/\r?\n/)[0]!.slice(0, 80));

@@ -69,7 +69,8 @@ export class Journal extends DurableObject<PiecesEnv> {
   private lastSeq: number;
   private pending: Array<{ citizenKey: string; resolve: (seq: number) => void; reject: (err: unknown) => void }> = [];
   private scheduled = false;
-  protected multiRow = false;
+  /** Ticket rows a single INSERT writes: one here, more in JournalRows. */
+  protected rowsPerInsert = 1;
 
   constructor(ctx: DurableObjectState, env: PiecesEnv) {
     super(ctx, env);
@@ -97,18 +98,15 @@ export class Journal extends DurableObject<PiecesEnv> {
     this.scheduled = false;
     try {
       const seqs = this.ctx.storage.transactionSync(() => {
-        const rows: SqlStorageValue[][] = [];
-        const written = batch.map(({ citizenKey }) => {
+        const rows = batch.map(({ citizenKey }): SqlStorageValue[] => {
           const seq = ++this.lastSeq;
-          const ticketId = base64url(crypto.getRandomValues(new Uint8Array(16)));
-          if (this.multiRow) rows.push([seq, ticketId, seq & 0xffffff, citizenKey, Date.now()]);
-          else this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, seq & 0xffffff, citizenKey, Date.now());
-          return seq;
+          return [seq, base64url(crypto.getRandomValues(new Uint8Array(16))), seq & 0xffffff, citizenKey, Date.now()];
         });
-        for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
-          const chunk = rows.slice(at, at + ROWS_PER_INSERT);
+        for (let at = 0; at < rows.length; at += this.rowsPerInsert) {
+          const chunk = rows.slice(at, at + this.rowsPerInsert);
           this.sql.exec(`INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...chunk.flat());
         }
+        const written = rows.map((row) => row[0] as number);
         this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", this.lastSeq);
         return written;
       });
@@ -120,12 +118,17 @@ export class Journal extends DurableObject<PiecesEnv> {
   }
 }
 
-/** A statement binds at most 100 values in a Durable Object's SQLite; a ticket row binds 5. */
-const ROWS_PER_INSERT = 20;
-
-/** The same, writing each batch's rows in multi-row INSERTs of up to ROWS_PER_INSERT. */
+/**
+ * The same, writing each batch's rows in multi-row INSERTs: a statement binds at most 100 values in a
+ * Durable Object's SQLite, and a ticket row binds 5.
+ */
 export class JournalRows extends Journal {
-  protected override multiRow = true;
+  protected override rowsPerInsert = 20;
+}
+
+/** The QueueShard the shard-join pieces join: the configuration's first cohort, shard 0. */
+function pieceShard(env: PiecesEnv) {
+  return shardStub(env, { cohort: edgeConfig(env).cohorts[0]!.id, shard: 0 });
 }
 
 /** A citizen key as citizenKey makes them (43 base64url characters of 32 random bytes), a new citizen each time. */
@@ -194,14 +197,14 @@ const PIECES: Record<string, Piece> = {
   // Concurrent joins into the edge's own QueueShard, each a distinct citizen key, answered as objects.
   "shard-join": async (request, env, times) => {
     await request.text();
-    const shard = shardStub(env, { cohort: edgeConfig(env).cohorts[0]!.id, shard: 0 });
+    const shard = pieceShard(env);
     await Promise.all(Array.from({ length: times }, () => shard.join(randomCitizenKey())));
     return bareAnswer(env);
   },
   // The same joins answered as JSON text (joinJson), as the edge calls them.
   "shard-join-json": async (request, env, times) => {
     await request.text();
-    const shard = shardStub(env, { cohort: edgeConfig(env).cohorts[0]!.id, shard: 0 });
+    const shard = pieceShard(env);
     await Promise.all(Array.from({ length: times }, async () => JSON.parse(await shard.joinJson(randomCitizenKey()))));
     return bareAnswer(env);
   },
