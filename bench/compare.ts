@@ -69,7 +69,9 @@ for (const s of sets) {
       .join("; ")}.`,
   );
 }
-lines.push("- Medians of the runs, (min–max) in brackets. Other work shared the machine's 2 cores (load averages above), so single runs vary widely; CPU per join, fsyncs per join and non-2xx counts vary least with it.");
+// A load average counts the bench's own workerd and load generator (two busy processes on two cores), so
+// it says only that, not that other work was running.
+lines.push("- Medians of the runs, (min–max) in brackets. The load averages above count the bench's own workerd and load generator as well as any other work; single runs vary with the machine's load, CPU per join, fsyncs per join and non-2xx counts least.");
 const block = lines.join("\n");
 // The file first, then the console: a closed pipe (`| head`) must not lose the table.
 const readme = join(root, "bench/README.md");
