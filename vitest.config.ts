@@ -26,6 +26,9 @@ const edgeTestBindings = {
   SHARDS: "4",
   PASS_TTL_SECONDS: "900",
   CLAIM_WINDOW_SECONDS: "120",
+  // Most tests move a shard's clock minutes on without polling, as nobody's page would; the presence
+  // tests (test/edge/presence.test.ts) move it past this hour to find people away.
+  PRESENCE_SECONDS: "3600",
   PAUSED: "false",
   // Nothing listens here: edge tests prove the gate refuses without ever needing an origin.
   ORIGIN_URL: "http://127.0.0.1:9",

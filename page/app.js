@@ -73,9 +73,13 @@ $("lang").addEventListener("click", () => {
   render();
 });
 
-// Back online or back to the tab: ask now rather than wait out a long interval or a backoff.
+// Back online, back to the tab, or a page the browser froze or kept in its back-forward cache and now
+// resumes: ask now rather than wait out a long interval or a backoff. Near the front the shard passes over
+// a place whose holder it has not heard from lately, and asking at once is what tells it the holder is back.
 const waiting = () => app.view === "wait" || app.failures > 0;
 window.addEventListener("online", () => waiting() && void poll());
 document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && waiting() && void poll());
+document.addEventListener("resume", () => waiting() && void poll());
+window.addEventListener("pageshow", (event) => event.persisted && waiting() && void poll());
 
 void start();

@@ -87,6 +87,9 @@ function applyStatus(s) {
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
     rememberStart(s);
+    // Passed over while away and back in time: the place is kept, and the page says why it is "next".
+    if (s.cameBack) app.waitNote = { key: "cameBack" };
+    else if (app.waitNote?.key === "cameBack") app.waitNote = null;
     app.view = "wait";
     announceWait(s, before !== "wait");
     render(before !== "wait" ? "wait-title" : undefined);
@@ -114,6 +117,7 @@ function announceWait(s, changed) {
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
+  else if (s.cameBack) announce({ key: "cameBack" });
   else if (s.ahead === 0) announce({ key: "liveFront" });
   else if (s.etaSeconds) announce({ key: "liveWaiting", params: { n: s.ahead, etaLow: s.etaSeconds.low, etaHigh: s.etaSeconds.high } });
   else announce({ key: "liveAhead", params: { n: s.ahead } });

@@ -38,6 +38,9 @@ export const opsQueue = z.object({
   config: admissionPolicy.extend({
     shards: z.number().int().positive(),
     claimWindowSeconds: z.number().int().positive(),
+    presenceSeconds: z.number().int().positive(),
+    returnWindowSeconds: z.number().int().positive(),
+    passIdleSeconds: z.number().int().positive(),
     passTtlSeconds: z.number().int().positive(),
     autopilot: z.object({
       enabled: z.boolean(),

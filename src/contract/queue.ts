@@ -33,6 +33,11 @@ export const queueStatus = z.object({
   nextPollMs: z.number().int().positive(),
   pass: z.string().optional(),
   passExpiresAt: z.string().optional(),
+  /**
+   * The line reached this place while its holder was away, and they came back within the return window:
+   * they keep the place and are next at the first free capacity (`ahead` counts only others who came back).
+   */
+  cameBack: z.literal(true).optional(),
   /** In the pre-queue: when the line opens and the draw orders it. */
   opensAt: z.string().optional(),
   /** For a ticket that joined in the pre-queue, from the opening on: its draw, to check against `GET /api/cohorts/{id}/draw`. */

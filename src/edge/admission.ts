@@ -2,11 +2,18 @@
  * The admission rule: how far a shard's serving counter may move. Pure (no I/O, no clock of its own), so
  * the QueueShard Durable Object, the tests and the flash-crowd simulator all run this very code.
  *
- * A shard admits in strict ticket order: every ticket with seq <= serving has been admitted. Admissions
- * are paid for with credit that accrues at the shard's share of the cohort's rate. Credit is capped at a
- * short burst, so a shard that sat idle (empty line, full capacity or paused) cannot later admit a crowd
- * at once: over any window of T ms a shard admits at most rate*T + burst people.
+ * A shard's line moves in strict ticket order: every ticket with seq <= serving has been reached. The line
+ * reaches a ticket only when it could admit someone (credit and room are there); a ticket whose holder is
+ * here then is admitted, one whose holder is away is passed over, which costs neither credit nor room, so
+ * the rate and the cap count people who are there. Citizens who were passed over and came back are
+ * admitted first, from the same credit and room. Admissions are paid for with credit that accrues at the
+ * shard's share of the cohort's rate. Credit is capped at a short burst, so a shard that sat idle (empty
+ * line, full capacity or paused) cannot later admit a crowd at once: over any window of T ms a shard
+ * admits at most rate*T + burst people.
  */
+
+/** The most tickets one step passes over, so a step's work stays bounded behind a crowd of absent holders. */
+export const MAX_PASS_OVER_PER_STEP = 1_000;
 
 /** Credit a shard may bank: two seconds of its rate, and never less than one person. */
 export const BURST_SECONDS = 2;
@@ -30,10 +37,26 @@ export interface ShardPolicy {
   paused: boolean;
 }
 
+/** Who is there, as the shard knows it: asked only about the tickets a step reaches. */
+export interface LineView {
+  /** Citizens who came back after being passed over, in the order they came back: first to be admitted. */
+  returning: readonly number[];
+  /** Whether the holder of ticket `seq` is here (seen lately); asked in the order the step reaches them. */
+  present(seq: number): boolean;
+}
+
+/** The line as the rule sees it when nobody tracks presence: everyone is there. */
+export const EVERYONE_HERE: LineView = { returning: [], present: () => true };
+
 export interface Advance {
   counters: ShardCounters;
-  /** How many tickets this step admitted: seq in (before.serving, after.serving]. */
+  /** How many tickets of the line this step admitted: seq in (before.serving, after.serving] less `passedOver`. */
   admitted: number;
+  /** Tickets of the line this step reached while their holders were away, in seq order. */
+  passedOver: number[];
+  /** Returned citizens (seqs) this step admitted, and those it found away again. */
+  returnsAdmitted: number[];
+  returnsPassed: number[];
 }
 
 /** A shard's share of a cohort-wide rate: rates split evenly and may be fractional. */
@@ -57,22 +80,47 @@ export function burstFor(ratePerMinute: number): number {
  * Moves a shard forward to `now`. `active` is the number of people currently holding capacity (live
  * passes plus unclaimed admissions that have not lapsed), counted by the caller at `now`.
  */
-export function advance(counters: ShardCounters, active: number, policy: ShardPolicy, now: number): Advance {
+export function advance(counters: ShardCounters, active: number, policy: ShardPolicy, now: number, line: LineView = EVERYONE_HERE): Advance {
   // A clock that steps backwards (a restart on another machine) must never un-admit anyone or mint credit.
   const elapsed = Math.max(0, now - counters.creditAt);
   const creditAt = Math.max(now, counters.creditAt);
   const burst = burstFor(policy.ratePerMinute);
+  const none = { admitted: 0, passedOver: [], returnsAdmitted: [], returnsPassed: [] };
   if (policy.paused || policy.ratePerMinute <= 0) {
     // No credit accrues while paused, so resuming does not release a pent-up crowd.
-    return { counters: { ...counters, credit: Math.min(counters.credit, burst), creditAt }, admitted: 0 };
+    return { counters: { ...counters, credit: Math.min(counters.credit, burst), creditAt }, ...none };
   }
   const credit = Math.min(burst, counters.credit + (elapsed * policy.ratePerMinute) / 60_000);
-  const waiting = Math.max(0, counters.lastSeq - counters.serving);
-  const room = Math.max(0, policy.activeCap - active);
-  const admitted = Math.max(0, Math.min(Math.floor(credit + 1e-9), waiting, room));
+  // Each admission spends one of these; a pass-over spends nothing.
+  let admissions = Math.max(0, Math.min(Math.floor(credit + 1e-9), policy.activeCap - active));
+  const returnsAdmitted: number[] = [];
+  const returnsPassed: number[] = [];
+  for (const seq of line.returning) {
+    if (admissions === 0) break;
+    if (line.present(seq)) {
+      returnsAdmitted.push(seq);
+      admissions--;
+    } else returnsPassed.push(seq);
+  }
+  let serving = counters.serving;
+  let admitted = 0;
+  const passedOver: number[] = [];
+  while (admissions > 0 && serving < counters.lastSeq) {
+    const seq = serving + 1;
+    if (line.present(seq)) {
+      admitted++;
+      admissions--;
+    } else if (passedOver.length < MAX_PASS_OVER_PER_STEP) passedOver.push(seq);
+    else break;
+    serving = seq;
+  }
+  const spent = admitted + returnsAdmitted.length;
   return {
-    counters: { lastSeq: counters.lastSeq, serving: counters.serving + admitted, credit: Math.max(0, credit - admitted), creditAt },
+    counters: { lastSeq: counters.lastSeq, serving, credit: Math.max(0, credit - spent), creditAt },
     admitted,
+    passedOver,
+    returnsAdmitted,
+    returnsPassed,
   };
 }
 

@@ -107,6 +107,11 @@ export const edgeBindings = z
     SHARDS: positiveInt("SHARDS").pipe(z.number().max(1024, "SHARDS must be at most 1024")),
     PASS_TTL_SECONDS: positiveInt("PASS_TTL_SECONDS"),
     CLAIM_WINDOW_SECONDS: positiveInt("CLAIM_WINDOW_SECONDS"),
+    // The page near the front asks every few seconds, and at least every 15 s (src/edge/estimate.ts), so a
+    // window under 10 s would pass over people who are there.
+    PRESENCE_SECONDS: positiveInt("PRESENCE_SECONDS").pipe(z.number().min(10, "PRESENCE_SECONDS must be at least 10")),
+    RETURN_WINDOW_SECONDS: positiveInt("RETURN_WINDOW_SECONDS"),
+    PASS_IDLE_SECONDS: positiveInt("PASS_IDLE_SECONDS"),
     PAUSED: flag("PAUSED"),
     PASS_ISSUER: z.string({ error: "PASS_ISSUER is required" }).min(1, "PASS_ISSUER is required"),
     PASS_AUDIENCE: z.string({ error: "PASS_AUDIENCE is required" }).min(1, "PASS_AUDIENCE is required"),
@@ -161,6 +166,12 @@ export interface EdgeConfig {
   shards: number;
   passTtlSeconds: number;
   claimWindowSeconds: number;
+  /** A ticket whose holder has not been seen for this long when the line reaches it is passed over. */
+  presenceSeconds: number;
+  /** A citizen passed over (or whose admission lapsed) who comes back within this keeps their place, as next. */
+  returnWindowSeconds: number;
+  /** A pass with no request through the gate for this long stops holding capacity (it stays valid). */
+  passIdleSeconds: number;
   paused: boolean;
   issuer: string;
   audience: string;
@@ -218,6 +229,9 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
     shards: b.SHARDS,
     passTtlSeconds: b.PASS_TTL_SECONDS,
     claimWindowSeconds: b.CLAIM_WINDOW_SECONDS,
+    presenceSeconds: b.PRESENCE_SECONDS,
+    returnWindowSeconds: b.RETURN_WINDOW_SECONDS,
+    passIdleSeconds: b.PASS_IDLE_SECONDS,
     paused: b.PAUSED,
     issuer: b.PASS_ISSUER,
     audience: b.PASS_AUDIENCE,

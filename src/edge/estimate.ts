@@ -23,6 +23,13 @@ export interface ShardSnapshot {
   origin?: OriginHealthView;
   /** Admissions per minute this shard actually managed lately; null before there is history. */
   observedPerMinute: number | null;
+  /** Citizens who came back after the line passed them over, waiting for the next free capacity. */
+  returning?: number;
+  /**
+   * Of the people the line has reached, the share who were there (admitted rather than passed over);
+   * null before it reached anyone. The soonest a turn can come counts only that share of those ahead.
+   */
+  presentShare?: number | null;
   paused: boolean;
   /** When the object took the snapshot (ms since epoch). */
   at: number;
@@ -40,9 +47,11 @@ export function shardSnapshot(
   observedPerMinute: number | null,
   now: number,
   steering?: { configuredPerMinute: number; origin?: OriginHealthView },
+  presence?: { returning: number; presentShare: number | null },
 ): ShardSnapshot {
   return {
     ...steering,
+    ...presence,
     lastSeq: counters.lastSeq,
     serving: counters.serving,
     active,
@@ -73,11 +82,13 @@ export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): 
   const aheadInShard = Math.max(0, seq - snap.serving - 1);
   const ahead = aheadInShard * shards;
   if (snap.paused || snap.ratePerMinute <= 0) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
-  // Our own admission is the (aheadInShard + 1)-th from now.
-  const turns = aheadInShard + 1;
+  // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
+  const turns = aheadInShard + 1 + (snap.returning ?? 0);
   // The soonest the turn can come is at the configured rate: the autopilot may climb back to it at any
   // decision, so a low end from a cut rate would be beaten by everyone told while the origin was sick.
-  const low = Math.ceil((turns * 60) / Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute));
+  // And only the share of those ahead who turn out to be there take a turn: the line passes over the rest.
+  const soonestTurns = Math.ceil(aheadInShard * (snap.presentShare ?? 1)) + 1 + (snap.returning ?? 0);
+  const low = Math.ceil((soonestTurns * 60) / Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute));
   // The rate in force is a ceiling for the high end: when the active cap binds or people linger, the line
   // moves at the observed pace. Before there is any history, allow half again, so no one is promised too
   // early a turn.

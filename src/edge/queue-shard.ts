@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "./admission.js";
+import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type LineView, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { autopilotStep, initialAutopilot, ORIGIN_OUTCOMES, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "./autopilot.js";
 import { citizenTag, newTicketId } from "./citizen-key.js";
 import { cohortPolicy, edgeConfig } from "./config.js";
@@ -53,10 +53,18 @@ export interface ShardDraw {
  * `snapshot` is set when still waiting (the Worker's cache was stale), `pass` when admitted.
  */
 export interface ClaimResult {
-  state: "waiting" | "admitted" | "expired" | "unknown";
+  state: "waiting" | "returning" | "admitted" | "expired" | "unknown";
   snapshot?: ShardSnapshot;
   pass?: { iat: number; exp: number };
+  /** For a citizen who came back after their turn passed: how many who came back before them still wait. */
+  returnedAhead?: number;
 }
+
+/** A ticket as the Worker names it to its shard: its place and its id (which proves the place is its own). */
+export type TicketRef = readonly [seq: number, ticketId: string];
+
+/** The most ticket references one presence or activity report carries; more are the sender's to drop. */
+export const MAX_REFS_PER_REPORT = 1_024;
 
 /** The shard brought up to a moment: what every answer of the object is computed from. */
 interface Tick {
@@ -67,9 +75,15 @@ interface Tick {
   /** The configured rate, the autopilot's ceiling. */
   configuredPerMinute: number;
   firstAdmittedAt: number | null;
+  /** Citizens who came back and wait for the next free capacity. */
+  returning: number;
 }
 
-type TicketState = "waiting" | "admitted" | "claimed" | "completed" | "expired";
+/**
+ * `away`: the line reached the ticket while its holder was away (or the admission lapsed unclaimed), less
+ * than the return window ago; `returning`: its holder came back and is next at the first free capacity.
+ */
+type TicketState = "waiting" | "away" | "returning" | "admitted" | "claimed" | "completed" | "expired";
 
 interface TicketRow extends Record<string, SqlStorageValue> {
   seq: number;
@@ -80,6 +94,12 @@ interface TicketRow extends Record<string, SqlStorageValue> {
   pass_exp: number | null;
   completed_at: number | null;
   active_until: number | null;
+  /** When its holder was last seen (a join, a poll near the front, a claim); null: when it joined. */
+  seen_at: number | null;
+  /** When the line passed over it, its holder away; null if it never did. */
+  passed_at: number | null;
+  /** When its holder came back after being passed over or letting the admission lapse; null if not waiting so. */
+  returned_at: number | null;
 }
 
 interface CounterRow extends Record<string, SqlStorageValue> {
@@ -95,6 +115,9 @@ interface CounterRow extends Record<string, SqlStorageValue> {
   prequeue_first_seq: number | null;
   /** The autopilot's state as JSON (src/edge/autopilot.ts); null until the first tick writes it. */
   autopilot: string | null;
+  /** Everyone ever admitted (returned citizens again each time), and every pass-over: the ops history's counts. */
+  admitted_total: number;
+  passed_total: number;
 }
 
 /** Schema versions, applied in order; the applied ones are recorded since PRAGMA user_version is not available. */
@@ -177,6 +200,19 @@ const MIGRATIONS: Array<(sql: SqlStorage) => void> = [
   // v6: the autopilot. Its state is a handful of numbers read and written whole, with the counters, so one
   // JSON column rather than a table; it survives a restart, so an evicted shard keeps its backed-off rate.
   (sql) => sql.exec("ALTER TABLE counters ADD COLUMN autopilot TEXT"),
+  // v7: presence. The line passes over a ticket whose holder is away (seen_at), and one who comes back in
+  // time is admitted first (returned_at; the partial index finds the few who wait so). Since the line no
+  // longer admits every ticket it reaches, admissions and pass-overs are counted on their own.
+  (sql) =>
+    sql.exec(`ALTER TABLE tickets ADD COLUMN seen_at INTEGER;
+      ALTER TABLE tickets ADD COLUMN passed_at INTEGER;
+      ALTER TABLE tickets ADD COLUMN returned_at INTEGER;
+      CREATE INDEX tickets_returning ON tickets (returned_at, seq) WHERE returned_at IS NOT NULL AND admitted_at IS NULL;
+      ALTER TABLE counters ADD COLUMN admitted_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE counters ADD COLUMN passed_total INTEGER NOT NULL DEFAULT 0;
+      UPDATE counters SET admitted_total = serving;
+      ALTER TABLE admissions_per_minute ADD COLUMN passed INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE ops_minutes ADD COLUMN admitted_total INTEGER;`),
 ];
 
 /** How long a shard keeps its per-minute history for the operators' console: two hours. */
@@ -203,6 +239,7 @@ interface MinuteMark {
   minute: number;
   lastSeq: number;
   serving: number;
+  admittedTotal: number;
   active: number;
   activeMax: number;
 }
@@ -216,6 +253,8 @@ interface MinuteRow extends Record<string, SqlStorageValue> {
   active_end: number;
   active_max: number;
   median_wait_ms: number | null;
+  /** The counters' admitted_total at the minute's end; null in rows written before pass-overs existed. */
+  admitted_total: number | null;
 }
 
 /** While people wait, the line moves on this beat even if nobody asks. */
@@ -242,7 +281,7 @@ export class QueueShard extends DurableObject<Env> {
   /** The object's clock. Tests replace it to travel in time; the runtime's clock is used otherwise. */
   now: () => number = () => Date.now();
   /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
-  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0 };
+  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0, seen: 0 };
   /** Group commits made since the object started, and the joins they carried; the tests read it. */
   readonly commits = { batches: 0, joins: 0 };
   private alarmAt: number | null = null;
@@ -417,12 +456,16 @@ export class QueueShard extends DurableObject<Env> {
       const row = this.sql.exec<TicketRow & { citizen_key: string }>("SELECT * FROM tickets WHERE seq = ?", seq).one();
       return row.citizen_key === citizenKey ? row : undefined;
     });
-    if (latest && stateOf(latest, this.row.serving, now) !== "expired") {
+    const state = latest ? stateOf(latest, this.row.serving, now, this.returnWindowMs()) : "expired";
+    if (latest && state !== "expired") {
+      // Joining again is being here: a place the line passed over is taken up again, as next.
+      if (state === "away") this.comeBack(latest.seq, now);
+      else this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ?", now, latest.seq);
       return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false };
     }
     const seq = lastSeq + 1;
     const ticketId = newTicketId();
-    this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now);
+    this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now, now);
     // Only once the row is written, so a join that failed leaves no trace in the index either.
     citizens.add(tag, seq);
     return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined };
@@ -446,13 +489,28 @@ export class QueueShard extends DurableObject<Env> {
     this.calls.claim++;
     const now = this.now();
     const { result, snap } = this.atomically((): { result: ClaimResult; snap: ShardSnapshot } => {
-      const tick = this.tick(now);
+      // Asking is being here: seen before the tick, so the line does not pass over the one who asks.
+      this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ? AND ticket_id = ?", now, seq, ticketId);
+      let tick = this.tick(now);
+      let row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
+      if (!row || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap: this.snapshotOf(tick, now) };
+      if (stateOf(row, tick.counters.serving, now, this.returnWindowMs()) === "away") {
+        // Back within the return window: next at the first free capacity, which may be free now.
+        this.comeBack(seq, now);
+        tick = this.tick(now);
+        row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).one();
+      }
       const snap = this.snapshotOf(tick, now);
-      const row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
-      if (!row || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap };
-      switch (stateOf(row, tick.counters.serving, now)) {
+      switch (stateOf(row, tick.counters.serving, now, this.returnWindowMs())) {
         case "waiting":
           return { result: { state: "waiting", snapshot: snap } satisfies ClaimResult, snap };
+        case "returning": {
+          const { n } = this.sql
+            .exec<{ n: number }>("SELECT COUNT(*) AS n FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL AND (returned_at < ? OR (returned_at = ? AND seq < ?))", row.returned_at, row.returned_at, seq)
+            .one();
+          return { result: { state: "returning", snapshot: snap, returnedAhead: n } satisfies ClaimResult, snap };
+        }
+        case "away":
         case "expired":
           return { result: { state: "expired" } satisfies ClaimResult, snap };
         case "claimed":
@@ -462,8 +520,9 @@ export class QueueShard extends DurableObject<Env> {
           const config = edgeConfig(this.env);
           const passExp = passExpiry(now, config.passTtlSeconds);
           // Still one person holding capacity, only for longer: the count stands, and the earliest expiry
-          // stays a lower bound.
-          this.sql.exec("UPDATE tickets SET claimed_at = ?, pass_exp = ?, active_until = ? WHERE seq = ?", now, passExp, passExp, seq);
+          // stays a lower bound. The pass holds it while used: until PASS_IDLE_SECONDS without a request.
+          const holdUntil = Math.min(passExp, now + config.passIdleSeconds * 1000);
+          this.sql.exec("UPDATE tickets SET claimed_at = ?, pass_exp = ?, active_until = ? WHERE seq = ?", now, passExp, holdUntil, seq);
           return { result: { state: "admitted", pass: passTimes(now, passExp) } satisfies ClaimResult, snap };
         }
       }
@@ -476,10 +535,11 @@ export class QueueShard extends DurableObject<Env> {
    * The citizen's booking went through: their pass stops holding capacity, so the next person gets in.
    * `samples` are the origin's health as the gate met it for this shard's citizens since it last said.
    */
-  async complete(seq: number, ticketId: string, samples: readonly HealthSample[] = []): Promise<{ completed: boolean }> {
+  async complete(seq: number, ticketId: string, samples: readonly HealthSample[] = [], used: readonly TicketRef[] = []): Promise<{ completed: boolean }> {
     this.calls.complete++;
     const now = this.now();
     const completed = this.atomically(() => {
+      this.passesUsed(used, now);
       const cursor = this.sql.exec(
         "UPDATE tickets SET completed_at = COALESCE(completed_at, ?), active_until = NULL WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL",
         now,
@@ -494,11 +554,61 @@ export class QueueShard extends DurableObject<Env> {
     return { completed };
   }
 
-  /** The origin's health as the gate met it for this shard's citizens, when no completion carried it. */
-  async reportHealth(samples: readonly HealthSample[]): Promise<{ ratePerMinute: number }> {
+  /**
+   * What the gate met since it last said, when no completion carried it: the origin's health for this
+   * shard's citizens, and the passes used (each then holds capacity PASS_IDLE_SECONDS longer).
+   */
+  async reportHealth(samples: readonly HealthSample[], used: readonly TicketRef[] = []): Promise<{ ratePerMinute: number }> {
     this.calls.reportHealth++;
     const now = this.now();
-    return this.atomically(() => ({ ratePerMinute: this.hear(samples, now).ratePerMinute }));
+    return this.atomically(() => {
+      this.passesUsed(used, now);
+      return { ratePerMinute: this.hear(samples, now).ratePerMinute };
+    });
+  }
+
+  /**
+   * The holders of these tickets are here: the Worker saw them poll while near the front (only those, so
+   * that a crowd's polls never reach the object). One call carries what an isolate saw in about a second.
+   */
+  async seen(refs: readonly TicketRef[]): Promise<void> {
+    this.calls.seen++;
+    const now = this.now();
+    this.atomically(() => {
+      for (const [seq, ticketId] of refs.slice(0, MAX_REFS_PER_REPORT)) {
+        if (Number.isSafeInteger(seq) && typeof ticketId === "string") this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ? AND ticket_id = ?", now, seq, ticketId);
+      }
+    });
+  }
+
+  /**
+   * Passes used through the gate: each holds capacity until PASS_IDLE_SECONDS from now (never past its
+   * expiry), again if it had stopped. A completed booking's pass holds none, however it is used after.
+   */
+  private passesUsed(refs: readonly TicketRef[], now: number): void {
+    if (refs.length === 0) return;
+    const until = now + edgeConfig(this.env).passIdleSeconds * 1000;
+    for (const [seq, ticketId] of refs.slice(0, MAX_REFS_PER_REPORT)) {
+      if (!Number.isSafeInteger(seq) || typeof ticketId !== "string") continue;
+      this.sql.exec(
+        "UPDATE tickets SET active_until = MIN(pass_exp, ?) WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL AND completed_at IS NULL AND pass_exp > ?",
+        until, seq, ticketId, now,
+      );
+    }
+    // A pass that had stopped holding capacity may hold it again: count at the next tick.
+    this.holding = null;
+  }
+
+  /** A citizen back within the return window after the line passed them over (or their admission lapsed). */
+  private comeBack(seq: number, now: number): void {
+    this.sql.exec(
+      "UPDATE tickets SET returned_at = ?, seen_at = ?, passed_at = COALESCE(passed_at, active_until), admitted_at = NULL, active_until = NULL WHERE seq = ?",
+      now, now, seq,
+    );
+  }
+
+  private returnWindowMs(): number {
+    return edgeConfig(this.env).returnWindowSeconds * 1000;
   }
 
   /**
@@ -606,10 +716,13 @@ export class QueueShard extends DurableObject<Env> {
     const schedule = this.prequeueSchedule();
     if (schedule === null || now < schedule.opensAt) return;
     const firstSeq = this.row.last_seq + 1;
+    // The placement counts as seeing everyone placed: the pre-queue's polls are answered at the edge, so
+    // the first places are reached before their holders' first polls after the opening can say they are here.
     this.sql.exec(
-      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at)
-       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at FROM prequeue`,
+      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at)
+       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at, ? FROM prequeue`,
       firstSeq - 1,
+      now,
     );
     // The citizen index, if a join has read it already, learns the placed tickets like any others.
     if (this.citizens) {
@@ -657,21 +770,33 @@ export class QueueShard extends DurableObject<Env> {
     // The opening comes first: everyone of the pre-queue is placed before anyone who joins at or after it.
     this.placePrequeueIfDue(now);
     const row = this.row;
+    const config = edgeConfig(this.env);
     const configured = this.policy(this.shardAddress().shard);
     // The autopilot's rate replaces the configured one, which is its ceiling (src/edge/autopilot.ts).
     const policy = { ...configured, ratePerMinute: this.steer(now, [], configured.ratePerMinute).ratePerMinute };
     const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };
     const active = this.activeAt(now);
-    const { counters, admitted } = advance(before, active, policy, now);
+    const line = this.lineAt(now, config.presenceSeconds);
+    const step = advance(before, active, policy, now, line);
+    const { counters } = step;
+    const admitted = step.admitted + step.returnsAdmitted.length;
+    const passed = step.passedOver.length + step.returnsPassed.length;
     if (admitted > 0) {
-      const deadline = admissionDeadline(now, edgeConfig(this.env).claimWindowSeconds);
+      const deadline = admissionDeadline(now, config.claimWindowSeconds);
       this.sql.exec("UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq > ? AND seq <= ?", now, deadline, before.serving, counters.serving);
+      for (const seq of step.returnsAdmitted) this.sql.exec("UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq = ?", now, deadline, seq);
       this.holding = { count: active + admitted, earliestExpiry: Math.min(this.holding!.earliestExpiry, deadline), countedAt: this.holding!.countedAt };
+    }
+    // Reached while away: no admission, no capacity. Written after the range above, which they are inside.
+    for (const seq of step.passedOver) this.sql.exec("UPDATE tickets SET admitted_at = NULL, active_until = NULL, passed_at = ? WHERE seq = ?", now, seq);
+    for (const seq of step.returnsPassed) this.sql.exec("UPDATE tickets SET returned_at = NULL, passed_at = ? WHERE seq = ?", now, seq);
+    if (admitted > 0 || passed > 0) {
       const minute = Math.floor(now / 60_000);
       this.sql.exec(
-        "INSERT INTO admissions_per_minute (minute, admitted) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET admitted = admitted + excluded.admitted",
+        "INSERT INTO admissions_per_minute (minute, admitted, passed) VALUES (?, ?, ?) ON CONFLICT (minute) DO UPDATE SET admitted = admitted + excluded.admitted, passed = passed + excluded.passed",
         minute,
         admitted,
+        passed,
       );
       if (minute !== this.prunedMinute) {
         this.sql.exec("DELETE FROM admissions_per_minute WHERE minute < ?", minute - 2 * PACE_MINUTES);
@@ -682,18 +807,59 @@ export class QueueShard extends DurableObject<Env> {
     // min(B, min(B, c + a) + b) = min(B, c + a + b)), so it is written only with an admission, which
     // spends it. While paused it must not accrue, so a pause is written as it happens.
     const firstAdmittedAt = row.first_admitted_at ?? (admitted > 0 ? now : null);
-    if (admitted > 0 || (policy.paused && (counters.creditAt !== row.credit_at || counters.credit !== row.credit))) {
+    const admittedBefore = row.admitted_total;
+    if (admitted > 0 || passed > 0 || (policy.paused && (counters.creditAt !== row.credit_at || counters.credit !== row.credit))) {
+      const admittedTotal = row.admitted_total + admitted;
+      const passedTotal = row.passed_total + passed;
       this.sql.exec(
-        "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = ? WHERE id = 1",
+        "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = ?, admitted_total = ?, passed_total = ? WHERE id = 1",
         counters.serving,
         counters.credit,
         counters.creditAt,
         firstAdmittedAt,
+        admittedTotal,
+        passedTotal,
       );
-      this.row = { ...this.row, serving: counters.serving, credit: counters.credit, credit_at: counters.creditAt, first_admitted_at: firstAdmittedAt };
+      this.row = {
+        ...this.row,
+        serving: counters.serving,
+        credit: counters.credit,
+        credit_at: counters.creditAt,
+        first_admitted_at: firstAdmittedAt,
+        admitted_total: admittedTotal,
+        passed_total: passedTotal,
+      };
     }
-    this.recordMinute(now, before, active + admitted);
-    return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt };
+    this.recordMinute(now, before, admittedBefore, active + admitted);
+    const returning = line.returning.length - step.returnsAdmitted.length - step.returnsPassed.length;
+    return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt, returning };
+  }
+
+  /**
+   * The line as the admission rule needs it at `now`: who came back, and whether a ticket's holder has been
+   * seen within `presenceSeconds`. Rows are read only as the rule reaches them, a page at a time, so a tick
+   * that admits one person reads one or two rows however long the line.
+   */
+  private lineAt(now: number, presenceSeconds: number): LineView {
+    const since = now - presenceSeconds * 1000;
+    const returners = this.sql
+      .exec<{ seq: number; seen: number }>("SELECT seq, COALESCE(seen_at, joined_at) AS seen FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL ORDER BY returned_at, seq")
+      .toArray();
+    const seen = new Map<number, number>(returners.map((r) => [r.seq, r.seen]));
+    let readUpTo = this.row.serving;
+    return {
+      returning: returners.map((r) => r.seq),
+      present: (seq) => {
+        if (!seen.has(seq) && seq > readUpTo) {
+          for (const [s, at] of this.sql.exec("SELECT seq, COALESCE(seen_at, joined_at) FROM tickets WHERE seq > ? ORDER BY seq LIMIT 64", readUpTo).raw()) {
+            seen.set(s as number, at as number);
+            readUpTo = s as number;
+          }
+        }
+        // A place with no row (a gap) has nobody to admit.
+        return (seen.get(seq) ?? Number.NEGATIVE_INFINITY) >= since;
+      },
+    };
   }
 
   /**
@@ -702,21 +868,21 @@ export class QueueShard extends DurableObject<Env> {
    * previous minute (the one being counted) left them, and closes it with one row. Minutes in which
    * nothing called the object had no joins and no admissions; history() fills them in.
    */
-  private recordMinute(now: number, before: ShardCounters, active: number): void {
+  private recordMinute(now: number, before: ShardCounters, admittedBefore: number, active: number): void {
     const minute = Math.floor(now / 60_000);
-    const mark = (this.minuteMark ??= this.resumeMinute(minute, before, active));
+    const mark = (this.minuteMark ??= this.resumeMinute(minute, before, admittedBefore, active));
     if (minute <= mark.minute) {
       mark.active = active;
       mark.activeMax = Math.max(mark.activeMax, active);
       return;
     }
-    const admitted = before.serving - mark.serving;
+    const admitted = admittedBefore - mark.admittedTotal;
     this.sql.exec(
-      "INSERT OR REPLACE INTO ops_minutes (minute, joined, admitted, last_seq, serving, active_end, active_max, median_wait_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      mark.minute, before.lastSeq - mark.lastSeq, admitted, before.lastSeq, before.serving, mark.active, mark.activeMax, this.medianWait(mark.serving, before.serving),
+      "INSERT OR REPLACE INTO ops_minutes (minute, joined, admitted, last_seq, serving, active_end, active_max, median_wait_ms, admitted_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      mark.minute, before.lastSeq - mark.lastSeq, admitted, before.lastSeq, before.serving, mark.active, mark.activeMax, this.medianWait(mark.serving, before.serving), admittedBefore,
     );
     this.sql.exec("DELETE FROM ops_minutes WHERE minute <= ?", minute - HISTORY_MINUTES);
-    this.minuteMark = { minute, lastSeq: before.lastSeq, serving: before.serving, active, activeMax: active };
+    this.minuteMark = { minute, lastSeq: before.lastSeq, serving: before.serving, admittedTotal: admittedBefore, active, activeMax: active };
   }
 
   /**
@@ -724,18 +890,25 @@ export class QueueShard extends DurableObject<Env> {
    * happened after it and before an eviction is counted now rather than lost; a shard without history
    * starts from its counters as they are.
    */
-  private resumeMinute(minute: number, before: ShardCounters, active: number): MinuteMark {
+  private resumeMinute(minute: number, before: ShardCounters, admittedBefore: number, active: number): MinuteMark {
     const last = this.sql.exec<MinuteRow>("SELECT * FROM ops_minutes ORDER BY minute DESC LIMIT 1").toArray()[0];
-    const from = last && last.minute < minute ? { lastSeq: last.last_seq, serving: last.serving } : { lastSeq: before.lastSeq, serving: before.serving };
+    const from = last && last.minute < minute
+      ? { lastSeq: last.last_seq, serving: last.serving, admittedTotal: last.admitted_total ?? last.serving }
+      : { lastSeq: before.lastSeq, serving: before.serving, admittedTotal: admittedBefore };
     return { minute, ...from, active, activeMax: active };
   }
 
-  /** The median wait of the tickets admitted in (fromServing, toServing]: a range of seq, so a primary-key scan. */
+  /** The median wait (admission minus join) of the tickets reached in (fromServing, toServing] that were admitted. */
   private medianWait(fromServing: number, toServing: number): number | null {
-    const n = toServing - fromServing;
-    if (n <= 0) return null;
+    if (toServing <= fromServing) return null;
+    // A range of seq, so a primary-key scan; tickets passed over have no admission and no wait.
+    const { n } = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM tickets WHERE seq > ? AND seq <= ? AND admitted_at IS NOT NULL", fromServing, toServing).one();
+    if (n === 0) return null;
     const row = this.sql
-      .exec<{ wait: number }>("SELECT admitted_at - joined_at AS wait FROM tickets WHERE seq > ? AND seq <= ? ORDER BY wait LIMIT 1 OFFSET ?", fromServing, toServing, Math.floor((n - 1) / 2))
+      .exec<{ wait: number }>(
+        "SELECT admitted_at - joined_at AS wait FROM tickets WHERE seq > ? AND seq <= ? AND admitted_at IS NOT NULL ORDER BY wait LIMIT 1 OFFSET ?",
+        fromServing, toServing, Math.floor((n - 1) / 2),
+      )
       .toArray()[0];
     return row ? row.wait : null;
   }
@@ -768,7 +941,7 @@ export class QueueShard extends DurableObject<Env> {
       out.push({
         minute: current.minute,
         joined: lastSeq - current.lastSeq,
-        admitted: serving - current.serving,
+        admitted: this.row.admitted_total - current.admittedTotal,
         waiting: lastSeq - serving,
         active: tick.active,
         activeMax: current.activeMax,
@@ -807,7 +980,7 @@ export class QueueShard extends DurableObject<Env> {
     return counted.n;
   }
 
-  private snapshotOf({ counters, active, policy, configuredPerMinute, firstAdmittedAt }: Tick, now: number): ShardSnapshot {
+  private snapshotOf({ counters, active, policy, configuredPerMinute, firstAdmittedAt, returning }: Tick, now: number): ShardSnapshot {
     const pilot = this.pilot!;
     const finding = pilot.lastFinding;
     const origin = {
@@ -817,7 +990,9 @@ export class QueueShard extends DurableObject<Env> {
       p95Ms: this.latencies.p95(),
       samples: this.latencies.size,
     };
-    return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now, { configuredPerMinute, origin });
+    const { admitted_total: admitted, passed_total: passed } = this.row;
+    const presence = { returning, presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null };
+    return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
   }
 
   private observedPace(firstAdmittedAt: number | null, now: number): number | null {
@@ -833,7 +1008,7 @@ export class QueueShard extends DurableObject<Env> {
 
   /** While anyone waits, make sure an alarm will move the line even if nobody polls. */
   private async keepMoving(snap: ShardSnapshot): Promise<void> {
-    if (snap.lastSeq <= snap.serving || snap.paused) return;
+    if ((snap.lastSeq <= snap.serving && !snap.returning) || snap.paused) return;
     // Alarms run on the runtime's clock, whatever clock the admission rule is given.
     const now = Date.now();
     if (this.alarmAt !== null && this.alarmAt > now - TICK_MS) return;
@@ -905,12 +1080,17 @@ function parseShardName(name: string | undefined): ShardAddress | null {
   return m ? { cohort: m[1]!, shard: Number(m[2]) } : null;
 }
 
-function stateOf(row: TicketRow, serving: number, now: number): TicketState {
+function stateOf(row: TicketRow, serving: number, now: number, returnWindowMs: number): TicketState {
   if (row.seq > serving) return "waiting";
   if (row.completed_at !== null) return row.pass_exp !== null && row.pass_exp > now ? "completed" : "expired";
   if (row.claimed_at !== null) return row.pass_exp !== null && row.pass_exp > now ? "claimed" : "expired";
-  if (row.admitted_at !== null && row.active_until !== null && row.active_until > now) return "admitted";
-  return "expired";
+  if (row.admitted_at === null) {
+    if (row.returned_at !== null) return "returning";
+    return row.passed_at !== null && now - row.passed_at <= returnWindowMs ? "away" : "expired";
+  }
+  if (row.active_until !== null && row.active_until > now) return "admitted";
+  // Admitted and never claimed: the admission lapsed when its claim window ended.
+  return row.active_until !== null && now - row.active_until <= returnWindowMs ? "away" : "expired";
 }
 
 /** Pass times in JWT seconds. `exp` rounds down so the pass never outlives the capacity it holds. */

@@ -3,6 +3,7 @@ import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "./config.js";
 import { cohortSeed, drawValue, rankOf } from "./draw.js";
 import { estimateWait, extrapolate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
 import { signPass } from "./passes.js";
+import { nearTheFront, seenNearFront } from "./presence.js";
 import { shardDraw } from "./published-draw.js";
 import { cachedSnapshot, callShard, remember, shardName, shardStub } from "./shard-client.js";
 import type { TicketFields } from "./tickets.js";
@@ -23,16 +24,16 @@ export interface TicketStatus {
  * objects' load bounded by the number of shards and admitted people, not by the crowd. The carried-forward
  * counter only decides who asks the object: a ticket is admitted when the object says so, never before.
  */
-export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketFields, now: number): Promise<TicketStatus> {
+export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketFields, now: number, background: Background = ignore): Promise<TicketStatus> {
   const cohort = config.cohorts.find((co) => co.id === ticket.cohort);
   if (cohort?.prequeueOpensAt === undefined) {
     // A ticket without a place in a cohort with no pre-queue (any more) points at nothing that exists.
-    return ticket.seq === undefined ? { status: gone(ticket.cohort, undefined) } : placedStatus(env, config, { ...ticket, seq: ticket.seq }, now);
+    return ticket.seq === undefined ? { status: gone(ticket.cohort, undefined) } : placedStatus(env, config, { ...ticket, seq: ticket.seq }, now, background);
   }
   const drawn = await drawnPlace(env, config, cohort, ticket, now);
   if (drawn === "prequeue") return { status: prequeueStatus(cohort, now) };
   if (drawn === "gone") return { status: gone(ticket.cohort, ticket.seq) };
-  const result = await placedStatus(env, config, drawn.ticket, now);
+  const result = await placedStatus(env, config, drawn.ticket, now, background);
   return drawn.draw ? { ...result, status: { ...result.status, draw: drawn.draw } } : result;
 }
 
@@ -84,19 +85,30 @@ function prequeueStatus(cohort: CohortConfig, now: number): QueueStatus {
   };
 }
 
+/** Work a request starts and need not wait for (the request's waitUntil). */
+export type Background = (work: Promise<unknown>) => void;
+const ignore: Background = () => undefined;
+
 /** The status of a ticket with a place in the line. */
-async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields & { seq: number }, now: number): Promise<TicketStatus> {
+async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields & { seq: number }, now: number, background: Background): Promise<TicketStatus> {
   const address = { cohort: ticket.cohort, shard: ticket.shard };
   const { snapshot, fetchedAt } = await cachedSnapshot(env, address, now);
   // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
   const present = extrapolate(snapshot, now - fetchedAt);
-  if (ticket.seq > present.serving) return { status: waiting(config, ticket, present) };
+  if (ticket.seq > present.serving) {
+    if (nearTheFront(ticket.seq, present, config.presenceSeconds)) tellPresence(env, address, ticket, now, background);
+    return { status: waiting(config, ticket, present) };
+  }
 
   const claim = await callShard(() => shardStub(env, address).claim(ticket.seq, ticket.jti));
   if (claim.state === "waiting" && claim.snapshot) {
     // The object's own word, as of now: shown as is, not carried forward.
     remember(shardName(address), claim.snapshot, now);
     return { status: waiting(config, ticket, claim.snapshot) };
+  }
+  if (claim.state === "returning" && claim.snapshot) {
+    remember(shardName(address), claim.snapshot, now);
+    return { status: cameBack(ticket, claim.snapshot, claim.returnedAhead ?? 0) };
   }
   if (claim.state === "admitted" && claim.pass) {
     const { iat, exp } = claim.pass;
@@ -118,6 +130,41 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   // An expired ticket's admission lapsed unclaimed. An unknown ticket is signed by us but absent from its
   // shard: the line was reset. Either way the place is gone, and the honest answer is to join again.
   return { status: gone(ticket.cohort, ticket.seq) };
+}
+
+/**
+ * The shard will hear, within about a second, that this ticket's holder polled: from this request, in the
+ * background, if no other request of the isolate has told that shard lately, else from the next that does.
+ */
+function tellPresence(env: Env, address: { cohort: string; shard: number }, ticket: TicketFields & { seq: number }, now: number, background: Background): void {
+  const name = shardName(address);
+  seenNearFront.hold(name, ticket.seq, ticket.jti);
+  const refs = seenNearFront.takeDue(name, now);
+  if (!refs) return;
+  background(
+    shardStub(env, address)
+      .seen(refs)
+      .catch((err: unknown) => {
+        // Not fatal: they go with the next report, well within the presence window.
+        console.error("could not tell a shard who polled near the front:", err);
+        seenNearFront.giveBack(name, refs);
+      }),
+  );
+}
+
+/** Back after the line passed the citizen over: next, behind only those who came back before them. */
+function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, returnedAhead: number): QueueStatus {
+  const perTurn = 60 / Math.max(snapshot.configuredPerMinute ?? 0, snapshot.ratePerMinute, Number.MIN_VALUE);
+  const slowest = 60 / Math.max(Math.min(snapshot.ratePerMinute, snapshot.observedPerMinute ?? snapshot.ratePerMinute), Number.MIN_VALUE);
+  return {
+    state: snapshot.paused ? "paused" : "waiting",
+    cohort: ticket.cohort,
+    seq: ticket.seq,
+    ahead: returnedAhead,
+    etaSeconds: snapshot.paused ? null : { low: Math.ceil(returnedAhead * perTurn), high: Math.ceil((returnedAhead + 1) * slowest * 1.5) },
+    nextPollMs: MIN_POLL_MS,
+    cameBack: true,
+  };
 }
 
 function gone(cohort: string, seq: number | undefined): QueueStatus {

@@ -191,6 +191,8 @@ const sharedEntry = z.object({
     configuredPerMinute: z.number().optional(),
     origin: originHealthView.optional(),
     observedPerMinute: z.number().nullable(),
+    returning: z.number().optional(),
+    presentShare: z.number().nullable().optional(),
     paused: z.boolean(),
     at: z.number(),
   }),

@@ -84,6 +84,9 @@ describe("admission and claiming", () => {
     await setClock(stub, t);
     snap = await stub.snapshot();
     expect(snap.serving).toBeGreaterThan(CAP);
+    // Within the return window the place could still be taken up again (test/edge/presence.test.ts); after
+    // it, it is gone.
+    await setClock(stub, T0 + ONE_TURN_MS + (config.claimWindowSeconds + config.returnWindowSeconds) * 1000 + 1);
     expect(await stub.claim(tickets[0]!.seq, tickets[0]!.ticketId)).toEqual({ state: "expired" });
 
     // The citizen whose place lapsed may join again and gets a new place at the back.

@@ -6,6 +6,7 @@ import type { HealthSample, OriginOutcome } from "../autopilot.js";
 import { edgeConfig } from "../config.js";
 import { BREAKER_RETRY_AFTER_SECONDS, holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
+import { passesUsed } from "../pass-activity.js";
 import { shardName, shardStub } from "../shard-client.js";
 
 type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
@@ -84,8 +85,9 @@ function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number, prob
 }
 
 /**
- * After every gate request: samples still held for the citizen's shard (a failure, a slot read, anything
- * without a completion to carry them) go in a report of their own, at most about once a second per shard
+ * After every gate request: the pass was used (so it holds capacity PASS_IDLE_SECONDS longer), and
+ * samples still held for the citizen's shard (a failure, a slot read, anything without a completion to
+ * carry them) wait for it too. Both go in a report of their own, at most about once a second per shard
  * from this isolate. The report is this request's own call, finished after the answer (waitUntil), so the
  * citizen does not wait for it and no request ever waits on another's.
  */
@@ -93,21 +95,28 @@ async function reportHealth(c: GateContext, next: () => Promise<void>): Promise<
   try {
     await next();
   } finally {
-    const name = c.var.pass ? shardName(c.var.pass) : undefined;
-    if (name !== undefined && reportDue(name, Date.now())) {
-      const samples = takeSamples(name);
-      const { cohort, shard } = c.var.pass;
-      const report = shardStub(c.env, { cohort, shard })
-        .reportHealth(samples)
-        .then(
-          () => undefined,
-          (err: unknown) => {
-            // Not fatal: the samples go with the next call to the shard instead.
-            console.error("could not report the origin's health to a shard:", err);
-            returnSamples(name, samples);
-          },
-        );
-      c.executionCtx.waitUntil(report);
+    const pass = c.var.pass as PassVariables["pass"] | undefined;
+    if (pass) {
+      const name = shardName(pass);
+      const now = Date.now();
+      passesUsed.hold(name, pass.seq, pass.jti);
+      const healthDue = reportDue(name, now);
+      const used = passesUsed.takeDue(name, now);
+      if (healthDue || used) {
+        const samples = healthDue ? takeSamples(name) : [];
+        const report = shardStub(c.env, { cohort: pass.cohort, shard: pass.shard })
+          .reportHealth(samples, used ?? [])
+          .then(
+            () => undefined,
+            (err: unknown) => {
+              // Not fatal: what it carried goes with the next call to the shard instead.
+              console.error("could not report the origin's health to a shard:", err);
+              returnSamples(name, samples);
+              if (used) passesUsed.giveBack(name, used);
+            },
+          );
+        c.executionCtx.waitUntil(report);
+      }
     }
   }
 }
@@ -121,12 +130,14 @@ async function releasePlace(c: GateContext): Promise<void> {
   // The origin's health for this shard travels with the call it already gets.
   const name = shardName(c.var.pass);
   const samples = takeSamples(name);
+  const used = passesUsed.take(name);
   try {
-    await shardStub(c.env, { cohort, shard }).complete(seq, jti, samples);
+    await shardStub(c.env, { cohort, shard }).complete(seq, jti, samples, used);
   } catch (err) {
-    // Not fatal: the pass stops counting at its expiry anyway, and the samples wait for the next call.
+    // Not fatal: the pass stops counting when idle anyway, and what the call carried waits for the next.
     console.error("could not mark a pass completed:", err);
     returnSamples(name, samples);
+    passesUsed.giveBack(name, used);
   }
 }
 

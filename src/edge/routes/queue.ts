@@ -26,7 +26,8 @@ queueRoutes.get("/status", async (c) => {
   if (!ticket) throw refuseTicket("missing");
   await enforceLimit(c.env, "poll", ticket.jti);
   const now = Date.now();
-  const result = await ticketStatus(c.env, config, ticket, now);
+  // A poll near the front tells the shard its holder is here, after the answer (waitUntil).
+  const result = await ticketStatus(c.env, config, ticket, now, (work) => c.executionCtx.waitUntil(work));
   setPassCookie(c, result, now);
   c.header("cache-control", "no-store");
   const status: QueueStatus = result.status;

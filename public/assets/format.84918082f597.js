@@ -5,7 +5,7 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { app } from "./state.ebedab47811e.js";
-import { STRINGS } from "./strings.604208e28890.js";
+import { STRINGS } from "./strings.6c23196e17a6.js";
 
 const SEOUL = "Asia/Seoul";
 

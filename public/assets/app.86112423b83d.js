@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.519e5561ade4.js";
+import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.adf08c19b88f.js";
 import { app } from "./state.ebedab47811e.js";
 import { saveLang } from "./storage.27522d0d70cc.js";
-import { $, render } from "./view.5473f81a8456.js";
+import { $, render } from "./view.7e6ca42c70bc.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring
@@ -73,9 +73,13 @@ $("lang").addEventListener("click", () => {
   render();
 });
 
-// Back online or back to the tab: ask now rather than wait out a long interval or a backoff.
+// Back online, back to the tab, or a page the browser froze or kept in its back-forward cache and now
+// resumes: ask now rather than wait out a long interval or a backoff. Near the front the shard passes over
+// a place whose holder it has not heard from lately, and asking at once is what tells it the holder is back.
 const waiting = () => app.view === "wait" || app.failures > 0;
 window.addEventListener("online", () => waiting() && void poll());
 document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && waiting() && void poll());
+document.addEventListener("resume", () => waiting() && void poll());
+window.addEventListener("pageshow", (event) => event.persisted && waiting() && void poll());
 
 void start();

@@ -11,10 +11,10 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.fe860dcfb192.js";
+import { clock, t } from "./format.84918082f597.js";
 import { app } from "./state.ebedab47811e.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.27522d0d70cc.js";
-import { $, render, setBusy, showNotice } from "./view.5473f81a8456.js";
+import { $, render, setBusy, showNotice } from "./view.7e6ca42c70bc.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -87,6 +87,9 @@ function applyStatus(s) {
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
     rememberStart(s);
+    // Passed over while away and back in time: the place is kept, and the page says why it is "next".
+    if (s.cameBack) app.waitNote = { key: "cameBack" };
+    else if (app.waitNote?.key === "cameBack") app.waitNote = null;
     app.view = "wait";
     announceWait(s, before !== "wait");
     render(before !== "wait" ? "wait-title" : undefined);
@@ -114,6 +117,7 @@ function announceWait(s, changed) {
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
+  else if (s.cameBack) announce({ key: "cameBack" });
   else if (s.ahead === 0) announce({ key: "liveFront" });
   else if (s.etaSeconds) announce({ key: "liveWaiting", params: { n: s.ahead, etaLow: s.etaSeconds.low, etaHigh: s.etaSeconds.high } });
   else announce({ key: "liveAhead", params: { n: s.ahead } });

@@ -8,10 +8,10 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { clock, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.fe860dcfb192.js";
+import { clock, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.84918082f597.js";
 import { app } from "./state.ebedab47811e.js";
 import { startAhead } from "./storage.27522d0d70cc.js";
-import { REGIONS } from "./strings.604208e28890.js";
+import { REGIONS } from "./strings.6c23196e17a6.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;

@@ -1,0 +1,27 @@
+import { burstFor } from "./admission.js";
+import type { ShardSnapshot } from "./estimate.js";
+import { ShardMailbox } from "./shard-mailbox.js";
+
+/**
+ * Presence, the Worker's side. The line passes over a ticket whose holder has not been seen for
+ * PRESENCE_SECONDS when it is reached, so the shard must hear of the polls of the people it is about to
+ * reach, and only of those: a crowd's polls stay at the edge. A poll is passed on when the ticket's turn
+ * can come within two presence windows; the page near the front polls every quarter of its soonest wait
+ * (src/edge/estimate.ts), so from then on it is heard well within every window.
+ */
+
+/** A shard hears who was here from this isolate at most this often. */
+export const PRESENCE_REPORT_MS = 1_000;
+
+/** Tickets seen polling near the front, per shard, until a call carries them. */
+export const seenNearFront = new ShardMailbox(PRESENCE_REPORT_MS);
+
+/** Whether the shard should hear that ticket `seq`'s holder polled: its turn can come within 2 × presence. */
+export function nearTheFront(seq: number, snap: ShardSnapshot, presenceSeconds: number): boolean {
+  const aheadInShard = Math.max(0, seq - snap.serving - 1);
+  // The fastest the line can reach it: at the configured rate (the autopilot may climb back to it), with a
+  // burst, over only the share of those ahead who turn out to be there (the line passes over the rest).
+  const rate = Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute);
+  const turns = aheadInShard * (snap.presentShare ?? 1) + 1 + (snap.returning ?? 0);
+  return turns <= (rate / 60) * 2 * presenceSeconds + burstFor(rate);
+}
