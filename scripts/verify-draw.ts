@@ -129,8 +129,9 @@ async function main(): Promise<number> {
         } else {
           bad(`the edge tells this ticket otherwise: ${JSON.stringify({ state: status.state, seq: status.seq, draw: told })}`);
         }
-        // Admissions go by place, so the first `admitted` of the list are in and no one after them is.
-        const isIn = (s: QueueStatus) => s.state === "admitted" || s.state === "expired";
+        // The line reaches places in order, so the first `admitted` of the list are in (let in, or passed over
+        // while away and perhaps back: "cameBack") and no one after them is.
+        const isIn = (s: QueueStatus) => s.state === "admitted" || s.state === "expired" || s.cameBack === true;
         let published = shard.admitted;
         if (isIn(status) && rank + 1 > published) {
           await sleep(SETTLE_MS);

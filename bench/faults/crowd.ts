@@ -60,6 +60,9 @@ export interface Citizen {
   joinAttempts: number;
   /** When this citizen shows up: spread over the arrival window. */
   arriveAt: number;
+  /** When (ms since the epoch) the first join was answered, and when the first pass arrived. */
+  joinedAt?: number;
+  admittedAt?: number;
 }
 
 export interface CrowdOptions {
@@ -241,6 +244,7 @@ export class Crowd {
       c.placeChanges.push(`seq ${c.seq} -> ${claims.seq}${body.data.previousPlaceExpired ? " (previous place expired)" : ""}`);
     }
     c.ticket = body.data.ticket;
+    c.joinedAt ??= Date.now();
     c.seq = claims.seq;
     c.jti = claims.jti;
     c.shard = claims.shard;
@@ -262,7 +266,10 @@ export class Crowd {
   private noteStatus(c: Citizen, status: QueueStatus): void {
     if (status.seq !== c.seq) c.placeChanges.push(`status named seq ${status.seq} for ticket seq ${c.seq}`);
     if (status.state === "expired") c.expiredSeen++;
-    if (status.state === "admitted" && status.pass) c.pass = status.pass;
+    if (status.state === "admitted" && status.pass) {
+      c.pass = status.pass;
+      c.admittedAt ??= Date.now();
+    }
   }
 
   /** Books a slot with the pass; true once the outcome is known (a booking, or a refusal to act on). */

@@ -55,6 +55,8 @@ export interface ScenarioResult {
   samples503: string[];
   examples: string[];
   notes: string[];
+  /** What the scenario measured of its own, by name (each one a figure of this run). */
+  figures: Record<string, number | string>;
   settings: Record<string, unknown>;
   durationMs: number;
 }
@@ -70,6 +72,8 @@ export interface Harness {
   event(what: string): void;
   fail(why: string): void;
   note(what: string): void;
+  /** Records one of the scenario's own figures for the results. */
+  figure(name: string, value: number | string): void;
   /** Waits until `ready()` or `timeoutMs`; true if it held. */
   until(ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean>;
   /** Waits until the part answers again over HTTP; the ms it took, or undefined after `timeoutMs`. */
@@ -85,6 +89,8 @@ export interface ScenarioSpec {
   /** Bindings and origin variables, over the suite's defaults. */
   env?: Record<string, string>;
   crowd: CrowdOptions;
+  /** Runs on the started stack before the crowd arrives (people already in the line ahead of it, say). */
+  beforeCrowd?(stack: Stack, ctx: ScenarioContext): Promise<void>;
   run(h: Harness): Promise<void>;
 }
 
@@ -104,6 +110,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   const started = Date.now();
   const failures: string[] = [];
   const notes: string[] = [];
+  const figures: Record<string, number | string> = {};
   const events: ScenarioResult["events"] = [];
   let crowdStarted = started;
   const event = (what: string) => {
@@ -131,6 +138,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   let truth: Truth | undefined;
   let places = { placesLost: 0, placesUnverified: 0, examples: [] as string[] };
   try {
+    await spec.beforeCrowd?.(stack, ctx);
     await crowd.mint();
     crowdStarted = Date.now();
     crowd.start();
@@ -147,6 +155,10 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
         ctx.log(`  ${spec.name}: FAIL ${why}`);
       },
       note: (what) => notes.push(what),
+      figure: (name, value) => {
+        figures[name] = value;
+        ctx.log(`  ${spec.name}: ${name} = ${value}`);
+      },
       async until(ready, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
@@ -245,6 +257,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     samples503: tally.samples503,
     examples: [...places.examples, ...(bookings?.examples ?? [])],
     notes,
+    figures,
     settings: { database: spec.database, env: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "DATABASE_URL")), crowd: spec.crowd },
     durationMs: Date.now() - started,
   };

@@ -90,7 +90,10 @@ export const shardDrawInfo = z.object({
   /** The place (`seq`) of the first value in the list; the k-th value holds place firstSeq + k - 1. */
   firstSeq: z.number().int().positive(),
   values: z.array(drawHex),
-  /** How many of the list the shard has let in so far (always a prefix: the line admits in place order). */
+  /**
+   * How many of the list the line has reached so far (always a prefix: it reaches places in order), each
+   * let in, or passed over because its holder was away when it was reached.
+   */
   admitted: z.number().int().nonnegative(),
 });
 export type ShardDrawInfo = z.infer<typeof shardDrawInfo>;

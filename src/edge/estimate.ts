@@ -30,6 +30,8 @@ export interface ShardSnapshot {
    * null before it reached anyone. The soonest a turn can come counts only that share of those ahead.
    */
   presentShare?: number | null;
+  /** How many people the line has reached (admitted or passed over): the weight of `presentShare`. */
+  reached?: number;
   paused: boolean;
   /** When the object took the snapshot (ms since epoch). */
   at: number;
@@ -47,7 +49,7 @@ export function shardSnapshot(
   observedPerMinute: number | null,
   now: number,
   steering?: { configuredPerMinute: number; origin?: OriginHealthView },
-  presence?: { returning: number; presentShare: number | null },
+  presence?: { returning: number; presentShare: number | null; reached?: number },
 ): ShardSnapshot {
   return {
     ...steering,
@@ -62,6 +64,21 @@ export function shardSnapshot(
     at: now,
   };
 }
+
+/**
+ * The share of the people ahead who will likely be there when the line reaches them, for the soonest a turn
+ * can come: the shard's observed share, as if its first reached had been PRESENT_PRIOR people who were
+ * there (so a few absent first tickets do not swing it), and never under PRESENT_SHARE_FLOOR (it sets how
+ * often people poll: a share near 0 would have everyone poll as if next).
+ */
+export function likelyPresent(snap: Pick<ShardSnapshot, "presentShare" | "reached">): number {
+  if (snap.presentShare === undefined || snap.presentShare === null) return 1;
+  const reached = snap.reached ?? 0;
+  const share = (snap.presentShare * reached + PRESENT_PRIOR) / (reached + PRESENT_PRIOR);
+  return Math.max(PRESENT_SHARE_FLOOR, share);
+}
+const PRESENT_PRIOR = 20;
+const PRESENT_SHARE_FLOOR = 0.2;
 
 export interface Estimate {
   ahead: number;
@@ -87,7 +104,7 @@ export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): 
   // The soonest the turn can come is at the configured rate: the autopilot may climb back to it at any
   // decision, so a low end from a cut rate would be beaten by everyone told while the origin was sick.
   // And only the share of those ahead who turn out to be there take a turn: the line passes over the rest.
-  const soonestTurns = Math.ceil(aheadInShard * (snap.presentShare ?? 1)) + 1 + (snap.returning ?? 0);
+  const soonestTurns = Math.ceil(aheadInShard * likelyPresent(snap)) + 1 + (snap.returning ?? 0);
   const low = Math.ceil((soonestTurns * 60) / Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute));
   // The rate in force is a ceiling for the high end: when the active cap binds or people linger, the line
   // moves at the observed pace. Before there is any history, allow half again, so no one is promised too

@@ -1,5 +1,5 @@
 import { burstFor } from "./admission.js";
-import type { ShardSnapshot } from "./estimate.js";
+import { likelyPresent, type ShardSnapshot } from "./estimate.js";
 import { ShardMailbox } from "./shard-mailbox.js";
 
 /**
@@ -22,6 +22,6 @@ export function nearTheFront(seq: number, snap: ShardSnapshot, presenceSeconds: 
   // The fastest the line can reach it: at the configured rate (the autopilot may climb back to it), with a
   // burst, over only the share of those ahead who turn out to be there (the line passes over the rest).
   const rate = Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute);
-  const turns = aheadInShard * (snap.presentShare ?? 1) + 1 + (snap.returning ?? 0);
+  const turns = aheadInShard * likelyPresent(snap) + 1 + (snap.returning ?? 0);
   return turns <= (rate / 60) * 2 * presenceSeconds + burstFor(rate);
 }

@@ -303,6 +303,8 @@ export class QueueShard extends DurableObject<Env> {
   private minuteMark: MinuteMark | null = null;
   /** The autopilot's state, as last written to the counters row; read from it on first use. */
   private pilot: AutopilotState | null = null;
+  /** How many who came back wait for capacity; null until counted (a join's tick then reads nothing when 0). */
+  private returnersWaiting: number | null = null;
   /** Latencies the gate reported lately, for the ops view's p95 only (memory: an eviction forgets them). */
   private readonly latencies = new LatencyRing();
 
@@ -399,6 +401,7 @@ export class QueueShard extends DurableObject<Env> {
       // The index may hold tickets the rolled-back transaction wrote: read it again at the next join.
       this.citizens = null;
       this.minuteMark = null;
+      this.returnersWaiting = null;
       throw err;
     }
   }
@@ -601,6 +604,7 @@ export class QueueShard extends DurableObject<Env> {
 
   /** A citizen back within the return window after the line passed them over (or their admission lapsed). */
   private comeBack(seq: number, now: number): void {
+    this.returnersWaiting = null;
     this.sql.exec(
       "UPDATE tickets SET returned_at = ?, seen_at = ?, passed_at = COALESCE(passed_at, active_until), admitted_at = NULL, active_until = NULL WHERE seq = ?",
       now, now, seq,
@@ -832,6 +836,7 @@ export class QueueShard extends DurableObject<Env> {
     }
     this.recordMinute(now, before, admittedBefore, active + admitted);
     const returning = line.returning.length - step.returnsAdmitted.length - step.returnsPassed.length;
+    this.returnersWaiting = returning;
     return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt, returning };
   }
 
@@ -842,9 +847,11 @@ export class QueueShard extends DurableObject<Env> {
    */
   private lineAt(now: number, presenceSeconds: number): LineView {
     const since = now - presenceSeconds * 1000;
-    const returners = this.sql
-      .exec<{ seq: number; seen: number }>("SELECT seq, COALESCE(seen_at, joined_at) AS seen FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL ORDER BY returned_at, seq")
-      .toArray();
+    const returners = this.returnersWaiting === 0
+      ? []
+      : this.sql
+          .exec<{ seq: number; seen: number }>("SELECT seq, COALESCE(seen_at, joined_at) AS seen FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL ORDER BY returned_at, seq")
+          .toArray();
     const seen = new Map<number, number>(returners.map((r) => [r.seq, r.seen]));
     let readUpTo = this.row.serving;
     return {
@@ -991,7 +998,7 @@ export class QueueShard extends DurableObject<Env> {
       samples: this.latencies.size,
     };
     const { admitted_total: admitted, passed_total: passed } = this.row;
-    const presence = { returning, presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null };
+    const presence = { returning, presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null, reached: admitted + passed };
     return shardSnapshot(counters, active, policy, this.observedPace(firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
   }
 

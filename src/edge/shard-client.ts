@@ -193,6 +193,7 @@ const sharedEntry = z.object({
     observedPerMinute: z.number().nullable(),
     returning: z.number().optional(),
     presentShare: z.number().nullable().optional(),
+    reached: z.number().optional(),
     paused: z.boolean(),
     at: z.number(),
   }),

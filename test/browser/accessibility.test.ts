@@ -15,6 +15,8 @@ import { citizenContext, launchBrowser, shot, sleep, startStack, stopAll, type S
 
 /** Short, so a turn left unclaimed lapses within the test; a page that is open claims its turn at once. */
 const CLAIM_WINDOW_SECONDS = 12;
+/** Short, so the lapsing citizen can stay away past it within the test. */
+const RETURN_WINDOW_SECONDS = 15;
 /**
  * One shard, one admission every two seconds: a line a test can see itself wait in. A cohort that opens
  * in 2099, for the "not open yet" screen. The rest (the cap on active passes, their lifetime) is
@@ -24,6 +26,7 @@ const bindings = {
   SHARDS: "1",
   ADMIT_PER_MINUTE: "30",
   CLAIM_WINDOW_SECONDS: String(CLAIM_WINDOW_SECONDS),
+  RETURN_WINDOW_SECONDS: String(RETURN_WINDOW_SECONDS),
   COHORTS: cohortsBinding(["55-59", "50-52"], { "50-52": NOT_OPEN_YET }),
 };
 const OPEN_COHORT_BIRTH = "1963-05-01";
@@ -198,7 +201,7 @@ describe("accessibility of the citizen's page", () => {
       if (["admitted", "expired"].includes(queueStatus.parse(await res.json()).state)) break;
       if (Date.now() > deadline) throw new Error("the line did not reach the citizen behind the lapsing one");
     }
-    await sleep((CLAIM_WINDOW_SECONDS + 3) * 1000);
+    await sleep((CLAIM_WINDOW_SECONDS + RETURN_WINDOW_SECONDS + 3) * 1000);
     const back = await lapsing.context().newPage();
     await back.goto(`${stack.base}/`);
     await visible(back, "#view-expired");

@@ -83,6 +83,8 @@ beforeAll(async () => {
       ADMIT_PER_MINUTE: String(ADMIT_PER_MINUTE),
       MAX_ACTIVE: "10000",
       CLAIM_WINDOW_SECONDS: "900",
+      // The line is joins that never poll; what is measured is the pace the autopilot allows, not presence.
+      PRESENCE_SECONDS: "3600",
       AUTOPILOT: "true",
       ADMIT_FLOOR_PER_MINUTE: String(ADMIT_PER_MINUTE / 10),
       ORIGIN_TARGET_P95_MS: String(TARGET_P95_MS),

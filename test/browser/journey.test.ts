@@ -17,12 +17,15 @@ import { citizenContext, launchBrowser, shot, sleep, startStack, type Stack } fr
 
 /** One shard and 30 admissions a minute: one person every two seconds, in strict order. */
 const CLAIM_WINDOW_SECONDS = 12;
+/** Short, so a citizen can stay away past it within the test. */
+const RETURN_WINDOW_SECONDS = 15;
 const bindings = {
   SHARDS: "1",
   ADMIT_PER_MINUTE: "30",
   MAX_ACTIVE: "100",
   PASS_TTL_SECONDS: "900",
   CLAIM_WINDOW_SECONDS: String(CLAIM_WINDOW_SECONDS),
+  RETURN_WINDOW_SECONDS: String(RETURN_WINDOW_SECONDS),
   PAUSED: "false",
   COHORTS: cohortsBinding(["55-59", "50-52"], { "50-52": NOT_OPEN_YET }),
 };
@@ -482,7 +485,7 @@ describe("the waiting page", () => {
     expectCleanAddresses(b, [phoneB]);
   });
 
-  it("a citizen whose turn lapsed unclaimed is told so plainly and can join again at the back", async () => {
+  it("a citizen whose turn lapsed unclaimed and who stayed away past the return window is told so plainly and can join again at the back", async () => {
     await syntheticJoins(2);
     const page = await citizen();
     const phoneE = newPhone();
@@ -501,8 +504,8 @@ describe("the waiting page", () => {
       // Slower than a test could poll: the edge limits status polls per ticket.
       1_000,
     );
-    // e's admission now runs out unclaimed.
-    await sleep((CLAIM_WINDOW_SECONDS + 3) * 1000);
+    // e's admission now runs out unclaimed, and e stays away past the return window.
+    await sleep((CLAIM_WINDOW_SECONDS + RETURN_WINDOW_SECONDS + 3) * 1000);
 
     const back = await tab(page.context());
     await back.goto(`${stack.base}/`);

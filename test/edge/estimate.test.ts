@@ -17,6 +17,17 @@ describe("the wait range", () => {
     expect(estimateWait(110, base, SHARDS)).toEqual({ ahead: 36, etaSeconds: { low: 10, high: 18 }, nextPollMs: 2_500 });
   });
 
+  it("when the line passes over absent holders: the low end counts only the share ahead likely to be there", () => {
+    // Half of 980 reached were there (weighted with 20 who were, before any): 9 ahead -> 5 turns of them, then this citizen.
+    const half = { ...base, presentShare: 0.5, reached: 980 };
+    expect(estimateWait(110, half, SHARDS).etaSeconds).toEqual({ low: 6, high: 18 });
+    // People who came back are admitted first: each is a turn before this citizen's.
+    expect(estimateWait(110, { ...half, returning: 3 }, SHARDS).etaSeconds!.low).toBe(9);
+    // A handful of absent first tickets barely moves it, and however few were there it counts a fifth of those ahead.
+    expect(estimateWait(110, { ...base, presentShare: 0, reached: 3 }, SHARDS).etaSeconds!.low).toBe(9);
+    expect(estimateWait(200, { ...base, presentShare: 0, reached: 100_000 }, SHARDS).etaSeconds!.low).toBe(21);
+  });
+
   it("with history: the high end at the observed pace when it is slower than the rate", () => {
     expect(estimateWait(110, { ...base, observedPerMinute: 30 }, SHARDS).etaSeconds).toEqual({ low: 10, high: 24 });
   });

@@ -131,7 +131,7 @@ describe("presence at the front of the line", () => {
     const line = await joinAt(address, now - PRESENCE_MS - 60_000, 400);
     await setClock(stub, now);
     const seenAt = (seq: number) =>
-      runInDurableObject(stub, (shard: QueueShard) => shard.ctx.storage.sql.exec<{ seen_at: number }>("SELECT seen_at FROM tickets WHERE seq = ?", seq).one().seen_at);
+      runInDurableObject(stub, (_shard: QueueShard, state) => state.storage.sql.exec<{ seen_at: number }>("SELECT seen_at FROM tickets WHERE seq = ?", seq).one().seen_at);
     const poll = async (t: (typeof line)[number]) => {
       const ticket = await signTicket(config, { sub: t.key, jti: t.ticketId, cohort: address.cohort, shard: address.shard, seq: t.seq }, Date.now());
       const res = await getStatus(ticket);
