@@ -138,6 +138,13 @@ function takeSignals(drain: (signal: NodeJS.Signals) => unknown): void {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Secrets .dev.vars holds for other processes: wrangler reads the whole file, the edge must not hold these. */
+const NOT_THE_EDGES = ["DEV_IDP_MINT_SECRET"];
+
+function edgeBindings(bindings: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(bindings ?? {}).filter(([name]) => !NOT_THE_EDGES.includes(name)));
+}
+
 async function main(): Promise<void> {
   const env = environment.safeParse(process.env);
   if (!env.success) {
@@ -211,7 +218,7 @@ async function main(): Promise<void> {
         ...workerOptions,
         // The persisted objects live in a folder named after the Worker: wrangler.toml's name, as under wrangler dev.
         name: config.name ?? "waiting-room-edge",
-        bindings: { ...workerOptions.bindings, ...vars },
+        bindings: { ...edgeBindings(workerOptions.bindings), ...vars },
         modules: true,
         scriptPath: join(outdir, "index.js"),
         modulesRoot: outdir,

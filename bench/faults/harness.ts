@@ -126,7 +126,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   notes.push(`the stack was ready ${((Date.now() - startedStack) / 1000).toFixed(1)} s after start`);
   const tally = new Tally();
   const hookTally = new Tally();
-  const crowd = new Crowd({ edge: stack.edge, idp: stack.idp }, tally, spec.crowd);
+  const crowd = new Crowd({ edge: stack.edge, idp: stack.idp, mintSecret: stack.mintSecret }, tally, spec.crowd);
   const consoleFrom = stack.output().length;
   let truth: Truth | undefined;
   let places = { placesLost: 0, placesUnverified: 0, examples: [] as string[] };

@@ -5,6 +5,7 @@
  * about a fault (a restart, a stop).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +37,8 @@ export interface Stack {
   edge: string;
   origin: string;
   idp: string;
+  /** The provider's mint secret this stack was started with (POST /dev/id-tokens needs it). */
+  mintSecret: string;
   stateRoot: string;
   pgliteDir: string;
   output(): string;
@@ -116,6 +119,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const edge = `http://127.0.0.1:${edgePort}`;
   const origin = `http://127.0.0.1:${originPort}`;
   const idp = `http://127.0.0.1:${idpPort}`;
+  // Handed to start.ts rather than read from the checkout's .dev.vars, which a suite must not depend on.
+  const mintSecret = randomBytes(32).toString("base64url");
 
   // Its own process group, as a terminal's foreground job is: Ctrl-C (SIGINT to the group) is how an
   // operator stops it, and reaches npx, tsx and start.ts together.
@@ -132,6 +137,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       EDGE_STATE_DIR: edgeState,
       PGLITE_DIR: pgliteDir,
       IDP_STATE_DIR: join(stateRoot, "idp-state"),
+      DEV_IDP_MINT_SECRET: mintSecret,
       NO_COLOR: "1",
     },
   });
@@ -199,6 +205,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     edge,
     origin,
     idp,
+    mintSecret,
     stateRoot,
     pgliteDir,
     output: () => log,

@@ -67,7 +67,7 @@ describe("the provider's answers to raw requests", () => {
   });
 
   it("a declared length over the limit is refused before a byte of the body is sent", async () => {
-    const raw = await rawExchange(portOf(), `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
+    const raw = await rawExchange(portOf(), `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${idp.mintSecret}\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
     const { status, error, head } = shapedError(raw);
     expect(status).toBe(413);
     expect(error.code).toBe("payload_too_large");
@@ -79,7 +79,7 @@ describe("the provider's answers to raw requests", () => {
     const total = 64 * 1024 * 1024;
     const { answer, sentWhenAnswered } = await chunkedUntilAnswered(
       portOf(),
-      "POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+      `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${idp.mintSecret}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n`,
       total,
     );
     const { status, error } = shapedError(answer);
