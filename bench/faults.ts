@@ -18,11 +18,11 @@ import { postgresRestart, slowDatabase } from "./faults/database-faults.js";
 import { fuzz } from "./faults/fuzz.js";
 import { runScenario, type ScenarioContext, type ScenarioResult, type ScenarioSpec } from "./faults/harness.js";
 import { startPrivatePostgres, type PrivatePostgres } from "./faults/postgres.js";
-import { edgeKill, originKill } from "./faults/process-kills.js";
+import { edgeKill, originKill, workerdKill } from "./faults/process-kills.js";
 import { writeFaultResults } from "./faults/report.js";
 import { cleanupAll } from "./lib/processes.js";
 
-/** In the order of issue 11's list. */
+/** In the order of issue 11's list, then issue 24's. */
 const SCENARIOS: Record<string, (ctx: ScenarioContext) => ScenarioSpec> = {
   "origin-kill": (ctx) => originKill(ctx, "postgres"),
   "postgres-restart": postgresRestart,
@@ -32,6 +32,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => ScenarioSpec> = {
   "slow-db": slowDatabase,
   clock: clockJumps,
   fuzz,
+  "workerd-kill": workerdKill,
 };
 
 function usage(message: string): never {

@@ -50,6 +50,8 @@ export interface ScenarioResult {
   /** What the stack printed about the fault (restarts, stops, errors), as it printed it. */
   console: string[];
   statusCounts: Record<string, number>;
+  /** The scenario's own measurements, by name (what its fault is judged by, beyond the counts above). */
+  figures: Record<string, number>;
   noAnswerCauses: Record<string, number>;
   samples5xx: string[];
   samples503: string[];
@@ -70,6 +72,8 @@ export interface Harness {
   event(what: string): void;
   fail(why: string): void;
   note(what: string): void;
+  /** Records one of the scenario's own measurements. */
+  figure(name: string, value: number): void;
   /** Waits until `ready()` or `timeoutMs`; true if it held. */
   until(ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean>;
   /** Waits until the part answers again over HTTP; the ms it took, or undefined after `timeoutMs`. */
@@ -105,6 +109,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   const failures: string[] = [];
   const notes: string[] = [];
   const events: ScenarioResult["events"] = [];
+  const figures: ScenarioResult["figures"] = {};
   let crowdStarted = started;
   const event = (what: string) => {
     events.push({ atMs: Date.now() - crowdStarted, what });
@@ -147,6 +152,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
         ctx.log(`  ${spec.name}: FAIL ${why}`);
       },
       note: (what) => notes.push(what),
+      figure: (name, value) => (figures[name] = value),
       async until(ready, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
@@ -166,7 +172,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     await spec.run(h);
     // What the supervisor said it did: a restart the scenario did not cause (the origin dying because
     // its database went away, say) shows here even when nothing was lost.
-    const restarts = stack.output().slice(consoleFrom).split("\n").filter((l) => /exited .*restarting/.test(l));
+    const restarts = stack.output().slice(consoleFrom).split("\n").filter((l) => / exited \((code|signal) [^)]*\); restarting in/.test(l));
     if (restarts.length) event(`the supervisor restarted a part ${restarts.length}x: ${[...new Set(restarts.map((l) => l.replace(/^.*?(\w+ exited \([^)]*\)).*$/, "$1")))].join(", ")}`);
     event("fault over; the crowd stops and settles");
     await crowd.stop();
@@ -240,6 +246,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     events,
     console: lines.length > 30 ? [...lines.slice(0, 15), `... ${lines.length - 30} more ...`, ...lines.slice(-15)] : lines,
     statusCounts: tally.byStatus,
+    figures,
     noAnswerCauses: tally.noAnswer,
     samples5xx: tally.samples5xx,
     samples503: tally.samples503,

@@ -18,13 +18,19 @@ const START_TIMEOUT_MS = 180_000;
 /** Ctrl-C drains for a few seconds (issue 11); past this the stack is killed. */
 const STOP_TIMEOUT_MS = 20_000;
 
-export type Part = "origin" | "edge";
+export type Part = "origin" | "edge" | "workerd";
 
-/** How each part shows in `ps`: the origin's entry, and the edge either through wrangler dev or scripts/edge.ts/workerd. */
+/**
+ * How each part shows in `ps`: the origin's entry, the edge either through wrangler dev or
+ * scripts/edge.ts/workerd, and the edge's workerd alone (under scripts/edge.ts, beside its Node front).
+ */
 const PART_COMMAND: Record<Part, RegExp> = {
   origin: /src\/origin\/node\.ts/,
   edge: /wrangler\S*\s+dev\b|wrangler-dist\/cli\.js|scripts\/edge\.ts|\bworkerd\b/,
+  workerd: /\/workerd\s+serve\b/,
 };
+/** Parts killed by themselves, not with the process group they share with the rest of their part. */
+const ALONE: ReadonlySet<Part> = new Set(["workerd"]);
 
 export interface StackOptions {
   /** Environment for start.ts: edge bindings, origin variables (DATABASE_URL, DB_TIMEOUT_MS, ...). */
@@ -219,6 +225,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const targets = new Set<number>();
       for (const p of matching) {
         targets.add(p.pid);
+        if (ALONE.has(part)) continue;
         if (p.pgid !== child.pid) for (const q of tree) if (q.pgid === p.pgid) targets.add(q.pid);
         for (const q of descendants(p.pid)) targets.add(q.pid);
       }
