@@ -111,9 +111,10 @@ function relayRuntimeOutput(stream: Readable, onEnd: () => void): void {
 
 /**
  * Sends workerd SIGTERM, on which it drains: it stops accepting, closes idle connections, answers what is
- * in flight and exits (SIGINT would stop it at once). Under the supervisor this process leads a process
- * group that got the signal already, workerd included, and a second SIGTERM does not cut workerd's drain
- * short; run alone, workerd is found among this process's children (Linux lists them in /proc).
+ * in flight and exits (SIGINT would stop it at once). It is sent once the front has passed on what it
+ * took in (the supervisor signals this process alone, so workerd serves until then). Under the supervisor
+ * this process leads a process group, workerd included, and the group is signalled; run alone, workerd is
+ * found among this process's children (Linux lists them in /proc).
  */
 function signalRuntime(): void {
   try {

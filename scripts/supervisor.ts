@@ -76,6 +76,15 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Signals the child process alone, leaving the rest of its group to it. */
+function signalChild(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Gone.
+  }
+}
+
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `signal ${signal}` : `code ${code}`;
 }
@@ -209,8 +218,11 @@ export class Supervisor {
 
   /**
    * Drains and stops every child, tier by tier: each tier gets SIGTERM (a draining child stops accepting
-   * and answers what is in flight), up to `drainMs` to exit, then SIGKILL. Later tiers keep serving while
-   * an earlier one drains: the edge's requests in flight may still need the origin.
+   * and answers what is in flight), up to `drainMs` to exit, then SIGKILL to its whole group. Later tiers
+   * keep serving while an earlier one drains: the edge's requests in flight may still need the origin.
+   * SIGTERM goes to the child alone, not its group: the edge's workerd must keep serving until the edge's
+   * front has passed on the requests it took in (a body still arriving has not reached workerd yet), and
+   * the edge tells workerd to drain itself once they are answered.
    */
   async stop(tiers: readonly (readonly string[])[], drainMs: number): Promise<void> {
     this.#stopping = true;
@@ -224,7 +236,7 @@ export class Supervisor {
       });
       if (running.length === 0) continue;
       const gone = running.map(({ child }) => new Promise<void>((resolve) => (alive(child) ? child.once("exit", () => resolve()) : resolve())));
-      for (const { child } of running) signalGroup(child, "SIGTERM");
+      for (const { child } of running) signalChild(child, "SIGTERM");
       await Promise.race([Promise.all(gone), sleep(drainMs)]);
       for (const { name, child } of running) {
         if (!alive(child)) continue;
