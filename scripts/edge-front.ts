@@ -31,15 +31,38 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\d{1,3}(?:\.\d
 /** Per connection, not end to end: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
+/** How long a refused upload's connection stays open after the answer, unread, so the client can read the answer. */
+const LINGER_MS = 2_000;
+
+/**
+ * Ends the connection after this answer without reading on: a refusal made before the body was read
+ * leaves the rest of it on the wire, and reading it only to throw it away (a 400 MB upload after its
+ * 413) is what closing spares. The answer goes out, then the server's FIN; the socket reads nothing
+ * more (the client's writes stall in its buffers) and is cut after LINGER_MS, or as soon as the client
+ * closes. Cut at once, the reset could reach a client still uploading before it has read the answer,
+ * and all it would see is the reset. Node ends a `Connection: close` answer's connection through the
+ * socket's destroySoon(), so that is where this hooks in.
+ */
+function closeWithoutReading(res: ServerResponse): void {
+  res.setHeader("connection", "close");
+  const socket = res.socket;
+  if (!socket) return;
+  socket.destroySoon = () => {
+    socket.pause();
+    socket.end();
+    const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once("close", () => clearTimeout(cut));
+  };
+}
+
 /**
  * Answers in the one error shape, built by the same function as every Worker's and the origin's refusals.
- * `close` ends the connection after the answer: a refusal made before the body was read leaves the rest
- * of it on the wire, and reading it only to throw it away (a 400 MB upload after its 413) is what a
- * closed connection spares.
+ * `close`: the body is left unread, and the connection is closed after the answer (closeWithoutReading).
  */
 function refuse(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}, close = false): void {
   const answer = errorAnswer(status, code, message, extras);
-  res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body), ...(close ? { connection: "close" } : {}) });
+  if (close) closeWithoutReading(res);
+  res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
   res.end(answer.body);
 }
 
