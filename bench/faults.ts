@@ -19,7 +19,7 @@ import { fuzz } from "./faults/fuzz.js";
 import { ghosts } from "./faults/ghosts.js";
 import { runScenario, type ScenarioContext, type ScenarioResult, type ScenarioSpec } from "./faults/harness.js";
 import { startPrivatePostgres, type PrivatePostgres } from "./faults/postgres.js";
-import { edgeKill, originKill } from "./faults/process-kills.js";
+import { edgeKill, originKill, workerdKill } from "./faults/process-kills.js";
 import { writeFaultResults } from "./faults/report.js";
 import { cleanupAll } from "./lib/processes.js";
 
@@ -33,6 +33,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => ScenarioSpec> = {
   "slow-db": slowDatabase,
   clock: clockJumps,
   fuzz,
+  "workerd-kill": workerdKill,
   ghosts,
 };
 

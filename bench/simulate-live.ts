@@ -4,7 +4,8 @@
  * slots, book. Each citizen is a distinct phone number (E.164, +8210XXXXXXXX, drawn afresh every run so
  * nobody is already in the line) with a birth date in the open cohort; their id_tokens come from the
  * development identity provider's `POST /dev/id-tokens` (`--idp`, default http://127.0.0.1:8789), all
- * minted before the first arrival. Some citizens abandon, some refresh (log in again: a fresh id_token
+ * minted before the first arrival with the provider's mint secret (DEV_IDP_MINT_SECRET, from the
+ * environment or the .dev.vars `npm start` wrote). Some citizens abandon, some refresh (log in again: a fresh id_token
  * for the same phone, then re-join), some let their pass lapse. It checks what must hold: no slot
  * oversold, no citizen booked twice, places kept across re-joins, never more than MAX_ACTIVE citizens
  * using the origin at once, and no request refused by a rate limit (429). Start the stack first, with a
@@ -72,14 +73,28 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** A secret of the running `npm start`: from the environment, else from the .dev.vars it wrote. */
+function localSecret(name: "OPERATOR_SECRET" | "DEV_IDP_MINT_SECRET"): string | undefined {
+  const fromEnv = process.env[name];
+  if (fromEnv) return fromEnv;
+  try {
+    return new RegExp(`^${name}='([^']*)'`, "m").exec(readFileSync(".dev.vars", "utf8"))?.[1] || undefined;
+  } catch {
+    // No .dev.vars: the caller says what is missing.
+    return undefined;
+  }
+}
+
 /** id_tokens for `citizens` from the development provider, in their order, at most 1,000 per call. */
 async function mintIdTokens(idp: string, citizens: Array<{ phoneNumber: string; birthdate: string }>): Promise<string[]> {
+  const secret = localSecret("DEV_IDP_MINT_SECRET");
+  if (!secret) throw new Error("no DEV_IDP_MINT_SECRET in the environment or .dev.vars: the provider mints id_tokens only for its holder");
   const out: string[] = [];
   for (let i = 0; i < citizens.length; i += ID_TOKENS_PER_CALL) {
     const batch = citizens.slice(i, i + ID_TOKENS_PER_CALL);
     const res = await call(`${idp}/dev/id-tokens`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
       body: JSON.stringify({ citizens: batch.map((c) => ({ phoneNumber: c.phoneNumber, birthdate: c.birthdate })) }),
     });
     const minted = idTokensResponse.safeParse(res.body);
@@ -87,7 +102,8 @@ async function mintIdTokens(idp: string, citizens: Array<{ phoneNumber: string; 
       const e = errorBody.safeParse(res.body);
       throw new Error(
         `${idp}/dev/id-tokens answered ${res.status}${e.success ? `: ${e.data.error.code}: ${e.data.error.message}` : ""}` +
-          (res.status === 409 ? " (the provider already knows one of these numbers with another birth date; run again: numbers are drawn afresh)" : ""),
+          (res.status === 409 ? " (the provider already knows one of these numbers with another birth date; run again: numbers are drawn afresh)" : "") +
+          (res.status === 401 ? " (the mint secret is not the running provider's: take it from the .dev.vars of the npm start you run)" : ""),
       );
     }
     out.push(...minted.data.idTokens);
@@ -109,12 +125,7 @@ function birthdateFor(phoneNumber: string, years: readonly [number, number]): st
 
 /** The ops view is for operators: a session signed with the OPERATOR_SECRET of `npm start` (the environment, or .dev.vars). */
 async function asOperator(): Promise<RequestInit> {
-  let secret: string | undefined = process.env.OPERATOR_SECRET || undefined;
-  try {
-    secret ??= /^OPERATOR_SECRET='([^']*)'/m.exec(readFileSync(".dev.vars", "utf8"))?.[1];
-  } catch {
-    // No .dev.vars: said below.
-  }
+  const secret = localSecret("OPERATOR_SECRET");
   if (!secret) throw new Error("no OPERATOR_SECRET in the environment or .dev.vars: the replay reads the operators' view");
   return { headers: { cookie: `wr_operator=${await mintOperatorSession(secret)}` } };
 }

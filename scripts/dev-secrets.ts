@@ -26,3 +26,12 @@ export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string;
     OPERATOR_SECRET: randomBytes(32).toString("base64url"),
   };
 }
+
+/**
+ * The development provider's mint secret: POST /dev/id-tokens answers only `Authorization: Bearer <it>`.
+ * The provider's alone, never an edge binding: whoever holds it can sign in as any number not yet used at
+ * the login page.
+ */
+export function generateMintSecret(): string {
+  return randomBytes(32).toString("base64url");
+}

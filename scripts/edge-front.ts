@@ -4,15 +4,20 @@
  * before any Worker runs and answers what it cannot parse; locally, workerd's own server would answer
  * such requests itself, in plain text and mostly as 5xx, before a line of the Worker runs: a bare 500
  * for a `Content-Length` of -1, a `*` or absolute-form target or a Host that names no host, a 501 for a
- * method it does not know. Here each is answered in the project's error shape with a 4xx, and a runtime
- * that is away (stopping, crashed) is a 503 `unavailable` rather than a reset connection.
+ * method it does not know. Here each is answered in the project's error shape with a 4xx.
  *
- * Everything else passes through untouched, bodies streamed both ways: the Worker sees the request the
- * client sent, and the client the Worker's answer, except the static-asset handler's bare, empty 4xx
- * refusals (a POST to a page), which get the shape too.
+ * The front lives in the edge's Node process, workerd in a child of it, so the front outlives workerd:
+ * while workerd is away (killed, crashed, being restarted by scripts/edge.ts) every request is answered
+ * 503 `unavailable` with Retry-After, never a refused or reset connection.
+ *
+ * As Cloudflare's front end does, it sets CF-Connecting-IP to the address the connection came from,
+ * replacing whatever the client sent (the abuse limits key on it), and reads a request's body whole (at
+ * most the one body limit) before workerd is asked; a body over the limit is refused with a 413 and the
+ * connection closed, not read to its end. Everything else passes through untouched: the Worker sees the
+ * request the client sent, and the client the Worker's answer, streamed, except the static-asset
+ * handler's bare, empty 4xx refusals (a POST to a page), which get the shape too.
  */
 import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { Transform } from "node:stream";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS, type ErrorCode } from "../src/contract/errors.js";
 import { declaredLength, MAX_BODY_BYTES } from "../src/http/body-limit.js";
@@ -26,9 +31,37 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\d{1,3}(?:\.\d
 /** Per connection, not end to end: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
-/** Answers in the one error shape, built by the same function as every Worker's and the origin's refusals. */
-function refuse(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}): void {
+/** How long a refused upload's connection stays open after the answer, unread, so the client can read the answer. */
+const LINGER_MS = 2_000;
+
+/**
+ * Ends the connection after this answer without reading on: a refusal made before the body was read
+ * leaves the rest of it on the wire, and reading it only to throw it away (a 400 MB upload after its
+ * 413) is what closing spares. The answer goes out, then the server's FIN; the socket reads nothing
+ * more (the client's writes stall in its buffers) and is cut after LINGER_MS, or as soon as the client
+ * closes. Cut at once, the reset could reach a client still uploading before it has read the answer,
+ * and all it would see is the reset. Node ends a `Connection: close` answer's connection through the
+ * socket's destroySoon(), so that is where this hooks in.
+ */
+function closeWithoutReading(res: ServerResponse): void {
+  res.setHeader("connection", "close");
+  const socket = res.socket;
+  if (!socket) return;
+  socket.destroySoon = () => {
+    socket.pause();
+    socket.end();
+    const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once("close", () => clearTimeout(cut));
+  };
+}
+
+/**
+ * Answers in the one error shape, built by the same function as every Worker's and the origin's refusals.
+ * `close`: the body is left unread, and the connection is closed after the answer (closeWithoutReading).
+ */
+function refuse(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode, message: string, extras: ErrorExtras = {}, close = false): void {
   const answer = errorAnswer(status, code, message, extras);
+  if (close) closeWithoutReading(res);
   res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
   res.end(answer.body);
 }
@@ -37,6 +70,12 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const kept: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) kept[name] = value;
   return kept;
+}
+
+/** The client's address as Cloudflare gives it in CF-Connecting-IP: an IPv4 address in dotted form, not as IPv6-mapped. */
+function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? "";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice("::ffff:".length) : address;
 }
 
 /** The path and query to ask workerd for, from an origin-form or absolute-form target; undefined for any other. */
@@ -55,38 +94,35 @@ export interface EdgeFront {
   server: Server;
   /** Requests being answered right now. */
   inFlight(): number;
+  /** Where workerd listens now, on 127.0.0.1; undefined while it is away (restarting): requests get a 503. */
+  setRuntime(port: number | undefined): void;
   /** Stops accepting connections and closes idle ones; requests in flight are still answered. */
   close(): void;
 }
 
-/** Serves 127.0.0.1:`port`, passing requests to workerd at 127.0.0.1:`runtimePort`. */
-export function startEdgeFront(port: number, runtimePort: number, onListening: () => void): EdgeFront {
+const RESTARTING = "the waiting room is restarting; your place is kept, please try again shortly";
+
+/** Serves 127.0.0.1:`port`, passing requests to workerd on the loopback port `setRuntime` names. */
+export function startEdgeFront(port: number, onListening: () => void): EdgeFront {
   // A fresh loopback connection per request: a kept-alive one that workerd closes just as it is reused
   // would fail a request that never reached the Worker.
   const agent = new Agent({ keepAlive: false });
+  let runtimePort: number | undefined;
   let inFlight = 0;
   let closing = false;
-  // A request without Host is refused below, in the error shape, rather than by Node with an empty 400.
-  const server = createServer({ requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
-    inFlight++;
-    res.once("close", () => inFlight--);
-    if (closing) res.setHeader("connection", "close");
-    const method = req.method ?? "";
-    if (!METHODS.includes(method)) return refuse(res, 405, "method_not_allowed", `${method} is not a method this service answers`, { headers: { allow: METHODS.join(", ") } });
-    const path = pathOf(req.url ?? "");
-    if (path === undefined) return refuse(res, 400, "invalid_request", "the request's target must be a path, such as /api/cohorts");
-    const host = req.headers.host;
-    if (host === undefined || !HOST.test(host)) return refuse(res, 400, "invalid_request", "the request's Host header must name a host");
-    // The project's one body limit, here too: a body over it never reaches workerd, which would answer
-    // early and reset the connection while the rest was still being forwarded.
-    try {
-      declaredLength(req.headers["content-length"]);
-    } catch (err) {
-      if (err instanceof ApiError) return refuse(res, err.status as ContentfulStatusCode, err.code, err.message);
-      throw err;
-    }
+  const unavailable = (res: ServerResponse) => refuse(res, 503, "unavailable", RESTARTING, { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
 
-    const upstream = forward({ host: "127.0.0.1", port: runtimePort, method, path, headers: endToEnd(req.headers), agent }, (answer) => {
+  /** Hands a request whose body has been read whole to workerd, and its answer back. */
+  function pass(req: IncomingMessage, res: ServerResponse, method: string, path: string, body: Buffer): void {
+    if (runtimePort === undefined) return unavailable(res);
+    const headers = endToEnd(req.headers);
+    // The body goes whole, with its length, whatever framing the client used.
+    if (body.byteLength > 0 || req.headers["content-length"] !== undefined) headers["content-length"] = String(body.byteLength);
+    // As Cloudflare's front end does: the address the connection came from, never what the client claims.
+    headers["cf-connecting-ip"] = clientAddress(req);
+    let answerEnded = false;
+    const upstream = forward({ host: "127.0.0.1", port: runtimePort, method, path, headers, agent }, (answer) => {
+      answer.once("end", () => (answerEnded = true));
       const status = answer.statusCode ?? 502;
       // The static-asset handler answers ahead of the Worker, and refuses a POST to a page with a bare,
       // empty 405 or 404; the front gives those the error shape, as the Worker gives its own.
@@ -100,28 +136,62 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
       }
       res.writeHead(status, answer.statusMessage, endToEnd(answer.headers));
       answer.pipe(res);
-      answer.once("error", () => res.destroy());
+      answer.once("error", () => {
+        if (!answerEnded) res.destroy();
+      });
     });
+    // Workerd gone (killed, restarting) before it answered: the 503 a restart promises. Once its answer
+    // has begun, the client gets that answer, or, if workerd died in the middle of it, a cut connection.
+    // An error after the whole answer arrived (workerd resetting a connection it is done with) changes nothing.
     upstream.once("error", () => {
-      const message = "the waiting room is restarting; your place is kept, please try again shortly";
-      if (!res.headersSent) refuse(res, 503, "unavailable", message, { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
-      else res.destroy();
+      if (!res.headersSent) unavailable(res);
+      else if (!answerEnded) res.destroy();
     });
     // A client that goes away takes its forwarded request with it.
     res.once("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
+    // Headers and body in one write, before workerd can answer: nothing is left to write to a connection
+    // that workerd closes as soon as it has answered (it does, for a request it refuses without reading
+    // the body), so the answer is never lost to a write on a closed connection.
+    upstream.end(body);
+  }
+
+  // A request without Host is refused below, in the error shape, rather than by Node with an empty 400.
+  const server = createServer({ requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
+    req.once("error", () => res.destroy());
+    if (closing) res.setHeader("connection", "close");
+    const method = req.method ?? "";
+    if (!METHODS.includes(method)) return refuse(res, 405, "method_not_allowed", `${method} is not a method this service answers`, { headers: { allow: METHODS.join(", ") } }, true);
+    const path = pathOf(req.url ?? "");
+    if (path === undefined) return refuse(res, 400, "invalid_request", "the request's target must be a path, such as /api/cohorts", {}, true);
+    const host = req.headers.host;
+    if (host === undefined || !HOST.test(host)) return refuse(res, 400, "invalid_request", "the request's Host header must name a host", {}, true);
+    // The project's one body limit, here too: a body over it never reaches workerd.
+    try {
+      declaredLength(req.headers["content-length"]);
+    } catch (err) {
+      if (err instanceof ApiError) return refuse(res, err.status as ContentfulStatusCode, err.code, err.message, {}, true);
+      throw err;
+    }
+    // The body is read whole (at most MAX_BODY_BYTES) before workerd is asked, as Cloudflare's front end
+    // buffers a request: see pass() for why that matters.
+    const chunks: Buffer[] = [];
     let received = 0;
-    const counted = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        received += chunk.byteLength;
-        if (received <= MAX_BODY_BYTES) return done(null, chunk);
-        upstream.destroy();
-        if (!res.headersSent) refuse(res, 413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
-        done();
-      },
+    let refused = false;
+    req.on("data", (chunk: Buffer) => {
+      if (refused) return;
+      received += chunk.byteLength;
+      if (received <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      refused = true;
+      req.pause();
+      refuse(res, 413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`, {}, true);
     });
-    req.pipe(counted).pipe(upstream);
+    req.once("end", () => {
+      if (!refused) pass(req, res, method, path, Buffer.concat(chunks, received));
+    });
   });
   answerClientErrors(server);
   answerHalfClosedClients(server);
@@ -129,6 +199,9 @@ export function startEdgeFront(port: number, runtimePort: number, onListening: (
   return {
     server,
     inFlight: () => inFlight,
+    setRuntime(port) {
+      runtimePort = port;
+    },
     close() {
       closing = true;
       server.close();

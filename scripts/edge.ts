@@ -24,13 +24,18 @@
  * Not kept: reloading on source edits; a restart (or Ctrl-C and `npm start`) builds the current sources.
  *
  * workerd listens on a loopback port of its own; EDGE_PORT is served by a Node front (scripts/edge-front.ts)
- * that plays the part of Cloudflare's front end: what workerd's own server would answer with a bare 5xx
- * before the Worker runs (a malformed Content-Length, an odd target or Host, an unknown method) gets a
- * 4xx in the error shape there, and everything else passes through as sent.
+ * in this process that plays the part of Cloudflare's front end: what workerd's own server would answer
+ * with a bare 5xx before the Worker runs (a malformed Content-Length, an odd target or Host, an unknown
+ * method) gets a 4xx in the error shape there, the client's address is set from the connection, and
+ * everything else passes through as sent.
+ *
+ * If workerd dies on its own (killed, crashed), this process starts it again on the bundle it built, with
+ * the supervisor's backoff (0.5 s doubling to 10 s), on the same loopback port; the front stays up and
+ * answers 503 meanwhile. Only the death of this process restarts the edge as a whole (the supervisor
+ * does that, rebuilding the Worker), and only then is the edge's port closed for a while.
  *
  * SIGTERM or SIGINT drains: the front stops accepting connections and closes idle ones, the requests in
- * flight are answered (workerd finishes them, then exits); past DRAIN_MS workerd is killed. If workerd dies on its own, this process exits with
- * code 1, so the supervisor restarts the edge.
+ * flight are answered (workerd finishes them, then exits); past DRAIN_MS workerd is killed.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -43,7 +48,8 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangle
 import { z } from "zod";
 import { startEdgeFront, type EdgeFront } from "./edge-front.js";
 // wrangler's version, so the workerd and Miniflare are the ones wrangler (and the bench) run.
-import { Log, LogLevel, Miniflare } from "./miniflare.js";
+import { Log, LogLevel, Miniflare, type MiniflareOptions } from "./miniflare.js";
+import { RestartDelays } from "./supervisor.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
@@ -105,9 +111,10 @@ function relayRuntimeOutput(stream: Readable, onEnd: () => void): void {
 
 /**
  * Sends workerd SIGTERM, on which it drains: it stops accepting, closes idle connections, answers what is
- * in flight and exits (SIGINT would stop it at once). Under the supervisor this process leads a process
- * group that got the signal already, workerd included, and a second SIGTERM does not cut workerd's drain
- * short; run alone, workerd is found among this process's children (Linux lists them in /proc).
+ * in flight and exits (SIGINT would stop it at once). It is sent once the front has passed on what it
+ * took in (the supervisor signals this process alone, so workerd serves until then). Under the supervisor
+ * this process leads a process group, workerd included, and the group is signalled; run alone, workerd is
+ * found among this process's children (Linux lists them in /proc).
  */
 function signalRuntime(): void {
   try {
@@ -138,6 +145,13 @@ function takeSignals(drain: (signal: NodeJS.Signals) => unknown): void {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Secrets .dev.vars holds for other processes: wrangler reads the whole file, the edge must not hold these. */
+const NOT_THE_EDGES = ["DEV_IDP_MINT_SECRET"];
+
+function edgeBindings(bindings: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(bindings ?? {}).filter(([name]) => !NOT_THE_EDGES.includes(name)));
+}
+
 async function main(): Promise<void> {
   const env = environment.safeParse(process.env);
   if (!env.success) {
@@ -149,11 +163,15 @@ async function main(): Promise<void> {
   let stopping = false;
   let mf: Miniflare | undefined;
   let front: EdgeFront | undefined;
-  let runtimeGone!: () => void;
-  const runtimeExited = new Promise<void>((resolve) => (runtimeGone = resolve));
+  /** Each workerd Miniflare starts gets the next number; only the current one's death means a restart. */
+  let generation = 0;
+  /** Resolves when the current workerd's output ends, that is when it has exited. */
+  let runtimeExited: Promise<void> = Promise.resolve();
+  let restartTimer: NodeJS.Timeout | undefined;
   const drain = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    if (restartTimer) clearTimeout(restartTimer);
     say(`${signal}, letting requests in flight finish (up to ${DRAIN_MS / 1000} s)`);
     const deadline = Date.now() + DRAIN_MS;
     if (front) {
@@ -192,8 +210,9 @@ async function main(): Promise<void> {
   const config = unstable_readConfig({ config: join(root, "wrangler.toml") });
   // wrangler's own translation of wrangler.toml (and .dev.vars) into Miniflare options, as `wrangler dev` uses.
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
-  mf = new Miniflare({
-    // workerd on a loopback port of its own, behind the front (scripts/edge-front.ts) on EDGE_PORT.
+  const options: MiniflareOptions = {
+    // workerd on a loopback port of its own, behind the front (scripts/edge-front.ts) on EDGE_PORT. A
+    // workerd restarted by setOptions gets the same port again.
     host: "127.0.0.1",
     port: 0,
     // wrangler dev --persist-to <dir> keeps every store under <dir>/v3; the same root reads the same files.
@@ -202,23 +221,62 @@ async function main(): Promise<void> {
     cf: false,
     log: new Log(LogLevel.WARN),
     structuredWorkerdLogs: true,
+    // Called for every workerd Miniflare spawns: its end is that workerd's death.
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      const mine = generation;
       relayRuntimeOutput(stderr, () => {});
-      relayRuntimeOutput(stdout, () => runtimeGone());
+      runtimeExited = new Promise<void>((resolve) => relayRuntimeOutput(stdout, resolve));
+      void runtimeExited.then(() => onRuntimeExit(mine));
     },
     workers: [
       {
         ...workerOptions,
         // The persisted objects live in a folder named after the Worker: wrangler.toml's name, as under wrangler dev.
         name: config.name ?? "waiting-room-edge",
-        bindings: { ...workerOptions.bindings, ...vars },
+        bindings: { ...edgeBindings(workerOptions.bindings), ...vars },
         modules: true,
         scriptPath: join(outdir, "index.js"),
         modulesRoot: outdir,
       },
     ],
-  });
+  };
 
+  // A workerd that dies outside a drain (killed, crashed) is started again by this process, with the
+  // supervisor's backoff, on the bundle already built; the front stays and answers 503 meanwhile, so a
+  // citizen never meets a refused connection. (Killing this process restarts the whole edge instead,
+  // through the supervisor, and rebuilds the Worker.)
+  const delays = new RestartDelays();
+  let servingSince = 0;
+  function onRuntimeExit(which: number): void {
+    if (stopping || which !== generation || restartTimer) return;
+    front?.setRuntime(undefined);
+    const delay = delays.after(servingSince ? Date.now() - servingSince : 0);
+    servingSince = 0;
+    say(`workerd exited unexpectedly; restarting it in ${(delay / 1000).toFixed(1)} s (the front answers 503 meanwhile)`);
+    restartTimer = setTimeout(() => void restartRuntime(), delay);
+  }
+  async function restartRuntime(): Promise<void> {
+    restartTimer = undefined;
+    if (stopping || !mf) return;
+    generation += 1;
+    const which = generation;
+    try {
+      await mf.setOptions(options);
+      const url = await mf.ready;
+      if (stopping || which !== generation) return;
+      front?.setRuntime(Number(url.port));
+      servingSince = Date.now();
+      say("workerd is serving again");
+    } catch (err) {
+      if (stopping) return;
+      say(`workerd could not start again: ${err instanceof Error ? err.message : String(err)}`);
+      // Its death, if it got as far as starting, was this generation's and schedules the next try;
+      // otherwise schedule it here.
+      if (which === generation && !restartTimer) onRuntimeExit(which);
+    }
+  }
+
+  mf = new Miniflare(options);
   takeSignals(drain);
   let runtimeUrl: URL;
   try {
@@ -229,16 +287,11 @@ async function main(): Promise<void> {
     await mf.dispose().catch(() => {});
     process.exit(1);
   }
-  // A runtime that dies outside a drain (killed, crashed) takes the edge with it: exit, so the
-  // supervisor restarts the whole edge rather than leave a process that serves nothing.
-  void runtimeExited.then(() => {
-    if (stopping) return;
-    say("workerd exited unexpectedly");
-    process.exit(1);
-  });
-  front = startEdgeFront(port, Number(runtimeUrl.port), () => {
+  servingSince = Date.now();
+  front = startEdgeFront(port, () => {
     console.log(`edge: serving http://127.0.0.1:${port}/ (workerd through Miniflare, behind a Node front; Durable Object state in ${stateDir})`);
   });
+  front.setRuntime(Number(runtimeUrl.port));
   front.server.once("error", (err: unknown) => {
     say(`could not serve port ${port}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

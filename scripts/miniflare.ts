@@ -33,4 +33,4 @@ if (miniflareVersions.alias !== miniflareVersions.wrangler) {
   );
 }
 
-export { Log, LogLevel, Miniflare, type PeriodType } from "miniflare-v4";
+export { Log, LogLevel, Miniflare, type MiniflareOptions, type PeriodType } from "miniflare-v4";

@@ -32,6 +32,27 @@ export interface Backoff {
 /** 0.5 s, 1 s, 2 s, … 10 s: quick for a one-off crash, and a child that keeps dying costs little. */
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 10_000, stableMs: 30_000 };
 
+/**
+ * The delays before one process's restarts: `initialMs` doubling with each quick death up to `maxMs`,
+ * and `initialMs` again once it had served `stableMs`. The supervisor's children and the edge's workerd
+ * (restarted by scripts/edge.ts behind its front) follow the same rule.
+ */
+export class RestartDelays {
+  #nextMs: number;
+
+  constructor(readonly backoff: Backoff = DEFAULT_BACKOFF) {
+    this.#nextMs = backoff.initialMs;
+  }
+
+  /** The delay before the restart of a process that had served `servedMs` when it died. */
+  after(servedMs: number): number {
+    if (servedMs >= this.backoff.stableMs) this.#nextMs = this.backoff.initialMs;
+    const delay = this.#nextMs;
+    this.#nextMs = Math.min(delay * 2, this.backoff.maxMs);
+    return delay;
+  }
+}
+
 const PROBE_INTERVAL_MS = 300;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -52,6 +73,15 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     } catch {
       // Gone.
     }
+  }
+}
+
+/** Signals the child process alone, leaving the rest of its group to it. */
+function signalChild(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Gone.
   }
 }
 
@@ -81,7 +111,7 @@ function relayOutput(child: ChildProcess, label: string): void {
 class Supervised {
   child: ChildProcess | undefined;
   restarts = 0;
-  #nextDelayMs: number;
+  readonly #delays: RestartDelays;
   #servingSince = 0;
   #timer: NodeJS.Timeout | undefined;
   /** Set once the first start has succeeded: from then on a death means a restart. */
@@ -92,7 +122,7 @@ class Supervised {
     readonly backoff: Backoff,
     readonly isStopping: () => boolean,
   ) {
-    this.#nextDelayMs = backoff.initialMs;
+    this.#delays = new RestartDelays(backoff);
   }
 
   /** Spawns the child and waits until it answers; rejects, naming why, if it dies or hangs first. */
@@ -138,10 +168,7 @@ class Supervised {
     // Whatever the child left in its group (workerd, esbuild's service) would hold ports and memory.
     signalGroup(child, "SIGKILL");
     if (this.isStopping() || !this.#established || child !== this.child) return;
-    const servedMs = this.#servingSince ? Date.now() - this.#servingSince : 0;
-    if (servedMs >= this.backoff.stableMs) this.#nextDelayMs = this.backoff.initialMs;
-    const delay = this.#nextDelayMs;
-    this.#nextDelayMs = Math.min(delay * 2, this.backoff.maxMs);
+    const delay = this.#delays.after(this.#servingSince ? Date.now() - this.#servingSince : 0);
     this.#servingSince = 0;
     this.restarts += 1;
     console.error(`${this.spec.name} exited (${describeExit(code, signal)}); restarting in ${(delay / 1000).toFixed(1)} s (restart ${this.restarts})`);
@@ -191,8 +218,11 @@ export class Supervisor {
 
   /**
    * Drains and stops every child, tier by tier: each tier gets SIGTERM (a draining child stops accepting
-   * and answers what is in flight), up to `drainMs` to exit, then SIGKILL. Later tiers keep serving while
-   * an earlier one drains: the edge's requests in flight may still need the origin.
+   * and answers what is in flight), up to `drainMs` to exit, then SIGKILL to its whole group. Later tiers
+   * keep serving while an earlier one drains: the edge's requests in flight may still need the origin.
+   * SIGTERM goes to the child alone, not its group: the edge's workerd must keep serving until the edge's
+   * front has passed on the requests it took in (a body still arriving has not reached workerd yet), and
+   * the edge tells workerd to drain itself once they are answered.
    */
   async stop(tiers: readonly (readonly string[])[], drainMs: number): Promise<void> {
     this.#stopping = true;
@@ -206,7 +236,7 @@ export class Supervisor {
       });
       if (running.length === 0) continue;
       const gone = running.map(({ child }) => new Promise<void>((resolve) => (alive(child) ? child.once("exit", () => resolve()) : resolve())));
-      for (const { child } of running) signalGroup(child, "SIGTERM");
+      for (const { child } of running) signalChild(child, "SIGTERM");
       await Promise.race([Promise.all(gone), sleep(drainMs)]);
       for (const { name, child } of running) {
         if (!alive(child)) continue;

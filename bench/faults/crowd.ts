@@ -109,7 +109,7 @@ export class Crowd {
   private startedAt = 0;
 
   constructor(
-    private readonly stack: { edge: string; idp: string },
+    private readonly stack: { edge: string; idp: string; mintSecret: string },
     readonly tally: Tally,
     private readonly options: CrowdOptions,
   ) {
@@ -141,7 +141,7 @@ export class Crowd {
       const batch = fresh.slice(i, i + 1000);
       const res = await fetch(`${this.stack.idp}/dev/id-tokens`, {
         method: "POST",
-        headers: jsonHeaders,
+        headers: { ...jsonHeaders, authorization: `Bearer ${this.stack.mintSecret}` },
         body: JSON.stringify({ citizens: batch.map((c) => ({ phoneNumber: c.phone, birthdate: c.birthdate })) }),
       });
       const body = z.object({ idTokens: z.array(z.string()) }).safeParse(await res.json().catch(() => undefined));

@@ -326,7 +326,7 @@ export function fuzz(ctx: ScenarioContext): ScenarioSpec {
       await h.until(() => h.crowd.counts().joined >= h.crowd.citizens.length * 0.8, 60_000);
       // The fuzz's own citizens: their tickets and passes let requests reach past the gates. They are not
       // in the ledger (the fuzz may cancel their bookings), but the database checks cover their seats.
-      const fuzzers = new Crowd({ edge: h.stack.edge, idp: h.stack.idp }, new Tally(), { citizens: 6, arrivalMs: 0 });
+      const fuzzers = new Crowd({ edge: h.stack.edge, idp: h.stack.idp, mintSecret: h.stack.mintSecret }, new Tally(), { citizens: 6, arrivalMs: 0 });
       await fuzzers.mint();
       fuzzers.start();
       await h.until(() => fuzzers.counts().admitted >= 3, 30_000);

@@ -26,7 +26,7 @@ export function ghosts(ctx: ScenarioContext): ScenarioSpec {
     env: { ADMIT_PER_MINUTE: String(ADMIT_PER_MINUTE), MAX_ACTIVE: "10", CLAIM_WINDOW_SECONDS: "30" },
     crowd: { citizens: present, arrivalMs: 0 },
     async beforeCrowd(stack) {
-      ghostCrowd = new Crowd({ edge: stack.edge, idp: stack.idp }, ghostTally, { citizens: silent, arrivalMs: 0 });
+      ghostCrowd = new Crowd({ edge: stack.edge, idp: stack.idp, mintSecret: stack.mintSecret }, ghostTally, { citizens: silent, arrivalMs: 0 });
       await ghostCrowd.mint();
       // Each joins once and is never heard from again, in order, a few at a time.
       for (let i = 0; i < silent; i += 16) await Promise.all(ghostCrowd.citizens.slice(i, i + 16).map((c) => ghostCrowd!.join(c)));

@@ -50,13 +50,13 @@ export interface ScenarioResult {
   /** What the stack printed about the fault (restarts, stops, errors), as it printed it. */
   console: string[];
   statusCounts: Record<string, number>;
+  /** The scenario's own measurements, by name (what its fault is judged by, beyond the counts above). */
+  figures: Record<string, number | string>;
   noAnswerCauses: Record<string, number>;
   samples5xx: string[];
   samples503: string[];
   examples: string[];
   notes: string[];
-  /** What the scenario measured of its own, by name (each one a figure of this run). */
-  figures: Record<string, number | string>;
   settings: Record<string, unknown>;
   durationMs: number;
 }
@@ -72,7 +72,7 @@ export interface Harness {
   event(what: string): void;
   fail(why: string): void;
   note(what: string): void;
-  /** Records one of the scenario's own figures for the results. */
+  /** Records one of the scenario's own measurements. */
   figure(name: string, value: number | string): void;
   /** Waits until `ready()` or `timeoutMs`; true if it held. */
   until(ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean>;
@@ -110,8 +110,8 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   const started = Date.now();
   const failures: string[] = [];
   const notes: string[] = [];
-  const figures: Record<string, number | string> = {};
   const events: ScenarioResult["events"] = [];
+  const figures: ScenarioResult["figures"] = {};
   let crowdStarted = started;
   const event = (what: string) => {
     events.push({ atMs: Date.now() - crowdStarted, what });
@@ -133,7 +133,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   notes.push(`the stack was ready ${((Date.now() - startedStack) / 1000).toFixed(1)} s after start`);
   const tally = new Tally();
   const hookTally = new Tally();
-  const crowd = new Crowd({ edge: stack.edge, idp: stack.idp }, tally, spec.crowd);
+  const crowd = new Crowd({ edge: stack.edge, idp: stack.idp, mintSecret: stack.mintSecret }, tally, spec.crowd);
   const consoleFrom = stack.output().length;
   let truth: Truth | undefined;
   let places = { placesLost: 0, placesUnverified: 0, examples: [] as string[] };
@@ -178,7 +178,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     await spec.run(h);
     // What the supervisor said it did: a restart the scenario did not cause (the origin dying because
     // its database went away, say) shows here even when nothing was lost.
-    const restarts = stack.output().slice(consoleFrom).split("\n").filter((l) => /exited .*restarting/.test(l));
+    const restarts = stack.output().slice(consoleFrom).split("\n").filter((l) => / exited \((code|signal) [^)]*\); restarting in/.test(l));
     if (restarts.length) event(`the supervisor restarted a part ${restarts.length}x: ${[...new Set(restarts.map((l) => l.replace(/^.*?(\w+ exited \([^)]*\)).*$/, "$1")))].join(", ")}`);
     event("fault over; the crowd stops and settles");
     await crowd.stop();
@@ -252,12 +252,12 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     events,
     console: lines.length > 30 ? [...lines.slice(0, 15), `... ${lines.length - 30} more ...`, ...lines.slice(-15)] : lines,
     statusCounts: tally.byStatus,
+    figures,
     noAnswerCauses: tally.noAnswer,
     samples5xx: tally.samples5xx,
     samples503: tally.samples503,
     examples: [...places.examples, ...(bookings?.examples ?? [])],
     notes,
-    figures,
     settings: { database: spec.database, env: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "DATABASE_URL")), crowd: spec.crowd },
     durationMs: Date.now() - started,
   };

@@ -5,6 +5,7 @@
  * about a fault (a restart, a stop).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,13 +18,19 @@ const START_TIMEOUT_MS = 180_000;
 /** Ctrl-C drains for a few seconds (issue 11); past this the stack is killed. */
 const STOP_TIMEOUT_MS = 20_000;
 
-export type Part = "origin" | "edge";
+export type Part = "origin" | "edge" | "workerd";
 
-/** How each part shows in `ps`: the origin's entry, and the edge either through wrangler dev or scripts/edge.ts/workerd. */
+/**
+ * How each part shows in `ps`: the origin's entry, the edge either through wrangler dev or
+ * scripts/edge.ts/workerd, and the edge's workerd alone (under scripts/edge.ts, beside its Node front).
+ */
 const PART_COMMAND: Record<Part, RegExp> = {
   origin: /src\/origin\/node\.ts/,
   edge: /wrangler\S*\s+dev\b|wrangler-dist\/cli\.js|scripts\/edge\.ts|\bworkerd\b/,
+  workerd: /\/workerd\s+serve\b/,
 };
+/** Parts killed by themselves, not with the process group they share with the rest of their part. */
+const ALONE: ReadonlySet<Part> = new Set(["workerd"]);
 
 export interface StackOptions {
   /** Environment for start.ts: edge bindings, origin variables (DATABASE_URL, DB_TIMEOUT_MS, ...). */
@@ -36,6 +43,8 @@ export interface Stack {
   edge: string;
   origin: string;
   idp: string;
+  /** The provider's mint secret this stack was started with (POST /dev/id-tokens needs it). */
+  mintSecret: string;
   stateRoot: string;
   pgliteDir: string;
   output(): string;
@@ -116,6 +125,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const edge = `http://127.0.0.1:${edgePort}`;
   const origin = `http://127.0.0.1:${originPort}`;
   const idp = `http://127.0.0.1:${idpPort}`;
+  // Handed to start.ts rather than read from the checkout's .dev.vars, which a suite must not depend on.
+  const mintSecret = randomBytes(32).toString("base64url");
 
   // Its own process group, as a terminal's foreground job is: Ctrl-C (SIGINT to the group) is how an
   // operator stops it, and reaches npx, tsx and start.ts together.
@@ -132,6 +143,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       EDGE_STATE_DIR: edgeState,
       PGLITE_DIR: pgliteDir,
       IDP_STATE_DIR: join(stateRoot, "idp-state"),
+      DEV_IDP_MINT_SECRET: mintSecret,
       NO_COLOR: "1",
     },
   });
@@ -199,6 +211,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     edge,
     origin,
     idp,
+    mintSecret,
     stateRoot,
     pgliteDir,
     output: () => log,
@@ -212,6 +225,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const targets = new Set<number>();
       for (const p of matching) {
         targets.add(p.pid);
+        if (ALONE.has(part)) continue;
         if (p.pgid !== child.pid) for (const q of tree) if (q.pgid === p.pgid) targets.add(q.pid);
         for (const q of descendants(p.pid)) targets.add(q.pid);
       }

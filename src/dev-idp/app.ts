@@ -54,7 +54,7 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
       url = requestUrl(req, config.issuer);
       checkHost(req);
       wantsJson = url.pathname.startsWith("/dev/");
-      if (url.pathname === "/dev/id-tokens") return await handleDevIdTokens({ registry, minter }, req, res);
+      if (url.pathname === "/dev/id-tokens") return await handleDevIdTokens({ registry, minter, mintSecret: config.mintSecret }, req, res);
       if (url.pathname === "/interaction" || url.pathname.startsWith("/interaction/")) {
         return await handleInteraction({ provider, registry, sms, log }, req, res, url);
       }
@@ -65,6 +65,7 @@ export function createDevIdp(config: IdpConfig, secrets: IdpSecrets, log: (line:
         res.destroy();
       } else if (err instanceof ClientProblem) {
         if (err.allow !== undefined) res.setHeader("allow", err.allow);
+        if (err.challenge !== undefined) res.setHeader("www-authenticate", err.challenge);
         // A body refused part-way (over the limit) is left unread: close rather than read the rest.
         if (!req.complete) res.setHeader("connection", "close");
         if (wantsJson) sendError(res, err.status, err.code, err.message);

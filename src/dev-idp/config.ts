@@ -24,6 +24,8 @@ const env = z.object({
   IDP_CLIENT_ID: z.string().trim().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").default("waiting-room-edge"),
   // client_secret_basic puts the secret in a header; 32 characters keeps a guessed secret out of reach.
   IDP_CLIENT_SECRET: z.string({ error: "is required (npm start takes it from .dev.vars)" }).min(32, "must be at least 32 characters"),
+  // The bearer secret of POST /dev/id-tokens: without it, the door that mints tokens for any number is shut.
+  DEV_IDP_MINT_SECRET: z.string({ error: "is required (npm start takes it from .dev.vars)" }).min(32, "must be at least 32 characters"),
   IDP_REDIRECT_URIS: z
     .string({ error: "is required: the edge's /auth/callback addresses, comma-separated" })
     .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
@@ -37,6 +39,8 @@ export interface IdpConfig {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** What POST /dev/id-tokens requires as `Authorization: Bearer <secret>`. */
+  mintSecret: string;
   redirectUris: string[];
   /** Absolute path of the folder holding keys and the phone registry. */
   stateDir: string;
@@ -57,6 +61,7 @@ export function parseIdpConfig(source: Record<string, string | undefined>, cwd =
     issuer: `http://127.0.0.1:${e.IDP_PORT}`,
     clientId: e.IDP_CLIENT_ID,
     clientSecret: e.IDP_CLIENT_SECRET,
+    mintSecret: e.DEV_IDP_MINT_SECRET,
     redirectUris: e.IDP_REDIRECT_URIS,
     stateDir: isAbsolute(e.IDP_STATE_DIR) ? e.IDP_STATE_DIR : resolve(cwd, e.IDP_STATE_DIR),
   };

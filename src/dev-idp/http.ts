@@ -10,11 +10,13 @@ import { ApiError } from "../http/errors.js";
 /** A refusal the client caused: answered with its status and never logged as a fault. */
 export class ClientProblem extends Error {
   constructor(
-    readonly status: 400 | 404 | 405 | 409 | 413 | 415,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415,
     readonly code: string,
     message: string,
     /** For a 405: the methods the route answers, sent as `Allow`. */
     readonly allow?: string,
+    /** For a 401: the `WWW-Authenticate` challenge. */
+    readonly challenge?: string,
   ) {
     super(message);
   }

@@ -128,7 +128,7 @@ async function submitCode(deps: InteractionDeps, uid: string, lang: Lang, req: I
       return sendHtml(res, 400, phonePage({ uid, lang, error }));
     }
     case "verified": {
-      const claimed = deps.registry.claimAll([{ phoneNumber: check.phoneNumber, birthdate: check.birthdate }]);
+      const claimed = deps.registry.claimAll([{ phoneNumber: check.phoneNumber, birthdate: check.birthdate }], "sign-in");
       if (!claimed.ok) {
         deps.log(`${maskedPhone(check.phoneNumber)}: refused, the birth date differs from the registry's`);
         return sendHtml(res, 409, phonePage({ uid, lang, error: MESSAGES.conflict }));

@@ -3,8 +3,7 @@
  * 127.0.0.1:IDP_PORT (8789). Reads IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS and
  * IDP_STATE_DIR; a bad one stops it here, named. For development and tests only: see README.
  */
-import { createServer } from "node:http";
-import { answerClientErrors, answerHalfClosedClients } from "../http/node-client-errors.js";
+import { createShapedServer } from "../http/node-client-errors.js";
 import { createDevIdp } from "./app.js";
 import { IdpConfigError, parseIdpConfig } from "./config.js";
 import { loadOrCreateSecrets } from "./state.js";
@@ -24,13 +23,11 @@ async function main(): Promise<void> {
   if (created) console.log(`generated a signing key (kid ${secrets.signingKey.kid}) and cookie keys into ${config.stateDir}`);
   const idp = createDevIdp(config, secrets, (line) => console.log(line));
 
-  const server = createServer(idp.listener);
+  // Node's parser refusals (431 for headers over 16 KB, 400 for malformed requests or no Host) in the error shape.
+  const server = createShapedServer(idp.listener);
   // Slow or idle clients must not hold sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
-  // Node's parser refusals (431 for headers over 16 KB, 400 for malformed requests) in the error shape.
-  answerClientErrors(server);
-  answerHalfClosedClients(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, "127.0.0.1", () => resolve());

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ErrorCode } from "../contract/errors.js";
@@ -74,4 +74,30 @@ export function answerClientErrors(server: Server): void {
  */
 export function answerHalfClosedClients(server: Server): void {
   Object.assign(server, { httpAllowHalfOpen: true });
+}
+
+/** Answers in the one error shape from a request handler, where a response object owns the socket. */
+function sendErrorAnswer(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode, message: string): void {
+  const answer = errorAnswer(status, code, message, { headers: { connection: "close" } });
+  res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
+  res.end(answer.body);
+}
+
+/**
+ * A Node HTTP server for `listener` whose every refusal is in the error shape: the parser's (above), and a
+ * request without a `Host` header, which Node would otherwise answer itself with a bare, empty 400 before
+ * the listener runs (`requireHostHeader`). It is refused here the same way, naming the header, whatever
+ * the HTTP version: every URL the origin and the provider build starts from the Host.
+ */
+export function createShapedServer(listener: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const withHost: RequestListener = (req, res) => {
+    if (req.headers.host === undefined || req.headers.host === "") {
+      return sendErrorAnswer(res, 400, "invalid_request", "the request has no Host header; name the host it is for");
+    }
+    listener(req, res);
+  };
+  const server = createServer({ requireHostHeader: false }, withHost);
+  answerClientErrors(server);
+  answerHalfClosedClients(server);
+  return server;
 }

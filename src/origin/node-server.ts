@@ -1,15 +1,15 @@
 import { getRequestListener, RequestError } from "@hono/node-server";
 import type { Hono } from "hono";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { errorResponse, internalErrorResponse } from "../http/errors.js";
-import { answerClientErrors, answerHalfClosedClients } from "../http/node-client-errors.js";
+import { createShapedServer } from "../http/node-client-errors.js";
 import type { OriginEnv } from "./env.js";
 
 /**
  * The origin's app on a Node HTTP server (what @hono/node-server's `serve` builds), with every answer in
  * the error shape, including the ones that never reach the app: Node's parser refuses some requests
- * itself (headers over 16 KB, a bad Content-Length, broken framing: see answerClientErrors), and
+ * itself (headers over 16 KB, a bad Content-Length, broken framing, no Host: see createShapedServer), and
  * @hono/node-server refuses a request it cannot turn into a `Request` (a bad Host header, a backslash in
  * an absolute target) with a bare 400 unless it is given an `errorHandler`, which `serve` cannot pass.
  */
@@ -23,9 +23,7 @@ export function serveOrigin(app: Hono<OriginEnv>, options: { port: number; hostn
       return internalErrorResponse("origin (node server)", err);
     },
   });
-  const server = createServer(listener);
-  answerClientErrors(server);
-  answerHalfClosedClients(server);
+  const server = createShapedServer(listener);
   server.listen(options.port, options.hostname, () => onListening?.(server.address() as AddressInfo));
   return server;
 }

@@ -260,7 +260,7 @@ describe("the 2021 hijack, tried against verified sign-in", () => {
     // The provider holds the birth date: the same number with another one is refused there.
     const other = await fetch(`${stack.idp}/dev/id-tokens`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${stack.mintSecret}` },
       body: JSON.stringify({ citizens: [{ phoneNumber: phone, birthdate: "1967-01-01" }] }),
     });
     expect(other.status).toBe(409);

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding } from "../../scripts/cohorts.js";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
@@ -60,6 +62,30 @@ async function restarted(name: StackProcess, oldPid: number, since: number): Pro
   expect(pid).not.toBe(oldPid);
   expect(running(pid)).toBe(true);
   return pid;
+}
+
+/** The workerd process under the edge's pid (Linux lists a process's children in /proc). */
+function workerdUnder(edgePid: number): number {
+  const children = readFileSync(`/proc/${edgePid}/task/${edgePid}/children`, "utf8").split(/\s+/).filter(Boolean).map(Number);
+  const workerd = children.find((pid) => /^workerd\b/.test(readFileSync(`/proc/${pid}/comm`, "utf8").trim()));
+  if (workerd === undefined) throw new Error(`no workerd among the edge's children (${children.join(", ")})`);
+  return workerd;
+}
+
+/** One GET on a connection of its own: its status, headers and body, or the connection's error (ECONNREFUSED, ...). */
+function getOnce(url: string): Promise<{ status: number; retryAfter?: string; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body }));
+      res.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.end();
+  });
 }
 
 const TRUNCATED_ROOT = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n";
@@ -135,6 +161,39 @@ describe("npm start survives", () => {
     const after = await book();
     expect(after.status, await after.clone().text()).toBe(201);
     expect(bookingResponse.parse(await after.json()).booking.slot.id).toBe(slot.id);
+  });
+
+  it("keeps the edge's port answering while workerd is killed and restarted: a shaped 503, never a refused connection", async () => {
+    const citizen = await joinAs(stack, "1971-02-03");
+    const edgePid = stack.pid("edge");
+    const workerd = workerdUnder(edgePid);
+    const since = stack.output().length;
+    process.kill(workerd, "SIGKILL");
+
+    // From the kill until the edge says workerd serves again, every request reaches the front and is
+    // answered: 200 by a workerd already back, or the restart's 503.
+    const answers: Array<Awaited<ReturnType<typeof getOnce>>> = [];
+    do answers.push(await getOnce(`${stack.base}/api/cohorts`));
+    while (!/workerd is serving again/.test(stack.output().slice(since)) && answers.length < 5_000);
+    expect(answers.filter((a) => "error" in a)).toEqual([]);
+    const unavailable = answers.filter((a) => "status" in a && a.status === 503);
+    // workerd is gone the moment the kill returns, and its restart waits at least half a second.
+    expect(answers[0]).toMatchObject({ status: 503 });
+    for (const answer of unavailable) {
+      if (!("status" in answer)) continue;
+      expect(Number(answer.retryAfter)).toBeGreaterThan(0);
+      expect(errorBody.parse(JSON.parse(answer.body)).error).toMatchObject({ code: "unavailable", retryAfterSeconds: Number(answer.retryAfter) });
+    }
+    expect(answers.filter((a) => "status" in a && a.status !== 503 && a.status !== 200)).toEqual([]);
+    await printed(/workerd exited unexpectedly; restarting it in \d+\.\d s/, since, 1_000);
+
+    // The edge itself never went away: the same process, a new workerd, the citizen's place kept.
+    expect(stack.pid("edge")).toBe(edgePid);
+    expect(stack.output().slice(since)).not.toMatch(/edge exited/);
+    expect(workerdUnder(edgePid)).not.toBe(workerd);
+    expect(await status(`${stack.base}/api/cohorts`)).toBe(200);
+    const after = await statusOf(stack, citizen.ticket);
+    expect([after.cohort, after.seq]).toEqual([citizen.status.cohort, citizen.status.seq]);
   });
 
   it("restarts an edge killed with -9, and waiting citizens keep their places", async () => {

@@ -8,13 +8,14 @@ let counter = 0;
 /** A number no other test of this file uses (last four digits differ). */
 const phone = () => `+821055${String(++counter).padStart(6, "0")}`;
 
-async function mint(body: unknown, contentType = "application/json") {
+/** POST /dev/id-tokens; with the mint secret unless `authorization` says otherwise (null: no header). */
+async function mint(body: unknown, contentType = "application/json", authorization: string | null = `Bearer ${idp.mintSecret}`) {
   const res = await fetch(`${idp.url}/dev/id-tokens`, {
     method: "POST",
-    headers: { "content-type": contentType },
+    headers: { "content-type": contentType, ...(authorization === null ? {} : { authorization }) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, type: res.headers.get("content-type") };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, type: res.headers.get("content-type"), challenge: res.headers.get("www-authenticate") };
 }
 
 describe("discovery and keys", () => {
@@ -37,6 +38,24 @@ describe("discovery and keys", () => {
 });
 
 describe("POST /dev/id-tokens", () => {
+  it("is shut without the mint secret: 401 in the error shape, before the body is read, and nothing recorded", async () => {
+    const number = phone();
+    const citizens = [{ phoneNumber: number, birthdate: "1964-05-17" }];
+    for (const authorization of [null, "", "Bearer", `Bearer ${idp.mintSecret}x`, `Bearer ${idp.mintSecret.slice(1)}`, `Basic ${idp.mintSecret}`, idp.mintSecret, `Bearer ${idp.clientSecret}`]) {
+      const refused = await mint({ citizens }, "application/json", authorization);
+      expect([authorization, refused.status]).toEqual([authorization, 401]);
+      expect(refused.body).toEqual({ error: { code: "invalid_token", message: expect.stringContaining("DEV_IDP_MINT_SECRET") } });
+      expect(refused.challenge).toMatch(/^Bearer realm="dev-id-tokens"/);
+      expect(JSON.stringify(refused.body)).not.toContain(idp.mintSecret);
+    }
+    // Not even a body's faults are looked at without it.
+    expect((await mint("{not json", "text/plain", null)).status).toBe(401);
+    // Nothing was recorded: the number takes any birth date from the secret's holder.
+    const allowed = await mint({ citizens: [{ phoneNumber: number, birthdate: "1970-01-02" }] });
+    expect(allowed.status).toBe(200);
+    expect(decodeJwt((allowed.body.idTokens as string[])[0]!).birthdate).toBe("1970-01-02");
+  });
+
   it("issues id_tokens that verify against the published keys with the issuer, audience and claims", async () => {
     const [a, b] = [phone(), phone()];
     const { status, body } = await mint({ citizens: [{ phoneNumber: a, birthdate: "1964-05-17" }, { phoneNumber: b, birthdate: "1970-01-02" }] });

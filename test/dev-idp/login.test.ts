@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { CookieJar, locationOf, send, signInAtProvider, smsCode } from "../browser/support/identity.js";
-import { idpForFile } from "./support/provider.js";
+import { idpForFile, mintRequest } from "./support/provider.js";
 
 /**
  * The browser sign-in at the development provider, over HTTP as a browser would drive it (manual
@@ -68,6 +68,8 @@ const action = (html: string, step: "phone" | "code") => new URL(/action="([^"]*
 describe("signing in at the development provider", () => {
   it("asks for phone and birth date, then the SMS code, and the code exchanges for an id_token with the nonce", async () => {
     const who = person();
+    // A script used the number first (a test identity): the same number signed in gets the same sub.
+    const scripted = (await (await mintRequest(idp, [{ phoneNumber: who.e164, birthdate: "1964-05-17" }])).json()) as { idTokens: string[] };
     const request = authorizationRequest();
     const jar = new CookieJar();
     const { returnUrl, asked } = await signInAtProvider({ idp: idp.url, output: idp.output }, request.url, who.typed, "1964-05-17", jar);
@@ -84,10 +86,20 @@ describe("signing in at the development provider", () => {
     const keys = createRemoteJWKSet(new URL(`${idp.url}/jwks`));
     const { payload } = await jwtVerify(tokens.body.id_token as string, keys, { issuer: idp.url, audience: idp.clientId, algorithms: ["RS256"] });
     expect(payload).toMatchObject({ nonce: request.nonce, birthdate: "1964-05-17", phone_number: who.e164, phone_number_verified: true });
+    expect(decodeJwt(scripted.idTokens[0]!).sub).toBe(payload.sub);
 
-    // The same citizen through /dev/id-tokens: the same sub.
-    const minted = (await (await fetch(`${idp.url}/dev/id-tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ citizens: [{ phoneNumber: who.e164, birthdate: "1964-05-17" }] }) })).json()) as { idTokens: string[] };
-    expect(decodeJwt(minted.idTokens[0]!).sub).toBe(payload.sub);
+    // A number a person signed in with is theirs: the scripts' door mints nothing for it, and answers the
+    // same whether the birth date it names is the registered one or not, so it confirms none.
+    const answers = [];
+    for (const birthdate of ["1964-05-17", "1964-05-18", "1990-01-01"]) {
+      const res = await mintRequest(idp, [{ phoneNumber: who.typed, birthdate }]);
+      answers.push({ status: res.status, body: await res.text() });
+    }
+    expect(answers[0]!.status).toBe(403);
+    expect(JSON.parse(answers[0]!.body)).toEqual({ error: { code: "sign_in_required", message: expect.stringContaining(who.e164) } });
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual(answers[0]);
+    expect(answers[0]!.body).not.toContain("1964");
 
     // A code works once.
     expect((await exchange(code, request.verifier)).status).toBe(400);

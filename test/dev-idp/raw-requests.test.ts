@@ -46,6 +46,16 @@ describe("the provider's answers to raw requests", () => {
     expect(idp.output()).not.toContain("provider fault");
   });
 
+  it("a request without Host: 400 in the error shape, not Node's bare 400", async () => {
+    for (const request of ["GET /.well-known/openid-configuration HTTP/1.1\r\nConnection: close\r\n\r\n", "GET /jwks HTTP/1.0\r\n\r\n", "POST /dev/id-tokens HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"]) {
+      const { status, error } = shapedError(await rawExchange(portOf(), request));
+      expect(status, request.split("\r\n")[0]).toBe(400);
+      expect(error.code).toBe("invalid_request");
+      expect(error.message).toMatch(/Host/);
+    }
+    expect(idp.output()).not.toContain("provider fault");
+  });
+
   it("a path the provider has no route for is a 404 in the error shape, not Koa's text", async () => {
     const res = await fetch(`${idp.url}/api/nothing`, { method: "POST" });
     expect(res.status).toBe(404);
@@ -57,7 +67,7 @@ describe("the provider's answers to raw requests", () => {
   });
 
   it("a declared length over the limit is refused before a byte of the body is sent", async () => {
-    const raw = await rawExchange(portOf(), `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
+    const raw = await rawExchange(portOf(), `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${idp.mintSecret}\r\nContent-Type: application/json\r\nContent-Length: ${300 * 1024}\r\n\r\n`);
     const { status, error, head } = shapedError(raw);
     expect(status).toBe(413);
     expect(error.code).toBe("payload_too_large");
@@ -69,7 +79,7 @@ describe("the provider's answers to raw requests", () => {
     const total = 64 * 1024 * 1024;
     const { answer, sentWhenAnswered } = await chunkedUntilAnswered(
       portOf(),
-      "POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+      `POST /dev/id-tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${idp.mintSecret}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n`,
       total,
     );
     const { status, error } = shapedError(answer);

@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { newStateDir, removeStateDirs, runIdp, startIdp, type RunningIdp } from "./support/provider.js";
+import { mintRequest, newStateDir, removeStateDirs, runIdp, startIdp, type RunningIdp } from "./support/provider.js";
 
 /** What survives a restart: keys, cookie keys and the registry live in IDP_STATE_DIR. */
 
@@ -16,7 +16,7 @@ async function kid(idp: RunningIdp): Promise<string> {
 }
 
 async function mint(idp: RunningIdp, phoneNumber: string, birthdate: string) {
-  const res = await fetch(`${idp.url}/dev/id-tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ citizens: [{ phoneNumber, birthdate }] }) });
+  const res = await mintRequest(idp, [{ phoneNumber, birthdate }]);
   const body = (await res.json()) as { idTokens?: string[] };
   return { status: res.status, token: body.idTokens?.[0] };
 }
@@ -49,10 +49,12 @@ describe("state across restarts", () => {
 });
 
 describe("bad environment", () => {
-  const good = { IDP_PORT: "18999", IDP_CLIENT_SECRET: "s".repeat(40), IDP_REDIRECT_URIS: "http://127.0.0.1:8787/auth/callback" };
+  const good = { IDP_PORT: "18999", IDP_CLIENT_SECRET: "s".repeat(40), DEV_IDP_MINT_SECRET: "m".repeat(40), IDP_REDIRECT_URIS: "http://127.0.0.1:8787/auth/callback" };
   it.each([
     ["IDP_CLIENT_SECRET", { IDP_CLIENT_SECRET: "short" }],
     ["IDP_CLIENT_SECRET", { IDP_CLIENT_SECRET: undefined }],
+    ["DEV_IDP_MINT_SECRET", { DEV_IDP_MINT_SECRET: "short" }],
+    ["DEV_IDP_MINT_SECRET", { DEV_IDP_MINT_SECRET: undefined }],
     ["IDP_REDIRECT_URIS", { IDP_REDIRECT_URIS: "not a url" }],
     ["IDP_REDIRECT_URIS", { IDP_REDIRECT_URIS: undefined }],
     ["IDP_PORT", { IDP_PORT: "eighty" }],

@@ -162,6 +162,16 @@ describe("what Node's parser refuses, in the error shape", () => {
     }
   });
 
+  it("a request without Host: 400 in the error shape, not Node's bare 400", async () => {
+    for (const request of ["GET /api/slots HTTP/1.1\r\nConnection: close\r\n\r\n", "GET /api/slots HTTP/1.0\r\n\r\n", "POST /api/bookings HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"]) {
+      const { status, error, head } = shapedError(await rawExchange(port, request));
+      expect(status, request.split("\r\n")[0]).toBe(400);
+      expect(error.code).toBe("invalid_request");
+      expect(error.message).toMatch(/Host/);
+      expect(head).toMatch(/\r\nconnection: close/i);
+    }
+  });
+
   it("CONNECT: a 405 in the error shape, not a silently closed connection", async () => {
     const { status, error } = shapedError(await rawExchange(port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
     expect(status).toBe(405);

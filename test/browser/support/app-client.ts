@@ -19,7 +19,7 @@ export async function joinWithToken(stack: Pick<Stack, "base">, idToken: string)
 }
 
 /** A new citizen, with an id_token the development provider signed for them, joins. */
-export async function joinAs(stack: Pick<Stack, "base" | "idp">, birthdate: string): Promise<{ ticket: string; status: QueueStatus }> {
+export async function joinAs(stack: Pick<Stack, "base" | "idp" | "mintSecret">, birthdate: string): Promise<{ ticket: string; status: QueueStatus }> {
   const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
   return joinWithToken(stack, idToken!);
 }

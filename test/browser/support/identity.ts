@@ -35,10 +35,10 @@ export function newPhone(): string {
 }
 
 /** id_tokens for these citizens, in order, signed by the stack's provider (no nonce: an app's token). */
-export async function idTokens(stack: Pick<Stack, "idp">, citizens: readonly CitizenInput[]): Promise<string[]> {
+export async function idTokens(stack: Pick<Stack, "idp" | "mintSecret">, citizens: readonly CitizenInput[]): Promise<string[]> {
   const res = await fetch(`${stack.idp}/dev/id-tokens`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${stack.mintSecret}` },
     body: JSON.stringify({ citizens }),
   });
   const body: unknown = await res.json().catch(() => undefined);

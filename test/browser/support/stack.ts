@@ -5,6 +5,7 @@
  * address but the edge's and the provider's.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,6 +34,8 @@ export interface Stack {
   origin: string;
   /** The development OpenID Provider (its issuer): http://127.0.0.1:<port> */
   idp: string;
+  /** The provider's mint secret the stack was started with: POST /dev/id-tokens needs it as a bearer secret. */
+  mintSecret: string;
   /** Everything the stack printed, for failure messages. */
   output(): string;
   /** The pid `npm start` last printed for this process (a restarted child has a new one). */
@@ -82,6 +85,8 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
   mkdirSync(edgeState);
   const base = `http://127.0.0.1:${edgePort}`;
   const idp = `http://127.0.0.1:${idpPort}`;
+  // Handed to start.ts, which prefers the environment to .dev.vars: the tests never read the checkout's secrets.
+  const mintSecret = randomBytes(32).toString("base64url");
 
   // The command `npm start` runs, in a process group of its own as a terminal would give it; start.ts
   // stops its children (each in a group of its own) when it receives SIGTERM. No npx or tsx wrapper in
@@ -99,6 +104,7 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
       PGLITE_DIR: pgliteDir,
       IDP_PORT: String(idpPort),
       IDP_STATE_DIR: idpState,
+      DEV_IDP_MINT_SECRET: mintSecret,
       NO_COLOR: "1",
     },
   });
@@ -151,7 +157,7 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
     if (pids.length === 0) throw new Error(`the stack printed no pid for the ${name}:\n${log}`);
     return pids[pids.length - 1]!;
   };
-  return { base, origin: `http://127.0.0.1:${originPort}`, idp, output: () => log, pid, stop };
+  return { base, origin: `http://127.0.0.1:${originPort}`, idp, mintSecret, output: () => log, pid, stop };
 }
 
 async function answers(url: string): Promise<boolean> {

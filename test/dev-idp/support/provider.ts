@@ -18,6 +18,8 @@ export interface RunningIdp {
   url: string;
   clientId: string;
   clientSecret: string;
+  /** The secret POST /dev/id-tokens requires as `Authorization: Bearer <mintSecret>`. */
+  mintSecret: string;
   /** The one redirect URI registered for the client; nothing listens there, tests read the redirect. */
   redirectUri: string;
   stateDir: string;
@@ -57,12 +59,14 @@ export async function startIdp(opts: { stateDir?: string; clientSecret?: string;
   const stateDir = opts.stateDir ?? newStateDir();
   const clientId = "waiting-room-edge";
   const clientSecret = opts.clientSecret ?? randomBytes(32).toString("base64url");
+  const mintSecret = randomBytes(32).toString("base64url");
   const redirectUri = "http://127.0.0.1:9/auth/callback";
   const { output, exit, child } = runIdp({
     IDP_PORT: String(port),
     IDP_STATE_DIR: stateDir,
     IDP_CLIENT_ID: clientId,
     IDP_CLIENT_SECRET: clientSecret,
+    DEV_IDP_MINT_SECRET: mintSecret,
     IDP_REDIRECT_URIS: `${redirectUri},http://localhost:9/auth/callback`,
   });
   const url = `http://127.0.0.1:${port}`;
@@ -89,14 +93,14 @@ export async function startIdp(opts: { stateDir?: string; clientSecret?: string;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, clientId, clientSecret, redirectUri, stateDir, output, alive: () => !exited, stop };
+  return { url, clientId, clientSecret, mintSecret, redirectUri, stateDir, output, alive: () => !exited, stop };
 }
 
-/** Runs the provider's entry with these IDP_* variables and no others; for start-up failures too. */
+/** Runs the provider's entry with these IDP_* variables (and mint secret) and no others; for start-up failures too. */
 export function runIdp(env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
   // The test's own IDP_* settings must not leak in from the shell that runs the tests.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-  for (const name of Object.keys(childEnv)) if (name.startsWith("IDP_")) delete childEnv[name];
+  for (const name of Object.keys(childEnv)) if (name.startsWith("IDP_") || name === "DEV_IDP_MINT_SECRET") delete childEnv[name];
   Object.assign(childEnv, env);
   const child: ChildProcess = spawn(join(root, "node_modules/.bin/tsx"), ["src/dev-idp/server.ts"], {
     cwd: root,
@@ -131,5 +135,14 @@ export function idpForFile(): RunningIdp {
       const value: unknown = Reflect.get(idp, prop);
       return typeof value === "function" ? value.bind(idp) : value;
     },
+  });
+}
+
+/** POST /dev/id-tokens with the provider's mint secret, as scripts call it. */
+export function mintRequest(idp: Pick<RunningIdp, "url" | "mintSecret">, citizens: readonly { phoneNumber: string; birthdate: string }[]): Promise<Response> {
+  return fetch(`${idp.url}/dev/id-tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${idp.mintSecret}` },
+    body: JSON.stringify({ citizens }),
   });
 }
