@@ -89,22 +89,22 @@ export const BREAKER_WINDOW_MS = 30_000;
 export const BREAKER_MIN_FAILURES = 3;
 /**
  * While open, one request goes through as a probe this long after it opened, and after each failed probe
- * twice as long as before, up to BREAKER_MAX_PROBE_MS. Rare on purpose: in a surge an isolate carries a
- * request or two a second, and every failed probe is a citizen's failed request; an origin down for
- * minutes costs each isolate a handful of probes, not one every few seconds.
+ * twice as long as before, up to BREAKER_MAX_PROBE_MS: a crash of a few seconds is noticed within a
+ * second or two of the origin's return, while an origin down for minutes costs each isolate a probe every
+ * half minute (every failed probe is a citizen's failed request, and a sick origin must not be hammered).
  */
-export const BREAKER_FIRST_PROBE_MS = 5_000;
+export const BREAKER_FIRST_PROBE_MS = 1_000;
 export const BREAKER_MAX_PROBE_MS = 30_000;
 /**
- * After a probe succeeds the breaker forwards this share of requests, doubling it every BREAKER_WINDOW_MS
- * the origin copes, until it forwards all (10%, 20%, 40%, 80%, all: two minutes): a crowd held back for
- * minutes, let through at once, would overload an origin that is only just serving again. The replay's
- * degraded origin (bench/README.md) failed 1.5% of requests with a first share of a quarter, 0.86% with
- * a tenth (0.95% once the model timed out at the gate's 8 s rather than 10 s).
+ * After a probe succeeds the breaker forwards this share of requests, doubling it every
+ * BREAKER_RAMP_STEP_MS while they succeed, until it forwards all (10%, 20%, 40%, 80%, all: four seconds).
+ * A crowd held back, let through at once, could knock over an origin that is only just serving again; a
+ * failure during the ramp opens the breaker again at once, so an origin that is not really back sees a
+ * tenth of the crowd for a moment, not all of it. Four seconds is short against the minutes a ramp took
+ * when it doubled every window: a three-second crash no longer costs two minutes of refusals.
  */
 export const BREAKER_FIRST_SHARE = 0.1;
-/** What a citizen refused by the open breaker is told: come back in this long, not the usual 3 s. */
-export const BREAKER_RETRY_AFTER_SECONDS = 10;
+export const BREAKER_RAMP_STEP_MS = 1_000;
 const MAX_REMEMBERED = 1_024;
 
 export type BreakerVerdict = "forward" | "probe" | "refuse";
@@ -113,29 +113,33 @@ export type BreakerVerdict = "forward" | "probe" | "refuse";
  * A circuit breaker over the recent outcomes of one isolate's requests to the origin. Closed, every
  * request is forwarded; when the failed share of the last BREAKER_WINDOW_MS is above the origin's error
  * target (with at least BREAKER_MIN_FAILURES failures), it opens and refuses, letting a probe through now
- * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the recovery (the
- * origin served a request sent after it opened), one that fails waits longer for the next. Answers of
- * requests sent before it opened say nothing new and are ignored. Recovering, it forwards a growing share
- * of requests (BREAKER_FIRST_SHARE, doubling every window) and judges them as when closed.
+ * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the ramp (the origin
+ * served a request sent after it opened), one that fails waits twice as long for the next. Ramping, it
+ * forwards a share of requests that doubles every BREAKER_RAMP_STEP_MS, and any failure among them opens
+ * it again at once, the wait for the next probe doubled as after a failed probe. Answers to requests sent
+ * before the present state began (a timeout that arrives after the breaker opened, or after the ramp
+ * began) say nothing new and are ignored.
  */
 export class OriginBreaker {
   private recent: { at: number; failed: boolean }[] = [];
   private open = false;
+  /** When the breaker last opened, or the ramp last began: answers to requests sent earlier are old news. */
+  private since = Number.NEGATIVE_INFINITY;
   private probedAt = 0;
   private probeEvery = BREAKER_FIRST_PROBE_MS;
-  /** When the last recovery began; null when closed for good. */
-  private recoveringSince: number | null = null;
+  /** When the ramp began; null when closed for good (or open). */
+  private rampingSince: number | null = null;
 
-  /** `random` decides which requests a recovering breaker forwards; tests give their own. */
+  /** `random` decides which requests a ramping breaker forwards; tests give their own. */
   constructor(private readonly random: () => number = Math.random) {}
 
   /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
   verdict(now: number): BreakerVerdict {
     if (!this.open) {
-      if (this.recoveringSince === null) return "forward";
+      if (this.rampingSince === null) return "forward";
       const share = this.shareAt(now);
       if (share >= 1) {
-        this.recoveringSince = null;
+        this.closeForGood();
         return "forward";
       }
       return this.random() < share ? "forward" : "refuse";
@@ -149,39 +153,67 @@ export class OriginBreaker {
   }
 
   /**
-   * Records a forwarded request's outcome (`probe`: it went through as the open breaker's probe) and opens
-   * the breaker if the window says the origin is failing. `maxErrorShare` is ORIGIN_MAX_ERROR_SHARE: the
-   * breaker and the autopilot share one idea of "failing".
+   * Records a forwarded request's outcome (`probe`: it went through as the open breaker's probe; `sentAt`:
+   * when it was sent, `now` if not given) and opens the breaker if the origin is failing. `maxErrorShare`
+   * is ORIGIN_MAX_ERROR_SHARE: the breaker and the autopilot share one idea of "failing".
    */
-  record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false): void {
+  record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false, sentAt = now): void {
+    if (sentAt < this.since) return;
     if (this.open) {
       if (!probe) return;
       if (outcome === "ok") {
         this.open = false;
-        this.recoveringSince = now;
+        this.rampingSince = now;
+        this.since = now;
         this.recent = [];
       } else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
       return;
     }
+    if (this.rampingSince !== null && this.shareAt(now) < 1) {
+      if (outcome === "ok") return;
+      // The origin served a probe but fails the first requests behind it: not back after all.
+      this.openAt(now, Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2));
+      return;
+    }
+    if (this.rampingSince !== null) this.closeForGood();
     this.recent.push({ at: now, failed: outcome !== "ok" });
     const from = now - BREAKER_WINDOW_MS;
     let drop = 0;
     while (drop < this.recent.length && (this.recent[drop]!.at < from || this.recent[drop]!.at > now)) drop++;
     if (drop > 0 || this.recent.length > MAX_REMEMBERED) this.recent = this.recent.slice(Math.max(drop, this.recent.length - MAX_REMEMBERED));
     const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
-    if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
-      this.open = true;
-      this.recoveringSince = null;
-      this.probedAt = now;
-      this.probeEvery = BREAKER_FIRST_PROBE_MS;
-      this.recent = [];
-    }
+    if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) this.openAt(now, BREAKER_FIRST_PROBE_MS);
   }
 
-  /** The share a recovering breaker forwards at `now`. */
+  /**
+   * How long a refused citizen should wait before trying again, in whole seconds: until the next probe is
+   * due while open (a citizen coming back sooner would only be refused again), one second while ramping.
+   */
+  retryAfterSeconds(now: number): number {
+    if (!this.open) return 1;
+    const due = this.probedAt + this.probeEvery - now;
+    return Math.min(BREAKER_MAX_PROBE_MS / 1000, Math.max(1, Math.ceil(due / 1000)));
+  }
+
+  private openAt(now: number, probeEvery: number): void {
+    this.open = true;
+    this.rampingSince = null;
+    this.since = now;
+    this.probedAt = now;
+    this.probeEvery = probeEvery;
+    this.recent = [];
+  }
+
+  /** The ramp is over: every request is forwarded, and the next opening probes soon again. */
+  private closeForGood(): void {
+    this.rampingSince = null;
+    this.probeEvery = BREAKER_FIRST_PROBE_MS;
+  }
+
+  /** The share a ramping breaker forwards at `now`. */
   private shareAt(now: number): number {
-    const windows = Math.max(0, Math.floor((now - this.recoveringSince!) / BREAKER_WINDOW_MS));
-    return BREAKER_FIRST_SHARE * 2 ** windows;
+    const steps = Math.max(0, Math.floor((now - this.rampingSince!) / BREAKER_RAMP_STEP_MS));
+    return BREAKER_FIRST_SHARE * 2 ** steps;
   }
 
   /** Whether the breaker is refusing (all but its probes), for tests and the replay. */
@@ -191,13 +223,14 @@ export class OriginBreaker {
 
   /** Whether it is letting only a share of requests through after a successful probe. */
   isRecovering(now: number): boolean {
-    return !this.open && this.recoveringSince !== null && this.shareAt(now) < 1;
+    return !this.open && this.rampingSince !== null && this.shareAt(now) < 1;
   }
 
   reset(): void {
     this.recent = [];
     this.open = false;
-    this.recoveringSince = null;
+    this.since = Number.NEGATIVE_INFINITY;
+    this.rampingSince = null;
     this.probedAt = 0;
     this.probeEvery = BREAKER_FIRST_PROBE_MS;
   }

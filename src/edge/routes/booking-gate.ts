@@ -4,7 +4,7 @@ import { readBody } from "../../http/body-limit.js";
 import { fail } from "../../http/errors.js";
 import type { HealthSample, OriginOutcome } from "../autopilot.js";
 import { edgeConfig } from "../config.js";
-import { BREAKER_RETRY_AFTER_SECONDS, holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
+import { holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
 import { shardName, shardStub } from "../shard-client.js";
 
@@ -40,7 +40,7 @@ async function forward(c: GateContext): Promise<Response> {
   // isolate has just seen it failing, they are told to come back later, pass and place kept, and only an
   // occasional probe goes through to learn when it is back.
   const verdict = config.autopilot.enabled ? originBreaker.verdict(Date.now()) : "forward";
-  if (verdict === "refuse") throw unavailable(BREAKER_RETRY_AFTER_SECONDS);
+  if (verdict === "refuse") throw unavailable(originBreaker.retryAfterSeconds(Date.now()));
   const probe = verdict === "probe";
   // The clock moves only across I/O in a Worker, which is exactly the span to time: the origin's answer.
   const sentAt = Date.now();
@@ -79,7 +79,7 @@ function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number, prob
   if (!config.autopilot.enabled) return;
   const now = Date.now();
   const sample: HealthSample = { latencyMs: Math.max(0, now - sentAt), outcome };
-  originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe);
+  originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe, sentAt);
   holdSample(shardName(c.var.pass), sample);
 }
 
