@@ -16,13 +16,14 @@ import { loadavg } from "node:os";
 import { clockJumps, eviction } from "./faults/shard-faults.js";
 import { postgresRestart, slowDatabase } from "./faults/database-faults.js";
 import { fuzz } from "./faults/fuzz.js";
+import { onePassFlood, originCrash, originPortFlood } from "./faults/gate-guard.js";
 import { runScenario, type ScenarioContext, type ScenarioResult, type ScenarioSpec } from "./faults/harness.js";
 import { startPrivatePostgres, type PrivatePostgres } from "./faults/postgres.js";
 import { edgeKill, originKill } from "./faults/process-kills.js";
 import { writeFaultResults } from "./faults/report.js";
 import { cleanupAll } from "./lib/processes.js";
 
-/** In the order of issue 11's list. */
+/** In the order of issue 11's list, then issue 24's. */
 const SCENARIOS: Record<string, (ctx: ScenarioContext) => ScenarioSpec> = {
   "origin-kill": (ctx) => originKill(ctx, "postgres"),
   "postgres-restart": postgresRestart,
@@ -32,6 +33,10 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => ScenarioSpec> = {
   "slow-db": slowDatabase,
   clock: clockJumps,
   fuzz,
+  // Issue 24: no single client can hurt another's booking.
+  "one-pass-flood": onePassFlood,
+  "origin-port-flood": originPortFlood,
+  "origin-crash": originCrash,
 };
 
 function usage(message: string): never {

@@ -38,7 +38,7 @@ export const MUST_BE_ZERO = ["placesLost", "placesUnverified", "bookingsLost", "
 export interface ScenarioResult {
   name: string;
   title: string;
-  /** The item of issue 11's list it answers. */
+  /** The item of the issue's list it answers: 1-8 for issue 11's, 24.n for issue 24's. */
   item: number;
   fault: string;
   passed: boolean;
@@ -55,6 +55,8 @@ export interface ScenarioResult {
   samples503: string[];
   examples: string[];
   notes: string[];
+  /** What the scenario measured, by name (latencies, counts, times), when it measures more than the counts. */
+  figures: Record<string, unknown>;
   settings: Record<string, unknown>;
   durationMs: number;
 }
@@ -70,6 +72,8 @@ export interface Harness {
   event(what: string): void;
   fail(why: string): void;
   note(what: string): void;
+  /** Records a figure the scenario measured (bench/results/faults.json, under `figures`). */
+  figure(name: string, value: unknown): void;
   /** Waits until `ready()` or `timeoutMs`; true if it held. */
   until(ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean>;
   /** Waits until the part answers again over HTTP; the ms it took, or undefined after `timeoutMs`. */
@@ -104,6 +108,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
   const started = Date.now();
   const failures: string[] = [];
   const notes: string[] = [];
+  const figures: Record<string, unknown> = {};
   const events: ScenarioResult["events"] = [];
   let crowdStarted = started;
   const event = (what: string) => {
@@ -147,6 +152,9 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
         ctx.log(`  ${spec.name}: FAIL ${why}`);
       },
       note: (what) => notes.push(what),
+      figure: (name, value) => {
+        figures[name] = value;
+      },
       async until(ready, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
@@ -245,6 +253,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
     samples503: tally.samples503,
     examples: [...places.examples, ...(bookings?.examples ?? [])],
     notes,
+    figures,
     settings: { database: spec.database, env: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "DATABASE_URL")), crowd: spec.crowd },
     durationMs: Date.now() - started,
   };
