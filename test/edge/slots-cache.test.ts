@@ -127,6 +127,21 @@ describe("slot reads through the edge's cache", () => {
     expect(reads).toHaveLength(2);
   });
 
+  it("serves the last answer, a little stale, to a citizen whose refresh the origin fails", async () => {
+    const date = freshDate();
+    const { reads } = origin();
+    const first = await read(`?region=11&date=${date}`, await passFor());
+    const body = await first.text();
+    vi.restoreAllMocks();
+    const failing = origin(undefined, 500);
+    await new Promise((r) => setTimeout(r, SLOTS_TTL_MS + 100));
+    const stale = await read(`?region=11&date=${date}`, await passFor());
+    expect(stale.status).toBe(200);
+    expect(await stale.text()).toBe(body);
+    expect(reads).toHaveLength(1);
+    expect(failing.reads).toHaveLength(1);
+  });
+
   it("never caches a booking: each reaches the origin, whose slot_full stands", async () => {
     const { bookings } = origin({ status: 409, body: { error: { code: "slot_full", message: "this slot has no seats left" } } });
     for (let i = 0; i < 3; i++) {
