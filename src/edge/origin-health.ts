@@ -89,21 +89,29 @@ export const BREAKER_WINDOW_MS = 30_000;
 export const BREAKER_MIN_FAILURES = 3;
 /**
  * While open, one request goes through as a probe this long after it opened, and after each failed probe
- * twice as long as before, up to BREAKER_MAX_PROBE_MS: a crash of a few seconds is noticed within a
- * second or two of the origin's return, while an origin down for minutes costs each isolate a probe every
- * half minute (every failed probe is a citizen's failed request, and a sick origin must not be hammered).
+ * twice as long as before, up to BREAKER_MAX_PROBE_MS: a crash of a few seconds is noticed a few seconds
+ * after the origin's return (the probes come 1, 3, 7, 15 s after the opening), while an origin down for
+ * minutes costs each isolate a probe every half minute (every failed probe is a citizen's failed request,
+ * and a sick origin must not be hammered). A breaker that opens again within BREAKER_WINDOW_MS of a
+ * recovery starts at twice the last episode's wait instead: that origin came back only in part.
  */
 export const BREAKER_FIRST_PROBE_MS = 1_000;
 export const BREAKER_MAX_PROBE_MS = 30_000;
 /**
- * After a probe succeeds the breaker forwards this share of requests, doubling it every
- * BREAKER_RAMP_STEP_MS while they succeed, until it forwards all (10%, 20%, 40%, 80%, all: four seconds).
- * A crowd held back, let through at once, could knock over an origin that is only just serving again; a
- * failure during the ramp opens the breaker again at once, so an origin that is not really back sees a
- * tenth of the crowd for a moment, not all of it. Four seconds is short against the minutes a ramp took
- * when it doubled every window: a three-second crash no longer costs two minutes of refusals.
+ * After a probe succeeds the breaker forwards this share of requests, and doubles it at most every
+ * BREAKER_RAMP_STEP_MS, each time only once a request forwarded since the last doubling has succeeded
+ * (the probe counts for the first), until it forwards all; a failure during the ramp opens it again at
+ * once. A crowd held back, let through at once, could knock over an origin that is only just serving
+ * again. An isolate that carries a few requests a second is through the ramp (5%, 10%, 20%, 40%, 80%,
+ * all) in five or six seconds, so a crash of a few seconds costs seconds of refusals, not the minutes a
+ * ramp that doubled every 30 s took. An isolate that carries a request every few seconds (a thin share of
+ * a crowd spread over a thousand isolates) climbs only as fast as successes arrive, which at a twentieth
+ * of its requests takes a minute or more: an origin that serves a probe but fails under load (degraded,
+ * not crashed) is not handed the crowd back before its requests show it copes. The replay's degraded
+ * origin (bench/README.md, "Origin scenarios") fails 0.84% of booking requests with a first share of a
+ * twentieth, 1.07% with a tenth.
  */
-export const BREAKER_FIRST_SHARE = 0.1;
+export const BREAKER_FIRST_SHARE = 0.05;
 export const BREAKER_RAMP_STEP_MS = 1_000;
 const MAX_REMEMBERED = 1_024;
 
@@ -115,10 +123,10 @@ export type BreakerVerdict = "forward" | "probe" | "refuse";
  * target (with at least BREAKER_MIN_FAILURES failures), it opens and refuses, letting a probe through now
  * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the ramp (the origin
  * served a request sent after it opened), one that fails waits twice as long for the next. Ramping, it
- * forwards a share of requests that doubles every BREAKER_RAMP_STEP_MS, and any failure among them opens
- * it again at once, the wait for the next probe doubled as after a failed probe. Answers to requests sent
- * before the present state began (a timeout that arrives after the breaker opened, or after the ramp
- * began) say nothing new and are ignored.
+ * forwards a share of requests that doubles at most every BREAKER_RAMP_STEP_MS while they succeed, and any
+ * failure among them opens it again at once, the wait for the next probe doubled as after a failed probe.
+ * Answers to requests sent before the present state began (a timeout that arrives after the breaker
+ * opened, or after the ramp began) say nothing new and are ignored.
  */
 export class OriginBreaker {
   private recent: { at: number; failed: boolean }[] = [];
@@ -127,8 +135,14 @@ export class OriginBreaker {
   private since = Number.NEGATIVE_INFINITY;
   private probedAt = 0;
   private probeEvery = BREAKER_FIRST_PROBE_MS;
-  /** When the ramp began; null when closed for good (or open). */
-  private rampingSince: number | null = null;
+  /** The share of requests a ramping breaker forwards; null when closed for good (or open). */
+  private rampShare: number | null = null;
+  /** When the share last doubled (or the ramp began), and whether a request has succeeded since. */
+  private steppedAt = 0;
+  private succeededSinceStep = false;
+  /** When the last ramp ended with every request forwarded, and the probe wait in force then. */
+  private closedAt = Number.NEGATIVE_INFINITY;
+  private lastProbeEvery = BREAKER_FIRST_PROBE_MS;
 
   /** `random` decides which requests a ramping breaker forwards; tests give their own. */
   constructor(private readonly random: () => number = Math.random) {}
@@ -136,13 +150,18 @@ export class OriginBreaker {
   /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
   verdict(now: number): BreakerVerdict {
     if (!this.open) {
-      if (this.rampingSince === null) return "forward";
-      const share = this.shareAt(now);
-      if (share >= 1) {
-        this.closeForGood();
-        return "forward";
+      if (this.rampShare === null) return "forward";
+      // A clock that stepped back counts as a step's time passed, as for probes below.
+      if (this.succeededSinceStep && (now - this.steppedAt >= BREAKER_RAMP_STEP_MS || now < this.steppedAt)) {
+        this.rampShare *= 2;
+        this.steppedAt = now;
+        this.succeededSinceStep = false;
+        if (this.rampShare >= 1) {
+          this.closeForGood(now);
+          return "forward";
+        }
       }
-      return this.random() < share ? "forward" : "refuse";
+      return this.random() < this.rampShare ? "forward" : "refuse";
     }
     // A clock that stepped back counts as time passed: better one probe too many than a breaker stuck open.
     if (now - this.probedAt >= this.probeEvery || now < this.probedAt) {
@@ -163,57 +182,62 @@ export class OriginBreaker {
       if (!probe) return;
       if (outcome === "ok") {
         this.open = false;
-        this.rampingSince = now;
         this.since = now;
         this.recent = [];
+        this.rampShare = BREAKER_FIRST_SHARE;
+        this.steppedAt = now;
+        this.succeededSinceStep = true;
       } else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
       return;
     }
-    if (this.rampingSince !== null && this.shareAt(now) < 1) {
-      if (outcome === "ok") return;
-      // The origin served a probe but fails the first requests behind it: not back after all.
+    if (this.rampShare !== null) {
+      if (outcome === "ok") {
+        this.succeededSinceStep = true;
+        return;
+      }
+      // The origin served a probe but fails the requests behind it: not back after all.
       this.openAt(now, Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2));
       return;
     }
-    if (this.rampingSince !== null) this.closeForGood();
     this.recent.push({ at: now, failed: outcome !== "ok" });
     const from = now - BREAKER_WINDOW_MS;
     let drop = 0;
     while (drop < this.recent.length && (this.recent[drop]!.at < from || this.recent[drop]!.at > now)) drop++;
     if (drop > 0 || this.recent.length > MAX_REMEMBERED) this.recent = this.recent.slice(Math.max(drop, this.recent.length - MAX_REMEMBERED));
     const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
-    if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) this.openAt(now, BREAKER_FIRST_PROBE_MS);
+    if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
+      // Failing again within a window of the last recovery: the origin came back only in part (degraded,
+      // not crashed), so the probes start where the last episode's left off, twice as long.
+      const relapse = now - this.closedAt < BREAKER_WINDOW_MS;
+      this.openAt(now, relapse ? Math.min(BREAKER_MAX_PROBE_MS, this.lastProbeEvery * 2) : BREAKER_FIRST_PROBE_MS);
+    }
   }
 
   /**
    * How long a refused citizen should wait before trying again, in whole seconds: until the next probe is
-   * due while open (a citizen coming back sooner would only be refused again), one second while ramping.
+   * due while open (a citizen coming back sooner would only be refused again), a ramp step while ramping.
    */
   retryAfterSeconds(now: number): number {
-    if (!this.open) return 1;
+    if (!this.open) return Math.ceil(BREAKER_RAMP_STEP_MS / 1000);
     const due = this.probedAt + this.probeEvery - now;
     return Math.min(BREAKER_MAX_PROBE_MS / 1000, Math.max(1, Math.ceil(due / 1000)));
   }
 
   private openAt(now: number, probeEvery: number): void {
     this.open = true;
-    this.rampingSince = null;
+    this.rampShare = null;
     this.since = now;
     this.probedAt = now;
     this.probeEvery = probeEvery;
     this.recent = [];
   }
 
-  /** The ramp is over: every request is forwarded, and the next opening probes soon again. */
-  private closeForGood(): void {
-    this.rampingSince = null;
+  /** The ramp is over: every request is forwarded; an opening long after probes soon again. */
+  private closeForGood(now: number): void {
+    this.rampShare = null;
+    this.closedAt = now;
+    this.lastProbeEvery = this.probeEvery;
     this.probeEvery = BREAKER_FIRST_PROBE_MS;
-  }
-
-  /** The share a ramping breaker forwards at `now`. */
-  private shareAt(now: number): number {
-    const steps = Math.max(0, Math.floor((now - this.rampingSince!) / BREAKER_RAMP_STEP_MS));
-    return BREAKER_FIRST_SHARE * 2 ** steps;
   }
 
   /** Whether the breaker is refusing (all but its probes), for tests and the replay. */
@@ -222,17 +246,19 @@ export class OriginBreaker {
   }
 
   /** Whether it is letting only a share of requests through after a successful probe. */
-  isRecovering(now: number): boolean {
-    return !this.open && this.rampingSince !== null && this.shareAt(now) < 1;
+  isRecovering(): boolean {
+    return !this.open && this.rampShare !== null;
   }
 
   reset(): void {
     this.recent = [];
     this.open = false;
     this.since = Number.NEGATIVE_INFINITY;
-    this.rampingSince = null;
+    this.rampShare = null;
     this.probedAt = 0;
     this.probeEvery = BREAKER_FIRST_PROBE_MS;
+    this.closedAt = Number.NEGATIVE_INFINITY;
+    this.lastProbeEvery = BREAKER_FIRST_PROBE_MS;
   }
 }
 
