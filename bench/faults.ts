@@ -16,6 +16,7 @@ import { loadavg } from "node:os";
 import { clockJumps, eviction } from "./faults/shard-faults.js";
 import { postgresRestart, slowDatabase } from "./faults/database-faults.js";
 import { fuzz } from "./faults/fuzz.js";
+import { onePassFlood, originCrash, originPortFlood } from "./faults/gate-guard.js";
 import { ghosts } from "./faults/ghosts.js";
 import { runScenario, type ScenarioContext, type ScenarioResult, type ScenarioSpec } from "./faults/harness.js";
 import { startPrivatePostgres, type PrivatePostgres } from "./faults/postgres.js";
@@ -33,8 +34,12 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => ScenarioSpec> = {
   "slow-db": slowDatabase,
   clock: clockJumps,
   fuzz,
+  // Issue 24.
   "workerd-kill": workerdKill,
   ghosts,
+  "one-pass-flood": onePassFlood,
+  "origin-port-flood": originPortFlood,
+  "origin-crash": originCrash,
 };
 
 function usage(message: string): never {

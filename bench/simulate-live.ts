@@ -263,7 +263,9 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
         if (slots.status === 429) rateLimited.origin++;
         const listed = slotsResponse.safeParse(slots.body);
         const open = listed.success ? listed.data.slots.filter((s) => s.remaining > 0) : [];
-        for (const s of listed.success ? listed.data.slots : []) if (!capacityAtStart.has(s.id)) capacityAtStart.set(s.id, s.remaining + (perSlot.get(s.id) ?? 0));
+        // A slot list may be up to a second old (the edge caches it), so a booking this replay made since
+        // may be both in perSlot and not yet in `remaining`: the slot's capacity bounds the sum.
+        for (const s of listed.success ? listed.data.slots : []) if (!capacityAtStart.has(s.id)) capacityAtStart.set(s.id, Math.min(s.capacity, s.remaining + (perSlot.get(s.id) ?? 0)));
         const slot = open[Math.floor(random() * Math.min(open.length, 5))];
         if (!slot) continue;
         const res = await call(`${edge}/api/bookings`, { method: "POST", headers: { ...pass, ...headers }, body: JSON.stringify({ slotId: slot.id }) });

@@ -33,7 +33,7 @@ import { join } from "node:path";
 import { shardRate } from "../src/edge/admission.js";
 import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/autopilot.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../src/contract/errors.js";
-import { BREAKER_RETRY_AFTER_SECONDS, ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health.js";
+import { ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health.js";
 import { COHORTS_2021, type SimulationOptions } from "./lib/replay-options.js";
 import { quantile, rng } from "./lib/stats.js";
 import { chart } from "./lib/svg.js";
@@ -188,9 +188,9 @@ class ModelledOrigin implements OriginHooks {
         const isolate = Math.floor(this.random() * Math.max(1, this.breakers.length));
         const verdict = this.breakers.length > 0 ? this.breakers[isolate]!.verdict(now) : "forward";
         if (verdict === "refuse") {
-          // Held at the gate: the origin never sees it; the citizen comes back after the longer Retry-After.
+          // Held at the gate: the origin never sees it; the citizen comes back after the breaker's Retry-After.
           this.counts.heldBack++;
-          this.retry(who, t, BREAKER_RETRY_AFTER_SECONDS);
+          this.retry(who, t, this.breakers[isolate]!.retryAfterSeconds(now));
           continue;
         }
         requests.push(who);

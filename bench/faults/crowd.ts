@@ -73,6 +73,8 @@ export interface CrowdOptions {
   contendedSlots?: number;
   /** Requests in flight at most, so the crowd does not starve the 2-core machine. */
   concurrency?: number;
+  /** false: a citizen stops once admitted, holding the pass for a scenario to use (default: books). */
+  book?: boolean;
 }
 
 /** A counting semaphore: the crowd's bound on requests in flight. */
@@ -213,6 +215,7 @@ export class Crowd {
         await this.pause(Math.min(Math.max(next, 1_000), 3_000) + randomInt(0, 300));
         continue;
       }
+      if (this.options.book === false) return;
       if (c.bookings.size === 0) {
         const done = await this.gate.run(() => this.book(c));
         if (!done) await this.pause(1_000 + randomInt(0, 1_000));

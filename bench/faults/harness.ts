@@ -38,7 +38,7 @@ export const MUST_BE_ZERO = ["placesLost", "placesUnverified", "bookingsLost", "
 export interface ScenarioResult {
   name: string;
   title: string;
-  /** The item of issue 11's list it answers. */
+  /** The item of the issue's list it answers: 1-8 for issue 11's, 24.n for issue 24's. */
   item: number;
   fault: string;
   passed: boolean;
@@ -51,7 +51,7 @@ export interface ScenarioResult {
   console: string[];
   statusCounts: Record<string, number>;
   /** The scenario's own measurements, by name (what its fault is judged by, beyond the counts above). */
-  figures: Record<string, number | string>;
+  figures: Record<string, unknown>;
   noAnswerCauses: Record<string, number>;
   samples5xx: string[];
   samples503: string[];
@@ -72,8 +72,8 @@ export interface Harness {
   event(what: string): void;
   fail(why: string): void;
   note(what: string): void;
-  /** Records one of the scenario's own measurements. */
-  figure(name: string, value: number | string): void;
+  /** Records a figure the scenario measured (bench/results/faults.json, under `figures`). */
+  figure(name: string, value: unknown): void;
   /** Waits until `ready()` or `timeoutMs`; true if it held. */
   until(ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean>;
   /** Waits until the part answers again over HTTP; the ms it took, or undefined after `timeoutMs`. */
@@ -157,7 +157,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
       note: (what) => notes.push(what),
       figure: (name, value) => {
         figures[name] = value;
-        ctx.log(`  ${spec.name}: ${name} = ${value}`);
+        ctx.log(`  ${spec.name}: ${name} = ${typeof value === "object" ? JSON.stringify(value) : String(value)}`);
       },
       async until(ready, timeoutMs) {
         const deadline = Date.now() + timeoutMs;

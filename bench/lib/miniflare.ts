@@ -101,6 +101,11 @@ export interface EdgeOptions {
   objects?: Record<string, string>;
   /** Open workerd's V8 inspector on this port (0: none). */
   inspectorPort?: number;
+  /**
+   * Rate limits over wrangler.toml's, by binding name: for a test whose one client plays a crowd's
+   * requests (test/browser/autopilot.test.ts), never for a measurement of what the limits cost.
+   */
+  rateLimits?: Record<string, { limit: number; period: PeriodType }>;
 }
 
 export interface Edge {
@@ -155,7 +160,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       durableObjects: Object.fromEntries(
         Object.entries(options.objects ?? { QUEUE_SHARD: "QueueShard" }).map(([binding, className]) => [binding, { className, useSQLite: true }]),
       ),
-      ratelimits: rateLimits(toml),
+      ratelimits: { ...rateLimits(toml), ...options.rateLimits },
       ...(assets ? { assets } : {}),
     },
   ];

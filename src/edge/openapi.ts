@@ -35,16 +35,24 @@ const PASS_REFUSED: ResponseSpec = {
   headers: { "www-authenticate": '`Bearer` when no pass came, `Bearer error="invalid_token"` when one was refused.' },
 };
 const ORIGIN_UNAVAILABLE: ResponseSpec = { description: "The booking origin is briefly unavailable; pass and place are kept", errors: ["unavailable"], headers: SEE_RETRY_AFTER };
+const PASS_LIMITED: ResponseSpec = {
+  description: "Too many requests with this pass (over 30 in 10 s, far past a person's pace); pass and place are kept",
+  errors: ["rate_limited"],
+  headers: SEE_RETRY_AFTER,
+};
 const NOT_OPERATOR: ResponseSpec = { description: "Not an operator", errors: ["operator_required"] };
 const NOT_OPERATOR_PAGE: ResponseSpec = { description: "Not an operator: a short page saying how to sign in.", media: "text/html" };
 const ACCESS_UNAVAILABLE: ResponseSpec = { description: "Cloudflare Access's keys (or, for the API, a shard) briefly unreachable", errors: ["unavailable"], headers: SEE_RETRY_AFTER };
 
-/** A route of the booking API: the gate asks every request for a pass, and an origin in trouble is a 503. */
+/**
+ * A route of the booking API: the gate asks every request for a pass and counts it against the pass's
+ * limit, and an origin in trouble is a 503. (The origin itself answers 401 to anything without a pass.)
+ */
 const throughTheGate = (op: Omit<OperationSpec, "tag" | "security">): OperationSpec => ({
   ...op,
   tag: "Booking",
   security: PASS,
-  responses: { 401: PASS_REFUSED, 503: ORIGIN_UNAVAILABLE, ...op.responses },
+  responses: { 401: PASS_REFUSED, 429: PASS_LIMITED, 503: ORIGIN_UNAVAILABLE, ...op.responses },
 });
 
 /** A route of the operators' API: the operator check runs first, and may find Access's keys out of reach. */
@@ -131,14 +139,15 @@ const operations: OperationSpec[] = [
     path: "/api/slots",
     operationId: "listSlots",
     summary: "Clinic slots, by region and day",
-    description: "Forwarded to the booking origin with the pass as its bearer; only pass holders reach it.",
+    description:
+      "Served from the edge's cache, kept about a second per region and day and location, after the pass is verified; a refresh is forwarded to the booking origin with a pass as its bearer. Seats shown may be a second old: a booking is always decided by the origin (409 `slot_full`).",
     parameters: [
       { name: "region", in: "query", description: "A region's administrative code.", schema: slotsQuery.shape.region.unwrap(), example: "11" },
       { name: "date", in: "query", description: "A day in Korea, YYYY-MM-DD.", schema: slotsQuery.shape.date.unwrap(), example: "2026-11-26" },
     ],
     responses: {
       200: { description: "The slots that match, with seats remaining.", body: slotsResponse },
-      400: { description: "A query parameter is not valid", errors: ["invalid_request"] },
+      400: { description: "A query parameter is not valid (checked at the edge, before any origin read)", errors: ["invalid_request"] },
     },
   }),
   throughTheGate({

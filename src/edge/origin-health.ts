@@ -89,22 +89,30 @@ export const BREAKER_WINDOW_MS = 30_000;
 export const BREAKER_MIN_FAILURES = 3;
 /**
  * While open, one request goes through as a probe this long after it opened, and after each failed probe
- * twice as long as before, up to BREAKER_MAX_PROBE_MS. Rare on purpose: in a surge an isolate carries a
- * request or two a second, and every failed probe is a citizen's failed request; an origin down for
- * minutes costs each isolate a handful of probes, not one every few seconds.
+ * twice as long as before, up to BREAKER_MAX_PROBE_MS: a crash of a few seconds is noticed a few seconds
+ * after the origin's return (the probes come 1, 3, 7, 15 s after the opening), while an origin down for
+ * minutes costs each isolate a probe every half minute (every failed probe is a citizen's failed request,
+ * and a sick origin must not be hammered). A breaker that opens again within BREAKER_WINDOW_MS of a
+ * recovery starts at twice the last episode's wait instead: that origin came back only in part.
  */
-export const BREAKER_FIRST_PROBE_MS = 5_000;
+export const BREAKER_FIRST_PROBE_MS = 1_000;
 export const BREAKER_MAX_PROBE_MS = 30_000;
 /**
- * After a probe succeeds the breaker forwards this share of requests, doubling it every BREAKER_WINDOW_MS
- * the origin copes, until it forwards all (10%, 20%, 40%, 80%, all: two minutes): a crowd held back for
- * minutes, let through at once, would overload an origin that is only just serving again. The replay's
- * degraded origin (bench/README.md) failed 1.5% of requests with a first share of a quarter, 0.86% with
- * a tenth (0.95% once the model timed out at the gate's 8 s rather than 10 s).
+ * After a probe succeeds the breaker forwards this share of requests, and doubles it at most every
+ * BREAKER_RAMP_STEP_MS, each time only once a request forwarded since the last doubling has succeeded
+ * (the probe counts for the first), until it forwards all; a failure during the ramp opens it again at
+ * once. A crowd held back, let through at once, could knock over an origin that is only just serving
+ * again. An isolate that carries a few requests a second is through the ramp (5%, 10%, 20%, 40%, 80%,
+ * all) in five or six seconds, so a crash of a few seconds costs seconds of refusals, not the minutes a
+ * ramp that doubled every 30 s took. An isolate that carries a request every few seconds (a thin share of
+ * a crowd spread over a thousand isolates) climbs only as fast as successes arrive, which at a twentieth
+ * of its requests takes a minute or more: an origin that serves a probe but fails under load (degraded,
+ * not crashed) is not handed the crowd back before its requests show it copes. The replay's degraded
+ * origin (bench/README.md, "Origin scenarios") fails 0.84% of booking requests with a first share of a
+ * twentieth, 1.07% with a tenth.
  */
-export const BREAKER_FIRST_SHARE = 0.1;
-/** What a citizen refused by the open breaker is told: come back in this long, not the usual 3 s. */
-export const BREAKER_RETRY_AFTER_SECONDS = 10;
+export const BREAKER_FIRST_SHARE = 0.05;
+export const BREAKER_RAMP_STEP_MS = 1_000;
 const MAX_REMEMBERED = 1_024;
 
 export type BreakerVerdict = "forward" | "probe" | "refuse";
@@ -113,32 +121,47 @@ export type BreakerVerdict = "forward" | "probe" | "refuse";
  * A circuit breaker over the recent outcomes of one isolate's requests to the origin. Closed, every
  * request is forwarded; when the failed share of the last BREAKER_WINDOW_MS is above the origin's error
  * target (with at least BREAKER_MIN_FAILURES failures), it opens and refuses, letting a probe through now
- * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the recovery (the
- * origin served a request sent after it opened), one that fails waits longer for the next. Answers of
- * requests sent before it opened say nothing new and are ignored. Recovering, it forwards a growing share
- * of requests (BREAKER_FIRST_SHARE, doubling every window) and judges them as when closed.
+ * and then. Only a probe's outcome moves an open breaker: a probe that succeeds starts the ramp (the origin
+ * served a request sent after it opened), one that fails waits twice as long for the next. Ramping, it
+ * forwards a share of requests that doubles at most every BREAKER_RAMP_STEP_MS while they succeed, and any
+ * failure among them opens it again at once, the wait for the next probe doubled as after a failed probe.
+ * Answers to requests sent before the present state began (a timeout that arrives after the breaker
+ * opened, or after the ramp began) say nothing new and are ignored.
  */
 export class OriginBreaker {
   private recent: { at: number; failed: boolean }[] = [];
   private open = false;
+  /** When the breaker last opened, or the ramp last began: answers to requests sent earlier are old news. */
+  private since = Number.NEGATIVE_INFINITY;
   private probedAt = 0;
   private probeEvery = BREAKER_FIRST_PROBE_MS;
-  /** When the last recovery began; null when closed for good. */
-  private recoveringSince: number | null = null;
+  /** The share of requests a ramping breaker forwards; null when closed for good (or open). */
+  private rampShare: number | null = null;
+  /** When the share last doubled (or the ramp began), and whether a request has succeeded since. */
+  private steppedAt = 0;
+  private succeededSinceStep = false;
+  /** When the last ramp ended with every request forwarded, and the probe wait in force then. */
+  private closedAt = Number.NEGATIVE_INFINITY;
+  private lastProbeEvery = BREAKER_FIRST_PROBE_MS;
 
-  /** `random` decides which requests a recovering breaker forwards; tests give their own. */
+  /** `random` decides which requests a ramping breaker forwards; tests give their own. */
   constructor(private readonly random: () => number = Math.random) {}
 
   /** What to do with a request at `now`. A "probe" verdict is counted as the probe. */
   verdict(now: number): BreakerVerdict {
     if (!this.open) {
-      if (this.recoveringSince === null) return "forward";
-      const share = this.shareAt(now);
-      if (share >= 1) {
-        this.recoveringSince = null;
-        return "forward";
+      if (this.rampShare === null) return "forward";
+      // A clock that stepped back counts as a step's time passed, as for probes below.
+      if (this.succeededSinceStep && (now - this.steppedAt >= BREAKER_RAMP_STEP_MS || now < this.steppedAt)) {
+        this.rampShare *= 2;
+        this.steppedAt = now;
+        this.succeededSinceStep = false;
+        if (this.rampShare >= 1) {
+          this.closeForGood(now);
+          return "forward";
+        }
       }
-      return this.random() < share ? "forward" : "refuse";
+      return this.random() < this.rampShare ? "forward" : "refuse";
     }
     // A clock that stepped back counts as time passed: better one probe too many than a breaker stuck open.
     if (now - this.probedAt >= this.probeEvery || now < this.probedAt) {
@@ -149,18 +172,31 @@ export class OriginBreaker {
   }
 
   /**
-   * Records a forwarded request's outcome (`probe`: it went through as the open breaker's probe) and opens
-   * the breaker if the window says the origin is failing. `maxErrorShare` is ORIGIN_MAX_ERROR_SHARE: the
-   * breaker and the autopilot share one idea of "failing".
+   * Records a forwarded request's outcome (`probe`: it went through as the open breaker's probe; `sentAt`:
+   * when it was sent, `now` if not given) and opens the breaker if the origin is failing. `maxErrorShare`
+   * is ORIGIN_MAX_ERROR_SHARE: the breaker and the autopilot share one idea of "failing".
    */
-  record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false): void {
+  record(now: number, outcome: OriginOutcome, maxErrorShare: number, probe = false, sentAt = now): void {
+    if (sentAt < this.since) return;
     if (this.open) {
       if (!probe) return;
       if (outcome === "ok") {
         this.open = false;
-        this.recoveringSince = now;
+        this.since = now;
         this.recent = [];
+        this.rampShare = BREAKER_FIRST_SHARE;
+        this.steppedAt = now;
+        this.succeededSinceStep = true;
       } else this.probeEvery = Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2);
+      return;
+    }
+    if (this.rampShare !== null) {
+      if (outcome === "ok") {
+        this.succeededSinceStep = true;
+        return;
+      }
+      // The origin served a probe but fails the requests behind it: not back after all.
+      this.openAt(now, Math.min(BREAKER_MAX_PROBE_MS, this.probeEvery * 2));
       return;
     }
     this.recent.push({ at: now, failed: outcome !== "ok" });
@@ -170,18 +206,38 @@ export class OriginBreaker {
     if (drop > 0 || this.recent.length > MAX_REMEMBERED) this.recent = this.recent.slice(Math.max(drop, this.recent.length - MAX_REMEMBERED));
     const failures = this.recent.reduce((n, r) => n + (r.failed ? 1 : 0), 0);
     if (failures >= BREAKER_MIN_FAILURES && failures / this.recent.length > maxErrorShare) {
-      this.open = true;
-      this.recoveringSince = null;
-      this.probedAt = now;
-      this.probeEvery = BREAKER_FIRST_PROBE_MS;
-      this.recent = [];
+      // Failing again within a window of the last recovery: the origin came back only in part (degraded,
+      // not crashed), so the probes start where the last episode's left off, twice as long.
+      const relapse = now - this.closedAt < BREAKER_WINDOW_MS;
+      this.openAt(now, relapse ? Math.min(BREAKER_MAX_PROBE_MS, this.lastProbeEvery * 2) : BREAKER_FIRST_PROBE_MS);
     }
   }
 
-  /** The share a recovering breaker forwards at `now`. */
-  private shareAt(now: number): number {
-    const windows = Math.max(0, Math.floor((now - this.recoveringSince!) / BREAKER_WINDOW_MS));
-    return BREAKER_FIRST_SHARE * 2 ** windows;
+  /**
+   * How long a refused citizen should wait before trying again, in whole seconds: until the next probe is
+   * due while open (a citizen coming back sooner would only be refused again), a ramp step while ramping.
+   */
+  retryAfterSeconds(now: number): number {
+    if (!this.open) return Math.ceil(BREAKER_RAMP_STEP_MS / 1000);
+    const due = this.probedAt + this.probeEvery - now;
+    return Math.min(BREAKER_MAX_PROBE_MS / 1000, Math.max(1, Math.ceil(due / 1000)));
+  }
+
+  private openAt(now: number, probeEvery: number): void {
+    this.open = true;
+    this.rampShare = null;
+    this.since = now;
+    this.probedAt = now;
+    this.probeEvery = probeEvery;
+    this.recent = [];
+  }
+
+  /** The ramp is over: every request is forwarded; an opening long after probes soon again. */
+  private closeForGood(now: number): void {
+    this.rampShare = null;
+    this.closedAt = now;
+    this.lastProbeEvery = this.probeEvery;
+    this.probeEvery = BREAKER_FIRST_PROBE_MS;
   }
 
   /** Whether the breaker is refusing (all but its probes), for tests and the replay. */
@@ -190,16 +246,19 @@ export class OriginBreaker {
   }
 
   /** Whether it is letting only a share of requests through after a successful probe. */
-  isRecovering(now: number): boolean {
-    return !this.open && this.recoveringSince !== null && this.shareAt(now) < 1;
+  isRecovering(): boolean {
+    return !this.open && this.rampShare !== null;
   }
 
   reset(): void {
     this.recent = [];
     this.open = false;
-    this.recoveringSince = null;
+    this.since = Number.NEGATIVE_INFINITY;
+    this.rampShare = null;
     this.probedAt = 0;
     this.probeEvery = BREAKER_FIRST_PROBE_MS;
+    this.closedAt = Number.NEGATIVE_INFINITY;
+    this.lastProbeEvery = BREAKER_FIRST_PROBE_MS;
   }
 }
 

@@ -4,6 +4,7 @@ import { refuseWrongMethods } from "../http/wrong-method.js";
 import type { OriginDeps, OriginEnv } from "./env.js";
 import { answerError, answerNotFound } from "./errors.js";
 import { bookingRoutes } from "./routes/bookings.js";
+import { requirePass } from "./routes/pass.js";
 import { slotRoutes } from "./routes/slots.js";
 
 export type { OriginDeps, OriginEnv } from "./env.js";
@@ -19,6 +20,11 @@ export function createOriginApp(deps: OriginDeps): Hono<OriginEnv> {
   // A declared body over the limit (or a malformed Content-Length) is refused before a pass is verified;
   // the routes read bodies through the same limit, counting the bytes as they arrive.
   app.use(limitBody);
+  // The origin trusts only the edge: every route asks for a pass the edge signed, slot reads included,
+  // and checks it before a database handle is opened, so requests that did not come through the edge's
+  // gate cost a signature check and nothing more. ("/api/slots/*" covers "/api/slots" itself.)
+  const passCheck = requirePass(deps);
+  app.use("/api/slots/*", passCheck).use("/api/bookings/*", passCheck);
   app.use("/api/*", async (c, next) => {
     const { db, done } = deps.database(c);
     c.set("db", db);

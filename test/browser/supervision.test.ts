@@ -207,8 +207,9 @@ describe("npm start survives", () => {
     const since = stack.output().length;
     process.kill(edgePid, "SIGKILL");
     await printed(/^edge exited \(signal SIGKILL\); restarting in \d+\.\d s \(restart \d+\)$/m, since, 15_000);
-    // The origin and the provider keep serving while the edge is away.
-    expect(await status(`${stack.origin}/api/slots?region=11`)).toBe(200);
+    // The origin and the provider keep serving while the edge is away (the origin refusing a request
+    // without the edge's pass, as it refuses every one).
+    expect(await status(`${stack.origin}/api/slots?region=11`)).toBe(401);
     expect(await status(`${stack.idp}/.well-known/openid-configuration`)).toBe(200);
     await restarted("edge", edgePid, since);
     expect(await status(`${stack.base}/api/cohorts`)).toBe(200);

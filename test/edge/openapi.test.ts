@@ -3,6 +3,8 @@ import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpMethod, JsonSchema, OpenApiDocument } from "../../src/contract/openapi.js";
 import { createEdgeApp } from "../../src/edge/app.js";
+import { newTicketId } from "../../src/edge/citizen-key.js";
+import { signPass } from "../../src/edge/passes.js";
 import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
 import { CLOSED_BIRTH_DATE, config, getStatus, idToken, join, ORIGIN, postJoin, randomIdentity } from "./helpers.js";
 
@@ -172,6 +174,21 @@ describe("answers match the document", () => {
     await expectDocumented(await SELF.fetch(`${ORIGIN}/api/slots`), { path: "/api/slots", method: "get" }, 401);
     const res = await SELF.fetch(`${ORIGIN}/api/bookings`, { method: "POST", headers: { authorization: "Basic x", "content-type": "application/json" }, body: "{}" });
     await expectDocumented(res, { path: "/api/bookings", method: "post" }, 401);
+  });
+
+  it("the booking gate's refusals with a pass: 400 for a bad query, 429 past the pass's limit", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const pass = await signPass(config, { sub: "d".repeat(43), jti: newTicketId(), cohort: "55-59", shard: 0, seq: 1, iat: now, exp: now + 600 });
+    const at = { path: "/api/slots", method: "get" } as const;
+    // A query the edge refuses itself: no origin is needed, and each still counts against the pass.
+    const read = () => SELF.fetch(`${ORIGIN}/api/slots?region=99`, { headers: { authorization: `Bearer ${pass}` } });
+    await expectDocumented(await read(), at, 400);
+    let res = await read();
+    for (let reads = 2; res.status === 400 && reads <= 70; reads++) {
+      await res.body?.cancel();
+      res = await read();
+    }
+    await expectDocumented(res, at, 429);
   });
 
   it("answers on any path: 404 for an unknown one, 405 for a wrong method", async () => {

@@ -68,7 +68,7 @@ describe("when the database cannot answer", () => {
   ])("answers 503 unavailable, not a hang, when it is %s", async (_, port) => {
     const app = originOn(connect(port()), keys);
 
-    await expectUnavailable(await Promise.resolve(app.request("/api/slots")));
+    await expectUnavailable(await Promise.resolve(app.request("/api/slots", { headers: { Authorization: `Bearer ${await signPass(keys)}` } })));
     await expectUnavailable(await postBooking(app, await signPass(keys), { slotId: 1 }));
     await expectUnavailable(
       await Promise.resolve(app.request("/api/bookings/me", { headers: { Authorization: `Bearer ${await signPass(keys)}` } })),

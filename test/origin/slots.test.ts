@@ -15,16 +15,20 @@ const TODAY = "2021-07-26";
 describe.each(backends)("slots ($name)", (backend) => {
   let database: TestDatabase;
   let app: OriginApp;
+  /** The origin reads slots only for a pass holder: the edge, which reads them with a citizen's pass. */
+  let pass: string;
 
   beforeAll(async () => {
     database = await backend.open();
-    app = originFor(database.db, await makePassKeys(), { now: () => NOW });
+    const keys = await makePassKeys();
+    pass = await signPass(keys);
+    app = originFor(database.db, keys, { now: () => NOW });
     await seedIfEmpty(database.db, NOW);
   });
   afterAll(() => database?.close());
 
   const listSlots = async (query: string) => {
-    const res = await app.request(`/api/slots${query}`);
+    const res = await app.request(`/api/slots${query}`, { headers: { authorization: `Bearer ${pass}` } });
     expect(res.status).toBe(200);
     return slotsResponse.parse(await res.json()).slots;
   };
@@ -82,7 +86,7 @@ describe.each(backends)("slots ($name)", (backend) => {
     ["a date that does not exist", "?date=2021-02-30"],
     ["a date in another format", "?date=26.07.2021"],
   ])("answers 400 invalid_request to %s", async (_, query) => {
-    const res = await app.request(`/api/slots${query}`);
+    const res = await app.request(`/api/slots${query}`, { headers: { authorization: `Bearer ${pass}` } });
 
     expect(res.status).toBe(400);
     expect((await errorOf(res)).code).toBe("invalid_request");

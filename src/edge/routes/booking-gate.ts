@@ -1,13 +1,16 @@
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { slotsQuery } from "../../contract/booking.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
 import { fail } from "../../http/errors.js";
 import type { HealthSample, OriginOutcome } from "../autopilot.js";
 import { edgeConfig } from "../config.js";
-import { BREAKER_RETRY_AFTER_SECONDS, holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
+import { enforceLimit } from "../limits.js";
+import { holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
 import { requirePass, type PassVariables } from "../pass-gate.js";
 import { passesUsed } from "../pass-activity.js";
 import { shardName, shardStub } from "../shard-client.js";
+import { cachedSlots, slotsKey } from "../slot-cache.js";
 
 type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
 
@@ -22,10 +25,10 @@ const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "cache-control", "retry-after", "www-authenticate", "location"];
 
 /** Sends the request on to the origin with the pass as its bearer, and the origin's answer back. */
-async function forward(c: GateContext): Promise<Response> {
+async function forward(c: GateContext, pathAndQuery?: string): Promise<Response> {
   const config = edgeConfig(c.env);
   const url = new URL(c.req.url);
-  const target = `${config.originUrl}${url.pathname}${url.search}`;
+  const target = `${config.originUrl}${pathAndQuery ?? `${url.pathname}${url.search}`}`;
   const headers = new Headers({ authorization: `Bearer ${c.var.passToken}` });
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = c.req.header(name);
@@ -41,7 +44,7 @@ async function forward(c: GateContext): Promise<Response> {
   // isolate has just seen it failing, they are told to come back later, pass and place kept, and only an
   // occasional probe goes through to learn when it is back.
   const verdict = config.autopilot.enabled ? originBreaker.verdict(Date.now()) : "forward";
-  if (verdict === "refuse") throw unavailable(BREAKER_RETRY_AFTER_SECONDS);
+  if (verdict === "refuse") throw unavailable(originBreaker.retryAfterSeconds(Date.now()));
   const probe = verdict === "probe";
   // The clock moves only across I/O in a Worker, which is exactly the span to time: the origin's answer.
   const sentAt = Date.now();
@@ -80,7 +83,7 @@ function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number, prob
   if (!config.autopilot.enabled) return;
   const now = Date.now();
   const sample: HealthSample = { latencyMs: Math.max(0, now - sentAt), outcome };
-  originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe);
+  originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe, sentAt);
   holdSample(shardName(c.var.pass), sample);
 }
 
@@ -122,6 +125,42 @@ async function reportHealth(c: GateContext, next: () => Promise<void>): Promise<
 }
 
 /**
+ * A pass's requests through the gate are limited (PASS_LIMIT), after the pass is verified and before
+ * anything is forwarded or served from the cache: one client flooding with its pass is refused at the
+ * edge, and neither the origin nor the breaker, which every other citizen depends on, sees the flood.
+ */
+const limitPerPass: MiddlewareHandler<{ Bindings: Env; Variables: PassVariables }> = async (c, next) => {
+  await enforceLimit(c.env, "pass", c.var.pass.jti);
+  await next();
+};
+
+/**
+ * Slot availability, served from the edge's cache (slot-cache.ts) for about a second per (region, date):
+ * the query is checked here, so only a well-formed read reaches the origin, under a canonical key. The
+ * read that refreshes the cache is forwarded like any gate request, with the pass of the citizen whose
+ * request made it; availability is the same for every citizen, so any valid pass will do.
+ */
+async function slots(c: GateContext): Promise<Response> {
+  const parsed = slotsQuery.safeParse(c.req.query());
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => i.path.join(".")).join(", ");
+    throw fail(400, "invalid_request", `bad query parameter: ${fields}`);
+  }
+  const query = parsed.data;
+  const search = new URLSearchParams();
+  if (query.region !== undefined) search.set("region", query.region);
+  if (query.date !== undefined) search.set("date", query.date);
+  const got = await cachedSlots(slotsKey(query), Date.now(), async () => {
+    const answer = await forward(c, `/api/slots${search.size > 0 ? `?${search}` : ""}`);
+    if (answer.status !== 200) return answer;
+    // The clock moves across I/O: after the answer, Date.now() is when the edge learned it.
+    return { body: await answer.text(), fetchedAt: Date.now() };
+  });
+  if (got instanceof Response) return got;
+  return new Response(got.body, { status: 200, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+}
+
+/**
  * The origin has confirmed that the pass's citizen holds a live booking: the pass stops holding
  * capacity, so the next person in the line gets in now rather than when the pass expires.
  */
@@ -147,10 +186,10 @@ function unavailable(retryAfterSeconds = UNAVAILABLE_RETRY_AFTER_SECONDS) {
 
 // The one gate, in front of every route below ("/api/bookings/*" covers "/api/bookings" itself). The
 // app has already refused an over-long declared body, before any pass is verified.
-bookingGate.use("/api/slots", requirePass, reportHealth).use("/api/bookings/*", requirePass, reportHealth);
+bookingGate.use("/api/slots", requirePass, limitPerPass, reportHealth).use("/api/bookings/*", requirePass, limitPerPass, reportHealth);
 
-bookingGate.get("/api/slots", forward);
-bookingGate.get("/api/bookings/me", forward);
+bookingGate.get("/api/slots", slots);
+bookingGate.get("/api/bookings/me", (c) => forward(c));
 // A booking made (201) or replayed (200) releases the place. A refusal does not: the origin confirmed no
 // booking for this pass, and the citizen still needs its capacity to try another slot.
 bookingGate.post("/api/bookings", async (c) => {
@@ -168,4 +207,4 @@ bookingGate.patch("/api/bookings/:id", async (c) => {
 });
 // A cancel does not give the pass its capacity back: the citizen may book again with it while it lives,
 // and holding up the line for that would cost the people waiting more than one rebooking costs the origin.
-bookingGate.delete("/api/bookings/:id", forward);
+bookingGate.delete("/api/bookings/:id", (c) => forward(c));

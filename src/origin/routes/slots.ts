@@ -6,8 +6,9 @@ import { ApiError } from "../errors.js";
 import { listSlots } from "../slot-store.js";
 
 /**
- * `GET /api/slots?region=&date=`. The origin asks for no pass here: only the edge's gate, which lets pass
- * holders through, reaches it, and seeing slots books nothing.
+ * `GET /api/slots?region=&date=`, behind the app's pass check like every route: the edge reads it about
+ * once a second per (region, date) and location, with the pass of the citizen whose request refreshed its
+ * cache, and nobody else reaches it.
  */
 export function slotRoutes(deps: OriginDeps): Hono<OriginEnv> {
   const now = deps.now ?? (() => new Date());
