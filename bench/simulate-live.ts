@@ -4,8 +4,9 @@
  * slots, book. Each citizen is a distinct phone number (E.164, +8210XXXXXXXX, drawn afresh every run so
  * nobody is already in the line) with a birth date in the open cohort; their id_tokens come from the
  * development identity provider's `POST /dev/id-tokens` (`--idp`, default http://127.0.0.1:8789), all
- * minted before the first arrival. Some citizens abandon, some refresh (log in again: a fresh id_token
- * for the same phone, then re-join), some let their pass lapse. It checks what must hold: no slot
+ * minted before the first arrival. Some citizens abandon (stop polling within 30 s of joining, so the line
+ * passes over their place when it reaches it), some refresh (log in again: a fresh id_token for the same
+ * phone, then re-join), some let their pass lapse. It checks what must hold: no slot
  * oversold, no citizen booked twice, places kept across re-joins, never more than MAX_ACTIVE citizens
  * using the origin at once, and no request refused by a rate limit (429). Start the stack first, with a
  * rate that fits the crowd, e.g.
