@@ -238,14 +238,15 @@ const NOBODY_RETURNING: readonly number[] = [];
  * arrival (mean `leaveMeanSeconds`); a share `returnShare` of them come back an exponential time after
  * leaving (mean `returnMeanSeconds`) and stay. Who leaves and when is drawn from its own stream of the seed,
  * so runs with different shares share arrivals and shards, and the leavers at 30% are among those at 60%.
- * Each second every shard steps the admission rule with the line as the object sees it: a holder is
- * present if they never left, have not left yet, left less than PRESENCE_SECONDS ago (the object has no way
- * to know sooner: it last saw them then) or came back. Present at their turn: admitted. Away: passed over,
- * no capacity, none of the rate. One passed over who comes back within RETURN_WINDOW_SECONDS joins the
- * shard's returning list in the order they came back and is admitted at the next free capacity, ahead of
- * the line, as the shard does; one admitted within the presence grace holds capacity for the claim window
- * and, if back after it but within the return window, returns the same way. One back after the window is
- * counted (`cameBackTooLate`), not replayed as a new join at the back.
+ * Each second every shard steps the admission rule with the line as the object sees it: a holder is present
+ * if they never left, have not left yet, left at most PRESENCE_SECONDS ago (the object has no way to know
+ * sooner: it last saw them then) or came back. Every present citizen counts as heard: whether the Worker
+ * passes their polls on in time (src/edge/presence.ts) is not modelled. Present at their turn: admitted.
+ * Away: passed over, no capacity, none of the rate. One passed over who comes back within
+ * RETURN_WINDOW_SECONDS joins the shard's returning list in the order they came back and is admitted at the
+ * next free capacity, ahead of the line, as the shard does; one admitted within the presence grace holds
+ * capacity for the claim window and, if back after it but within the return window, returns the same way.
+ * One back after the window is counted (`cameBackTooLate`), not replayed as a new join at the back.
  */
 export function simulate(o: SimulationOptions, origin?: OriginHooks): SimulationReport {
   const started = performance.now();
