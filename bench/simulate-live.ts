@@ -5,8 +5,9 @@
  * nobody is already in the line) with a birth date in the open cohort; their id_tokens come from the
  * development identity provider's `POST /dev/id-tokens` (`--idp`, default http://127.0.0.1:8789), all
  * minted before the first arrival with the provider's mint secret (DEV_IDP_MINT_SECRET, from the
- * environment or the .dev.vars `npm start` wrote). Some citizens abandon, some refresh (log in again: a fresh id_token
- * for the same phone, then re-join), some let their pass lapse. It checks what must hold: no slot
+ * environment or the .dev.vars `npm start` wrote). Some citizens abandon (stop polling within 30 s of
+ * joining, so the line passes over their place when it reaches it), some refresh (log in again: a fresh
+ * id_token for the same phone, then re-join), some let their pass lapse. It checks what must hold: no slot
  * oversold, no citizen booked twice, places kept across re-joins, never more than MAX_ACTIVE citizens
  * using the origin at once, and no request refused by a rate limit (429). Start the stack first, with a
  * rate that fits the crowd, e.g.

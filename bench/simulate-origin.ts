@@ -14,10 +14,12 @@
  * - Latency of a served request: an M/M/1 queue's, exponential with mean base / (1 - utilisation), base
  *   80 ms times the scenario's slowdown, utilisation held under 0.98; past the edge's 10 s timeout it is a
  *   failed request ("timeout"). So latency climbs before errors do, as a real origin's does.
- * - Citizens: the replay's own (arrivals, abandonment, claims, the session before the booking, lapses).
+ * - Citizens: the replay's own (arrivals, leavers passed over and returns, claims, the session before the
+ *   booking, lapses).
  *   A failed booking is tried again, as the page offers, 3 s (its Retry-After) plus a reading delay
  *   (exponential, mean 7 s) later, with the same pass, until it succeeds or the pass expires. A pass
- *   holds capacity until its booking succeeds or it expires, as in the shard.
+ *   being used holds capacity until its booking succeeds or it expires, as in the shard; one never used
+ *   (a lapse) until PASS_IDLE_SECONDS after its claim.
  * - The autopilot: every shard runs the controller on the samples of the bookings of its own citizens,
  *   every second, and admits at the rate it says; off, the shard admits at its share of ADMIT_PER_MINUTE.
  * - The gate's breaker, with the autopilot on (src/edge/origin-health.ts, the very class): each request
@@ -99,7 +101,7 @@ export interface OriginRunReport {
   booked: number;
   /** Citizens whose pass expired after at least one booking request the origin failed, never booked. */
   lostWindow: number;
-  /** Seconds from opening until the last citizen was admitted. */
+  /** Seconds from opening until the last citizen who was there was admitted. */
   drainSeconds: number;
   /** Seconds from opening until the last booking went through. */
   lastBookingSeconds: number;
@@ -152,7 +154,7 @@ class ModelledOrigin implements OriginHooks {
   admitted(citizen: number, shard: number, claimAt: number, sessionMs: number, passExpiresAt: number): void {
     const expiry = Math.ceil((passExpiresAt - this.opensAt) / 1000);
     if (!Number.isFinite(sessionMs)) {
-      // Never books: the pass holds capacity until it expires. Released through the first serve after.
+      // Never books: the pass holds capacity until it stops (idle, or expired). Released through the first serve after.
       this.schedule(expiry, -1 - shard);
       return;
     }
@@ -294,9 +296,8 @@ export function runOriginScenario(replay: Replay, o: SimulationOptions, scenario
     heldBack: c.heldBack,
     booked: c.booked,
     lostWindow: c.lostWindow,
-    // The replay stops at its horizon; a line that had not drained by then says so rather than report a time.
-    // (a citizen never admitted has no wait, so the longest wait is NaN).
-    drainSeconds: Number.isFinite(r.waitSeconds.max) ? r.seconds : NaN,
+    // The replay stops at its horizon; a line that had not drained by then says so (NaN) rather than report a time.
+    drainSeconds: r.presence.drainSeconds,
     lastBookingSeconds: c.lastBookingSecond,
     etaWithinRange: r.eta.withinRange,
     etaEarlierThanLow: r.eta.earlierThanLow,

@@ -14,10 +14,25 @@ export interface SimulationOptions {
   shards: number;
   admitPerMinute: number;
   maxActive: number;
+  /** CLAIM_WINDOW_SECONDS: how long an admission nobody claims holds capacity. */
   claimWindowSeconds: number;
   passTtlSeconds: number;
-  /** Share of people who give up while waiting (they still hold a place until admitted). */
+  /** PASS_IDLE_SECONDS: a claimed pass with no request through the gate for this long stops holding capacity. */
+  passIdleSeconds: number;
+  /** PRESENCE_SECONDS: a holder not seen for this long when the line reaches their ticket is passed over. */
+  presenceSeconds: number;
+  /** RETURN_WINDOW_SECONDS: one passed over (or whose admission lapsed) who comes back within this keeps the place. */
+  returnWindowSeconds: number;
+  /**
+   * Share of people who join and then leave (close the tab, walk away from a second device): they stop
+   * polling, at an exponential time after arrival with mean `leaveMeanSeconds`; those still waiting then
+   * are away when the line reaches them. In the live replay an abandoner stops polling within 30 s.
+   */
   abandonShare: number;
+  leaveMeanSeconds: number;
+  /** Share of the leavers who come back, an exponential time after leaving with mean `returnMeanSeconds`. */
+  returnShare: number;
+  returnMeanSeconds: number;
   /** Share of people who refresh or re-join while waiting (the live replay; the in-memory one has no shard to ask). */
   refreshShare: number;
   /** Share of admitted people who never book and let the pass lapse. */
@@ -39,9 +54,16 @@ export const DEFAULTS: SimulationOptions = {
   shards: 64,
   admitPerMinute: 20_000,
   maxActive: 40_000,
-  claimWindowSeconds: 120,
+  // The product's bindings (wrangler.toml).
+  claimWindowSeconds: 30,
   passTtlSeconds: 900,
+  passIdleSeconds: 180,
+  presenceSeconds: 30,
+  returnWindowSeconds: 600,
   abandonShare: 0.1,
+  leaveMeanSeconds: 600,
+  returnShare: 0.25,
+  returnMeanSeconds: 600,
   refreshShare: 0.2,
   lapseShare: 0.05,
   seed: 20210720,
