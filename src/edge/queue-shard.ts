@@ -58,6 +58,8 @@ export interface ClaimResult {
   pass?: { iat: number; exp: number };
   /** For a citizen who came back after their turn passed: how many who came back before them still wait. */
   returnedAhead?: number;
+  /** …and whether they had been away (heard from, then silent), not only unheard when the line reached them. */
+  wasAway?: boolean;
 }
 
 /** A ticket as the Worker names it to its shard: its place and its id (which proves the place is its own). */
@@ -100,6 +102,12 @@ interface TicketRow extends Record<string, SqlStorageValue> {
   passed_at: number | null;
   /** When its holder came back after being passed over or letting the admission lapse; null if not waiting so. */
   returned_at: number | null;
+  /**
+   * 1 when the one who came back had been heard from and then went silent (or let an admission lapse): they
+   * were away. 0 when the line reached them before anything was heard after their join: a citizen far back
+   * whose polls stay at the edge, reached early because the line passed over a block of silent tickets.
+   */
+  away_known: number | null;
 }
 
 interface CounterRow extends Record<string, SqlStorageValue> {
@@ -207,6 +215,7 @@ const MIGRATIONS: Array<(sql: SqlStorage) => void> = [
     sql.exec(`ALTER TABLE tickets ADD COLUMN seen_at INTEGER;
       ALTER TABLE tickets ADD COLUMN passed_at INTEGER;
       ALTER TABLE tickets ADD COLUMN returned_at INTEGER;
+      ALTER TABLE tickets ADD COLUMN away_known INTEGER;
       CREATE INDEX tickets_returning ON tickets (returned_at, seq) WHERE returned_at IS NOT NULL AND admitted_at IS NULL;
       ALTER TABLE counters ADD COLUMN admitted_total INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE counters ADD COLUMN passed_total INTEGER NOT NULL DEFAULT 0;
@@ -462,7 +471,7 @@ export class QueueShard extends DurableObject<Env> {
     const state = latest ? stateOf(latest, this.row.serving, now, this.returnWindowMs()) : "expired";
     if (latest && state !== "expired") {
       // Joining again is being here: a place the line passed over is taken up again, as next.
-      if (state === "away") this.comeBack(latest.seq, now);
+      if (state === "away") this.comeBack(latest, now);
       else this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ?", now, latest.seq);
       return { ticketId: latest.ticket_id, seq: latest.seq, joinedAt: latest.joined_at, replacedExpired: false };
     }
@@ -492,14 +501,15 @@ export class QueueShard extends DurableObject<Env> {
     this.calls.claim++;
     const now = this.now();
     const { result, snap } = this.atomically((): { result: ClaimResult; snap: ShardSnapshot } => {
+      const before = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
       // Asking is being here: seen before the tick, so the line does not pass over the one who asks.
       this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ? AND ticket_id = ?", now, seq, ticketId);
       let tick = this.tick(now);
       let row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
-      if (!row || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap: this.snapshotOf(tick, now) };
+      if (!row || !before || row.ticket_id !== ticketId) return { result: { state: "unknown" } satisfies ClaimResult, snap: this.snapshotOf(tick, now) };
       if (stateOf(row, tick.counters.serving, now, this.returnWindowMs()) === "away") {
         // Back within the return window: next at the first free capacity, which may be free now.
-        this.comeBack(seq, now);
+        this.comeBack(before, now);
         tick = this.tick(now);
         row = this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).one();
       }
@@ -511,7 +521,7 @@ export class QueueShard extends DurableObject<Env> {
           const { n } = this.sql
             .exec<{ n: number }>("SELECT COUNT(*) AS n FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL AND (returned_at < ? OR (returned_at = ? AND seq < ?))", row.returned_at, row.returned_at, seq)
             .one();
-          return { result: { state: "returning", snapshot: snap, returnedAhead: n } satisfies ClaimResult, snap };
+          return { result: { state: "returning", snapshot: snap, returnedAhead: n, wasAway: row.away_known !== 0 } satisfies ClaimResult, snap };
         }
         case "away":
         case "expired":
@@ -603,11 +613,13 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** A citizen back within the return window after the line passed them over (or their admission lapsed). */
-  private comeBack(seq: number, now: number): void {
+  private comeBack(row: TicketRow, now: number): void {
     this.returnersWaiting = null;
+    // Away: admitted and let it lapse, or heard from after joining and then silent when the line came.
+    const known = row.admitted_at !== null || (row.seen_at !== null && row.seen_at > row.joined_at);
     this.sql.exec(
-      "UPDATE tickets SET returned_at = ?, seen_at = ?, passed_at = COALESCE(passed_at, active_until), admitted_at = NULL, active_until = NULL WHERE seq = ?",
-      now, now, seq,
+      "UPDATE tickets SET returned_at = ?, seen_at = ?, away_known = ?, passed_at = COALESCE(passed_at, active_until), admitted_at = NULL, active_until = NULL WHERE seq = ?",
+      now, now, known ? 1 : 0, row.seq,
     );
   }
 

@@ -108,7 +108,7 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   }
   if (claim.state === "returning" && claim.snapshot) {
     remember(shardName(address), claim.snapshot, now);
-    return { status: cameBack(ticket, claim.snapshot, claim.returnedAhead ?? 0) };
+    return { status: cameBack(ticket, claim.snapshot, claim.returnedAhead ?? 0, claim.wasAway !== false) };
   }
   if (claim.state === "admitted" && claim.pass) {
     const { iat, exp } = claim.pass;
@@ -152,8 +152,12 @@ function tellPresence(env: Env, address: { cohort: string; shard: number }, tick
   );
 }
 
-/** Back after the line passed the citizen over: next, behind only those who came back before them. */
-function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, returnedAhead: number): QueueStatus {
+/**
+ * Back after the line passed the citizen over: next, behind only those who came back before them. Told
+ * they were away only if they were: a citizen the line reached before anything was heard from them (far
+ * back, behind a block of silent tickets it passed over at once) is simply next.
+ */
+function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, returnedAhead: number, wasAway: boolean): QueueStatus {
   const perTurn = 60 / Math.max(snapshot.configuredPerMinute ?? 0, snapshot.ratePerMinute, Number.MIN_VALUE);
   const slowest = 60 / Math.max(Math.min(snapshot.ratePerMinute, snapshot.observedPerMinute ?? snapshot.ratePerMinute), Number.MIN_VALUE);
   return {
@@ -163,7 +167,7 @@ function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapsho
     ahead: returnedAhead,
     etaSeconds: snapshot.paused ? null : { low: Math.ceil(returnedAhead * perTurn), high: Math.ceil((returnedAhead + 1) * slowest * 1.5) },
     nextPollMs: MIN_POLL_MS,
-    cameBack: true,
+    ...(wasAway ? { cameBack: true as const } : {}),
   };
 }
 

@@ -48,6 +48,9 @@ describe("presence at the front of the line", () => {
     await setClock(stub, T1 + ONE_TURN_MS + 1);
     expect((await stub.claim(next!.seq, next!.ticketId)).state).toBe("admitted");
     expect(away!.seq).toBe(1);
+    // Back now, with the cap full: next. Nothing was heard from them after they joined, so the line may
+    // have reached them early (far back behind silent tickets): they are not told they were away.
+    expect(await stub.claim(away!.seq, away!.ticketId)).toMatchObject({ state: "returning", returnedAhead: 0, wasAway: false });
   });
 
   it("admits one who comes back within the return window at the next free capacity, ahead of the line", async () => {
@@ -56,6 +59,9 @@ describe("presence at the front of the line", () => {
     const address: ShardAddress = { cohort: "55-59", shard: config.shards + crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000 };
     const stub = stubOf(address);
     const [away] = await joinAt(address, T0, 1);
+    // Their page polled near the front a moment after they joined, then went silent.
+    await setClock(stub, T0 + 2_000);
+    await stub.seen([[away!.seq, away!.ticketId]]);
     const T1 = T0 + PRESENCE_MS + 60_000;
     const line = await joinAt(address, T1, CAP + 1);
     // Fill the cap: the absent holder is passed over, then CAP people get in, one a turn.
