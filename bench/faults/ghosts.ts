@@ -19,7 +19,7 @@ export function ghosts(ctx: ScenarioContext): ScenarioSpec {
   return {
     name: "ghosts",
     title: "Silent tickets ahead of present citizens",
-    item: 24,
+    item: 24.1,
     fault: `${silent} citizens join and go silent, then ${present} join behind them and poll as the page does (ADMIT_PER_MINUTE ${ADMIT_PER_MINUTE}, MAX_ACTIVE 10)`,
     database: "pglite",
     // The product's claim window, not the suite's long one: silent admissions must lapse as they would.

@@ -108,7 +108,7 @@ export function workerdKill(ctx: ScenarioContext): ScenarioSpec {
   return {
     name: "workerd-kill",
     title: "The edge's workerd killed (-9) under load, its Node front left running (issue 24)",
-    item: 24,
+    item: 24.5,
     fault:
       "kill -9 of the edge's workerd alone while citizens wait and book and 8 probes ask the front for /api/cohorts, each on a new connection; " +
       "scripts/edge.ts restarts workerd behind its front, which answers meanwhile",

@@ -31,7 +31,7 @@ export interface FaultResults {
 const FILE = join(resultsDir, "faults.json");
 export const README_START = "<!-- faults:summary:start -->";
 export const README_END = "<!-- faults:summary:end -->";
-const ORDER = ["origin-kill", "postgres-restart", "pglite-kill", "edge-kill", "eviction", "slow-db", "clock", "fuzz", "workerd-kill", "ghosts", "one-pass-flood", "origin-port-flood", "origin-crash"];
+const ORDER = ["origin-kill", "postgres-restart", "pglite-kill", "edge-kill", "eviction", "slow-db", "clock", "fuzz", "ghosts", "one-pass-flood", "origin-port-flood", "origin-crash", "workerd-kill"];
 
 function source(): string {
   try {

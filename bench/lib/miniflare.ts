@@ -160,7 +160,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       durableObjects: Object.fromEntries(
         Object.entries(options.objects ?? { QUEUE_SHARD: "QueueShard" }).map(([binding, className]) => [binding, { className, useSQLite: true }]),
       ),
-      ratelimits: { ...rateLimits(toml), ...options.rateLimits },
+      ratelimits: {
+        ...rateLimits(toml),
+        ...Object.fromEntries(Object.entries(options.rateLimits ?? {}).map(([name, simple]) => [name, { simple }])),
+      },
       ...(assets ? { assets } : {}),
     },
   ];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { cohortsBinding } from "../../scripts/cohorts.js";
+import { SLOTS_TTL_MS } from "../../src/edge/slot-cache.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, startStack, type Stack } from "./support/stack.js";
 
@@ -46,7 +47,13 @@ async function myBooking(page: Page): Promise<{ status: number; id?: string; slo
   return { status, id: booking?.id, slotId: booking?.slot.id };
 }
 
+/**
+ * The seats a slot has left, as the page reads them. The edge keeps a region's and day's slot list for
+ * SLOTS_TTL_MS, so a read right after a booking changed may show the list from before: the read waits
+ * that long first, and is the one that refreshes it.
+ */
 async function remaining(page: Page, slotId: number, query: string): Promise<number | undefined> {
+  await page.waitForTimeout(SLOTS_TTL_MS + 100);
   const { body } = await fromPage(page, `/api/slots?${query}`);
   return (body as { slots: Array<{ id: number; remaining: number }> }).slots.find((s) => s.id === slotId)?.remaining;
 }
