@@ -336,6 +336,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       {
         returning: returning[s]!.items.length - returning[s]!.head,
         presentShare: admittedCount[s]! + passedCount[s]! > 0 ? admittedCount[s]! / (admittedCount[s]! + passedCount[s]!) : null,
+        reached: admittedCount[s]! + passedCount[s]!,
       },
     );
   const isolates = o.locations * o.isolatesPerLocation;

@@ -49,7 +49,7 @@ export function shardSnapshot(
   observedPerMinute: number | null,
   now: number,
   steering?: { configuredPerMinute: number; origin?: OriginHealthView },
-  presence?: { returning: number; presentShare: number | null; reached?: number },
+  presence?: { returning: number; presentShare: number | null; reached: number },
 ): ShardSnapshot {
   return {
     ...steering,
