@@ -3,6 +3,7 @@ import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
 import { fail } from "../http/errors.js";
 import { originHealthView } from "./autopilot.js";
 import type { ShardSnapshot } from "./estimate.js";
+import { readLocation, writeLocation } from "./location-cache.js";
 import type { JoinResult, ShardAddress } from "./queue-shard.js";
 
 /**
@@ -168,18 +169,6 @@ function sharedKey(name: string): string {
   return `https://queue-snapshots.waiting-room.internal/${generation}/${encodeURIComponent(name)}`;
 }
 
-/**
- * The location's cache, shared by every isolate of a data center. Absent outside workerd, a no-op on
- * workers.dev and in previews, and may throw; each of those leaves the isolate cache to do the job.
- */
-function locationCache(): Cache | undefined {
-  try {
-    return typeof caches === "undefined" ? undefined : caches.default;
-  } catch {
-    return undefined;
-  }
-}
-
 const sharedEntry = z.object({
   fetchedAt: z.number(),
   snapshot: z.object({
@@ -199,31 +188,12 @@ const sharedEntry = z.object({
   }),
 });
 
-async function readShared(name: string): Promise<CachedSnapshot | undefined> {
-  const cache = locationCache();
-  if (!cache) return undefined;
-  try {
-    const hit = await cache.match(sharedKey(name));
-    if (!hit) return undefined;
-    // Written by this code, but a cache entry from an older deployment may have another shape.
-    const parsed = sharedEntry.safeParse(await hit.json());
-    return parsed.success ? parsed.data : undefined;
-  } catch (err) {
-    console.error("snapshot cache read failed:", err);
-    return undefined;
-  }
+function readShared(name: string): Promise<CachedSnapshot | undefined> {
+  return readLocation(sharedKey(name), sharedEntry, "snapshot");
 }
 
-async function writeShared(name: string, entry: CachedSnapshot): Promise<void> {
-  const cache = locationCache();
-  if (!cache) return;
-  try {
-    // max-age is whole seconds; readers check fetchedAt against SNAPSHOT_TTL_MS themselves.
-    const headers = { "content-type": "application/json", "cache-control": `public, max-age=${Math.ceil(SNAPSHOT_TTL_MS / 1000)}` };
-    await cache.put(sharedKey(name), new Response(JSON.stringify(entry), { headers }));
-  } catch (err) {
-    console.error("snapshot cache write failed:", err);
-  }
+function writeShared(name: string, entry: CachedSnapshot): Promise<void> {
+  return writeLocation(sharedKey(name), entry, SNAPSHOT_TTL_MS, "snapshot");
 }
 
 /** Any fresh snapshot the Worker sees (from a join or a claim) refreshes the isolate cache for free. */

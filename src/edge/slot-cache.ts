@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { SlotsQuery } from "../contract/booking.js";
+import { readLocation, writeLocation } from "./location-cache.js";
 
 /**
  * Slot availability (`GET /api/slots`) as the edge serves it: one answer per (region, date), kept about a
@@ -115,40 +116,12 @@ function sharedKey(key: string): string {
   return `https://slots.waiting-room.internal/${encodeURIComponent(key)}`;
 }
 
-/** The location's cache: absent outside workerd, a no-op on workers.dev, and may throw. */
-function locationCache(): Cache | undefined {
-  try {
-    return typeof caches === "undefined" ? undefined : caches.default;
-  } catch {
-    return undefined;
-  }
-}
-
 const sharedEntry = z.object({ fetchedAt: z.number(), body: z.string() });
 
-async function readShared(key: string): Promise<CachedSlots | undefined> {
-  const cache = locationCache();
-  if (!cache) return undefined;
-  try {
-    const hit = await cache.match(sharedKey(key));
-    if (!hit) return undefined;
-    // Written by this code, but an entry from an older deployment may have another shape.
-    const parsed = sharedEntry.safeParse(await hit.json());
-    return parsed.success ? parsed.data : undefined;
-  } catch (err) {
-    console.error("slots cache read failed:", err);
-    return undefined;
-  }
+function readShared(key: string): Promise<CachedSlots | undefined> {
+  return readLocation(sharedKey(key), sharedEntry, "slots");
 }
 
-async function writeShared(key: string, entry: CachedSlots): Promise<void> {
-  const cache = locationCache();
-  if (!cache) return;
-  try {
-    // max-age is whole seconds; readers check fetchedAt against SLOTS_TTL_MS themselves.
-    const headers = { "content-type": "application/json", "cache-control": `public, max-age=${Math.ceil(SLOTS_TTL_MS / 1000)}` };
-    await cache.put(sharedKey(key), new Response(JSON.stringify(entry), { headers }));
-  } catch (err) {
-    console.error("slots cache write failed:", err);
-  }
+function writeShared(key: string, entry: CachedSlots): Promise<void> {
+  return writeLocation(sharedKey(key), entry, SLOTS_TTL_MS, "slots");
 }
