@@ -91,6 +91,24 @@ export const MAX_POLL_MS = 60_000;
 export const PAUSED_POLL_MS = 30_000;
 
 /**
+ * The fastest a shard's line can move, per minute: the configured rate, since the autopilot may climb back
+ * to it at any decision (a low end from a cut rate would be beaten by everyone told while the origin was
+ * sick), or the rate in force if that is higher.
+ */
+export function fastestRate(snap: Pick<ShardSnapshot, "configuredPerMinute" | "ratePerMinute">): number {
+  return Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute);
+}
+
+/**
+ * The fewest turns before ticket `seq`'s own, its own included: those who came back first, then only the
+ * share of those ahead likely to be there when reached (the line passes over the rest). Not rounded.
+ */
+export function soonestTurns(seq: number, snap: ShardSnapshot): number {
+  const aheadInShard = Math.max(0, seq - snap.serving - 1);
+  return aheadInShard * likelyPresent(snap) + 1 + (snap.returning ?? 0);
+}
+
+/**
  * Estimate for the ticket `seq` of a shard, given the cohort's shard count. Shards receive citizens by a
  * uniform hash and admit at equal rates, so the people ahead cohort-wide are about the people ahead in
  * this shard times the number of shards.
@@ -101,11 +119,7 @@ export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): 
   if (snap.paused || snap.ratePerMinute <= 0) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
   // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
   const turns = aheadInShard + 1 + (snap.returning ?? 0);
-  // The soonest the turn can come is at the configured rate: the autopilot may climb back to it at any
-  // decision, so a low end from a cut rate would be beaten by everyone told while the origin was sick.
-  // And only the share of those ahead who turn out to be there take a turn: the line passes over the rest.
-  const soonestTurns = Math.ceil(aheadInShard * likelyPresent(snap)) + 1 + (snap.returning ?? 0);
-  const low = Math.ceil((soonestTurns * 60) / Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute));
+  const low = Math.ceil((Math.ceil(soonestTurns(seq, snap)) * 60) / fastestRate(snap));
   // The rate in force is a ceiling for the high end: when the active cap binds or people linger, the line
   // moves at the observed pace. Before there is any history, allow half again, so no one is promised too
   // early a turn.

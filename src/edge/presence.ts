@@ -1,5 +1,5 @@
 import { burstFor } from "./admission.js";
-import { likelyPresent, type ShardSnapshot } from "./estimate.js";
+import { fastestRate, soonestTurns, type ShardSnapshot } from "./estimate.js";
 import { ShardMailbox } from "./shard-mailbox.js";
 
 /**
@@ -18,10 +18,7 @@ export const seenNearFront = new ShardMailbox(PRESENCE_REPORT_MS);
 
 /** Whether the shard should hear that ticket `seq`'s holder polled: its turn can come within 2 × presence. */
 export function nearTheFront(seq: number, snap: ShardSnapshot, presenceSeconds: number): boolean {
-  const aheadInShard = Math.max(0, seq - snap.serving - 1);
-  // The fastest the line can reach it: at the configured rate (the autopilot may climb back to it), with a
-  // burst, over only the share of those ahead who turn out to be there (the line passes over the rest).
-  const rate = Math.max(snap.configuredPerMinute ?? 0, snap.ratePerMinute);
-  const turns = aheadInShard * likelyPresent(snap) + 1 + (snap.returning ?? 0);
-  return turns <= (rate / 60) * 2 * presenceSeconds + burstFor(rate);
+  // The fastest the line can reach it, with a burst.
+  const rate = fastestRate(snap);
+  return soonestTurns(seq, snap) <= (rate / 60) * 2 * presenceSeconds + burstFor(rate);
 }

@@ -1,7 +1,7 @@
 import type { QueueStatus } from "../contract/queue.js";
 import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "./config.js";
 import { cohortSeed, drawValue, rankOf } from "./draw.js";
-import { estimateWait, extrapolate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
+import { estimateWait, extrapolate, fastestRate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
 import { signPass } from "./passes.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
 import { shardDraw } from "./published-draw.js";
@@ -158,7 +158,7 @@ function tellPresence(env: Env, address: { cohort: string; shard: number }, tick
  * back, behind a block of silent tickets it passed over at once) is simply next.
  */
 function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, returnedAhead: number, wasAway: boolean): QueueStatus {
-  const perTurn = 60 / Math.max(snapshot.configuredPerMinute ?? 0, snapshot.ratePerMinute, Number.MIN_VALUE);
+  const perTurn = 60 / Math.max(fastestRate(snapshot), Number.MIN_VALUE);
   const slowest = 60 / Math.max(Math.min(snapshot.ratePerMinute, snapshot.observedPerMinute ?? snapshot.ratePerMinute), Number.MIN_VALUE);
   return {
     state: snapshot.paused ? "paused" : "waiting",
