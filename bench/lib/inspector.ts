@@ -3,21 +3,12 @@
  * `wrangler dev` also exposes): force a full GC, then ask for the heap in use. This is the isolate that
  * serves the Worker, not the Node process around it.
  */
-import { createServer } from "node:net";
 import WebSocket from "ws";
+import { freePort } from "../../test/support/free-port.js";
+
+export { freePort };
 
 /** A free TCP port on 127.0.0.1, for workerd's inspector. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === "object" ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
 interface Target {
   id: string;
   title: string;

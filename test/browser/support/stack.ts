@@ -7,12 +7,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../../support/browser.js";
+import { freePort } from "../../support/free-port.js";
+
+export { freePort };
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** Screenshots of each step: git-ignored test artifacts. */
@@ -58,24 +60,25 @@ export function printedPids(output: string, name: StackProcess): number[] {
   return [...output.matchAll(/^\[start\] (supervisor|origin|identity provider|edge) pid (\d+)$/gm)].filter((m) => m[1] === name).map((m) => Number(m[2]));
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-/** Starts `npx tsx scripts/start.ts` with `bindings` overriding the edge's, and waits until it is ready. */
+/**
+ * Starts `npx tsx scripts/start.ts` with `bindings` overriding the edge's, and waits until it is ready. A
+ * port taken by another test between the pick and the child's `listen` is picked again, up to three times.
+ */
 export async function startStack(bindings: Record<string, string>, ports: { origin?: number } = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(bindings, ports);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error && err.message.includes("EADDRINUSE"))) throw err;
+    }
+  }
+}
+
+async function startStackOnce(bindings: Record<string, string>, ports: { origin?: number }): Promise<Stack> {
   const [edgePort, originPort, idpPort] = [await freePort(), ports.origin ?? (await freePort()), await freePort()];
   const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-browser-"));
   const edgeState = join(stateRoot, "edge-state");
