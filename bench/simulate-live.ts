@@ -22,7 +22,7 @@ import { bookingResponse, slotsResponse } from "../src/contract/booking.js";
 import { errorBody } from "../src/contract/errors.js";
 import { cohortInfo, joinResponse, queueStatus } from "../src/contract/queue.js";
 import { regions } from "../src/contract/regions.js";
-import { mintOperatorSession } from "../src/edge/operator-tokens.js";
+import { mintOperatorSession } from "../src/edge/operators/operator-tokens.js";
 import { chart } from "./lib/svg.js";
 import { quantile, rng, spearman } from "./lib/stats.js";
 import type { SimulationOptions } from "./lib/replay-options.js";

@@ -1,6 +1,6 @@
 /**
  * `npm run simulate -- --origin-scenarios`: the flash-crowd replay (bench/simulate.ts) booking through a
- * modelled origin whose capacity changes during the opening, with the autopilot (src/edge/autopilot.ts,
+ * modelled origin whose capacity changes during the opening, with the autopilot (src/edge/origin-health/autopilot.ts,
  * the controller the shards run) off and on. Issue 14's proof: the share of booking requests that failed,
  * citizens who lost their admission window because the origin could not serve them, the time to drain the
  * line, and how often the wait told at join held.
@@ -22,7 +22,7 @@
  *   (a lapse) until PASS_IDLE_SECONDS after its claim.
  * - The autopilot: every shard runs the controller on the samples of the bookings of its own citizens,
  *   every second, and admits at the rate it says; off, the shard admits at its share of ADMIT_PER_MINUTE.
- * - The gate's breaker, with the autopilot on (src/edge/origin-health.ts, the very class): each request
+ * - The gate's breaker, with the autopilot on (src/edge/origin-health/origin-health.ts, the very class): each request
  *   reaches one of the replay's isolates (locations x isolates per location) at random, and each isolate
  *   has its own breaker, as in workerd. A request its isolate's open breaker refuses never reaches the
  *   origin: the citizen is told the designed 503 with the breaker's Retry-After and comes back after it plus
@@ -32,10 +32,10 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { shardRate } from "../src/edge/admission.js";
-import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/autopilot.js";
+import { shardRate } from "../src/edge/shard/admission.js";
+import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/origin-health/autopilot.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../src/contract/errors.js";
-import { ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health.js";
+import { ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health/origin-health.js";
 import { COHORTS_2021, type SimulationOptions } from "./lib/replay-options.js";
 import { quantile, rng } from "./lib/stats.js";
 import { chart } from "./lib/svg.js";

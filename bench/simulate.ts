@@ -26,8 +26,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters } from "../src/edge/admission.js";
-import { estimateWait, observedPace, shardSnapshot, type ShardSnapshot } from "../src/edge/estimate.js";
+import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters } from "../src/edge/shard/admission.js";
+import { estimateWait, observedPace, shardSnapshot, type ShardSnapshot } from "../src/edge/queue/estimate.js";
 import { COHORTS_2021, DEFAULTS, type SimulationOptions } from "./lib/replay-options.js";
 import { chart } from "./lib/svg.js";
 import { quantile, rng, spearman } from "./lib/stats.js";
@@ -241,7 +241,7 @@ const NOBODY_RETURNING: readonly number[] = [];
  * Each second every shard steps the admission rule with the line as the object sees it: a holder is present
  * if they never left, have not left yet, left at most PRESENCE_SECONDS ago (the object has no way to know
  * sooner: it last saw them then) or came back. Every present citizen counts as heard: whether the Worker
- * passes their polls on in time (src/edge/presence.ts) is not modelled. Present at their turn: admitted.
+ * passes their polls on in time (src/edge/queue/presence.ts) is not modelled. Present at their turn: admitted.
  * Away: passed over, no capacity, none of the rate. One passed over who comes back within
  * RETURN_WINDOW_SECONDS joins the shard's returning list in the order they came back and is admitted at the
  * next free capacity, ahead of the line, as the shard does; one admitted within the presence grace holds

@@ -17,7 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { cohortIsOpen, ConfigError, parseEdgeConfig } from "../src/edge/config.js";
-import { LOGIN_CODE_TTL_SECONDS, mintLoginCode } from "../src/edge/operator-tokens.js";
+import { LOGIN_CODE_TTL_SECONDS, mintLoginCode } from "../src/edge/operators/operator-tokens.js";
 import { cohortsBinding } from "./cohorts.js";
 import { generateDevSecrets, generateMintSecret } from "./dev-secrets.js";
 import { Supervisor, type ChildSpec } from "./supervisor.js";

@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import { drawInfo, queueStatus, type DrawInfo, type QueueStatus } from "../src/contract/queue.js";
-import { drawCommitment, drawValue, rankOf, DRAW_HEX } from "../src/edge/draw.js";
+import { drawCommitment, drawValue, rankOf, DRAW_HEX } from "../src/edge/prequeue/draw.js";
 
 const USAGE = "usage: npm run verify-draw -- <edge URL> <cohort> [ticket id or ticket] [--commitment <hex saved before the opening>]";
 /** How long to let a snapshot-fed answer catch up before calling a disagreement about admissions real. */

@@ -2,7 +2,7 @@
  * 4. Pass sign and verify per second, against a bare WebCrypto ECDSA P-256 (SHA-256) sign/verify loop.
  *
  * Measured inside workerd, in the edge Worker's own isolate: bench/workers/edge-bench.ts runs
- * `signPass` / `verifyPass` of src/edge/passes.ts (jose, ES256, claims checked) n times, or
+ * `signPass` / `verifyPass` of src/edge/tokens/pass.ts (jose, ES256, claims checked) n times, or
  * `crypto.subtle.sign` / `verify` n times over the very bytes a pass signs, with the same key. A
  * Worker's clock does not move while it computes, so the bench process times the whole request; n is
  * chosen to make one loop last about `seconds / 5` seconds, next to which one local request is noise.
@@ -51,7 +51,7 @@ export const passes: Suite = {
     }
     return {
       method:
-        "Inside workerd (the edge Worker's isolate, via bench/workers/edge-bench.ts): signPass/verifyPass of src/edge/passes.ts (jose, ES256, " +
+        "Inside workerd (the edge Worker's isolate, via bench/workers/edge-bench.ts): signPass/verifyPass of src/edge/tokens/pass.ts (jose, ES256, " +
         "issuer/audience/claims checked) in a loop, against crypto.subtle.sign/verify (ECDSA P-256, SHA-256) over the same signing input with the same key. " +
         "Timed from the bench process around one request per loop.",
       settings: { loopSeconds },

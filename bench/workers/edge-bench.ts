@@ -7,17 +7,17 @@
  *   and ticket rows, through two extra read-only RPC methods of a subclass;
  * - POST /__bench/snapshots?n=&kind=cache|plain|clear  fills the Worker's snapshot cache (the real
  *   `remember`) or, as the baseline, a plain array with the same snapshot objects;
- * - POST /__bench/passes?op=&n=  runs a pass sign/verify loop (jose, src/edge/passes.ts) or the bare
+ * - POST /__bench/passes?op=&n=  runs a pass sign/verify loop (jose, src/edge/tokens/pass.ts) or the bare
  *   WebCrypto ECDSA P-256 loop; the caller times the request.
  *
  * Bundled only for benchmarks (bench/workers/wrangler.bench.toml); never deployed.
  */
 import { createEdgeApp } from "../../src/edge/app.js";
 import { edgeConfig } from "../../src/edge/config.js";
-import type { ShardSnapshot } from "../../src/edge/estimate.js";
-import { signPass, verifyPass, type PassFields } from "../../src/edge/passes.js";
-import { QueueShard as AppQueueShard } from "../../src/edge/queue-shard.js";
-import { forgetSnapshots, remember, shardName } from "../../src/edge/shard-client.js";
+import type { ShardSnapshot } from "../../src/edge/queue/estimate.js";
+import { signPass, verifyPass, type PassFields } from "../../src/edge/tokens/pass.js";
+import { QueueShard as AppQueueShard } from "../../src/edge/shard/queue-shard.js";
+import { forgetSnapshots, remember, shardName } from "../../src/edge/queue/shard-client.js";
 
 export interface ShardProbe {
   calls: { join: number; snapshot: number; claim: number; complete: number };

@@ -14,13 +14,13 @@ import { decodeJwt } from "jose";
 import { matchedRoutes } from "hono/route";
 import { idTokenClaims } from "../../src/contract/identity.js";
 import { joinRequest } from "../../src/contract/queue.js";
-import { base64url, base64urlDecode, citizenKey } from "../../src/edge/citizen-key.js";
+import { base64url, base64urlDecode, citizenKey } from "../../src/edge/identity/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
-import { verifyIdToken } from "../../src/edge/identity.js";
-import { signTicket } from "../../src/edge/tickets.js";
-import { shardStub } from "../../src/edge/shard-client.js";
+import { verifyIdToken } from "../../src/edge/identity/id-token.js";
+import { signTicket } from "../../src/edge/tokens/ticket.js";
+import { shardStub } from "../../src/edge/queue/shard-client.js";
 
-export { QueueShard } from "../../src/edge/queue-shard.js";
+export { QueueShard } from "../../src/edge/shard/queue-shard.js";
 
 interface PiecesEnv extends Env {
   COUNTER: DurableObjectNamespace<Counter>;
@@ -30,7 +30,7 @@ interface PiecesEnv extends Env {
   IDP_JWKS: string;
 }
 
-/** What QueueShard's join answers (src/edge/queue-shard.ts JoinResult), with a snapshot of its counters. */
+/** What QueueShard's join answers (src/edge/shard/queue-shard.ts JoinResult), with a snapshot of its counters. */
 function joinShaped(seq: number) {
   const now = Date.now();
   return {

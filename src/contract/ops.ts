@@ -22,7 +22,7 @@ export const opsCohort = cohortInfo.pick({ id: true, label: true, opensAt: true,
   active: count,
   /** Admissions per minute the shards observed; null until every shard has observed some. */
   observedPerMinute: z.number().nonnegative().nullable(),
-  /** The autopilot (src/edge/autopilot.ts): the rate the bindings allow, and the rate in force. */
+  /** The autopilot (src/edge/origin-health/autopilot.ts): the rate the bindings allow, and the rate in force. */
   configuredPerMinute: z.number().nonnegative(),
   ratePerMinute: z.number().nonnegative(),
   /** The origin's health as the cohort's citizens met it: failed share of the last decisions, worst shard's p95. */

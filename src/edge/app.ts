@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { limitBody } from "../http/json-body.js";
 import { refuseWrongMethods } from "../http/wrong-method.js";
 import { notFound, onError } from "./errors.js";
-import { LOGIN_PATH, operatorLogin, requireOperator } from "./operator-auth.js";
+import { LOGIN_PATH, operatorLogin, requireOperator } from "./operators/operator-auth.js";
 import { apiDocsRoutes } from "./routes/api-docs.js";
 import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";

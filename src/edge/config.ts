@@ -107,7 +107,7 @@ export const edgeBindings = z
     SHARDS: positiveInt("SHARDS").pipe(z.number().max(1024, "SHARDS must be at most 1024")),
     PASS_TTL_SECONDS: positiveInt("PASS_TTL_SECONDS"),
     CLAIM_WINDOW_SECONDS: positiveInt("CLAIM_WINDOW_SECONDS"),
-    // The page near the front asks every few seconds, and at least every 15 s (src/edge/estimate.ts), so a
+    // The page near the front asks every few seconds, and at least every 15 s (src/edge/queue/estimate.ts), so a
     // window under 10 s would pass over people who are there.
     PRESENCE_SECONDS: positiveInt("PRESENCE_SECONDS").pipe(z.number().min(10, "PRESENCE_SECONDS must be at least 10")),
     RETURN_WINDOW_SECONDS: positiveInt("RETURN_WINDOW_SECONDS"),
@@ -179,21 +179,21 @@ export interface EdgeConfig {
   cohorts: CohortConfig[];
   signingKeys: SigningJwk[];
   citizenKeySecret: string;
-  /** The secret each cohort's pre-queue draw seed is derived from (src/edge/draw.ts). */
+  /** The secret each cohort's pre-queue draw seed is derived from (src/edge/prequeue/draw.ts). */
   drawSecret: string;
   identity: IdentityProviderConfig;
   autopilot: AutopilotBindings;
   operators: OperatorAuthConfig;
 }
 
-/** How the admission rate follows the origin's health (src/edge/autopilot.ts), cohort-wide figures. */
+/** How the admission rate follows the origin's health (src/edge/origin-health/autopilot.ts), cohort-wide figures. */
 export interface AutopilotBindings {
   enabled: boolean;
   /** The rate never falls below this, however sick the origin: the line keeps moving. */
   floorPerMinute: number;
   targetP95Ms: number;
   maxErrorShare: number;
-  /** AUTOPILOT_TIME_SCALE: 1 unless a test shortens the controller's intervals (src/edge/autopilot.ts). */
+  /** AUTOPILOT_TIME_SCALE: 1 unless a test shortens the controller's intervals (src/edge/origin-health/autopilot.ts). */
   timeScale: number;
 }
 

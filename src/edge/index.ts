@@ -1,6 +1,6 @@
 import { createEdgeApp } from "./app.js";
 
-export { OperatorLogins } from "./operator-logins.js";
-export { QueueShard } from "./queue-shard.js";
+export { OperatorLogins } from "./operators/operator-logins.js";
+export { QueueShard } from "./shard/queue-shard.js";
 
 export default createEdgeApp() satisfies ExportedHandler<Env>;

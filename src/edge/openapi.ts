@@ -4,10 +4,10 @@ import { openApiDocument, type OpenApiDocument, type OperationSpec, type Respons
 import { cohortHistory, opsQueue } from "../contract/ops.js";
 import { PASS_COOKIE, passJwks } from "../contract/pass.js";
 import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, queueStatus } from "../contract/queue.js";
-import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operator-auth.js";
+import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operators/operator-auth.js";
 import { loginQuery } from "./routes/auth.js";
 import { historyQuery } from "./routes/ops.js";
-import { TICKET_COOKIE } from "./tickets.js";
+import { TICKET_COOKIE } from "./tokens/ticket.js";
 
 /**
  * The edge's API as OpenAPI 3.1: the table of what it serves, with the contract's schemas for every body.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { joinMany } from "../../bench/lib/edge-client.js";
 import { idTokens } from "../../bench/lib/identity.js";
 import { startEdge, type Edge } from "../../bench/lib/miniflare.js";
-import { mintOperatorSession, OPERATOR_COOKIE } from "../../src/edge/operator-tokens.js";
+import { mintOperatorSession, OPERATOR_COOKIE } from "../../src/edge/operators/operator-tokens.js";
 
 /**
  * Issue 14's stack test: the edge in workerd (the bundle a deploy makes, through bench/lib/miniflare.ts)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { cohortsBinding } from "../../scripts/cohorts.js";
-import { SLOTS_TTL_MS } from "../../src/edge/slot-cache.js";
+import { SLOTS_TTL_MS } from "../../src/edge/gate/slot-cache.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, startStack, type Stack } from "./support/stack.js";
 

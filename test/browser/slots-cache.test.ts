@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEdge, type Edge } from "../../bench/lib/miniflare.js";
 import { slotsResponse } from "../../src/contract/booking.js";
 import { edgeConfig } from "../../src/edge/config.js";
-import { signPass } from "../../src/edge/passes.js";
+import { signPass } from "../../src/edge/tokens/pass.js";
 
 /**
  * Slot availability from the edge's cache, counted where it matters: at an HTTP origin this test runs,

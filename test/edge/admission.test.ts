@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { admissionDeadline, advance, burstFor, shardCap, type ShardCounters, type ShardPolicy } from "../../src/edge/admission.js";
+import { admissionDeadline, advance, burstFor, shardCap, type ShardCounters, type ShardPolicy } from "../../src/edge/shard/admission.js";
 
 /**
  * Property tests of the admission rule. Each run drives the rule the way the Durable Object does: people

@@ -13,7 +13,7 @@ import {
   type AutopilotConfig,
   type AutopilotState,
   type HealthSample,
-} from "../../src/edge/autopilot.js";
+} from "../../src/edge/origin-health/autopilot.js";
 
 /**
  * Property tests of the autopilot. Each run drives the controller the way a shard would: batches of health

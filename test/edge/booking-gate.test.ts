@@ -1,8 +1,8 @@
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { newTicketId } from "../../src/edge/citizen-key.js";
-import { signPass } from "../../src/edge/passes.js";
-import type { QueueShard } from "../../src/edge/queue-shard.js";
+import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { signPass } from "../../src/edge/tokens/pass.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { callsOf, config, errorCode, identityInShard, join, jwtParts, OPEN_BIRTH_DATE, ORIGIN, status, stubOf } from "./helpers.js";
 
 /**

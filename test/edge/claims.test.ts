@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { burstFor, shardCap, shardRate } from "../../src/edge/admission.js";
-import type { QueueShard } from "../../src/edge/queue-shard.js";
+import { burstFor, shardCap, shardRate } from "../../src/edge/shard/admission.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { config, freshShard, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 const T0 = Date.parse("2026-03-01T11:00:00Z");

@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { queueStatus } from "../../src/contract/queue.js";
-import { TICKET_TTL_SECONDS } from "../../src/edge/tickets.js";
+import { TICKET_TTL_SECONDS } from "../../src/edge/tokens/ticket.js";
 import { idToken, identityInShard, ORIGIN, postJoin, randomIdentity, status } from "./helpers.js";
 
 /**

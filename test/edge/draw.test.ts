@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { drawInfo } from "../../src/contract/queue.js";
-import { drawCommitment, drawSeed, drawValue, fromHex, rankOf, toHex } from "../../src/edge/draw.js";
+import { drawCommitment, drawSeed, drawValue, fromHex, rankOf, toHex } from "../../src/edge/prequeue/draw.js";
 import { errorCode, idToken, ORIGIN, postJoin, randomIdentity } from "./helpers.js";
 
 function getDraw(cohort: string): Promise<Response> {

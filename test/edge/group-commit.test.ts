@@ -1,8 +1,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
-import { citizenTag } from "../../src/edge/citizen-key.js";
-import type { QueueShard } from "../../src/edge/queue-shard.js";
+import { citizenTag } from "../../src/edge/identity/citizen-key.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { freshShard, keyOf, randomIdentity, stubOf } from "./helpers.js";
 
 /**

@@ -3,11 +3,11 @@ import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { inject } from "vitest";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
 import { errorBody } from "../../src/contract/errors.js";
-import { citizenKey, shardOf } from "../../src/edge/citizen-key.js";
+import { citizenKey, shardOf } from "../../src/edge/identity/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
-import { mintOperatorSession } from "../../src/edge/operator-tokens.js";
-import type { QueueShard, ShardAddress } from "../../src/edge/queue-shard.js";
-import { shardStub } from "../../src/edge/shard-client.js";
+import { mintOperatorSession } from "../../src/edge/operators/operator-tokens.js";
+import type { QueueShard, ShardAddress } from "../../src/edge/shard/queue-shard.js";
+import { shardStub } from "../../src/edge/queue/shard-client.js";
 
 export const config = edgeConfig(env);
 export const ORIGIN = "https://edge.test";

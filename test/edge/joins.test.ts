@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { QueueShard } from "../../src/edge/queue-shard.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { freshShard, keyOf, join, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 describe("joining a shard", () => {

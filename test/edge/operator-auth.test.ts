@@ -2,7 +2,7 @@ import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloud
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createEdgeApp } from "../../src/edge/app.js";
-import { mintLoginCode, mintOperatorSession } from "../../src/edge/operator-tokens.js";
+import { mintLoginCode, mintOperatorSession } from "../../src/edge/operators/operator-tokens.js";
 import { config, errorCode, ORIGIN } from "./helpers.js";
 
 /**

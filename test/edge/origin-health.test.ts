@@ -13,7 +13,7 @@ import {
   reportDue,
   REPORT_INTERVAL_MS,
   takeSamples,
-} from "../../src/edge/origin-health.js";
+} from "../../src/edge/origin-health/origin-health.js";
 
 /**
  * The gate's circuit breaker and sample buffer, on their own clock: when the breaker opens and closes, how

@@ -1,8 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { newTicketId } from "../../src/edge/citizen-key.js";
-import { forgetOriginHealth } from "../../src/edge/origin-health.js";
-import { signPass } from "../../src/edge/passes.js";
+import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { forgetOriginHealth } from "../../src/edge/origin-health/origin-health.js";
+import { signPass } from "../../src/edge/tokens/pass.js";
 import { config, errorCode, ORIGIN } from "./helpers.js";
 
 /**

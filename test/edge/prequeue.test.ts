@@ -1,10 +1,10 @@
 import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseEdgeConfig } from "../../src/edge/config.js";
-import { cohortSeed, drawValue } from "../../src/edge/draw.js";
-import { forgetDraws } from "../../src/edge/published-draw.js";
-import type { JoinResult, QueueShard } from "../../src/edge/queue-shard.js";
-import { forgetSnapshots } from "../../src/edge/shard-client.js";
+import { cohortSeed, drawValue } from "../../src/edge/prequeue/draw.js";
+import { forgetDraws } from "../../src/edge/prequeue/published-draw.js";
+import type { JoinResult, QueueShard } from "../../src/edge/shard/queue-shard.js";
+import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
 import { config, errorCode, freshPrequeueShard, getStatus, idToken, jwtParts, keyOf, ORIGIN, postJoin, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
 
 const { opensAt, prequeueOpensAt } = PREQUEUE_OPENED;

@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { MAX_POLL_MS, MIN_POLL_MS } from "../../src/edge/estimate.js";
-import { shardStub } from "../../src/edge/shard-client.js";
+import { MAX_POLL_MS, MIN_POLL_MS } from "../../src/edge/queue/estimate.js";
+import { shardStub } from "../../src/edge/queue/shard-client.js";
 import { callsOf, config, identityInShard, join, ORIGIN, status } from "./helpers.js";
 
 const COHORT = "55-59";

@@ -4,9 +4,9 @@ import { z } from "zod";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { ApiError, fail } from "../../http/errors.js";
 import { edgeConfig } from "../config.js";
-import { joinQueue, verifiedCitizen } from "../joining.js";
-import { clientAddress, enforceLimit } from "../limits.js";
-import { finishSignIn, openTransaction, sealTransaction, SIGN_IN_WINDOW_SECONDS, SignInFailure, startSignIn } from "../sign-in.js";
+import { joinQueue, verifiedCitizen } from "../queue/join.js";
+import { clientAddress, enforceLimit } from "../abuse-limits.js";
+import { finishSignIn, openTransaction, sealTransaction, SIGN_IN_WINDOW_SECONDS, SignInFailure, startSignIn } from "../identity/sign-in.js";
 
 /**
  * `GET /auth/login` → the identity provider → `GET /auth/callback` → back to the page with a place.

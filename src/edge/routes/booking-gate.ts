@@ -3,14 +3,14 @@ import { slotsQuery } from "../../contract/booking.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
 import { fail } from "../../http/errors.js";
-import type { HealthSample, OriginOutcome } from "../autopilot.js";
+import type { HealthSample, OriginOutcome } from "../origin-health/autopilot.js";
 import { edgeConfig } from "../config.js";
-import { enforceLimit } from "../limits.js";
-import { holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health.js";
-import { requirePass, type PassVariables } from "../pass-gate.js";
-import { passesUsed } from "../pass-activity.js";
-import { shardName, shardStub } from "../shard-client.js";
-import { cachedSlots, slotsKey } from "../slot-cache.js";
+import { enforceLimit } from "../abuse-limits.js";
+import { holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health/origin-health.js";
+import { requirePass, type PassVariables } from "../tokens/pass-from-request.js";
+import { passesUsed } from "../gate/pass-activity.js";
+import { shardName, shardStub } from "../queue/shard-client.js";
+import { cachedSlots, slotsKey } from "../gate/slot-cache.js";
 
 type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
 

@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { fail, notFoundResponse } from "../../http/errors.js";
 import { jsonBody } from "../../http/json-body.js";
-import { shardStub } from "../shard-client.js";
+import { shardStub } from "../queue/shard-client.js";
 
 /**
  * TEST HOOK, never for production: the fault suite (`npm run faults`, bench/faults/) reaches the

@@ -3,9 +3,9 @@ import { z } from "zod";
 import type { CohortHistory, OpsQueue } from "../../contract/ops.js";
 import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
-import { PACE_MINUTES, type ShardSnapshot } from "../estimate.js";
-import { HISTORY_MINUTES, type ShardMinute } from "../queue-shard.js";
-import { cachedSnapshot, callShard, shardStub } from "../shard-client.js";
+import { PACE_MINUTES, type ShardSnapshot } from "../queue/estimate.js";
+import { HISTORY_MINUTES, type ShardMinute } from "../shard/queue-shard.js";
+import { cachedSnapshot, callShard, shardStub } from "../queue/shard-client.js";
 
 /**
  * What operators watch while a cohort drains: per cohort, the line, admissions and the active count
@@ -129,7 +129,7 @@ function weightedMedian(values: Array<{ value: number; weight: number }>): numbe
 }
 
 /**
- * The autopilot's side of a cohort (src/edge/autopilot.ts): the configured rate against the rate in force,
+ * The autopilot's side of a cohort (src/edge/origin-health/autopilot.ts): the configured rate against the rate in force,
  * summed over the shards; the origin's health as its shards' citizens met it (the failed share of the
  * shards' last decisions, weighted by their samples' count in memory, and the worst shard's p95 latency);
  * and the most recent reason any shard's rate changed.

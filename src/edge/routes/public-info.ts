@@ -2,10 +2,10 @@ import { Hono } from "hono";
 import type { CohortInfo, DrawInfo, ShardDrawInfo } from "../../contract/queue.js";
 import { fail } from "../../http/errors.js";
 import { cohortIsOpen, edgeConfig } from "../config.js";
-import { cohortSeed, drawCommitment } from "../draw.js";
-import { publicJwks } from "../passes.js";
-import { shardDraw } from "../published-draw.js";
-import { cachedSnapshot } from "../shard-client.js";
+import { cohortSeed, drawCommitment } from "../prequeue/draw.js";
+import { publicJwks } from "../tokens/pass.js";
+import { shardDraw } from "../prequeue/published-draw.js";
+import { cachedSnapshot } from "../queue/shard-client.js";
 
 /** What anyone may read: the pass-verification keys, the cohorts with their opening times, and their draws. */
 export const publicInfoRoutes = new Hono<{ Bindings: Env }>();
@@ -33,7 +33,7 @@ publicInfoRoutes.get("/api/cohorts", (c) => {
 });
 
 /**
- * A cohort's pre-queue draw (src/edge/draw.ts): from the pre-queue's start the commitment to the seed;
+ * A cohort's pre-queue draw (src/edge/prequeue/draw.ts): from the pre-queue's start the commitment to the seed;
  * from the opening also the seed and each shard's draw values in place order, with how many of each list
  * have been let in. A cohort without a pre-queue has no draw: 404, as for an unknown cohort, since there
  * never will be one to wait for. Before the pre-queue starts: 409 `cohort_not_open`, as joining is.

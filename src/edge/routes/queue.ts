@@ -2,10 +2,10 @@ import { Hono } from "hono";
 import { joinRequest, type QueueStatus } from "../../contract/queue.js";
 import { jsonBody } from "../../http/json-body.js";
 import { edgeConfig } from "../config.js";
-import { joinQueue, setPassCookie, verifiedCitizen } from "../joining.js";
-import { enforceLimit } from "../limits.js";
-import { ticketStatus } from "../queue-status.js";
-import { presentedTicket, refuseTicket } from "../ticket-reader.js";
+import { joinQueue, setPassCookie, verifiedCitizen } from "../queue/join.js";
+import { enforceLimit } from "../abuse-limits.js";
+import { ticketStatus } from "../queue/status.js";
+import { presentedTicket, refuseTicket } from "../tokens/ticket-from-request.js";
 
 /** Joining the line (apps, with an id_token) and asking where one stands in it. */
 export const queueRoutes = new Hono<{ Bindings: Env }>();

@@ -1,9 +1,9 @@
 import type { MiddlewareHandler } from "hono";
-import { PASS_COOKIE, type PassClaims } from "../contract/pass.js";
-import { presentedCredential } from "../http/credentials.js";
-import { fail } from "../http/errors.js";
-import { edgeConfig } from "./config.js";
-import { verifyPass } from "./passes.js";
+import { PASS_COOKIE, type PassClaims } from "../../contract/pass.js";
+import { presentedCredential } from "../../http/credentials.js";
+import { fail } from "../../http/errors.js";
+import { edgeConfig } from "../config.js";
+import { verifyPass } from "./pass.js";
 
 export type PassVariables = { pass: PassClaims; passToken: string };
 

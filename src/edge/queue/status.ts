@@ -1,12 +1,12 @@
-import type { QueueStatus } from "../contract/queue.js";
-import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "./config.js";
-import { cohortSeed, drawValue, rankOf } from "./draw.js";
+import type { QueueStatus } from "../../contract/queue.js";
+import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "../config.js";
+import { cohortSeed, drawValue, rankOf } from "../prequeue/draw.js";
 import { estimateWait, extrapolate, fastestRate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
-import { signPass } from "./passes.js";
+import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
-import { shardDraw } from "./published-draw.js";
+import { shardDraw } from "../prequeue/published-draw.js";
 import { cachedSnapshot, callShard, remember, shardName, shardStub } from "./shard-client.js";
-import type { TicketFields } from "./tickets.js";
+import type { TicketFields } from "../tokens/ticket.js";
 
 /** Once admitted the page has what it needs; it asks again only to refresh an expiring pass. */
 const ADMITTED_POLL_MS = 30_000;

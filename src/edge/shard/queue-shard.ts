@@ -1,11 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type LineView, type ShardCounters, type ShardPolicy } from "./admission.js";
-import { autopilotStep, initialAutopilot, ORIGIN_OUTCOMES, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "./autopilot.js";
-import { citizenTag, newTicketId } from "./citizen-key.js";
-import { cohortPolicy, edgeConfig } from "./config.js";
-import { cohortSeed, drawValue } from "./draw.js";
-import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./estimate.js";
-import { LatencyRing, MAX_PENDING_PER_SHARD } from "./origin-health.js";
+import { autopilotStep, initialAutopilot, ORIGIN_OUTCOMES, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "../origin-health/autopilot.js";
+import { citizenTag, newTicketId } from "../identity/citizen-key.js";
+import { cohortPolicy, edgeConfig } from "../config.js";
+import { cohortSeed, drawValue } from "../prequeue/draw.js";
+import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "../queue/estimate.js";
+import { LatencyRing, MAX_PENDING_PER_SHARD } from "../origin-health/origin-health.js";
 
 /**
  * QueueShard: one Durable Object per (cohort, shard). It is the single writer of its line, so sequence
@@ -121,7 +121,7 @@ interface CounterRow extends Record<string, SqlStorageValue> {
   /** When the pre-queue was placed in the line (null before, or in a cohort without a pre-queue). */
   prequeue_placed_at: number | null;
   prequeue_first_seq: number | null;
-  /** The autopilot's state as JSON (src/edge/autopilot.ts); null until the first tick writes it. */
+  /** The autopilot's state as JSON (src/edge/origin-health/autopilot.ts); null until the first tick writes it. */
   autopilot: string | null;
   /** Everyone ever admitted (returned citizens again each time), and every pass-over: the ops history's counts. */
   admitted_total: number;
@@ -788,7 +788,7 @@ export class QueueShard extends DurableObject<Env> {
     const row = this.row;
     const config = edgeConfig(this.env);
     const configured = this.policy(this.shardAddress().shard);
-    // The autopilot's rate replaces the configured one, which is its ceiling (src/edge/autopilot.ts).
+    // The autopilot's rate replaces the configured one, which is its ceiling (src/edge/origin-health/autopilot.ts).
     const policy = { ...configured, ratePerMinute: this.steer(now, [], configured.ratePerMinute).ratePerMinute };
     const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };
     const active = this.activeAt(now);

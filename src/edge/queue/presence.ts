@@ -1,4 +1,4 @@
-import { burstFor } from "./admission.js";
+import { burstFor } from "../shard/admission.js";
 import { fastestRate, soonestTurns, type ShardSnapshot } from "./estimate.js";
 import { ShardMailbox } from "./shard-mailbox.js";
 
@@ -7,7 +7,7 @@ import { ShardMailbox } from "./shard-mailbox.js";
  * PRESENCE_SECONDS when it is reached, so the shard must hear of the polls of the people it is about to
  * reach, and only of those: a crowd's polls stay at the edge. A poll is passed on when the ticket's turn
  * can come within two presence windows; the page near the front polls every quarter of its soonest wait
- * (src/edge/estimate.ts), so from then on it is heard well within every window.
+ * (src/edge/queue/estimate.ts), so from then on it is heard well within every window.
  */
 
 /** A shard hears who was here from this isolate at most this often. */

@@ -5,7 +5,7 @@ export const OPERATOR_COOKIE = "wr_operator";
 
 /**
  * The local operator login, for a machine without Cloudflare Access: `npm start` signs a one-time login
- * code with OPERATOR_SECRET and prints it as a link; the edge checks it, spends it (src/edge/operator-logins.ts
+ * code with OPERATOR_SECRET and prints it as a link; the edge checks it, spends it (src/edge/operators/operator-logins.ts
  * remembers spent codes) and hands back a session, signed with the same secret, in an HttpOnly cookie.
  * Both are HS256 JWTs with audiences of their own, so a code is never accepted as a session or the reverse.
  * Pure jose, no Worker API: scripts/start.ts mints codes with this very module.

@@ -1,4 +1,4 @@
-import { ShardMailbox } from "./shard-mailbox.js";
+import { ShardMailbox } from "../queue/shard-mailbox.js";
 
 /**
  * A pass holds a share of MAX_ACTIVE only while it is used: the shard keeps it holding capacity for

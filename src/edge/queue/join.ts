@@ -1,16 +1,16 @@
 import type { Context } from "hono";
-import { PASS_COOKIE } from "../contract/pass.js";
-import type { JoinResponse } from "../contract/queue.js";
-import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
-import { fail } from "../http/errors.js";
-import { citizenKey, shardOf } from "./citizen-key.js";
-import { cohortForBirthYear, joinsOpenAt, type EdgeConfig } from "./config.js";
-import { verifyIdToken, type VerifiedCitizen } from "./identity.js";
-import { clientAddress, enforceLimit } from "./limits.js";
-import { ticketStatus, type TicketStatus } from "./queue-status.js";
+import { PASS_COOKIE } from "../../contract/pass.js";
+import type { JoinResponse } from "../../contract/queue.js";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
+import { fail } from "../../http/errors.js";
+import { citizenKey, shardOf } from "../identity/citizen-key.js";
+import { cohortForBirthYear, joinsOpenAt, type EdgeConfig } from "../config.js";
+import { verifyIdToken, type VerifiedCitizen } from "../identity/id-token.js";
+import { clientAddress, enforceLimit } from "../abuse-limits.js";
+import { ticketStatus, type TicketStatus } from "./status.js";
 import { joinShard, remember, shardName } from "./shard-client.js";
-import { presentedTicket } from "./ticket-reader.js";
-import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS } from "./tickets.js";
+import { presentedTicket } from "../tokens/ticket-from-request.js";
+import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS } from "../tokens/ticket.js";
 
 /**
  * Joining the line, shared by the two ways in: an app posting an id_token, and the browser's sign-in

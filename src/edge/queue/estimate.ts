@@ -1,5 +1,5 @@
-import { advance, type ShardCounters, type ShardPolicy } from "./admission.js";
-import type { OriginHealthView } from "./autopilot.js";
+import { advance, type ShardCounters, type ShardPolicy } from "../shard/admission.js";
+import type { OriginHealthView } from "../origin-health/autopilot.js";
 
 /**
  * What a waiting citizen is told: people ahead, an honest wait range and when to ask again. Pure, so the
@@ -12,7 +12,7 @@ export interface ShardSnapshot {
   serving: number;
   active: number;
   activeCap: number;
-  /** The rate this shard admits at now: the autopilot's (src/edge/autopilot.ts), or the configured one. */
+  /** The rate this shard admits at now: the autopilot's (src/edge/origin-health/autopilot.ts), or the configured one. */
   ratePerMinute: number;
   /**
    * This shard's configured share of the cohort's rate: the ceiling the autopilot climbs back to. Absent

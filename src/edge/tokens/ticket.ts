@@ -1,9 +1,9 @@
 import { jwtVerify } from "jose";
 import type { z } from "zod";
-import { passClaims } from "../contract/pass.js";
-import { base64url, ticketSigningKey } from "./citizen-key.js";
-import type { EdgeConfig } from "./config.js";
-import { joseCode } from "./passes.js";
+import { passClaims } from "../../contract/pass.js";
+import { base64url, ticketSigningKey } from "../identity/citizen-key.js";
+import type { EdgeConfig } from "../config.js";
+import { joseCode } from "./pass.js";
 
 /**
  * A queue ticket: proof of a place in a shard's line, held by the citizen (cookie, or the body for apps).

@@ -1,6 +1,6 @@
 import { errors, importJWK, SignJWT, type CryptoKey as JoseKey, type JWK, type JWTVerifyGetKey } from "jose";
-import { checkPass, joseCode, PASS_ALG, type PassCheck, type PassClaims } from "../contract/pass.js";
-import type { EdgeConfig, SigningJwk } from "./config.js";
+import { checkPass, joseCode, PASS_ALG, type PassCheck, type PassClaims } from "../../contract/pass.js";
+import type { EdgeConfig, SigningJwk } from "../config.js";
 
 /**
  * Passes: short-lived ES256 JWTs the edge signs once a citizen's turn has come. The origin trusts nothing

@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { jwtVerify } from "jose";
-import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
-import { errorResponse } from "../http/errors.js";
-import { edgeConfig, type OperatorAuthConfig } from "./config.js";
-import { keySet, keySetFailed } from "./identity.js";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
+import { errorResponse } from "../../http/errors.js";
+import { edgeConfig, type OperatorAuthConfig } from "../config.js";
+import { keySet, keySetFailed } from "../identity/id-token.js";
 import { operatorLogins } from "./operator-logins.js";
 import { isOperatorSession, mintOperatorSession, OPERATOR_COOKIE, OPERATOR_SESSION_TTL_SECONDS, readLoginCode } from "./operator-tokens.js";
 
@@ -12,7 +12,7 @@ import { isOperatorSession, mintOperatorSession, OPERATOR_COOKIE, OPERATOR_SESSI
  * The gate in front of the operators' console (/ops, its files and /api/ops/*). Deployed, Cloudflare
  * Access stands in front of the console and sends its signed JWT in `Cf-Access-Jwt-Assertion`; the edge
  * verifies it itself (a request that reached the Worker around Access must not pass). On a machine without
- * Access, the operator is whoever opened the one-time link `npm start` printed (src/edge/operator-tokens.ts).
+ * Access, the operator is whoever opened the one-time link `npm start` printed (src/edge/operators/operator-tokens.ts).
  * With Access configured the local login is refused, so a leaked OPERATOR_SECRET cannot open a deployment.
  */
 

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import { fail } from "../http/errors.js";
-import { presentedCredential } from "../http/credentials.js";
-import type { EdgeConfig } from "./config.js";
-import { TICKET_COOKIE, verifyTicket, type TicketClaims } from "./tickets.js";
+import { fail } from "../../http/errors.js";
+import { presentedCredential } from "../../http/credentials.js";
+import type { EdgeConfig } from "../config.js";
+import { TICKET_COOKIE, verifyTicket, type TicketClaims } from "./ticket.js";
 
 const TICKET_MESSAGES = {
   missing: "no ticket: sign in and join the queue first",

@@ -2,7 +2,7 @@ import { EncryptJWT, jwtDecrypt } from "jose";
 import * as oauth from "oauth4webapi";
 import { z } from "zod";
 import { loginStateKey } from "./citizen-key.js";
-import type { IdentityProviderConfig } from "./config.js";
+import type { IdentityProviderConfig } from "../config.js";
 
 /**
  * The browser's way in: the OpenID Connect Authorization Code flow with PKCE, `state` and `nonce`, run

@@ -1,8 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
-import { ID_TOKEN_REQUIRED_CLAIMS, idTokenClaims } from "../contract/identity.js";
-import { MAX_ID_TOKEN_LENGTH } from "../contract/queue.js";
-import type { IdentityProviderConfig } from "./config.js";
-import { joseCode } from "./passes.js";
+import { ID_TOKEN_REQUIRED_CLAIMS, idTokenClaims } from "../../contract/identity.js";
+import { MAX_ID_TOKEN_LENGTH } from "../../contract/queue.js";
+import type { IdentityProviderConfig } from "../config.js";
+import { joseCode } from "../tokens/pass.js";
 
 /**
  * The only way a citizen enters the line: an id_token the identity provider signed, verified here with

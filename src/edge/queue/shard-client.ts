@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../contract/errors.js";
-import { fail } from "../http/errors.js";
-import { originHealthView } from "./autopilot.js";
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
+import { fail } from "../../http/errors.js";
+import { originHealthView } from "../origin-health/autopilot.js";
 import type { ShardSnapshot } from "./estimate.js";
-import { readLocation, writeLocation } from "./location-cache.js";
-import type { JoinResult, ShardAddress } from "./queue-shard.js";
+import { readLocation, writeLocation } from "../location-cache.js";
+import type { JoinResult, ShardAddress } from "../shard/queue-shard.js";
 
 /**
  * The Worker's side of the QueueShard objects: deterministic names, bounded retries, and the per-shard
@@ -20,7 +20,7 @@ export function shardName(address: ShardAddress): string {
 // name (an id is a plain value, unlike a stub, which belongs to the request that made it).
 const shardIds = new WeakMap<Env["QUEUE_SHARD"], Map<string, DurableObjectId>>();
 
-export function shardStub(env: Env, address: ShardAddress): DurableObjectStub<import("./queue-shard.js").QueueShard> {
+export function shardStub(env: Env, address: ShardAddress): DurableObjectStub<import("../shard/queue-shard.js").QueueShard> {
   const namespace = env.QUEUE_SHARD;
   let ids = shardIds.get(namespace);
   if (!ids) shardIds.set(namespace, (ids = new Map()));

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { SlotsQuery } from "../contract/booking.js";
-import { readLocation, writeLocation } from "./location-cache.js";
+import type { SlotsQuery } from "../../contract/booking.js";
+import { readLocation, writeLocation } from "../location-cache.js";
 
 /**
  * Slot availability (`GET /api/slots`) as the edge serves it: one answer per (region, date), kept about a

@@ -1,5 +1,5 @@
-import type { ShardDraw, ShardAddress } from "./queue-shard.js";
-import { callShard, shardName, shardStub, SNAPSHOT_TTL_MS } from "./shard-client.js";
+import type { ShardDraw, ShardAddress } from "../shard/queue-shard.js";
+import { callShard, shardName, shardStub, SNAPSHOT_TTL_MS } from "../queue/shard-client.js";
 
 /**
  * The Worker's copy of each shard's draw, so that pre-queue citizens' polls and the public draw page do
