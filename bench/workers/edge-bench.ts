@@ -17,7 +17,8 @@ import { edgeConfig } from "../../src/edge/config.js";
 import type { ShardSnapshot } from "../../src/edge/queue/estimate.js";
 import { signPass, verifyPass, type PassFields } from "../../src/edge/tokens/pass.js";
 import { QueueShard as AppQueueShard } from "../../src/edge/shard/queue-shard.js";
-import { forgetSnapshots, remember, shardName } from "../../src/edge/queue/shard-client.js";
+import { forgetSnapshots, remember } from "../../src/edge/queue/shard-client.js";
+import { shardName } from "../../src/edge/queue/shard-name.js";
 
 export interface ShardProbe {
   calls: { join: number; snapshot: number; claim: number; complete: number };

@@ -6,7 +6,8 @@ import { errorBody } from "../../src/contract/errors.js";
 import { citizenKey, shardOf } from "../../src/edge/identity/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import { mintOperatorSession } from "../../src/edge/operators/operator-tokens.js";
-import type { QueueShard, ShardAddress } from "../../src/edge/shard/queue-shard.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
+import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
 
 export const config = edgeConfig(env);

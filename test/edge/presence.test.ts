@@ -2,7 +2,8 @@ import { runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { shardCap, shardRate } from "../../src/edge/shard/admission.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
-import type { QueueShard, ShardAddress } from "../../src/edge/shard/queue-shard.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
+import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { signTicket } from "../../src/edge/tokens/ticket.js";
 import { config, freshShard, getStatus, keyOf, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
 

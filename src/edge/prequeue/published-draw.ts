@@ -1,5 +1,7 @@
-import type { ShardDraw, ShardAddress } from "../shard/queue-shard.js";
-import { callShard, shardName, shardStub, SNAPSHOT_TTL_MS } from "../queue/shard-client.js";
+import type { ShardDraw } from "../shard/queue-shard.js";
+import type { ShardAddress } from "../queue/shard-name.js";
+import { callShard, shardStub, SNAPSHOT_TTL_MS } from "../queue/shard-client.js";
+import { shardName } from "../queue/shard-name.js";
 
 /**
  * The Worker's copy of each shard's draw, so that pre-queue citizens' polls and the public draw page do

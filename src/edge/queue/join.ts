@@ -8,7 +8,8 @@ import { cohortForBirthYear, joinsOpenAt, type EdgeConfig } from "../config.js";
 import { verifyIdToken, type VerifiedCitizen } from "../identity/id-token.js";
 import { clientAddress, enforceLimit } from "../abuse-limits.js";
 import { ticketStatus, type TicketStatus } from "./status.js";
-import { joinShard, remember, shardName } from "./shard-client.js";
+import { joinShard, remember } from "./shard-client.js";
+import { shardName } from "./shard-name.js";
 import { presentedTicket } from "../tokens/ticket-from-request.js";
 import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS } from "../tokens/ticket.js";
 

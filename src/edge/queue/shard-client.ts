@@ -4,17 +4,13 @@ import { fail } from "../../http/errors.js";
 import { originHealthView } from "../origin-health/autopilot.js";
 import type { ShardSnapshot } from "./estimate.js";
 import { readLocation, writeLocation } from "../location-cache.js";
-import type { JoinResult, ShardAddress } from "../shard/queue-shard.js";
+import type { JoinResult } from "../shard/queue-shard.js";
+import { shardName, type ShardAddress } from "./shard-name.js";
 
 /**
  * The Worker's side of the QueueShard objects: deterministic names, bounded retries, and the per-shard
  * snapshot cache that keeps status polls away from the objects.
  */
-
-/** Objects are addressed by name, so every Worker anywhere reaches the same object for a shard. */
-export function shardName(address: ShardAddress): string {
-  return `${address.cohort}/${address.shard}`;
-}
 
 // A shard's id is a keyed hash of its name, the same for every request: computed once per isolate and
 // name (an id is a plain value, unlike a stub, which belongs to the request that made it).

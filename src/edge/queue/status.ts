@@ -5,7 +5,8 @@ import { estimateWait, extrapolate, fastestRate, MAX_POLL_MS, MIN_POLL_MS, type 
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
 import { shardDraw } from "../prequeue/published-draw.js";
-import { cachedSnapshot, callShard, remember, shardName, shardStub } from "./shard-client.js";
+import { cachedSnapshot, callShard, remember, shardStub } from "./shard-client.js";
+import { shardName } from "./shard-name.js";
 import type { TicketFields } from "../tokens/ticket.js";
 
 /** Once admitted the page has what it needs; it asks again only to refresh an expiring pass. */

@@ -9,7 +9,8 @@ import { enforceLimit } from "../abuse-limits.js";
 import { holdSample, ORIGIN_TIMEOUT_MS, originBreaker, outcomeOf, reportDue, returnSamples, takeSamples } from "../origin-health/origin-health.js";
 import { requirePass, type PassVariables } from "../tokens/pass-from-request.js";
 import { passesUsed } from "../gate/pass-activity.js";
-import { shardName, shardStub } from "../queue/shard-client.js";
+import { shardStub } from "../queue/shard-client.js";
+import { shardName } from "../queue/shard-name.js";
 import { cachedSlots, slotsKey } from "../gate/slot-cache.js";
 
 type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;

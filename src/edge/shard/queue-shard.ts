@@ -6,6 +6,7 @@ import { cohortPolicy, edgeConfig } from "../config.js";
 import { cohortSeed, drawValue } from "../prequeue/draw.js";
 import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "../queue/estimate.js";
 import { LatencyRing, MAX_PENDING_PER_SHARD } from "../origin-health/origin-health.js";
+import { parseShardName, type ShardAddress } from "../queue/shard-name.js";
 
 /**
  * QueueShard: one Durable Object per (cohort, shard). It is the single writer of its line, so sequence
@@ -20,11 +21,6 @@ import { LatencyRing, MAX_PENDING_PER_SHARD } from "../origin-health/origin-heal
  * one SQLite transaction (one commit, one fsync) on the next turn, in arrival order. Each join's answer
  * still waits for its write: the runtime's output gate holds every reply until the commit is durable.
  */
-
-export interface ShardAddress {
-  cohort: string;
-  shard: number;
-}
 
 export interface JoinResult {
   ticketId: string;
@@ -1091,12 +1087,6 @@ class CitizenIndex {
     }
     return undefined;
   }
-}
-
-/** `<cohort>/<shard>` as `shardName` writes it; null for no name or another shape. */
-function parseShardName(name: string | undefined): ShardAddress | null {
-  const m = name === undefined ? null : /^(.+)\/(\d+)$/.exec(name);
-  return m ? { cohort: m[1]!, shard: Number(m[2]) } : null;
 }
 
 function stateOf(row: TicketRow, serving: number, now: number, returnWindowMs: number): TicketState {
