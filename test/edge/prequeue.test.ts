@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseEdgeConfig } from "../../src/edge/config.js";
 import { cohortSeed, drawValue } from "../../src/edge/prequeue/draw.js";
 import { forgetDraws } from "../../src/edge/prequeue/published-draw.js";
-import type { JoinResult, QueueShard } from "../../src/edge/shard/queue-shard.js";
+import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
+import type { JoinResult } from "../../src/edge/shard/rpc.js";
 import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
 import { config, errorCode, freshPrequeueShard, getStatus, idToken, jwtParts, keyOf, ORIGIN, postJoin, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
 

@@ -1,4 +1,4 @@
-import type { ShardDraw } from "../shard/queue-shard.js";
+import type { ShardDraw } from "../shard/prequeue.js";
 import type { ShardAddress } from "../queue/shard-name.js";
 import { callShard, shardStub, SNAPSHOT_TTL_MS } from "../queue/shard-client.js";
 import { shardName } from "../queue/shard-name.js";

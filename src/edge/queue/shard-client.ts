@@ -4,7 +4,7 @@ import { fail } from "../../http/errors.js";
 import { originHealthView } from "../origin-health/autopilot.js";
 import type { ShardSnapshot } from "./estimate.js";
 import { readLocation, writeLocation } from "../location-cache.js";
-import type { JoinResult } from "../shard/queue-shard.js";
+import type { JoinResult } from "../shard/rpc.js";
 import { shardName, type ShardAddress } from "./shard-name.js";
 
 /**

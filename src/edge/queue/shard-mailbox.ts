@@ -1,4 +1,4 @@
-import { MAX_REFS_PER_REPORT, type TicketRef } from "../shard/queue-shard.js";
+import { MAX_REFS_PER_REPORT, type TicketRef } from "../shard/rpc.js";
 
 /**
  * Ticket references an isolate holds for each shard until one call carries them there, at most once per

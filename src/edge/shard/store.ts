@@ -1,0 +1,327 @@
+import type { AutopilotState } from "../origin-health/autopilot.js";
+import { CitizenIndex } from "./citizen-index.js";
+import { migrate, type CounterRow, type MinuteRow, type TicketRow } from "./schema.js";
+
+/**
+ * A shard's storage: every SQL statement the object runs, the counters row (read once at the start, then
+ * written through), and what the object keeps in memory between calls. All of that memory is derived from
+ * SQLite, and all of it is forgotten at once when a transaction rolls back, so what the object remembers is
+ * never ahead of what it wrote.
+ */
+
+/**
+ * How many people hold capacity, kept between counts: the count and the earliest moment one of them can
+ * stop holding it (a lower bound). Until then the count cannot fall, so no call needs to count.
+ */
+export interface Holding {
+  count: number;
+  earliestExpiry: number;
+  countedAt: number;
+}
+
+/** The minute the operators' history is counting: the counters as it began, and the active count seen during it. */
+export interface MinuteMark {
+  minute: number;
+  lastSeq: number;
+  serving: number;
+  admittedTotal: number;
+  active: number;
+  activeMax: number;
+}
+
+/** What the object keeps in memory; every field is derived from SQLite and may be forgotten at any time. */
+export interface ShardMemory {
+  holding: Holding | null;
+  /** The observed pace, computed once per minute: it counts whole past minutes only. */
+  pace: { minute: number; perMinute: number | null } | null;
+  /** Citizen tag → seq of their tickets, read at the first join that needs it. */
+  citizens: CitizenIndex | null;
+  /** The minute the operators' history is counting; null until the first tick after a start. */
+  minuteMark: MinuteMark | null;
+  /** The autopilot's state, as the counters row holds it. */
+  pilot: AutopilotState | null;
+  /** How many who came back wait for capacity; null until counted (a tick then reads nothing when 0). */
+  returnersWaiting: number | null;
+}
+
+function forgotten(): ShardMemory {
+  return { holding: null, pace: null, citizens: null, minuteMark: null, pilot: null, returnersWaiting: null };
+}
+
+/** What the tick writes to the counters row when the line moved. */
+export interface LineCounters {
+  serving: number;
+  credit: number;
+  creditAt: number;
+  firstAdmittedAt: number | null;
+  admittedTotal: number;
+  passedTotal: number;
+}
+
+export class ShardStore {
+  memory: ShardMemory = forgotten();
+  private readonly sql: SqlStorage;
+  private row: CounterRow;
+  private prunedMinute = 0;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    migrate(storage);
+    this.sql = storage.sql;
+    this.row = this.readCounters();
+  }
+
+  /** Runs a critical section in one SQLite transaction; if it rolls back, memory is read again from SQLite. */
+  atomically<T>(section: () => T): T {
+    try {
+      return this.storage.transactionSync(section);
+    } catch (err) {
+      this.row = this.readCounters();
+      this.memory = forgotten();
+      throw err;
+    }
+  }
+
+  // The counters row.
+
+  get counters(): Readonly<CounterRow> {
+    return this.row;
+  }
+
+  private readCounters(): CounterRow {
+    return this.sql.exec<CounterRow>("SELECT * FROM counters WHERE id = 1").one();
+  }
+
+  recordAddress(cohort: string, shard: number): void {
+    this.sql.exec("UPDATE counters SET cohort = ?, shard = ? WHERE id = 1", cohort, shard);
+    this.row = { ...this.row, cohort, shard };
+  }
+
+  setLastSeq(lastSeq: number): void {
+    if (lastSeq === this.row.last_seq) return;
+    this.sql.exec("UPDATE counters SET last_seq = ? WHERE id = 1", lastSeq);
+    this.row = { ...this.row, last_seq: lastSeq };
+  }
+
+  setAutopilot(stored: string): void {
+    if (stored === this.row.autopilot) return;
+    this.sql.exec("UPDATE counters SET autopilot = ? WHERE id = 1", stored);
+    this.row = { ...this.row, autopilot: stored };
+  }
+
+  setLine(line: LineCounters): void {
+    this.sql.exec(
+      "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = ?, admitted_total = ?, passed_total = ? WHERE id = 1",
+      line.serving, line.credit, line.creditAt, line.firstAdmittedAt, line.admittedTotal, line.passedTotal,
+    );
+    this.row = {
+      ...this.row,
+      serving: line.serving,
+      credit: line.credit,
+      credit_at: line.creditAt,
+      first_admitted_at: line.firstAdmittedAt,
+      admitted_total: line.admittedTotal,
+      passed_total: line.passedTotal,
+    };
+  }
+
+  // Tickets.
+
+  ticket(seq: number): TicketRow | undefined {
+    return this.sql.exec<TicketRow>("SELECT * FROM tickets WHERE seq = ?", seq).toArray()[0];
+  }
+
+  /** The citizen's newest ticket, found through the citizen index (read from SQLite on first use). */
+  latestTicketOf(tag: number, citizenKey: string): TicketRow | undefined {
+    const citizens = (this.memory.citizens ??= CitizenIndex.of(this.sql.exec<{ citizen_tag: number; seq: number }>("SELECT citizen_tag, seq FROM tickets ORDER BY seq").raw() as Iterable<[number, number]>));
+    return citizens.latest(tag, (seq) => {
+      const row = this.sql.exec<TicketRow & { citizen_key: string }>("SELECT * FROM tickets WHERE seq = ?", seq).one();
+      return row.citizen_key === citizenKey ? row : undefined;
+    });
+  }
+
+  addTicket(seq: number, ticketId: string, tag: number, citizenKey: string, now: number): void {
+    this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now, now);
+    // Only once the row is written, so a join that failed leaves no trace in the index either.
+    this.memory.citizens?.add(tag, seq);
+  }
+
+  markSeen(seq: number, now: number): void {
+    this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ?", now, seq);
+  }
+
+  markSeenIfHeld(seq: number, ticketId: string, now: number): void {
+    this.sql.exec("UPDATE tickets SET seen_at = ? WHERE seq = ? AND ticket_id = ?", now, seq, ticketId);
+  }
+
+  /** A holder back within the return window: next at the first free capacity. */
+  comeBack(row: TicketRow, now: number, awayKnown: boolean): void {
+    this.memory.returnersWaiting = null;
+    this.sql.exec(
+      "UPDATE tickets SET returned_at = ?, seen_at = ?, away_known = ?, passed_at = COALESCE(passed_at, active_until), admitted_at = NULL, active_until = NULL WHERE seq = ?",
+      now, now, awayKnown ? 1 : 0, row.seq,
+    );
+  }
+
+  /** How many who came back before this ticket's holder still wait. */
+  returnedAhead(row: TicketRow): number {
+    return this.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL AND (returned_at < ? OR (returned_at = ? AND seq < ?))",
+        row.returned_at, row.returned_at, row.seq,
+      )
+      .one().n;
+  }
+
+  /**
+   * The pass is claimed: one person still holds capacity, only for longer, so the count stands and the
+   * earliest expiry stays a lower bound.
+   */
+  claimPass(seq: number, claimedAt: number, passExp: number, holdUntil: number): void {
+    this.sql.exec("UPDATE tickets SET claimed_at = ?, pass_exp = ?, active_until = ? WHERE seq = ?", claimedAt, passExp, holdUntil, seq);
+  }
+
+  /** The booking went through: the pass stops holding capacity. False if the ticket held no claimed pass. */
+  completeBooking(seq: number, ticketId: string, now: number): boolean {
+    const cursor = this.sql.exec(
+      "UPDATE tickets SET completed_at = COALESCE(completed_at, ?), active_until = NULL WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL",
+      now, seq, ticketId,
+    );
+    if (cursor.rowsWritten === 0) return false;
+    this.memory.holding = null;
+    return true;
+  }
+
+  /** A pass was used: it holds capacity until `until` (never past its expiry), again if it had stopped. */
+  passUsed(seq: number, ticketId: string, until: number, now: number): void {
+    this.sql.exec(
+      "UPDATE tickets SET active_until = MIN(pass_exp, ?) WHERE seq = ? AND ticket_id = ? AND claimed_at IS NOT NULL AND completed_at IS NULL AND pass_exp > ?",
+      until, seq, ticketId, now,
+    );
+    this.memory.holding = null;
+  }
+
+  /** Admits every ticket in (fromServing, toServing]; the tick then marks those it passed over. */
+  admitRange(fromServing: number, toServing: number, now: number, deadline: number): void {
+    this.sql.exec("UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq > ? AND seq <= ?", now, deadline, fromServing, toServing);
+  }
+
+  admitOne(seq: number, now: number, deadline: number): void {
+    this.sql.exec("UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq = ?", now, deadline, seq);
+  }
+
+  /** Reached while away: no admission, no capacity. */
+  passOver(seq: number, now: number): void {
+    this.sql.exec("UPDATE tickets SET admitted_at = NULL, active_until = NULL, passed_at = ? WHERE seq = ?", now, seq);
+  }
+
+  /** One who came back was away again when their turn came. */
+  passOverReturner(seq: number, now: number): void {
+    this.sql.exec("UPDATE tickets SET returned_at = NULL, passed_at = ? WHERE seq = ?", now, seq);
+  }
+
+  /** Who came back and waits, in the order they came back, with when each was last seen. */
+  returners(): Array<{ seq: number; seen: number }> {
+    return this.sql
+      .exec<{ seq: number; seen: number }>("SELECT seq, COALESCE(seen_at, joined_at) AS seen FROM tickets WHERE returned_at IS NOT NULL AND admitted_at IS NULL ORDER BY returned_at, seq")
+      .toArray();
+  }
+
+  /** When the holders of the next `limit` tickets after `afterSeq` were last seen, in seq order. */
+  seenAfter(afterSeq: number, limit: number): Array<[seq: number, seenAt: number]> {
+    return [...this.sql.exec("SELECT seq, COALESCE(seen_at, joined_at) FROM tickets WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit).raw()] as Array<[number, number]>;
+  }
+
+  /** How many hold capacity at `now`, and the earliest moment one of them stops. */
+  countHolding(now: number): { n: number; first: number | null } {
+    return this.sql.exec<{ n: number; first: number | null }>("SELECT COUNT(*) AS n, MIN(active_until) AS first FROM tickets WHERE active_until > ?", now).one();
+  }
+
+  // Admissions per minute: the observed pace.
+
+  countAdmissions(minute: number, admitted: number, passed: number, keepMinutes: number): void {
+    this.sql.exec(
+      "INSERT INTO admissions_per_minute (minute, admitted, passed) VALUES (?, ?, ?) ON CONFLICT (minute) DO UPDATE SET admitted = admitted + excluded.admitted, passed = passed + excluded.passed",
+      minute, admitted, passed,
+    );
+    if (minute !== this.prunedMinute) {
+      this.sql.exec("DELETE FROM admissions_per_minute WHERE minute < ?", minute - keepMinutes);
+      this.prunedMinute = minute;
+    }
+  }
+
+  admittedInMinutes(fromMinute: number, toMinute: number): number {
+    return this.sql.exec<{ n: number | null }>("SELECT SUM(admitted) AS n FROM admissions_per_minute WHERE minute >= ? AND minute < ?", fromMinute, toMinute).one().n ?? 0;
+  }
+
+  // The pre-queue.
+
+  prequeueTicket(tag: number, citizenKey: string): { ticket_id: string; joined_at: number } | undefined {
+    return this.sql
+      .exec<{ ticket_id: string; joined_at: number }>("SELECT ticket_id, joined_at FROM prequeue WHERE citizen_tag = ? AND citizen_key = ?", tag, citizenKey)
+      .toArray()[0];
+  }
+
+  addPrequeueTicket(drawValue: string, ticketId: string, tag: number, citizenKey: string, now: number): void {
+    this.sql.exec("INSERT INTO prequeue (draw_value, ticket_id, citizen_tag, citizen_key, joined_at) VALUES (?, ?, ?, ?, ?)", drawValue, ticketId, tag, citizenKey, now);
+  }
+
+  /**
+   * Places every pre-queue ticket in the line in draw order, as places firstSeq, firstSeq + 1, …, seen at
+   * `now`, and records the placement; returns the last place.
+   */
+  placePrequeue(firstSeq: number, now: number): number {
+    this.sql.exec(
+      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at)
+       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at, ? FROM prequeue`,
+      firstSeq - 1, now,
+    );
+    if (this.memory.citizens) {
+      for (const [tag, seq] of this.sql.exec("SELECT citizen_tag, seq FROM tickets WHERE seq >= ? ORDER BY seq", firstSeq).raw()) {
+        this.memory.citizens.add(tag as number, seq as number);
+      }
+    }
+    const placed = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM prequeue").one().n;
+    const lastSeq = firstSeq - 1 + placed;
+    this.sql.exec("UPDATE counters SET last_seq = ?, prequeue_placed_at = ?, prequeue_first_seq = ? WHERE id = 1", lastSeq, now, firstSeq);
+    this.row = { ...this.row, last_seq: lastSeq, prequeue_placed_at: now, prequeue_first_seq: firstSeq };
+    return lastSeq;
+  }
+
+  drawValues(): string[] {
+    return this.sql.exec<{ draw_value: string }>("SELECT draw_value FROM prequeue ORDER BY draw_value").toArray().map((r) => r.draw_value);
+  }
+
+  // The operators' per-minute history.
+
+  lastMinute(): MinuteRow | undefined {
+    return this.sql.exec<MinuteRow>("SELECT * FROM ops_minutes ORDER BY minute DESC LIMIT 1").toArray()[0];
+  }
+
+  minutesFrom(firstMinute: number): MinuteRow[] {
+    return this.sql.exec<MinuteRow>("SELECT * FROM ops_minutes WHERE minute >= ? ORDER BY minute", firstMinute).toArray();
+  }
+
+  /** Writes a closed minute and drops those older than `keepMinutes` before `now`'s minute. */
+  closeMinute(row: MinuteRow, nowMinute: number, keepMinutes: number): void {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO ops_minutes (minute, joined, admitted, last_seq, serving, active_end, active_max, median_wait_ms, admitted_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      row.minute, row.joined, row.admitted, row.last_seq, row.serving, row.active_end, row.active_max, row.median_wait_ms, row.admitted_total,
+    );
+    this.sql.exec("DELETE FROM ops_minutes WHERE minute <= ?", nowMinute - keepMinutes);
+  }
+
+  /** The median wait (admission minus join) of the admitted tickets in (fromServing, toServing]; null if none. */
+  medianWait(fromServing: number, toServing: number): number | null {
+    if (toServing <= fromServing) return null;
+    // A range of seq, so a primary-key scan; tickets passed over have no admission and no wait.
+    const { n } = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM tickets WHERE seq > ? AND seq <= ? AND admitted_at IS NOT NULL", fromServing, toServing).one();
+    if (n === 0) return null;
+    const row = this.sql
+      .exec<{ wait: number }>(
+        "SELECT admitted_at - joined_at AS wait FROM tickets WHERE seq > ? AND seq <= ? AND admitted_at IS NOT NULL ORDER BY wait LIMIT 1 OFFSET ?",
+        fromServing, toServing, Math.floor((n - 1) / 2),
+      )
+      .toArray()[0];
+    return row ? row.wait : null;
+  }
+}
