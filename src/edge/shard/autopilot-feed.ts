@@ -22,13 +22,13 @@ export function usableSamples(samples: readonly HealthSample[]): HealthSample[] 
  * same state).
  */
 export function stepAutopilot(store: ShardStore, config: EdgeConfig, now: number, samples: readonly HealthSample[], configuredPerMinute: number): AutopilotState {
-  const pilotConfig = shardAutopilotConfig(config.autopilot, configuredPerMinute, config.shards);
-  // `memory.pilot` is always a state the row holds (read from it or written to it below).
-  const known = store.memory.pilot;
-  const state = known ?? readAutopilotState(store.counters.autopilot) ?? initialAutopilot(pilotConfig, now);
-  const next = autopilotStep(state, samples, pilotConfig, now);
+  const autopilotConfig = shardAutopilotConfig(config.autopilot, configuredPerMinute, config.shards);
+  // `memory.autopilot` is always a state the row holds (read from it or written to it below).
+  const known = store.memory.autopilot;
+  const state = known ?? readAutopilotState(store.counters.autopilot) ?? initialAutopilot(autopilotConfig, now);
+  const next = autopilotStep(state, samples, autopilotConfig, now);
   if (next === known) return next;
-  store.memory.pilot = next;
+  store.memory.autopilot = next;
   store.setAutopilot(JSON.stringify(next));
   return next;
 }

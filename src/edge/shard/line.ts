@@ -141,11 +141,11 @@ function activeAt(store: ShardStore, now: number): number {
 /** What the Worker caches about the shard, from a tick at `now`. */
 export function snapshotOf(shard: Shard, { counters, active, policy, configuredPerMinute, firstAdmittedAt, returning }: Tick, now: number): ShardSnapshot {
   const { store, latencies } = shard;
-  const pilot = store.memory.pilot!;
-  const finding = pilot.lastFinding;
+  const autopilot = store.memory.autopilot!;
+  const finding = autopilot.lastFinding;
   const origin = {
-    reason: pilot.reason,
-    changedAt: pilot.changedAt,
+    reason: autopilot.reason,
+    changedAt: autopilot.changedAt,
     errorShare: finding && finding.samples > 0 ? finding.errorShare : null,
     p95Ms: latencies.p95(),
     samples: latencies.size,

@@ -42,7 +42,7 @@ export class QueueShard extends DurableObject<Env> {
   private readonly latencies = new LatencyRing();
   private readonly joins = new GroupCommit<JoinResult, JoinBatch>(
     (keys) => this.writeJoins(keys),
-    (batch) => this.keepMoving(batch.snapshot),
+    (batch) => this.scheduleAlarm(batch.snapshot),
   );
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -76,17 +76,17 @@ export class QueueShard extends DurableObject<Env> {
   async snapshot(): Promise<ShardSnapshot> {
     this.calls.snapshot++;
     const now = this.now();
-    const snap = this.store.atomically(() => snapshotAt(this.shard(), now));
-    await this.keepMoving(snap);
-    return snap;
+    const snapshot = this.store.atomically(() => snapshotAt(this.shard(), now));
+    await this.scheduleAlarm(snapshot);
+    return snapshot;
   }
 
   /** Claims the pass of an admitted ticket (claim.ts). */
   async claim(seq: number, ticketId: string): Promise<ClaimResult> {
     this.calls.claim++;
     const now = this.now();
-    const { result, snap } = this.store.atomically(() => claimTicket(this.shard(), seq, ticketId, now));
-    await this.keepMoving(snap);
+    const { result, snapshot } = this.store.atomically(() => claimTicket(this.shard(), seq, ticketId, now));
+    await this.scheduleAlarm(snapshot);
     return result;
   }
 
@@ -101,7 +101,7 @@ export class QueueShard extends DurableObject<Env> {
     const completed = this.store.atomically(() => {
       this.passesUsed(used, now);
       const done = this.store.completeBooking(seq, ticketId, now);
-      this.hear(samples, now);
+      this.feedAutopilot(samples, now);
       return done;
     });
     return { completed };
@@ -113,7 +113,7 @@ export class QueueShard extends DurableObject<Env> {
     const now = this.now();
     return this.store.atomically(() => {
       this.passesUsed(used, now);
-      return { ratePerMinute: this.hear(samples, now).ratePerMinute };
+      return { ratePerMinute: this.feedAutopilot(samples, now).ratePerMinute };
     });
   }
 
@@ -136,11 +136,11 @@ export class QueueShard extends DurableObject<Env> {
   async draw(): Promise<ShardDraw> {
     this.calls.draw++;
     const now = this.now();
-    const { draw, snap } = this.store.atomically(() => {
-      const snap = snapshotAt(this.shard(), now);
-      return { draw: publishedDraw(this.store), snap };
+    const { draw, snapshot } = this.store.atomically(() => {
+      const snapshot = snapshotAt(this.shard(), now);
+      return { draw: publishedDraw(this.store), snapshot };
     });
-    await this.keepMoving(snap);
+    await this.scheduleAlarm(snapshot);
     return draw;
   }
 
@@ -157,8 +157,8 @@ export class QueueShard extends DurableObject<Env> {
     this.alarmAt = null;
     if (!this.address) return;
     const now = this.now();
-    const snap = this.store.atomically(() => snapshotAt(this.shard(), now));
-    await this.keepMoving(snap);
+    const snapshot = this.store.atomically(() => snapshotAt(this.shard(), now));
+    await this.scheduleAlarm(snapshot);
   }
 
   /** Writes one batch of joins in one transaction (joins.ts); the group commit calls it once per batch. */
@@ -187,12 +187,12 @@ export class QueueShard extends DurableObject<Env> {
     const now = this.now();
     // The opening came while the value was computed: this join is one of the first after it.
     if (!awaitsDraw(this.store, this.prequeue(), now)) return this.enter(citizenKey);
-    const { ticket, snap } = this.store.atomically(() => {
-      const snap = snapshotAt(this.shard(), now);
-      return { ticket: holdPrequeueTicket(this.store, { tag: citizenTag(citizenKey), citizenKey, ticketId, drawValue: value }, now), snap };
+    const { ticket, snapshot } = this.store.atomically(() => {
+      const snapshot = snapshotAt(this.shard(), now);
+      return { ticket: holdPrequeueTicket(this.store, { tag: citizenTag(citizenKey), citizenKey, ticketId, drawValue: value }, now), snapshot };
     });
     await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving: false, opensAt }));
-    return { ...ticket, seq: 0, replacedExpired: false, prequeue: true, snapshot: snap };
+    return { ...ticket, seq: 0, replacedExpired: false, prequeue: true, snapshot };
   }
 
   /** Passes used through the gate: each holds capacity until PASS_IDLE_SECONDS from now (never past its expiry). */
@@ -203,7 +203,7 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** Feeds reported samples to the autopilot, at the configured rate as its ceiling. */
-  private hear(samples: readonly HealthSample[], now: number) {
+  private feedAutopilot(samples: readonly HealthSample[], now: number) {
     const usable = usableSamples(samples);
     this.latencies.add(usable);
     const shard = this.shard();
@@ -211,8 +211,8 @@ export class QueueShard extends DurableObject<Env> {
   }
 
   /** While anyone waits, make sure an alarm will move the line even if nobody polls (next-alarm.ts). */
-  private async keepMoving(snap: ShardSnapshot): Promise<void> {
-    const moving = (snap.lastSeq > snap.serving || Boolean(snap.returning)) && !snap.paused;
+  private async scheduleAlarm(snapshot: ShardSnapshot): Promise<void> {
+    const moving = (snapshot.lastSeq > snapshot.serving || Boolean(snapshot.returning)) && !snapshot.paused;
     await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving, opensAt: null }));
   }
 

@@ -39,13 +39,13 @@ export interface ShardMemory {
   /** The minute the operators' history is counting; null until the first tick after a start. */
   minuteMark: MinuteMark | null;
   /** The autopilot's state, as the counters row holds it. */
-  pilot: AutopilotState | null;
+  autopilot: AutopilotState | null;
   /** How many who came back wait for capacity; null until counted (a tick then reads nothing when 0). */
   returnersWaiting: number | null;
 }
 
 function forgotten(): ShardMemory {
-  return { holding: null, pace: null, citizens: null, minuteMark: null, pilot: null, returnersWaiting: null };
+  return { holding: null, pace: null, citizens: null, minuteMark: null, autopilot: null, returnersWaiting: null };
 }
 
 /** What the tick writes to the counters row when the line moved. */
