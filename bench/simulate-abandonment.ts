@@ -1,5 +1,5 @@
 /**
- * `npm run simulate -- --abandonment-scenarios`: the flash-crowd replay (bench/simulate.ts) with 0%, 30%
+ * `npm run simulate -- --abandonment-scenarios`: the flash-crowd replay (bench/lib/replay.ts) with 0%, 30%
  * and 60% of the crowd leaving before their turn, the same seed (so the same arrivals and shards; the
  * leavers at 30% are among those at 60%), to show what presence promises: a place whose holder is away
  * costs the line nothing, so present citizens are admitted at the same pace however many ghosts sit
@@ -10,13 +10,9 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { simulate, type PresenceReport, type SimulationReport } from "./lib/replay.js";
 import type { SimulationOptions } from "./lib/replay-options.js";
 import { chart } from "./lib/svg.js";
-// Types only: simulate.ts imports this module from its main block, so a value import would be a cycle that
-// never settles; the replay itself is handed in.
-import type { PresenceReport, SimulationReport, simulate } from "./simulate.js";
-
-type Replay = typeof simulate;
 
 export const ABANDONMENT_SHARES = [0, 0.3, 0.6] as const;
 
@@ -39,13 +35,13 @@ const count = (x: number) => Math.round(x).toLocaleString("en");
 const mins = (s: number) => (!Number.isFinite(s) ? "not drained" : s >= 3600 ? `${(s / 3600).toFixed(2)} h` : `${(s / 60).toFixed(1)} min`);
 
 /** Runs the replay once per share; returns the Markdown table it writes. */
-export function runAbandonmentScenarios(replay: Replay, o: SimulationOptions, dir: string, shares: readonly number[] = ABANDONMENT_SHARES): string {
+export function runAbandonmentScenarios(o: SimulationOptions, dir: string, shares: readonly number[] = ABANDONMENT_SHARES): string {
   mkdirSync(dir, { recursive: true });
   const runs: AbandonmentRun[] = [];
   const cases = [...shares.map((share) => [share, true] as const), ...shares.filter((share) => share > 0).map((share) => [share, false] as const)];
   for (const [abandonShare, presence] of cases) {
     console.log(`Abandonment ${pct(abandonShare)}, presence ${presence ? "on" : "off"}: replaying ${o.people.toLocaleString("en")} people of cohort ${o.cohort}...`);
-    const r = replay({ ...o, abandonShare, presenceSeconds: presence ? o.presenceSeconds : Infinity });
+    const r = simulate({ ...o, abandonShare, presenceSeconds: presence ? o.presenceSeconds : Infinity });
     runs.push({
       abandonShare,
       presence,

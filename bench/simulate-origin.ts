@@ -1,5 +1,5 @@
 /**
- * `npm run simulate -- --origin-scenarios`: the flash-crowd replay (bench/simulate.ts) booking through a
+ * `npm run simulate -- --origin-scenarios`: the flash-crowd replay (bench/lib/replay.ts) booking through a
  * modelled origin whose capacity changes during the opening, with the autopilot (src/edge/origin-health/autopilot.ts,
  * the controller the shards run) off and on. Issue 14's proof: the share of booking requests that failed,
  * citizens who lost their admission window because the origin could not serve them, the time to drain the
@@ -36,14 +36,10 @@ import { shardRate } from "../src/edge/shard/admission.js";
 import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/origin-health/autopilot.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../src/contract/errors.js";
 import { ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health/origin-health.js";
+import { simulate, type OriginHooks, type SimulationReport } from "./lib/replay.js";
 import { COHORTS_2021, type SimulationOptions } from "./lib/replay-options.js";
 import { quantile, rng } from "./lib/stats.js";
 import { chart } from "./lib/svg.js";
-// Types only: simulate.ts imports this module from its main block, so a value import would be a cycle that
-// never settles; the replay itself is handed in.
-import type { OriginHooks, SimulationReport, simulate } from "./simulate.js";
-
-type Replay = typeof simulate;
 
 /** Bookings a minute a healthy origin completes: above the defaults' ~17,000, with headroom for retries. */
 export const HEALTHY_CAPACITY = 24_000;
@@ -279,10 +275,10 @@ class ModelledOrigin implements OriginHooks {
 }
 
 /** One scenario, autopilot off or on, through the replay. */
-export function runOriginScenario(replay: Replay, o: SimulationOptions, scenario: OriginScenario, autopilot: boolean, a: AutopilotOptions = AUTOPILOT_DEFAULTS): OriginRunReport {
+export function runOriginScenario(o: SimulationOptions, scenario: OriginScenario, autopilot: boolean, a: AutopilotOptions = AUTOPILOT_DEFAULTS): OriginRunReport {
   const started = performance.now();
   const origin = new ModelledOrigin(o, scenario, autopilot, a, Date.parse(COHORTS_2021[o.cohort].opensAt));
-  const r: SimulationReport = replay(o, origin);
+  const r: SimulationReport = simulate(o, origin);
   origin.finish(r.seconds);
   const c = origin.counts;
   for (const row of origin.minutes) row.admitted = r.minutes[row.minute - 1]?.admittedThisMinute ?? 0;
@@ -314,14 +310,14 @@ const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 2 : 1)}%`;
 const mins = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(2)} h` : `${(s / 60).toFixed(1)} min`);
 
 /** Runs every scenario off and on; writes bench/results/simulate-origin.{json,md} and a rate chart per scenario. */
-export function runOriginScenarios(replay: Replay, o: SimulationOptions, dir: string, only: string[] = [], a: AutopilotOptions = AUTOPILOT_DEFAULTS): string {
+export function runOriginScenarios(o: SimulationOptions, dir: string, only: string[] = [], a: AutopilotOptions = AUTOPILOT_DEFAULTS): string {
   mkdirSync(dir, { recursive: true });
   const scenarios = ORIGIN_SCENARIOS.filter((s) => only.length === 0 || only.includes(s.id));
   const runs: OriginRunReport[] = [];
   for (const scenario of scenarios) {
     for (const autopilot of [false, true]) {
       console.log(`Origin scenario ${scenario.id}, autopilot ${autopilot ? "on" : "off"}...`);
-      runs.push(runOriginScenario(replay, o, scenario, autopilot, a));
+      runs.push(runOriginScenario(o, scenario, autopilot, a));
     }
     const [off, on] = runs.slice(-2) as [OriginRunReport, OriginRunReport];
     const first = (r: OriginRunReport) => r.minutes.filter((m) => m.minute <= 90);

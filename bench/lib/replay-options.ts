@@ -1,5 +1,5 @@
 /**
- * What the flash-crowd replay (`npm run simulate`) takes, shared by the in-memory replay (bench/simulate.ts)
+ * What the flash-crowd replay (`npm run simulate`) takes, shared by the in-memory replay (bench/lib/replay.ts)
  * and the live one (bench/simulate-live.ts), so neither imports the other's module.
  */
 
