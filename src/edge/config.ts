@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { AdmissionPolicy } from "../contract/ops.js";
 import { passPublicJwk } from "../contract/pass.js";
 import { jsonBinding, jwksDocument, parseBindings, type JwksDocument } from "../http/bindings.js";
+import { isLoopbackHost } from "../http/loopback.js";
 
 export { ConfigError } from "../http/bindings.js";
 
@@ -92,12 +93,11 @@ const accessJwks = jsonBinding("ACCESS_JWKS is not set", "ACCESS_JWKS must be a 
   z.object(jwksDocument.shape, { error: 'ACCESS_JWKS must be a JWKS: {"keys":[{"kty":...}]}' }),
 );
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** The provider's address: https, except on this machine, where the development provider speaks http. */
 const idpUrl = (name: string) =>
   z.url({ error: `${name} must be an http(s) URL` }).refine((u) => {
     const url = new URL(u);
-    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   }, `${name} must be https (plain http only for a provider on this machine)`);
 
 export const edgeBindings = z

@@ -2,6 +2,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { fail, notFoundResponse } from "../../http/errors.js";
 import { jsonBody } from "../../http/json-body.js";
+import { isLoopbackHost } from "../../http/loopback.js";
 import { shardStub } from "../queue/shard-client.js";
 
 /**
@@ -19,7 +20,6 @@ export const faultRoutes = new Hono<{ Bindings: Env }>();
 
 /** The addresses a request from this machine comes from (workerd fills CF-Connecting-IP from the socket). */
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** A day either way is far beyond any fault worth simulating, and keeps timestamps sane. */
 const MAX_OFFSET_MS = 86_400_000;
@@ -30,7 +30,7 @@ faultRoutes.use("*", async (c, next) => {
   if (c.env.FAULT_HOOKS !== "on") return notFoundResponse(c.req.method, new URL(c.req.url).pathname);
   const from = c.req.header("cf-connecting-ip") ?? "";
   const host = new URL(c.req.url).hostname;
-  if (!LOOPBACK.test(from) || !LOOPBACK_HOSTS.has(host)) {
+  if (!LOOPBACK.test(from) || !isLoopbackHost(host)) {
     console.error(`FAULT_HOOKS is "on" and a request from ${from || "an unknown address"} to ${host} reached /__faults: refused. Set FAULT_HOOKS = "off".`);
     throw fail(403, "invalid_request", "fault hooks are for this machine only");
   }
