@@ -10,22 +10,11 @@
 import { connect } from "node:net";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { errorBody } from "../../src/contract/errors.js";
+import { rng } from "../lib/stats.js";
 import { Crowd } from "./crowd.js";
 import type { ScenarioContext, ScenarioSpec } from "./harness.js";
 import { parseJson, Tally } from "./http.js";
 import { sleep } from "./stack.js";
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = ReturnType<typeof rng>;
 const pick = <T>(r: Random, list: readonly T[]): T => list[Math.floor(r() * list.length)]!;

@@ -56,7 +56,7 @@ export function spearman(a: Float64Array, b: Float64Array): number {
   return cov / Math.sqrt(va * vb);
 }
 
-/** A seeded pseudo-random generator (mulberry32): runs are repeatable. */
+/** A seeded pseudo-random generator (mulberry32): the same sequence for the same seed on every machine, so runs are repeatable. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
