@@ -9,7 +9,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { machine, notePostgresVersion, type Machine } from "../lib/machine.js";
 import { resultsDir, root } from "../lib/paths.js";
-import { fmt } from "../lib/report.js";
+import { fmt, updateReadme } from "../lib/report.js";
 import { MUST_BE_ZERO, type ScenarioResult } from "./harness.js";
 
 export interface ScenarioEntry extends ScenarioResult {
@@ -77,7 +77,7 @@ export function writeFaultResults(run: {
   const results: FaultResults = { suite: "faults", command: "npm run faults", mustBeZero: MUST_BE_ZERO, machine: machine(), scenarios };
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(FILE, `${JSON.stringify(results, null, 2)}\n`);
-  updateReadme(table(scenarios));
+  updateReadme(table(scenarios), README_START, README_END);
   return FILE;
 }
 
@@ -109,14 +109,4 @@ export function table(scenarios: ScenarioEntry[]): string {
       ". Every figure is counted by the run; `bench/results/faults.json` holds each scenario's events, the stack's console lines about the fault, status counts and examples.",
   );
   return lines.join("\n");
-}
-
-function updateReadme(block: string): void {
-  const file = join(root, "bench/README.md");
-  if (!existsSync(file)) return;
-  const text = readFileSync(file, "utf8");
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start) return;
-  writeFileSync(file, `${text.slice(0, start + README_START.length)}\n${block}\n${text.slice(end)}`);
 }

@@ -135,13 +135,16 @@ export function machineLine(m: Machine): string {
 export const README_START = "<!-- bench:summary:start -->";
 export const README_END = "<!-- bench:summary:end -->";
 
-/** Replaces the generated block of bench/README.md (between the markers) with `block`. */
-export function updateReadme(block: string): void {
+/**
+ * Replaces a generated block of bench/README.md, between the markers `startMarker` and `endMarker` (by
+ * default the suites' summary), with `block`; a README without both markers is left as it is.
+ */
+export function updateReadme(block: string, startMarker = README_START, endMarker = README_END): void {
   const file = join(root, "bench/README.md");
   if (!existsSync(file)) return;
   const text = readFileSync(file, "utf8");
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
   if (start < 0 || end < start) return;
-  writeFileSync(file, `${text.slice(0, start + README_START.length)}\n${block}\n${text.slice(end)}`);
+  writeFileSync(file, `${text.slice(0, start + startMarker.length)}\n${block}\n${text.slice(end)}`);
 }
