@@ -20,6 +20,7 @@ import { cohortIsOpen, ConfigError, parseEdgeConfig } from "../src/edge/config.j
 import { LOGIN_CODE_TTL_SECONDS, mintLoginCode } from "../src/edge/operators/operator-tokens.js";
 import { cohortsBinding } from "./cohorts.js";
 import { generateDevSecrets, generateMintSecret } from "./dev-secrets.js";
+import { probeHttp } from "./http-probe.js";
 import { Supervisor, type ChildSpec } from "./supervisor.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -113,19 +114,6 @@ const DRAIN_MS = 5_000;
 /** A child's first answer may take this long: the edge bundles the Worker, the origin migrates and seeds. */
 const START_TIMEOUT_MS = 90_000;
 
-/** One probe of `url`: whether it answers with a status `ok` accepts, within 2 s. */
-function answersAt(url: string, ok: (status: number) => boolean): () => Promise<boolean> {
-  return async () => {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await res.body?.cancel();
-      return ok(res.status);
-    } catch {
-      return false;
-    }
-  };
-}
-
 /** Whether nothing listens on 127.0.0.1:port: checked before starting, so a taken port is named at once. */
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -203,7 +191,7 @@ async function main(): Promise<void> {
       PASS_TTL_SECONDS: String(config.passTtlSeconds),
       PASS_AUDIENCE: config.audience,
     },
-    answers: answersAt(`http://127.0.0.1:${originPort}/api/slots`, (s) => s === 401 || s === 200),
+    answers: () => probeHttp(`http://127.0.0.1:${originPort}/api/slots`, (s) => s === 401 || s === 200),
     startTimeoutMs: START_TIMEOUT_MS,
   };
   const idp: ChildSpec = {
@@ -222,7 +210,7 @@ async function main(): Promise<void> {
       // Both spellings of the local edge: a browser may have opened either.
       IDP_REDIRECT_URIS: [`http://127.0.0.1:${edgePort}/auth/callback`, `http://localhost:${edgePort}/auth/callback`].join(","),
     },
-    answers: answersAt(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200),
+    answers: () => probeHttp(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200),
     startTimeoutMs: START_TIMEOUT_MS,
   };
   // Secrets reach the edge from .dev.vars, as wrangler reads it, unless the environment overrides them.
@@ -239,7 +227,7 @@ async function main(): Promise<void> {
       // wrangler's API announces that it read .dev.vars; the edge is quiet unless something is wrong.
       WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn",
     },
-    answers: answersAt(`${edgeUrl}/api/cohorts`, (s) => s === 200),
+    answers: () => probeHttp(`${edgeUrl}/api/cohorts`, (s) => s === 200),
     startTimeoutMs: START_TIMEOUT_MS,
   };
 

@@ -4,11 +4,12 @@
  * is checked with the shards and every booking and seat with the database. Counts that must be zero
  * and anything the scenario found wrong become failures; nothing here is a literal figure.
  */
+import { probeHttp } from "../../scripts/http-probe.js";
 import { removeDir } from "../lib/processes.js";
 import { Crowd, type CrowdOptions } from "./crowd.js";
 import { Tally } from "./http.js";
 import type { PrivatePostgres } from "./postgres.js";
-import { answers, sleep, startStack, type Stack } from "./stack.js";
+import { sleep, startStack, type Stack } from "./stack.js";
 import { checkBookings, checkPlaces, truthFrom, truthFromPglite, type Truth } from "./verify.js";
 
 export interface ScenarioContext {
@@ -171,7 +172,7 @@ export async function runScenario(ctx: ScenarioContext, spec: ScenarioSpec): Pro
         const from = Date.now();
         const url = part === "origin" ? `${stack.origin}/api/slots` : `${stack.edge}/api/cohorts`;
         // A stack that has stopped altogether will not serve again: no point waiting out the bound.
-        const ok = await h.until(async () => !stack.running() || (await answers(url, (s) => s === 200 || s === 401)), timeoutMs);
+        const ok = await h.until(async () => !stack.running() || (await probeHttp(url, (s) => s === 200 || s === 401)), timeoutMs);
         return ok && stack.running() ? Date.now() - from : undefined;
       },
     };

@@ -104,16 +104,6 @@ function signalPid(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-export async function answers(url: string, ok: (status: number) => boolean = (s) => s < 500): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-    await res.body?.cancel();
-    return ok(res.status);
-  } catch {
-    return false;
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function startStack(options: StackOptions): Promise<Stack> {
