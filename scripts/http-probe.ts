@@ -1,6 +1,6 @@
 /**
- * Whether `url` answers, within 2 s, with a status `ok` accepts: how `npm start` waits for each part to
- * serve, and how the fault suite waits for one to come back. Any failure to connect or a timeout is "no".
+ * Whether `url` answers, within 2 s, with a status `ok` accepts: how `npm start`, the fault suite, the
+ * browser tests and the origin bench tell that a server is up. A refused connection or a timeout is "no".
  */
 export async function probeHttp(url: string, ok: (status: number) => boolean): Promise<boolean> {
   try {

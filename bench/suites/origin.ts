@@ -17,6 +17,7 @@ import { sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { openNeon, type DatabaseConnection } from "../../src/origin/db/connect.js";
 import { clinics, slots } from "../../src/origin/db/schema.js";
+import { probeHttp } from "../../scripts/http-probe.js";
 import { startWsTcpBridge, type WsTcpBridge } from "../../test/support/ws-tcp-bridge.js";
 import { freePort } from "../lib/inspector.js";
 import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
@@ -75,13 +76,8 @@ async function waitForHttp(url: string, child: ChildProcess, output: () => strin
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}): ${output().slice(-2000)}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await res.body?.cancel();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    if (await probeHttp(url, () => true)) return;
+    await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${url} did not answer within 90 s: ${output().slice(-2000)}`);
 }

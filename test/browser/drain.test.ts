@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { probeHttp } from "../../scripts/http-probe.js";
 import { rawRequest } from "../support/raw-http.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { running, sleep, startStack, type Stack } from "./support/stack.js";
@@ -46,14 +47,8 @@ async function admittedPass(): Promise<string> {
 }
 
 /** Whether a new connection to the edge gets an answer. */
-async function edgeAnswers(): Promise<boolean> {
-  try {
-    const res = await fetch(`${stack.base}/api/cohorts`, { signal: AbortSignal.timeout(2_000) });
-    await res.body?.cancel();
-    return true;
-  } catch {
-    return false;
-  }
+function edgeAnswers(): Promise<boolean> {
+  return probeHttp(`${stack.base}/api/cohorts`, () => true);
 }
 
 describe("Ctrl-C on npm start", () => {

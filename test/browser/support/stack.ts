@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { probeHttp } from "../../../scripts/http-probe.js";
 import { launchChromium } from "../../support/browser.js";
 import { freePort } from "../../support/free-port.js";
 
@@ -163,15 +164,7 @@ async function startStackOnce(bindings: Record<string, string>, ports: { origin?
   return { base, origin: `http://127.0.0.1:${originPort}`, idp, mintSecret, output: () => log, pid, stop };
 }
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
+const answers = (url: string) => probeHttp(url, (status) => status >= 200 && status < 300);
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
