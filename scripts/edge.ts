@@ -2,7 +2,9 @@
  * `npm start`'s edge: the Worker bundled exactly as `wrangler deploy` bundles it, served by workerd through
  * Miniflare's API, on 127.0.0.1:EDGE_PORT (8787), with Durable Object state in EDGE_STATE_DIR
  * (.wrangler/state). scripts/start.ts runs it as a child of its own and restarts it if it dies; it can
- * also run alone (`npx tsx scripts/edge.ts`).
+ * also run alone (`npx tsx scripts/edge.ts`). The Worker is wrangler.toml's unless EDGE_WRANGLER_CONFIG
+ * names another configuration: the fault suite names wrangler.test.toml, the test Worker with the hooks
+ * its scenarios need (test/workers/edge-test.ts).
  *
  * Why not `wrangler dev`, as before: one request stopped it. `wrangler dev` (4.86) puts a proxy Worker in
  * a workerd of its own in front of the user Worker and treats any error that proxy reports as fatal; a
@@ -40,7 +42,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -60,6 +62,8 @@ const DRAIN_MS = 5_000;
 const environment = z.object({
   EDGE_PORT: z.coerce.number().int().min(1).max(65_535).default(8787),
   EDGE_STATE_DIR: z.string().min(1).default(".wrangler/state"),
+  /** The Worker's wrangler configuration, relative to the project. */
+  EDGE_WRANGLER_CONFIG: z.string().min(1).default("wrangler.toml"),
   EDGE_VARS: z
     .string()
     .default("{}")
@@ -158,7 +162,7 @@ async function main(): Promise<void> {
     say(`bad environment: ${env.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
     process.exit(2);
   }
-  const { EDGE_PORT: port, EDGE_STATE_DIR: stateDir, EDGE_VARS: vars } = env.data;
+  const { EDGE_PORT: port, EDGE_STATE_DIR: stateDir, EDGE_VARS: vars, EDGE_WRANGLER_CONFIG: configFile } = env.data;
 
   let stopping = false;
   let mf: Miniflare | undefined;
@@ -194,7 +198,7 @@ async function main(): Promise<void> {
   const outdir = mkdtempSync(join(tmpdir(), "npm-start-edge-"));
   process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
   try {
-    await run(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    await run(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "-c", configFile, "--outdir", outdir], {
       cwd: root,
       timeout: 120_000,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" },
@@ -207,7 +211,9 @@ async function main(): Promise<void> {
   }
   if (stopping) return;
 
-  const config = unstable_readConfig({ config: join(root, "wrangler.toml") });
+  const config = unstable_readConfig({ config: resolve(root, configFile) });
+  // The dry run names the bundle after the Worker's entry: src/edge/index.ts becomes index.js.
+  const entry = `${basename(config.main ?? "index.ts", extname(config.main ?? "index.ts"))}.js`;
   // wrangler's own translation of wrangler.toml (and .dev.vars) into Miniflare options, as `wrangler dev` uses.
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const options: MiniflareOptions = {
@@ -235,7 +241,7 @@ async function main(): Promise<void> {
         name: config.name ?? "waiting-room-edge",
         bindings: { ...edgeBindings(workerOptions.bindings), ...vars },
         modules: true,
-        scriptPath: join(outdir, "index.js"),
+        scriptPath: join(outdir, entry),
         modulesRoot: outdir,
       },
     ],

@@ -4,7 +4,9 @@
  * embedded PGlite database (migrated and seeded on first start), and the development OpenID Provider on
  * Node (src/dev-idp, keys and its phone registry in .data/dev-idp), which the edge's IDP_* bindings point
  * at. Local secrets are generated on first run into .dev.vars, which git ignores. Every binding can be
- * overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`.
+ * overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`. The edge is wrangler.toml's
+ * Worker; `EDGE_WRANGLER_CONFIG=wrangler.test.toml` runs the test Worker instead (scripts/edge.ts), as
+ * the fault suite's shard scenarios do.
  *
  * A child that dies is restarted with backoff while the others keep serving (scripts/supervisor.ts); one
  * that cannot start the first time stops everything, named. Ctrl-C or SIGTERM drains: the edge stops
