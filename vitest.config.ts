@@ -54,8 +54,10 @@ export default defineConfig({
     projects: [
       {
         plugins: [
+          // The test Worker (test/workers/edge-test.ts): the production app and QueueShard plus the tests'
+          // clock, counters and fault hook, with wrangler.toml's bindings.
           cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
+            wrangler: { configPath: "./wrangler.test.toml" },
             miniflare: { bindings: edgeTestBindings },
           }),
         ],

@@ -1,7 +1,7 @@
 /**
- * Scenarios 4 and 6: faults inside the edge's QueueShard objects, injected through the edge's test hook
- * (src/edge/routes/faults.ts, on only because the suite sets FAULT_HOOKS="on"; the machine's clock is
- * never touched). Joins arrive and passes are claimed throughout.
+ * Scenarios 4 and 6: faults inside the edge's QueueShard objects, injected through the test Worker's hook
+ * (test/workers/fault-routes.ts; these scenarios run the edge from wrangler.test.toml, the production
+ * Worker has no hook; the machine's clock is never touched). Joins arrive and passes are claimed throughout.
  */
 import { z } from "zod";
 import type { Harness, ScenarioContext, ScenarioSpec } from "./harness.js";
@@ -10,6 +10,8 @@ import { sleep } from "./stack.js";
 
 const COHORT = "55-59";
 const SHARDS = 4;
+/** The edge these scenarios run (scripts/edge.ts): the test Worker, which mounts the fault hook. */
+const TEST_WORKER = { EDGE_WRANGLER_CONFIG: "wrangler.test.toml" };
 const hookAnswer = z.object({ cohort: z.string(), shard: z.number(), shardNow: z.string().optional(), evicted: z.boolean().optional() });
 
 /** Calls the hook on every shard of the cohort at once; the answers that came back. */
@@ -45,7 +47,7 @@ export function eviction(ctx: ScenarioContext): ScenarioSpec {
     item: 4,
     fault: `every shard of the cohort reset (ctx.abort(), as an eviction) ${rounds} times, about a second apart, while citizens join and claim passes`,
     database: "pglite",
-    env: { FAULT_HOOKS: "on", ADMIT_PER_MINUTE: "1200" },
+    env: { ...TEST_WORKER, ADMIT_PER_MINUTE: "1200" },
     // Arrivals spread over the evictions, so joins are in flight when each one lands.
     crowd: { citizens: ctx.quick ? 150 : 400, arrivalMs: rounds * 1_000 },
     async run(h) {
@@ -71,7 +73,7 @@ export function clockJumps(ctx: ScenarioContext): ScenarioSpec {
     item: 6,
     fault: `every shard's clock set to ${offsets.map((o) => `${o >= 0 ? "+" : ""}${o / 1000} s`).join(", ")} from the runtime's, ${holdMs / 1000} s each, through the objects' clock hook`,
     database: "pglite",
-    env: { FAULT_HOOKS: "on", ADMIT_PER_MINUTE: "600" },
+    env: { ...TEST_WORKER, ADMIT_PER_MINUTE: "600" },
     crowd: { citizens: ctx.quick ? 150 : 300, arrivalMs: offsets.length * holdMs },
     async run(h) {
       await h.until(() => h.crowd.counts().joined >= 20, 30_000);

@@ -1,10 +1,11 @@
 /**
  * The edge as `npm run bench` runs it when a figure needs to look inside: the very app of src/edge
- * (createEdgeApp, QueueShard) plus probes under /__bench/ that only read. The app's routes and the
- * object's RPC methods are untouched, so what is measured through /api/ is what is deployed.
+ * (createEdgeApp) and QueueShard, counting its RPC calls (test/workers/counting-queue-shard.ts), plus
+ * probes under /__bench/ that only read. The app's routes are untouched and the object's RPC methods only
+ * count before doing what they do, so what is measured through /api/ is what is deployed.
  *
- * - GET /__bench/shards?cohort=&shards=  each shard's RPC call counts (QueueShard.calls), SQLite size
- *   and ticket rows, through two extra read-only RPC methods of a subclass;
+ * - GET /__bench/shards?cohort=&shards=  each shard's RPC call counts (CountingQueueShard.calls), SQLite
+ *   size and ticket rows, through an extra read-only RPC method of a subclass;
  * - POST /__bench/snapshots?n=&kind=cache|plain|clear  fills the Worker's snapshot cache (the real
  *   `remember`) or, as the baseline, a plain array with the same snapshot objects;
  * - POST /__bench/passes?op=&n=  runs a pass sign/verify loop (jose, src/edge/tokens/pass.ts) or the bare
@@ -16,9 +17,9 @@ import { createEdgeApp } from "../../src/edge/app.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import type { ShardSnapshot } from "../../src/edge/queue/estimate.js";
 import { signPass, verifyPass, type PassFields } from "../../src/edge/tokens/pass.js";
-import { QueueShard as AppQueueShard } from "../../src/edge/shard/queue-shard.js";
 import { forgetSnapshots, remember } from "../../src/edge/queue/shard-client.js";
 import { shardName } from "../../src/edge/queue/shard-name.js";
+import { CountingQueueShard } from "../../test/workers/counting-queue-shard.js";
 
 export interface ShardProbe {
   calls: { join: number; snapshot: number; claim: number; complete: number };
@@ -28,8 +29,8 @@ export interface ShardProbe {
   rawTicketBytes: number;
 }
 
-export class QueueShard extends AppQueueShard {
-  /** Read-only: the counters the object keeps anyway, and the size of its SQLite database. */
+export class QueueShard extends CountingQueueShard {
+  /** Read-only: the object's call counts, and the size of its SQLite database. */
   benchProbe(): ShardProbe {
     const sql = this.ctx.storage.sql;
     const rows = sql

@@ -6,7 +6,6 @@ import { LOGIN_PATH, operatorLogin, requireOperator } from "./operators/operator
 import { apiDocsRoutes } from "./routes/api-docs.js";
 import { authRoutes } from "./routes/auth.js";
 import { bookingGate } from "./routes/booking-gate.js";
-import { faultRoutes } from "./routes/faults.js";
 import { opsPage } from "./routes/ops-page.js";
 import { opsRoutes } from "./routes/ops.js";
 import { publicInfoRoutes } from "./routes/public-info.js";
@@ -32,8 +31,6 @@ export function createEdgeApp() {
   // The API described from the contract: /api/openapi.json and its reference page, /api/docs.
   app.route("/", apiDocsRoutes);
   app.route("/", bookingGate);
-  // A test hook: a 404 like any unknown path unless FAULT_HOOKS is "on" (src/edge/routes/faults.ts).
-  app.route("/__faults", faultRoutes);
   app.notFound(notFound);
   app.onError(onError);
   return app;

@@ -2,7 +2,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { citizenTag } from "../../src/edge/identity/citizen-key.js";
-import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
+import type { TestQueueShard } from "../workers/test-queue-shard.js";
 import { freshShard, keyOf, randomIdentity, stubOf } from "./helpers.js";
 
 /**
@@ -10,8 +10,8 @@ import { freshShard, keyOf, randomIdentity, stubOf } from "./helpers.js";
  * citizen can see: arrival order, gap-free numbers, one ticket per citizen, nothing acknowledged and lost.
  */
 
-async function commitsOf(stub: DurableObjectStub<QueueShard>) {
-  return runInDurableObject(stub, (shard: QueueShard) => ({ ...shard.commits }));
+async function commitsOf(stub: DurableObjectStub<TestQueueShard>) {
+  return runInDurableObject(stub, (shard: TestQueueShard) => ({ ...shard.commits }));
 }
 
 describe("group commit of joins", () => {

@@ -6,9 +6,9 @@ import { errorBody } from "../../src/contract/errors.js";
 import { citizenKey, shardOf } from "../../src/edge/identity/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import { mintOperatorSession } from "../../src/edge/operators/operator-tokens.js";
-import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
+import type { TestQueueShard } from "../workers/test-queue-shard.js";
 
 export const config = edgeConfig(env);
 export const ORIGIN = "https://edge.test";
@@ -21,19 +21,20 @@ export function freshShard(shard = 0): ShardAddress {
   return { cohort: `t-${crypto.randomUUID().slice(0, 8)}`, shard };
 }
 
-export function stubOf(address: ShardAddress): DurableObjectStub<QueueShard> {
-  return shardStub(env, address);
+/** The shard as the test Worker binds it (wrangler.test.toml): the production object with the tests' clock and counters. */
+export function stubOf(address: ShardAddress): DurableObjectStub<TestQueueShard> {
+  return shardStub(env, address) as unknown as DurableObjectStub<TestQueueShard>;
 }
 
 /** Sets the object's clock: the tests' way to let minutes pass. */
-export async function setClock(stub: DurableObjectStub<QueueShard>, at: number): Promise<void> {
-  await runInDurableObject(stub, (shard: QueueShard) => {
-    shard.now = () => at;
+export async function setClock(stub: DurableObjectStub<TestQueueShard>, at: number): Promise<void> {
+  await runInDurableObject(stub, (shard: TestQueueShard) => {
+    shard.setClock(() => at);
   });
 }
 
-export async function callsOf(stub: DurableObjectStub<QueueShard>) {
-  return runInDurableObject(stub, (shard: QueueShard) => ({ ...shard.calls }));
+export async function callsOf(stub: DurableObjectStub<TestQueueShard>) {
+  return runInDurableObject(stub, (shard: TestQueueShard) => ({ ...shard.calls }));
 }
 
 /** A citizen as the identity provider knows them: an opaque subject, fresh for every call. */

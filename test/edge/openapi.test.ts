@@ -17,9 +17,6 @@ import { CLOSED_BIRTH_DATE, config, getStatus, idToken, join, ORIGIN, postJoin, 
 
 const DOC_URI = `${ORIGIN}/api/openapi.json`;
 
-// The fault suite's hook: a 404 like any unknown path unless FAULT_HOOKS is "on", which no deployment is.
-const UNDOCUMENTED = [/^\/__faults\//];
-
 let doc: OpenApiDocument;
 beforeAll(async () => {
   const res = await SELF.fetch(DOC_URI);
@@ -68,7 +65,7 @@ async function asOperator(path: string): Promise<Response> {
 describe("the document and the app's routes", () => {
   it("lists every route the edge registers, and nothing it does not", () => {
     const registered = createEdgeApp()
-      .routes.filter((r) => r.method !== "ALL" && !UNDOCUMENTED.some((skip) => skip.test(r.path)))
+      .routes.filter((r) => r.method !== "ALL")
       .map((r) => `${r.method} ${pathShape(r.path)}`);
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${pathShape(path)}`));
     expect(registered.length).toBeGreaterThan(15);

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseEdgeConfig } from "../../src/edge/config.js";
 import { cohortSeed, drawValue } from "../../src/edge/prequeue/draw.js";
 import { forgetDraws } from "../../src/edge/prequeue/published-draw.js";
-import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import type { JoinResult } from "../../src/edge/shard/rpc.js";
+import type { TestQueueShard } from "../workers/test-queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
 import { config, errorCode, freshPrequeueShard, getStatus, idToken, jwtParts, keyOf, ORIGIN, postJoin, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
 
@@ -114,9 +114,9 @@ describe("the opening of a pre-queue", () => {
   it("never admits a ticket that joined before the opening behind one that joined after, even with joins in flight across it", async () => {
     const stub = stubOf(freshPrequeueShard());
     // A clock that crosses the opening while joins are on their way: some land before it, some after.
-    await runInDurableObject(stub, (shard: QueueShard) => {
+    await runInDurableObject(stub, (shard: TestQueueShard) => {
       let reads = 0;
-      shard.now = () => (reads++ < 20 ? DURING_PREQUEUE : opensAt + 1_000);
+      shard.setClock(() => (reads++ < 20 ? DURING_PREQUEUE : opensAt + 1_000));
     });
     const citizens = await keys(30);
     const answers = await Promise.all(citizens.map((key) => stub.join(key)));

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { shardCap, shardRate } from "../../src/edge/shard/admission.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
+import type { TestQueueShard } from "../workers/test-queue-shard.js";
 import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { signTicket } from "../../src/edge/tokens/ticket.js";
 import { config, freshShard, getStatus, keyOf, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
@@ -163,7 +164,7 @@ describe("presence at the front of the line", () => {
     for (let i = 0; i < 100 && (await seenAt(near.seq)) === before; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await seenAt(near.seq)).toBe(now);
     expect(await seenAt(far.seq)).toBe(before);
-    const calls = await runInDurableObject(stub, (shard: QueueShard) => shard.calls.seen);
+    const calls = await runInDurableObject(stub, (shard: TestQueueShard) => shard.calls.seen);
     expect(calls).toBe(1);
   }, 30_000);
 });

@@ -1,8 +1,7 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_POLL_MS, MIN_POLL_MS } from "../../src/edge/queue/estimate.js";
-import { shardStub } from "../../src/edge/queue/shard-client.js";
-import { callsOf, config, identityInShard, join, ORIGIN, status } from "./helpers.js";
+import { callsOf, config, identityInShard, join, ORIGIN, status, stubOf } from "./helpers.js";
 
 const COHORT = "55-59";
 
@@ -21,7 +20,7 @@ describe("status polls", () => {
     for (const t of tickets.slice(12)) if ((await status(t)).state === "waiting") waiting.push(t);
     expect(waiting.length).toBeGreaterThanOrEqual(40);
 
-    const stubs = Array.from({ length: config.shards }, (_, s) => shardStub(env, { cohort: COHORT, shard: s }));
+    const stubs = Array.from({ length: config.shards }, (_, s) => stubOf({ cohort: COHORT, shard: s }));
     const before = await Promise.all(stubs.map(callsOf));
     const started = Date.now();
     const answers = await Promise.all(

@@ -28,12 +28,6 @@ import { ShardStore } from "./store.js";
  * this folder, and sets the next alarm.
  */
 export class QueueShard extends DurableObject<Env> {
-  /** The object's clock. Tests replace it to travel in time; the runtime's clock is used otherwise. */
-  now: () => number = () => Date.now();
-  /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
-  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0, seen: 0 };
-  /** Group commits made since the object started, and the joins they carried; the tests read it. */
-  readonly commits = { batches: 0, joins: 0 };
   private store!: ShardStore;
   private address: ShardAddress | null = null;
   private alarmAt: number | null = null;
@@ -44,6 +38,11 @@ export class QueueShard extends DurableObject<Env> {
     (keys) => this.writeJoins(keys),
     (batch) => this.scheduleAlarm(batch.snapshot),
   );
+
+  /** The object's clock: the runtime's. A test subclass overrides it to travel in time. */
+  protected now(): number {
+    return Date.now();
+  }
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,7 +59,6 @@ export class QueueShard extends DurableObject<Env> {
    * waits for the next group commit, which carries every join that arrived in the meantime.
    */
   join(citizenKey: string): Promise<JoinResult> {
-    this.calls.join++;
     return this.enter(citizenKey);
   }
 
@@ -74,7 +72,6 @@ export class QueueShard extends DurableObject<Env> {
 
   /** The shard's counters as the Worker caches them for answering polls without calling here. */
   async snapshot(): Promise<ShardSnapshot> {
-    this.calls.snapshot++;
     const now = this.now();
     const snapshot = this.store.atomically(() => snapshotAt(this.shard(), now));
     await this.scheduleAlarm(snapshot);
@@ -83,7 +80,6 @@ export class QueueShard extends DurableObject<Env> {
 
   /** Claims the pass of an admitted ticket (claim.ts). */
   async claim(seq: number, ticketId: string): Promise<ClaimResult> {
-    this.calls.claim++;
     const now = this.now();
     const { result, snapshot } = this.store.atomically(() => claimTicket(this.shard(), seq, ticketId, now));
     await this.scheduleAlarm(snapshot);
@@ -96,7 +92,6 @@ export class QueueShard extends DurableObject<Env> {
    * `used` the passes it forwarded requests for.
    */
   async complete(seq: number, ticketId: string, samples: readonly HealthSample[] = [], used: readonly TicketRef[] = []): Promise<{ completed: boolean }> {
-    this.calls.complete++;
     const now = this.now();
     const completed = this.store.atomically(() => {
       this.passesUsed(used, now);
@@ -109,7 +104,6 @@ export class QueueShard extends DurableObject<Env> {
 
   /** What the gate met since it last said, when no completion carried it: the origin's health, and the passes used. */
   async reportHealth(samples: readonly HealthSample[], used: readonly TicketRef[] = []): Promise<{ ratePerMinute: number }> {
-    this.calls.reportHealth++;
     const now = this.now();
     return this.store.atomically(() => {
       this.passesUsed(used, now);
@@ -122,7 +116,6 @@ export class QueueShard extends DurableObject<Env> {
    * that a crowd's polls never reach the object). One call carries what an isolate saw in about a second.
    */
   async seen(refs: readonly TicketRef[]): Promise<void> {
-    this.calls.seen++;
     const now = this.now();
     this.store.atomically(() => {
       for (const [seq, ticketId] of wellFormedRefs(refs)) this.store.markSeenIfHeld(seq, ticketId, now);
@@ -134,7 +127,6 @@ export class QueueShard extends DurableObject<Env> {
    * itself enough to place the pre-queue.
    */
   async draw(): Promise<ShardDraw> {
-    this.calls.draw++;
     const now = this.now();
     const { draw, snapshot } = this.store.atomically(() => {
       const snapshot = snapshotAt(this.shard(), now);
@@ -164,10 +156,7 @@ export class QueueShard extends DurableObject<Env> {
   /** Writes one batch of joins in one transaction (joins.ts); the group commit calls it once per batch. */
   protected writeJoins(citizenKeys: readonly string[]): JoinBatch {
     const now = this.now();
-    const batch = this.store.atomically(() => writeJoinBatch(this.shard(), citizenKeys, now));
-    this.commits.batches++;
-    this.commits.joins += citizenKeys.length;
-    return batch;
+    return this.store.atomically(() => writeJoinBatch(this.shard(), citizenKeys, now));
   }
 
   private enter(citizenKey: string): Promise<JoinResult> {
@@ -246,21 +235,5 @@ export class QueueShard extends DurableObject<Env> {
     }
     if (named && !recorded) this.store.recordAddress(named.cohort, named.shard);
     return named ?? recorded;
-  }
-
-  /**
-   * Test hook for the fault suite, reached only through src/edge/routes/faults.ts and refused unless
-   * FAULT_HOOKS is "on": shifts the object's clock by `clockOffsetMs` from the runtime's, or resets the
-   * object as an eviction does (`ctx.abort()`: calls in flight fail, the next call starts a new instance
-   * from SQLite, on the runtime's clock).
-   */
-  injectFault(fault: { clockOffsetMs: number } | { evict: true }): { now: number } {
-    if (this.env.FAULT_HOOKS !== "on") throw new Error("fault hooks are off");
-    if ("evict" in fault) this.ctx.abort("evicted by the fault suite");
-    else {
-      const offset = fault.clockOffsetMs;
-      this.now = offset === 0 ? () => Date.now() : () => Date.now() + offset;
-    }
-    return { now: this.now() };
   }
 }

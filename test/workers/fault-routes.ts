@@ -1,17 +1,18 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { fail, notFoundResponse } from "../../http/errors.js";
-import { jsonBody } from "../../http/json-body.js";
-import { isLoopbackHost } from "../../http/loopback.js";
-import { shardStub } from "../queue/shard-client.js";
+import { fail } from "../../src/http/errors.js";
+import { jsonBody } from "../../src/http/json-body.js";
+import { isLoopbackHost } from "../../src/http/loopback.js";
+import { shardStub } from "../../src/edge/queue/shard-client.js";
+import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
+import type { Fault, TestQueueShard } from "./test-queue-shard.js";
 
 /**
- * TEST HOOK, never for production: the fault suite (`npm run faults`, bench/faults/) reaches the
- * QueueShard objects of a running edge through these routes, to shift a shard's clock under it or evict
- * it with calls in flight. They exist only while the FAULT_HOOKS binding is "on" (wrangler.toml keeps it
- * "off"); otherwise every path here is the same 404 as any unknown path, so a deployment shows nothing.
- * Even when on, only a request from this machine is served: anything else is refused with a 403 and logged
- * loudly, since a hook that is on where strangers can reach it is a misconfiguration to fix now.
+ * The fault suite's hook (`npm run faults`, bench/faults/shard-faults.ts): it reaches the QueueShard
+ * objects of a running edge to shift a shard's clock under it or evict it with calls in flight. Mounted
+ * only by the test Worker (test/workers/edge-test.ts), never by the deployed one. Even there only a
+ * request from this machine is served: anything else is refused with a 403 and logged loudly, since a
+ * test Worker that strangers can reach is a misconfiguration to fix now.
  *
  *   POST /__faults/shards/{cohort}/{shard}/clock  {"offsetMs": n}  the shard's clock = runtime's + n
  *   POST /__faults/shards/{cohort}/{shard}/evict                    the shard resets, as in an eviction
@@ -27,33 +28,41 @@ const clockRequest = z.object({ offsetMs: z.number().int().min(-MAX_OFFSET_MS).m
 const address = z.object({ cohort: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), shard: z.coerce.number().int().min(0).max(1023) });
 
 faultRoutes.use("*", async (c, next) => {
-  if (c.env.FAULT_HOOKS !== "on") return notFoundResponse(c.req.method, new URL(c.req.url).pathname);
   const from = c.req.header("cf-connecting-ip") ?? "";
   const host = new URL(c.req.url).hostname;
   if (!LOOPBACK.test(from) || !isLoopbackHost(host)) {
-    console.error(`FAULT_HOOKS is "on" and a request from ${from || "an unknown address"} to ${host} reached /__faults: refused. Set FAULT_HOOKS = "off".`);
+    console.error(`the test Worker's fault hook was reached by ${from || "an unknown address"} at ${host}: refused. The test Worker must never be reachable from outside this machine.`);
     throw fail(403, "invalid_request", "fault hooks are for this machine only");
   }
   await next();
 });
 
-function shardOf(c: Context<{ Bindings: Env }>) {
+function shardOf(c: Context<{ Bindings: Env }>): ShardAddress {
   const parsed = address.safeParse({ cohort: c.req.param("cohort"), shard: c.req.param("shard") });
   if (!parsed.success) throw fail(400, "invalid_request", "expected /__faults/shards/{cohort}/{shard}/...");
   return parsed.data;
 }
 
+/** The shard as the test Worker binds it: the test subclass, whose hook the routes call. */
+function testShard(env: Env, shard: ShardAddress): DurableObjectStub<TestQueueShard> {
+  return shardStub(env, shard) as unknown as DurableObjectStub<TestQueueShard>;
+}
+
+function inject(env: Env, shard: ShardAddress, fault: Fault): Promise<{ now: number }> {
+  return testShard(env, shard).injectFault(fault);
+}
+
 faultRoutes.post("/shards/:cohort/:shard/clock", async (c) => {
   const shard = shardOf(c);
   const { offsetMs } = await jsonBody(c, clockRequest);
-  const { now } = await shardStub(c.env, shard).injectFault({ clockOffsetMs: offsetMs });
+  const { now } = await inject(c.env, shard, { clockOffsetMs: offsetMs });
   return c.json({ ...shard, offsetMs, shardNow: new Date(now).toISOString() });
 });
 
 faultRoutes.post("/shards/:cohort/:shard/evict", async (c) => {
   const shard = shardOf(c);
   try {
-    await shardStub(c.env, shard).injectFault({ evict: true });
+    await inject(c.env, shard, { evict: true });
   } catch {
     // The abort fails the very call that asked for it: that failure is the eviction having happened.
   }

@@ -1,0 +1,36 @@
+import { CountingQueueShard } from "./counting-queue-shard.js";
+
+/** What the fault suite can do to a shard (test/workers/fault-routes.ts). */
+export type Fault = { clockOffsetMs: number } | { evict: true };
+
+/**
+ * The QueueShard the tests and the fault suite run: the production object with its counters
+ * (CountingQueueShard), plus a clock the tests set and the fault suite's hook. Bound only by
+ * test/workers/wrangler.test.toml.
+ */
+export class TestQueueShard extends CountingQueueShard {
+  private clock: (() => number) | null = null;
+
+  /** Sets the object's clock, the tests' way to let minutes pass; null gives it the runtime's back. */
+  setClock(clock: (() => number) | null): void {
+    this.clock = clock;
+  }
+
+  protected override now(): number {
+    return this.clock ? this.clock() : super.now();
+  }
+
+  /**
+   * The fault suite's hook: shifts the object's clock by `clockOffsetMs` from the runtime's, or resets the
+   * object as an eviction does (`ctx.abort()`: calls in flight fail, the next call starts a new instance
+   * from SQLite, on the runtime's clock).
+   */
+  injectFault(fault: Fault): { now: number } {
+    if ("evict" in fault) this.ctx.abort("evicted by the fault suite");
+    else {
+      const offset = fault.clockOffsetMs;
+      this.setClock(offset === 0 ? null : () => Date.now() + offset);
+    }
+    return { now: this.now() };
+  }
+}
