@@ -80,6 +80,10 @@ export default defineConfig({
         test: { name: "idp", include: ["test/dev-idp/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 60_000 },
       },
       {
+        // What ships: the production bundle (`wrangler deploy --dry-run`) and the test Worker's configuration.
+        test: { name: "build", include: ["test/build/**/*.test.ts"], environment: "node", testTimeout: 120_000 },
+      },
+      {
         // The citizen's page in Debian's Chromium against the stack as `npm start` runs it.
         test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", testTimeout: 180_000, hookTimeout: 180_000 },
       },
