@@ -79,6 +79,28 @@ export function liveBooking(db: Database, citizenKey: string, cohort: string): P
 }
 
 /**
+ * Takes a seat in `slotId` within the caller's transaction, or throws `NoSeat` (rolling it all back) when
+ * the slot is full or does not exist. The row lock makes concurrent takers of one slot take turns; each
+ * re-reads `booked` after the previous one commits, so the last seat goes to exactly one of them.
+ */
+async function takeSeat(tx: Database, slotId: number): Promise<void> {
+  const [seat] = await tx
+    .update(slots)
+    .set({ booked: sql`${slots.booked} + 1` })
+    .where(and(eq(slots.id, slotId), lt(slots.booked, slots.capacity)))
+    .returning({ id: slots.id });
+  if (!seat) throw new NoSeat();
+}
+
+/** Gives a seat of `slotId` back within the caller's transaction, once the booking that held it has let go. */
+async function freeSeat(tx: Database, slotId: number): Promise<void> {
+  await tx
+    .update(slots)
+    .set({ booked: sql`${slots.booked} - 1` })
+    .where(eq(slots.id, slotId));
+}
+
+/**
  * Inserts the booking and takes a seat in one transaction; returns the new id, or undefined when the
  * pass or the citizen already holds a booking (the insert did nothing, so nothing needs undoing).
  */
@@ -92,14 +114,7 @@ async function insertBooking(db: Database, pass: PassClaims, slotId: number): Pr
       .onConflictDoNothing()
       .returning({ id: bookings.id });
     if (!inserted) return undefined;
-    // The row lock makes concurrent bookings of one slot take turns; each re-reads `booked` after the
-    // previous one commits, so the last seat goes to exactly one of them.
-    const [seat] = await tx
-      .update(slots)
-      .set({ booked: sql`${slots.booked} + 1` })
-      .where(and(eq(slots.id, slotId), lt(slots.booked, slots.capacity)))
-      .returning({ id: slots.id });
-    if (!seat) throw new NoSeat();
+    await takeSeat(tx, slotId);
     return inserted.id;
   });
 }
@@ -157,12 +172,7 @@ export async function cancelBooking(db: Database, pass: PassClaims, bookingId: s
       .set({ status: "cancelled" })
       .where(and(owned, eq(bookings.status, "booked")))
       .returning({ slotId: bookings.slotId });
-    if (cancelled) {
-      await tx
-        .update(slots)
-        .set({ booked: sql`${slots.booked} - 1` })
-        .where(eq(slots.id, cancelled.slotId));
-    }
+    if (cancelled) await freeSeat(tx, cancelled.slotId);
   });
   const booking = await findBooking(db, owned);
   return booking ? { kind: "cancelled", booking } : { kind: "not_found" };
@@ -172,9 +182,9 @@ type MoveVerdict = "moved" | "unchanged" | "cancelled" | "not_found";
 
 /**
  * Moves a live booking of the pass's citizen to `slotId` in one transaction: the seat in the new slot is
- * taken by the same conditional UPDATE that books, the old seat is freed and the booking points at the new
- * slot, or none of it happens. Moving to the slot it already has changes nothing. Another citizen's
- * booking is "not found", as for a cancel.
+ * taken as a booking takes it (`takeSeat`), the old seat is freed and the booking points at the new slot,
+ * or none of it happens. Moving to the slot it already has changes nothing. Another citizen's booking is
+ * "not found", as for a cancel.
  */
 export async function moveBooking(db: Database, pass: PassClaims, bookingId: string, slotId: number): Promise<MoveOutcome> {
   if (!UUID.test(bookingId)) return { kind: "not_found" };
@@ -196,28 +206,14 @@ export async function moveBooking(db: Database, pass: PassClaims, bookingId: str
       // The booking row before any slot row, as booking and cancelling also lock them, so no two of them
       // wait on each other in a circle.
       await tx.update(bookings).set({ slotId }).where(eq(bookings.id, bookingId));
-      const take = async () => {
-        const [seat] = await tx
-          .update(slots)
-          .set({ booked: sql`${slots.booked} + 1` })
-          .where(and(eq(slots.id, slotId), lt(slots.booked, slots.capacity)))
-          .returning({ id: slots.id });
-        if (!seat) throw new NoSeat();
-      };
-      const free = async () => {
-        await tx
-          .update(slots)
-          .set({ booked: sql`${slots.booked} - 1` })
-          .where(eq(slots.id, held.slotId));
-      };
       // Slot rows in ascending id order: two citizens moving in opposite directions between the same two
       // slots then queue on the first row instead of deadlocking (which Postgres would end with an error).
       if (slotId < held.slotId) {
-        await take();
-        await free();
+        await takeSeat(tx, slotId);
+        await freeSeat(tx, held.slotId);
       } else {
-        await free();
-        await take();
+        await freeSeat(tx, held.slotId);
+        await takeSeat(tx, slotId);
       }
       return "moved";
     });
