@@ -77,8 +77,10 @@ describe("the per-minute history", () => {
     const m0 = Math.floor(Date.now() / MINUTE) + 10;
     const t0 = m0 * MINUTE + 1_000;
     await setClock(stub, t0);
-    const keys = Array.from({ length: 5 }, (_, i) => `citizen-${address.cohort}-${i}`);
-    await Promise.all(keys.map((key) => stub.join(key)));
+    // One at a time, so each join is a group commit of its own and the second one's tick admits the first
+    // arrival at t0. Concurrent joins may all land in one commit, whose tick runs before they are written
+    // and sees an empty line: then nobody would be admitted until the snapshot below.
+    for (let i = 0; i < 5; i++) await stub.join(`citizen-${address.cohort}-${i}`);
     // Half a minute on, a second admission; the cap (2) stops a third.
     await setClock(stub, t0 + 30_000);
     await stub.snapshot();
