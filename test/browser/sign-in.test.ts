@@ -4,7 +4,7 @@ import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
 import { bookingResponse, slotsResponse, type Booking } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
-import { callCallback, CookieJar, idTokens, loginOverHttp, newPhone } from "./support/identity.js";
+import { callCallback, CookieJar, idTokens, loginOverHttp, newPhone, send } from "./support/identity.js";
 import { sleep, startStack, type Stack } from "./support/stack.js";
 
 /**
@@ -154,6 +154,30 @@ describe("signing in at the identity provider", () => {
     const refused = await callCallback(started.edgeJar, forged.href, "application/json");
     expect(refused.status).toBe(401);
     expect(refused.edgeCookies.wr_ticket).toBeUndefined();
+  });
+
+  it("refuses a callback that finds this browser's sign-in by its state's first characters but carries another state", async () => {
+    const started = await loginOverHttp(stack, newPhone(), OPEN_BIRTH, { stopBeforeCallback: true });
+    const state = new URL(started.callbackUrl).searchParams.get("state")!;
+    // The transaction's cookie is named after the state's first 16 characters. Keeping those and changing
+    // the last one, the sealed transaction is found and opened, and the code and PKCE verifier are this
+    // sign-in's own: only a comparison of the states (the edge's, or oauth4webapi's) can refuse it.
+    const transactionCookie = `wr_signin_${state.slice(0, 16)}`;
+    expect(Object.keys(started.edgeCookies)).toContain(transactionCookie);
+    const forged = new URL(started.callbackUrl);
+    forged.searchParams.set("state", `${state.slice(0, -1)}${state.endsWith("A") ? "B" : "A"}`);
+
+    const res = await send(started.edgeJar, forged.href, { accept: "application/json" });
+
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).code).toBe("invalid_identity");
+    expect(started.edgeJar.all().wr_ticket).toBeUndefined();
+    // As a browser navigates: back to the page, and the transaction cookie cleared, which the edge does
+    // only for a transaction it found.
+    const navigated = await callCallback(started.edgeJar, forged.href);
+    expect(navigated.location).toBe(edge("/?signin=invalid_identity"));
+    expect(navigated.edgeCookies[transactionCookie]).toBeUndefined();
+    expect(navigated.edgeCookies.wr_ticket).toBeUndefined();
   });
 
   it("refuses a code from another sign-in (its PKCE verifier and nonce are not this one's)", async () => {
