@@ -19,7 +19,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters } from "../../src/edge/shard/admission.js";
-import { estimateWait, observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/queue/estimate.js";
+import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/shard/snapshot.js";
+import { estimateWait } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
 import { chart } from "./svg.js";
 import { quantile, rng, spearman } from "./stats.js";

@@ -107,8 +107,8 @@ export const edgeBindings = z
     SHARDS: positiveInt("SHARDS").pipe(z.number().max(1024, "SHARDS must be at most 1024")),
     PASS_TTL_SECONDS: positiveInt("PASS_TTL_SECONDS"),
     CLAIM_WINDOW_SECONDS: positiveInt("CLAIM_WINDOW_SECONDS"),
-    // The page near the front asks every few seconds, and at least every 15 s (src/edge/queue/estimate.ts), so a
-    // window under 10 s would pass over people who are there.
+    // The page near the front asks every few seconds, and at least every 15 s
+    // (src/edge/queue/wait-estimate.ts), so a window under 10 s would pass over people who are there.
     PRESENCE_SECONDS: positiveInt("PRESENCE_SECONDS").pipe(z.number().min(10, "PRESENCE_SECONDS must be at least 10")),
     RETURN_WINDOW_SECONDS: positiveInt("RETURN_WINDOW_SECONDS"),
     PASS_IDLE_SECONDS: positiveInt("PASS_IDLE_SECONDS"),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, PAUSED_POLL_MS, type ShardSnapshot } from "../../src/edge/queue/estimate.js";
+import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, PAUSED_POLL_MS } from "../../src/edge/queue/wait-estimate.js";
+import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 
 /**
  * The wait range a citizen is told, exactly: the low end is the configured rate's promise, the high end

@@ -1,7 +1,8 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { burstFor, shardCap, shardRate } from "../../src/edge/shard/admission.js";
-import { EXTRAPOLATION_HORIZON_MS, extrapolate, type ShardSnapshot } from "../../src/edge/queue/estimate.js";
+import { EXTRAPOLATION_HORIZON_MS, extrapolate } from "../../src/edge/queue/extrapolate.js";
+import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { ticketStatus } from "../../src/edge/queue/status.js";
 import { cachedSnapshot, forgetSnapshots, REFRESH_TIMEOUT_MS, SNAPSHOT_TTL_MS } from "../../src/edge/queue/shard-client.js";
 import type { TicketFields } from "../../src/edge/tokens/ticket.js";

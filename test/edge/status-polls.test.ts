@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { MAX_POLL_MS, MIN_POLL_MS } from "../../src/edge/queue/estimate.js";
+import { MAX_POLL_MS, MIN_POLL_MS } from "../../src/edge/queue/wait-estimate.js";
 import { callsOf, config, identityInShard, join, ORIGIN, status, stubOf } from "./helpers.js";
 
 const COHORT = "55-59";

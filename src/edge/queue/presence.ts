@@ -1,5 +1,6 @@
 import { burstFor } from "../shard/admission.js";
-import { fastestRate, soonestTurns, type ShardSnapshot } from "./estimate.js";
+import type { ShardSnapshot } from "../shard/snapshot.js";
+import { fastestRate, soonestTurns } from "./wait-estimate.js";
 import { ShardMailbox } from "./shard-mailbox.js";
 
 /**
@@ -7,7 +8,7 @@ import { ShardMailbox } from "./shard-mailbox.js";
  * PRESENCE_SECONDS when it is reached, so the shard must hear of the polls of the people it is about to
  * reach, and only of those: a crowd's polls stay at the edge. A poll is passed on when the ticket's turn
  * can come within two presence windows; the page near the front polls every quarter of its soonest wait
- * (src/edge/queue/estimate.ts), so from then on it is heard well within every window.
+ * (src/edge/queue/wait-estimate.ts), so from then on it is heard well within every window.
  */
 
 /** A shard hears who was here from this isolate at most this often. */

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { fail } from "../../http/errors.js";
 import { originHealthView } from "../origin-health/autopilot.js";
-import type { ShardSnapshot } from "./estimate.js";
+import type { ShardSnapshot } from "../shard/snapshot.js";
 import { readLocation, writeLocation } from "../location-cache.js";
 import type { JoinResult } from "../shard/rpc.js";
 import { shardName, type ShardAddress } from "./shard-name.js";

@@ -1,7 +1,9 @@
 import type { QueueStatus } from "../../contract/queue.js";
 import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "../config.js";
 import { cohortSeed, drawValue, rankOf } from "../prequeue/draw.js";
-import { estimateWait, extrapolate, fastestRate, MAX_POLL_MS, MIN_POLL_MS, type ShardSnapshot } from "./estimate.js";
+import type { ShardSnapshot } from "../shard/snapshot.js";
+import { estimateWait, fastestRate, MAX_POLL_MS, MIN_POLL_MS } from "./wait-estimate.js";
+import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
 import { shardDraw } from "../prequeue/published-draw.js";

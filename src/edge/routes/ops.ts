@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { CohortHistory, OpsQueue } from "../../contract/ops.js";
 import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
-import { PACE_MINUTES, type ShardSnapshot } from "../queue/estimate.js";
+import { PACE_MINUTES, type ShardSnapshot } from "../shard/snapshot.js";
 import { HISTORY_MINUTES, type ShardMinute } from "../shard/history.js";
 import { cachedSnapshot, callShard, shardStub } from "../queue/shard-client.js";
 

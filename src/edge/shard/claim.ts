@@ -1,5 +1,5 @@
 import { passExpiry } from "./admission.js";
-import type { ShardSnapshot } from "../queue/estimate.js";
+import type { ShardSnapshot } from "./snapshot.js";
 import { snapshotOf, tick, type Shard } from "./line.js";
 import type { ClaimResult } from "./rpc.js";
 import { passTimes, ticketState, wasAway } from "./ticket-state.js";

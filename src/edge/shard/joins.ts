@@ -1,5 +1,5 @@
 import { citizenTag, newTicketId } from "../identity/citizen-key.js";
-import type { ShardSnapshot } from "../queue/estimate.js";
+import type { ShardSnapshot } from "./snapshot.js";
 import type { Outcome, Written } from "./group-commit.js";
 import { snapshotOf, tick, type Shard } from "./line.js";
 import type { JoinResult } from "./rpc.js";

@@ -4,7 +4,7 @@ import { edgeConfig } from "../config.js";
 import type { HealthSample } from "../origin-health/autopilot.js";
 import { LatencyRing } from "../origin-health/origin-health.js";
 import { cohortSeed, drawValue } from "../prequeue/draw.js";
-import type { ShardSnapshot } from "../queue/estimate.js";
+import type { ShardSnapshot } from "./snapshot.js";
 import { parseShardName, type ShardAddress } from "../queue/shard-name.js";
 import { shardPolicy, snapshotAt, tick, type Shard } from "./line.js";
 import { stepAutopilot, usableSamples } from "./autopilot-feed.js";

@@ -1,4 +1,4 @@
-import type { ShardSnapshot } from "../queue/estimate.js";
+import type { ShardSnapshot } from "./snapshot.js";
 
 /** What crosses the RPC between the Worker and a QueueShard, besides the snapshot and the draw. */
 
