@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "../../src/http/body-limit.js";
-import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { newTicketId } from "../../src/edge/tokens/ticket.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
 import { config, errorCode, ORIGIN, postJoin } from "./helpers.js";
 

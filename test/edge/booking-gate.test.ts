@@ -1,6 +1,6 @@
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { newTicketId } from "../../src/edge/tokens/ticket.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { callsOf, config, errorCode, identityInShard, join, jwtParts, OPEN_BIRTH_DATE, ORIGIN, status, stubOf } from "./helpers.js";

@@ -2,7 +2,8 @@ import { SELF } from "cloudflare:test";
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { base64url, citizenKey, shardOf } from "../../src/edge/identity/citizen-key.js";
+import { base64url } from "../../src/edge/base64url.js";
+import { citizenKey, shardOf } from "../../src/edge/identity/citizen-key.js";
 import { verifyIdToken } from "../../src/edge/identity/id-token.js";
 import { config, encodePart, errorCode, idToken, jwtParts, keyOf, OPEN_BIRTH_DATE, ORIGIN, postJoin, randomAddress, randomIdentity } from "./helpers.js";
 

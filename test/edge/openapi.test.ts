@@ -3,7 +3,7 @@ import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpMethod, JsonSchema, OpenApiDocument } from "../../src/contract/openapi.js";
 import { createEdgeApp } from "../../src/edge/app.js";
-import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { newTicketId } from "../../src/edge/tokens/ticket.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
 import { mintOperatorSession } from "../../src/edge/operators/operator-tokens.js";
 import { CLOSED_BIRTH_DATE, config, getStatus, idToken, join, ORIGIN, postJoin, randomIdentity } from "./helpers.js";

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { newTicketId } from "../../src/edge/tokens/ticket.js";
 import { forgetOriginHealth } from "../../src/edge/origin-health/origin-health.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
 import { config, errorCode, ORIGIN } from "./helpers.js";

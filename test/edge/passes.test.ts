@@ -3,7 +3,7 @@ import { createLocalJWKSet, generateKeyPair, importJWK, SignJWT, type JWK, type 
 import { describe, expect, it } from "vitest";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../src/contract/errors.js";
 import { checkPass, PASS_REQUIRED_CLAIMS } from "../../src/contract/pass.js";
-import { newTicketId } from "../../src/edge/identity/citizen-key.js";
+import { newTicketId } from "../../src/edge/tokens/ticket.js";
 import { signPass, verifyPass } from "../../src/edge/tokens/pass.js";
 import { config, encodePart, errorCode, jwtParts, ORIGIN } from "./helpers.js";
 

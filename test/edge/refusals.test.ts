@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import fc from "fast-check";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { ticketSigningKey } from "../../src/edge/identity/citizen-key.js";
+import { ticketSigningKey } from "../../src/edge/tokens/ticket.js";
 import { TICKET_AUDIENCE } from "../../src/edge/tokens/ticket.js";
 import { CLOSED_BIRTH_DATE, config, encodePart, errorCode, getStatus, idToken, join, jwtParts, OPEN_BIRTH_DATE, ORIGIN, postJoin, randomIdentity } from "./helpers.js";
 

@@ -1,7 +1,7 @@
 import { EncryptJWT, jwtDecrypt } from "jose";
 import * as oauth from "oauth4webapi";
 import { z } from "zod";
-import { loginStateKey } from "./citizen-key.js";
+import { derivedKey } from "./citizen-secret.js";
 import type { IdentityProviderConfig } from "../config.js";
 
 /**
@@ -117,6 +117,11 @@ export async function finishSignIn(idp: IdentityProviderConfig, transaction: Sig
     if (err instanceof oauth.ResponseBodyError && err.status >= 500) throw new SignInFailure("unavailable", "the identity provider is in trouble");
     throw new SignInFailure("refused", "the identity provider did not confirm this sign-in");
   }
+}
+
+/** The key that encrypts a sign-in in progress (state, nonce, PKCE verifier) into its cookie. */
+function loginStateKey(secret: string): Promise<Uint8Array> {
+  return derivedKey(secret, "loginStateKey");
 }
 
 /** Seals a transaction for its cookie: encrypted and authenticated (A256GCM), so it can be neither read nor forged. */

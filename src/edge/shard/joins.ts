@@ -1,4 +1,5 @@
-import { citizenTag, newTicketId } from "../identity/citizen-key.js";
+import { citizenTag } from "../identity/citizen-key.js";
+import { newTicketId } from "../tokens/ticket.js";
 import type { ShardSnapshot } from "./snapshot.js";
 import type { Outcome, Written } from "./group-commit.js";
 import { snapshotOf, tick, type Shard } from "./line.js";

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { citizenTag, newTicketId } from "../identity/citizen-key.js";
+import { citizenTag } from "../identity/citizen-key.js";
+import { newTicketId } from "../tokens/ticket.js";
 import { edgeConfig } from "../config.js";
 import type { HealthSample } from "../origin-health/autopilot.js";
 import { LatencyRing } from "../origin-health/origin-health.js";

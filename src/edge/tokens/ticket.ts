@@ -1,7 +1,8 @@
 import { jwtVerify } from "jose";
 import type { z } from "zod";
 import { passClaims } from "../../contract/pass.js";
-import { base64url, ticketSigningKey } from "../identity/citizen-key.js";
+import { base64url } from "../base64url.js";
+import { derivedKey } from "../identity/citizen-secret.js";
 import type { EdgeConfig } from "../config.js";
 import { joseCode } from "./pass.js";
 
@@ -24,6 +25,29 @@ export const TICKET_TTL_SECONDS = 7 * 24 * 3600;
 export const ticketClaims = passClaims.pick({ sub: true, jti: true, cohort: true, shard: true, seq: true, iat: true, exp: true }).partial({ seq: true });
 export type TicketClaims = z.infer<typeof ticketClaims>;
 export type TicketFields = Omit<TicketClaims, "iat" | "exp">;
+
+/** A fresh random ticket id, also the pass's `jti` and so the booking's idempotency key. */
+export function newTicketId(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+const ticketKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The symmetric key that signs queue tickets; tickets are read only by the edge, so HMAC suffices.
+ * Derived and imported once per isolate and secret: every join signs a ticket and every poll verifies
+ * one, and handing jose raw bytes would import them again each time.
+ */
+export function ticketSigningKey(secret: string): Promise<CryptoKey> {
+  let key = ticketKeys.get(secret);
+  if (!key) {
+    key = derivedKey(secret, "ticketSigningKey").then((raw) =>
+      crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
+    );
+    ticketKeys.set(secret, key);
+  }
+  return key;
+}
 
 const encoder = new TextEncoder();
 const TICKET_HEADER = base64url(encoder.encode(JSON.stringify({ alg: TICKET_ALG, typ: "ticket+jwt" })));
