@@ -22,7 +22,7 @@
  *   (a lapse) until PASS_IDLE_SECONDS after its claim.
  * - The autopilot: every shard runs the controller on the samples of the bookings of its own citizens,
  *   every second, and admits at the rate it says; off, the shard admits at its share of ADMIT_PER_MINUTE.
- * - The gate's breaker, with the autopilot on (src/edge/origin-health/origin-health.ts, the very class): each request
+ * - The gate's breaker, with the autopilot on (src/edge/origin-health/breaker.ts, the very class): each request
  *   reaches one of the replay's isolates (locations x isolates per location) at random, and each isolate
  *   has its own breaker, as in workerd. A request its isolate's open breaker refuses never reaches the
  *   origin: the citizen is told the designed 503 with the breaker's Retry-After and comes back after it plus
@@ -35,7 +35,8 @@ import { join } from "node:path";
 import { shardRate } from "../src/edge/shard/admission.js";
 import { autopilotStep, initialAutopilot, shardAutopilotConfig, type AutopilotConfig, type AutopilotState, type HealthSample } from "../src/edge/origin-health/autopilot.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../src/contract/errors.js";
-import { ORIGIN_TIMEOUT_MS, OriginBreaker } from "../src/edge/origin-health/origin-health.js";
+import { OriginBreaker } from "../src/edge/origin-health/breaker.js";
+import { ORIGIN_TIMEOUT_MS } from "../src/edge/origin-health/outcome.js";
 import { simulate, type OriginHooks, type SimulationReport } from "./lib/replay.js";
 import { COHORTS_2021, type SimulationOptions } from "./lib/replay-options.js";
 import { quantile, rng } from "./lib/stats.js";

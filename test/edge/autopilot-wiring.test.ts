@@ -1,10 +1,10 @@
 import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DECISION_MS, MIN_SAMPLES, readAutopilotState, type HealthSample } from "../../src/edge/origin-health/autopilot.js";
-import { BREAKER_FIRST_PROBE_MS, forgetOriginHealth } from "../../src/edge/origin-health/origin-health.js";
+import { BREAKER_FIRST_PROBE_MS } from "../../src/edge/origin-health/breaker.js";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
-import { asOperator, callsOf, config, freshShard, identityInShard, join, ORIGIN, setClock, status, stubOf } from "./helpers.js";
+import { asOperator, callsOf, config, forgetOriginHealth, freshShard, identityInShard, join, ORIGIN, setClock, status, stubOf } from "./helpers.js";
 
 /**
  * The autopilot wired into the shards and the gate: health samples reach the citizen's shard, its rate in

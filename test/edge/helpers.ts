@@ -6,6 +6,8 @@ import { errorBody } from "../../src/contract/errors.js";
 import { citizenKey, shardOf } from "../../src/edge/identity/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import { mintOperatorSession } from "../../src/edge/operators/operator-tokens.js";
+import { originBreaker } from "../../src/edge/origin-health/breaker.js";
+import { forgetSamples } from "../../src/edge/origin-health/sample-buffer.js";
 import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
@@ -15,6 +17,12 @@ export const ORIGIN = "https://edge.test";
 /** A birth date in the open test cohort (55-59) and one in the cohort that opens in 2099. */
 export const OPEN_BIRTH_DATE = "1964-05-17";
 export const CLOSED_BIRTH_DATE = "1970-01-02";
+
+/** Forgets this isolate's held health samples, report times and the breaker's history: each test starts clean. */
+export function forgetOriginHealth(): void {
+  forgetSamples();
+  originBreaker.reset();
+}
 
 /** A shard of a cohort no other test uses, so tests never share a line. */
 export function freshShard(shard = 0): ShardAddress {

@@ -6,14 +6,10 @@ import {
   BREAKER_MIN_FAILURES,
   BREAKER_RAMP_STEP_MS,
   BREAKER_WINDOW_MS,
-  holdSample,
-  MAX_PENDING_PER_SHARD,
   OriginBreaker,
-  outcomeOf,
-  reportDue,
-  REPORT_INTERVAL_MS,
-  takeSamples,
-} from "../../src/edge/origin-health/origin-health.js";
+} from "../../src/edge/origin-health/breaker.js";
+import { outcomeOf } from "../../src/edge/origin-health/outcome.js";
+import { holdSample, MAX_PENDING_PER_SHARD, reportDue, REPORT_INTERVAL_MS, takeSamples } from "../../src/edge/origin-health/sample-buffer.js";
 
 /**
  * The gate's circuit breaker and sample buffer, on their own clock: when the breaker opens and closes, how

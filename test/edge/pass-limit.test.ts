@@ -1,9 +1,8 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newTicketId } from "../../src/edge/tokens/ticket.js";
-import { forgetOriginHealth } from "../../src/edge/origin-health/origin-health.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
-import { config, errorCode, ORIGIN } from "./helpers.js";
+import { config, errorCode, forgetOriginHealth, ORIGIN } from "./helpers.js";
 
 /**
  * One client cannot take booking down for the others: requests per pass through the gate are limited

@@ -1,10 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newTicketId } from "../../src/edge/tokens/ticket.js";
-import { forgetOriginHealth } from "../../src/edge/origin-health/origin-health.js";
 import { signPass } from "../../src/edge/tokens/pass.js";
 import { SLOTS_TTL_MS } from "../../src/edge/gate/slot-cache.js";
-import { config, errorCode, ORIGIN } from "./helpers.js";
+import { config, errorCode, forgetOriginHealth, ORIGIN } from "./helpers.js";
 
 /**
  * Slot availability served from the edge's cache: many citizens reading the same (region, date) within the

@@ -1,5 +1,5 @@
 import { autopilotStep, initialAutopilot, ORIGIN_OUTCOMES, readAutopilotState, shardAutopilotConfig, type AutopilotState, type HealthSample } from "../origin-health/autopilot.js";
-import { MAX_PENDING_PER_SHARD } from "../origin-health/origin-health.js";
+import { MAX_PENDING_PER_SHARD } from "../origin-health/sample-buffer.js";
 import type { EdgeConfig } from "../config.js";
 import type { ShardStore } from "./store.js";
 

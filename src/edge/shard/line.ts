@@ -1,7 +1,7 @@
 import { admissionDeadline, advance, shardCap, shardRate, type LineView, type ShardCounters, type ShardPolicy } from "./admission.js";
 import { cohortPolicy, type EdgeConfig } from "../config.js";
 import { observedPace, PACE_MINUTES, shardSnapshot, type ShardSnapshot } from "./snapshot.js";
-import type { LatencyRing } from "../origin-health/origin-health.js";
+import type { LatencyRing } from "../origin-health/latency-ring.js";
 import type { ShardAddress } from "../queue/shard-name.js";
 import { stepAutopilot } from "./autopilot-feed.js";
 import { recordMinute } from "./history.js";

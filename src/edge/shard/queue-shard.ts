@@ -3,7 +3,7 @@ import { citizenTag } from "../identity/citizen-key.js";
 import { newTicketId } from "../tokens/ticket.js";
 import { edgeConfig } from "../config.js";
 import type { HealthSample } from "../origin-health/autopilot.js";
-import { LatencyRing } from "../origin-health/origin-health.js";
+import { LatencyRing } from "../origin-health/latency-ring.js";
 import { cohortSeed, drawValue } from "../prequeue/draw.js";
 import type { ShardSnapshot } from "./snapshot.js";
 import { parseShardName, type ShardAddress } from "../queue/shard-name.js";

@@ -1,83 +1,10 @@
-import type { HealthSample, OriginOutcome } from "./autopilot.js";
+import type { OriginOutcome } from "./autopilot.js";
 
 /**
- * The gate's side of the origin's health, per isolate: the samples waiting to reach each citizen's shard,
- * and a circuit breaker that stops forwarding to an origin this isolate has just seen failing. Nothing
- * here is shared between isolates or requests by promise: only plain maps, read and written synchronously,
- * since workerd cancels a request that waits on another request's promise.
+ * The gate's circuit breaker: it stops forwarding to an origin this isolate has just seen failing, and
+ * lets it back in gradually. Per isolate, its state read and written synchronously, so no request ever
+ * waits on another's promise (workerd cancels such a wait).
  */
-
-/**
- * The gate's answer from the origin must come within this, or the citizen is told to retry (keeping pass
- * and place) and the request counts as a "timeout". The replay's modelled origin times out the same.
- */
-export const ORIGIN_TIMEOUT_MS = 8_000;
-
-/** What one forwarded request tells about the origin: its outcome from the status (or no answer). */
-export function outcomeOf(status: number | "timeout" | "unreachable"): OriginOutcome {
-  if (status === "timeout") return "timeout";
-  // A fetch that failed outright and the origin's own 503 both mean "not serving now": a full pool, a
-  // restart. Other 5xx are the origin failing at the work itself.
-  if (status === "unreachable" || status === 503) return "unavailable";
-  return status >= 500 ? "5xx" : "ok";
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Samples on their way to the shards.
-
-/**
- * Samples held per shard until the next call to that shard carries them. Bounded: an isolate that cannot
- * reach a shard for a while keeps the newest, since the controller judges the present, not a backlog.
- */
-export const MAX_PENDING_PER_SHARD = 256;
-/** Bounds the map itself: an isolate serving every shard of every cohort holds at most this many. */
-const MAX_SHARDS_PENDING = 4_096;
-/** A shard hears from this isolate on its own (`reportHealth`) at most this often. */
-export const REPORT_INTERVAL_MS = 1_000;
-
-const pending = new Map<string, HealthSample[]>();
-const reportedAt = new Map<string, number>();
-
-/** Holds a sample for the shard named `shard` (its `shardName`). */
-export function holdSample(shard: string, sample: HealthSample): void {
-  let held = pending.get(shard);
-  if (!held) {
-    if (pending.size >= MAX_SHARDS_PENDING) pending.delete(pending.keys().next().value!);
-    held = [];
-    pending.set(shard, held);
-  }
-  held.push(sample);
-  if (held.length > MAX_PENDING_PER_SHARD) held.splice(0, held.length - MAX_PENDING_PER_SHARD);
-}
-
-/** Takes every sample held for the shard, to send with a call to it; the caller owns them from now on. */
-export function takeSamples(shard: string): HealthSample[] {
-  const held = pending.get(shard) ?? [];
-  pending.delete(shard);
-  return held;
-}
-
-/**
- * Whether this request should carry the shard's held samples in a call of its own: some are held and the
- * isolate has not reported to that shard within REPORT_INTERVAL_MS. Marks the report as made, so of many
- * requests at once only one calls.
- */
-export function reportDue(shard: string, now: number): boolean {
-  if (!pending.has(shard)) return false;
-  const last = reportedAt.get(shard);
-  if (last !== undefined && now - last < REPORT_INTERVAL_MS && now >= last) return false;
-  if (reportedAt.size >= MAX_SHARDS_PENDING && last === undefined) reportedAt.delete(reportedAt.keys().next().value!);
-  reportedAt.set(shard, now);
-  return true;
-}
-
-/** Puts samples back after a call that should have carried them failed (the newest are kept, as above). */
-export function returnSamples(shard: string, samples: readonly HealthSample[]): void {
-  for (const sample of samples) holdSample(shard, sample);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The circuit breaker.
 
 /**
  * The breaker judges the requests of the last this long. Long, because an isolate's share of a crowd is
@@ -267,44 +194,3 @@ export class OriginBreaker {
  * same origin, so a failure seen through one shard's citizen is news for all of them.
  */
 export const originBreaker = new OriginBreaker();
-
-/** Forgets held samples, report times and the breaker's history (tests only: each starts clean). */
-export function forgetOriginHealth(): void {
-  pending.clear();
-  reportedAt.clear();
-  originBreaker.reset();
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Recent latency, kept by each shard for the ops view.
-
-/** The last RING_SIZE latencies a shard heard about; enough for a p95 that moves with the origin. */
-const RING_SIZE = 200;
-
-export class LatencyRing {
-  private readonly values: number[] = [];
-  private next = 0;
-  /** The p95 of `values` as they are; undefined once a sample arrives. Every snapshot asks, few calls add. */
-  private p95Cached: number | null | undefined;
-
-  add(samples: readonly HealthSample[]): void {
-    if (samples.length > 0) this.p95Cached = undefined;
-    for (const s of samples) {
-      if (this.values.length < RING_SIZE) this.values.push(s.latencyMs);
-      else this.values[this.next] = s.latencyMs;
-      this.next = (this.next + 1) % RING_SIZE;
-    }
-  }
-
-  get size(): number {
-    return this.values.length;
-  }
-
-  /** The 95th percentile (nearest rank), or null with no samples. */
-  p95(): number | null {
-    if (this.p95Cached !== undefined) return this.p95Cached;
-    if (this.values.length === 0) return (this.p95Cached = null);
-    const sorted = [...this.values].sort((a, b) => a - b);
-    return (this.p95Cached = Math.round(sorted[Math.ceil(0.95 * sorted.length) - 1]!));
-  }
-}
