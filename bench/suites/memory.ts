@@ -7,7 +7,7 @@
  *    so the ratio is what indexes, the other columns and SQLite's pages add.
  * b) Edge isolate memory with 1,000 cached shard snapshots: the workerd isolate's V8 heap in use (read
  *    through its inspector after a full GC) with 1,000 snapshots put through the real `remember` of
- *    src/edge/queue/shard-client.ts, minus with the cache empty. Baseline: the same 1,000 snapshot objects in a
+ *    src/edge/queue/snapshot-cache.ts, minus with the cache empty. Baseline: the same 1,000 snapshot objects in a
  *    plain array. Also the isolate's whole heap with the cache full.
  */
 import { Citizens, getJson, joinLoad } from "../lib/edge-client.js";
@@ -82,7 +82,7 @@ export const memory: Suite = {
       method:
         `SQLite: the QueueShard's ctx.storage.sql.databaseSize (read by a probe RPC of bench/workers/edge-bench.ts) before and after ${tickets} joins ` +
         `into one shard through HTTP (autocannon, separate process; one citizen's id_token per join). Isolate: workerd's V8 heap in use for the edge isolate, read through its inspector ` +
-        `(Runtime.getHeapUsage after the full GC of a heap snapshot), with ${SNAPSHOTS} snapshots put through src/edge/queue/shard-client.ts's remember(), ` +
+        `(Runtime.getHeapUsage after the full GC of a heap snapshot), with ${SNAPSHOTS} snapshots put through src/edge/queue/snapshot-cache.ts's remember(), ` +
         "against the same snapshot objects held in a plain array.",
       settings: { tickets, snapshots: SNAPSHOTS },
       figures: [

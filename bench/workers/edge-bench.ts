@@ -17,7 +17,7 @@ import { createEdgeApp } from "../../src/edge/app.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { signPass, verifyPass, type PassFields } from "../../src/edge/tokens/pass.js";
-import { forgetSnapshots, remember } from "../../src/edge/queue/shard-client.js";
+import { forgetSnapshots, remember } from "../../src/edge/queue/snapshot-cache.js";
 import { shardName } from "../../src/edge/queue/shard-name.js";
 import { CountingQueueShard } from "../../test/workers/counting-queue-shard.js";
 

@@ -2,9 +2,10 @@ import type { z } from "zod";
 
 /**
  * The location's cache (the Workers Cache API), shared by every isolate of a data center, for what the edge
- * keeps about a second: the queue snapshots (shard-client.ts) and slot availability (slot-cache.ts). It is
- * absent outside workerd, a no-op on workers.dev and in previews, and may throw; each of those leaves the
- * isolate's own cache to do the job, so a failure here is logged and read as a miss, never an error.
+ * keeps about a second: the queue snapshots (queue/snapshot-cache.ts) and slot availability
+ * (gate/slot-cache.ts). It is absent outside workerd, a no-op on workers.dev and in previews, and may throw;
+ * each of those leaves the isolate's own cache to do the job, so a failure here is logged and read as a
+ * miss, never an error.
  */
 function locationCache(): Cache | undefined {
   try {

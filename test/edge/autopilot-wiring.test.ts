@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { DECISION_MS, MIN_SAMPLES, readAutopilotState, type HealthSample } from "../../src/edge/origin-health/autopilot.js";
 import { BREAKER_FIRST_PROBE_MS } from "../../src/edge/origin-health/breaker.js";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
-import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
+import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
 import { asOperator, callsOf, config, forgetOriginHealth, freshShard, identityInShard, join, ORIGIN, setClock, status, stubOf } from "./helpers.js";
 
 /**

@@ -1,7 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
-import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
+import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
 import { asOperator, config, errorCode, freshShard, join, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number }

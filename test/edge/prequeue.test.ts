@@ -5,7 +5,7 @@ import { cohortSeed, drawValue } from "../../src/edge/prequeue/draw.js";
 import { forgetDraws } from "../../src/edge/prequeue/published-draw.js";
 import type { JoinResult } from "../../src/edge/shard/rpc.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
-import { forgetSnapshots } from "../../src/edge/queue/shard-client.js";
+import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
 import { config, errorCode, freshPrequeueShard, getStatus, idToken, jwtParts, keyOf, ORIGIN, postJoin, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
 
 const { opensAt, prequeueOpensAt } = PREQUEUE_OPENED;

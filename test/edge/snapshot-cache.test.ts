@@ -4,7 +4,7 @@ import { burstFor, shardCap, shardRate } from "../../src/edge/shard/admission.js
 import { EXTRAPOLATION_HORIZON_MS, extrapolate } from "../../src/edge/queue/extrapolate.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { ticketStatus } from "../../src/edge/queue/status.js";
-import { cachedSnapshot, forgetSnapshots, REFRESH_TIMEOUT_MS, SNAPSHOT_TTL_MS } from "../../src/edge/queue/shard-client.js";
+import { cachedSnapshot, forgetSnapshots, REFRESH_TIMEOUT_MS, SNAPSHOT_TTL_MS } from "../../src/edge/queue/snapshot-cache.js";
 import type { TicketFields } from "../../src/edge/tokens/ticket.js";
 import { callsOf, config, freshShard, getStatus, join, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
 

@@ -6,8 +6,8 @@ import { readLocation, writeLocation } from "../location-cache.js";
  * Slot availability (`GET /api/slots`) as the edge serves it: one answer per (region, date), kept about a
  * second per isolate and per location (the Cache API), so a surge of admitted citizens costs the origin
  * about one read per key per second per location instead of one per citizen. The same pattern as the
- * queue snapshots (shard-client.ts): a stale answer is served while exactly one request refreshes it, no
- * request ever awaits a promise another request created (workerd cancels such a wait when the other
+ * queue snapshots (queue/snapshot-cache.ts): a stale answer is served while exactly one request refreshes
+ * it, no request ever awaits a promise another request created (workerd cancels such a wait when the other
  * request ends first), and a cold isolate's first requests wait briefly on their own timers for the one
  * read filling it. Availability a second old is what a person sees anyway by the time they tap a slot;
  * the booking itself is never cached, and the origin refuses a full slot (409 `slot_full`).

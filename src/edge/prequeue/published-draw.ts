@@ -1,6 +1,7 @@
 import type { ShardDraw } from "../shard/prequeue.js";
 import type { ShardAddress } from "../queue/shard-name.js";
-import { callShard, shardStub, SNAPSHOT_TTL_MS } from "../queue/shard-client.js";
+import { callShard, shardStub } from "../queue/shard-client.js";
+import { SNAPSHOT_TTL_MS } from "../queue/snapshot-cache.js";
 import { shardName } from "../queue/shard-name.js";
 
 /**

@@ -7,7 +7,8 @@ import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
 import { shardDraw } from "../prequeue/published-draw.js";
-import { cachedSnapshot, callShard, remember, shardStub } from "./shard-client.js";
+import { callShard, shardStub } from "./shard-client.js";
+import { cachedSnapshot, remember } from "./snapshot-cache.js";
 import { shardName } from "./shard-name.js";
 import type { TicketFields } from "../tokens/ticket.js";
 

@@ -5,7 +5,8 @@ import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
 import { PACE_MINUTES, type ShardSnapshot } from "../shard/snapshot.js";
 import { HISTORY_MINUTES, type ShardMinute } from "../shard/history.js";
-import { cachedSnapshot, callShard, shardStub } from "../queue/shard-client.js";
+import { callShard, shardStub } from "../queue/shard-client.js";
+import { cachedSnapshot } from "../queue/snapshot-cache.js";
 
 /**
  * What operators watch while a cohort drains: per cohort, the line, admissions and the active count

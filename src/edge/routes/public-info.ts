@@ -5,7 +5,7 @@ import { cohortIsOpen, edgeConfig } from "../config.js";
 import { cohortSeed, drawCommitment } from "../prequeue/draw.js";
 import { publicJwks } from "../tokens/pass.js";
 import { shardDraw } from "../prequeue/published-draw.js";
-import { cachedSnapshot } from "../queue/shard-client.js";
+import { cachedSnapshot } from "../queue/snapshot-cache.js";
 
 /** What anyone may read: the pass-verification keys, the cohorts with their opening times, and their draws. */
 export const publicInfoRoutes = new Hono<{ Bindings: Env }>();
