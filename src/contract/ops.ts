@@ -54,6 +54,16 @@ export const opsQueue = z.object({
 });
 export type OpsQueue = z.infer<typeof opsQueue>;
 
+/**
+ * `GET /api/ops/cohorts/{id}/history`'s query: how many minutes back, from 1 to the `kept` minutes each
+ * shard keeps (all of them when not given).
+ */
+export function historyQuery(kept: number) {
+  return z.object({
+    minutes: z.coerce.number({ error: "minutes must be a whole number" }).int("minutes must be a whole number").min(1).max(kept).default(kept),
+  });
+}
+
 /** One minute of a cohort, summed over its shards. */
 export const cohortMinute = z.object({
   /** The minute's start. */
@@ -68,6 +78,7 @@ export const cohortMinute = z.object({
   /** The median wait of the minute's admissions, in seconds; null when nobody was admitted. */
   medianWaitSeconds: z.number().nonnegative().nullable(),
 });
+export type CohortMinute = z.infer<typeof cohortMinute>;
 
 /** `GET /api/ops/cohorts/{id}/history`: the cohort's recent minutes, oldest first; the last is under way. */
 export const cohortHistory = z.object({

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { booking, bookingChange, bookingRequest, bookingResponse, slot, slotsQuery, slotsResponse } from "../contract/booking.js";
 import { openApiDocument, type OpenApiDocument, type OperationSpec, type ResponseSpec } from "../contract/openapi.js";
-import { cohortHistory, opsQueue } from "../contract/ops.js";
+import { cohortHistory, historyQuery, opsQueue } from "../contract/ops.js";
 import { PASS_COOKIE, passJwks } from "../contract/pass.js";
 import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, queueStatus } from "../contract/queue.js";
+import { loginQuery } from "../contract/sign-in.js";
 import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operators/operator-auth.js";
-import { loginQuery } from "./routes/auth.js";
-import { historyQuery } from "./routes/ops.js";
+import { HISTORY_MINUTES } from "./shard/history.js";
 import { TICKET_COOKIE } from "./tokens/ticket.js";
 
 /**
@@ -253,7 +253,7 @@ const operations: OperationSpec[] = [
     operationId: "opsCohortHistory",
     summary: "Operators only: a cohort's recent minutes",
     description: "Oldest first, one a minute, the last being the minute under way; summed over the cohort's shards.",
-    parameters: [cohortId, { name: "minutes", in: "query", description: "How many minutes back.", schema: historyQuery.shape.minutes, example: "30" }],
+    parameters: [cohortId, { name: "minutes", in: "query", description: "How many minutes back.", schema: historyQuery(HISTORY_MINUTES).shape.minutes, example: "30" }],
     responses: {
       200: { description: "The cohort's minutes and the policy in force.", body: cohortHistory },
       400: { description: "`minutes` is not a whole number in range", errors: ["invalid_request"] },

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { z } from "zod";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
+import { loginQuery } from "../../contract/sign-in.js";
 import { ApiError, fail } from "../../http/errors.js";
 import { edgeConfig } from "../config.js";
 import { joinQueue, verifiedCitizen } from "../queue/join.js";
@@ -16,8 +16,6 @@ import { finishSignIn, openTransaction, sealTransaction, SIGN_IN_WINDOW_SECONDS,
 export const authRoutes = new Hono<{ Bindings: Env }>();
 
 const CALLBACK_PATH = "/auth/callback";
-/** `GET /auth/login`'s query; also what the API document says of it. */
-export const loginQuery = z.object({ lang: z.enum(["ko", "en"]).optional() });
 
 /**
  * One cookie per sign-in in progress, named after its `state`: two tabs signing in at once each keep

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
-import { z } from "zod";
-import type { CohortHistory, OpsQueue } from "../../contract/ops.js";
+import { historyQuery, type CohortHistory, type OpsQueue } from "../../contract/ops.js";
 import { describeIssues, fail } from "../../http/errors.js";
 import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
-import { PACE_MINUTES, type ShardSnapshot } from "../shard/snapshot.js";
-import { HISTORY_MINUTES, type ShardMinute } from "../shard/history.js";
+import type { ShardSnapshot } from "../shard/snapshot.js";
+import { HISTORY_MINUTES } from "../shard/history.js";
+import { sumShards } from "../operators/cohort-history.js";
 import { callShard, shardStub } from "../queue/shard-client.js";
 import { cachedSnapshot } from "../queue/snapshot-cache.js";
 
@@ -64,13 +64,8 @@ opsRoutes.get("/queue", async (c) => {
   } satisfies OpsQueue);
 });
 
-/** One minute of a cohort, summed over its shards: what the history answers, as the contract says. */
-export type CohortMinute = CohortHistory["minutes"][number];
-
-/** The history's query; also what the API document says of it. */
-export const historyQuery = z.object({
-  minutes: z.coerce.number({ error: "minutes must be a whole number" }).int("minutes must be a whole number").min(1).max(HISTORY_MINUTES).default(HISTORY_MINUTES),
-});
+/** The history's query, reaching back at most as far as a shard keeps its minutes. */
+const historyParams = historyQuery(HISTORY_MINUTES);
 
 /**
  * GET /api/ops/cohorts/{id}/history: the cohort's last two hours, minute by minute, from the per-minute
@@ -80,7 +75,7 @@ opsRoutes.get("/cohorts/:id/history", async (c) => {
   const config = edgeConfig(c.env);
   const cohort = config.cohorts.find((k) => k.id === c.req.param("id"));
   if (!cohort) throw fail(404, "not_found", `no cohort ${JSON.stringify(c.req.param("id").slice(0, 40))}`);
-  const query = historyQuery.safeParse(c.req.query());
+  const query = historyParams.safeParse(c.req.query());
   if (!query.success) throw fail(400, "invalid_request", describeIssues(query.error));
   const now = Date.now();
   // A cohort that has not opened has no line yet: its shards are not woken to say so.
@@ -90,44 +85,6 @@ opsRoutes.get("/cohorts/:id/history", async (c) => {
   c.header("cache-control", "no-store");
   return c.json({ cohort: cohort.id, at: new Date(now).toISOString(), policy: cohortPolicy(config, cohort.id), minutes: sumShards(shards) } satisfies CohortHistory);
 });
-
-/** The shards' minutes added up; the cohort's median wait is the admitted-weighted median of the shards' medians. */
-export function sumShards(shards: ShardMinute[][]): CohortMinute[] {
-  const byMinute = new Map<number, ShardMinute[]>();
-  for (const minutes of shards) for (const m of minutes) byMinute.set(m.minute, [...(byMinute.get(m.minute) ?? []), m]);
-  const sorted = [...byMinute.entries()].sort(([a], [b]) => a - b);
-  const sum = (ms: ShardMinute[], pick: (m: ShardMinute) => number) => ms.reduce((a, m) => a + pick(m), 0);
-  const admitted = sorted.map(([, ms]) => sum(ms, (m) => m.admitted));
-  return sorted.map(([minute, ms], i) => {
-    const complete = i < sorted.length - 1;
-    const window = admitted.slice(Math.max(0, i - PACE_MINUTES + 1), i + 1);
-    return {
-      at: new Date(minute * 60_000).toISOString(),
-      joined: sum(ms, (m) => m.joined),
-      admitted: admitted[i]!,
-      waiting: sum(ms, (m) => m.waiting),
-      active: sum(ms, (m) => m.active),
-      activeMax: sum(ms, (m) => m.activeMax),
-      pace: complete ? window.reduce((a, n) => a + n, 0) / window.length : null,
-      medianWaitSeconds: weightedMedian(ms.flatMap((m) => (m.medianWaitMs === null ? [] : [{ value: m.medianWaitMs / 1000, weight: m.admitted }]))),
-    };
-  });
-}
-
-/**
- * Shards take citizens by a uniform hash and admit at equal rates, so their waits are alike: the median of
- * their medians, weighted by how many each admitted, stands for the cohort's without shipping every wait.
- */
-function weightedMedian(values: Array<{ value: number; weight: number }>): number | null {
-  const total = values.reduce((a, v) => a + v.weight, 0);
-  if (total === 0) return null;
-  let seen = 0;
-  for (const v of [...values].sort((a, b) => a.value - b.value)) {
-    seen += v.weight;
-    if (seen >= total / 2) return Math.round(v.value);
-  }
-  return null;
-}
 
 /**
  * The autopilot's side of a cohort (src/edge/origin-health/autopilot.ts): the configured rate against the rate in force,
