@@ -1,7 +1,7 @@
 /**
  * Korean mobile numbers, as people type them. The provider's subject is derived from the number, so
- * every spelling of one number must become the same string, or one person would hold several identities
- * (the hole issue 9 closes: eight spellings of one number gave seven places). E.164 is that string.
+ * every spelling of one number must become the same string, or one person would hold several identities,
+ * and so several places in the line. E.164 is that string.
  */
 
 /** Korean mobile numbers: 010 with eight digits, or the older 011/016/017/018/019 with seven or eight. */

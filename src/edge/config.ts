@@ -217,7 +217,7 @@ export interface IdentityProviderConfig {
   maxAgeSeconds: number;
 }
 
-/** Per the issue: an id_token may be at most an hour old unless the operator says otherwise. */
+/** An id_token may be at most an hour old unless the operator says otherwise (IDP_MAX_AGE_SECONDS). */
 export const DEFAULT_IDP_MAX_AGE_SECONDS = 3600;
 
 /** Parses a plain record of bindings (the Worker's env, or process.env for `npm start`). */

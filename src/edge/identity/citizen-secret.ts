@@ -29,7 +29,7 @@ export async function keyedHash(secret: string, use: SecretUse, message = ""): P
   return new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${LABELS[use]}${message}`)));
 }
 
-// Derived once per isolate and secret: deriving is an HMAC, but it sat on every join and poll.
+// Derived once per isolate and secret: deriving is an HMAC, and every join and poll needs a derived key.
 const derivedKeys = new Map<string, Promise<Uint8Array>>();
 
 /** The raw key derived from the secret for `use`: the HMAC of its label alone. */

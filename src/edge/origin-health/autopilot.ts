@@ -23,7 +23,7 @@
  *   this shard (nobody admitted yet, or everyone admitted finished or left), so more admissions cannot be
  *   hurting the origin now; holding would leave a shard that backed off at the floor for good once its
  *   admitted crowd had drained. The slow pace bounds how far it climbs before the first samples judge it.
- * - Always within [floor, ceiling]; disabled means the ceiling, the configured rate, as before.
+ * - Always within [floor, ceiling]; disabled means the ceiling, the configured rate.
  */
 
 import { z } from "zod";

@@ -30,13 +30,13 @@ export const BREAKER_MAX_PROBE_MS = 30_000;
  * (the probe counts for the first), until it forwards all; a failure during the ramp opens it again at
  * once. A crowd held back, let through at once, could knock over an origin that is only just serving
  * again. An isolate that carries a few requests a second is through the ramp (5%, 10%, 20%, 40%, 80%,
- * all) in five or six seconds, so a crash of a few seconds costs seconds of refusals, not the minutes a
- * ramp that doubled every 30 s took. An isolate that carries a request every few seconds (a thin share of
- * a crowd spread over a thousand isolates) climbs only as fast as successes arrive, which at a twentieth
- * of its requests takes a minute or more: an origin that serves a probe but fails under load (degraded,
- * not crashed) is not handed the crowd back before its requests show it copes. A twentieth rather than a
- * tenth, and the doubling on evidence rather than time, are what kept the replay's degraded origin under
- * its error target (bench/README.md, "Origin scenarios", says what each gave).
+ * all) in five or six seconds, so a crash of a few seconds costs seconds of refusals, not minutes. An
+ * isolate that carries a request every few seconds (a thin share of a crowd spread over a thousand
+ * isolates) climbs only as fast as successes arrive, which at a twentieth of its requests takes a minute
+ * or more: an origin that serves a probe but fails under load (degraded, not crashed) is not handed the
+ * crowd back before its requests show it copes. A twentieth rather than a tenth, and the doubling on
+ * evidence rather than time, are what keep the replay's degraded origin under its error target
+ * (bench/README.md, "Origin scenarios", says what each gave).
  */
 export const BREAKER_FIRST_SHARE = 0.05;
 export const BREAKER_RAMP_STEP_MS = 1_000;

@@ -39,7 +39,7 @@ async function forward(c: GateContext, pathAndQuery?: string): Promise<Response>
   }
   // Read here, within the limit, rather than streamed on: a body over the limit is refused the moment it
   // passes it (the origin is never called), and the origin gets a body with a known length. The limit is
-  // 8 KB, so holding it costs nothing; an unbounded `arrayBuffer()` here once held 800 MB of one request.
+  // small, so holding the body costs nothing, where an unbounded read would hold whatever a client sends.
   const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
   const body = hasBody ? await readBody(c.req.raw) : undefined;
 

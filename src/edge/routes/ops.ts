@@ -87,10 +87,10 @@ opsRoutes.get("/cohorts/:id/history", async (c) => {
 });
 
 /**
- * The autopilot's side of a cohort (src/edge/origin-health/autopilot.ts): the configured rate against the rate in force,
- * summed over the shards; the origin's health as its shards' citizens met it (the failed share of the
- * shards' last decisions, weighted by their samples' count in memory, and the worst shard's p95 latency);
- * and the most recent reason any shard's rate changed.
+ * The autopilot's side of a cohort (src/edge/origin-health/autopilot.ts): the configured rate against the
+ * rate in force, summed over the shards; the origin's health as its shards' citizens met it (the failed
+ * share of the shards' last decisions, weighted by their samples' count in memory, and the worst shard's
+ * p95 latency); and the most recent reason any shard's rate changed.
  */
 function autopilotView(shards: ShardSnapshot[]) {
   const configured = shards.reduce((a, s) => a + (s.configuredPerMinute ?? s.ratePerMinute), 0);

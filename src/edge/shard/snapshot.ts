@@ -15,8 +15,8 @@ export interface ShardSnapshot {
   /** The rate this shard admits at now: the autopilot's (src/edge/origin-health/autopilot.ts), or the configured one. */
   ratePerMinute: number;
   /**
-   * This shard's configured share of the cohort's rate: the ceiling the autopilot climbs back to. Absent
-   * in a snapshot from before the autopilot, where `ratePerMinute` is the configured rate.
+   * This shard's configured share of the cohort's rate: the ceiling the autopilot climbs back to. When
+   * absent, `ratePerMinute` stands for the configured rate too.
    */
   configuredPerMinute?: number;
   /** The origin's health as this shard's citizens met it, and why the rate is what it is (for /ops). */

@@ -54,7 +54,7 @@ const TICKET_HEADER = base64url(encoder.encode(JSON.stringify({ alg: TICKET_ALG,
 
 /**
  * Signs a ticket: a compact JWS (HS256) that jose reads back in `verifyTicket`. Every join signs one, and
- * jose's JWT builder cost more than the HMAC itself, so the three parts are put together here; the claims
+ * jose's JWT builder costs more than the HMAC itself, so the three parts are put together here; the claims
  * are the registered ones jose checks (iss, aud, sub, jti, iat, exp) plus the place.
  */
 export async function signTicket(config: EdgeConfig, t: TicketFields, nowMs: number): Promise<string> {
