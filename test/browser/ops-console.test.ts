@@ -54,7 +54,9 @@ async function citizensJoin(count: number, birthdate = "1964-02-02"): Promise<vo
 }
 
 async function operatorPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, locale: "en-US" });
+  // The language Chromium reports under LANG=C.UTF-8, which is no BCP 47 tag: Intl throws on it, so the
+  // console must still draw its charts and raise no error with it.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, locale: "en-US@posix" });
   await context.route(
     (url) => url.origin !== stack.base,
     (route) => {

@@ -30,6 +30,7 @@ const HTML = `<!doctype html>
   <p id="problem" class="problem" role="alert" hidden></p>
 </header>
 <main id="cohorts"></main>
+<script src="/ops/locale.js" defer></script>
 <script src="/ops/uPlot.iife.min.js" defer></script>
 <script src="/ops/console.js" defer></script>
 </body>
