@@ -10,6 +10,11 @@
  * while workerd is away (killed, crashed, being restarted by scripts/edge.ts) every request is answered
  * 503 `unavailable` with Retry-After, never a refused or reset connection.
  *
+ * While scripts/edge.ts gives workerd new bindings (an operator's change: `npm run ops`), which restarts
+ * it, the front holds new requests instead: each waits, unanswered, until workerd serves again, and is
+ * then passed on as if nothing happened. Only a hold that lasts HOLD_LIMIT_MS (workerd did not come back)
+ * ends in the 503 a restart promises.
+ *
  * As Cloudflare's front end does, it sets CF-Connecting-IP to the address the connection came from,
  * replacing whatever the client sent (the abuse limits key on it), and reads a request's body whole (at
  * most the one body limit) before workerd is asked; a body over the limit is refused with a 413 and the
@@ -90,10 +95,21 @@ function pathOf(target: string): string | undefined {
   }
 }
 
+/** A held request is answered 503 after waiting this long: workerd is not coming back soon. */
+export const HOLD_LIMIT_MS = 10_000;
+
 export interface EdgeFront {
   server: Server;
   /** Requests being answered right now. */
   inFlight(): number;
+  /** Requests passed to workerd whose answer has not ended yet. */
+  forwarding(): number;
+  /** New requests wait, unanswered, until `release`: workerd is being given new bindings. */
+  hold(): void;
+  /** Passes the held requests on to workerd at `port` (undefined: answers them 503), and stops holding. */
+  release(port: number | undefined): void;
+  /** The longest a request waited in the last hold, in ms. */
+  longestHoldMs(): number;
   /** Where workerd listens now, on 127.0.0.1; undefined while it is away (restarting): requests get a 503. */
   setRuntime(port: number | undefined): void;
   /** Stops accepting connections and closes idle ones; requests in flight are still answered. */
@@ -109,12 +125,35 @@ export function startEdgeFront(port: number, onListening: () => void): EdgeFront
   const agent = new Agent({ keepAlive: false });
   let runtimePort: number | undefined;
   let inFlight = 0;
+  let forwarding = 0;
   let closing = false;
+  /** Requests waiting for workerd while it takes new bindings; undefined when not holding. */
+  let held: Array<{ since: number; go: () => void }> | undefined;
+  let holdTimer: NodeJS.Timeout | undefined;
+  let longestHold = 0;
   const unavailable = (res: ServerResponse) => refuse(res, 503, "unavailable", RESTARTING, { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
 
   /** Hands a request whose body has been read whole to workerd, and its answer back. */
   function pass(req: IncomingMessage, res: ServerResponse, method: string, path: string, body: Buffer): void {
+    if (held) {
+      const since = Date.now();
+      held.push({
+        since,
+        go: () => {
+          longestHold = Math.max(longestHold, Date.now() - since);
+          if (!res.destroyed) pass(req, res, method, path, body);
+        },
+      });
+      return;
+    }
     if (runtimePort === undefined) return unavailable(res);
+    forwarding++;
+    let counted = true;
+    const done = () => {
+      if (counted) forwarding--;
+      counted = false;
+    };
+    res.once("close", done);
     const headers = endToEnd(req.headers);
     // The body goes whole, with its length, whatever framing the client used.
     if (body.byteLength > 0 || req.headers["content-length"] !== undefined) headers["content-length"] = String(body.byteLength);
@@ -122,7 +161,10 @@ export function startEdgeFront(port: number, onListening: () => void): EdgeFront
     headers["cf-connecting-ip"] = clientAddress(req);
     let answerEnded = false;
     const upstream = forward({ host: "127.0.0.1", port: runtimePort, method, path, headers, agent }, (answer) => {
-      answer.once("end", () => (answerEnded = true));
+      answer.once("end", () => {
+        answerEnded = true;
+        done();
+      });
       const status = answer.statusCode ?? 502;
       // The static-asset handler answers ahead of the Worker, and refuses a POST to a page with a bare,
       // empty 405 or 404; the front gives those the error shape, as the Worker gives its own.
@@ -144,6 +186,7 @@ export function startEdgeFront(port: number, onListening: () => void): EdgeFront
     // has begun, the client gets that answer, or, if workerd died in the middle of it, a cut connection.
     // An error after the whole answer arrived (workerd resetting a connection it is done with) changes nothing.
     upstream.once("error", () => {
+      done();
       if (!res.headersSent) unavailable(res);
       else if (!answerEnded) res.destroy();
     });
@@ -199,9 +242,25 @@ export function startEdgeFront(port: number, onListening: () => void): EdgeFront
   return {
     server,
     inFlight: () => inFlight,
+    forwarding: () => forwarding,
     setRuntime(port) {
       runtimePort = port;
     },
+    hold() {
+      if (held) return;
+      held = [];
+      longestHold = 0;
+      // Bounded: a reload that never ends must not leave citizens waiting on a silent connection.
+      holdTimer = setTimeout(() => this.release(undefined), HOLD_LIMIT_MS);
+    },
+    release(port) {
+      clearTimeout(holdTimer);
+      runtimePort = port;
+      const waiting = held ?? [];
+      held = undefined;
+      for (const request of waiting) request.go();
+    },
+    longestHoldMs: () => longestHold,
     close() {
       closing = true;
       server.close();

@@ -40,7 +40,7 @@
  * flight are answered (workerd finishes them, then exits); past DRAIN_MS workerd is killed.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, extname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
@@ -48,9 +48,23 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { z } from "zod";
+import { ConfigError, parseEdgeConfig } from "../src/edge/config.js";
 import { startEdgeFront, type EdgeFront } from "./edge-front.js";
 // wrangler's version, so the workerd and Miniflare are the ones wrangler (and the bench) run.
 import { Log, LogLevel, Miniflare, type MiniflareOptions } from "./miniflare.js";
+import {
+  applyOverrides,
+  IN_FORCE_FILE,
+  inForce,
+  OPERATOR_BINDINGS,
+  OVERRIDES_FILE,
+  OverridesError,
+  overridesPath,
+  readOverrides,
+  revisionOf,
+  writeInForce,
+  type InForce,
+} from "./operator-overrides.js";
 import { RestartDelays } from "./supervisor.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -216,13 +230,31 @@ async function main(): Promise<void> {
   const entry = `${basename(config.main ?? "index.ts", extname(config.main ?? "index.ts"))}.js`;
   // wrangler's own translation of wrangler.toml (and .dev.vars) into Miniflare options, as `wrangler dev` uses.
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
-  const options: MiniflareOptions = {
+  /** The bindings before any `npm run ops` override: wrangler.toml's (and .dev.vars), then EDGE_VARS. */
+  const baseBindings: Record<string, unknown> = { ...edgeBindings(workerOptions.bindings), ...vars };
+  const stateRoot = resolve(root, stateDir);
+  mkdirSync(stateRoot, { recursive: true });
+  const base = operatorBaseOf(baseBindings, vars);
+
+  /**
+   * The Worker's bindings with the overrides in the state folder laid over them, checked by the parser the
+   * Worker itself runs, or an OverridesError / ConfigError saying why they cannot be used.
+   */
+  function bindingsNow(): { bindings: Record<string, unknown>; revision: string } {
+    const { overrides, revision } = readOverrides(stateRoot);
+    const operatorVars = Object.fromEntries(OPERATOR_BINDINGS.flatMap((name) => (typeof baseBindings[name] === "string" ? [[name, baseBindings[name]]] : [])));
+    const bindings = { ...baseBindings, ...applyOverrides(operatorVars, overrides) };
+    parseEdgeConfig(bindings);
+    return { bindings, revision };
+  }
+
+  const optionsFor = (bindings: Record<string, unknown>): MiniflareOptions => ({
     // workerd on a loopback port of its own, behind the front (scripts/edge-front.ts) on EDGE_PORT. A
     // workerd restarted by setOptions gets the same port again.
     host: "127.0.0.1",
     port: 0,
     // wrangler dev --persist-to <dir> keeps every store under <dir>/v3; the same root reads the same files.
-    defaultPersistRoot: join(resolve(root, stateDir), "v3"),
+    defaultPersistRoot: join(stateRoot, "v3"),
     // Offline: no Request.cf fetched from the network (the Worker does not read it).
     cf: false,
     log: new Log(LogLevel.WARN),
@@ -239,12 +271,44 @@ async function main(): Promise<void> {
         ...workerOptions,
         // The persisted objects live in a folder named after the Worker: wrangler.toml's name, as under wrangler dev.
         name: config.name ?? "waiting-room-edge",
-        bindings: { ...edgeBindings(workerOptions.bindings), ...vars },
+        bindings,
         modules: true,
         scriptPath: join(outdir, entry),
         modulesRoot: outdir,
       },
     ],
+  });
+
+  // The first bindings: a bad overrides file is named and left aside, never a reason not to start.
+  let wanted: { bindings: Record<string, unknown>; revision: string };
+  /** The revision of an overrides file already refused, so it is named once, not at every look. */
+  let refused: string | undefined;
+  try {
+    wanted = bindingsNow();
+  } catch (err) {
+    if (!(err instanceof OverridesError || err instanceof ConfigError)) throw err;
+    say(`${err.message}; starting without the operators' overrides`);
+    refused = currentRevision(stateRoot);
+    wanted = { bindings: baseBindings, revision: "none" };
+  }
+  let options = optionsFor(wanted.bindings);
+  /** The overrides' revision the serving workerd has; undefined while workerd is away. */
+  let serving: string | undefined;
+
+  /** Writes what the edge now serves with, for `npm run ops` (scripts/operator-overrides.ts). */
+  function announce(revision: string): void {
+    serving = revision;
+    try {
+      writeInForce(stateRoot, { pid: process.pid, port, revision, base, at: new Date().toISOString() });
+    } catch (err) {
+      say(`could not write ${IN_FORCE_FILE}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  // Restarts of workerd (after its death, or for new bindings) run one at a time, in order.
+  let turns: Promise<void> = Promise.resolve();
+  const inTurn = (work: () => Promise<void>) => {
+    turns = turns.then(work).catch((err: unknown) => say(`${err instanceof Error ? err.message : String(err)}`));
   };
 
   // A workerd that dies outside a drain (killed, crashed) is started again by this process, with the
@@ -255,29 +319,77 @@ async function main(): Promise<void> {
   let servingSince = 0;
   function onRuntimeExit(which: number): void {
     if (stopping || which !== generation || restartTimer) return;
+    serving = undefined;
     front?.setRuntime(undefined);
     const delay = delays.after(servingSince ? Date.now() - servingSince : 0);
     servingSince = 0;
     say(`workerd exited unexpectedly; restarting it in ${(delay / 1000).toFixed(1)} s (the front answers 503 meanwhile)`);
-    restartTimer = setTimeout(() => void restartRuntime(), delay);
+    restartTimer = setTimeout(() => inTurn(restartRuntime), delay);
   }
   async function restartRuntime(): Promise<void> {
     restartTimer = undefined;
     if (stopping || !mf) return;
     generation += 1;
     const which = generation;
+    const revision = wanted.revision;
     try {
       await mf.setOptions(options);
       const url = await mf.ready;
       if (stopping || which !== generation) return;
       front?.setRuntime(Number(url.port));
       servingSince = Date.now();
+      announce(revision);
       say("workerd is serving again");
     } catch (err) {
       if (stopping) return;
       say(`workerd could not start again: ${err instanceof Error ? err.message : String(err)}`);
       // Its death, if it got as far as starting, was this generation's and schedules the next try;
       // otherwise schedule it here.
+      if (which === generation && !restartTimer) onRuntimeExit(which);
+    }
+  }
+
+  /**
+   * An operator's change (`npm run ops`): workerd is given the new bindings, which restarts it. Meanwhile
+   * the front holds new requests (they wait, unanswered), the requests workerd is answering get up to
+   * FINISH_MS to end, and the held ones go to the new workerd as soon as it serves. Places are in the
+   * Durable Objects' SQLite files, which the new workerd reads as the old one left them.
+   */
+  async function reload(): Promise<void> {
+    if (stopping || !mf || !front) return;
+    const revision = currentRevision(stateRoot);
+    if (revision === wanted.revision || revision === refused) return;
+    try {
+      wanted = bindingsNow();
+    } catch (err) {
+      if (!(err instanceof OverridesError || err instanceof ConfigError)) throw err;
+      refused = revision;
+      say(`${err.message}; still serving the previous settings`);
+      return;
+    }
+    refused = undefined;
+    options = optionsFor(wanted.bindings);
+    // workerd is away (its restart is pending): the restart starts it with these bindings.
+    if (serving === undefined) return;
+    const began = Date.now();
+    front.hold();
+    while (front.forwarding() > 0 && Date.now() - began < FINISH_MS) await sleep(5);
+    const finished = Date.now();
+    generation += 1;
+    const which = generation;
+    try {
+      await mf.setOptions(options);
+      const url = await mf.ready;
+      if (stopping || which !== generation) return;
+      front.release(Number(url.port));
+      servingSince = Date.now();
+      announce(wanted.revision);
+      const what = wanted.revision === "none" ? "no overrides" : `${OVERRIDES_FILE} ${wanted.revision}`;
+      say(`operators' settings applied (${what}): requests in flight took ${finished - began} ms to finish, workerd ${Date.now() - finished} ms to restart; requests held at most ${front.longestHoldMs()} ms`);
+    } catch (err) {
+      front.release(undefined);
+      if (stopping) return;
+      say(`workerd could not start with the new settings: ${err instanceof Error ? err.message : String(err)}`);
       if (which === generation && !restartTimer) onRuntimeExit(which);
     }
   }
@@ -302,6 +414,62 @@ async function main(): Promise<void> {
     say(`could not serve port ${port}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });
+  announce(wanted.revision);
+  watchOverrides(stateRoot, () => inTurn(reload));
+}
+
+/** How long requests workerd is answering may take to finish before it is restarted with new bindings. */
+const FINISH_MS = 1_000;
+/** The backup look at the overrides file, for changes fs.watch misses (some file systems, editors' renames). */
+const POLL_MS = 1_000;
+
+/** The revision of the overrides file's text now (scripts/operator-overrides.ts). */
+function currentRevision(stateRoot: string): string {
+  try {
+    return revisionOf(readFileSync(overridesPath(stateRoot), "utf8"));
+  } catch {
+    return revisionOf(undefined);
+  }
+}
+
+/** Calls `changed` soon after the overrides file is written, renamed into place or removed. */
+function watchOverrides(stateRoot: string, changed: () => void): void {
+  let soon: NodeJS.Timeout | undefined;
+  const later = () => {
+    clearTimeout(soon);
+    // A write and its rename arrive as several events: one look after they settle.
+    soon = setTimeout(changed, 25);
+  };
+  try {
+    watch(stateRoot, (_event, name) => {
+      if (name === null || name === OVERRIDES_FILE) later();
+    }).on("error", () => {});
+  } catch {
+    // No watching here: the poll below still sees every change.
+  }
+  setInterval(changed, POLL_MS).unref();
+}
+
+/**
+ * The operator bindings before the overrides and where each came from: as scripts/start.ts names them
+ * (EDGE_OPERATOR_BASE), or, for an edge run alone, wrangler.toml's unless EDGE_VARS set them.
+ */
+function operatorBaseOf(bindings: Record<string, unknown>, vars: Record<string, string>): InForce["base"] {
+  const named = inForce.shape.base.safeParse((() => {
+    try {
+      return JSON.parse(process.env.EDGE_OPERATOR_BASE ?? "null");
+    } catch {
+      return null;
+    }
+  })());
+  const base: InForce["base"] = {};
+  for (const name of OPERATOR_BINDINGS) {
+    const value = bindings[name];
+    if (typeof value !== "string") continue;
+    const source = named.success && named.data[name]?.value === value ? named.data[name].source : name in vars ? "environment" : "wrangler.toml";
+    base[name] = { value, source };
+  }
+  return base;
 }
 
 await main();

@@ -17,11 +17,11 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseToml } from "smol-toml";
-import { cohortIsOpen, ConfigError, parseEdgeConfig } from "../src/edge/config.js";
+import { ConfigError, parseEdgeConfig } from "../src/edge/config.js";
 import { LOGIN_CODE_TTL_SECONDS, mintLoginCode } from "../src/edge/operators/operator-tokens.js";
-import { cohortsBinding } from "./cohorts.js";
 import { generateDevSecrets, generateMintSecret } from "./dev-secrets.js";
+import { localOperatorDefaults, operatorBase, wranglerVars } from "./local-bindings.js";
+import { cohortsInForce, describeCohort, edgeStateDir as resolveEdgeStateDir, OverridesError, readOverrides } from "./operator-overrides.js";
 import { probeHttp } from "./http-probe.js";
 import { Supervisor, type ChildSpec } from "./supervisor.js";
 
@@ -49,19 +49,10 @@ const idpStateDir = process.env.IDP_STATE_DIR ?? ".data/dev-idp";
 /** The edge's client id at the provider when wrangler.toml names none. */
 const DEFAULT_IDP_CLIENT_ID = "waiting-room-edge";
 
-/** Local demo cohorts: two open now, one opening later today, so every page state can be seen. */
-function demoCohorts(now: Date): string {
-  const opened = new Date(now.getTime() - 60 * 60_000).toISOString();
-  const later = new Date(Math.ceil((now.getTime() + 30 * 60_000) / 60_000) * 60_000).toISOString();
-  return cohortsBinding(["55-59", "53-54", "50-52"], { "55-59": opened, "53-54": opened, "50-52": later });
-}
-
-/** Local defaults that differ from wrangler.toml: slow enough that a person sees the line move. */
+/** Local defaults that differ from wrangler.toml: the operator bindings (scripts/local-bindings.ts) and this machine's addresses. */
 const LOCAL_DEFAULTS: Record<string, string> = {
-  ADMIT_PER_MINUTE: "20",
-  MAX_ACTIVE: "40",
+  ...localOperatorDefaults(resolveEdgeStateDir()),
   ORIGIN_URL: `http://127.0.0.1:${originPort}`,
-  COHORTS: demoCohorts(new Date()),
   // The development identity provider started below, wherever IDP_PORT puts it.
   IDP_ISSUER: idpUrl,
   IDP_JWKS_URL: `${idpUrl}/jwks`,
@@ -104,11 +95,6 @@ async function ensureDevSecrets(): Promise<Record<string, string>> {
     console.log(`Added ${missing.join(", ")} to .dev.vars`);
   }
   return readDevVars();
-}
-
-function wranglerVars(): Record<string, string> {
-  const toml = parseToml(readFileSync(join(root, "wrangler.toml"), "utf8")) as { vars?: Record<string, unknown> };
-  return Object.fromEntries(Object.entries(toml.vars ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
 /** How long each tier of children may take to answer the requests in flight when stopping (edge, then the rest). */
@@ -171,7 +157,10 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: answering the requests in flight (up to ${DRAIN_MS / 1000} s), then stopping; Ctrl-C again stops at once`);
     // The edge first, the origin and the provider after it: the edge's requests in flight (a booking being
     // forwarded, a sign-in being completed) still need them.
-    void supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000).then(() => process.exit(0));
+    void supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000).then(() => {
+      console.log("Stopped: the edge, the origin and the identity provider have exited (state is kept for the next npm start).");
+      process.exit(0);
+    });
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -226,6 +215,8 @@ async function main(): Promise<void> {
       EDGE_PORT: String(edgePort),
       EDGE_STATE_DIR: edgeStateDir,
       EDGE_VARS: JSON.stringify(edgeVars),
+      // Where each operator binding came from, for `npm run ops -- status` (the edge writes it with what it serves).
+      EDGE_OPERATOR_BASE: JSON.stringify(operatorBase(wranglerVars(), LOCAL_DEFAULTS, process.env)),
       // wrangler's API announces that it read .dev.vars; the edge is quiet unless something is wrong.
       WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn",
     },
@@ -245,10 +236,10 @@ async function main(): Promise<void> {
     await supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000);
     process.exit(1);
   }
-  const open = config.cohorts.filter((c) => cohortIsOpen(c, Date.now())).map((c) => c.id);
   console.log("");
   console.log(`  Waiting room ready: open ${edgeUrl}/`);
-  console.log(`  Cohorts open now: ${open.join(", ") || "none"}; admitting ${config.admitPerMinute}/min, at most ${config.maxActive} at once, ${config.shards} shards`);
+  for (const line of cohortLines(bindings)) console.log(`  ${line}`);
+  console.log(`  At most ${config.maxActive} admitted at once per cohort, ${config.shards} shards. Change the rate or pause without a restart: npm run ops -- status`);
   if (config.operators.access) console.log(`  Operators' console: ${edgeUrl}/ops, through Cloudflare Access (${config.operators.access.issuer})`);
   else if (config.operators.localSecret) {
     // A fresh one-time link at every start: the edge spends its code on first use, and it lapses unused.
@@ -260,6 +251,26 @@ async function main(): Promise<void> {
   if (bindings.IDP_ISSUER !== idpUrl) console.log(`  (the edge trusts ${bindings.IDP_ISSUER}, set in the environment, not this provider)`);
   console.log("  A process that dies is restarted. Ctrl-C answers the requests in flight, then stops all three.");
   console.log("");
+}
+
+/**
+ * The banner's lines per cohort: what is in force once `npm run ops` overrides (kept in the state folder)
+ * are laid over the bindings, as the edge applies them.
+ */
+function cohortLines(bindings: Record<string, string>): string[] {
+  let overrides;
+  try {
+    overrides = readOverrides(resolveEdgeStateDir()).overrides;
+  } catch (err) {
+    if (!(err instanceof OverridesError)) throw err;
+    overrides = { cohorts: {} };
+  }
+  const base = operatorBase(bindings, {}, {});
+  const now = Date.now();
+  return cohortsInForce(base, overrides).map((c) => {
+    const from = [c.rateSource, c.pausedSource].includes("ops override") ? " (npm run ops override)" : "";
+    return `Cohort ${c.cohort.id} (${c.cohort.label.en}): ${describeCohort(c, now)}${from}`;
+  });
 }
 
 await main();

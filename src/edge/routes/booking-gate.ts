@@ -55,7 +55,8 @@ async function forward(c: GateContext, pathAndQuery?: string): Promise<Response>
   try {
     answer = await fetch(target, { method: c.req.method, headers, body, signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
   } catch (err) {
-    console.error(`origin unreachable for ${c.req.method} ${url.pathname}:`, err);
+    // One line: an origin that is down is routine (it restarts), and its stack would say nothing more.
+    console.error(`origin unreachable for ${c.req.method} ${url.pathname}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
     const timedOut = err instanceof Error && err.name === "TimeoutError";
     noteOrigin(c, outcomeOf(timedOut ? "timeout" : "unreachable"), sentAt, probe);
     throw unavailable();

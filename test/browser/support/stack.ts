@@ -39,6 +39,8 @@ export interface Stack {
   idp: string;
   /** The provider's mint secret the stack was started with: POST /dev/id-tokens needs it as a bearer secret. */
   mintSecret: string;
+  /** The edge's state folder (EDGE_STATE_DIR): Durable Objects, the demo openings, `npm run ops` overrides. */
+  edgeState: string;
   /** Everything the stack printed, for failure messages. */
   output(): string;
   /** The pid `npm start` last printed for this process (a restarted child has a new one). */
@@ -69,7 +71,7 @@ function exited(child: ChildProcess): boolean {
  * Starts `npx tsx scripts/start.ts` with `bindings` overriding the edge's, and waits until it is ready. A
  * port taken by another test between the pick and the child's `listen` is picked again, up to three times.
  */
-export async function startStack(bindings: Record<string, string>, ports: { origin?: number } = {}): Promise<Stack> {
+export async function startStack(bindings: Record<string, string>, ports: StackOptions = {}): Promise<Stack> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startStackOnce(bindings, ports);
@@ -79,14 +81,20 @@ export async function startStack(bindings: Record<string, string>, ports: { orig
   }
 }
 
-async function startStackOnce(bindings: Record<string, string>, ports: { origin?: number }): Promise<Stack> {
+/** `origin`: the origin's port; `edgeState`: an edge state folder of the test's own, kept when the stack stops (a restart reads it). */
+export interface StackOptions {
+  origin?: number;
+  edgeState?: string;
+}
+
+async function startStackOnce(bindings: Record<string, string>, ports: StackOptions): Promise<Stack> {
   const [edgePort, originPort, idpPort] = [await freePort(), ports.origin ?? (await freePort()), await freePort()];
   const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-browser-"));
-  const edgeState = join(stateRoot, "edge-state");
+  const edgeState = ports.edgeState ?? join(stateRoot, "edge-state");
   const pgliteDir = join(stateRoot, "pglite");
   // Fresh provider keys and an empty phone registry: no test sees another run's citizens.
   const idpState = join(stateRoot, "idp-state");
-  mkdirSync(edgeState);
+  mkdirSync(edgeState, { recursive: true });
   const base = `http://127.0.0.1:${edgePort}`;
   const idp = `http://127.0.0.1:${idpPort}`;
   // Handed to start.ts, which prefers the environment to .dev.vars: the tests never read the checkout's secrets.
@@ -161,7 +169,7 @@ async function startStackOnce(bindings: Record<string, string>, ports: { origin?
     if (pids.length === 0) throw new Error(`the stack printed no pid for the ${name}:\n${log}`);
     return pids[pids.length - 1]!;
   };
-  return { base, origin: `http://127.0.0.1:${originPort}`, idp, mintSecret, output: () => log, pid, stop };
+  return { base, origin: `http://127.0.0.1:${originPort}`, idp, mintSecret, edgeState, output: () => log, pid, stop };
 }
 
 const answers = (url: string) => probeHttp(url, (status) => status >= 200 && status < 300);
