@@ -36,6 +36,16 @@
  * answers 503 meanwhile. Only the death of this process restarts the edge as a whole (the supervisor
  * does that, rebuilding the Worker), and only then is the edge's port closed for a while.
  *
+ * An operator's change (`npm run ops`, scripts/ops.ts) is an overrides file in the state folder
+ * (scripts/operator-overrides.ts), watched here (fs.watch, and a look every second in case an event is
+ * missed). A new version is laid over the same bindings as at the start (wrangler.toml, .dev.vars,
+ * EDGE_VARS), checked with the Worker's own configuration parser and given to workerd, which Miniflare
+ * does by restarting it: the front holds new requests meanwhile (they wait, none is refused), the
+ * requests workerd is answering get up to FINISH_MS to end, and the held ones go on as soon as the new
+ * workerd serves. Durable Object state is on disk, so every place is kept. A file that does not parse, or
+ * names a cohort COHORTS does not list, is named in one line and changes nothing. After each start the
+ * edge writes what it serves with to operators-in-force.json, which `npm run ops` reads.
+ *
  * SIGTERM or SIGINT drains: the front stops accepting connections and closes idle ones, the requests in
  * flight are answered (workerd finishes them, then exits); past DRAIN_MS workerd is killed.
  */
@@ -380,8 +390,9 @@ async function main(): Promise<void> {
     try {
       await mf.setOptions(options);
       const url = await mf.ready;
-      if (stopping || which !== generation) return;
+      // Released even when stopping: the drain answers what the front took in.
       front.release(Number(url.port));
+      if (stopping || which !== generation) return;
       servingSince = Date.now();
       announce(wanted.revision);
       const what = wanted.revision === "none" ? "no overrides" : `${OVERRIDES_FILE} ${wanted.revision}`;

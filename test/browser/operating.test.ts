@@ -188,5 +188,6 @@ describe("npm run ops against a running npm start", () => {
     expect(reset.code, reset.err).toBe(0);
     expect(reset.out).toContain("Removed the operators' overrides");
     expect(await visibleSoon(() => opsView(s, cookie2), (v) => v.cohorts.find((c) => c.id === COHORT)!.policy.admitPerMinute === 1)).toBe(true);
-  });
+    // Two starts of the whole stack and four reloads.
+  }, 360_000);
 });
