@@ -167,6 +167,9 @@ async function local(command: Command): Promise<number> {
   const revision = command.name === "reset" ? removeOverrides(stateDir) : writeOverrides(stateDir, next);
   console.log(did);
   for (const line of cohortLines(base, next, command.name === "change" ? command.target : undefined)) console.log(line);
+  if (command.name === "change" && command.change.kind === "rate") {
+    console.log("With the autopilot on (AUTOPILOT), a lower rate applies at once and a higher one is climbed to gradually while the origin stays healthy; the operators' console shows the rate in force.");
+  }
 
   if (!edge) {
     console.log(`No edge is running on ${shown(stateDir)}: the change applies at the next \`npm start\` (kept in ${shown(overridesPath(stateDir))} until \`npm run ops -- reset\`).`);
