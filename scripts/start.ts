@@ -4,7 +4,10 @@
  * embedded PGlite database (migrated and seeded on first start), and the development OpenID Provider on
  * Node (src/dev-idp, keys and its phone registry in .data/dev-idp), which the edge's IDP_* bindings point
  * at. Local secrets are generated on first run into .dev.vars, which git ignores. Every binding can be
- * overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`. The edge is wrangler.toml's
+ * overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`; while it runs, `npm run ops` changes
+ * the rate and the pause without a restart (scripts/ops.ts), and its overrides, kept in the edge's state
+ * folder, apply at every later start too. The demo cohorts' openings are chosen at the first start and
+ * kept in that folder (scripts/local-bindings.ts). The edge is wrangler.toml's
  * Worker; `EDGE_WRANGLER_CONFIG=wrangler.test.toml` runs the test Worker instead (scripts/edge.ts), as
  * the fault suite's shard scenarios do.
  *
