@@ -11,6 +11,23 @@ const COLORS = { joined: "#0969da", admitted: "#1a7f37", limit: "#8c959f", waiti
 
 const state = { span: 30, cohorts: new Map(), timer: 0 };
 
+/*
+ * Every time in Korea time, labelled, whatever the browser's zone: the openings are 20:00 in Korea, and
+ * citizens see Korea time. Fixed to "en-US" with a 24-hour clock, so the console reads the same in any
+ * browser language.
+ */
+const KOREA = "Asia/Seoul";
+const koreaClock = new Intl.DateTimeFormat("en-US", { timeZone: KOREA, hourCycle: "h23", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const koreaMinute = new Intl.DateTimeFormat("en-US", { timeZone: KOREA, hourCycle: "h23", hour: "2-digit", minute: "2-digit" });
+const koreaDay = new Intl.DateTimeFormat("en-US", { timeZone: KOREA, year: "numeric", month: "short", day: "numeric" });
+/** "14:05:09 KST" */
+const koreaTime = (iso) => `${koreaClock.format(new Date(iso))} KST`;
+/** "Jul 20, 2099, 20:00 KST" */
+const koreaDateTime = (iso) => `${koreaDay.format(new Date(iso))}, ${koreaMinute.format(new Date(iso))} KST`;
+
+/** The command line that changes the running edge (scripts/ops.ts): what the console offers to copy. */
+const ops = (...args) => `npm run ops -- ${args.join(" ")}`;
+
 const number = (n, digits = 0) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en", { maximumFractionDigits: digits }));
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
@@ -86,9 +103,11 @@ function makePlot(spec, container) {
   const opts = {
     width: chartWidth(container),
     height: CHART_HEIGHT,
+    // The time axis and the legend in Korea time, as every other time on the console.
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), KOREA),
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, s: { range: (u, min, max) => [0, Math.max(10, max * 1.1)] } },
     series: [{}, ...spec.series.map((s) => ({ points: { show: false }, ...s }))],
-    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" } }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 44 }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
+    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" }, label: "Korea time (KST)", labelSize: 18, labelFont: "12px system-ui, sans-serif" }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 44 }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };
@@ -99,33 +118,85 @@ function makePlot(spec, container) {
 function cohortView(cohort) {
   let view = state.cohorts.get(cohort.id);
   if (view) return view;
-  const title = element("h2", {}, element("span", { text: `${cohort.label.en} (${cohort.id})` }));
+  // The label alone: the id appears where it is typed, in the commands.
+  const title = element("h2", {}, element("span", { text: cohort.label.en }));
   const badges = element("span", { class: "badges" });
   title.append(badges);
   const figures = element("div", { class: "figures" });
   const charts = element("div", { class: "charts" });
   const note = element("p", { class: "note" });
-  const section = element("section", { class: "cohort", "data-cohort": cohort.id, "aria-label": cohort.label.en }, title, figures, note, charts);
+  const commands = element("div", { class: "commands" });
+  const section = element("section", { class: "cohort", "data-cohort": cohort.id, "aria-label": cohort.label.en }, title, figures, note, commands, charts);
   document.getElementById("cohorts").append(section);
-  view = { section, badges, figures, charts, note, plots: new Map() };
+  view = { section, badges, figures, charts, note, commands, plots: new Map() };
   state.cohorts.set(cohort.id, view);
   return view;
 }
 
-function figure(name, label, value) {
-  return element("div", { class: "figure", "data-figure": name }, element("span", { text: label }), element("strong", { text: value }));
+function figure(name, label, value, detail) {
+  return element("div", { class: "figure", "data-figure": name }, element("span", { text: label }), element("strong", { text: value }), ...(detail ? [element("small", { text: detail })] : []));
+}
+
+/** A rate per minute as operators type it: whole where it is whole. */
+const rate = (n) => number(n, 1);
+
+/**
+ * The state badge and the rate figure, from the line's state the API decided (src/edge/operators/line-state.ts).
+ * A paused line admits nobody, so it shows no rate in force, only what applies on resume; a line not open
+ * yet shows the rate it opens at.
+ */
+function lineView(cohort) {
+  const { line, policy } = cohort;
+  const climbingTo = cohort.ratePerMinute < cohort.configuredPerMinute;
+  switch (line.state) {
+    case "not open yet":
+      return {
+        badge: element("span", { class: "badge closed", text: `not open yet · opens ${koreaDateTime(cohort.opensAt)}` }),
+        rate: figure("rate", "Rate /min", "not open", `opens at ${rate(policy.admitPerMinute)}/min`),
+      };
+    case "paused":
+      return {
+        badge: element("span", { class: "badge paused", text: "PAUSED" }),
+        rate: figure("rate", "Rate /min", "paused", climbingTo ? `on resume ${rate(cohort.ratePerMinute)}, climbing to ${rate(cohort.configuredPerMinute)}` : `on resume ${rate(policy.admitPerMinute)}`),
+      };
+    case "slowed":
+      return {
+        badge: element("span", { class: "badge slowed", text: `slowed by the autopilot: ${line.reason}` }),
+        rate: figure("rate", "Rate /min", rate(cohort.ratePerMinute), `cut from ${rate(cohort.configuredPerMinute)}`),
+      };
+    case "climbing":
+      return {
+        badge: element("span", { class: "badge climbing", text: `climbing to ${rate(cohort.configuredPerMinute)}/min` }),
+        rate: figure("rate", "Rate /min", rate(cohort.ratePerMinute), `climbing to ${rate(cohort.configuredPerMinute)}`),
+      };
+    default:
+      return {
+        badge: element("span", { class: "badge", text: "admitting" }),
+        rate: figure("rate", "Rate /min", rate(cohort.ratePerMinute), cohort.ratePerMinute === policy.admitPerMinute ? "as configured" : `configured ${rate(policy.admitPerMinute)}`),
+      };
+  }
+}
+
+/** The commands that change this cohort on the running edge, as text to copy. */
+function commandsOf(cohort) {
+  const toggle = cohort.policy.paused ? ops("resume", cohort.id) : ops("pause", cohort.id);
+  return [
+    element("span", { text: "Change it:" }),
+    element("code", { text: toggle }),
+    element("code", { text: ops("rate", cohort.id, String(Number(cohort.policy.admitPerMinute.toFixed(2)))) }),
+  ];
 }
 
 function renderCohort(cohort, config, history) {
   const view = cohortView(cohort);
   const policy = cohort.policy;
-  const badges = [];
-  if (!cohort.open) badges.push(element("span", { class: "badge closed", text: `opens ${new Date(cohort.opensAt).toLocaleString()}` }));
-  else if (policy.paused) badges.push(element("span", { class: "badge paused", text: "PAUSED" }));
-  else badges.push(element("span", { class: "badge", text: "admitting" }));
+  const shown = lineView(cohort);
+  view.section.dataset.state = cohort.line.state;
+  const badges = [shown.badge];
   if (policy.admitPerMinute !== config.admitPerMinute) badges.push(element("span", { class: "badge override", text: `own rate ${number(policy.admitPerMinute, 2)}/min` }));
   if (policy.maxActive !== config.maxActive) badges.push(element("span", { class: "badge override", text: `own cap ${number(policy.maxActive)}` }));
   if (policy.paused !== config.paused) badges.push(element("span", { class: "badge override", text: policy.paused ? "paused for this cohort" : "runs while others are paused" }));
+  view.badges.replaceChildren(...badges);
 
   const minutes = history ? history.minutes : [];
   const lastWait = [...minutes].reverse().find((m) => m.medianWaitSeconds !== null);
@@ -139,15 +210,13 @@ function renderCohort(cohort, config, history) {
     figure("active", "Active / cap", `${number(cohort.active)} / ${number(policy.maxActive)}`),
     figure("pace", "Pace /min", pace === null ? "–" : number(pace, 1)),
     figure("wait", "Median wait", lastWait ? duration(lastWait.medianWaitSeconds) : "–"),
-    // The autopilot (issue 14): the rate the shards admit at against the rate the bindings allow, and the
-    // origin's health as this cohort's citizens met it.
-    figure("rate", "Rate /min (configured)", `${number(cohort.ratePerMinute, 1)} (${number(cohort.configuredPerMinute, 1)})`),
+    // The autopilot: the rate the shards admit at, and the origin's health as this cohort's citizens met it.
+    shown.rate,
     figure("origin", "Origin errors · p95", originHealth(cohort.origin)),
   );
-  if (cohort.ratePerMinute < cohort.configuredPerMinute) badges.push(element("span", { class: "badge slowed", text: "slowed for the origin" }));
-  view.badges.replaceChildren(...badges);
-  view.note.textContent = cohort.open ? rateChangeText(cohort.rateChange) : "The line opens at the time above; its charts start then.";
+  view.note.textContent = cohort.open ? noteText(cohort) : "The line opens at the time above; its charts start then.";
   view.note.hidden = view.note.textContent === "";
+  view.commands.replaceChildren(...commandsOf(cohort));
   if (!cohort.open || !history) return;
 
   const xs = minutes.map((m) => Date.parse(m.at) / 1000);
@@ -167,16 +236,22 @@ function renderCohort(cohort, config, history) {
   view.plots.get("flow").wrap.dataset.joined = String(minutes.reduce((a, m) => a + m.joined, 0));
 }
 
+/** What the state asks of an operator, and why the rate last changed, in the controller's words. */
+function noteText(cohort) {
+  const why = {
+    paused: "Nobody is admitted while paused; everyone keeps their place.",
+    slowed: "The origin is in trouble: the autopilot admits fewer people until it recovers, then climbs back.",
+    climbing: "The autopilot raises the rate step by step to the configured one (after a start, a raised rate or a recovery); nothing to do.",
+  }[cohort.line.state];
+  const change = cohort.rateChange;
+  const last = change ? `Rate last changed ${koreaTime(change.at)} on shard ${change.shard}: ${change.reason}.` : "";
+  return [why, last].filter(Boolean).join(" ");
+}
+
 function originHealth(origin) {
   const share = origin.errorShare === null ? "–" : `${number(origin.errorShare * 100, 1)}%`;
   const p95 = origin.p95Ms === null ? "–" : `${number(origin.p95Ms)} ms`;
   return `${share} · ${p95}`;
-}
-
-/** Why the rate last changed, in the controller's words, with when and on which shard. */
-function rateChangeText(change) {
-  if (change === null) return "";
-  return `Rate last changed ${new Date(change.at).toLocaleTimeString()} on shard ${change.shard}: ${change.reason}.`;
 }
 
 function renderBindings(config) {
@@ -213,7 +288,7 @@ async function refresh() {
     );
     renderBindings(view.config);
     view.cohorts.forEach((c, i) => renderCohort(c, view.config, histories[i]));
-    document.getElementById("at").textContent = `As of ${new Date(view.at).toLocaleTimeString()}, every ${REFRESH_MS / 1000} s`;
+    document.getElementById("at").textContent = `As of ${koreaTime(view.at)} (Korea time), every ${REFRESH_MS / 1000} s`;
     showProblem(null);
   } catch (err) {
     if (err instanceof SignedOut) {

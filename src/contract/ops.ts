@@ -13,9 +13,24 @@ export const admissionPolicy = z.object({
 });
 export type AdmissionPolicy = z.infer<typeof admissionPolicy>;
 
+/**
+ * What a cohort's line is doing, as an operator reads it first: not open yet; paused; slowed, when the
+ * autopilot cut the rate because the origin failed or answered slowly; climbing, when the rate in force is
+ * below the configured one for any other reason (a start, a rate raised, a cut the origin recovered from);
+ * else admitting at the configured rate.
+ */
+export const LINE_STATES = ["not open yet", "paused", "slowed", "climbing", "admitting"] as const;
+export const lineState = z.object({
+  state: z.enum(LINE_STATES),
+  /** The autopilot's finding behind "slowed" or "climbing", in its words; null for the other states. */
+  reason: z.string().nullable(),
+});
+export type LineState = z.infer<typeof lineState>;
+
 /** One cohort on the operators' overview: counters summed over its shards, no one's identity. */
 export const opsCohort = cohortInfo.pick({ id: true, label: true, opensAt: true, open: true }).extend({
   policy: admissionPolicy,
+  line: lineState,
   joined: count,
   admitted: count,
   waiting: count,

@@ -171,5 +171,15 @@ describe("the gate and the origin's health", () => {
     expect(row.ratePerMinute).toBe(config.admitPerMinute - CONFIGURED / 2);
     expect(row.origin).toEqual({ errorShare: 0.75, p95Ms: 40 });
     expect(row.rateChange).toEqual({ reason: "errors above target", at: new Date(at + DECISION_MS).toISOString(), shard: 2 });
+    // The console's word for it: slowed, and why.
+    expect(row.line).toEqual({ state: "slowed", reason: "errors above target" });
+
+    // The origin answers well again: the shard climbs back, which is no longer "slowed".
+    await setClock(stub, at + 2 * DECISION_MS);
+    await stub.reportHealth(healthy(MIN_SAMPLES));
+    forgetSnapshots();
+    const recovering = ((await (await asOperator("/api/ops/queue")).json()) as typeof view).cohorts.find((c) => c.id === cohort)!;
+    expect(recovering.ratePerMinute).toBeLessThan(config.admitPerMinute);
+    expect(recovering.line).toEqual({ state: "climbing", reason: "healthy, climbing" });
   });
 });

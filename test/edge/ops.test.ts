@@ -2,9 +2,11 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
+import { lineStateOf } from "../../src/edge/operators/line-state.js";
+import type { OriginHealthView } from "../../src/edge/origin-health/autopilot.js";
 import { asOperator, config, errorCode, freshShard, join, randomIdentity, setClock, stubOf } from "./helpers.js";
 
-interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number }
+interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number; line: { state: string; reason: string | null } }
 
 async function ops(): Promise<{ config: { maxActive: number; shards: number }; cohorts: OpsCohort[] }> {
   const res = await asOperator("/api/ops/queue");
@@ -39,6 +41,46 @@ describe("the ops view", () => {
     expect(after.admitted).toBeGreaterThan(0);
     expect(view.cohorts.find((c) => c.id === "50-52")).toMatchObject({ open: false, joined: 0 });
     expect(JSON.stringify(view)).not.toMatch(/\+82|sub-/);
+  });
+});
+
+describe("the line's state on the ops view", () => {
+  /** A shard admitting at `rate` of its configured 15 a minute, for the autopilot's `reason`. */
+  const shard = (rate: number, reason: OriginHealthView["reason"]) => ({
+    ratePerMinute: rate,
+    configuredPerMinute: 15,
+    origin: { reason, changedAt: 0, errorShare: null, p95Ms: null, samples: 0 },
+  });
+  const open = { open: true, paused: false };
+
+  it("is slowed only when the autopilot cut the rate for errors or latency, and climbing below the configured rate otherwise", () => {
+    expect(lineStateOf(open, [shard(15, "at ceiling"), shard(15, "started")])).toEqual({ state: "admitting", reason: null });
+    expect(lineStateOf(open, [shard(15, "disabled")])).toEqual({ state: "admitting", reason: null });
+    expect(lineStateOf(open, [shard(15, "at ceiling"), shard(7.5, "latency above target")])).toEqual({ state: "slowed", reason: "latency above target" });
+    // Errors come first: they are what the autopilot exists to prevent.
+    expect(lineStateOf(open, [shard(10, "latency above target"), shard(7.5, "errors above target")])).toEqual({ state: "slowed", reason: "errors above target" });
+    // After a start, a raised rate or a recovery, the rate climbs: below the configured one, but not slowed.
+    for (const reason of ["no samples, climbing", "healthy, climbing", "started", "at ceiling"] as const) {
+      expect(lineStateOf(open, [shard(12, reason), shard(15, "at ceiling")]), reason).toEqual({ state: "climbing", reason });
+    }
+    // A cut the shard is already back from says nothing now.
+    expect(lineStateOf(open, [shard(15, "errors above target")])).toEqual({ state: "admitting", reason: null });
+  });
+
+  it("says paused whatever the rate, and not open yet before the opening", () => {
+    expect(lineStateOf({ open: true, paused: true }, [shard(7.5, "errors above target")])).toEqual({ state: "paused", reason: null });
+    expect(lineStateOf({ open: false, paused: true }, [])).toEqual({ state: "not open yet", reason: null });
+    expect(lineStateOf({ open: false, paused: false }, [])).toEqual({ state: "not open yet", reason: null });
+  });
+
+  it("is on each cohort of GET /api/ops/queue", async () => {
+    forgetSnapshots();
+    const view = await ops();
+    const line = (id: string) => view.cohorts.find((c) => c.id === id)!.line;
+    expect(line("50-52")).toEqual({ state: "not open yet", reason: null });
+    expect(line("paused")).toEqual({ state: "paused", reason: null });
+    // Shards start at the configured rate.
+    expect(line("55-59")).toEqual({ state: "admitting", reason: null });
   });
 });
 

@@ -2,7 +2,8 @@ import { Hono } from "hono";
 
 /**
  * The operators' console at /ops: per cohort, live charts of the line from the shards' per-minute
- * history, the bindings in force and what is paused. The Worker serves the page itself, and the files it
+ * history, the bindings in force, the line's state, and the `npm run ops` commands that change them on the
+ * running edge. The Worker serves the page itself, and the files it
  * loads from public/ops/ (uPlot, vendored from npm, and the console's own script and styles) pass through
  * the Worker too: wrangler.toml sends /ops and /ops/* to it first, and src/edge/app.ts lets only
  * operators reach these routes. Nothing here is cached by anyone: it is for operators, not for citizens.
@@ -27,6 +28,15 @@ const HTML = `<!doctype html>
   <p class="meta"><span id="at">Loading…</span>
     <label>Last <select id="span"><option value="30">30 minutes</option><option value="60">hour</option><option value="120">2 hours</option></select></label></p>
   <dl id="bindings" class="bindings"></dl>
+  <div class="commands edge-commands">
+    <p>Change the running edge from the checkout that runs <code>npm start</code>; a change applies within 2 s, without a restart. Each cohort below shows its own commands.</p>
+    <span>Whole edge:</span>
+    <code>npm run ops -- status</code>
+    <code>npm run ops -- rate all &lt;per-minute&gt;</code>
+    <code>npm run ops -- pause all</code>
+    <code>npm run ops -- resume all</code>
+    <code>npm run ops -- reset</code>
+  </div>
   <p id="problem" class="problem" role="alert" hidden></p>
 </header>
 <main id="cohorts"></main>

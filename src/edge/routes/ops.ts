@@ -5,6 +5,7 @@ import { cohortIsOpen, cohortPolicy, edgeConfig } from "../config.js";
 import type { ShardSnapshot } from "../shard/snapshot.js";
 import { HISTORY_MINUTES } from "../shard/history.js";
 import { sumShards } from "../operators/cohort-history.js";
+import { lineStateOf } from "../operators/line-state.js";
 import { callShard, shardStub } from "../queue/shard-client.js";
 import { cachedSnapshot } from "../queue/snapshot-cache.js";
 
@@ -22,6 +23,8 @@ opsRoutes.get("/queue", async (c) => {
   const cohorts = await Promise.all(
     config.cohorts.map(async (cohort) => {
       const open = cohortIsOpen(cohort, now);
+      // What this cohort runs on: its own overrides in COHORTS, else the global bindings.
+      const policy = cohortPolicy(config, cohort.id);
       const shards = open
         ? await Promise.all(
             Array.from({ length: config.shards }, async (_, shard) => (await cachedSnapshot(c.env, { cohort: cohort.id, shard }, now)).snapshot),
@@ -34,8 +37,8 @@ opsRoutes.get("/queue", async (c) => {
         label: cohort.label,
         opensAt: cohort.opensAt,
         open,
-        // What this cohort runs on: its own overrides in COHORTS, else the global bindings.
-        policy: cohortPolicy(config, cohort.id),
+        policy,
+        line: lineStateOf({ open, paused: policy.paused }, shards),
         joined: sum((s) => s.lastSeq),
         admitted: sum((s) => s.serving),
         waiting: sum((s) => s.lastSeq - s.serving),
