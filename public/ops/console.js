@@ -106,8 +106,8 @@ function makePlot(spec, container) {
     // The time axis and the legend in Korea time, as every other time on the console.
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), KOREA),
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, s: { range: (u, min, max) => [0, Math.max(10, max * 1.1)] } },
-    series: [{}, ...spec.series.map((s) => ({ points: { show: false }, ...s }))],
-    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" }, label: "Korea time (KST)", labelSize: 18, labelFont: "12px system-ui, sans-serif" }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 44 }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
+    series: [{ label: "Korea time", value: (u, ts) => (ts === null ? "–" : `${koreaMinute.format(ts * 1000)} KST`) }, ...spec.series.map((s) => ({ points: { show: false }, ...s }))],
+    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" }, label: "Korea time (KST)", labelSize: 18, labelFont: "12px system-ui, sans-serif", values: (u, splits) => splits.map((ts) => koreaMinute.format(ts * 1000)) }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 44 }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };

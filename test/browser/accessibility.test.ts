@@ -5,11 +5,11 @@
  * then a citizen signs in (axe checks the provider's pages on the way), waits, chooses a slot and books
  * with the keyboard alone, and the focus is always visible and goes where the next step is.
  */
-import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
+import { violations } from "./support/axe.js";
 import { idTokens, newPhone, smsCode } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
 
@@ -30,8 +30,6 @@ const bindings = {
   COHORTS: cohortsBinding(["55-59", "50-52"], { "50-52": NOT_OPEN_YET }),
 };
 const OPEN_COHORT_BIRTH = "1963-05-01";
-/** The success criteria of WCAG 2.0, 2.1 and 2.2 at levels A and AA, as axe tags its rules. */
-const WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
 const VIEW_TIMEOUT = 30_000;
 const TURN_TIMEOUT = 90_000;
 
@@ -57,12 +55,6 @@ async function citizen(): Promise<Page> {
 }
 
 const visible = (page: Page, selector: string, timeout = VIEW_TIMEOUT) => page.locator(selector).waitFor({ state: "visible", timeout });
-
-/** axe's WCAG A/AA violations on the page as it is now, one line each: rule, impact, what it said, where. */
-async function violations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).withTags(WCAG_AA).analyze();
-  return results.violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${v.help}: ${n.target.join(" ")}: ${n.failureSummary ?? ""}`));
-}
 
 /** Checks the screen in the page's current language, then in the other, and switches back. */
 async function expectAccessibleInBothLanguages(page: Page, screen: string): Promise<void> {

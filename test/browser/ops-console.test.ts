@@ -2,14 +2,16 @@
  * The operators' console in a real browser (headless Chromium) against the whole stack as `npm start`
  * runs it: the operator opens the one-time link `npm start` printed, lands on /ops, and watches the
  * charts take in citizens as they join. Without the operator's cookie the API is a 401 and the page says
- * how to sign in; the link works once. Screenshots at 1280 px and at a phone's width are written to
- * test-results/browser/ (git-ignored) to be looked at.
+ * how to sign in; the link works once. Each cohort's state is said truthfully (admitting, paused, not open
+ * yet), with the commands that change it, and every time is Korea time in a browser in New York. Screenshots
+ * at 1280 px and at a 360 px phone's width are written to test-results/browser/ (git-ignored) to be looked at.
  */
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
 import { errorBody } from "../../src/contract/errors.js";
+import { violations } from "./support/axe.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { operatorLink } from "./support/operator.js";
 import { artifactsDir, launchBrowser, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
@@ -26,6 +28,8 @@ const bindings = {
   COHORTS: JSON.stringify(cohorts),
 };
 const VIEW_TIMEOUT = 30_000;
+/** Far from Korea (14 hours behind it in December): a console that used the browser's zone would show it. */
+const BROWSER_TIME_ZONE = "America/New_York";
 
 let stack: Stack;
 let browser: Browser;
@@ -56,7 +60,7 @@ async function citizensJoin(count: number, birthdate = "1964-02-02"): Promise<vo
 async function operatorPage(): Promise<Page> {
   // The language Chromium reports under LANG=C.UTF-8, which is no BCP 47 tag: Intl throws on it, so the
   // console must still draw its charts and raise no error with it.
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, locale: "en-US@posix" });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, locale: "en-US@posix", timezoneId: BROWSER_TIME_ZONE });
   await context.route(
     (url) => url.origin !== stack.base,
     (route) => {
@@ -69,6 +73,18 @@ async function operatorPage(): Promise<Page> {
   page.on("console", (msg) => msg.type() === "error" && pageErrors.push(msg.text()));
   return page;
 }
+
+/** Seconds from `a` to `b` on a 24-hour clock ("HH:MM:SS" or "HH:MM"), the shorter way round. */
+function clockGap(a: string, b: string): number {
+  const seconds = (t: string) => t.split(":").reduce((acc, part, i) => acc + Number(part) * [3600, 60, 1][i]!, 0);
+  const gap = Math.abs(seconds(a) - seconds(b)) % 86_400;
+  return Math.min(gap, 86_400 - gap);
+}
+
+/** The time of day in Korea now, "HH:MM:SS". */
+const koreaNow = () => new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Seoul", hourCycle: "h23", hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date());
+
+const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? "").trim();
 
 const joinedInFlowChart = async (page: Page, cohort: string) => Number((await page.locator(`[data-cohort="${cohort}"] [data-chart="flow"]`).getAttribute("data-joined")) ?? "NaN");
 
@@ -110,31 +126,81 @@ describe("the operators' console", () => {
     await citizensJoin(6);
     await waitFor(() => joinedInFlowChart(page, "55-59"), (n) => n >= before + 6, "six joins in the flow chart");
     await waitFor(async () => (await page.locator('[data-cohort="55-59"] [data-figure="joined"] strong').textContent()) ?? "", (t) => Number(t) >= 6, "the joined figure");
-    // What is paused, and what has not opened, is said in words.
-    await expect.poll(() => page.locator('[data-cohort="53-54"] .badge.paused').textContent()).toBe("PAUSED");
-    expect(await page.locator('[data-cohort="50-52"] .badge.closed').textContent()).toMatch(/^opens /);
+    // Each cohort is named once: no "Ages 55-59 (55-59)".
+    expect(await text(page, '[data-cohort="55-59"] h2 > span:first-child')).toBe("Ages 55-59");
+
+    // A fresh start admits at the configured rate: the autopilot has cut nothing, so nothing says slowed.
+    expect(await page.locator('[data-cohort="55-59"]').getAttribute("data-state")).toBe("admitting");
+    expect(await page.locator(".badge.slowed").count()).toBe(0);
+    expect(await text(page, '[data-cohort="55-59"] .badge')).toBe("admitting");
+    expect(await text(page, '[data-cohort="55-59"] [data-figure="rate"] strong')).toBe("30");
+    expect(await text(page, '[data-cohort="55-59"] [data-figure="rate"] small')).toBe("as configured");
+    // The origin's health: no booking yet, nothing measured.
+    expect(await text(page, '[data-cohort="55-59"] [data-figure="origin"] strong')).toBe("– · –");
+
+    // Paused says so, and shows no live-looking rate in force, only what applies on resume.
+    await expect.poll(() => page.locator('[data-cohort="53-54"]').getAttribute("data-state")).toBe("paused");
+    expect(await text(page, '[data-cohort="53-54"] .badge.paused')).toBe("PAUSED");
+    expect(await text(page, '[data-cohort="53-54"] [data-figure="rate"] strong')).toBe("paused");
+    expect(await text(page, '[data-cohort="53-54"] [data-figure="rate"] small')).toBe("on resume 30");
+    expect(await text(page, '[data-cohort="53-54"] .note')).toContain("Nobody is admitted while paused");
+    expect(await page.locator('[data-cohort="53-54"] .badge.slowed, [data-cohort="53-54"] .badge.climbing').count()).toBe(0);
+
+    // Not open yet, with its opening in Korea time (20:00 KST; 07:00 in the browser's New York).
+    expect(await page.locator('[data-cohort="50-52"]').getAttribute("data-state")).toBe("not open yet");
+    expect(await text(page, '[data-cohort="50-52"] .badge.closed')).toBe("not open yet · opens Jul 20, 2099, 20:00 KST");
+    expect(await text(page, '[data-cohort="50-52"] [data-figure="rate"] strong')).toBe("not open");
+    expect(await text(page, '[data-cohort="50-52"] [data-figure="rate"] small')).toBe("opens at 30/min");
     expect(await page.locator('[data-cohort="50-52"] canvas').count()).toBe(0);
+
+    // The time of the view is Korea time, labelled, and Korea's hour, not New York's.
+    const asOf = (await text(page, "#at")).match(/^As of (\d\d:\d\d:\d\d) KST \(Korea time\)/);
+    expect(asOf, await text(page, "#at")).not.toBeNull();
+    expect(clockGap(asOf![1]!, koreaNow())).toBeLessThan(120);
+    // So is the chart's time: the legend of the point under the cursor (the minute under way, at the right).
+    const flow = page.locator('[data-cohort="55-59"] [data-chart="flow"]');
+    const plotArea = flow.locator(".u-over");
+    const box = (await plotArea.boundingBox())!;
+    await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+    const legendTime = (await text(page, '[data-cohort="55-59"] [data-chart="flow"] .u-legend .u-series:first-child .u-value')).match(/^(\d\d:\d\d) KST$/);
+    expect(legendTime).not.toBeNull();
+    expect(clockGap(legendTime![1]!, koreaNow().slice(0, 5))).toBeLessThan(120);
+    await page.mouse.move(0, 0);
+
+    // The commands that change each cohort, to copy, and those for the whole edge.
+    const commands = async (cohort: string) => page.locator(`[data-cohort="${cohort}"] .commands code`).allTextContents();
+    expect(await commands("55-59")).toEqual(["npm run ops -- pause 55-59", "npm run ops -- rate 55-59 30"]);
+    expect(await commands("53-54")).toEqual(["npm run ops -- resume 53-54", "npm run ops -- rate 53-54 30"]);
+    expect(await commands("50-52")).toEqual(["npm run ops -- pause 50-52", "npm run ops -- rate 50-52 30"]);
+    const edgeCommands = page.locator(".edge-commands");
+    expect(await edgeCommands.locator("code").allTextContents()).toEqual(
+      expect.arrayContaining(["npm run ops -- status", "npm run ops -- rate all <per-minute>", "npm run ops -- pause all", "npm run ops -- reset"]),
+    );
+    expect(await edgeCommands.textContent()).toContain("without a restart");
+
     expect(await page.locator("#bindings").textContent()).toContain("ADMIT_PER_MINUTE30");
     expect(await page.locator("#bindings").textContent()).toContain("AUTOPILOTtrue");
-    // The autopilot's side: the rate in force against the configured one (a healthy origin: equal), and
-    // the origin's health (no booking yet: nothing measured).
-    expect(await page.locator('[data-cohort="55-59"] [data-figure="rate"] strong').textContent()).toBe("30 (30)");
-    expect(await page.locator('[data-cohort="55-59"] [data-figure="origin"] strong').textContent()).toBe("– · –");
+    // Every state, the commands and the charts pass axe's WCAG A/AA rules.
+    expect(await violations(page)).toEqual([]);
+
     // Let the admissions of the first seconds show before the picture is taken.
     await sleep(5_000);
     await shot(page, "ops-console-1280");
 
     // A phone: one column, nothing wider than the screen.
-    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setViewportSize({ width: 360, height: 780 });
     await sleep(1_000);
     const widths = await page.evaluate<{ page: number; canvas: number }>(
       "({ page: document.documentElement.scrollWidth, canvas: Math.max(...[...document.querySelectorAll('canvas')].map((c) => c.getBoundingClientRect().right)) })",
     );
-    expect(widths.page).toBeLessThanOrEqual(390);
-    expect(widths.canvas).toBeLessThanOrEqual(390);
-    await shot(page, "ops-console-phone");
+    expect(widths.page).toBeLessThanOrEqual(360);
+    expect(widths.canvas).toBeLessThanOrEqual(360);
+    expect(await violations(page), "at 360 px").toEqual([]);
+    await shot(page, "ops-console-360");
+    // Each state at the phone's width, at full size.
+    for (const cohort of ["55-59", "53-54", "50-52"]) await page.locator(`[data-cohort="${cohort}"]`).screenshot({ path: join(artifactsDir, `ops-console-360-${cohort}.png`) });
     // The first screen as the phone shows it, at full size (the whole page is long).
-    await page.screenshot({ path: join(artifactsDir, "ops-console-phone-first-screen.png") });
+    await page.screenshot({ path: join(artifactsDir, "ops-console-360-first-screen.png") });
 
     // The link worked once.
     const again = await fetch(link, { redirect: "manual" });
