@@ -99,6 +99,12 @@ function chartWidth(container) {
   return Math.max(240, Math.floor(container.clientWidth));
 }
 
+/** Room for the widest tick label ("10,000" for a large cap), so no label is clipped at the left edge. */
+function axisWidth(u, values) {
+  const widest = Math.max(3, ...(values ?? []).map((v) => String(v).length));
+  return 16 + widest * 7;
+}
+
 function makePlot(spec, container) {
   const opts = {
     width: chartWidth(container),
@@ -107,7 +113,7 @@ function makePlot(spec, container) {
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), KOREA),
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, s: { range: (u, min, max) => [0, Math.max(10, max * 1.1)] } },
     series: [{ label: "Korea time", value: (u, ts) => (ts === null ? "–" : `${koreaMinute.format(ts * 1000)} KST`) }, ...spec.series.map((s) => ({ points: { show: false }, ...s }))],
-    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" }, label: "Korea time (KST)", labelSize: 18, labelFont: "12px system-ui, sans-serif", values: (u, splits) => splits.map((ts) => koreaMinute.format(ts * 1000)) }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 44 }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
+    axes: [{ stroke: "#57606a", grid: { stroke: "#eaeef2" }, label: "Korea time (KST)", labelSize: 18, labelFont: "12px system-ui, sans-serif", values: (u, splits) => splits.map((ts) => koreaMinute.format(ts * 1000)) }, { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: axisWidth }, ...(spec.axes ?? []).map((a) => ({ stroke: "#57606a", size: 52, ...a }))],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };

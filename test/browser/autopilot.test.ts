@@ -5,6 +5,7 @@ import { joinMany } from "../../bench/lib/edge-client.js";
 import { idTokens } from "../../bench/lib/identity.js";
 import { startEdge, type Edge } from "../../bench/lib/miniflare.js";
 import { mintOperatorSession, OPERATOR_COOKIE } from "../../src/edge/operators/operator-tokens.js";
+import { passOf, readBookings } from "./support/bookings-load.js";
 
 /**
  * Issue 14's stack test: the edge in workerd (the bundle a deploy makes, through bench/lib/miniflare.ts)
@@ -101,36 +102,14 @@ afterAll(async () => {
   await new Promise((resolve) => origin?.close(resolve));
 });
 
-/** The pass of the ticket at the front, once the shard has admitted it. */
-async function passOf(at: Edge, ticket: string): Promise<string> {
-  for (let i = 0; i < 20; i++) {
-    const res = await fetch(`${at.url}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
-    const pass = ((await res.json()) as { pass?: string }).pass;
-    if (pass) return pass;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error("the first ticket was never admitted");
-}
-
 describe("admission that follows the origin's health, on the stack", () => {
   it("admits more slowly while the origin is slow, and returns to the configured pace after", async () => {
     // A line long enough to keep admitting at the full rate for the whole test (4 a second for ~60 s).
     const tickets = await joinMany(edge.url, await idTokens(0, 400), 8);
-    const pass = await passOf(edge, tickets.find((t) => t.seq === 1)!.ticket);
+    const pass = await passOf(edge.url, tickets.find((t) => t.seq === 1)!.ticket);
 
-    // The admitted citizen's requests through the gate: eight at a time, each 30 ms after the last answered
-    // (about 250 a second while the origin is quick, enough for a decision every 250 ms; fewer while slow).
-    // Their own booking, which the gate forwards every time (slot reads are answered from the edge's cache).
-    let reading = true;
-    const statuses = new Map<number, number>();
-    const readers = Array.from({ length: 8 }, async () => {
-      while (reading) {
-        const res = await fetch(`${edge.url}/api/bookings/me`, { headers: { authorization: `Bearer ${pass}` } });
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        await res.arrayBuffer();
-        await new Promise((r) => setTimeout(r, 30));
-      }
-    });
+    // The admitted citizen's requests through the gate (fewer a second while the origin is slow).
+    const { statuses, stop } = readBookings(edge.url, pass);
 
     try {
       const healthy = await paceOver(5);
@@ -163,8 +142,7 @@ describe("admission that follows the origin's health, on the stack", () => {
       // A slow origin is not a failing one: the gate forwarded every read.
       expect([...statuses.keys()]).toEqual([200]);
     } finally {
-      reading = false;
-      await Promise.all(readers);
+      await stop();
     }
   });
 });
@@ -177,7 +155,7 @@ describe("AUTOPILOT=false", () => {
     });
     try {
       const tickets = await joinMany(off.url, await idTokens(1_000, 20), 4);
-      const pass = await passOf(off, tickets.find((t) => t.seq === 1)!.ticket);
+      const pass = await passOf(off.url, tickets.find((t) => t.seq === 1)!.ticket);
       originStatus = 500;
       const before = originRequests;
       const answers: Array<[number, string | null]> = [];

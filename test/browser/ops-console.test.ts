@@ -6,12 +6,19 @@
  * yet), with the commands that change it, and every time is Korea time in a browser in New York. Screenshots
  * at 1280 px and at a 360 px phone's width are written to test-results/browser/ (git-ignored) to be looked at.
  */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
+import { joinMany } from "../../bench/lib/edge-client.js";
+import { idTokens as benchIdTokens } from "../../bench/lib/identity.js";
+import { startEdge, type Edge } from "../../bench/lib/miniflare.js";
 import { errorBody } from "../../src/contract/errors.js";
+import { mintOperatorSession, OPERATOR_COOKIE } from "../../src/edge/operators/operator-tokens.js";
 import { violations } from "./support/axe.js";
+import { passOf, readBookings } from "./support/bookings-load.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { operatorLink } from "./support/operator.js";
 import { artifactsDir, launchBrowser, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
@@ -57,12 +64,12 @@ async function citizensJoin(count: number, birthdate = "1964-02-02"): Promise<vo
   }
 }
 
-async function operatorPage(): Promise<Page> {
+async function operatorPage(base = stack.base): Promise<Page> {
   // The language Chromium reports under LANG=C.UTF-8, which is no BCP 47 tag: Intl throws on it, so the
   // console must still draw its charts and raise no error with it.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, locale: "en-US@posix", timezoneId: BROWSER_TIME_ZONE });
   await context.route(
-    (url) => url.origin !== stack.base,
+    (url) => url.origin !== base,
     (route) => {
       offsite.push(route.request().url());
       return route.abort();
@@ -209,5 +216,84 @@ describe("the operators' console", () => {
     // And the API still refuses a request without the cookie.
     expect((await fetch(`${stack.base}/api/ops/queue`)).status).toBe(401);
     await page.context().close();
+  });
+});
+
+/**
+ * The autopilot's side, on the edge in workerd (as test/browser/autopilot.test.ts runs it) in front of an
+ * origin this test slows down: the console says "slowed" with the reason while the autopilot cuts for the
+ * origin's latency, and "climbing", not slowed, while it climbs back. AUTOPILOT_TIME_SCALE=20 makes a
+ * decision every 250 ms and the climb from the floor 15 s.
+ */
+describe("the operators' console while the autopilot steers", () => {
+  const TARGET_P95_MS = 200;
+  const SLOW_MS = 500;
+  let origin: Server;
+  let delayMs = 0;
+  let edge: Edge;
+
+  beforeAll(async () => {
+    origin = createServer((req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ slots: [] }));
+      }, delayMs);
+    });
+    await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", resolve));
+    edge = await startEdge({
+      bundle: "edge",
+      assets: true,
+      vars: {
+        ORIGIN_URL: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`,
+        SHARDS: "1",
+        ADMIT_PER_MINUTE: "240",
+        MAX_ACTIVE: "10000",
+        CLAIM_WINDOW_SECONDS: "900",
+        PRESENCE_SECONDS: "3600",
+        AUTOPILOT: "true",
+        ADMIT_FLOOR_PER_MINUTE: "24",
+        ORIGIN_TARGET_P95_MS: String(TARGET_P95_MS),
+        AUTOPILOT_TIME_SCALE: "20",
+      },
+      // One citizen's reads play a crowd's bookings: the per-pass limit is raised for this edge.
+      rateLimits: { PASS_LIMIT: { limit: 100_000, period: 10 } },
+    });
+  });
+
+  afterAll(async () => {
+    await edge?.dispose();
+    await new Promise((resolve) => origin?.close(resolve));
+  });
+
+  it("says slowed, and why, while the autopilot cuts for the origin, then climbing, not slowed, as it recovers", async () => {
+    const tickets = await joinMany(edge.url, await benchIdTokens(0, 200), 8);
+    const load = readBookings(edge.url, await passOf(edge.url, tickets.find((t) => t.seq === 1)!.ticket));
+    const page = await operatorPage(edge.url);
+    try {
+      await page.context().addCookies([{ name: OPERATOR_COOKIE, value: await mintOperatorSession(edge.vars.OPERATOR_SECRET!), url: edge.url }]);
+      await page.goto(`${edge.url}/ops`);
+      const cohort = page.locator('[data-cohort="55-59"]');
+      const state = () => cohort.getAttribute("data-state");
+      await cohort.waitFor({ state: "visible", timeout: VIEW_TIMEOUT });
+
+      delayMs = SLOW_MS;
+      await waitFor(state, (s) => s === "slowed", "slowed while the origin is slow");
+      expect(await text(page, '[data-cohort="55-59"] .badge.slowed')).toBe("slowed by the autopilot: latency above target");
+      expect(await text(page, '[data-cohort="55-59"] [data-figure="rate"] small')).toBe("cut from 240");
+      expect(await text(page, '[data-cohort="55-59"] .note')).toContain("The origin is in trouble");
+      expect(await violations(page)).toEqual([]);
+      await page.locator('[data-cohort="55-59"]').screenshot({ path: join(artifactsDir, "ops-console-1280-slowed.png") });
+
+      delayMs = 0;
+      await waitFor(state, (s) => s === "climbing", "climbing once the origin is quick again");
+      expect(await page.locator(".badge.slowed").count()).toBe(0);
+      expect(await text(page, '[data-cohort="55-59"] .badge.climbing')).toBe("climbing to 240/min");
+      expect(await text(page, '[data-cohort="55-59"] [data-figure="rate"] small')).toBe("climbing to 240");
+      await page.locator('[data-cohort="55-59"]').screenshot({ path: join(artifactsDir, "ops-console-1280-climbing.png") });
+    } finally {
+      delayMs = 0;
+      await load.stop();
+      await page.context().close();
+    }
   });
 });
