@@ -178,7 +178,8 @@ function lineView(cohort) {
     default:
       return {
         badge: element("span", { class: "badge", text: "admitting" }),
-        rate: figure("rate", "Rate /min", rate(cohort.ratePerMinute), cohort.ratePerMinute === policy.admitPerMinute ? "as configured" : `configured ${rate(policy.admitPerMinute)}`),
+        // Admitting: no shard is below its configured rate.
+        rate: figure("rate", "Rate /min", rate(cohort.ratePerMinute), "as configured"),
       };
   }
 }
