@@ -93,6 +93,9 @@ describe("the ops page", () => {
     const html = await page.text();
     expect(html).toContain('<script src="/ops/console.js"');
     expect(html).toContain('<script src="/ops/uPlot.iife.min.js"');
+    // The commands that change the running edge, without a restart.
+    expect(html).toContain("<code>npm run ops -- status</code>");
+    expect(html).toContain("without a restart");
     const script = await asOperator("/ops/console.js");
     expect(script.status).toBe(200);
     expect(script.headers.get("cache-control")).toBe("no-store");
