@@ -29,7 +29,7 @@ const HTML = `<!doctype html>
     <label>Last <select id="span"><option value="30">30 minutes</option><option value="60">hour</option><option value="120">2 hours</option></select></label></p>
   <dl id="bindings" class="bindings"></dl>
   <div class="commands edge-commands">
-    <p>Change the running edge from the checkout that runs <code>npm start</code>; a change applies within 2 s, without a restart. Each cohort below shows its own commands.</p>
+    <p>Change the running edge from the checkout that runs <code>npm start</code>; a change applies within 2 s, without a restart (add <code>--deploy</code> for the deployed Worker). Each cohort below shows its own commands.</p>
     <span>Whole edge:</span>
     <code>npm run ops -- status</code>
     <code>npm run ops -- rate all &lt;per-minute&gt;</code>
