@@ -6,9 +6,11 @@
  * yet), with the commands that change it, and every time is Korea time in a browser in New York. Screenshots
  * at 1280 px and at a 360 px phone's width are written to test-results/browser/ (git-ignored) to be looked at.
  */
+import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding, NOT_OPEN_YET } from "../../scripts/cohorts.js";
@@ -21,7 +23,7 @@ import { violations } from "./support/axe.js";
 import { passOf, readBookings } from "./support/bookings-load.js";
 import { idTokens, newPhone } from "./support/identity.js";
 import { operatorLink } from "./support/operator.js";
-import { artifactsDir, launchBrowser, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
+import { artifactsDir, launchBrowser, root, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
 
 /** 55-59 admits; 53-54 is open but paused by its own override; 50-52 has not opened. */
 const cohorts = (JSON.parse(cohortsBinding(["55-59", "53-54", "50-52"], { "50-52": NOT_OPEN_YET })) as Array<Record<string, unknown>>).map((c) =>
@@ -35,6 +37,7 @@ const bindings = {
   COHORTS: JSON.stringify(cohorts),
 };
 const VIEW_TIMEOUT = 30_000;
+const run = promisify(execFile);
 /** Far from Korea (14 hours behind it in December): a console that used the browser's zone would show it. */
 const BROWSER_TIME_ZONE = "America/New_York";
 
@@ -208,6 +211,15 @@ describe("the operators' console", () => {
     for (const cohort of ["55-59", "53-54", "50-52"]) await page.locator(`[data-cohort="${cohort}"]`).screenshot({ path: join(artifactsDir, `ops-console-360-${cohort}.png`) });
     // The first screen as the phone shows it, at full size (the whole page is long).
     await page.screenshot({ path: join(artifactsDir, "ops-console-360-first-screen.png") });
+
+    // The rate raised with the command the console shows, on the running edge: the autopilot climbs to it
+    // (no origin traffic to judge), which is climbing, not slowed, and the command follows the new rate.
+    await run(process.execPath, ["--import", "tsx", "scripts/ops.ts", "rate", "55-59", "60"], { cwd: root, env: { ...process.env, EDGE_STATE_DIR: stack.edgeState, NO_COLOR: "1" } });
+    await waitFor(() => page.locator('[data-cohort="55-59"]').getAttribute("data-state"), (s) => s === "climbing", "climbing to the raised rate");
+    expect(await text(page, '[data-cohort="55-59"] .badge.climbing')).toBe("climbing to 60/min");
+    expect(await page.locator(".badge.slowed").count()).toBe(0);
+    await waitFor(() => commands("55-59"), (c) => c[1] === "npm run ops -- rate 55-59 60", "the rate command at the new rate");
+    await page.locator('[data-cohort="55-59"]').screenshot({ path: join(artifactsDir, "ops-console-360-climbing.png") });
 
     // The link worked once.
     const again = await fetch(link, { redirect: "manual" });
