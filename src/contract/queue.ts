@@ -25,11 +25,23 @@ export const etaRange = z.object({ low: z.number().int().nonnegative(), high: z.
 export const queueStatus = z.object({
   state: z.enum(queueStates),
   cohort: z.string(),
-  /** The ticket's place in its shard's line; with `ahead`, lets the page draw progress. Absent in the pre-queue. */
+  /**
+   * The ticket's number in its shard's line: it identifies the place (with the cohort) and its draw, and is
+   * no count of anything cohort-wide, so the page does not show it. Absent in the pre-queue.
+   */
   seq: z.number().int().positive().optional(),
-  /** Estimated people ahead, cohort-wide. */
+  /**
+   * People ahead, cohort-wide: exact within the citizen's shard, estimated in the others, and never more
+   * than the people the cohort has waiting (the operators' count) less this citizen.
+   */
   ahead: z.number().int().nonnegative(),
+  /** Seconds until admission, at the rate in force; null while paused. */
   etaSeconds: etaRange.nullable(),
+  /**
+   * The autopilot cut the line's rate because the booking system returns errors or answers slowly: the
+   * page says the line moves more slowly for it.
+   */
+  originBusy: z.literal(true).optional(),
   nextPollMs: z.number().int().positive(),
   pass: z.string().optional(),
   passExpiresAt: z.string().optional(),

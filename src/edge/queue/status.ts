@@ -2,7 +2,7 @@ import type { QueueStatus } from "../../contract/queue.js";
 import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "../config.js";
 import { cohortSeed, drawValue, rankOf } from "../prequeue/draw.js";
 import type { ShardSnapshot } from "../shard/snapshot.js";
-import { estimateWait, fastestRate, MAX_POLL_MS, MIN_POLL_MS } from "./wait-estimate.js";
+import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, waitRange, type ShardLine } from "./wait-estimate.js";
 import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
@@ -101,14 +101,14 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   const present = extrapolate(snapshot, now - fetchedAt);
   if (ticket.seq > present.serving) {
     if (nearTheFront(ticket.seq, present, config.presenceSeconds)) tellPresence(env, address, ticket, now, background);
-    return { status: waiting(config, ticket, present) };
+    return { status: waiting(ticket, present, await otherLines(env, config, address, now)) };
   }
 
   const claim = await callShard(() => shardStub(env, address).claim(ticket.seq, ticket.jti));
   if (claim.state === "waiting" && claim.snapshot) {
     // The object's own word, as of now: shown as is, not carried forward.
     remember(shardName(address), claim.snapshot, now);
-    return { status: waiting(config, ticket, claim.snapshot) };
+    return { status: waiting(ticket, claim.snapshot, await otherLines(env, config, address, now)) };
   }
   if (claim.state === "returning" && claim.snapshot) {
     remember(shardName(address), claim.snapshot, now);
@@ -162,14 +162,12 @@ function tellPresence(env: Env, address: { cohort: string; shard: number }, tick
  * back, behind a block of silent tickets it passed over at once) is simply next.
  */
 function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, returnedAhead: number, wasAway: boolean): QueueStatus {
-  const perTurn = 60 / Math.max(fastestRate(snapshot), Number.MIN_VALUE);
-  const slowest = 60 / Math.max(Math.min(snapshot.ratePerMinute, snapshot.observedPerMinute ?? snapshot.ratePerMinute), Number.MIN_VALUE);
   return {
-    state: snapshot.paused ? "paused" : "waiting",
+    ...lineState(snapshot),
     cohort: ticket.cohort,
     seq: ticket.seq,
     ahead: returnedAhead,
-    etaSeconds: snapshot.paused ? null : { low: Math.ceil(returnedAhead * perTurn), high: Math.ceil((returnedAhead + 1) * slowest * 1.5) },
+    etaSeconds: waitRange(returnedAhead + 1, returnedAhead + 1, snapshot),
     nextPollMs: MIN_POLL_MS,
     ...(wasAway ? { cameBack: true as const } : {}),
   };
@@ -179,10 +177,37 @@ function gone(cohort: string, seq: number | undefined): QueueStatus {
   return { state: "expired", cohort, seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS };
 }
 
-function waiting(config: EdgeConfig, ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot): QueueStatus {
-  const estimate = estimateWait(ticket.seq, snapshot, config.shards);
+/**
+ * The lines of the cohort's other shards, for the count ahead: from the same cached snapshots polls are
+ * answered from (each refreshed about once a second per isolate, whoever polls), carried forward like the
+ * citizen's own. A shard that cannot be read leaves the count to the citizen's own shard, which is exact
+ * and never more than the cohort has waiting.
+ */
+async function otherLines(env: Env, config: EdgeConfig, own: { cohort: string; shard: number }, now: number): Promise<ShardLine[]> {
+  if (config.shards === 1) return [];
+  try {
+    const others = [];
+    for (let shard = 0; shard < config.shards; shard++) {
+      if (shard !== own.shard) others.push(cachedSnapshot(env, { cohort: own.cohort, shard }, now));
+    }
+    return (await Promise.all(others)).map(({ snapshot, fetchedAt }) => extrapolate(snapshot, now - fetchedAt));
+  } catch (err) {
+    console.error("could not read the cohort's other shards for the count ahead:", err);
+    return [];
+  }
+}
+
+/** Paused, or waiting; and when waiting, whether the autopilot slowed the line because the origin struggles. */
+function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "originBusy"> {
+  if (snapshot.paused) return { state: "paused" };
+  const reason = snapshot.origin?.reason;
+  return reason === "errors above target" || reason === "latency above target" ? { state: "waiting", originBusy: true } : { state: "waiting" };
+}
+
+function waiting(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, others: readonly ShardLine[]): QueueStatus {
+  const estimate = estimateWait(ticket.seq, snapshot, others);
   return {
-    state: snapshot.paused ? "paused" : "waiting",
+    ...lineState(snapshot),
     cohort: ticket.cohort,
     seq: ticket.seq,
     ahead: estimate.ahead,

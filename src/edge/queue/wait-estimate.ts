@@ -27,8 +27,13 @@ export interface Estimate {
 }
 
 export const MIN_POLL_MS = 2_000;
-export const MAX_POLL_MS = 60_000;
-export const PAUSED_POLL_MS = 30_000;
+/**
+ * The longest a waiting page goes without asking: also how soon it notices a lost connection (it says so
+ * at the first failed poll), and how soon a paused line's citizens see it resume. The design's load
+ * figures assume a poll every 20 s; polls are answered at the edge, so this costs the objects nothing.
+ */
+export const MAX_POLL_MS = 20_000;
+export const PAUSED_POLL_MS = MAX_POLL_MS;
 
 /**
  * The fastest a shard's line can move, per minute: the configured rate, since the autopilot may climb back
@@ -48,27 +53,71 @@ export function soonestTurns(seq: number, snap: ShardSnapshot): number {
   return aheadInShard * likelyPresent(snap) + 1 + (snap.returning ?? 0);
 }
 
+/** Turns per minute the range is computed from: the rate in force, the autopilot's if it cut it. */
+function rateInForce(snap: Pick<ShardSnapshot, "ratePerMinute">): number {
+  return snap.ratePerMinute;
+}
+
 /**
- * Estimate for the ticket `seq` of a shard, given the cohort's shard count. Shards receive citizens by a
- * uniform hash and admit at equal rates, so the people ahead cohort-wide are about the people ahead in
- * this shard times the number of shards.
+ * The widest range the page shows: the high end is at most RANGE_RATIO times the low end plus RANGE_SLACK_S.
+ * Both ends rest on the one rate in force; what separates them is how many of those ahead turn out to be
+ * there and whether the cap holds the line back. Past twice the soonest turn a range no longer helps anyone
+ * plan, and the estimate is worked out again at every poll as the line moves, so a slower line shows as a
+ * later range within a poll or two. The slack keeps short waits (a few seconds) from a range of a second.
  */
-export function estimateWait(seq: number, snap: ShardSnapshot, shards: number): Estimate {
-  const aheadInShard = Math.max(0, seq - snap.serving - 1);
-  const ahead = aheadInShard * shards;
-  if (snap.paused || snap.ratePerMinute <= 0) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
-  // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
-  const turns = aheadInShard + 1 + (snap.returning ?? 0);
-  const low = Math.ceil((Math.ceil(soonestTurns(seq, snap)) * 60) / fastestRate(snap));
-  // The rate in force is a ceiling for the high end: when the active cap binds or people linger, the line
-  // moves at the observed pace. Before there is any history, allow half again, so no one is promised too
-  // early a turn.
-  const pace = snap.observedPerMinute !== null && snap.observedPerMinute > 0
-    ? Math.min(snap.ratePerMinute, snap.observedPerMinute)
-    : snap.ratePerMinute / 1.5;
+export const RANGE_RATIO = 2;
+export const RANGE_SLACK_S = 60;
+
+/**
+ * The wait range for `soonest` turns at the fewest (only those likely present) and `turns` at the most
+ * (everyone ahead there), both at the rate in force. The observed pace stands in for the rate only when the
+ * active cap binds: then the line moves as people finish, which the pace measures. Otherwise the pace is no
+ * speed of the line (it also counts minutes the line was paused, empty, or passing over the absent), so a
+ * resume or a rate change shows at once. Null while the line does not move.
+ */
+export function waitRange(soonest: number, turns: number, snap: ShardSnapshot): { low: number; high: number } | null {
+  const rate = rateInForce(snap);
+  if (snap.paused || rate <= 0) return null;
+  const low = Math.ceil((Math.ceil(soonest) * 60) / rate);
   const capBinds = snap.active >= snap.activeCap;
-  const high = Math.max(low, Math.ceil(((turns * 60) / pace) * (capBinds ? 1.5 : 1.2)));
+  // Before there is any history the first minutes run at the full rate while the cap fills: allow half
+  // again, so no one is promised too early a turn.
+  const pace = capBinds && snap.observedPerMinute !== null && snap.observedPerMinute > 0
+    ? Math.min(rate, snap.observedPerMinute)
+    : snap.observedPerMinute === null ? rate / 1.5 : rate;
+  const high = Math.ceil(((turns * 60) / pace) * (capBinds ? 1.5 : 1.2));
+  return { low, high: Math.max(low, Math.min(high, RANGE_RATIO * low + RANGE_SLACK_S)) };
+}
+
+/** What the count ahead is worked out from, for each of the cohort's shards. */
+export type ShardLine = Pick<ShardSnapshot, "lastSeq" | "serving">;
+
+/**
+ * People ahead of ticket `seq` cohort-wide. In its own shard the count is exact; in each other shard it
+ * counts the tickets still waiting with a lower number than `seq`, since a uniform hash gives every shard
+ * the same mix of arrivals, so the k-th ticket of each shard came at about the same time. So each admission
+ * anywhere takes one off the count, a join anywhere (always behind) adds nothing, and the count never
+ * exceeds the people waiting cohort-wide (the operators' "waiting", the sum over shards of
+ * lastSeq - serving), this citizen not counted. `others` holds the other shards' lines; with none known it
+ * is the own shard's exact count.
+ */
+export function aheadInCohort(seq: number, own: ShardLine, others: readonly ShardLine[]): number {
+  let ahead = Math.max(0, seq - own.serving - 1);
+  for (const line of others) ahead += Math.max(0, Math.min(line.lastSeq, seq - 1) - line.serving);
+  return ahead;
+}
+
+/**
+ * Estimate for the ticket `seq` of a shard, given the lines of the cohort's other shards: people ahead
+ * cohort-wide (aheadInCohort), and the wait for this shard's line to reach the ticket at the rate in force.
+ */
+export function estimateWait(seq: number, snap: ShardSnapshot, others: readonly ShardLine[]): Estimate {
+  const ahead = aheadInCohort(seq, snap, others);
+  const aheadInShard = Math.max(0, seq - snap.serving - 1);
+  // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
+  const etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + (snap.returning ?? 0), snap);
+  if (!etaSeconds) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
   // Ask again after about a quarter of the shortest wait: often near the front, rarely far back.
-  const nextPollMs = Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (low * 1000) / 4)));
-  return { ahead, etaSeconds: { low, high }, nextPollMs };
+  const nextPollMs = Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (etaSeconds.low * 1000) / 4)));
+  return { ahead, etaSeconds, nextPollMs };
 }
