@@ -60,6 +60,10 @@ export function formatEta(eta) {
   return t("aboutRange", { a: duration(low), b: duration(high) });
 }
 
+/** A moment (ms) to the second, in Korea time: when the numbers on a page that lost its connection are from. */
+export const clockSeconds = (/** @type {number} */ ms) =>
+  new Intl.DateTimeFormat(locale(), { timeZone: SEOUL, hour: "numeric", minute: "2-digit", second: "2-digit" }).format(new Date(ms));
+
 /** Today's date in Korea, and the days after it, as YYYY-MM-DD. */
 export function seoulDays(/** @type {number} */ count) {
   const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);

@@ -8,7 +8,7 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { clock, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.js";
 import { app } from "./state.js";
 import { startAhead } from "./storage.js";
 import { REGIONS } from "./strings.js";
@@ -131,9 +131,14 @@ function drawWait(/** @type {QueueStatus} */ s) {
   const paused = s.state === "paused";
   $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
   $("paused-text").hidden = !paused;
+  $("busy-text").hidden = paused || !s.originBusy;
   message($("wait-note"), app.waitNote);
-  $("wait-queue").textContent =
-    s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq ?? 0) });
+  // One figure for the place: the count ahead. The ticket's number in its shard counts nothing cohort-wide.
+  $("wait-queue").textContent = s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort) });
+  // Polls failing: the last numbers stay, marked as of when they were heard.
+  const stale = app.failures > 0 && app.heardAt > 0;
+  message($("stale-text"), stale ? { key: "staleText", params: { time: clockSeconds(app.heardAt) } } : null);
+  for (const id of ["ahead-figure", "eta-figure"]) $(id).classList.toggle("stale", stale);
   // In the pre-queue nobody has a place yet: no count ahead, progress or estimate to show.
   for (const el of $("view-wait").querySelectorAll(".figure, progress, label[for=progress], #progress-text")) {
     /** @type {HTMLElement} */ (el).hidden = s.state === "prequeue";

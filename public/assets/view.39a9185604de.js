@@ -8,10 +8,10 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { clock, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.84918082f597.js";
-import { app } from "./state.ebedab47811e.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.dc15789fed62.js";
+import { app } from "./state.c5bee4107a2f.js";
 import { startAhead } from "./storage.27522d0d70cc.js";
-import { REGIONS } from "./strings.6c23196e17a6.js";
+import { REGIONS } from "./strings.56d2927f2c8d.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;
@@ -131,9 +131,14 @@ function drawWait(/** @type {QueueStatus} */ s) {
   const paused = s.state === "paused";
   $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
   $("paused-text").hidden = !paused;
+  $("busy-text").hidden = paused || !s.originBusy;
   message($("wait-note"), app.waitNote);
-  $("wait-queue").textContent =
-    s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort), seq: number(s.seq ?? 0) });
+  // One figure for the place: the count ahead. The ticket's number in its shard counts nothing cohort-wide.
+  $("wait-queue").textContent = s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort) });
+  // Polls failing: the last numbers stay, marked as of when they were heard.
+  const stale = app.failures > 0 && app.heardAt > 0;
+  message($("stale-text"), stale ? { key: "staleText", params: { time: clockSeconds(app.heardAt) } } : null);
+  for (const id of ["ahead-figure", "eta-figure"]) $(id).classList.toggle("stale", stale);
   // In the pre-queue nobody has a place yet: no count ahead, progress or estimate to show.
   for (const el of $("view-wait").querySelectorAll(".figure, progress, label[for=progress], #progress-text")) {
     /** @type {HTMLElement} */ (el).hidden = s.state === "prequeue";

@@ -4,8 +4,8 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { app } from "./state.ebedab47811e.js";
-import { STRINGS } from "./strings.6c23196e17a6.js";
+import { app } from "./state.c5bee4107a2f.js";
+import { STRINGS } from "./strings.56d2927f2c8d.js";
 
 const SEOUL = "Asia/Seoul";
 
@@ -59,6 +59,10 @@ export function formatEta(eta) {
   if (high < 60) return t("aboutRangeMin", { a: number(low), b: number(high) });
   return t("aboutRange", { a: duration(low), b: duration(high) });
 }
+
+/** A moment (ms) to the second, in Korea time: when the numbers on a page that lost its connection are from. */
+export const clockSeconds = (/** @type {number} */ ms) =>
+  new Intl.DateTimeFormat(locale(), { timeZone: SEOUL, hour: "numeric", minute: "2-digit", second: "2-digit" }).format(new Date(ms));
 
 /** Today's date in Korea, and the days after it, as YYYY-MM-DD. */
 export function seoulDays(/** @type {number} */ count) {

@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.adf08c19b88f.js";
-import { app } from "./state.ebedab47811e.js";
+import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.6ce942fc66bb.js";
+import { app } from "./state.c5bee4107a2f.js";
 import { saveLang } from "./storage.27522d0d70cc.js";
-import { $, render } from "./view.7e6ca42c70bc.js";
+import { $, render } from "./view.39a9185604de.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring

@@ -11,14 +11,21 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.84918082f597.js";
-import { app } from "./state.ebedab47811e.js";
+import { clock, t } from "./format.dc15789fed62.js";
+import { app } from "./state.c5bee4107a2f.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.27522d0d70cc.js";
-import { $, render, setBusy, showNotice } from "./view.7e6ca42c70bc.js";
+import { $, render, setBusy, showNotice } from "./view.39a9185604de.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
 const RETRY_MAX_MS = 30_000;
+/**
+ * A status answer that has not come in this long counts as a failed poll: an edge that accepts the
+ * connection and never answers would otherwise keep the old numbers on screen without a word.
+ */
+const POLL_TIMEOUT_MS = 8_000;
+/** From this many failed polls in a row the connection is called lost, not just unstable. */
+const LOST_AFTER_FAILURES = 2;
 /** Screen readers hear the place at most this often while it falls, and always on a change of state. */
 const ANNOUNCE_EVERY_MS = 20_000;
 /** Cohort ids in a returned URL: checked against /api/cohorts before anything is shown for them. */
@@ -50,10 +57,14 @@ export async function poll() {
   stopPolling();
   /** @type {Awaited<ReturnType<typeof api>>} */
   let answer;
+  const abort = new AbortController();
+  const timeout = setTimeout(() => abort.abort(), POLL_TIMEOUT_MS);
   try {
-    answer = await api("/api/queue/status");
+    answer = await api("/api/queue/status", { signal: abort.signal });
   } catch {
     return retryLater();
+  } finally {
+    clearTimeout(timeout);
   }
   if (answer.status === 401) {
     // No ticket (not signed in on this browser) or one that has run out: the sign-in view, and never
@@ -69,6 +80,7 @@ export async function poll() {
   }
   if (!answer.body || answer.error) return retryLater(answer.error?.retryAfterSeconds);
   app.failures = 0;
+  app.heardAt = Date.now();
   showNotice(null);
   applyStatus(answer.body);
 }
@@ -76,13 +88,17 @@ export async function poll() {
 /** @param {number} [retryAfterSeconds] */
 function retryLater(retryAfterSeconds) {
   app.failures += 1;
-  showNotice({ key: "unstable" });
+  // Said at the first failure; the numbers on screen are redrawn as the last ones heard.
+  showNotice({ key: app.failures >= LOST_AFTER_FAILURES ? "lost" : "unstable" });
+  if (app.view === "wait") render();
   const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (app.failures - 1)) * (0.75 + Math.random() * 0.5);
   pollIn(Math.max(backoff, (retryAfterSeconds ?? 0) * 1000));
 }
 
 /** @param {QueueStatus} s */
 function applyStatus(s) {
+  // Paused, resumed, or slowed for the booking system: said at once, like a change of view.
+  const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy);
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
@@ -91,7 +107,7 @@ function applyStatus(s) {
     if (s.cameBack) app.waitNote = { key: "cameBack" };
     else if (app.waitNote?.key === "cameBack") app.waitNote = null;
     app.view = "wait";
-    announceWait(s, before !== "wait");
+    announceWait(s, before !== "wait" || lineChanged);
     render(before !== "wait" ? "wait-title" : undefined);
     pollIn(s.nextPollMs);
   } else if (s.state === "admitted") {
@@ -116,6 +132,7 @@ function announceWait(s, changed) {
   const soon = s.ahead <= 10;
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.originBusy && s.ahead > 0) announce({ key: "liveBusy", params: { n: s.ahead } });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
   else if (s.cameBack) announce({ key: "cameBack" });
   else if (s.ahead === 0) announce({ key: "liveFront" });

@@ -46,7 +46,10 @@ export const app = {
   /** @type {Message | null} */
   live: null,
   lastAnnounced: 0,
+  /** Failed polls in a row: from the first, the page says the connection is unstable and marks its numbers old. */
   failures: 0,
+  /** When the last status answer arrived (ms, this device's clock): the time the numbers shown are from. */
+  heardAt: 0,
   passLosses: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   pollTimer: undefined,
