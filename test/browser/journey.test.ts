@@ -381,8 +381,9 @@ describe("the waiting page", () => {
   });
 
   it("two citizens sign in, see their place fall, keep it across a refresh and a second device, get admitted and book", async () => {
-    // A line to wait behind: people who joined a moment earlier and will never claim their turn.
-    await syntheticJoins(10);
+    // A line to wait behind: people who joined a moment earlier and will never claim their turn, long
+    // enough (two seconds a turn) that b still waits after a second device has signed in on a busy machine.
+    await syntheticJoins(16);
     const a = await citizen();
     const b = await citizen();
     const [phoneA, phoneB] = [newPhone(), newPhone()];

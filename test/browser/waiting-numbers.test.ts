@@ -59,8 +59,11 @@ beforeAll(async () => {
   stack = await startStack(bindings);
   browser = await launchBrowser();
   operator = await operatorCookie(stack);
-  // A line to wait behind, spread over the shards by the citizens' keys; nobody of it ever claims.
-  const tokens = await idTokens(stack, Array.from({ length: 16 }, () => ({ phoneNumber: newPhone(), birthdate: "1964-02-02" })));
+  // Lines to wait behind, spread over the shards by the citizens' keys; nobody of them ever claims.
+  const tokens = await idTokens(stack, [
+    ...Array.from({ length: 16 }, () => ({ phoneNumber: newPhone(), birthdate: "1964-02-02" })),
+    ...Array.from({ length: 24 }, () => ({ phoneNumber: newPhone(), birthdate: "1968-02-02" })),
+  ]);
   for (const idToken of tokens) {
     const res = await fetch(`${stack.base}/api/queue/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
     expect(res.status).toBe(200);
@@ -144,6 +147,8 @@ describe.each(["ko", "en"] as const)("the waiting screen's numbers (%s)", (lang)
     expect(await textOf(page, "#wait-title")).toBe(words.pausedTitle);
     expect(await page.locator("#paused-text").isVisible()).toBe(true);
     expect(await textOf(page, "#eta")).toBe(words.etaPaused);
+    await expect.poll(async () => digits(await textOf(page, "#ahead"))).toBe(s.ahead);
+    expect(s.ahead).toBeGreaterThan(0);
     expect(s.ahead).toBeLessThanOrEqual((await opsWaiting("53-54")) - 1);
     await shots(page, `wait-${lang}-paused`);
   });
