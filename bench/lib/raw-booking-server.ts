@@ -13,6 +13,7 @@
 import { createServer } from "node:http";
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
+import { newBookingCode } from "../../src/origin/booking-code.js";
 import { openNeonPool, useNeonWsProxy } from "../../src/origin/db/neon.js";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -22,7 +23,7 @@ if (process.env.NEON_WS_PROXY) useNeonWsProxy(process.env.NEON_WS_PROXY);
 // Exactly what the origin's Node entry opens (openDatabase → openNeon → openNeonPool, DB_TIMEOUT_MS 5000).
 const { pool } = openNeonPool(databaseUrl, { connectionTimeoutMs: 5_000 });
 
-const FIND_BOOKING = `select b.id, b.cohort, b.status, b.created_at, s.id as slot_id, s.starts_at, s.capacity, s.booked,
+const FIND_BOOKING = `select b.id, b.code, b.cohort, b.status, b.created_at, s.id as slot_id, s.starts_at, s.capacity, s.booked,
   c.id as clinic_id, c.name, c.region, c.address
   from bookings b inner join slots s on b.slot_id = s.id inner join clinics c on s.clinic_id = c.id
   where %WHERE% order by b.created_at desc limit 1`;
@@ -38,8 +39,8 @@ async function book(slotId: number, citizenKey: string, jti: string): Promise<{ 
   try {
     await client.query("begin");
     const inserted = await client.query<{ id: string }>(
-      "insert into bookings (citizen_key, cohort, slot_id, pass_jti) values ($1, $2, $3, $4) on conflict do nothing returning id",
-      [citizenKey, "55-59", slotId, jti],
+      "insert into bookings (citizen_key, cohort, slot_id, pass_jti, code) values ($1, $2, $3, $4, $5) on conflict do nothing returning id",
+      [citizenKey, "55-59", slotId, jti, newBookingCode()],
     );
     bookingId = inserted.rows[0]?.id;
     if (bookingId !== undefined) {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { booking, bookingChange, bookingRequest, bookingResponse, slot, slotsQuery, slotsResponse } from "../contract/booking.js";
+import { booking, bookingChange, bookingRequest, bookingResponse, slot, slotDate, slotDatesQuery, slotDatesResponse, slotsQuery, slotsResponse } from "../contract/booking.js";
 import { openApiDocument, type OpenApiDocument, type OperationSpec, type ResponseSpec } from "../contract/openapi.js";
 import { cohortHistory, historyQuery, opsQueue } from "../contract/ops.js";
 import { PASS_COOKIE, passJwks } from "../contract/pass.js";
@@ -148,6 +148,19 @@ const operations: OperationSpec[] = [
     responses: {
       200: { description: "The slots that match, with seats remaining.", body: slotsResponse },
       400: { description: "A query parameter is not valid (checked at the edge, before any origin read)", errors: ["invalid_request"] },
+    },
+  }),
+  throughTheGate({
+    method: "get",
+    path: "/api/slots/dates",
+    operationId: "listSlotDates",
+    summary: "The days a region has free seats on",
+    description:
+      "Days in Korea, from today, with at least one free seat in a slot that has not started, earliest first (the page starts its date picker on the first); an empty list means the region has no free seat left. Cached at the edge as the slots are, about a second per region and location.",
+    parameters: [{ name: "region", in: "query", required: true, description: "A region's administrative code.", schema: slotDatesQuery.shape.region, example: "11" }],
+    responses: {
+      200: { description: "The days with free seats, and how many seats each has free.", body: slotDatesResponse },
+      400: { description: "The region is missing or not valid (checked at the edge, before any origin read)", errors: ["invalid_request"] },
     },
   }),
   throughTheGate({
@@ -353,6 +366,8 @@ export function edgeApiDocument(): OpenApiDocument {
       PassJwks: passJwks,
       Slot: slot,
       SlotsResponse: slotsResponse,
+      SlotDate: slotDate,
+      SlotDatesResponse: slotDatesResponse,
       Booking: booking,
       BookingRequest: bookingRequest,
       BookingChange: bookingChange,

@@ -64,6 +64,12 @@ export function fail(status: ContentfulStatusCode, code: ErrorCode, message: str
   return new ApiError(status, code, message, extras);
 }
 
+/** A query string zod refused: 400, naming every refused parameter. */
+export function badQuery(error: z.ZodError): ApiError {
+  const fields = error.issues.map((i) => i.path.map(String).join(".")).join(", ");
+  return new ApiError(400, "invalid_request", `bad query parameter: ${fields}`);
+}
+
 /** A zod failure as one readable sentence naming the field. */
 export function describeIssues(error: z.ZodError): string {
   const issue = error.issues[0];

@@ -3,6 +3,7 @@ import type { Booking } from "../contract/booking.js";
 import type { PassClaims } from "../contract/pass.js";
 import { DatabaseUnavailable, sqlState, type Database } from "./db/database.js";
 import { bookings, clinics, slots } from "./db/schema.js";
+import { newBookingCode } from "./booking-code.js";
 import { MAX_SLOT_ID, slotColumns, slotExists, toSlot } from "./slot-store.js";
 
 /**
@@ -34,7 +35,9 @@ export type MoveOutcome =
 const FOREIGN_KEY_VIOLATION = "23503";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // A conflict is settled by reading the booking that won; that booking can be cancelled in between, and
-// then the insert is worth trying again. Three tries make a livelock with a cancelling citizen moot.
+// then the insert is worth trying again. The conflict can also be the booking code, drawn at random and
+// already taken (rarely: with a million codes given, one draw in about 650,000), and the next try draws
+// another. Three tries make a livelock with a cancelling citizen, or three taken codes in a row, moot.
 const MAX_ATTEMPTS = 3;
 
 /** Thrown inside a booking or move transaction to roll all of it back when the slot has no seat left. */
@@ -44,6 +47,7 @@ async function findBooking(db: Database, where: SQL | undefined): Promise<Bookin
   const [row] = await db
     .select({
       id: bookings.id,
+      code: bookings.code,
       cohort: bookings.cohort,
       status: bookings.status,
       createdAt: bookings.createdAt,
@@ -58,6 +62,7 @@ async function findBooking(db: Database, where: SQL | undefined): Promise<Bookin
   if (!row) return undefined;
   return {
     id: row.id,
+    code: row.code,
     cohort: row.cohort,
     status: row.status,
     createdAt: row.createdAt.toISOString(),
@@ -110,7 +115,7 @@ async function insertBooking(db: Database, pass: PassClaims, slotId: number): Pr
     // waiting only on the unique index, and never touches (or locks) the slot row.
     const [inserted] = await tx
       .insert(bookings)
-      .values({ citizenKey: pass.sub, cohort: pass.cohort, slotId, passJti: pass.jti })
+      .values({ citizenKey: pass.sub, cohort: pass.cohort, slotId, passJti: pass.jti, code: newBookingCode() })
       .onConflictDoNothing()
       .returning({ id: bookings.id });
     if (!inserted) return undefined;
@@ -143,7 +148,8 @@ export async function bookSlot(db: Database, pass: PassClaims, slotId: number): 
       if (!created) throw new Error(`booking ${bookingId} vanished after commit`);
       return { kind: "created", booking: created };
     }
-    // The insert met a live booking that already holds this pass or this citizen's cohort; say which.
+    // The insert met a live booking that already holds this pass or this citizen's cohort (say which), or
+    // a taken code (neither is found, and the loop draws a new code).
     const byPass = await liveBookingByPass(db, pass.jti);
     if (byPass) return { kind: "replayed", booking: byPass };
     const held = await liveBooking(db, pass.sub, pass.cohort);

@@ -1,5 +1,5 @@
-import { and, asc, eq, gte, lt, type SQL } from "drizzle-orm";
-import type { Slot, SlotsQuery } from "../contract/booking.js";
+import { and, asc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
+import type { Slot, SlotDate, SlotDatesQuery, SlotsQuery } from "../contract/booking.js";
 import type { Database } from "./db/database.js";
 import { clinics, slots } from "./db/schema.js";
 
@@ -76,6 +76,27 @@ export async function listSlots(db: Database, query: SlotsQuery, now: Date): Pro
     .orderBy(asc(slots.startsAt), asc(clinics.id))
     .limit(MAX_SLOTS_LISTED);
   return rows.map(toSlot);
+}
+
+/** A region's dates are bounded too: about two months of days, far more than are ever seeded ahead. */
+export const MAX_DATES_LISTED = 62;
+
+/**
+ * The Seoul days on which a region has a free seat in a slot that has not started yet, earliest first,
+ * with the seats free that day: what a page needs to start its date picker on a day worth searching.
+ */
+export async function listSlotDates(db: Database, query: SlotDatesQuery, now: Date): Promise<SlotDate[]> {
+  // Korea keeps UTC+9 all year (see SEOUL_OFFSET), so the Seoul day is the UTC day of the shifted instant.
+  const day = sql<string>`to_char(${slots.startsAt} at time zone 'UTC' + interval '9 hours', 'YYYY-MM-DD')`;
+  const rows = await db
+    .select({ date: day, remaining: sql<number>`sum(${slots.capacity} - ${slots.booked})::int` })
+    .from(slots)
+    .innerJoin(clinics, eq(slots.clinicId, clinics.id))
+    .where(and(eq(clinics.region, query.region), gte(slots.startsAt, now), lt(slots.booked, slots.capacity)))
+    .groupBy(day)
+    .orderBy(asc(day))
+    .limit(MAX_DATES_LISTED);
+  return rows.map((row) => ({ date: row.date, remaining: Number(row.remaining) }));
 }
 
 /** Whether a slot exists; slots are never deleted, so the answer cannot go stale. */

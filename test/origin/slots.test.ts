@@ -1,9 +1,10 @@
-import { count, countDistinct } from "drizzle-orm";
+import { and, count, countDistinct, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { slotsResponse } from "../../src/contract/booking.js";
+import { slotDatesResponse, slotsResponse } from "../../src/contract/booking.js";
 import { regions } from "../../src/contract/regions.js";
 import { clinics, slots } from "../../src/origin/db/schema.js";
 import { SEED_DAYS, seedIfEmpty } from "../../src/origin/seed.js";
+import { seoulDayStart } from "../../src/origin/slot-store.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { makePassKeys, signPass } from "./support/passes.js";
 import { errorOf, originFor, postBooking, type OriginApp } from "./support/origin.js";
@@ -11,6 +12,8 @@ import { errorOf, originFor, postBooking, type OriginApp } from "./support/origi
 // 23:30 on 2021-07-25 UTC is 08:30 on the 26th in Seoul: the Seoul day, not the UTC one, is "today".
 const NOW = new Date("2021-07-25T23:30:00Z");
 const TODAY = "2021-07-26";
+/** The Seoul day `n` days after TODAY. */
+const dayAfter = (n: number) => new Date(Date.parse(`${TODAY}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
 describe.each(backends)("slots ($name)", (backend) => {
   let database: TestDatabase;
@@ -90,5 +93,66 @@ describe.each(backends)("slots ($name)", (backend) => {
 
     expect(res.status).toBe(400);
     expect((await errorOf(res)).code).toBe("invalid_request");
+  });
+
+  describe("the days with free seats", () => {
+    const listDates = async (query: string, at: Date = NOW) => {
+      const res = await originFor(database.db, keys, { now: () => at }).request(`/api/slots/dates${query}`, { headers: { authorization: `Bearer ${datesPass}` } });
+      expect(res.status).toBe(200);
+      return slotDatesResponse.parse(await res.json()).dates;
+    };
+    let keys: Awaited<ReturnType<typeof makePassKeys>>;
+    let datesPass: string;
+    beforeAll(async () => {
+      keys = await makePassKeys();
+      datesPass = await signPass(keys);
+    });
+
+    /** Fills every slot of a region on a Seoul day, as bookings would. */
+    async function fill(region: string, date: string) {
+      const start = seoulDayStart(date);
+      const ids = database.db.select({ id: clinics.id }).from(clinics).where(eq(clinics.region, region));
+      await database.db
+        .update(slots)
+        .set({ booked: sql`${slots.capacity}` })
+        .where(and(inArray(slots.clinicId, ids), gte(slots.startsAt, start), lt(slots.startsAt, new Date(start.getTime() + 86_400_000))));
+    }
+
+    it("lists a region's days from today in Korea, with the seats free on each", async () => {
+      const dates = await listDates("?region=27");
+      expect(dates.map((d) => d.date)).toEqual(Array.from({ length: SEED_DAYS }, (_, i) => dayAfter(i)));
+      // Today's seats are counted from slots still to come: at 08:30, all of them.
+      const today = await listSlots(`?region=27&date=${TODAY}`);
+      expect(dates[0]!.remaining).toBe(today.reduce((sum, s) => sum + s.remaining, 0));
+    });
+
+    it("starts on tomorrow once today's last slot has begun, and skips a day whose every seat is taken", async () => {
+      // 17:45 in Seoul: the 17:30 slot has begun, nothing is left to book today.
+      const evening = new Date(`${TODAY}T17:45:00+09:00`);
+      expect((await listDates("?region=28", evening))[0]!.date).toBe(dayAfter(1));
+      // 17:15: the 17:30 slot is still to come, so today still counts, with that slot's seats alone.
+      const late = await listDates("?region=28", new Date(`${TODAY}T17:15:00+09:00`));
+      const lastSlots = (await listSlots(`?region=28&date=${TODAY}`)).filter((s) => Date.parse(s.startsAt) >= Date.parse(`${TODAY}T17:15:00+09:00`));
+      expect(late[0]).toEqual({ date: TODAY, remaining: lastSlots.reduce((sum, s) => sum + s.remaining, 0) });
+
+      await fill("28", dayAfter(1));
+      expect((await listDates("?region=28", evening))[0]!.date).toBe(dayAfter(2));
+      // Another region is untouched.
+      expect((await listDates("?region=29", evening))[0]!.date).toBe(dayAfter(1));
+    });
+
+    it("is empty when no day has a free seat left", async () => {
+      for (let day = 0; day < SEED_DAYS; day++) await fill("31", dayAfter(day));
+      expect(await listDates("?region=31")).toEqual([]);
+    });
+
+    it.each([
+      ["no region", ""],
+      ["an unknown region", "?region=99"],
+    ])("answers 400 invalid_request to %s", async (_, query) => {
+      const res = await app.request(`/api/slots/dates${query}`, { headers: { authorization: `Bearer ${pass}` } });
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).code).toBe("invalid_request");
+    });
   });
 });

@@ -1,11 +1,12 @@
 import { z } from "zod";
-import type { SlotsQuery } from "../../contract/booking.js";
+import type { SlotDatesQuery, SlotsQuery } from "../../contract/booking.js";
 import { readLocation, writeLocation } from "../location-cache.js";
 
 /**
- * Slot availability (`GET /api/slots`) as the edge serves it: one answer per (region, date), kept about a
- * second per isolate and per location (the Cache API), so a surge of admitted citizens costs the origin
- * about one read per key per second per location instead of one per citizen. The same pattern as the
+ * Slot availability (`GET /api/slots`, and the days with free seats, `GET /api/slots/dates`) as the edge
+ * serves it: one answer per (region, date) or per region's dates, kept about a second per isolate and per
+ * location (the Cache API), so a surge of admitted citizens costs the origin about one read per key per
+ * second per location instead of one per citizen. The same pattern as the
  * queue snapshots (queue/snapshot-cache.ts): a stale answer is served while exactly one request refreshes
  * it, no request ever awaits a promise another request created (workerd cancels such a wait when the other
  * request ends first), and a cold isolate's first requests wait briefly on their own timers for the one
@@ -24,7 +25,7 @@ const MAX_STALE_MS = 10_000;
  * the isolate's cache every this often, on their own timers, until it is filled or the read is over.
  */
 const COLD_WAIT_STEP_MS = 10;
-/** Bounds the isolate cache: 17 regions times a few weeks of dates, with room to spare. */
+/** Bounds the isolate cache: 17 regions times a few weeks of dates (and each region's dates), with room to spare. */
 const MAX_CACHED_KEYS = 2_048;
 
 /** An origin answer of 200 to a slot read: its body as the origin wrote it, and when the edge got it. */
@@ -43,6 +44,11 @@ const refreshing = new Map<string, number>();
 /** The cache key of a query: its parsed values, so `?date=X&region=Y` and `?region=Y&date=X` share one. */
 export function slotsKey(query: SlotsQuery): string {
   return `${query.region ?? ""}|${query.date ?? ""}`;
+}
+
+/** The cache key of a region's dates: apart from every slot list's key, which holds a "|". */
+export function slotDatesKey(query: SlotDatesQuery): string {
+  return `dates:${query.region}`;
 }
 
 /**

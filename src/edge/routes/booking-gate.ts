@@ -1,8 +1,8 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { slotsQuery } from "../../contract/booking.js";
+import { slotDatesQuery, slotsQuery } from "../../contract/booking.js";
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
-import { fail } from "../../http/errors.js";
+import { badQuery, fail } from "../../http/errors.js";
 import type { HealthSample, OriginOutcome } from "../origin-health/autopilot.js";
 import { edgeConfig } from "../config.js";
 import { enforceLimit } from "../abuse-limits.js";
@@ -13,7 +13,7 @@ import { requirePass, type PassVariables } from "../tokens/pass-from-request.js"
 import { passesUsed } from "../gate/pass-activity.js";
 import { shardStub } from "../queue/shard-client.js";
 import { shardName } from "../queue/shard-name.js";
-import { cachedSlots, slotsKey } from "../gate/slot-cache.js";
+import { cachedSlots, slotDatesKey, slotsKey } from "../gate/slot-cache.js";
 
 type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
 
@@ -139,29 +139,40 @@ const limitPerPass: MiddlewareHandler<{ Bindings: Env; Variables: PassVariables 
 };
 
 /**
- * Slot availability, served from the edge's cache (slot-cache.ts) for about a second per (region, date):
- * the query is checked here, so only a well-formed read reaches the origin, under a canonical key. The
- * read that refreshes the cache is forwarded like any gate request, with the pass of the citizen whose
- * request made it; availability is the same for every citizen, so any valid pass will do.
+ * Serves an origin read from the edge's cache (slot-cache.ts) for about a second per `key`: the read that
+ * refreshes the cache is forwarded like any gate request, with the pass of the citizen whose request made
+ * it; availability is the same for every citizen, so any valid pass will do.
  */
-async function slots(c: GateContext): Promise<Response> {
-  const parsed = slotsQuery.safeParse(c.req.query());
-  if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => i.path.join(".")).join(", ");
-    throw fail(400, "invalid_request", `bad query parameter: ${fields}`);
-  }
-  const query = parsed.data;
-  const search = new URLSearchParams();
-  if (query.region !== undefined) search.set("region", query.region);
-  if (query.date !== undefined) search.set("date", query.date);
-  const got = await cachedSlots(slotsKey(query), Date.now(), async () => {
-    const answer = await forward(c, `/api/slots${search.size > 0 ? `?${search}` : ""}`);
+async function cachedRead(c: GateContext, key: string, pathAndQuery: string): Promise<Response> {
+  const got = await cachedSlots(key, Date.now(), async () => {
+    const answer = await forward(c, pathAndQuery);
     if (answer.status !== 200) return answer;
     // The clock moves across I/O: after the answer, Date.now() is when the edge learned it.
     return { body: await answer.text(), fetchedAt: Date.now() };
   });
   if (got instanceof Response) return got;
   return new Response(got.body, { status: 200, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+}
+
+/**
+ * Slot availability per (region, date): the query is checked here, so only a well-formed read reaches the
+ * origin, under a canonical key.
+ */
+async function slots(c: GateContext): Promise<Response> {
+  const parsed = slotsQuery.safeParse(c.req.query());
+  if (!parsed.success) throw badQuery(parsed.error);
+  const query = parsed.data;
+  const search = new URLSearchParams();
+  if (query.region !== undefined) search.set("region", query.region);
+  if (query.date !== undefined) search.set("date", query.date);
+  return cachedRead(c, slotsKey(query), `/api/slots${search.size > 0 ? `?${search}` : ""}`);
+}
+
+/** The days a region has free seats on, for the page's date picker: checked and cached as slots are. */
+async function slotDates(c: GateContext): Promise<Response> {
+  const parsed = slotDatesQuery.safeParse(c.req.query());
+  if (!parsed.success) throw badQuery(parsed.error);
+  return cachedRead(c, slotDatesKey(parsed.data), `/api/slots/dates?${new URLSearchParams({ region: parsed.data.region })}`);
 }
 
 /**
@@ -188,11 +199,13 @@ function unavailable(retryAfterSeconds = UNAVAILABLE_RETRY_AFTER_SECONDS) {
   return fail(503, "unavailable", "booking is briefly unavailable; your pass and place are kept, please retry shortly", { retryAfterSeconds });
 }
 
-// The one gate, in front of every route below ("/api/bookings/*" covers "/api/bookings" itself). The
+// The one gate, in front of every route below ("/api/slots/*" covers "/api/slots" itself, as
+// "/api/bookings/*" covers "/api/bookings"). The
 // app has already refused an over-long declared body, before any pass is verified.
-bookingGate.use("/api/slots", requirePass, limitPerPass, reportHealth).use("/api/bookings/*", requirePass, limitPerPass, reportHealth);
+bookingGate.use("/api/slots/*", requirePass, limitPerPass, reportHealth).use("/api/bookings/*", requirePass, limitPerPass, reportHealth);
 
 bookingGate.get("/api/slots", slots);
+bookingGate.get("/api/slots/dates", slotDates);
 bookingGate.get("/api/bookings/me", (c) => forward(c));
 // A booking made (201) or replayed (200) releases the place. A refusal does not: the origin confirmed no
 // booking for this pass, and the citizen still needs its capacity to try another slot.

@@ -49,6 +49,12 @@ export const bookings = pgTable(
   "bookings",
   {
     id: uuid().primaryKey().defaultRandom(),
+    /**
+     * The short code a citizen reads out (BOOKING_CODE_ALPHABET of src/contract/booking.ts), drawn at
+     * random by the origin when it books; unique over all bookings, cancelled ones included, so a code
+     * once given never names another booking.
+     */
+    code: text().notNull(),
     /** The pass's `sub`: an HMAC of the identity made at the edge, never the identity itself. */
     citizenKey: text().notNull(),
     cohort: text().notNull(),
@@ -72,5 +78,6 @@ export const bookings = pgTable(
       .on(t.passJti)
       .where(sql`${t.status} = 'booked'`),
     index("bookings_slot_idx").on(t.slotId),
+    uniqueIndex("bookings_code_idx").on(t.code),
   ],
 );
