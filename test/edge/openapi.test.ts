@@ -185,6 +185,8 @@ describe("answers match the document", () => {
     // A query the edge refuses itself: no origin is needed, and each still counts against the pass.
     const read = () => SELF.fetch(`${ORIGIN}/api/slots?region=99`, { headers: { authorization: `Bearer ${pass}` } });
     await expectDocumented(await read(), at, 400);
+    const dates = await SELF.fetch(`${ORIGIN}/api/slots/dates?region=99`, { headers: { authorization: `Bearer ${pass}` } });
+    await expectDocumented(dates, { path: "/api/slots/dates", method: "get" }, 400);
     let res = await read();
     for (let reads = 2; res.status === 400 && reads <= 70; reads++) {
       await res.body?.cancel();

@@ -33,6 +33,10 @@ function origin(booking: { status: number; body: unknown } = { status: 201, body
     const request = new Request(input, init);
     const url = new URL(request.url);
     const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    if (url.pathname === "/api/slots/dates") {
+      reads.push(`dates${url.search}`);
+      return json(200, { dates: [{ date: "2031-12-01", remaining: 100 - reads.length }] });
+    }
     if (url.pathname === "/api/slots") {
       reads.push(url.search);
       if (slotStatus !== 200) return json(slotStatus, { error: { code: "internal", message: "failing on purpose" } });
@@ -153,5 +157,29 @@ describe("slot reads through the edge's cache", () => {
       expect(await errorCode(res)).toBe("slot_full");
     }
     expect(bookings).toEqual(["POST /api/bookings", "POST /api/bookings", "POST /api/bookings"]);
+  });
+
+  it("reads a region's free days from the origin once for many citizens, apart from its slot lists", async () => {
+    const { reads } = origin();
+    const passes = await Promise.all(Array.from({ length: 20 }, () => passFor()));
+    const dates = (pass: string | undefined, query = "?region=47") =>
+      SELF.fetch(`${ORIGIN}/api/slots/dates${query}`, { headers: pass === undefined ? {} : { authorization: `Bearer ${pass}` } });
+    const answers = await Promise.all(passes.map((pass) => dates(pass)));
+    expect(answers.map((a) => a.status)).toEqual(passes.map(() => 200));
+    expect(new Set(await Promise.all(answers.map((a) => a.text()))).size).toBe(1);
+    expect(reads).toEqual(["dates?region=47"]);
+
+    // The region's slot list is another answer, read on its own.
+    expect((await read("?region=47", passes[0])).status).toBe(200);
+    expect(reads).toEqual(["dates?region=47", "?region=47"]);
+
+    // Refused at the edge, before any origin read: no pass, no region, an unknown region.
+    expect((await dates(undefined)).status).toBe(401);
+    for (const query of ["", "?region=99"]) {
+      const res = await dates(passes[1], query);
+      expect(res.status).toBe(400);
+      expect(await errorCode(res)).toBe("invalid_request");
+    }
+    expect(reads).toHaveLength(2);
   });
 });
