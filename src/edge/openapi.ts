@@ -7,7 +7,7 @@ import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, queue
 import { loginQuery } from "../contract/sign-in.js";
 import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operators/operator-auth.js";
 import { HISTORY_MINUTES } from "./shard/history.js";
-import { TICKET_COOKIE } from "./tokens/ticket.js";
+import { TICKET_COOKIE, TICKET_HINT_COOKIE } from "./tokens/ticket.js";
 
 /**
  * The edge's API as OpenAPI 3.1: the table of what it serves, with the contract's schemas for every body.
@@ -17,7 +17,9 @@ import { TICKET_COOKIE } from "./tokens/ticket.js";
  */
 
 const SEE_RETRY_AFTER = { "retry-after": "Seconds to wait before asking again." };
-const SETS_TICKET = { "set-cookie": `${TICKET_COOKIE}: the ticket (HttpOnly, path /api); ${PASS_COOKIE} too once admitted.` };
+const SETS_TICKET = {
+  "set-cookie": `${TICKET_COOKIE}: the ticket (HttpOnly, path /api); ${TICKET_HINT_COOKIE}=1 beside it, for the page's script to know a ticket was given (it carries nothing else); ${PASS_COOKIE} too once admitted.`,
+};
 
 /** Who calls what: a ticket for one's place, a pass for the booking API, an operator credential for /api/ops. */
 const TICKET = ["ticketCookie", "ticketBearer"] as const;

@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { queueStatus } from "../../src/contract/queue.js";
-import { TICKET_TTL_SECONDS } from "../../src/edge/tokens/ticket.js";
+import { TICKET_HINT_COOKIE, TICKET_TTL_SECONDS } from "../../src/edge/tokens/ticket.js";
 import { idToken, identityInShard, ORIGIN, postJoin, randomIdentity, status } from "./helpers.js";
 
 /**
@@ -22,7 +22,11 @@ describe("the line's cookies", () => {
     const res = await postJoin({ idToken: await idToken(randomIdentity()) });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { ticket: string; status: { seq: number } };
-    expect(res.headers.getSetCookie()).toEqual([`wr_ticket=${body.ticket}; Max-Age=${TICKET_TTL_SECONDS}; ${ATTRIBUTES}`]);
+    // Beside it, for as long, a cookie the page's script reads: it says a ticket was given, and no more.
+    expect(res.headers.getSetCookie()).toEqual([
+      `wr_ticket=${body.ticket}; Max-Age=${TICKET_TTL_SECONDS}; ${ATTRIBUTES}`,
+      `${TICKET_HINT_COOKIE}=1; Max-Age=${TICKET_TTL_SECONDS}; Path=/; Secure; SameSite=Lax`,
+    ]);
 
     const byCookie = await SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { cookie: `wr_ticket=${body.ticket}` } });
     expect(byCookie.status).toBe(200);

@@ -12,7 +12,7 @@ import { joinShard } from "./shard-client.js";
 import { remember } from "./snapshot-cache.js";
 import { shardName } from "./shard-name.js";
 import { presentedTicket } from "../tokens/ticket-from-request.js";
-import { signTicket, TICKET_COOKIE, TICKET_TTL_SECONDS } from "../tokens/ticket.js";
+import { signTicket, TICKET_COOKIE, TICKET_HINT_COOKIE, TICKET_TTL_SECONDS } from "../tokens/ticket.js";
 
 /**
  * Joining the line, shared by the two ways in: an app posting an id_token, and the browser's sign-in
@@ -83,6 +83,7 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
   const result = await ticketStatus(c.env, config, claims, now);
 
   setLineCookie(c, TICKET_COOKIE, ticket, TICKET_TTL_SECONDS);
+  c.header("set-cookie", `${TICKET_HINT_COOKIE}=1; Max-Age=${TICKET_TTL_SECONDS}; Path=/; Secure; SameSite=Lax`, { append: true });
   setPassCookie(c, result, now);
   return { ticket, status: result.status, previousPlaceExpired: joined.replacedExpired };
 }

@@ -15,6 +15,13 @@ import { joseCode } from "./pass.js";
 export const TICKET_ALG = "HS256";
 export const TICKET_AUDIENCE = "queue-ticket";
 export const TICKET_COOKIE = "wr_ticket";
+/**
+ * Set beside the ticket cookie, for as long, and readable by the page's script: it carries nothing but
+ * that this browser was given a ticket, so the page asks for a status only then. A first visit then makes
+ * no request bound to fail (the status answers 401 without a ticket, which is right for an API client).
+ * page/flow.js names it too.
+ */
+export const TICKET_HINT_COOKIE = "wr_ticket_held";
 /** A line lasts hours at worst; a week-old ticket points at a cohort long since served. */
 export const TICKET_TTL_SECONDS = 7 * 24 * 3600;
 
