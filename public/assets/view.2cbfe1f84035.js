@@ -8,10 +8,11 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.dc15789fed62.js";
-import { app } from "./state.c5bee4107a2f.js";
+import { bookingCalendar } from "./calendar.6d3e3e07d58b.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.f2ac1b8b9fe2.js";
+import { app } from "./state.178b8105ad9a.js";
 import { startAhead } from "./storage.27522d0d70cc.js";
-import { REGIONS } from "./strings.56d2927f2c8d.js";
+import { REGIONS } from "./strings.4415812ce572.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;
@@ -72,10 +73,8 @@ function localized(m) {
   if (p.cohort !== undefined) p.label = cohortLabel(String(p.cohort));
   if (p.until) p.time = clock(String(p.until));
   if (p.opensAt !== undefined) p.when = when(String(p.opensAt));
-  if (m.key === "slotsFound" || m.key === "noSlots") {
-    p.region = regionName(String(p.region));
-    p.date = day(String(p.date));
-  }
+  if (m.key === "slotsFound" || m.key === "noSlots" || m.key === "noDates") p.region = regionName(String(p.region));
+  if (m.key === "slotsFound" || m.key === "noSlots") p.date = day(String(p.date));
   if (typeof p.n === "number") p.n = number(p.n);
   if (typeof p.etaLow === "number" && typeof p.etaHigh === "number") p.eta = formatEta({ low: p.etaLow, high: p.etaHigh });
   return { key: m.key, params: p };
@@ -90,11 +89,20 @@ function message(el, m) {
   el.textContent = tm(localized(m));
 }
 
+/** The page's heading names the screen: the waiting room until the citizen's turn, then the booking. */
+function titleKey() {
+  if (app.view === "book") return app.changing ? "titleChange" : "titleBook";
+  if (app.view === "done") return "titleDone";
+  return "title";
+}
+
 /** Redraws everything from `app`; `focus` names a heading to move focus to after a change of view. */
 export function render(/** @type {string} */ focus = "") {
   const root = document.documentElement;
   root.lang = app.lang;
-  document.title = t("docTitle");
+  const title = titleKey();
+  $("page-title").dataset.t = title;
+  document.title = title === "title" ? t("docTitle") : `${t(title)} · ${t("brand")}`;
   for (const el of document.querySelectorAll("[data-t]")) {
     if (el.getAttribute("aria-busy") !== "true") el.textContent = t(/** @type {Key} */ (/** @type {HTMLElement} */ (el).dataset.t));
   }
@@ -167,11 +175,13 @@ function drawBook() {
   message($("book-note"), changing ? null : app.bookNote);
   $("pass-until").textContent = s?.passExpiresAt ? t("passUntil", { time: clock(s.passExpiresAt) }) : "";
   fillSelect(/** @type {HTMLSelectElement} */ ($("region")), REGIONS.map((r) => [r.code, r[app.lang]]));
-  fillSelect(/** @type {HTMLSelectElement} */ ($("date")), seoulDays(BOOKING_DAYS).map((d) => [d, day(d)]));
+  drawDates();
   const found = app.slots;
   $("slots-msg").textContent = found
     ? tm(localized(found.slots.some((x) => x.remaining > 0) ? { key: "slotsFound", params: { region: found.region, date: found.date, n: found.slots.filter((x) => x.remaining > 0).length } } : { key: "noSlots", params: { region: found.region, date: found.date } }))
-    : "";
+    : app.dates?.dates.length === 0
+      ? tm(localized({ key: "noDates", params: { region: app.dates.region } }))
+      : "";
   const form = $("book-form");
   form.hidden = !found || found.slots.length === 0;
   message($("book-error"), app.bookError);
@@ -206,6 +216,19 @@ function drawBook() {
 }
 
 /**
+ * The date picker: the coming days, and any later day the region has free seats on; a day known to have
+ * none says so. It shows `app.slotDate` (the first day with free seats, once the origin has said which)
+ * until the citizen picks another.
+ */
+function drawDates() {
+  const free = app.dates && app.dates.region === /** @type {HTMLSelectElement} */ ($("region")).value ? app.dates.dates.map((d) => d.date) : null;
+  const days = [...new Set([...seoulDays(BOOKING_DAYS), ...(free ?? [])])].sort();
+  const select = /** @type {HTMLSelectElement} */ ($("date"));
+  fillSelect(select, days.map((d) => [d, free && !free.includes(d) ? t("dayFull", { day: day(d) }) : day(d)]));
+  if (app.slotDate && days.includes(app.slotDate)) select.value = app.slotDate;
+}
+
+/**
  * Replaces a select's options, keeping the choice.
  * @param {HTMLSelectElement} select
  * @param {Array<[string, string]>} options
@@ -216,9 +239,16 @@ function fillSelect(select, options) {
   if (options.some(([v]) => v === value)) select.value = value;
 }
 
+/** The object URL of the calendar file now linked, released when the next one replaces it. */
+let calendarUrl = "";
+
 function drawDone(/** @type {Booking} */ b) {
   message($("done-note"), app.doneNote);
+  // A booking kept on this device before bookings had codes has none to show; its id still names it.
+  $("booking-code-row").hidden = !b.code;
+  $("booking-code").textContent = b.code ?? "";
   $("booking-id").textContent = b.id;
+  drawCalendarLink(b);
   $("done-clinic").textContent = b.slot.clinic.name;
   $("done-address").textContent = b.slot.clinic.address;
   $("done-time").textContent = slotTime(b.slot.startsAt);
@@ -227,6 +257,26 @@ function drawDone(/** @type {Booking} */ b) {
   $("done-actions").hidden = !live || app.confirmingCancel;
   $("cancel-confirm").hidden = !live || !app.confirmingCancel;
   message($("done-error"), app.doneError);
+}
+
+/** "Add to calendar": the booking as an .ics file made here, in the reader's language, offered as a download. */
+function drawCalendarLink(/** @type {Booking} */ b) {
+  const link = /** @type {HTMLAnchorElement} */ ($("add-calendar"));
+  const text = bookingCalendar(b, {
+    summary: t("calendarSummary"),
+    description: t("calendarDescription", { code: b.code ?? "", id: b.id }),
+    host: location.hostname,
+    now: Date.now(),
+  });
+  // Drawn again only when what the file says changes (not its DTSTAMP), so a link being clicked stays put.
+  const key = `${app.lang}|${b.id}|${b.slot.id}|${b.status}`;
+  if (link.dataset.key === key) return;
+  if (calendarUrl) URL.revokeObjectURL(calendarUrl);
+  calendarUrl = URL.createObjectURL(new Blob([text], { type: "text/calendar;charset=utf-8" }));
+  link.href = calendarUrl;
+  link.download = `vaccination-${b.code ?? b.id}.ics`;
+  link.dataset.key = key;
+  link.hidden = b.status !== "booked";
 }
 
 /** Whether the pass can still act at the origin: only then are changing and cancelling offered. */

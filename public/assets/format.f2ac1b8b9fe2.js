@@ -4,8 +4,8 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { app } from "./state.c5bee4107a2f.js";
-import { STRINGS } from "./strings.56d2927f2c8d.js";
+import { app } from "./state.178b8105ad9a.js";
+import { STRINGS } from "./strings.4415812ce572.js";
 
 const SEOUL = "Asia/Seoul";
 
@@ -34,8 +34,9 @@ export const clock = (/** @type {string} */ iso) =>
 export const day = (/** @type {string} */ ymd) =>
   new Intl.DateTimeFormat(locale(), { timeZone: SEOUL, month: "long", day: "numeric", weekday: "short" }).format(new Date(`${ymd}T12:00:00+09:00`));
 
-/** A slot's day and time, in Korea time. */
-export const slotTime = (/** @type {string} */ iso) => `${day(new Date(Date.parse(iso) + 9 * 3600_000).toISOString().slice(0, 10))} ${clock(iso)}`;
+/** A slot's day and time, in Korea time, saying so: "Tue, Dec 8, 9:30 AM (Korea time)". */
+export const slotTime = (/** @type {string} */ iso) =>
+  `${new Intl.DateTimeFormat(locale(), { timeZone: SEOUL, weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" }).format(new Date(iso))} (${t("koreaTime")})`;
 
 /** @param {number} minutes */
 function duration(minutes) {

@@ -11,10 +11,10 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.dc15789fed62.js";
-import { app } from "./state.c5bee4107a2f.js";
+import { clock, t } from "./format.f2ac1b8b9fe2.js";
+import { app } from "./state.178b8105ad9a.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.27522d0d70cc.js";
-import { $, render, setBusy, showNotice } from "./view.39a9185604de.js";
+import { $, render, setBusy, showNotice } from "./view.2cbfe1f84035.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -30,6 +30,16 @@ const LOST_AFTER_FAILURES = 2;
 const ANNOUNCE_EVERY_MS = 20_000;
 /** Cohort ids in a returned URL: checked against /api/cohorts before anything is shown for them. */
 const COHORT_ID = /^[A-Za-z0-9_-]{1,32}$/;
+/**
+ * The cookie the edge sets beside the ticket, for as long (TICKET_HINT_COOKIE in src/edge/tokens/ticket.ts):
+ * the ticket itself is HttpOnly, so this is how the page knows it may hold one.
+ */
+const TICKET_HINT = "wr_ticket_held";
+
+/** Whether this browser was given a ticket that has not run out: only then is there a status to ask for. */
+function ticketHeld() {
+  return document.cookie.split(";").some((c) => c.trim().startsWith(`${TICKET_HINT}=`));
+}
 
 async function loadCohorts() {
   try {
@@ -68,7 +78,9 @@ export async function poll() {
   }
   if (answer.status === 401) {
     // No ticket (not signed in on this browser) or one that has run out: the sign-in view, and never
-    // anything about a place. A word only if a place was being shown a moment ago.
+    // anything about a place. A word only if a place was being shown a moment ago. The hint goes too, so
+    // the next visit does not ask again for a ticket the edge has refused.
+    document.cookie = `${TICKET_HINT}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
     const hadPlace = app.view !== "loading" || app.status !== null;
     if (hadPlace) {
       app.status = null;
@@ -163,6 +175,7 @@ async function admitted() {
   if (mine.status === 401) return passLost();
   announce({ key: "liveAdmitted" });
   render("book-title");
+  void findDates(/** @type {HTMLSelectElement} */ ($("region")).value);
 }
 
 /**
@@ -175,6 +188,30 @@ function passLost() {
   showNotice({ key: "errPassLost" });
   render();
   pollIn(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (app.passLosses - 1)));
+}
+
+/**
+ * Asks which days `region` has free seats on, so the date picker starts on the first of them rather than
+ * on a day with nothing to book. A failure leaves the picker as it is: the citizen can still choose a day.
+ */
+export async function findDates(/** @type {string} */ region) {
+  app.dates = null;
+  app.slotDate = null;
+  render();
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api(`/api/slots/dates?region=${encodeURIComponent(region)}`);
+  } catch {
+    return;
+  }
+  if (answer.status === 401) return passLost();
+  // A region changed again meanwhile: its own answer is the one to show.
+  if (answer.status !== 200 || !Array.isArray(answer.body?.dates) || app.view !== "book" || /** @type {HTMLSelectElement} */ ($("region")).value !== region) return;
+  app.dates = { region, dates: answer.body.dates };
+  // A day the citizen chose while the answer was on its way stays chosen.
+  if (app.slotDate === null) app.slotDate = app.dates.dates[0]?.date ?? null;
+  render();
 }
 
 export async function findSlots(/** @type {string} */ region, /** @type {string} */ date) {
@@ -293,6 +330,7 @@ function bookingGone(/** @type {Message} */ note) {
   app.view = "book";
   announce({ key: "liveCancelled" });
   render("book-title");
+  void findDates(/** @type {HTMLSelectElement} */ ($("region")).value);
 }
 
 /**
@@ -309,7 +347,8 @@ export function showBooking(booking, note, said = "liveBooked") {
   app.doneError = null;
   app.confirmingCancel = false;
   app.view = "done";
-  announce({ key: said, params: { id: booking.id } });
+  // Said a character at a time, so a screen reader spells the code out rather than reading it as a word.
+  announce({ key: said, params: { code: [...(booking.code ?? "")].join(" ") } });
   render("done-title");
 }
 
@@ -367,7 +406,9 @@ export async function start() {
     // The cohort's label and opening time come from /api/cohorts: wait for it, so the message is said once and whole.
     if (returned.cohort) await cohorts;
   }
-  await poll();
+  // Without a ticket there is no status to ask for (the edge would answer 401): the sign-in view at once.
+  if (ticketHeld()) await poll();
+  else showSignin(false);
   // Said once the view is known: a citizen who already holds a place (signed in on another tab) sees it, not the failure.
   const said = app.view === "signin" ? app.signinError ?? app.signinNote : app.view === "wait" ? app.waitNote : null;
   if (returned && said) {

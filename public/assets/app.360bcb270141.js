@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findSlots, poll, showBooking, start } from "./flow.6ce942fc66bb.js";
-import { app } from "./state.c5bee4107a2f.js";
+import { book, cancelMine, changeSlot, findDates, findSlots, poll, showBooking, start } from "./flow.f59086f6b3f2.js";
+import { app } from "./state.178b8105ad9a.js";
 import { saveLang } from "./storage.27522d0d70cc.js";
-import { $, render } from "./view.39a9185604de.js";
+import { $, render } from "./view.2cbfe1f84035.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring
@@ -30,6 +30,17 @@ $("slot-form").addEventListener("submit", (event) => {
   event.preventDefault();
   app.slots = null;
   void findSlots(/** @type {HTMLSelectElement} */ ($("region")).value, /** @type {HTMLSelectElement} */ ($("date")).value);
+});
+
+// Another region: the date picker moves to that region's first day with free seats.
+$("region").addEventListener("change", () => {
+  app.slots = null;
+  void findDates(/** @type {HTMLSelectElement} */ ($("region")).value);
+});
+
+// A day the citizen picks stays picked across redraws.
+$("date").addEventListener("change", () => {
+  app.slotDate = /** @type {HTMLSelectElement} */ ($("date")).value;
 });
 
 $("book-form").addEventListener("submit", (event) => {
@@ -48,6 +59,7 @@ $("change-btn").addEventListener("click", () => {
   app.bookError = null;
   app.view = "book";
   render("book-title");
+  void findDates(/** @type {HTMLSelectElement} */ ($("region")).value);
 });
 
 $("keep-btn").addEventListener("click", () => app.booking && showBooking(app.booking, null));

@@ -5,6 +5,7 @@
  * @typedef {import("../src/contract/queue.js").QueueStatus} QueueStatus
  * @typedef {import("../src/contract/queue.js").CohortInfo} CohortInfo
  * @typedef {import("../src/contract/booking.js").Slot} Slot
+ * @typedef {import("../src/contract/booking.js").SlotDate} SlotDate
  * @typedef {import("../src/contract/booking.js").Booking} Booking
  * @typedef {import("./strings.js").Lang} Lang
  * @typedef {import("./strings.js").Message} Message
@@ -29,6 +30,10 @@ export const app = {
   waitNote: null,
   /** @type {{ region: string, date: string, slots: Slot[] } | null} */
   slots: null,
+  /** @type {{ region: string, dates: SlotDate[] } | null} the days the chosen region has free seats on */
+  dates: null,
+  /** @type {string | null} the day the date picker shows: the first with free seats, until the citizen picks one */
+  slotDate: null,
   /** @type {Message | null} */
   bookError: null,
   /** @type {Booking | null} */
