@@ -462,7 +462,9 @@ describe("the waiting page", () => {
     const pickedA = await bookFirstFreeSlot(a, "11", "10-a-chooses-a-slot");
     const idA = await textOf(a, "#booking-id");
     expect(idA).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await textOf(a, "#live")).toBe(`예약이 확정되었습니다. 예약 번호 ${idA}.`);
+    // The live region spells out the short code, not the id (booking-screens.test.ts looks at the code).
+    const codeA = await textOf(a, "#booking-code");
+    expect(await textOf(a, "#live")).toBe(`예약이 확정되었습니다. 예약 코드 ${[...codeA].join(" ")}.`);
     expect(await textOf(a, "#done-clinic")).toBe(pickedA.clinic);
     expect(await textOf(a, "#done-address")).toContain("서울특별시");
     expect(await textOf(a, "#done-time")).toContain(pickedA.time);
