@@ -14,7 +14,7 @@ import { api } from "./api.7cbecd5caee3.js";
 import { clock, t } from "./format.f2ac1b8b9fe2.js";
 import { app } from "./state.178b8105ad9a.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.27522d0d70cc.js";
-import { $, render, setBusy, showNotice } from "./view.2cbfe1f84035.js";
+import { $, render, setBusy, showNotice } from "./view.10a57d7a9a66.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;

@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findDates, findSlots, poll, showBooking, start } from "./flow.f59086f6b3f2.js";
+import { book, cancelMine, changeSlot, findDates, findSlots, poll, showBooking, start } from "./flow.07a70fbdb19e.js";
 import { app } from "./state.178b8105ad9a.js";
 import { saveLang } from "./storage.27522d0d70cc.js";
-import { $, render } from "./view.2cbfe1f84035.js";
+import { $, render } from "./view.10a57d7a9a66.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring

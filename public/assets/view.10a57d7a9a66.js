@@ -262,15 +262,15 @@ function drawDone(/** @type {Booking} */ b) {
 /** "Add to calendar": the booking as an .ics file made here, in the reader's language, offered as a download. */
 function drawCalendarLink(/** @type {Booking} */ b) {
   const link = /** @type {HTMLAnchorElement} */ ($("add-calendar"));
+  // Made again only when what the file says changes (not its DTSTAMP), so a link being clicked stays put.
+  const key = `${app.lang}|${b.id}|${b.slot.id}|${b.status}`;
+  if (link.dataset.key === key) return;
   const text = bookingCalendar(b, {
     summary: t("calendarSummary"),
-    description: t("calendarDescription", { code: b.code ?? "", id: b.id }),
+    description: t("calendarDescription", { code: b.code ?? "-", id: b.id }),
     host: location.hostname,
     now: Date.now(),
   });
-  // Drawn again only when what the file says changes (not its DTSTAMP), so a link being clicked stays put.
-  const key = `${app.lang}|${b.id}|${b.slot.id}|${b.status}`;
-  if (link.dataset.key === key) return;
   if (calendarUrl) URL.revokeObjectURL(calendarUrl);
   calendarUrl = URL.createObjectURL(new Blob([text], { type: "text/calendar;charset=utf-8" }));
   link.href = calendarUrl;
