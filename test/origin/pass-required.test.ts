@@ -65,7 +65,7 @@ describe.each(backends)("a request without the edge's pass ($name)", (backend) =
     const routes = routesOf(app);
     // The routes the API has today, so that reading them from the app cannot quietly find none.
     expect(routes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(
-      ["DELETE /api/bookings/" + SOME_BOOKING, "GET /api/bookings/me", "GET /api/slots", "PATCH /api/bookings/" + SOME_BOOKING, "POST /api/bookings"].sort(),
+      ["DELETE /api/bookings/" + SOME_BOOKING, "GET /api/bookings/me", "GET /api/slots", "GET /api/slots/dates", "PATCH /api/bookings/" + SOME_BOOKING, "POST /api/bookings"].sort(),
     );
     const forged = await signPass(await makePassKeys());
     const expired = await signPass(keys, passClaimsFor({ iat: 1_600_000_000, nbf: 1_600_000_000, exp: 1_600_000_900 }));
@@ -78,7 +78,7 @@ describe.each(backends)("a request without the edge's pass ($name)", (backend) =
         ["a pass another key signed", `Bearer ${forged}`],
         ["an expired pass", `Bearer ${expired}`],
       ] as const) {
-        const res = await fetch(`${base}${path}${path === "/api/slots" ? "?region=11" : ""}`, {
+        const res = await fetch(`${base}${path}${path.startsWith("/api/slots") ? "?region=11" : ""}`, {
           method,
           headers: authorization === undefined ? contentType : { ...contentType, authorization },
           ...(body === undefined ? {} : { body }),
