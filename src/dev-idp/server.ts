@@ -1,7 +1,7 @@
 /**
  * `tsx src/dev-idp/server.ts`: the development OpenID Provider that `npm start` runs beside the edge, on
  * 127.0.0.1:IDP_PORT (8789). Reads IDP_PORT, IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS and
- * IDP_STATE_DIR; a bad one stops it here, named. For development and tests only: see README.
+ * IDP_STATE_DIR; a bad one stops it here, named. For development and tests only: see docs/local-stack.md.
  */
 import { createShapedServer } from "../http/node-client-errors.js";
 import { createDevIdp } from "./app.js";
