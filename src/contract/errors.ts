@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { booking } from "./booking.js";
 
 /**
  * The one error shape every 4xx/5xx of the edge and the origin carries. `code` is stable and meant for
@@ -45,7 +46,11 @@ export const errorBody = z.object({
     opensAt: z.string().optional(),
     cohort: z.string().optional(),
     retryAfterSeconds: z.number().int().nonnegative().optional(),
-    booking: z.unknown().optional(),
+    /**
+     * With `already_booked`: the live booking the citizen holds, which this request did not make (another
+     * tab's or device's): nothing was booked. With `booking_cancelled`: the cancelled booking.
+     */
+    booking: booking.optional(),
   }),
 });
 export type ErrorBody = z.infer<typeof errorBody>;

@@ -171,13 +171,16 @@ const operations: OperationSpec[] = [
     operationId: "book",
     summary: "Book a slot",
     description:
-      "The citizen and cohort come from the pass. The same pass again while its booking is live answers 200 with that booking, whatever slot it names. A booking releases the pass's place in the line.",
+      "The citizen and cohort come from the pass. The same request again (same pass, same slot) while its booking is live answers 200 with that booking, so a retry after a lost answer books once. A request that finds a live booking it did not make (another pass's, or this pass's in another slot: a second tab) books nothing and answers 409 `already_booked` with that booking in `booking`. A booking, made, replayed or found, releases the pass's place in the line.",
     requestBody: { description: "The slot to book.", schema: bookingRequest },
     responses: {
-      200: { description: "This pass's live booking, made earlier (a replay).", body: bookingResponse },
+      200: { description: "This pass's live booking in this slot, made earlier by the same request (a replay).", body: bookingResponse },
       201: { description: "The booking, made now.", body: bookingResponse },
       404: { description: "No such slot", errors: ["not_found"] },
-      409: { description: "The slot is full, or the citizen holds a live booking made with another pass (in `booking`)", errors: ["already_booked", "slot_full"] },
+      409: {
+        description: "The slot is full; or the citizen already holds a live booking this request did not make (another pass's, or this pass's in another slot), named in `booking`: nothing was booked",
+        errors: ["already_booked", "slot_full"],
+      },
     },
   }),
   throughTheGate({

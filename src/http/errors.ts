@@ -1,6 +1,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
+import type { Booking } from "../contract/booking.js";
 import type { ErrorBody, ErrorCode } from "../contract/errors.js";
 
 /**
@@ -14,8 +15,8 @@ export interface ErrorExtras {
   cohort?: string;
   /** How long to wait before retrying (`unavailable`); also sent as `Retry-After`. */
   retryAfterSeconds?: number;
-  /** The booking the citizen already holds (`already_booked`). */
-  booking?: unknown;
+  /** The booking the citizen already holds (`already_booked`), or the cancelled one (`booking_cancelled`). */
+  booking?: Booking;
   headers?: Record<string, string>;
 }
 

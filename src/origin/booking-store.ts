@@ -18,6 +18,7 @@ import { MAX_SLOT_ID, slotColumns, slotExists, toSlot } from "./slot-store.js";
 export type BookOutcome =
   | { kind: "created"; booking: Booking }
   | { kind: "replayed"; booking: Booking }
+  /** The citizen holds a live booking this request did not make: another pass's, or this pass's in another slot. */
   | { kind: "already_booked"; booking: Booking }
   | { kind: "slot_full" }
   | { kind: "slot_not_found" };
@@ -125,13 +126,22 @@ async function insertBooking(db: Database, pass: PassClaims, slotId: number): Pr
 }
 
 /**
- * Books a seat in `slotId` with a pass. Idempotent on the pass while its booking is live: a replay names
- * that booking. Once it is cancelled, the same pass books anew.
+ * What the pass's live booking means for a request for `slotId`: the same request again (a retry after a
+ * lost answer) is answered with it as a success; a request for another slot (a second tab still on the
+ * slot choice) did not make it, and is told so with the booking the citizen holds.
+ */
+function passBooking(booking: Booking, slotId: number): BookOutcome {
+  return booking.slot.id === slotId ? { kind: "replayed", booking } : { kind: "already_booked", booking };
+}
+
+/**
+ * Books a seat in `slotId` with a pass. Idempotent on the pass and slot while its booking is live: a
+ * replay names that booking. Once it is cancelled, the same pass books anew.
  */
 export async function bookSlot(db: Database, pass: PassClaims, slotId: number): Promise<BookOutcome> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const replayed = await liveBookingByPass(db, pass.jti);
-    if (replayed) return { kind: "replayed", booking: replayed };
+    if (replayed) return passBooking(replayed, slotId);
     if (slotId > MAX_SLOT_ID) return { kind: "slot_not_found" };
 
     let bookingId: string | undefined;
@@ -151,7 +161,7 @@ export async function bookSlot(db: Database, pass: PassClaims, slotId: number): 
     // The insert met a live booking that already holds this pass or this citizen's cohort (say which), or
     // a taken code (neither is found, and the loop draws a new code).
     const byPass = await liveBookingByPass(db, pass.jti);
-    if (byPass) return { kind: "replayed", booking: byPass };
+    if (byPass) return passBooking(byPass, slotId);
     const held = await liveBooking(db, pass.sub, pass.cohort);
     if (held) return { kind: "already_booked", booking: held };
   }

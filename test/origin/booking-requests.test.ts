@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { newCitizen, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
-import { bookingOf, createSlot, errorOf, getMyBooking, postBooking, type OriginApp, openOrigin } from "./support/origin.js";
+import { bookingOf, createSlot, errorOf, getMyBooking, postBooking, seatsTaken, type OriginApp, openOrigin } from "./support/origin.js";
 
 describe.each(backends)("booking requests ($name)", (backend) => {
   let database: TestDatabase;
@@ -59,6 +59,31 @@ describe.each(backends)("booking requests ($name)", (backend) => {
     const error = await errorOf(res);
     expect(error.code).toBe("already_booked");
     expect(error.booking).toEqual(held);
+  });
+
+  it("answers a retry of the same request (same pass, same slot) with the booking it made, as a success", async () => {
+    const pass = await signPass(keys, passClaimsFor({ sub: newCitizen() }));
+    const made = await bookingOf(await postBooking(app, pass, { slotId }));
+
+    const retry = await postBooking(app, pass, { slotId });
+
+    expect(retry.status).toBe(200);
+    expect(await bookingOf(retry)).toEqual(made);
+  });
+
+  it("tells a second tab's request (same pass, another slot) that it booked nothing, naming the booking held", async () => {
+    const pass = await signPass(keys, passClaimsFor({ sub: newCitizen() }));
+    const otherSlot = await createSlot(database.db, 5, "26");
+    const made = await bookingOf(await postBooking(app, pass, { slotId }));
+
+    const secondTab = await postBooking(app, pass, { slotId: otherSlot });
+
+    expect(secondTab.status).toBe(409);
+    const error = await errorOf(secondTab);
+    expect(error.code).toBe("already_booked");
+    expect(error.booking).toEqual(made);
+    expect(await seatsTaken(database.db, otherSlot)).toBe(0);
+    expect(await bookingOf(await getMyBooking(app, pass))).toEqual(made);
   });
 
   it("lets the same citizen hold one booking in each cohort", async () => {

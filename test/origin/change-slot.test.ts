@@ -20,10 +20,10 @@ describe.each(backends)("changing a booking's slot ($name)", (backend) => {
     expect(await seatsTaken(origin.db, oldSlot)).toBe(0);
     expect(await seatsTaken(origin.db, newSlot)).toBe(1);
     expect(await bookingOf(await getMyBooking(origin.app, pass))).toEqual(moved);
-    // A replay of the pass's original request names the booking where it now is, and books nothing.
+    // The pass's original request, arriving again, did not make the booking as it now is: 409 naming it where it is, nothing booked.
     const replay = await postBooking(origin.app, pass, { slotId: oldSlot });
-    expect(replay.status).toBe(200);
-    expect((await bookingOf(replay)).slot.id).toBe(newSlot);
+    expect(replay.status).toBe(409);
+    expect(await errorOf(replay)).toMatchObject({ code: "already_booked", booking: { id: booking.id, slot: { id: newSlot } } });
     expect(await seatLedger(origin.db, [oldSlot, newSlot])).toEqual([
       { slotId: oldSlot, booked: 0, capacity: 3, live: 0 },
       { slotId: newSlot, booked: 1, capacity: 3, live: 1 },

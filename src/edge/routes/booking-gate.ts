@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { slotDatesQuery, slotsQuery } from "../../contract/booking.js";
-import { UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
+import { errorBody, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
 import { badQuery, fail } from "../../http/errors.js";
 import type { HealthSample, OriginOutcome } from "../origin-health/autopilot.js";
@@ -207,13 +207,21 @@ bookingGate.use("/api/slots/*", requirePass, limitPerPass, reportHealth).use("/a
 bookingGate.get("/api/slots", slots);
 bookingGate.get("/api/slots/dates", slotDates);
 bookingGate.get("/api/bookings/me", (c) => forward(c));
-// A booking made (201) or replayed (200) releases the place. A refusal does not: the origin confirmed no
-// booking for this pass, and the citizen still needs its capacity to try another slot.
+// A booking made (201), replayed (200) or found already held (409 already_booked: made in another tab or
+// device) releases the place: the citizen holds a live booking. Another refusal does not: the origin
+// confirmed no booking, and the citizen still needs the pass's capacity to try another slot.
 bookingGate.post("/api/bookings", async (c) => {
   const answer = await forward(c);
-  if (answer.status === 201 || answer.status === 200) await releasePlace(c);
+  if (answer.status === 201 || answer.status === 200 || (await isAlreadyBooked(answer))) await releasePlace(c);
   return answer;
 });
+
+/** Whether the origin's answer is 409 `already_booked`; reads a copy, so the answer is passed on whole. */
+async function isAlreadyBooked(answer: Response): Promise<boolean> {
+  if (answer.status !== 409) return false;
+  const parsed = errorBody.safeParse(await answer.clone().json().catch(() => null));
+  return parsed.success && parsed.data.error.code === "already_booked";
+}
 // A move keeps a live booking, so it releases the place as a booking does; repeating a release is
 // harmless (the shard marks a pass completed once), and a citizen whose first booking's release was lost
 // gets it here.

@@ -21,7 +21,7 @@ export function bookingRoutes(deps: OriginDeps): Hono<OriginEnv> {
         case "replayed":
           return c.json({ booking: outcome.booking }, 200);
         case "already_booked":
-          throw new ApiError(409, "already_booked", "you already hold a booking in this cohort", {
+          throw new ApiError(409, "already_booked", "you already hold a booking in this cohort, made by another request; this one booked nothing", {
             booking: outcome.booking,
           });
         case "slot_full":
