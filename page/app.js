@@ -18,7 +18,7 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findDates, findSlots, poll, showBooking, start } from "./flow.js";
+import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.js";
 import { app } from "./state.js";
 import { saveLang } from "./storage.js";
 import { $, render } from "./view.js";
@@ -63,6 +63,13 @@ $("change-btn").addEventListener("click", () => {
 });
 
 $("keep-btn").addEventListener("click", () => app.booking && showBooking(app.booking, null));
+
+$("elsewhere-keep").addEventListener("click", () => {
+  app.elsewhere = null;
+  if (app.booking) showBooking(app.booking, null);
+});
+
+$("elsewhere-change").addEventListener("click", () => changeToPicked());
 
 $("cancel-btn").addEventListener("click", () => {
   app.confirmingCancel = true;

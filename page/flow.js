@@ -13,7 +13,7 @@
 import { api } from "./api.js";
 import { clock, t } from "./format.js";
 import { app } from "./state.js";
-import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart } from "./storage.js";
+import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart, rewriteKeptBooking } from "./storage.js";
 import { $, render, setBusy, showNotice } from "./view.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
@@ -28,6 +28,8 @@ const POLL_TIMEOUT_MS = 8_000;
 const LOST_AFTER_FAILURES = 2;
 /** Screen readers hear the place at most this often while it falls, and always on a change of state. */
 const ANNOUNCE_EVERY_MS = 20_000;
+/** How long booking access lasts (src/contract/booking-access.ts), as the page tells it. */
+const ACCESS_MINUTES = 10;
 /** Cohort ids in a returned URL: checked against /api/cohorts before anything is shown for them. */
 const COHORT_ID = /^[A-Za-z0-9_-]{1,32}$/;
 /**
@@ -225,7 +227,7 @@ export async function findSlots(/** @type {string} */ region, /** @type {string}
     app.bookError = { key: "errBookNetwork" };
     return render();
   }
-  if (answer.status === 401) return passLost();
+  if (answer.status === 401) return credentialLost();
   if (answer.error) {
     app.bookError = { key: "errUnavailable", params: { s: answer.error.retryAfterSeconds ?? 3 } };
     return render();
@@ -238,6 +240,7 @@ export async function findSlots(/** @type {string} */ region, /** @type {string}
 
 export async function book(/** @type {number} */ slotId) {
   app.bookError = null;
+  app.elsewhere = null;
   setBusy("book-btn", "booking");
   /** @type {Awaited<ReturnType<typeof api>>} */
   let answer;
@@ -251,8 +254,8 @@ export async function book(/** @type {number} */ slotId) {
   }
   if (answer.status === 200 || answer.status === 201) return showBooking(answer.body.booking, null);
   const error = answer.error;
-  // The origin sends the booking the citizen already holds with this code (the contract leaves its shape open).
-  if (error?.code === "already_booked" && error.booking) return showBooking(/** @type {Booking} */ (error.booking), { key: "alreadyBooked" });
+  // A booking this request did not make (another tab's or device's): shown as such, with what was not booked.
+  if (error?.code === "already_booked" && error.booking) return bookedElsewhere(error.booking, slotId);
   if (answer.status === 401) return passLost();
   if (error?.code === "slot_full" || answer.status === 404) {
     app.bookError = { key: error?.code === "slot_full" ? "errSlotFull" : "errSlotGone" };
@@ -271,6 +274,7 @@ export async function changeSlot(/** @type {number} */ slotId) {
   const booking = app.changing;
   if (!booking) return;
   app.bookError = null;
+  app.elsewhere = null;
   setBusy("book-btn", "changing");
   /** @type {Awaited<ReturnType<typeof api>>} */
   let answer;
@@ -283,8 +287,13 @@ export async function changeSlot(/** @type {number} */ slotId) {
     setBusy("book-btn", null);
   }
   if (answer.status === 200) return showBooking(answer.body.booking, { key: "changed" }, "liveChanged");
-  if (answer.status === 401) return passLost();
+  if (answer.status === 401) return credentialLost();
   const code = answer.error?.code;
+  // Booking access during a surge: the change waits for room in the line, as a booking does.
+  if (code === "line_busy") {
+    app.bookError = { key: "errLineBusy", params: { s: answer.error?.retryAfterSeconds ?? 10 } };
+    return render();
+  }
   // Cancelled meanwhile (on another device, say): there is nothing to move, and the citizen may book afresh.
   if (code === "booking_cancelled" || code === "booking_not_found") return bookingGone({ key: "errBookingGone" });
   if (code === "slot_full" || code === "not_found") {
@@ -312,8 +321,11 @@ export async function cancelMine() {
   } finally {
     setBusy("cancel-yes", null);
   }
-  if (answer.status === 200) return bookingGone({ key: "cancelled", params: { until: app.status?.passExpiresAt ?? "" } });
-  if (answer.status === 401) return passLost();
+  if (answer.status === 200) {
+    if (app.access) return accessCancelled(answer.body.booking);
+    return bookingGone({ key: "cancelled", params: { until: app.status?.passExpiresAt ?? "" } });
+  }
+  if (answer.status === 401) return credentialLost();
   app.doneError = { key: "errUnavailable", params: { s: answer.error?.retryAfterSeconds ?? 3 } };
   render();
 }
@@ -341,6 +353,7 @@ function bookingGone(/** @type {Message} */ note) {
 export function showBooking(booking, note, said = "liveBooked") {
   app.booking = booking;
   keepBooking(app.status, booking);
+  if (app.access) rewriteKeptBooking(booking);
   app.doneNote = note;
   app.changing = null;
   app.bookNote = null;
@@ -350,6 +363,77 @@ export function showBooking(booking, note, said = "liveBooked") {
   // Said a character at a time, so a screen reader spells the code out rather than reading it as a word.
   announce({ key: said, params: { code: [...(booking.code ?? "")].join(" ") } });
   render("done-title");
+}
+
+/**
+ * The citizen already holds a booking this tab did not make (booked in another tab or on another device):
+ * it is shown as made elsewhere, with the slot picked here as not booked, and the choice to keep it or
+ * move it to that slot (the change flow).
+ * @param {unknown} held the booking the answer names
+ * @param {number} slotId the slot picked here
+ */
+function bookedElsewhere(held, slotId) {
+  const booking = /** @type {Booking} */ (held);
+  const picked = app.slots?.slots.find((x) => x.id === slotId) ?? null;
+  showBooking(booking, { key: "bookedElsewhere" });
+  app.elsewhere = picked && picked.id !== booking.slot.id ? picked : null;
+  render("done-title");
+}
+
+/** The elsewhere choice: move the booking to the slot picked here, through the change flow. */
+export function changeToPicked() {
+  const picked = app.elsewhere;
+  if (!picked || !app.booking) return;
+  app.changing = app.booking;
+  app.elsewhere = null;
+  app.doneNote = null;
+  app.view = "book";
+  render("book-title");
+  void changeSlot(picked.id);
+}
+
+/** A refused pass or booking access: a pass is looked for again; booking access has ended, the booking stays shown. */
+function credentialLost() {
+  if (!app.access) return passLost();
+  app.access = false;
+  const booking = app.booking;
+  if (!booking) return showSignin();
+  showBooking(booking, { key: "accessEnded" });
+}
+
+/**
+ * Back from signing in again for booking access (`?signin=booking_access`): the booking is read with it,
+ * and shown with Change and Cancel; a citizen with no booking is told so and shown the way into the line.
+ */
+async function accessBooking() {
+  app.access = true;
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let mine;
+  try {
+    mine = await api("/api/bookings/me");
+  } catch {
+    mine = { status: 0, body: null, error: null };
+  }
+  if (mine.status === 200 && mine.body?.booking?.status === "booked") {
+    return showBooking(mine.body.booking, { key: "accessGranted", params: { min: ACCESS_MINUTES } });
+  }
+  app.access = false;
+  if (mine.status === 404) app.signinNote = { key: "accessNoBooking" };
+  else app.signinError = { key: mine.status === 429 ? "signinRateLimited" : mine.status === 401 ? "signinFailed" : "signinUnavailable" };
+  announce(/** @type {Message} */ (app.signinNote ?? app.signinError));
+  showSignin();
+}
+
+/** Cancelled with booking access: nothing is left to reach, and booking again is through the line. */
+function accessCancelled(/** @type {Booking} */ cancelled) {
+  rewriteKeptBooking(cancelled);
+  app.access = false;
+  app.booking = null;
+  app.confirmingCancel = false;
+  app.signinNote = { key: "accessCancelled" };
+  app.signinError = null;
+  announce({ key: "liveCancelled" });
+  showSignin();
 }
 
 /** @param {boolean} [focus] move focus to the view's heading (not on a plain first load: nothing has changed yet) */
@@ -362,7 +446,7 @@ function showSignin(focus = true) {
 /**
  * What the edge said on the way back from the provider, read once: `/?signin=<reason>[&cohort=<id>]`.
  * The values are matched against known words and cohorts, never shown as given.
- * @returns {{ reason: SigninFailure | "rejoined" | "other", cohort: string | null } | null}
+ * @returns {{ reason: SigninFailure | "rejoined" | "booking_access" | "other", cohort: string | null } | null}
  */
 function takeSigninResult() {
   const query = new URLSearchParams(location.search);
@@ -374,9 +458,9 @@ function takeSigninResult() {
   }
   if (reason === null) return null;
   const cohort = query.get("cohort");
-  const known = ["cancelled", "invalid_identity", "not_eligible", "cohort_not_open", "rate_limited", "unavailable", "rejoined"];
+  const known = ["cancelled", "invalid_identity", "not_eligible", "cohort_not_open", "rate_limited", "unavailable", "rejoined", "booking_access"];
   return {
-    reason: known.includes(reason) ? /** @type {SigninFailure | "rejoined"} */ (reason) : "other",
+    reason: known.includes(reason) ? /** @type {SigninFailure | "rejoined" | "booking_access"} */ (reason) : "other",
     cohort: cohort && COHORT_ID.test(cohort) ? cohort : null,
   };
 }
@@ -396,6 +480,8 @@ export async function start() {
   const returned = takeSigninResult();
   render();
   const cohorts = loadCohorts();
+  // Signed in again to change or cancel: no place in the line to look for, only the booking.
+  if (returned?.reason === "booking_access") return accessBooking();
   if (returned?.reason === "rejoined") {
     // A sign-in that found the earlier place lapsed: the status shows the new place, this says why it is at the back.
     app.waitNote = { key: "rejoined" };

@@ -46,6 +46,10 @@ export const app = {
   bookNote: null,
   /** @type {Message | null} why changing or cancelling did not go through */
   doneError: null,
+  /** @type {Slot | null} the slot this tab picked, not booked because a booking made elsewhere was found */
+  elsewhere: null,
+  /** The page reaches the booking with booking access (signed in again after the pass expired), not a pass. */
+  access: false,
   /** The citizen asked to cancel and is being asked to confirm. */
   confirmingCancel: false,
   /** @type {Message | null} */

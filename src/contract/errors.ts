@@ -18,6 +18,7 @@ export const errorCodes = [
   "request_timeout",
   "invalid_ticket",
   "invalid_token",
+  "insufficient_scope",
   "invalid_identity",
   "operator_required",
   "rate_limited",
@@ -28,6 +29,7 @@ export const errorCodes = [
   "booking_not_found",
   "booking_cancelled",
   "unavailable",
+  "line_busy",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -4,8 +4,9 @@ import { fail } from "../http/errors.js";
 /**
  * Abuse limits, on the Workers rate-limiting bindings (wrangler.toml `[[ratelimits]]`; workerd simulates
  * them locally). Each is keyed on something a client cannot multiply at will: a citizen key (one per
- * person the provider vouched for), a ticket, a pass (its jti: one per admitted ticket), and, for failed
- * identity checks only, the client address.
+ * person the provider vouched for: joins, and booking access however many times they sign in), a
+ * ticket, a pass (its jti: one per admitted ticket), and, for failed identity checks only, the client
+ * address.
  * Over a limit the client gets 429 `rate_limited` and its place is untouched: a limit never writes.
  */
 
@@ -15,6 +16,7 @@ export const LIMITS = {
   poll: { binding: "POLL_LIMIT", retryAfterSeconds: 10, what: "too many status requests for this ticket" },
   identityFailure: { binding: "IDENTITY_FAILURE_LIMIT", retryAfterSeconds: 60, what: "too many failed sign-ins from this address" },
   pass: { binding: "PASS_LIMIT", retryAfterSeconds: 10, what: "too many booking requests with this pass" },
+  bookingAccess: { binding: "BOOKING_ACCESS_LIMIT", retryAfterSeconds: 10, what: "too many requests about your booking" },
 } as const satisfies Record<string, { binding: keyof Env; retryAfterSeconds: number; what: string }>;
 export type LimitName = keyof typeof LIMITS;
 

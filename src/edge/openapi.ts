@@ -3,6 +3,7 @@ import { booking, bookingChange, bookingRequest, bookingResponse, slot, slotDate
 import { openApiDocument, type OpenApiDocument, type OperationSpec, type ResponseSpec } from "../contract/openapi.js";
 import { cohortHistory, historyQuery, opsQueue } from "../contract/ops.js";
 import { PASS_COOKIE, passJwks } from "../contract/pass.js";
+import { BOOKING_ACCESS_COOKIE, BOOKING_ACCESS_SCOPE, BOOKING_ACCESS_TTL_SECONDS, BOOKING_ACCESS_TYP } from "../contract/booking-access.js";
 import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, queueStatus } from "../contract/queue.js";
 import { loginQuery } from "../contract/sign-in.js";
 import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operators/operator-auth.js";
@@ -24,6 +25,8 @@ const SETS_TICKET = {
 /** Who calls what: a ticket for one's place, a pass for the booking API, an operator credential for /api/ops. */
 const TICKET = ["ticketCookie", "ticketBearer"] as const;
 const PASS = ["passCookie", "passBearer"] as const;
+/** A booking already made is reached with a pass or, once the pass has expired, with booking access. */
+const PASS_OR_ACCESS = [...PASS, "bookingAccessCookie", "bookingAccessBearer"] as const;
 const OPERATOR = ["operatorSession", "cloudflareAccess"] as const;
 
 // Answers several operations give alike, for the same reason.
@@ -50,10 +53,10 @@ const ACCESS_UNAVAILABLE: ResponseSpec = { description: "Cloudflare Access's key
  * A route of the booking API: the gate asks every request for a pass and counts it against the pass's
  * limit, and an origin in trouble is a 503. (The origin itself answers 401 to anything without a pass.)
  */
-const throughTheGate = (op: Omit<OperationSpec, "tag" | "security">): OperationSpec => ({
+const throughTheGate = (op: Omit<OperationSpec, "tag" | "security">, security: readonly string[] = PASS_OR_ACCESS): OperationSpec => ({
   ...op,
   tag: "Booking",
-  security: PASS,
+  security,
   responses: { 401: PASS_REFUSED, 429: PASS_LIMITED, 503: ORIGIN_UNAVAILABLE, ...op.responses },
 });
 
@@ -174,6 +177,11 @@ const operations: OperationSpec[] = [
       "The citizen and cohort come from the pass. The same request again (same pass, same slot) while its booking is live answers 200 with that booking, so a retry after a lost answer books once. A request that finds a live booking it did not make (another pass's, or this pass's in another slot: a second tab) books nothing and answers 409 `already_booked` with that booking in `booking`. A booking, made, replayed or found, releases the pass's place in the line.",
     requestBody: { description: "The slot to book.", schema: bookingRequest },
     responses: {
+      403: {
+        description: "Booking access (signed in again after the pass expired) reaches the booking held, never a new one: to book, join the line",
+        errors: ["insufficient_scope"],
+        headers: { "www-authenticate": '`Bearer error="insufficient_scope"`' },
+      },
       200: { description: "This pass's live booking in this slot, made earlier by the same request (a replay).", body: bookingResponse },
       201: { description: "The booking, made now.", body: bookingResponse },
       404: { description: "No such slot", errors: ["not_found"] },
@@ -182,7 +190,7 @@ const operations: OperationSpec[] = [
         errors: ["already_booked", "slot_full"],
       },
     },
-  }),
+  }, PASS),
   throughTheGate({
     method: "get",
     path: "/api/bookings/me",
@@ -202,6 +210,12 @@ const operations: OperationSpec[] = [
     parameters: [bookingId],
     requestBody: { description: "The slot to move to.", schema: bookingChange },
     responses: {
+      503: {
+        description:
+          "The booking origin is briefly unavailable; or, for booking access, the citizen's shard of the line is full or paused (`line_busy`): a change then waits as a booking would. The booking is unchanged",
+        errors: ["unavailable", "line_busy"],
+        headers: SEE_RETRY_AFTER,
+      },
       200: { description: "The booking in its slot (also when it was there already).", body: bookingResponse },
       404: { description: "Not this citizen's booking in this cohort, or no such slot; the booking is unchanged", errors: ["booking_not_found", "not_found"] },
       409: { description: "The slot is full, or the booking was cancelled; the booking is unchanged", errors: ["slot_full", "booking_cancelled"] },
@@ -236,6 +250,22 @@ const operations: OperationSpec[] = [
   },
   {
     method: "get",
+    path: "/auth/booking-access",
+    operationId: "signInForBooking",
+    tag: "Sign-in",
+    summary: "Browsers: sign in again to change or cancel a booking, without joining the line",
+    description:
+      "As `/auth/login`, through the same provider and callback; the callback then joins nothing and sets booking access (the citizen's own booking in their cohort: read, move, cancel; never a new booking), and redirects to `/?signin=booking_access`. Counted against the citizen's join limit.",
+    parameters: [{ name: "lang", in: "query", description: "The provider's page language.", schema: loginQuery.shape.lang.unwrap() }],
+    responses: {
+      302: { description: "To the identity provider.", headers: { location: "The provider's authorization URL.", "set-cookie": "The sign-in's state, for the callback only." } },
+      303: { description: "A browser, when the provider cannot be reached: back to the page with `?signin=unavailable`.", headers: { location: "The page." } },
+      400: { description: "`lang` is not ko or en", errors: ["invalid_request"] },
+      503: { description: "The identity provider cannot be reached", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
+    },
+  },
+  {
+    method: "get",
     path: "/auth/callback",
     operationId: "signInCallback",
     tag: "Sign-in",
@@ -247,7 +277,10 @@ const operations: OperationSpec[] = [
       { name: "state", in: "query", description: "The sign-in's state, as `/auth/login` sent it.", schema: z.string() },
     ],
     responses: {
-      303: { description: "Back to the page, in the line (or with `?signin=<code>` saying why not).", headers: { location: "The page.", ...SETS_TICKET } },
+      303: {
+        description: "Back to the page, in the line (or with `?signin=<code>` saying why not); from `/auth/booking-access`, with booking access and no place (`?signin=booking_access`).",
+        headers: { location: "The page.", ...SETS_TICKET },
+      },
       401: { description: "The sign-in was not started in this browser, expired, was cancelled, or the id_token is not valid", errors: ["invalid_identity"] },
       403: NOT_ELIGIBLE,
       409: NOT_OPEN_YET,
@@ -358,6 +391,18 @@ export function edgeApiDocument(): OpenApiDocument {
       ticketBearer: { type: "http", scheme: "bearer", bearerFormat: "ticket", description: "The join answer's `ticket`, for apps." },
       passCookie: { type: "apiKey", in: "cookie", name: PASS_COOKIE, description: "The pass, as the status answer sets it once admitted." },
       passBearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "The status answer's `pass`: an ES256 JWT, verifiable with /.well-known/jwks.json." },
+      bookingAccessCookie: {
+        type: "apiKey",
+        in: "cookie",
+        name: BOOKING_ACCESS_COOKIE,
+        description: `Booking access, as \`/auth/booking-access\` sets it: the citizen's own booking only (read, move, cancel), for ${BOOKING_ACCESS_TTL_SECONDS} s.`,
+      },
+      bookingAccessBearer: {
+        type: "http",
+        scheme: "bearer",
+        bearerFormat: BOOKING_ACCESS_TYP,
+        description: `Booking access as a bearer: an ES256 JWT of \`typ\` ${BOOKING_ACCESS_TYP} with \`scope\` ${BOOKING_ACCESS_SCOPE}, verifiable with /.well-known/jwks.json.`,
+      },
       operatorSession: { type: "apiKey", in: "cookie", name: OPERATOR_COOKIE, description: "The operator session from the one-time link (no Cloudflare Access)." },
       cloudflareAccess: { type: "apiKey", in: "header", name: ACCESS_HEADER, description: "Cloudflare Access's JWT, which Access adds where it guards the console." },
     },

@@ -4,7 +4,7 @@ import { refuseWrongMethods } from "../http/wrong-method.js";
 import type { OriginDeps, OriginEnv } from "./env.js";
 import { answerError, answerNotFound } from "./errors.js";
 import { bookingRoutes } from "./routes/bookings.js";
-import { requirePass } from "./routes/pass.js";
+import { requireCredential } from "./routes/pass.js";
 import { slotRoutes } from "./routes/slots.js";
 
 export type { OriginDeps, OriginEnv } from "./env.js";
@@ -20,10 +20,10 @@ export function createOriginApp(deps: OriginDeps): Hono<OriginEnv> {
   // A declared body over the limit (or a malformed Content-Length) is refused before a pass is verified;
   // the routes read bodies through the same limit, counting the bytes as they arrive.
   app.use(limitBody);
-  // The origin trusts only the edge: every route asks for a pass the edge signed, slot reads included,
-  // and checks it before a database handle is opened, so requests that did not come through the edge's
-  // gate cost a signature check and nothing more. ("/api/slots/*" covers "/api/slots" itself.)
-  const passCheck = requirePass(deps);
+  // The origin trusts only the edge: every route asks for a pass (or booking access) the edge signed,
+  // slot reads included, and checks it before a database handle is opened, so requests that did not come
+  // through the edge's gate cost a signature check and nothing more. ("/api/slots/*" covers "/api/slots".)
+  const passCheck = requireCredential(deps);
   app.use("/api/slots/*", passCheck).use("/api/bookings/*", passCheck);
   app.use("/api/*", async (c, next) => {
     const { db, done } = deps.database(c);

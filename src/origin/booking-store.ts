@@ -168,9 +168,12 @@ export async function bookSlot(db: Database, pass: PassClaims, slotId: number): 
   throw new DatabaseUnavailable("a booking kept meeting concurrent cancellations");
 }
 
-/** A booking of the pass's citizen in the pass's cohort: anyone else's is treated as absent. */
-function ownedBy(pass: PassClaims, bookingId: string): SQL | undefined {
-  return and(eq(bookings.id, bookingId), eq(bookings.citizenKey, pass.sub), eq(bookings.cohort, pass.cohort));
+/** Whose booking a move or cancel may reach: the citizen a pass or booking access speaks for, in its cohort. */
+export type BookingHolder = Pick<PassClaims, "sub" | "cohort">;
+
+/** A booking of the holder in the holder's cohort: anyone else's is treated as absent. */
+function ownedBy(holder: BookingHolder, bookingId: string): SQL | undefined {
+  return and(eq(bookings.id, bookingId), eq(bookings.citizenKey, holder.sub), eq(bookings.cohort, holder.cohort));
 }
 
 /**
@@ -178,9 +181,9 @@ function ownedBy(pass: PassClaims, bookingId: string): SQL | undefined {
  * citizen's booking is "not found", so ids cannot be probed. Cancelling twice answers the cancelled
  * booking again.
  */
-export async function cancelBooking(db: Database, pass: PassClaims, bookingId: string): Promise<CancelOutcome> {
+export async function cancelBooking(db: Database, holder: BookingHolder, bookingId: string): Promise<CancelOutcome> {
   if (!UUID.test(bookingId)) return { kind: "not_found" };
-  const owned = ownedBy(pass, bookingId);
+  const owned = ownedBy(holder, bookingId);
   await db.transaction(async (tx) => {
     // Only the transaction that flips the status gives the seat back, so a double cancel frees one seat.
     const [cancelled] = await tx
@@ -197,14 +200,14 @@ export async function cancelBooking(db: Database, pass: PassClaims, bookingId: s
 type MoveVerdict = "moved" | "unchanged" | "cancelled" | "not_found";
 
 /**
- * Moves a live booking of the pass's citizen to `slotId` in one transaction: the seat in the new slot is
+ * Moves a live booking of the holder (the citizen of a pass or of booking access) to `slotId` in one transaction: the seat in the new slot is
  * taken as a booking takes it (`takeSeat`), the old seat is freed and the booking points at the new slot,
  * or none of it happens. Moving to the slot it already has changes nothing. Another citizen's booking is
  * "not found", as for a cancel.
  */
-export async function moveBooking(db: Database, pass: PassClaims, bookingId: string, slotId: number): Promise<MoveOutcome> {
+export async function moveBooking(db: Database, holder: BookingHolder, bookingId: string, slotId: number): Promise<MoveOutcome> {
   if (!UUID.test(bookingId)) return { kind: "not_found" };
-  const owned = ownedBy(pass, bookingId);
+  const owned = ownedBy(holder, bookingId);
   let verdict: MoveVerdict;
   try {
     verdict = await db.transaction(async (tx): Promise<MoveVerdict> => {

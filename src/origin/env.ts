@@ -1,10 +1,9 @@
 import type { Context } from "hono";
-import type { PassClaims } from "../contract/pass.js";
 import type { Database } from "./db/database.js";
-import type { PassVerifier } from "./pass-verifier.js";
+import type { Credential, CredentialVerifier } from "./pass-verifier.js";
 
-/** What a request's handlers can read: the database handle and, behind the pass check, the pass. */
-export type OriginEnv = { Variables: { db: Database; pass: PassClaims } };
+/** What a request's handlers can read: the database handle and, behind the credential check, the credential. */
+export type OriginEnv = { Variables: { db: Database; credential: Credential } };
 
 /** Everything the app needs from outside; the Node and Worker entries each build one. */
 export interface OriginDeps {
@@ -13,7 +12,7 @@ export interface OriginDeps {
    * request (a WebSocket cannot outlive the request that opened it) and ends it in `done`.
    */
   database: (c: Context<OriginEnv>) => { db: Database; done?: () => void };
-  verifyPass: PassVerifier;
+  verifyCredential: CredentialVerifier;
   /** Bound on each database operation before the client gets a retryable 503. */
   dbTimeoutMs: number;
   /** The clock, for "slots from now on"; tests may fix it. */

@@ -3,7 +3,7 @@ import { createOriginApp } from "./app.js";
 import { ConfigError, parseOriginConfig } from "./config.js";
 import { openDatabase } from "./db/connect.js";
 import { serveOrigin } from "./node-server.js";
-import { createPassVerifier } from "./pass-verifier.js";
+import { createCredentialVerifier } from "./pass-verifier.js";
 import { seedIfEmpty } from "./seed.js";
 
 /** How long requests in flight may take to finish after SIGINT/SIGTERM before the origin stops anyway. */
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
 
   const app = createOriginApp({
     database: () => ({ db: connection.db }),
-    verifyPass: createPassVerifier(config.passes),
+    verifyCredential: createCredentialVerifier(config.passes),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   // serveOrigin answers what Node's parser refuses (431, 400, CONNECT) in the error shape, too.

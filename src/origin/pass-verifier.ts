@@ -1,10 +1,16 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, type JWTVerifyGetKey } from "jose";
+import { checkBookingAccess, namesBookingAccess, type BookingAccessClaims } from "../contract/booking-access.js";
 import { checkPass, PASS_ALG, type PassClaims, type PassExpectations } from "../contract/pass.js";
 import type { PassKeySource } from "./config.js";
 
-export type PassVerification = { ok: true; pass: PassClaims } | { ok: false; reason: string };
-/** Checks a pass and says why it is refused; it never throws, so no pass can produce a 5xx. */
-export type PassVerifier = (token: string) => Promise<PassVerification>;
+/**
+ * What the edge signs and the origin trusts: a pass (admitted from the line), or booking access (a
+ * citizen who signed in again to reach the booking they hold; src/contract/booking-access.ts).
+ */
+export type Credential = { kind: "pass"; pass: PassClaims } | { kind: "access"; access: BookingAccessClaims };
+export type CredentialVerification = { ok: true; credential: Credential } | { ok: false; reason: string };
+/** Checks a pass or booking access and says why it is refused; it never throws, so no token can produce a 5xx. */
+export type CredentialVerifier = (token: string) => Promise<CredentialVerification>;
 
 /** Where the edge's public keys come from, and what the contract's check expects of a pass. */
 export interface PassVerifierOptions extends PassExpectations {
@@ -22,37 +28,37 @@ function keySet(source: PassKeySource): JWTVerifyGetKey {
     : createLocalJWKSet(source.jwks);
 }
 
-function refusal(code: string, err: unknown): string {
+function refusal(code: string, err: unknown, what: string): string {
   switch (code) {
     case "ERR_PASS_TOO_LONG":
-      return "the pass is malformed";
+      return `${what} is malformed`;
     case "ERR_PASS_CLAIMS":
-      return "the pass's claims are malformed";
+      return `${what}'s claims are malformed`;
     case "ERR_PASS_LIFETIME":
-      return "the pass claims a longer life than passes are given";
+      return `${what} claims a longer life than it is given`;
     case "ERR_PASS_NO_KID":
-      return "the pass names no signing key";
+      return `${what} names no signing key`;
     case "ERR_JWT_EXPIRED":
-      return "the pass has expired";
+      return `${what} has expired`;
     case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
-      if (!(err instanceof errors.JWTClaimValidationFailed)) return "the pass could not be verified";
+      if (!(err instanceof errors.JWTClaimValidationFailed)) return `${what} could not be verified`;
       const { claim, reason } = err;
-      if (reason === "missing") return `the pass lacks the "${claim}" claim`;
-      if (claim === "nbf" || claim === "iat") return "the pass is not valid yet";
-      if (claim === "iss" || claim === "aud") return "the pass was not issued for this service";
-      return `the pass's "${claim}" claim is not valid`;
+      if (reason === "missing") return `${what} lacks the "${claim}" claim`;
+      if (claim === "nbf" || claim === "iat") return `${what} is not valid yet`;
+      if (claim === "iss" || claim === "aud") return `${what} was not issued for this service`;
+      return `${what}'s "${claim}" claim is not valid`;
     }
     case "ERR_JOSE_ALG_NOT_ALLOWED":
-      return `the pass must be signed with ${PASS_ALG}`;
+      return `${what} must be signed with ${PASS_ALG}`;
     case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
     case "ERR_JWKS_NO_MATCHING_KEY":
     case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
-      return "the pass's signature is not valid";
+      return `${what}'s signature is not valid`;
     case "ERR_JWS_INVALID":
     case "ERR_JWT_INVALID":
-      return "the pass is malformed";
+      return `${what} is malformed`;
     default:
-      return "the pass could not be verified";
+      return `${what} could not be verified`;
   }
 }
 
@@ -60,15 +66,28 @@ function refusal(code: string, err: unknown): string {
 // 401 to the client, but an operator needs to hear about them.
 const OPERATOR_FACING = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"]);
 
-/** Verifies passes with the contract's one check (the edge's gate uses the same), saying why one is refused. */
-export function createPassVerifier(options: PassVerifierOptions): PassVerifier {
+/** Which kind a token names itself, to choose the check (which then decides). */
+function namesAccess(token: string): boolean {
+  try {
+    return namesBookingAccess(decodeProtectedHeader(token));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies passes and booking access with the contract's checks (the edge's gate uses the same), saying
+ * why one is refused. The two share the edge's keys; each check refuses the other kind.
+ */
+export function createCredentialVerifier(options: PassVerifierOptions): CredentialVerifier {
   const keys = keySet(options.keys);
   return async (token) => {
-    const check = await checkPass(token, keys, options);
-    if (check.ok) return check;
+    const access = namesAccess(token);
+    const check = access ? await checkBookingAccess(token, keys, options) : await checkPass(token, keys, options);
+    if (check.ok) return { ok: true, credential: "access" in check ? { kind: "access", access: check.access } : { kind: "pass", pass: check.pass } };
     if (check.error !== undefined && (!(check.error instanceof errors.JOSEError) || OPERATOR_FACING.has(check.code))) {
       console.error("origin: pass verification failed on our side:", check.error);
     }
-    return { ok: false, reason: refusal(check.code, check.error) };
+    return { ok: false, reason: refusal(check.code, check.error, access ? "the booking access" : "the pass") };
   };
 }

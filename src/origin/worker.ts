@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { createOriginApp, type OriginEnv } from "./app.js";
 import { parseOriginConfig } from "./config.js";
 import { openNeonPool, useNeonWsProxy } from "./db/neon.js";
-import { createPassVerifier } from "./pass-verifier.js";
+import { createCredentialVerifier } from "./pass-verifier.js";
 
 /**
  * The origin as a Cloudflare Worker: the same app, with the Neon driver over the runtime's own
@@ -28,7 +28,7 @@ function originFor(env: Record<string, unknown>): Hono<OriginEnv> {
       return { db, done: () => c.executionCtx.waitUntil(pool.end()) };
     },
     // Module scope, so the edge's key set stays cached across requests in this isolate.
-    verifyPass: createPassVerifier(config.passes),
+    verifyCredential: createCredentialVerifier(config.passes),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   return app;

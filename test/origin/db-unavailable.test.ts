@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../src/origin/app.js";
 import type { DatabaseConnection } from "../../src/origin/db/connect.js";
-import { createPassVerifier } from "../../src/origin/pass-verifier.js";
+import { createCredentialVerifier } from "../../src/origin/pass-verifier.js";
 import { openThroughBridge } from "./support/backends.js";
 import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, signPass, type PassKeys } from "./support/passes.js";
 import { errorOf, postBooking } from "./support/origin.js";
@@ -19,7 +19,7 @@ async function listen(server: Server): Promise<number> {
 function originOn(connection: DatabaseConnection, keys: PassKeys) {
   return createOriginApp({
     database: () => ({ db: connection.db }),
-    verifyPass: createPassVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
+    verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
     dbTimeoutMs: DB_TIMEOUT_MS,
   });
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../src/origin/app.js";
 import { serveOrigin } from "../../src/origin/node-server.js";
-import { createPassVerifier } from "../../src/origin/pass-verifier.js";
+import { createCredentialVerifier } from "../../src/origin/pass-verifier.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { errorOf, type OriginApp } from "./support/origin.js";
 import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
@@ -48,7 +48,7 @@ describe.each(backends)("a request without the edge's pass ($name)", (backend) =
         handles++;
         return { db: database.db };
       },
-      verifyPass: createPassVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
+      verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
       dbTimeoutMs: 10_000,
     });
     server = await new Promise<Server>((resolve) => {

@@ -15,8 +15,17 @@ export const SCOPES = "openid profile phone";
 /** A sign-in must come back within this; the provider's own login takes a minute or two. */
 export const SIGN_IN_WINDOW_SECONDS = 600;
 
-/** A sign-in in progress, sealed into a cookie only the edge can read. */
-const signInTransaction = z.object({ state: z.string(), nonce: z.string(), verifier: z.string(), redirectUri: z.string() });
+/**
+ * A sign-in in progress, sealed into a cookie only the edge can read. `purpose`: to join the line, or to
+ * reach a booking already made (booking access) without joining it.
+ */
+const signInTransaction = z.object({
+  state: z.string(),
+  nonce: z.string(),
+  verifier: z.string(),
+  redirectUri: z.string(),
+  purpose: z.enum(["line", "booking"]).default("line"),
+});
 export type SignInTransaction = z.infer<typeof signInTransaction>;
 
 /** Why a sign-in did not produce an id_token. */
@@ -56,7 +65,7 @@ async function authorizationServer(idp: IdentityProviderConfig): Promise<oauth.A
 }
 
 /** Starts a sign-in: where to send the browser, and the transaction to keep until it comes back. */
-export async function startSignIn(idp: IdentityProviderConfig, redirectUri: string, lang: string | undefined) {
+export async function startSignIn(idp: IdentityProviderConfig, redirectUri: string, lang: string | undefined, purpose: SignInTransaction["purpose"] = "line") {
   const as = await authorizationServer(idp);
   if (!as.authorization_endpoint) throw new SignInFailure("unavailable", "the identity provider has no authorization endpoint");
   const transaction: SignInTransaction = {
@@ -64,6 +73,7 @@ export async function startSignIn(idp: IdentityProviderConfig, redirectUri: stri
     nonce: oauth.generateRandomNonce(),
     verifier: oauth.generateRandomCodeVerifier(),
     redirectUri,
+    purpose,
   };
   const url = new URL(as.authorization_endpoint);
   const params: Record<string, string> = {

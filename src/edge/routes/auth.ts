@@ -6,10 +6,12 @@ import { ApiError, fail } from "../../http/errors.js";
 import { edgeConfig } from "../config.js";
 import { joinQueue, verifiedCitizen } from "../queue/join.js";
 import { clientAddress, enforceLimit } from "../abuse-limits.js";
-import { finishSignIn, openTransaction, sealTransaction, SIGN_IN_WINDOW_SECONDS, SignInFailure, startSignIn } from "../identity/sign-in.js";
+import { finishSignIn, openTransaction, sealTransaction, SIGN_IN_WINDOW_SECONDS, SignInFailure, startSignIn, type SignInTransaction } from "../identity/sign-in.js";
+import { grantBookingAccess } from "../tokens/booking-access.js";
 
 /**
- * `GET /auth/login` → the identity provider → `GET /auth/callback` → back to the page with a place.
+ * `GET /auth/login` → the identity provider → `GET /auth/callback` → back to the page with a place (or,
+ * from `GET /auth/booking-access`, with booking access and no place).
  * The callback verifies the provider's id_token exactly as an app's join does, joins the line, sets the
  * ticket cookie and redirects to a URL that carries no code, token or identity.
  */
@@ -60,7 +62,12 @@ function asApiError(err: SignInFailure): ApiError {
   return fail(401, "invalid_identity", err.kind === "cancelled" ? "the sign-in was cancelled" : err.message);
 }
 
-authRoutes.get("/login", async (c) => {
+/**
+ * `GET /auth/login` signs in to join the line; `GET /auth/booking-access` signs in to reach a booking
+ * already made (to read, change or cancel it) without joining the line. Both go through the one provider
+ * and callback; the sealed transaction remembers which.
+ */
+async function signIn(c: Context<{ Bindings: Env }>, purpose: SignInTransaction["purpose"]) {
   const config = edgeConfig(c.env);
   noStore(c);
   const query = loginQuery.safeParse(c.req.query());
@@ -68,7 +75,7 @@ authRoutes.get("/login", async (c) => {
   const redirectUri = `${new URL(c.req.url).origin}${CALLBACK_PATH}`;
   let started;
   try {
-    started = await startSignIn(config.identity, redirectUri, query.data.lang);
+    started = await startSignIn(config.identity, redirectUri, query.data.lang, purpose);
   } catch (err) {
     if (!(err instanceof SignInFailure)) throw err;
     if (isPageNavigation(c)) return c.redirect("/?signin=unavailable", 303);
@@ -83,7 +90,10 @@ authRoutes.get("/login", async (c) => {
     maxAge: SIGN_IN_WINDOW_SECONDS,
   });
   return c.redirect(started.authorizationUrl.href, 302);
-});
+}
+
+authRoutes.get("/login", (c) => signIn(c, "line"));
+authRoutes.get("/booking-access", (c) => signIn(c, "booking"));
 
 authRoutes.get("/callback", async (c) => {
   const config = edgeConfig(c.env);
@@ -108,6 +118,10 @@ authRoutes.get("/callback", async (c) => {
       throw err;
     }
     const citizen = await verifiedCitizen(c, config, idToken, { nonce: transaction.nonce });
+    if (transaction.purpose === "booking") {
+      await grantBookingAccess(c, config, citizen);
+      return c.redirect("/?signin=booking_access", 303);
+    }
     const joined = await joinQueue(c, config, citizen);
     return c.redirect(joined.previousPlaceExpired ? "/?signin=rejoined" : "/", 303);
   } catch (err) {

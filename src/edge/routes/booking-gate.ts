@@ -9,30 +9,39 @@ import { enforceLimit } from "../abuse-limits.js";
 import { originBreaker } from "../origin-health/breaker.js";
 import { ORIGIN_TIMEOUT_MS, outcomeOf } from "../origin-health/outcome.js";
 import { holdSample, reportDue, returnSamples, takeSamples } from "../origin-health/sample-buffer.js";
-import { requirePass, type PassVariables } from "../tokens/pass-from-request.js";
+import { requireGateCredential, type GateCredential, type GateVariables } from "../tokens/gate-credential.js";
+import { shardOf } from "../identity/citizen-key.js";
+import type { ShardAddress } from "../queue/shard-name.js";
 import { passesUsed } from "../gate/pass-activity.js";
-import { shardStub } from "../queue/shard-client.js";
+import { callShard, shardStub } from "../queue/shard-client.js";
 import { shardName } from "../queue/shard-name.js";
 import { cachedSlots, slotDatesKey, slotsKey } from "../gate/slot-cache.js";
 
-type GateContext = Context<{ Bindings: Env; Variables: PassVariables }>;
+type GateContext = Context<{ Bindings: Env; Variables: GateVariables }>;
 
 /**
- * The booking API, served through the edge. Only requests with a valid pass are forwarded, so the origin
- * sees nothing but admitted traffic; it verifies the pass again on its own.
+ * The booking API, served through the edge. Only requests with a valid pass (or, for a booking already
+ * made, booking access) are forwarded, so the origin sees nothing but admitted traffic; it verifies the
+ * credential again on its own.
  */
-export const bookingGate = new Hono<{ Bindings: Env; Variables: PassVariables }>();
+export const bookingGate = new Hono<{ Bindings: Env; Variables: GateVariables }>();
+
+/** The shard whose line the credential's citizen is in: the pass names it; booking access, by the citizen key. */
+function shardOfCredential(env: Env, credential: GateCredential): ShardAddress {
+  if (credential.kind === "pass") return { cohort: credential.pass.cohort, shard: credential.pass.shard };
+  return { cohort: credential.access.cohort, shard: shardOf(credential.access.sub, edgeConfig(env).shards) };
+}
 
 /** Headers worth passing on; cookies and the rest stay at the edge. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "accept-language"];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "cache-control", "retry-after", "www-authenticate", "location"];
 
-/** Sends the request on to the origin with the pass as its bearer, and the origin's answer back. */
+/** Sends the request on to the origin with the credential as its bearer, and the origin's answer back. */
 async function forward(c: GateContext, pathAndQuery?: string): Promise<Response> {
   const config = edgeConfig(c.env);
   const url = new URL(c.req.url);
   const target = `${config.originUrl}${pathAndQuery ?? `${url.pathname}${url.search}`}`;
-  const headers = new Headers({ authorization: `Bearer ${c.var.passToken}` });
+  const headers = new Headers({ authorization: `Bearer ${c.var.credentialToken}` });
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = c.req.header(name);
     if (value !== undefined) headers.set(name, value);
@@ -88,7 +97,7 @@ function noteOrigin(c: GateContext, outcome: OriginOutcome, sentAt: number, prob
   const now = Date.now();
   const sample: HealthSample = { latencyMs: Math.max(0, now - sentAt), outcome };
   originBreaker.record(now, outcome, config.autopilot.maxErrorShare, probe, sentAt);
-  holdSample(shardName(c.var.pass), sample);
+  holdSample(shardName(shardOfCredential(c.env, c.var.credential)), sample);
 }
 
 /**
@@ -102,16 +111,17 @@ async function reportHealth(c: GateContext, next: () => Promise<void>): Promise<
   try {
     await next();
   } finally {
-    const pass = c.var.pass as PassVariables["pass"] | undefined;
-    if (pass) {
-      const name = shardName(pass);
+    const credential = c.var.credential as GateCredential | undefined;
+    if (credential) {
+      const address = shardOfCredential(c.env, credential);
+      const name = shardName(address);
       const now = Date.now();
-      passesUsed.hold(name, pass.seq, pass.jti);
+      if (credential.kind === "pass") passesUsed.hold(name, credential.pass.seq, credential.pass.jti);
       const healthDue = reportDue(name, now);
       const used = passesUsed.takeDue(name, now);
       if (healthDue || used) {
         const samples = healthDue ? takeSamples(name) : [];
-        const report = shardStub(c.env, { cohort: pass.cohort, shard: pass.shard })
+        const report = shardStub(c.env, address)
           .reportHealth(samples, used ?? [])
           .then(
             () => undefined,
@@ -132,9 +142,13 @@ async function reportHealth(c: GateContext, next: () => Promise<void>): Promise<
  * A pass's requests through the gate are limited (PASS_LIMIT), after the pass is verified and before
  * anything is forwarded or served from the cache: one client flooding with its pass is refused at the
  * edge, and neither the origin nor the breaker, which every other citizen depends on, sees the flood.
+ * Booking access is limited per citizen (BOOKING_ACCESS_LIMIT, on the citizen key), so signing in again
+ * for fresh tokens buys no more requests.
  */
-const limitPerPass: MiddlewareHandler<{ Bindings: Env; Variables: PassVariables }> = async (c, next) => {
-  await enforceLimit(c.env, "pass", c.var.pass.jti);
+const limitPerCredential: MiddlewareHandler<{ Bindings: Env; Variables: GateVariables }> = async (c, next) => {
+  const credential = c.var.credential;
+  if (credential.kind === "pass") await enforceLimit(c.env, "pass", credential.pass.jti);
+  else await enforceLimit(c.env, "bookingAccess", credential.access.sub);
   await next();
 };
 
@@ -180,9 +194,10 @@ async function slotDates(c: GateContext): Promise<Response> {
  * capacity, so the next person in the line gets in now rather than when the pass expires.
  */
 async function releasePlace(c: GateContext): Promise<void> {
-  const { cohort, shard, seq, jti } = c.var.pass;
+  if (c.var.credential.kind !== "pass") return;
+  const { cohort, shard, seq, jti } = c.var.credential.pass;
   // The origin's health for this shard travels with the call it already gets.
-  const name = shardName(c.var.pass);
+  const name = shardName({ cohort, shard });
   const samples = takeSamples(name);
   const used = passesUsed.take(name);
   try {
@@ -202,7 +217,9 @@ function unavailable(retryAfterSeconds = UNAVAILABLE_RETRY_AFTER_SECONDS) {
 // The one gate, in front of every route below ("/api/slots/*" covers "/api/slots" itself, as
 // "/api/bookings/*" covers "/api/bookings"). The
 // app has already refused an over-long declared body, before any pass is verified.
-bookingGate.use("/api/slots/*", requirePass, limitPerPass, reportHealth).use("/api/bookings/*", requirePass, limitPerPass, reportHealth);
+bookingGate
+  .use("/api/slots/*", requireGateCredential, limitPerCredential, reportHealth)
+  .use("/api/bookings/*", requireGateCredential, limitPerCredential, reportHealth);
 
 bookingGate.get("/api/slots", slots);
 bookingGate.get("/api/slots/dates", slotDates);
@@ -211,6 +228,8 @@ bookingGate.get("/api/bookings/me", (c) => forward(c));
 // device) releases the place: the citizen holds a live booking. Another refusal does not: the origin
 // confirmed no booking, and the citizen still needs the pass's capacity to try another slot.
 bookingGate.post("/api/bookings", async (c) => {
+  // Booking access reaches a booking already made; a new one is only ever made with a pass, from the line.
+  if (c.var.credential.kind !== "pass") throw insufficientScope();
   const answer = await forward(c);
   if (answer.status === 201 || answer.status === 200 || (await isAlreadyBooked(answer))) await releasePlace(c);
   return answer;
@@ -226,10 +245,51 @@ async function isAlreadyBooked(answer: Response): Promise<boolean> {
 // harmless (the shard marks a pass completed once), and a citizen whose first booking's release was lost
 // gets it here.
 bookingGate.patch("/api/bookings/:id", async (c) => {
+  if (c.var.credential.kind === "access") return changeWithAccess(c, c.var.credential.access.sub);
   const answer = await forward(c);
   if (answer.status === 200) await releasePlace(c);
   return answer;
 });
+
+/**
+ * A change made with booking access goes through the line's capacity rule (shard/change-hold.ts): while
+ * the citizen's shard is full or paused it is refused with 503 `line_busy` (the booking unchanged);
+ * otherwise it holds a unit of the shard's room while the origin moves the seat (takeSeat/freeSeat, as
+ * any change), and gives it back as soon as the answer is in.
+ */
+async function changeWithAccess(c: GateContext, citizenKey: string): Promise<Response> {
+  const stub = () => shardStub(c.env, shardOfCredential(c.env, c.var.credential));
+  const hold = await callShard(() => stub().holdForChange(citizenKey, CHANGE_HOLD_MS));
+  if (!hold.held) {
+    const why = hold.reason === "paused" ? "the line is paused" : "the line is at capacity";
+    throw fail(503, "line_busy", `${why}: changing a booking waits as booking does; your booking is unchanged, try again shortly`, {
+      retryAfterSeconds: LINE_BUSY_RETRY_AFTER_SECONDS,
+    });
+  }
+  try {
+    return await forward(c);
+  } finally {
+    const { ticket, until } = hold;
+    if (ticket && until !== undefined) {
+      c.executionCtx.waitUntil(
+        stub()
+          .releaseChange(ticket, until)
+          .catch((err: unknown) => console.error("could not release a change's hold (it ends on its own):", err)),
+      );
+    }
+  }
+}
+
+/** A change's hold outlives the longest the origin may take to answer it, and then ends on its own. */
+const CHANGE_HOLD_MS = ORIGIN_TIMEOUT_MS + 2_000;
+/** A full line frees room as passes are used up or bookings complete: seconds, not minutes. */
+const LINE_BUSY_RETRY_AFTER_SECONDS = 10;
+
+function insufficientScope() {
+  return fail(403, "insufficient_scope", "booking access reaches the booking you hold; to book, sign in and join the line", {
+    headers: { "www-authenticate": 'Bearer error="insufficient_scope", scope="booking"' },
+  });
+}
 // A cancel does not give the pass its capacity back: the citizen may book again with it while it lives,
 // and holding up the line for that would cost the people waiting more than one rebooking costs the origin.
 bookingGate.delete("/api/bookings/:id", (c) => forward(c));

@@ -15,7 +15,8 @@ import { HISTORY_MINUTES, shardHistory, type ShardMinute } from "./history.js";
 import { writeJoinBatch, type JoinBatch } from "./joins.js";
 import { nextAlarm } from "./next-alarm.js";
 import { awaitsDraw, holdPrequeueTicket, prequeueSchedule, publishedDraw, type PrequeueSchedule, type ShardDraw } from "./prequeue.js";
-import { wellFormedRefs, type ClaimResult, type JoinResult, type TicketRef } from "./rpc.js";
+import { wellFormedRefs, type ChangeHold, type ClaimResult, type JoinResult, type TicketRef } from "./rpc.js";
+import { holdForChange } from "./change-hold.js";
 import { ShardStore } from "./store.js";
 
 /**
@@ -101,6 +102,31 @@ export class QueueShard extends DurableObject<Env> {
       return done;
     });
     return { completed };
+  }
+
+  /**
+   * A change of slot with booking access asks for room (change-hold.ts): held for at most `holdMs`, or
+   * refused while the shard is paused or full.
+   */
+  async holdForChange(citizenKey: string, holdMs: number): Promise<ChangeHold> {
+    const now = this.now();
+    const { hold, snapshot } = this.store.atomically(() => {
+      const hold = holdForChange(this.shard(), citizenKey, now, holdMs);
+      return { hold, snapshot: snapshotAt(this.shard(), now) };
+    });
+    await this.scheduleAlarm(snapshot);
+    return hold;
+  }
+
+  /** The change is answered: its hold ends, and the line may use the room at once. */
+  async releaseChange(ticket: TicketRef, until: number): Promise<void> {
+    const [[seq, ticketId] = [0, ""]] = wellFormedRefs([ticket]);
+    const now = this.now();
+    const snapshot = this.store.atomically(() => {
+      this.store.releaseCapacity(seq, ticketId, until);
+      return snapshotAt(this.shard(), now);
+    });
+    await this.scheduleAlarm(snapshot);
   }
 
   /** What the gate met since it last said, when no completion carried it: the origin's health, and the passes used. */

@@ -28,6 +28,17 @@ export interface ClaimResult {
   wasAway?: boolean;
 }
 
+/**
+ * Whether a change made with booking access may go ahead (change-hold.ts): refused while the shard is
+ * paused or full; when held on a ticket, `ticket` and `until` name the hold, for its release.
+ */
+export interface ChangeHold {
+  held: boolean;
+  reason?: "paused" | "full";
+  ticket?: TicketRef;
+  until?: number;
+}
+
 /** A ticket as the Worker names it to its shard: its place and its id (which proves the place is its own). */
 export type TicketRef = readonly [seq: number, ticketId: string];
 

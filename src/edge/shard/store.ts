@@ -200,6 +200,18 @@ export class ShardStore {
     this.memory.holding = null;
   }
 
+  /** A completed ticket holds one unit of capacity until `until`, for a change made with booking access. */
+  holdCapacity(seq: number, ticketId: string, until: number): void {
+    this.sql.exec("UPDATE tickets SET active_until = ? WHERE seq = ? AND ticket_id = ? AND completed_at IS NOT NULL", until, seq, ticketId);
+    this.memory.holding = null;
+  }
+
+  /** Ends that hold, if it is still the one set (`until` names it). */
+  releaseCapacity(seq: number, ticketId: string, until: number): void {
+    this.sql.exec("UPDATE tickets SET active_until = NULL WHERE seq = ? AND ticket_id = ? AND active_until = ?", seq, ticketId, until);
+    this.memory.holding = null;
+  }
+
   /** Admits every ticket in (fromServing, toServing]; the tick then marks those it passed over. */
   admitRange(fromServing: number, toServing: number, now: number, deadline: number): void {
     this.sql.exec("UPDATE tickets SET admitted_at = ?, active_until = ? WHERE seq > ? AND seq <= ?", now, deadline, fromServing, toServing);

@@ -65,18 +65,27 @@ export async function signPass(config: EdgeConfig, p: PassFields): Promise<strin
     .sign(signing.key);
 }
 
+/** The newest signing key and its kid: what signs passes, and booking access (tokens/booking-access.ts). */
+export async function signingKey(config: EdgeConfig): Promise<{ kid: string; key: JoseKey | Uint8Array }> {
+  return (await keysOf(config)).signing;
+}
+
+/** The public keys this edge signs with, by kid, as a jose key lookup. */
+export async function verificationKeys(config: EdgeConfig): Promise<JWTVerifyGetKey> {
+  const { byKid } = await keysOf(config);
+  return (header) => {
+    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+}
+
 /**
  * Verifies a pass with the contract's one check, exactly as the origin does, against the keys this edge
  * signs with. Never throws on bad input; the failure's code is kept for logs.
  */
 export async function verifyPass(config: EdgeConfig, token: string): Promise<PassCheck> {
-  const { byKid } = await keysOf(config);
-  const known: JWTVerifyGetKey = (header) => {
-    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
-    if (!key) throw new errors.JWKSNoMatchingKey();
-    return key;
-  };
-  return checkPass(token, known, { issuer: config.issuer, audience: config.audience, passTtlSeconds: config.passTtlSeconds });
+  return checkPass(token, await verificationKeys(config), { issuer: config.issuer, audience: config.audience, passTtlSeconds: config.passTtlSeconds });
 }
 
 // The id_token and ticket checks branch on jose codes too.

@@ -4,17 +4,24 @@ import { bookSlot, cancelBooking, liveBooking, moveBooking } from "../booking-st
 import { withinBudget } from "../db/database.js";
 import type { OriginDeps, OriginEnv } from "../env.js";
 import { ApiError } from "../errors.js";
+import { citizenOf, insufficientScope } from "./pass.js";
 import { jsonBody } from "../../http/json-body.js";
 
-/** `/api/bookings`: behind the app's pass check; the citizen and cohort come from the pass, never from the body. */
+/**
+ * `/api/bookings`: behind the app's credential check; the citizen and cohort come from the credential,
+ * never from the body. A pass may do everything here; booking access (scope `booking:manage`) reads,
+ * moves and cancels the citizen's booking, and is refused a new one (403 insufficient_scope).
+ */
 export function bookingRoutes(deps: OriginDeps): Hono<OriginEnv> {
   const bounded = <T>(operation: () => Promise<T>) => withinBudget(deps.dbTimeoutMs, operation);
-  const notFound = () => new ApiError(404, "booking_not_found", "no such booking for this pass");
+  const notFound = () => new ApiError(404, "booking_not_found", "no such booking of yours in this cohort");
 
   return new Hono<OriginEnv>()
     .post("/", async (c) => {
+      const credential = c.var.credential;
+      if (credential.kind !== "pass") throw insufficientScope();
       const { slotId } = await jsonBody(c, bookingRequest);
-      const outcome = await bounded(() => bookSlot(c.var.db, c.var.pass, slotId));
+      const outcome = await bounded(() => bookSlot(c.var.db, credential.pass, slotId));
       switch (outcome.kind) {
         case "created":
           return c.json({ booking: outcome.booking }, 201);
@@ -31,14 +38,14 @@ export function bookingRoutes(deps: OriginDeps): Hono<OriginEnv> {
       }
     })
     .get("/me", async (c) => {
-      const { sub, cohort } = c.var.pass;
+      const { sub, cohort } = citizenOf(c.var.credential);
       const booking = await bounded(() => liveBooking(c.var.db, sub, cohort));
       if (!booking) throw notFound();
       return c.json({ booking });
     })
     .patch("/:id", async (c) => {
       const { slotId } = await jsonBody(c, bookingChange);
-      const outcome = await bounded(() => moveBooking(c.var.db, c.var.pass, c.req.param("id"), slotId));
+      const outcome = await bounded(() => moveBooking(c.var.db, citizenOf(c.var.credential), c.req.param("id"), slotId));
       switch (outcome.kind) {
         case "moved":
         case "unchanged":
@@ -55,7 +62,7 @@ export function bookingRoutes(deps: OriginDeps): Hono<OriginEnv> {
     })
     .delete("/:id", async (c) => {
       const id = c.req.param("id");
-      const outcome = await bounded(() => cancelBooking(c.var.db, c.var.pass, id));
+      const outcome = await bounded(() => cancelBooking(c.var.db, citizenOf(c.var.credential), id));
       if (outcome.kind === "not_found") throw notFound();
       return c.json({ booking: outcome.booking });
     });

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { createOriginApp } from "../../../src/origin/app.js";
 import type { Database } from "../../../src/origin/db/database.js";
 import { bookings, clinics, slots } from "../../../src/origin/db/schema.js";
-import { createPassVerifier } from "../../../src/origin/pass-verifier.js";
+import { createCredentialVerifier } from "../../../src/origin/pass-verifier.js";
 import { errorBody } from "../../../src/contract/errors.js";
 import { bookingResponse, type Booking } from "../../../src/contract/booking.js";
 import type { Backend, TestDatabase } from "./backends.js";
@@ -14,7 +14,7 @@ export type OriginApp = ReturnType<typeof createOriginApp>;
 export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?: number; now?: () => Date } = {}): OriginApp {
   return createOriginApp({
     database: () => ({ db }),
-    verifyPass: createPassVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
+    verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
     // Generous: a flash crowd of 500 waits its turn for ten pooled connections.
     dbTimeoutMs: options.dbTimeoutMs ?? 60_000,
     ...(options.now ? { now: options.now } : {}),
@@ -25,7 +25,7 @@ export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?:
 export function originWithRemoteKeys(db: Database, jwksUrl: string): OriginApp {
   return createOriginApp({
     database: () => ({ db }),
-    verifyPass: createPassVerifier({ keys: { kind: "remote", url: jwksUrl }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
+    verifyCredential: createCredentialVerifier({ keys: { kind: "remote", url: jwksUrl }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
     dbTimeoutMs: 10_000,
   });
 }

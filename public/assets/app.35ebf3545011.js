@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, findDates, findSlots, poll, showBooking, start } from "./flow.07a70fbdb19e.js";
-import { app } from "./state.178b8105ad9a.js";
-import { saveLang } from "./storage.27522d0d70cc.js";
-import { $, render } from "./view.10a57d7a9a66.js";
+import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.d8f5764b30d3.js";
+import { app } from "./state.aabb48af3c99.js";
+import { saveLang } from "./storage.33649597a3d2.js";
+import { $, render } from "./view.fe765849aacd.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring
@@ -63,6 +63,13 @@ $("change-btn").addEventListener("click", () => {
 });
 
 $("keep-btn").addEventListener("click", () => app.booking && showBooking(app.booking, null));
+
+$("elsewhere-keep").addEventListener("click", () => {
+  app.elsewhere = null;
+  if (app.booking) showBooking(app.booking, null);
+});
+
+$("elsewhere-change").addEventListener("click", () => changeToPicked());
 
 $("cancel-btn").addEventListener("click", () => {
   app.confirmingCancel = true;

@@ -9,10 +9,10 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { bookingCalendar } from "./calendar.6d3e3e07d58b.js";
-import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.f2ac1b8b9fe2.js";
-import { app } from "./state.178b8105ad9a.js";
-import { startAhead } from "./storage.27522d0d70cc.js";
-import { REGIONS } from "./strings.4415812ce572.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.5a7942487da6.js";
+import { app } from "./state.aabb48af3c99.js";
+import { startAhead } from "./storage.33649597a3d2.js";
+import { REGIONS } from "./strings.921afd1a4b74.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;
@@ -242,8 +242,24 @@ function fillSelect(select, options) {
 /** The object URL of the calendar file now linked, released when the next one replaces it. */
 let calendarUrl = "";
 
+/** A slot as a sentence names it: clinic, day and time. */
+const slotLabel = (/** @type {Slot} */ slot) => `${slot.clinic.name}, ${slotTime(slot.startsAt)}`;
+
 function drawDone(/** @type {Booking} */ b) {
-  message($("done-note"), app.doneNote);
+  // A booking found made elsewhere says so in its heading and note, never "confirmed" as if made here.
+  const elsewhere = app.doneNote?.key === "bookedElsewhere";
+  $("done-title").textContent = t(elsewhere ? "elsewhereTitle" : "doneTitle");
+  const picked = elsewhere ? app.elsewhere : null;
+  message($("done-note"), elsewhere ? null : app.doneNote);
+  const choice = $("elsewhere");
+  choice.hidden = !elsewhere;
+  $("elsewhere-text").textContent = elsewhere
+    ? picked
+      ? t("bookedElsewhere", { held: slotLabel(b.slot), picked: slotLabel(picked) })
+      : t("bookedElsewhereSame", { held: slotLabel(b.slot) })
+    : "";
+  $("elsewhere-change").hidden = !picked;
+  $("elsewhere-change").textContent = picked ? t("elsewhereChange", { picked: slotLabel(picked) }) : "";
   // A booking kept on this device before bookings had codes has none to show; its id still names it.
   $("booking-code-row").hidden = !b.code;
   $("booking-code").textContent = b.code ?? "";
@@ -252,10 +268,13 @@ function drawDone(/** @type {Booking} */ b) {
   $("done-clinic").textContent = b.slot.clinic.name;
   $("done-address").textContent = b.slot.clinic.address;
   $("done-time").textContent = slotTime(b.slot.startsAt);
-  // A booking shown from this device after the pass expired can no longer be changed from here.
-  const live = passLive() && b.status === "booked";
-  $("done-actions").hidden = !live || app.confirmingCancel;
+  // A booking shown from this device after the pass expired is changed or cancelled with booking access:
+  // the page offers to sign in again for it (no place in the line is taken).
+  const live = (passLive() || app.access) && b.status === "booked";
+  $("done-actions").hidden = !live || app.confirmingCancel || elsewhere;
   $("cancel-confirm").hidden = !live || !app.confirmingCancel;
+  $("access-offer").hidden = live || b.status !== "booked";
+  $("access-signin").setAttribute("href", `/auth/booking-access?lang=${app.lang}`);
   message($("done-error"), app.doneError);
 }
 

@@ -54,6 +54,25 @@ export function forgetBooking(/** @type {QueueStatus | null} */ s) {
   }
 }
 
+/**
+ * The booking kept on this device, whichever ticket made it, now as `booking` says (moved), or forgotten
+ * once cancelled: what booking access did, with no ticket's status at hand.
+ * @param {Booking} booking
+ */
+export function rewriteKeptBooking(booking) {
+  try {
+    for (const key of Object.keys(localStorage)) {
+      if (!key.startsWith(BOOKING_KEY)) continue;
+      const kept = JSON.parse(localStorage.getItem(key) ?? "null");
+      if (kept?.id !== booking.id) continue;
+      if (booking.status === "booked") localStorage.setItem(key, JSON.stringify(booking));
+      else localStorage.removeItem(key);
+    }
+  } catch {
+    // Nothing was kept.
+  }
+}
+
 /** @param {QueueStatus} s @returns {Booking | null} */
 export function keptBooking(s) {
   try {

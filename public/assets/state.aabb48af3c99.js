@@ -10,7 +10,7 @@
  * @typedef {import("./strings.js").Lang} Lang
  * @typedef {import("./strings.js").Message} Message
  */
-import { readLang } from "./storage.27522d0d70cc.js";
+import { readLang } from "./storage.33649597a3d2.js";
 
 /** Everything the page shows is drawn from this; switching language redraws it. */
 export const app = {
@@ -46,6 +46,10 @@ export const app = {
   bookNote: null,
   /** @type {Message | null} why changing or cancelling did not go through */
   doneError: null,
+  /** @type {Slot | null} the slot this tab picked, not booked because a booking made elsewhere was found */
+  elsewhere: null,
+  /** The page reaches the booking with booking access (signed in again after the pass expired), not a pass. */
+  access: false,
   /** The citizen asked to cancel and is being asked to confirm. */
   confirmingCancel: false,
   /** @type {Message | null} */

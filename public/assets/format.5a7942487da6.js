@@ -4,8 +4,8 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { app } from "./state.178b8105ad9a.js";
-import { STRINGS } from "./strings.4415812ce572.js";
+import { app } from "./state.aabb48af3c99.js";
+import { STRINGS } from "./strings.921afd1a4b74.js";
 
 const SEOUL = "Asia/Seoul";
 
