@@ -49,6 +49,17 @@ const NOT_OPERATOR: ResponseSpec = { description: "Not an operator", errors: ["o
 const NOT_OPERATOR_PAGE: ResponseSpec = { description: "Not an operator: a short page saying how to sign in.", media: "text/html" };
 const ACCESS_UNAVAILABLE: ResponseSpec = { description: "Cloudflare Access's keys (or, for the API, a shard) briefly unreachable", errors: ["unavailable"], headers: SEE_RETRY_AFTER };
 
+/** The two ways to start signing in (to join the line, or to reach a booking) take and answer the same. */
+const STARTS_SIGN_IN: Pick<OperationSpec, "parameters" | "responses"> = {
+  parameters: [{ name: "lang", in: "query", description: "The provider's page language.", schema: loginQuery.shape.lang.unwrap() }],
+  responses: {
+    302: { description: "To the identity provider.", headers: { location: "The provider's authorization URL.", "set-cookie": "The sign-in's state, for the callback only." } },
+    303: { description: "A browser, when the provider cannot be reached: back to the page with `?signin=unavailable`.", headers: { location: "The page." } },
+    400: { description: "`lang` is not ko or en", errors: ["invalid_request"] },
+    503: { description: "The identity provider cannot be reached", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
+  },
+};
+
 /**
  * A route of the booking API: the gate asks every request for a pass and counts it against the pass's
  * limit, and an origin in trouble is a 503. (The origin itself answers 401 to anything without a pass.)
@@ -240,13 +251,7 @@ const operations: OperationSpec[] = [
     tag: "Sign-in",
     summary: "Browsers: start signing in at the identity provider",
     description: "Redirects to the provider (OpenID Connect, authorization code with PKCE); the provider sends the browser back to `/auth/callback`.",
-    parameters: [{ name: "lang", in: "query", description: "The provider's page language.", schema: loginQuery.shape.lang.unwrap() }],
-    responses: {
-      302: { description: "To the identity provider.", headers: { location: "The provider's authorization URL.", "set-cookie": "The sign-in's state, for the callback only." } },
-      303: { description: "A browser, when the provider cannot be reached: back to the page with `?signin=unavailable`.", headers: { location: "The page." } },
-      400: { description: "`lang` is not ko or en", errors: ["invalid_request"] },
-      503: { description: "The identity provider cannot be reached", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
-    },
+    ...STARTS_SIGN_IN,
   },
   {
     method: "get",
@@ -256,13 +261,7 @@ const operations: OperationSpec[] = [
     summary: "Browsers: sign in again to change or cancel a booking, without joining the line",
     description:
       "As `/auth/login`, through the same provider and callback; the callback then joins nothing and sets booking access (the citizen's own booking in their cohort: read, move, cancel; never a new booking), and redirects to `/?signin=booking_access`. Counted against the citizen's join limit.",
-    parameters: [{ name: "lang", in: "query", description: "The provider's page language.", schema: loginQuery.shape.lang.unwrap() }],
-    responses: {
-      302: { description: "To the identity provider.", headers: { location: "The provider's authorization URL.", "set-cookie": "The sign-in's state, for the callback only." } },
-      303: { description: "A browser, when the provider cannot be reached: back to the page with `?signin=unavailable`.", headers: { location: "The page." } },
-      400: { description: "`lang` is not ko or en", errors: ["invalid_request"] },
-      503: { description: "The identity provider cannot be reached", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
-    },
+    ...STARTS_SIGN_IN,
   },
   {
     method: "get",

@@ -160,19 +160,22 @@ function announce(m) {
   app.lastAnnounced = Date.now();
 }
 
+/** The citizen's live booking, as the booking API says (status 0: no answer). */
+async function myBooking() {
+  try {
+    return await api("/api/bookings/me");
+  } catch {
+    return { status: 0, body: null, error: null };
+  }
+}
+
 /** The citizen's turn: a booking already made is shown as such, otherwise the slot choice. */
 async function admitted() {
   stopPolling();
   forgetStart();
   app.view = "book";
   app.changing = null;
-  /** @type {Awaited<ReturnType<typeof api>>} */
-  let mine;
-  try {
-    mine = await api("/api/bookings/me");
-  } catch {
-    mine = { status: 0, body: null, error: null };
-  }
+  const mine = await myBooking();
   if (mine.status === 200 && mine.body?.booking?.status === "booked") return showBooking(mine.body.booking, null);
   if (mine.status === 401) return passLost();
   announce({ key: "liveAdmitted" });
@@ -407,13 +410,7 @@ function credentialLost() {
  */
 async function accessBooking() {
   app.access = true;
-  /** @type {Awaited<ReturnType<typeof api>>} */
-  let mine;
-  try {
-    mine = await api("/api/bookings/me");
-  } catch {
-    mine = { status: 0, body: null, error: null };
-  }
+  const mine = await myBooking();
   if (mine.status === 200 && mine.body?.booking?.status === "booked") {
     return showBooking(mine.body.booking, { key: "accessGranted", params: { min: ACCESS_MINUTES } });
   }
