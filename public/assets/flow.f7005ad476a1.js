@@ -297,8 +297,11 @@ export async function changeSlot(/** @type {number} */ slotId) {
     app.bookError = { key: "errLineBusy", params: { s: answer.error?.retryAfterSeconds ?? 10 } };
     return render();
   }
-  // Cancelled meanwhile (on another device, say): there is nothing to move, and the citizen may book afresh.
-  if (code === "booking_cancelled" || code === "booking_not_found") return bookingGone({ key: "errBookingGone" });
+  // Cancelled meanwhile (on another device, say): there is nothing to move, and the citizen may book afresh
+  // (with booking access, only through the line).
+  if (code === "booking_cancelled" || code === "booking_not_found") {
+    return app.access ? accessCancelled({ ...booking, status: "cancelled" }) : bookingGone({ key: "errBookingGone" });
+  }
   if (code === "slot_full" || code === "not_found") {
     app.bookError = { key: code === "slot_full" ? "errSlotFull" : "errSlotGone" };
     if (app.slots) return findSlots(app.slots.region, app.slots.date);
