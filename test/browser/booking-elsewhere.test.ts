@@ -1,7 +1,7 @@
-import AxeBuilder from "@axe-core/playwright";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { cohortsBinding } from "../../scripts/cohorts.js";
+import { violations } from "./support/axe.js";
 import { idTokens, newPhone, smsCode } from "./support/identity.js";
 import { citizenContext, launchBrowser, shot, sleep, startStack, stopAll, type Stack } from "./support/stack.js";
 
@@ -16,7 +16,6 @@ import { citizenContext, launchBrowser, shot, sleep, startStack, stopAll, type S
  */
 const PASS_TTL_SECONDS = 45;
 const VIEW_TIMEOUT = 30_000;
-const WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
 const BIRTHDATE = "1963-04-05";
 
 let stack: Stack;
@@ -44,18 +43,13 @@ const WORDS = {
 const visible = (page: Page, selector: string) => page.locator(selector).waitFor({ state: "visible", timeout: VIEW_TIMEOUT });
 const text = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? "").replace(/\s+/g, " ").trim();
 
-async function axeViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page }).withTags(WCAG_AA).analyze();
-  return results.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${v.help}: ${n.target.join(" ")}`));
-}
-
 /** Screenshots at a phone's width and a desktop's, and axe at both. */
 async function record(page: Page, name: string): Promise<void> {
   await shot(page, `${name}-360`);
-  expect(await axeViolations(page)).toEqual([]);
+  expect(await violations(page)).toEqual([]);
   await page.setViewportSize({ width: 1280, height: 800 });
   await shot(page, `${name}-1280`);
-  expect(await axeViolations(page)).toEqual([]);
+  expect(await violations(page)).toEqual([]);
   await page.setViewportSize({ width: 360, height: 740 });
 }
 
