@@ -48,7 +48,7 @@ export function notePostgresVersion(version: string): void {
 export function machine(): Machine {
   if (cached) return cached;
   // The workerd that Miniflare (wrangler's version, scripts/miniflare.ts) runs, wherever npm placed it.
-  const workerdPackage = relative(root, dirname(createRequire(join(root, "node_modules/miniflare-v4/package.json")).resolve("workerd/package.json")));
+  const workerdPackage = relative(root, dirname(createRequire(join(root, "node_modules/miniflare/package.json")).resolve("workerd/package.json")));
   const workerdBinary = join(root, workerdPackage, "bin/workerd");
   const workerdDate = output(workerdBinary, ["--version"])?.replace(/^workerd\s+/, "");
   const psql = output("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-XAtc", "show server_version"]);
@@ -60,7 +60,7 @@ export function machine(): Machine {
     os: `${type()} ${release()}`,
     node: process.versions.node,
     workerd: `${packageVersion(workerdPackage)}${workerdDate ? ` (${workerdDate})` : ""}`,
-    miniflare: packageVersion("node_modules/miniflare-v4"),
+    miniflare: packageVersion("node_modules/miniflare"),
     wrangler: packageVersion("node_modules/wrangler"),
     autocannon: packageVersion("node_modules/autocannon"),
     postgres: postgresFromServer ?? psql ?? "not measured",

@@ -1,10 +1,10 @@
-import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DECISION_MS, MIN_SAMPLES, readAutopilotState, type HealthSample } from "../../src/edge/origin-health/autopilot.js";
 import { BREAKER_FIRST_PROBE_MS } from "../../src/edge/origin-health/breaker.js";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
-import { asOperator, callsOf, config, forgetOriginHealth, freshShard, identityInShard, join, ORIGIN, setClock, status, stubOf } from "./helpers.js";
+import { asOperator, callsOf, config, forgetOriginHealth, freshShard, identityInShard, join, ORIGIN, restartObject, setClock, status, stubOf } from "./helpers.js";
 
 /**
  * The autopilot wired into the shards and the gate: health samples reach the citizen's shard, its rate in
@@ -32,7 +32,7 @@ afterEach(() => {
 
 describe("a shard's rate in force", () => {
   it("starts at the configured rate, is cut when the gate reports failures, says why, and keeps the cut across an eviction", async () => {
-    const stub = stubOf(freshShard(1));
+    let stub = stubOf(freshShard(1));
     await setClock(stub, T0);
     const first = await stub.snapshot();
     expect(first).toMatchObject({ ratePerMinute: CONFIGURED, configuredPerMinute: CONFIGURED, origin: { reason: "started", errorShare: null } });
@@ -46,7 +46,7 @@ describe("a shard's rate in force", () => {
     expect(cut.origin).toMatchObject({ reason: "errors above target", errorShare: 1, p95Ms: 40, samples: MIN_SAMPLES, changedAt: T0 + DECISION_MS });
 
     // The state is in SQLite: a new instance admits at the cut rate, not the configured one.
-    await evictDurableObject(stub);
+    stub = await restartObject(stub);
     await setClock(stub, T0 + DECISION_MS + 1_000);
     expect((await stub.snapshot()).ratePerMinute).toBe(CONFIGURED / 2);
     expect((await storedState(stub))?.reason).toBe("errors above target");

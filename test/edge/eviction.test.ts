@@ -1,13 +1,12 @@
-import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { freshShard, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
+import { freshShard, keyOf, randomIdentity, restartObject, setClock, stubOf } from "./helpers.js";
 
 const T0 = Date.parse("2026-05-01T11:00:00Z");
 
 describe("a Durable Object restart", () => {
   it("keeps tickets, their order, admissions and counters", async () => {
     const address = freshShard();
-    const stub = stubOf(address);
+    let stub = stubOf(address);
     await setClock(stub, T0);
     const keys = await Promise.all(Array.from({ length: 6 }, () => keyOf(randomIdentity())));
     const joined = [];
@@ -17,7 +16,7 @@ describe("a Durable Object restart", () => {
     expect(claimed.state).toBe("admitted");
     const before = await stub.snapshot();
 
-    await evictDurableObject(stub);
+    stub = await restartObject(stub);
     // A restarted object starts with the runtime's clock; put the test's clock back.
     await setClock(stub, T0 + 5_000);
 

@@ -1,9 +1,10 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { citizenTag } from "../../src/edge/identity/citizen-key.js";
+import type { JoinResult } from "../../src/edge/shard/rpc.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
-import { freshShard, keyOf, randomIdentity, stubOf } from "./helpers.js";
+import { freshShard, keyOf, randomIdentity, restartObject, stubOf } from "./helpers.js";
 
 /**
  * Joins that reach a shard together are written in one SQLite transaction. Batching must change nothing a
@@ -14,14 +15,36 @@ async function commitsOf(stub: DurableObjectStub<TestQueueShard>) {
   return runInDurableObject(stub, (shard: TestQueueShard) => ({ ...shard.commits }));
 }
 
+/**
+ * Joins fired without awaiting, so that they reach the object together, and the keys in the order the
+ * object received them (TestQueueShard.recordArrivals: the vitest integration may reorder calls on their way).
+ */
+async function joinTogether(stub: DurableObjectStub<TestQueueShard>, keys: readonly string[]) {
+  await runInDurableObject(stub, (shard: TestQueueShard) => shard.recordArrivals());
+  const settled = await Promise.allSettled(keys.map((key) => stub.join(key)));
+  const arrived = await runInDurableObject(stub, (shard: TestQueueShard) => shard.arrivalOrder());
+  expect([...arrived].sort()).toEqual([...keys].sort());
+  return { settled, arrived };
+}
+
+/** What the joins answered, failing the test on any refusal. */
+function answers(settled: PromiseSettledResult<JoinResult>[]): JoinResult[] {
+  return settled.map((s) => {
+    if (s.status === "rejected") throw s.reason;
+    return s.value;
+  });
+}
+
 describe("group commit of joins", () => {
   it("gives 500 concurrent joins gap-free numbers in arrival order, in far fewer commits than joins", async () => {
     const address = freshShard();
     const stub = stubOf(address);
     const keys = await Promise.all(Array.from({ length: 500 }, () => keyOf(randomIdentity())));
-    // Fired without awaiting: calls from one stub arrive in the order they were made.
-    const results = await Promise.all(keys.map((key) => stub.join(key)));
-    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    const { settled, arrived } = await joinTogether(stub, keys);
+    const results = answers(settled);
+    // The n-th join to arrive holds number n.
+    expect(keys.map((key) => arrived.indexOf(key) + 1)).toEqual(results.map((r) => r.seq));
+    expect(results.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     expect(new Set(results.map((r) => r.ticketId)).size).toBe(500);
     const commits = await commitsOf(stub);
     expect(commits.joins).toBe(500);
@@ -36,10 +59,12 @@ describe("group commit of joins", () => {
     const address = freshShard();
     const stub = stubOf(address);
     const [mine, other] = [await keyOf(randomIdentity()), await keyOf(randomIdentity())];
-    const results = await Promise.all([...Array.from({ length: 50 }, () => stub.join(mine)), stub.join(other)]);
+    const { settled, arrived } = await joinTogether(stub, [...Array<string>(50).fill(mine), other]);
+    const results = answers(settled);
     expect(new Set(results.slice(0, 50).map((r) => r.ticketId)).size).toBe(1);
-    expect(results[0]!.seq).toBe(1);
-    expect(results[50]!.seq).toBe(2);
+    // Whoever's first join arrived first holds number 1.
+    const mineFirst = arrived.indexOf(mine) < arrived.indexOf(other);
+    expect([results[0]!.seq, results[50]!.seq]).toEqual(mineFirst ? [1, 2] : [2, 1]);
     expect((await stub.snapshot()).lastSeq).toBe(2);
   });
 
@@ -48,20 +73,21 @@ describe("group commit of joins", () => {
     const stub = stubOf(address);
     const keys = await Promise.all(Array.from({ length: 10 }, () => keyOf(randomIdentity())));
     // A key that is not base64url cannot be tagged; only the edge makes keys, so this stands for a bug.
-    const calls = [...keys.slice(0, 5), "not a key!", ...keys.slice(5)].map((key) => stub.join(key));
-    const settled = await Promise.allSettled(calls);
+    const { settled, arrived } = await joinTogether(stub, [...keys.slice(0, 5), "not a key!", ...keys.slice(5)]);
     expect(settled.map((s) => s.status)).toEqual([...Array(5).fill("fulfilled"), "rejected", ...Array(5).fill("fulfilled")]);
     const seqs = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value.seq] : []));
-    expect(seqs).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    // The good joins hold 1 to 10 in the order they arrived, as if the bad one had never come.
+    const goodArrivals = arrived.filter((key) => key !== "not a key!");
+    expect(seqs).toEqual(keys.map((key) => goodArrivals.indexOf(key) + 1));
   });
 
   it("loses nothing acknowledged when the object is evicted with a batch in flight", async () => {
     const address = freshShard();
-    const stub = stubOf(address);
+    let stub = stubOf(address);
     const keys = await Promise.all(Array.from({ length: 100 }, () => keyOf(randomIdentity())));
-    const inFlight = keys.map((key) => stub.join(key));
-    await evictDurableObject(stub);
-    const first = await Promise.allSettled(inFlight);
+    const inFlight = Promise.allSettled(keys.map((key) => stub.join(key)));
+    stub = await restartObject(stub);
+    const first = await inFlight;
     const acknowledged = new Map<string, { seq: number; ticketId: string }>();
     first.forEach((s, i) => {
       if (s.status === "fulfilled") acknowledged.set(keys[i]!, { seq: s.value.seq, ticketId: s.value.ticketId });
@@ -82,7 +108,7 @@ describe("group commit of joins", () => {
 
   it("keeps two citizens whose lookup tags collide apart, before and after the object restarts", async () => {
     const address = freshShard();
-    const stub = stubOf(address);
+    let stub = stubOf(address);
     // Two keys that differ only outside the 48 bits the tag is made of.
     const bytes = new Uint8Array(32).map((_, i) => i * 7);
     const first = Buffer.from(bytes).toString("base64url");
@@ -97,7 +123,7 @@ describe("group commit of joins", () => {
     expect((await stub.join(second)).ticketId).toBe(b.ticketId);
 
     // A new instance reads who holds which ticket from SQLite, not from the old instance's memory.
-    await evictDurableObject(stub);
+    stub = await restartObject(stub);
     expect((await stub.join(second)).ticketId).toBe(b.ticketId);
     expect((await stub.join(first)).ticketId).toBe(a.ticketId);
     const third = await stub.join(await keyOf(randomIdentity()));

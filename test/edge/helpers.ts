@@ -1,4 +1,4 @@
-import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { inject } from "vitest";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
@@ -10,6 +10,7 @@ import { originBreaker } from "../../src/edge/origin-health/breaker.js";
 import { forgetSamples } from "../../src/edge/origin-health/sample-buffer.js";
 import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
+import edgeWorker from "../workers/edge-test.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
 
 export const config = edgeConfig(env);
@@ -39,6 +40,28 @@ export async function setClock(stub: DurableObjectStub<TestQueueShard>, at: numb
   await runInDurableObject(stub, (shard: TestQueueShard) => {
     shard.setClock(() => at);
   });
+}
+
+/**
+ * Restarts the object as the runtime does after an eviction or a crash: the instance and everything it
+ * held in memory are dropped, calls under way fail, and the next call builds a new instance from its
+ * SQLite storage. The fault suite's hook resets it from inside with `ctx.abort()`, the runtime's own way
+ * to drop one instance and no other (the Workers vitest integration offers no per-object eviction on
+ * this workerd). A reset breaks the stubs that saw it, as in production: callers go on with the new stub
+ * this returns.
+ */
+export async function restartObject(stub: DurableObjectStub<TestQueueShard>): Promise<DurableObjectStub<TestQueueShard>> {
+  const dropped = await runInDurableObject(stub, (shard: TestQueueShard) => shard);
+  await stub.injectFault({ evict: true }).then(
+    () => {
+      throw new Error("the object was not reset: injectFault returned");
+    },
+    () => undefined,
+  );
+  const fresh = env.QUEUE_SHARD.get(stub.id) as unknown as DurableObjectStub<TestQueueShard>;
+  // The tests share the object's isolate, so they can see that the next call meets a new instance.
+  if ((await runInDurableObject(fresh, (shard: TestQueueShard) => shard)) === dropped) throw new Error("the object kept its instance");
+  return fresh;
 }
 
 export async function callsOf(stub: DurableObjectStub<TestQueueShard>) {
@@ -118,6 +141,24 @@ export async function join(identity: string, birthDate = OPEN_BIRTH_DATE) {
 
 export async function getStatus(ticket: string): Promise<Response> {
   return SELF.fetch(`${ORIGIN}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}` } });
+}
+
+/**
+ * Hands a request to the Worker's fetch handler inside the test's own isolate: the same module instance
+ * SELF.fetch reaches, so the same module-level caches, but without the integration passing the request
+ * through the Node process. For tests whose point is what one isolate does under hundreds of concurrent
+ * requests (its snapshot cache and refresh coalescing); the request's waitUntil work is awaited too.
+ */
+export async function fetchInIsolate(input: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await edgeWorker.fetch(new Request(input, init), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** A status poll through fetchInIsolate. */
+export function pollInIsolate(ticket: string, init: RequestInit = {}): Promise<Response> {
+  return fetchInIsolate(`${ORIGIN}/api/queue/status`, { ...init, headers: { authorization: `Bearer ${ticket}` } });
 }
 
 export async function status(ticket: string) {

@@ -1,10 +1,10 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
 import { lineStateOf } from "../../src/edge/operators/line-state.js";
 import type { OriginHealthView } from "../../src/edge/origin-health/autopilot.js";
-import { asOperator, config, errorCode, freshShard, join, randomIdentity, setClock, stubOf } from "./helpers.js";
+import { asOperator, config, errorCode, freshShard, join, randomIdentity, restartObject, setClock, stubOf } from "./helpers.js";
 
 interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number; line: { state: string; reason: string | null } }
 
@@ -160,7 +160,7 @@ describe("the per-minute history", () => {
   });
 
   it("survives a restart: closed minutes are in SQLite, and the minute under way resumes from the last one closed", async () => {
-    const stub = stubOf(freshShard());
+    let stub = stubOf(freshShard());
     const m0 = Math.floor(Date.now() / MINUTE) + 20;
     const t0 = m0 * MINUTE + 1_000;
     await setClock(stub, t0);
@@ -169,7 +169,7 @@ describe("the per-minute history", () => {
     for (let i = 0; i < 2; i++) await stub.join(`late-${i}-${crypto.randomUUID()}`);
     const before = await stub.history(2);
 
-    await evictDurableObject(stub);
+    stub = await restartObject(stub);
     // A restarted object starts with the runtime's clock; put the test's clock back.
     await setClock(stub, t0 + 62_000);
     const after = await stub.history(2);

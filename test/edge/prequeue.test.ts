@@ -1,4 +1,4 @@
-import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseEdgeConfig } from "../../src/edge/config.js";
 import { cohortSeed, drawValue } from "../../src/edge/prequeue/draw.js";
@@ -6,7 +6,7 @@ import { forgetDraws } from "../../src/edge/prequeue/published-draw.js";
 import type { JoinResult } from "../../src/edge/shard/rpc.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
 import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
-import { config, errorCode, freshPrequeueShard, getStatus, idToken, jwtParts, keyOf, ORIGIN, postJoin, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
+import { config, errorCode, freshPrequeueShard, getStatus, idToken, jwtParts, keyOf, ORIGIN, postJoin, PREQUEUE_OPENED, randomIdentity, restartObject, setClock, status, stubOf } from "./helpers.js";
 
 const { opensAt, prequeueOpensAt } = PREQUEUE_OPENED;
 const DURING_PREQUEUE = prequeueOpensAt + 30 * 60_000;
@@ -144,16 +144,17 @@ describe("the opening of a pre-queue", () => {
   });
 
   it("survives an eviction before and at the opening: placed once, in the same order", async () => {
-    const { stub, early, prequeued } = await prequeueOfFreshShard(8);
+    const prequeue = await prequeueOfFreshShard(8);
+    const { early, prequeued } = prequeue;
 
-    await evictDurableObject(stub);
+    let stub = await restartObject(prequeue.stub);
     await setClock(stub, DURING_PREQUEUE + 1_000);
     // The pre-queue kept every ticket: joining again gives the same ones.
     for (let i = 0; i < early.length; i++) expect((await stub.join(early[i]!)).ticketId).toBe(prequeued[i]!.ticketId);
 
     await setClock(stub, opensAt + 500);
     const placed = await stub.draw();
-    await evictDurableObject(stub);
+    stub = await restartObject(stub);
     await setClock(stub, opensAt + 1_500);
     const again = await stub.draw();
     expect(again).toEqual(placed);

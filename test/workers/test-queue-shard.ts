@@ -10,10 +10,30 @@ export type Fault = { clockOffsetMs: number } | { evict: true };
  */
 export class TestQueueShard extends CountingQueueShard {
   private clock: (() => number) | null = null;
+  private arrivals: string[] | null = null;
 
   /** Sets the object's clock, the tests' way to let minutes pass; null gives it the runtime's back. */
   setClock(clock: (() => number) | null): void {
     this.clock = clock;
+  }
+
+  /**
+   * Starts recording the citizen keys of joins in the order they reach the object. The Workers vitest
+   * integration passes every call to a Durable Object through its own wrapper, whose awaits may reorder
+   * calls that one stub made back to back, so a test judges arrival order here, where the shard sees it.
+   */
+  recordArrivals(): void {
+    this.arrivals = [];
+  }
+
+  /** The keys recorded since recordArrivals, in the order their joins arrived. */
+  arrivalOrder(): string[] {
+    return [...(this.arrivals ?? [])];
+  }
+
+  override join(...args: Parameters<CountingQueueShard["join"]>): ReturnType<CountingQueueShard["join"]> {
+    this.arrivals?.push(args[0]);
+    return super.join(...args);
   }
 
   protected override now(): number {
