@@ -109,6 +109,18 @@ export function startAhead(/** @type {QueueStatus} */ s) {
   return s.ahead;
 }
 
+/**
+ * Whether this device remembers a place in a line: a browser given its ticket before the edge set the
+ * readable hint beside it (an earlier version) still holds one, and must be asked about it.
+ */
+export function rememberedPlace() {
+  try {
+    return Object.keys(localStorage).some((key) => key.startsWith(START_KEY));
+  } catch {
+    return false;
+  }
+}
+
 export function forgetStart() {
   try {
     for (const key of Object.keys(localStorage)) if (key.startsWith(START_KEY)) localStorage.removeItem(key);

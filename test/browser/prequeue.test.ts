@@ -55,7 +55,10 @@ afterAll(async () => {
 /** The citizen's page, in a browser holding their ticket cookie as the sign-in callback leaves it. */
 async function pageWithTicket(ticket: string): Promise<Page> {
   const { context } = await citizenContext(browser, stack);
-  await context.addCookies([{ name: "wr_ticket", value: ticket, url: `${stack.base}/api/`, httpOnly: true, secure: true, sameSite: "Lax" }]);
+  await context.addCookies([
+    { name: "wr_ticket", value: ticket, url: `${stack.base}/api/`, httpOnly: true, secure: true, sameSite: "Lax" },
+    { name: "wr_ticket_held", value: "1", url: stack.base, secure: true, sameSite: "Lax" },
+  ]);
   const page = await context.newPage();
   await page.goto(`${stack.base}/`);
   return page;

@@ -11,10 +11,10 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.5a7942487da6.js";
-import { app } from "./state.aabb48af3c99.js";
-import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberStart, rewriteKeptBooking } from "./storage.33649597a3d2.js";
-import { $, render, setBusy, showNotice } from "./view.fe765849aacd.js";
+import { clock, t } from "./format.0192343528fe.js";
+import { app } from "./state.9de66fe42632.js";
+import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.eb69f6970824.js";
+import { $, render, setBusy, showNotice } from "./view.0abcb20043ab.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -38,9 +38,12 @@ const COHORT_ID = /^[A-Za-z0-9_-]{1,32}$/;
  */
 const TICKET_HINT = "wr_ticket_held";
 
-/** Whether this browser was given a ticket that has not run out: only then is there a status to ask for. */
+/**
+ * Whether this browser may hold a ticket that has not run out: only then is there a status to ask for.
+ * The hint cookie says so, or a place this device remembers from a status it was given.
+ */
 function ticketHeld() {
-  return document.cookie.split(";").some((c) => c.trim().startsWith(`${TICKET_HINT}=`));
+  return document.cookie.split(";").some((c) => c.trim().startsWith(`${TICKET_HINT}=`)) || rememberedPlace();
 }
 
 async function loadCohorts() {
@@ -83,6 +86,7 @@ export async function poll() {
     // anything about a place. A word only if a place was being shown a moment ago. The hint goes too, so
     // the next visit does not ask again for a ticket the edge has refused.
     document.cookie = `${TICKET_HINT}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
+    forgetStart();
     const hadPlace = app.view !== "loading" || app.status !== null;
     if (hadPlace) {
       app.status = null;

@@ -9,9 +9,9 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { bookingCalendar } from "./calendar.6d3e3e07d58b.js";
-import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.5a7942487da6.js";
-import { app } from "./state.aabb48af3c99.js";
-import { startAhead } from "./storage.33649597a3d2.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.0192343528fe.js";
+import { app } from "./state.9de66fe42632.js";
+import { startAhead } from "./storage.eb69f6970824.js";
 import { REGIONS } from "./strings.921afd1a4b74.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */

@@ -10,7 +10,7 @@
  * @typedef {import("./strings.js").Lang} Lang
  * @typedef {import("./strings.js").Message} Message
  */
-import { readLang } from "./storage.33649597a3d2.js";
+import { readLang } from "./storage.eb69f6970824.js";
 
 /** Everything the page shows is drawn from this; switching language redraws it. */
 export const app = {

@@ -4,7 +4,7 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { app } from "./state.aabb48af3c99.js";
+import { app } from "./state.9de66fe42632.js";
 import { STRINGS } from "./strings.921afd1a4b74.js";
 
 const SEOUL = "Asia/Seoul";
