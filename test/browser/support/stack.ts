@@ -24,6 +24,8 @@ export const artifactsDir = join(root, "test-results", "browser");
 /** Far from Korea, so a page that used the device's zone instead of Korea time would show it. */
 export const DEVICE_TIME_ZONE = "America/Los_Angeles";
 const READY_LINE = "Waiting room ready";
+/** The banner's last line: the lines between (the operator link among them) are printed by then. */
+const BANNER_END = "A process that dies is restarted";
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -153,7 +155,7 @@ async function startStackOnce(bindings: Record<string, string>, ports: StackOpti
 
   try {
     const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!log.includes(READY_LINE)) {
+    while (!log.includes(READY_LINE) || !log.slice(log.lastIndexOf(READY_LINE)).includes(BANNER_END)) {
       if (exited(child)) throw new Error(`the stack exited while starting:\n${log}`);
       if (Date.now() > deadline) throw new Error(`the stack was not ready within ${START_TIMEOUT_MS / 1000} s:\n${log}`);
       await sleep(200);
