@@ -30,6 +30,8 @@ const edgeTestBindings = {
   // tests (test/edge/presence.test.ts) move it past this hour to find people away.
   PRESENCE_SECONDS: "3600",
   PAUSED: "false",
+  // Each shard its own line unless a test makes it keep one line with its cohort's others (test-queue-shard.ts).
+  TEST_SHARDS_ALONE: "true",
   // Nothing listens here: edge tests prove the gate refuses without ever needing an origin.
   ORIGIN_URL: "http://127.0.0.1:9",
   IDP_ISSUER: "https://idp.test",

@@ -55,7 +55,7 @@ function samplePlaces(waiting: number): number[] {
 export function linePollsPerSecond(snap: ShardSnapshot, shards: number): number {
   const waiting = snap.lastSeq - snap.serving;
   if (waiting <= 0) return 0;
-  const rateAt = (place: number) => 1000 / estimateWait(snap.serving + 1 + place, snap, []).nextPollMs;
+  const rateAt = (place: number) => 1000 / estimateWait(snap.serving + 1 + place, snap).nextPollMs;
   const places = samplePlaces(waiting);
   let sum = rateAt(places[0]!);
   for (let i = 1; i < places.length; i++) {
@@ -509,7 +509,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         snap = snapshotOf(s, now);
         snapshots.set(s, snap);
       }
-      const told = estimateWait(seq, snap, []);
+      const told = estimateWait(seq, snap);
       toldLow[c] = told.etaSeconds?.low ?? NaN;
       toldHigh[c] = told.etaSeconds?.high ?? NaN;
     }

@@ -1,21 +1,18 @@
 import { describe, expect, it } from "vitest";
 import {
-  aheadInCohort,
   estimateWait,
   MAX_POLL_MS,
   MIN_POLL_MS,
   PAUSED_POLL_MS,
   RANGE_RATIO,
   RANGE_SLACK_S,
-  type ShardLine,
 } from "../../src/edge/queue/wait-estimate.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 
 /**
- * What a waiting citizen is told, exactly: the people ahead cohort-wide, never more than are waiting and
- * falling by one with each admission anywhere; and a wait range at the rate in force, never wider than
- * RANGE_RATIO times its low end plus RANGE_SLACK_S. A count that multiplies a shard's place by the shard
- * count, a range built from a paused period's pace, or an unbounded range fails here.
+ * What a waiting citizen of a shard that is its own line is told, exactly: a wait range at the rate in
+ * force, never wider than RANGE_RATIO times its low end plus RANGE_SLACK_S. A range built from a paused
+ * period's pace, or an unbounded range, fails here. The cohort-wide count is test/edge/cohort-line.test.ts's.
  */
 
 /** 60/min in this shard: one turn a second, so the low end in seconds is the number of turns. */
@@ -24,54 +21,54 @@ const base: ShardSnapshot = { lastSeq: 1_000, serving: 100, active: 10, activeCa
 describe("the wait range", () => {
   it("at a fresh start: the low end at the rate in force, the high end at two thirds of it, plus a fifth", () => {
     // Ten turns: nine people ahead in the shard, then this citizen.
-    expect(estimateWait(110, base, [])).toEqual({ ahead: 9, etaSeconds: { low: 10, high: 18 }, nextPollMs: 2_500 });
+    expect(estimateWait(110, base)).toEqual({ ahead: 9, etaSeconds: { low: 10, high: 18 }, nextPollMs: 2_500 });
   });
 
   it("when the line passes over absent holders: the low end counts only the share ahead likely to be there", () => {
     // Half of 980 reached were there (weighted with 20 who were, before any): 9 ahead -> 5 turns of them, then this citizen.
     const half = { ...base, presentShare: 0.5, reached: 980 };
-    expect(estimateWait(110, half, []).etaSeconds).toEqual({ low: 6, high: 18 });
+    expect(estimateWait(110, half).etaSeconds).toEqual({ low: 6, high: 18 });
     // People who came back are admitted first: each is a turn before this citizen's.
-    expect(estimateWait(110, { ...half, returning: 3 }, []).etaSeconds!.low).toBe(9);
+    expect(estimateWait(110, { ...half, returning: 3 }).etaSeconds!.low).toBe(9);
     // A handful of absent first tickets barely moves it, and however few were there it counts a fifth of those ahead.
-    expect(estimateWait(110, { ...base, presentShare: 0, reached: 3 }, []).etaSeconds!.low).toBe(9);
+    expect(estimateWait(110, { ...base, presentShare: 0, reached: 3 }).etaSeconds!.low).toBe(9);
   });
 
   it("with a low share present: the high end is held to the bound, not to everyone ahead turning up", () => {
     // 899 ahead, a fifth of them counted: 181 turns at the soonest; everyone there would be 1,620 s.
     const low = { ...base, presentShare: 0, reached: 100_000 };
-    expect(estimateWait(1_000, low, []).etaSeconds).toEqual({ low: 181, high: RANGE_RATIO * 181 + RANGE_SLACK_S });
+    expect(estimateWait(1_000, low).etaSeconds).toEqual({ low: 181, high: RANGE_RATIO * 181 + RANGE_SLACK_S });
   });
 
   it("after a pause or a slow spell: the range comes from the rate in force, not the pace of the paused minutes", () => {
     // Five minutes that were mostly paused: 2 admissions a minute observed, while the rate in force is 60.
-    expect(estimateWait(110, { ...base, observedPerMinute: 2 }, []).etaSeconds).toEqual({ low: 10, high: 12 });
+    expect(estimateWait(110, { ...base, observedPerMinute: 2 }).etaSeconds).toEqual({ low: 10, high: 12 });
     // The same shard while it was paused: no promise at all, and the page asks again at the slowest interval.
-    expect(estimateWait(110, { ...base, observedPerMinute: 2, paused: true }, [])).toEqual({ ahead: 9, etaSeconds: null, nextPollMs: PAUSED_POLL_MS });
+    expect(estimateWait(110, { ...base, observedPerMinute: 2, paused: true })).toEqual({ ahead: 9, etaSeconds: null, nextPollMs: PAUSED_POLL_MS });
   });
 
   it("after a rate change: at the new rate at once", () => {
-    expect(estimateWait(110, { ...base, ratePerMinute: 120, observedPerMinute: 60 }, []).etaSeconds).toEqual({ low: 5, high: 6 });
-    expect(estimateWait(110, { ...base, ratePerMinute: 30, observedPerMinute: 60 }, []).etaSeconds).toEqual({ low: 20, high: 24 });
+    expect(estimateWait(110, { ...base, ratePerMinute: 120, observedPerMinute: 60 }).etaSeconds).toEqual({ low: 5, high: 6 });
+    expect(estimateWait(110, { ...base, ratePerMinute: 30, observedPerMinute: 60 }).etaSeconds).toEqual({ low: 20, high: 24 });
   });
 
   it("when the active cap binds: the high end at the observed pace, widened by half, within the bound", () => {
-    expect(estimateWait(110, { ...base, active: 100, observedPerMinute: 30 }, []).etaSeconds).toEqual({ low: 10, high: 30 });
+    expect(estimateWait(110, { ...base, active: 100, observedPerMinute: 30 }).etaSeconds).toEqual({ low: 10, high: 30 });
     // A pace that takes in a pause would say 900 s; the bound holds it.
-    expect(estimateWait(110, { ...base, active: 100, observedPerMinute: 1 }, []).etaSeconds).toEqual({ low: 10, high: RANGE_RATIO * 10 + RANGE_SLACK_S });
+    expect(estimateWait(110, { ...base, active: 100, observedPerMinute: 1 }).etaSeconds).toEqual({ low: 10, high: RANGE_RATIO * 10 + RANGE_SLACK_S });
   });
 
   it("with the autopilot's rate cut below the configured one: both ends at the rate in force", () => {
     // 60/min configured, 20 in force, no history yet: 10 turns, 30 s at 20/min to 54 s at two thirds of it plus a fifth.
-    expect(estimateWait(110, { ...base, configuredPerMinute: 60, ratePerMinute: 20 }, []).etaSeconds).toEqual({ low: 30, high: 54 });
+    expect(estimateWait(110, { ...base, configuredPerMinute: 60, ratePerMinute: 20 }).etaSeconds).toEqual({ low: 30, high: 54 });
   });
 
   it("at the front: no one ahead, one turn", () => {
-    expect(estimateWait(101, base, [])).toEqual({ ahead: 0, etaSeconds: { low: 1, high: 2 }, nextPollMs: MIN_POLL_MS });
+    expect(estimateWait(101, base)).toEqual({ ahead: 0, etaSeconds: { low: 1, high: 2 }, nextPollMs: MIN_POLL_MS });
   });
 
   it("far back: polls no more often than MAX_POLL_MS", () => {
-    const far = estimateWait(1_000, base, []);
+    const far = estimateWait(1_000, base);
     expect(far.etaSeconds).toEqual({ low: 900, high: 1_620 });
     expect(far.nextPollMs).toBe(MAX_POLL_MS);
   });
@@ -85,77 +82,11 @@ describe("the wait range", () => {
             for (const [configuredPerMinute, ratePerMinute] of [[60, 60], [60, 30], [60, 6], [60, 120]] as const)
               for (const returning of [0, 3]) {
                 const snap = { ...base, presentShare, reached, observedPerMinute, active, configuredPerMinute, ratePerMinute, returning };
-                const eta = estimateWait(seq, snap, []).etaSeconds!;
+                const eta = estimateWait(seq, snap).etaSeconds!;
                 expect(eta.high, JSON.stringify({ seq, snap })).toBeLessThanOrEqual(RANGE_RATIO * eta.low + RANGE_SLACK_S);
                 expect(eta.high).toBeGreaterThanOrEqual(eta.low);
                 states++;
               }
     expect(states).toBe(6 * 5 * 6 * 2 * 4 * 2);
-  });
-});
-
-describe("the count ahead", () => {
-  /** People waiting cohort-wide, as the operators' console sums them. */
-  const waiting = (lines: readonly ShardLine[]) => lines.reduce((sum, l) => sum + l.lastSeq - l.serving, 0);
-
-  it("never exceeds the people waiting cohort-wide, where one shard's place times the shard count would", () => {
-    // The citizen is 13th in a shard of 20; the three other shards have 2 waiting each: 26 waiting in all.
-    const own = { lastSeq: 20, serving: 0 };
-    const others = [1, 2, 3].map(() => ({ lastSeq: 7, serving: 5 }));
-    expect(waiting([own, ...others])).toBe(26);
-    // 12 ahead in the shard (12 x 4 = 48 would be more than are waiting), and the 2 waiting in each other shard.
-    expect(aheadInCohort(13, own, others)).toBe(18);
-    // Shards of equal length: the first 12 of each came before this citizen.
-    const even = [1, 2, 3].map(() => ({ lastSeq: 20, serving: 0 }));
-    expect(aheadInCohort(13, own, even)).toBe(48);
-    expect(aheadInCohort(20, own, even)).toBe(76);
-    expect(aheadInCohort(20, own, even)).toBeLessThanOrEqual(waiting([own, ...even]) - 1);
-  });
-
-  it("falls by one with each admission, wherever it happens, as people are let in one by one across shards", () => {
-    const shards = 4;
-    const lines = Array.from({ length: shards }, () => ({ lastSeq: 50, serving: 0 }));
-    const seq = 40;
-    const told = [aheadInCohort(seq, lines[0]!, lines.slice(1))];
-    // Round-robin, one admission at a time, until the citizen's own shard reaches them.
-    for (let turn = 0; lines[0]!.serving < seq - 1; turn++) {
-      lines[turn % shards]!.serving++;
-      told.push(aheadInCohort(seq, lines[0]!, lines.slice(1)));
-    }
-    const steps = told.slice(1).map((n, i) => told[i]! - n);
-    expect(told[0]).toBe(39 * shards);
-    expect(steps.every((s) => s === 1)).toBe(true);
-    // The own shard reached the citizen first in this round: one of lower number still waits in each other.
-    expect(told.at(-1)).toBe(shards - 1);
-  });
-
-  it("never steps by the shard count while others join behind, and stays within the cohort's waiting", () => {
-    // A seeded walk: joins land in random shards, admissions in random shards; the count must move by at
-    // most one person a step (an admission), and never past the bound.
-    let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const shards = 4;
-    const lines = Array.from({ length: shards }, () => ({ lastSeq: 30, serving: 0 }));
-    const seq = 25;
-    let before = aheadInCohort(seq, lines[0]!, lines.slice(1));
-    for (let step = 0; step < 2_000 && lines[0]!.serving < seq - 1; step++) {
-      const shard = Math.floor(random() * shards);
-      const line = lines[shard]!;
-      if (random() < 0.5) line.lastSeq++;
-      else if (line.serving < line.lastSeq) line.serving++;
-      const now = aheadInCohort(seq, lines[0]!, lines.slice(1));
-      expect(Math.abs(now - before)).toBeLessThanOrEqual(1);
-      expect(now).toBeLessThanOrEqual(Math.max(0, waiting(lines) - 1));
-      before = now;
-    }
-  });
-
-  it("with a ticket newer than its shard's snapshot: counted from the ticket's own place", () => {
-    // Six ahead in its own shard, and all five waiting in the other, whose numbers are all lower.
-    expect(aheadInCohort(12, { lastSeq: 10, serving: 5 }, [{ lastSeq: 10, serving: 5 }])).toBe(6 + 5);
-  });
-
-  it("with an empty shard beside: nobody there is counted", () => {
-    expect(aheadInCohort(5, { lastSeq: 5, serving: 0 }, [{ lastSeq: 0, serving: 0 }])).toBe(4);
   });
 });

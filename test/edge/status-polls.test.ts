@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DECISION_MS, MIN_SAMPLES } from "../../src/edge/origin-health/autopilot.js";
 import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
 import { MAX_POLL_MS, MIN_POLL_MS, PAUSED_POLL_MS } from "../../src/edge/queue/wait-estimate.js";
-import { asOperator, callsOf, config, identityInShard, join, pollInIsolate, randomIdentity, setClock, status, stubOf } from "./helpers.js";
+import { callsOf, config, identityInShard, join, pollInIsolate, randomIdentity, setClock, status, stubOf } from "./helpers.js";
 
 const COHORT = "55-59";
 
@@ -83,37 +83,6 @@ describe("status polls", () => {
     const jti = (token: string) => JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).jti;
     expect(jti(again.pass!)).toBe(jti(s.pass!));
     expect(again.passExpiresAt).toBe(s.passExpiresAt);
-  });
-
-  it("counts the people ahead across the cohort's shards, never more than the operators' console has waiting", async () => {
-    // A cohort no other test here joins. Shard 0 gets eight citizens, the others three each, in turns, so
-    // a shard's k-th ticket came at about the same time everywhere. The cap (two a shard) lets two in per
-    // shard: six wait in shard 0, one in each other.
-    const cohort = "53-54";
-    const tickets: Array<{ ticket: string; shard: number }> = [];
-    for (let i = 0; i < 8; i++) {
-      for (let shard = 0; shard < (i < 3 ? config.shards : 1); shard++) tickets.push({ ticket: (await join(await identityInShard(shard), "1967-04-05")).ticket, shard });
-    }
-    forgetSnapshots();
-    const told = await Promise.all(tickets.map(async (t) => ({ ...t, s: await status(t.ticket) })));
-    const view = (await (await asOperator("/api/ops/queue")).json()) as { cohorts: Array<{ id: string; waiting: number; admitted: number }> };
-    const row = view.cohorts.find((c) => c.id === cohort)!;
-    const waiting = told.filter((t) => t.s.state === "waiting");
-    expect(waiting.length).toBe(row.waiting);
-    expect(row.waiting).toBeGreaterThanOrEqual(config.shards);
-    for (const { s } of waiting) {
-      expect(s.cohort).toBe(cohort);
-      expect(s.ahead).toBeLessThanOrEqual(row.waiting - 1);
-    }
-    // Within a shard, a later ticket has more people ahead, by at least the one just in front of it.
-    for (let shard = 0; shard < config.shards; shard++) {
-      const mine = waiting.filter((t) => t.shard === shard).map((t) => t.s).sort((a, b) => a.seq! - b.seq!);
-      for (let i = 1; i < mine.length; i++) expect(mine[i]!.ahead).toBeGreaterThan(mine[i - 1]!.ahead);
-    }
-    // The last of shard 0 came after everyone else who waits: all of them are ahead, and no more (its
-    // place in its shard times the shard count would be 5 x 4 = 20).
-    const last = waiting.filter((t) => t.shard === 0).sort((a, b) => b.s.seq! - a.s.seq!)[0]!;
-    expect(last.s.ahead).toBe(row.waiting - 1);
   });
 
   it("while paused: says so, promises no time, and asks again at the paused interval", async () => {

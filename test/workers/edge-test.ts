@@ -10,6 +10,7 @@
 import { createEdgeApp } from "../../src/edge/app.js";
 import { faultRoutes } from "./fault-routes.js";
 
+export { TestCohortCoordinator as CohortCoordinator } from "./test-cohort-coordinator.js";
 export { OperatorLogins } from "../../src/edge/operators/operator-logins.js";
 export { TestQueueShard as QueueShard } from "./test-queue-shard.js";
 

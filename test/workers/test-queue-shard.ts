@@ -11,6 +11,22 @@ export type Fault = { clockOffsetMs: number } | { evict: true };
 export class TestQueueShard extends CountingQueueShard {
   private clock: (() => number) | null = null;
   private arrivals: string[] | null = null;
+  private coordinated: boolean | null = null;
+
+  /**
+   * Whether this shard keeps one line with its cohort's others (the production rule: whenever the cohort
+   * has more than one shard). The edge tests' bindings set TEST_SHARDS_ALONE, so that a shard is its own line
+   * unless a test says otherwise: most of them test one line's rule by moving one shard's clock, with no
+   * coordinator to answer. The cohort tests turn it on; the fault suite and `npm start` never set it.
+   */
+  setCoordinated(on: boolean | null): void {
+    this.coordinated = on;
+  }
+
+  protected override coordinates(): boolean {
+    if (this.coordinated !== null) return this.coordinated && super.coordinates();
+    return (this.env as unknown as Record<string, unknown>).TEST_SHARDS_ALONE !== "true" && super.coordinates();
+  }
 
   /** Sets the object's clock, the tests' way to let minutes pass; null gives it the runtime's back. */
   setClock(clock: (() => number) | null): void {

@@ -2,7 +2,8 @@ import type { QueueStatus } from "../../contract/queue.js";
 import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "../config.js";
 import { cohortSeed, drawValue, rankOf } from "../prequeue/draw.js";
 import type { ShardSnapshot } from "../shard/snapshot.js";
-import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, waitRange, type ShardLine } from "./wait-estimate.js";
+import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, waitRange } from "./wait-estimate.js";
+import { cohortAhead } from "./cohort-ahead.js";
 import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
@@ -101,14 +102,14 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   const present = extrapolate(snapshot, now - fetchedAt);
   if (ticket.seq > present.serving) {
     if (nearTheFront(ticket.seq, present, config.presenceSeconds)) tellPresence(env, address, ticket, now, background);
-    return { status: waiting(ticket, present, await otherLines(env, config, address, now)) };
+    return { status: waiting(ticket, present, await cohortAhead(env, address, ticket.seq, present, now)) };
   }
 
   const claim = await callShard(() => shardStub(env, address).claim(ticket.seq, ticket.jti));
   if (claim.state === "waiting" && claim.snapshot) {
     // The object's own word, as of now: shown as is, not carried forward.
     remember(shardName(address), claim.snapshot, now);
-    return { status: waiting(ticket, claim.snapshot, await otherLines(env, config, address, now)) };
+    return { status: waiting(ticket, claim.snapshot, await cohortAhead(env, address, ticket.seq, claim.snapshot, now)) };
   }
   if (claim.state === "returning" && claim.snapshot) {
     remember(shardName(address), claim.snapshot, now);
@@ -177,26 +178,6 @@ function gone(cohort: string, seq: number | undefined): QueueStatus {
   return { state: "expired", cohort, seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS };
 }
 
-/**
- * The lines of the cohort's other shards, for the count ahead: from the same cached snapshots polls are
- * answered from (each refreshed about once a second per isolate, whoever polls), carried forward like the
- * citizen's own. A shard that cannot be read leaves the count to the citizen's own shard, which is exact
- * and never more than the cohort has waiting.
- */
-async function otherLines(env: Env, config: EdgeConfig, own: { cohort: string; shard: number }, now: number): Promise<ShardLine[]> {
-  if (config.shards === 1) return [];
-  try {
-    const others = [];
-    for (let shard = 0; shard < config.shards; shard++) {
-      if (shard !== own.shard) others.push(cachedSnapshot(env, { cohort: own.cohort, shard }, now));
-    }
-    return (await Promise.all(others)).map(({ snapshot, fetchedAt }) => extrapolate(snapshot, now - fetchedAt));
-  } catch (err) {
-    console.error("could not read the cohort's other shards for the count ahead:", err);
-    return [];
-  }
-}
-
 /** Paused, or waiting; and when waiting, whether the autopilot slowed the line because the origin struggles. */
 function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "originBusy"> {
   if (snapshot.paused) return { state: "paused" };
@@ -204,8 +185,8 @@ function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "origin
   return reason === "errors above target" || reason === "latency above target" ? { state: "waiting", originBusy: true } : { state: "waiting" };
 }
 
-function waiting(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, others: readonly ShardLine[]): QueueStatus {
-  const estimate = estimateWait(ticket.seq, snapshot, others);
+function waiting(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, ahead: number | undefined): QueueStatus {
+  const estimate = estimateWait(ticket.seq, snapshot, ahead);
   return {
     ...lineState(snapshot),
     cohort: ticket.cohort,

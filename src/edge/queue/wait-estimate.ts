@@ -89,33 +89,37 @@ export function waitRange(soonest: number, turns: number, snap: ShardSnapshot): 
   return { low, high: Math.max(low, Math.min(high, RANGE_RATIO * low + RANGE_SLACK_S)) };
 }
 
-/** What the count ahead is worked out from, for each of the cohort's shards. */
-export type ShardLine = Pick<ShardSnapshot, "lastSeq" | "serving">;
-
 /**
- * People ahead of ticket `seq` cohort-wide. In its own shard the count is exact; in each other shard it
- * counts the tickets still waiting with a lower number than `seq`, since a uniform hash gives every shard
- * the same mix of arrivals, so the k-th ticket of each shard came at about the same time. So each admission
- * anywhere takes one off the count, a join anywhere (always behind) adds nothing, and the count never
- * exceeds the people waiting cohort-wide (the operators' "waiting", the sum over shards of
- * lastSeq - serving), this citizen not counted. `others` holds the other shards' lines; with none known it
- * is the own shard's exact count.
+ * Estimate for the ticket `seq` of a shard. `cohortAhead` is the count of people ahead cohort-wide when
+ * the shard keeps one line with its cohort's others (cohort-ahead.ts): the wait is then that many turns
+ * (those likely there, at the soonest) at the cohort's rate. Without it the shard is a line of its own: its
+ * own count and rate.
  */
-export function aheadInCohort(seq: number, own: ShardLine, others: readonly ShardLine[]): number {
-  let ahead = Math.max(0, seq - own.serving - 1);
-  for (const line of others) ahead += Math.max(0, Math.min(line.lastSeq, seq - 1) - line.serving);
-  return ahead;
-}
-
-/**
- * Estimate for the ticket `seq` of a shard, given the lines of the cohort's other shards: people ahead
- * cohort-wide (aheadInCohort), and the wait for this shard's line to reach the ticket at the rate in force.
- */
-export function estimateWait(seq: number, snap: ShardSnapshot, others: readonly ShardLine[]): Estimate {
-  const ahead = aheadInCohort(seq, snap, others);
+export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: number): Estimate {
   const aheadInShard = Math.max(0, seq - snap.serving - 1);
-  // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
-  const etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + (snap.returning ?? 0), snap);
+  const returning = snap.returning ?? 0;
+  let ahead = aheadInShard;
+  let etaSeconds: Estimate["etaSeconds"];
+  const line = snap.line;
+  if (cohortAhead !== undefined && line) {
+    ahead = cohortAhead;
+    const cohort = line.cohort;
+    // The cohort's figures in place of the shard's: its rate, its cap and its pace.
+    const rates: ShardSnapshot = {
+      ...snap,
+      ratePerMinute: cohort.ratePerMinute,
+      configuredPerMinute: cohort.configuredPerMinute,
+      active: cohort.active,
+      activeCap: cohort.activeCap,
+      observedPerMinute: cohort.observedPerMinute,
+      paused: snap.paused || cohort.paused,
+    };
+    const waitingAhead = Math.max(0, ahead - cohort.returning);
+    etaSeconds = waitRange(waitingAhead * likelyPresent(snap) + 1 + cohort.returning, ahead + 1, rates);
+  } else {
+    // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
+    etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + returning, snap);
+  }
   if (!etaSeconds) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
   // Ask again after about a quarter of the shortest wait: often near the front, rarely far back.
   const nextPollMs = Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (etaSeconds.low * 1000) / 4)));

@@ -35,6 +35,12 @@ export interface ShardPolicy {
   /** This shard's share of the cohort's cap on active people. */
   activeCap: number;
   paused: boolean;
+  /**
+   * Set while the cohort's coordinator keeps the shards one line (src/edge/cohort/): the shard admits its
+   * places through this one and no further, as the cap allows, with no credit of its own (the coordinator
+   * paid for them at the cohort's rate).
+   */
+  grantedSeq?: number;
 }
 
 /** Who is there, as the shard knows it: asked only about the tickets a step reaches. */
@@ -90,9 +96,12 @@ export function advance(counters: ShardCounters, active: number, policy: ShardPo
     // No credit accrues while paused, so resuming does not release a pent-up crowd.
     return { counters: { ...counters, credit: Math.min(counters.credit, burst), creditAt }, ...none };
   }
-  const credit = Math.min(burst, counters.credit + (elapsed * policy.ratePerMinute) / 60_000);
+  const granted = policy.grantedSeq;
+  // Under a grant the shard banks no credit, so a shard that goes alone later starts with none.
+  const credit = granted === undefined ? Math.min(burst, counters.credit + (elapsed * policy.ratePerMinute) / 60_000) : 0;
+  const lineEnd = granted === undefined ? counters.lastSeq : Math.min(counters.lastSeq, granted);
   // Each admission spends one of these; a pass-over spends nothing.
-  let admissions = Math.max(0, Math.min(Math.floor(credit + 1e-9), policy.activeCap - active));
+  let admissions = Math.max(0, granted === undefined ? Math.min(Math.floor(credit + 1e-9), policy.activeCap - active) : policy.activeCap - active);
   const returnsAdmitted: number[] = [];
   const returnsPassed: number[] = [];
   for (const seq of line.returning) {
@@ -105,7 +114,7 @@ export function advance(counters: ShardCounters, active: number, policy: ShardPo
   let serving = counters.serving;
   let admitted = 0;
   const passedOver: number[] = [];
-  while (admissions > 0 && serving < counters.lastSeq) {
+  while (admissions > 0 && serving < lineEnd) {
     const seq = serving + 1;
     if (line.present(seq)) {
       admitted++;
@@ -116,7 +125,7 @@ export function advance(counters: ShardCounters, active: number, policy: ShardPo
   }
   const spent = admitted + returnsAdmitted.length;
   return {
-    counters: { lastSeq: counters.lastSeq, serving, credit: Math.max(0, credit - spent), creditAt },
+    counters: { lastSeq: counters.lastSeq, serving, credit: granted === undefined ? Math.max(0, credit - spent) : 0, creditAt },
     admitted,
     passedOver,
     returnsAdmitted,

@@ -7,6 +7,7 @@ import { stepAutopilot } from "./autopilot-feed.js";
 import { recordMinute } from "./history.js";
 import { placePrequeueIfDue, type PrequeueSchedule } from "./prequeue.js";
 import type { ShardStore } from "./store.js";
+import { coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
 
 /**
  * A shard's line brought up to a moment: who the admission rule lets in, who it passes over, and the
@@ -21,6 +22,8 @@ export interface Shard {
   prequeue: PrequeueSchedule | null;
   /** Latencies the gate reported lately, for the ops view's p95 only (memory: an eviction forgets them). */
   latencies: LatencyRing;
+  /** Whether the shard keeps one line with the cohort's other shards (coordination.ts): it has some. */
+  coordinates: boolean;
 }
 
 /** The shard brought up to a moment. */
@@ -34,6 +37,8 @@ export interface Tick {
   firstAdmittedAt: number | null;
   /** Citizens who came back and wait for the next free capacity. */
   returning: number;
+  /** The rule admitted by: with the cohort's coordinator, waiting to hear from it, or alone. */
+  mode: Mode;
 }
 
 /**
@@ -60,8 +65,13 @@ export function tick(shard: Shard, now: number): Tick {
   placePrequeueIfDue(store, shard.prequeue, now);
   const row = store.counters;
   const configured = shardPolicy(config, shard.address);
+  const shards = shard.coordinates ? config.shards : 1;
+  const coordination = coordinationOf(store);
+  const mode = modeAt(coordination, shards, now);
+  const cohort = cohortPolicy(config, shard.address.cohort);
   // The autopilot's rate replaces the configured one, which is its ceiling.
-  const policy = { ...configured, ratePerMinute: stepAutopilot(store, config, now, [], configured.ratePerMinute).ratePerMinute };
+  const rated = { ...configured, ratePerMinute: stepAutopilot(store, config, now, [], configured.ratePerMinute).ratePerMinute };
+  const policy = policyIn(mode, coordination, rated, cohort.maxActive, shards, shard.address.shard, now);
   const before: ShardCounters = { lastSeq: row.last_seq, serving: row.serving, credit: row.credit, creditAt: row.credit_at };
   const active = activeAt(store, now);
   const line = lineAt(store, now, config.presenceSeconds);
@@ -98,7 +108,15 @@ export function tick(shard: Shard, now: number): Tick {
   recordMinute(store, now, before, admittedBefore, active + admitted);
   const returning = line.returning.length - step.returnsAdmitted.length - step.returnsPassed.length;
   store.memory.returnersWaiting = returning;
-  return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt, returning };
+  if (policy.grantedSeq !== undefined && (step.passedOver.length > 0 || step.returnsAdmitted.length > 0)) {
+    // What the coordinator paid for and did not get, and what it did not pay for: reported with the next report.
+    saveCoordination(store, {
+      ...coordination,
+      passedGranted: coordination.passedGranted + step.passedOver.length,
+      returnsAdmitted: coordination.returnsAdmitted + step.returnsAdmitted.length,
+    });
+  }
+  return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt, returning, mode };
 }
 
 /**
@@ -139,7 +157,7 @@ function activeAt(store: ShardStore, now: number): number {
 }
 
 /** What the Worker caches about the shard, from a tick at `now`. */
-export function snapshotOf(shard: Shard, { counters, active, policy, configuredPerMinute, firstAdmittedAt, returning }: Tick, now: number): ShardSnapshot {
+export function snapshotOf(shard: Shard, { counters, active, policy, configuredPerMinute, firstAdmittedAt, returning, mode }: Tick, now: number): ShardSnapshot {
   const { store, latencies } = shard;
   const autopilot = store.memory.autopilot!;
   const finding = autopilot.lastFinding;
@@ -152,7 +170,11 @@ export function snapshotOf(shard: Shard, { counters, active, policy, configuredP
   };
   const { admitted_total: admitted, passed_total: passed } = store.counters;
   const presence = { returning, presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null, reached: admitted + passed };
-  return shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
+  const snapshot = shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
+  if (mode !== "coordinated") return snapshot;
+  const c = coordinationOf(store);
+  if (!c.cohort) return snapshot;
+  return { ...snapshot, line: { cohort: c.cohort, ownReached: c.ownReached, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
 }
 
 /** The tick and its snapshot: what most calls answer from. */

@@ -18,6 +18,12 @@ import { awaitsDraw, holdPrequeueTicket, prequeueSchedule, publishedDraw, type P
 import { wellFormedRefs, type ChangeHold, type ClaimResult, type JoinResult, type TicketRef } from "./rpc.js";
 import { holdForChange } from "./change-hold.js";
 import { ShardStore } from "./store.js";
+import { coordinatorStub } from "../cohort/coordinator.js";
+import { buildReport, coordinationOf, REPORT_TIMEOUT_MS, reportDue, saveCoordination, takeReply, unanswered } from "./coordination.js";
+import type { CoordinatorReply, RankRun } from "../cohort/cohort-line.js";
+
+/** The edge reads a shard's ranks this many places at a time (src/edge/queue/rank-cache.ts). */
+export const RANK_CHUNK = 4_096;
 
 /**
  * QueueShard: one Durable Object per (cohort, shard), reached by its name (queue/shard-name.ts). It is the
@@ -44,6 +50,11 @@ export class QueueShard extends DurableObject<Env> {
   /** The object's clock: the runtime's. A test subclass overrides it to travel in time. */
   protected now(): number {
     return Date.now();
+  }
+
+  /** Whether this shard keeps one line with its cohort's others: whenever the cohort has more than one shard. */
+  protected coordinates(): boolean {
+    return edgeConfig(this.env).shards > 1;
   }
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -101,6 +112,8 @@ export class QueueShard extends DurableObject<Env> {
       this.feedAutopilot(samples, now);
       return done;
     });
+    // The coordinator hears of the freed room at the next beat.
+    if (completed && this.coordinates()) await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving: true, opensAt: null }));
     return { completed };
   }
 
@@ -163,6 +176,18 @@ export class QueueShard extends DurableObject<Env> {
     return draw;
   }
 
+  /**
+   * The cohort-wide ranks of this shard's places in the chunk of RANK_CHUNK places that holds `seq`, and how
+   * far ranks are known: what the Worker counts people ahead with (src/edge/queue/rank-cache.ts).
+   */
+  ranks(seq: number): { runs: RankRun[]; rankedSeq: number } {
+    const from = Math.floor(Math.max(0, seq) / RANK_CHUNK) * RANK_CHUNK;
+    return this.store.atomically(() => ({
+      runs: this.store.ranksBetween(from, from + RANK_CHUNK - 1),
+      rankedSeq: coordinationOf(this.store).rankedSeq,
+    }));
+  }
+
   /** The shard's last `minutes` minutes for the operators' console, oldest first (history.ts). */
   history(minutes = HISTORY_MINUTES): ShardMinute[] {
     const now = this.now();
@@ -176,8 +201,50 @@ export class QueueShard extends DurableObject<Env> {
     this.alarmAt = null;
     if (!this.address) return;
     const now = this.now();
-    const snapshot = this.store.atomically(() => snapshotAt(this.shard(), now));
+    let snapshot = this.store.atomically(() => snapshotAt(this.shard(), now));
+    if (this.coordinates()) snapshot = await this.report(snapshot, now);
     await this.scheduleAlarm(snapshot);
+  }
+
+  /**
+   * Tells the cohort's coordinator what changed (coordination.ts), and keeps its answer: the ranks, the
+   * grant and the cap, with which the line moves at once. Never on the path of a join or a poll.
+   */
+  private async report(snapshot: ShardSnapshot, now: number): Promise<ShardSnapshot> {
+    const address = this.address!;
+    const report = this.store.atomically(() => {
+      const c = coordinationOf(this.store);
+      if (!reportDue(this.store, c, snapshot.active)) return null;
+      const figures = { active: snapshot.active, returning: snapshot.returning ?? 0, ratePerMinute: snapshot.ratePerMinute, observedPerMinute: snapshot.observedPerMinute };
+      return buildReport(this.store, c, address.shard, figures, now);
+    });
+    if (!report) return snapshot;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const reply = await Promise.race([
+        // The coordinator's own reply: RPC types lose the tuples' lengths, not their contents.
+        coordinatorStub(this.env, address.cohort).report(report).then((r) => r as unknown as CoordinatorReply),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${REPORT_TIMEOUT_MS} ms`)), REPORT_TIMEOUT_MS);
+        }),
+      ]);
+      const at = this.now();
+      return this.store.atomically(() => {
+        saveCoordination(this.store, takeReply(this.store, coordinationOf(this.store), reply, report.active, at));
+        return snapshotAt(this.shard(), at);
+      });
+    } catch (err) {
+      const c = this.store.atomically(() => {
+        const c = unanswered(coordinationOf(this.store), now);
+        saveCoordination(this.store, c);
+        return c;
+      });
+      // Once per spell: the shard goes on, alone after COORDINATOR_STALE_MS (coordination.ts).
+      if (c.askingSince === now) console.error(`shard ${address.cohort}/${address.shard} could not reach the cohort's coordinator:`, err);
+      return snapshot;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Writes one batch of joins in one transaction (joins.ts); the group commit calls it once per batch. */
@@ -228,7 +295,10 @@ export class QueueShard extends DurableObject<Env> {
 
   /** While anyone waits, make sure an alarm will move the line even if nobody polls (next-alarm.ts). */
   private async scheduleAlarm(snapshot: ShardSnapshot): Promise<void> {
-    const moving = (snapshot.lastSeq > snapshot.serving || Boolean(snapshot.returning)) && !snapshot.paused;
+    // A coordinated shard also beats while it has something to report, or people holding capacity whose
+    // expiry it must notice and report.
+    const reporting = this.coordinates() && (snapshot.active > 0 || reportDue(this.store, coordinationOf(this.store), snapshot.active));
+    const moving = ((snapshot.lastSeq > snapshot.serving || Boolean(snapshot.returning)) && !snapshot.paused) || reporting;
     await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving, opensAt: null }));
   }
 
@@ -240,7 +310,7 @@ export class QueueShard extends DurableObject<Env> {
 
   private shard(): Shard {
     if (!this.address) throw new Error("a QueueShard must be reached by its name, <cohort>/<shard>");
-    return { store: this.store, config: edgeConfig(this.env), address: this.address, prequeue: this.prequeue(), latencies: this.latencies };
+    return { store: this.store, config: edgeConfig(this.env), address: this.address, prequeue: this.prequeue(), latencies: this.latencies, coordinates: this.coordinates() };
   }
 
   private prequeue(): PrequeueSchedule | null {

@@ -46,6 +46,8 @@ export interface CounterRow extends Record<string, SqlStorageValue> {
   /** Everyone ever admitted (returned citizens again each time), and every pass-over: the ops history's counts. */
   admitted_total: number;
   passed_total: number;
+  /** The shard's side of the cohort's one line as JSON (coordination.ts); null until it first reports. */
+  coordination: string | null;
 }
 
 export interface MinuteRow extends Record<string, SqlStorageValue> {
@@ -168,6 +170,16 @@ const MIGRATIONS: readonly Migration[] = [
         UPDATE counters SET admitted_total = serving;
         ALTER TABLE admissions_per_minute ADD COLUMN passed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE ops_minutes ADD COLUMN admitted_total INTEGER;`),
+  },
+  {
+    // One line per cohort (src/edge/cohort/): each ticket's order key, the cohort-wide ranks of the shard's
+    // places as runs, and the shard's side of the coordination. Tickets from before have no key: their
+    // second of joining stands for it.
+    version: 8,
+    apply: (sql) =>
+      sql.exec(`ALTER TABLE tickets ADD COLUMN order_key INTEGER;
+        CREATE TABLE ranks (first_seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, rank_base INTEGER NOT NULL);
+        ALTER TABLE counters ADD COLUMN coordination TEXT;`),
   },
 ];
 

@@ -1,5 +1,6 @@
 import type { ShardCounters, ShardPolicy } from "./admission.js";
 import type { OriginHealthView } from "../origin-health/autopilot.js";
+import type { CohortView } from "../cohort/cohort-line.js";
 
 /**
  * What a shard reports of itself to the Worker: the snapshot the Worker caches and answers polls from,
@@ -35,6 +36,19 @@ export interface ShardSnapshot {
   paused: boolean;
   /** When the object took the snapshot (ms since epoch). */
   at: number;
+  /** Set while the shard keeps one line with the cohort's others (src/edge/cohort/): see CohortLine. */
+  line?: CohortLine;
+}
+
+/** The cohort's one line as a shard last heard it from the coordinator. */
+export interface CohortLine {
+  cohort: CohortView;
+  /** This shard's reached places as `cohort.reached` counted them, so its own newer count can replace them. */
+  ownReached: number;
+  /** The shard holds the cohort-wide ranks of its places through this one. */
+  rankedSeq: number;
+  /** The shard may admit its places through this one. */
+  grantedSeq: number;
 }
 
 /**

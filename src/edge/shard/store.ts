@@ -1,4 +1,5 @@
 import type { AutopilotState } from "../origin-health/autopilot.js";
+import { joinKey, PREQUEUE_BUCKETS } from "../cohort/cohort-line.js";
 import { CitizenIndex } from "./citizen-index.js";
 import { migrate, type CounterRow, type MinuteRow, type TicketRow } from "./schema.js";
 
@@ -140,7 +141,10 @@ export class ShardStore {
   }
 
   addTicket(seq: number, ticketId: string, tag: number, citizenKey: string, now: number): void {
-    this.sql.exec("INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)", seq, ticketId, tag, citizenKey, now, now);
+    this.sql.exec(
+      "INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at, order_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      seq, ticketId, tag, citizenKey, now, now, joinKey(now),
+    );
     // Only once the row is written, so a join that failed leaves no trace in the index either.
     this.memory.citizens?.add(tag, seq);
   }
@@ -282,9 +286,12 @@ export class ShardStore {
    * `now`, and records the placement; returns the last place.
    */
   placePrequeue(firstSeq: number, now: number): number {
+    // The order key of a draw value is its bucket (cohort-line.ts drawKey): its first three hex digits, less PREQUEUE_BUCKETS.
+    const digit = (i: number) => `(instr('0123456789abcdef', substr(draw_value, ${i}, 1)) - 1)`;
     this.sql.exec(
-      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at)
-       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at, ? FROM prequeue`,
+      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at, order_key)
+       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at, ?,
+         ${digit(1)} * 256 + ${digit(2)} * 16 + ${digit(3)} - ${PREQUEUE_BUCKETS} FROM prequeue`,
       firstSeq - 1, now,
     );
     if (this.memory.citizens) {
@@ -299,8 +306,41 @@ export class ShardStore {
     return lastSeq;
   }
 
+  hasPrequeue(): boolean {
+    return this.sql.exec("SELECT 1 FROM prequeue LIMIT 1").toArray().length > 0;
+  }
+
   drawValues(): string[] {
     return this.sql.exec<{ draw_value: string }>("SELECT draw_value FROM prequeue ORDER BY draw_value").toArray().map((r) => r.draw_value);
+  }
+
+  // The cohort's one line (coordination.ts).
+
+  setCoordination(stored: string): void {
+    if (stored === this.row.coordination) return;
+    this.sql.exec("UPDATE counters SET coordination = ? WHERE id = 1", stored);
+    this.row = { ...this.row, coordination: stored };
+  }
+
+  /** The order keys of places after `afterSeq`, in place order (a ticket from before keys had its second of joining). */
+  orderKeysAfter(afterSeq: number): Array<[seq: number, key: number]> {
+    return [...this.sql.exec("SELECT seq, COALESCE(order_key, joined_at / 1000) FROM tickets WHERE seq > ? ORDER BY seq", afterSeq).raw()] as Array<[number, number]>;
+  }
+
+  /** The cohort-wide ranks the coordinator gave; a run given twice is written once. */
+  addRanks(runs: ReadonlyArray<readonly [firstSeq: number, count: number, rankBase: number]>): void {
+    for (const [firstSeq, count, rankBase] of runs) {
+      this.sql.exec("INSERT OR IGNORE INTO ranks (first_seq, count, rank_base) VALUES (?, ?, ?)", firstSeq, count, rankBase);
+    }
+  }
+
+  /** The rank runs that cover places from `fromSeq` up to `toSeq`, in place order. */
+  ranksBetween(fromSeq: number, toSeq: number): Array<[firstSeq: number, count: number, rankBase: number]> {
+    return [
+      ...this.sql
+        .exec("SELECT first_seq, count, rank_base FROM ranks WHERE first_seq <= ? AND first_seq + count > ? ORDER BY first_seq", toSeq, fromSeq)
+        .raw(),
+    ] as Array<[number, number, number]>;
   }
 
   // The operators' per-minute history.

@@ -1,0 +1,165 @@
+import type { CohortView, CoordinatorReply, JoinRun, ShardReport } from "../cohort/cohort-line.js";
+import { shardCap, type ShardPolicy } from "./admission.js";
+import type { ShardStore } from "./store.js";
+
+/**
+ * The shard's side of the cohort's one line (src/edge/cohort/cohort-line.ts): what it reports, what it
+ * keeps of the answers, and by which rule it admits at a given moment.
+ *
+ * - coordinated: heard from the coordinator within COORDINATOR_STALE_MS: it admits its places through the
+ *   granted one, within the cap it was given.
+ * - waiting to hear: not heard lately, but not yet trying for COORDINATOR_STALE_MS (a shard that sat idle
+ *   and has people again): it admits nobody new until it hears, so a short shard cannot pass a long one.
+ * - alone: the coordinator has not answered for COORDINATOR_STALE_MS of trying. The shard admits at its
+ *   share of the rate as a line of its own; for as long again it keeps within the last cap it was given
+ *   (the others may still be using theirs), then takes its even share. When the coordinator answers again
+ *   the shard is coordinated at once, and the watermark steps over what it admitted meanwhile.
+ * A cohort of one shard is its own line and never asks.
+ */
+
+/** Not heard for this long while trying: the shard goes alone. */
+export const COORDINATOR_STALE_MS = 5_000;
+
+/** A report that has not been answered in this long has failed. */
+export const REPORT_TIMEOUT_MS = 2_000;
+
+/** The most places one report describes as runs: a shard that was away long catches up over a few reports. */
+const MAX_PLACES_PER_REPORT = 50_000;
+
+export interface Coordination {
+  /** The coordinator holds the shard's runs through this place. */
+  receivedSeq: number;
+  /** The shard holds the ranks of its places through this one. */
+  rankedSeq: number;
+  grantedSeq: number;
+  cap: number;
+  /** When the coordinator last answered (the shard's clock); null: never. */
+  heardAt: number | null;
+  /** Since when the shard has been asking without an answer; null while answered. */
+  askingSince: number | null;
+  /** Counted while coordinated: granted places passed over, and returners admitted. */
+  passedGranted: number;
+  returnsAdmitted: number;
+  /** The active count last reported, so a change is reported even when nobody waits. */
+  reportedActive: number | null;
+  /** The cohort as the coordinator last described it, and this shard's reached places in its count. */
+  cohort: CohortView | null;
+  ownReached: number;
+}
+
+const NONE: Coordination = {
+  receivedSeq: 0,
+  rankedSeq: 0,
+  grantedSeq: 0,
+  cap: 0,
+  heardAt: null,
+  askingSince: null,
+  passedGranted: 0,
+  returnsAdmitted: 0,
+  reportedActive: null,
+  cohort: null,
+  ownReached: 0,
+};
+
+export function coordinationOf(store: ShardStore): Coordination {
+  const stored = store.counters.coordination;
+  return stored === null ? NONE : { ...NONE, ...(JSON.parse(stored) as Partial<Coordination>) };
+}
+
+export function saveCoordination(store: ShardStore, c: Coordination): void {
+  store.setCoordination(JSON.stringify(c));
+}
+
+export type Mode = "coordinated" | "waiting" | "alone";
+
+/** Which rule the shard admits by at `now`. */
+export function modeAt(c: Coordination, shards: number, now: number): Mode {
+  if (shards <= 1) return "alone";
+  if (c.heardAt !== null && now - c.heardAt <= COORDINATOR_STALE_MS) return "coordinated";
+  if (c.askingSince !== null && now - c.askingSince >= COORDINATOR_STALE_MS) return "alone";
+  return "waiting";
+}
+
+/** The policy the admission rule applies, from the shard's configured one and the mode. */
+export function policyIn(mode: Mode, c: Coordination, configured: ShardPolicy, maxActive: number, shards: number, shard: number, now: number): ShardPolicy {
+  if (mode === "coordinated") return { ...configured, activeCap: c.cap, grantedSeq: c.grantedSeq };
+  if (mode === "waiting") return { ...configured, activeCap: 0, grantedSeq: c.grantedSeq };
+  if (shards <= 1 || c.askingSince === null || c.heardAt === null) return configured;
+  // Gone alone: within the last cap given until the others' have surely lapsed too.
+  const even = shardCap(maxActive, shards, shard);
+  return now - c.askingSince < 2 * COORDINATOR_STALE_MS ? { ...configured, activeCap: Math.min(even, c.cap) } : configured;
+}
+
+/** Whether the shard has anything to tell the coordinator: places to rank or admit, returners, or a changed active count. */
+export function reportDue(store: ShardStore, c: Coordination, active: number): boolean {
+  const { last_seq: lastSeq, serving } = store.counters;
+  return lastSeq > c.rankedSeq || lastSeq > serving || (store.memory.returnersWaiting ?? 0) > 0 || active !== c.reportedActive;
+}
+
+/** The shard's report: its places after what the coordinator holds, as runs of one order key, and its figures. */
+export function buildReport(
+  store: ShardStore,
+  c: Coordination,
+  shard: number,
+  figures: { active: number; returning: number; ratePerMinute: number; observedPerMinute: number | null },
+  now: number,
+): ShardReport {
+  const runs: JoinRun[] = [];
+  const rows = store.orderKeysAfter(c.receivedSeq);
+  let complete = true;
+  let lastKey = Number.NEGATIVE_INFINITY;
+  for (const [seq, rawKey] of rows) {
+    if (seq - c.receivedSeq > MAX_PLACES_PER_REPORT) {
+      complete = false;
+      break;
+    }
+    // A shard's keys never go back, whatever its clock did: its places rank in place order.
+    const key = Math.max(rawKey, lastKey);
+    lastKey = key;
+    const last = runs.at(-1);
+    if (last && last.key === key && last.firstSeq + last.count === seq) last.count++;
+    else runs.push({ key, firstSeq: seq, count: 1 });
+  }
+  const { last_seq: lastSeq, serving } = store.counters;
+  // Every place from now on has a key of this second or later; a pre-queue not placed yet comes before all.
+  const unplaced = store.counters.prequeue_placed_at === null && store.hasPrequeue();
+  const completeThrough = unplaced ? Number.NEGATIVE_INFINITY : complete ? Math.floor(now / 1000) : (runs.at(-1)?.key ?? Math.floor(now / 1000));
+  return {
+    shard,
+    completeThrough: Number.isFinite(completeThrough) ? completeThrough : -Number.MAX_SAFE_INTEGER,
+    runs,
+    rankedSeq: c.rankedSeq,
+    lastSeq,
+    serving,
+    active: figures.active,
+    returning: figures.returning,
+    ratePerMinute: figures.ratePerMinute,
+    observedPerMinute: figures.observedPerMinute,
+    passedGranted: c.passedGranted,
+    returnsAdmitted: c.returnsAdmitted,
+  };
+}
+
+/** Keeps what the coordinator answered: the ranks, the grant, the cap and the cohort. */
+export function takeReply(store: ShardStore, c: Coordination, reply: CoordinatorReply, reportedActive: number, now: number): Coordination {
+  store.addRanks(reply.ranks);
+  let rankedSeq = c.rankedSeq;
+  for (const [firstSeq, count] of reply.ranks) if (firstSeq <= rankedSeq + 1) rankedSeq = Math.max(rankedSeq, firstSeq + count - 1);
+  return {
+    ...c,
+    receivedSeq: Math.max(c.receivedSeq, reply.receivedSeq),
+    rankedSeq,
+    grantedSeq: Math.max(c.grantedSeq, reply.grantedSeq),
+    cap: reply.cap,
+    heardAt: now,
+    askingSince: null,
+    reportedActive,
+    cohort: reply.cohort,
+    ownReached: reply.ownReached,
+  };
+}
+
+/** The report went unanswered: the shard is asking since then, unless it already was. */
+export function unanswered(c: Coordination, askedAt: number): Coordination {
+  return { ...c, askingSince: c.askingSince ?? askedAt };
+}

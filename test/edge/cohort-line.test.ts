@@ -1,0 +1,212 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { emptyLine, takeReport, type CohortPolicy, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
+import { cohortAhead, forgetRanks } from "../../src/edge/queue/cohort-ahead.js";
+import { config, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
+import type { TestCohortCoordinator } from "../workers/test-cohort-coordinator.js";
+import type { TestQueueShard } from "../workers/test-queue-shard.js";
+
+/**
+ * One line per cohort: arrival order across shards, whatever their lengths; the cohort's rate and cap, not
+ * each shard's share; the count ahead exact; and the shards carrying on alone when the coordinator is away.
+ * A rule that admits by each shard's own length, counts one shard's place times the shard count, or stops a
+ * cohort with its coordinator fails here.
+ */
+
+const POLICY: CohortPolicy = { admitPerMinute: 60, maxActive: 100, shards: 4, paused: false };
+
+function report(shard: number, over: Partial<ShardReport> = {}): ShardReport {
+  return {
+    shard,
+    completeThrough: 1_000,
+    runs: [],
+    rankedSeq: 0,
+    lastSeq: 0,
+    serving: 0,
+    active: 0,
+    returning: 0,
+    ratePerMinute: 15,
+    observedPerMinute: null,
+    passedGranted: 0,
+    returnsAdmitted: 0,
+    ...over,
+  };
+}
+
+const runs = (...r: Array<[key: number, firstSeq: number, count: number]>): JoinRun[] => r.map(([key, firstSeq, count]) => ({ key, firstSeq, count }));
+
+describe("the cohort's line (the coordinator's rule)", () => {
+  it("ranks by the second of joining across shards, the shard breaking ties, once every reporting shard has told", () => {
+    const line = emptyLine();
+    // Shard 0 reports first, with people of seconds 100 and 101; shard 1 has not told yet about 100.
+    let r = takeReport(line, report(0, { runs: runs([100, 1, 3], [101, 4, 2]), lastSeq: 5, completeThrough: 102 }), POLICY, 0).reply;
+    // Only shard 0 has reported: nothing waits for shard 1, which has never been heard.
+    expect(r.ranks).toEqual([[1, 3, 0], [4, 2, 3]]);
+    // Shard 1's people of second 99 and 100 come late: ranked behind those ranked already (they were not waited for).
+    const late = takeReport(line, report(1, { runs: runs([99, 1, 1], [100, 2, 1]), lastSeq: 2, completeThrough: 102 }), POLICY, 100).reply;
+    expect(late.ranks).toEqual([[1, 1, 5], [2, 1, 6]]);
+
+    // Now both report each time: a second is ranked once both are complete past it.
+    const both = emptyLine();
+    takeReport(both, report(0, { runs: runs([100, 1, 3]), lastSeq: 3, completeThrough: 101 }), POLICY, 0);
+    r = takeReport(both, report(1, { runs: runs([100, 1, 2]), lastSeq: 2, completeThrough: 100 }), POLICY, 10).reply;
+    // Shard 1 is not complete past second 100: nothing of it is ranked yet.
+    expect(r.ranks).toEqual([]);
+    r = takeReport(both, report(1, { runs: runs([101, 3, 1]), lastSeq: 3, completeThrough: 102 }), POLICY, 20).reply;
+    // Second 100: shard 0's three, then shard 1's two. Second 101 waits for shard 0 to be complete past it.
+    expect(r.ranks).toEqual([[1, 2, 3]]);
+    expect(takeReport(both, report(0, { lastSeq: 3, completeThrough: 102 }), POLICY, 30).reply.ranks).toEqual([[1, 3, 0]]);
+    expect(takeReport(both, report(1, { lastSeq: 3, rankedSeq: 2, completeThrough: 102 }), POLICY, 40).reply.ranks).toEqual([[3, 1, 5]]);
+  });
+
+  it("admits the cohort at its rate in arrival order, however unbalanced the shards, and the count ahead is exact", () => {
+    const line = emptyLine();
+    // Shard 0: 40 people in second 100. Shards 1-3: one each, in second 101.
+    const lengths = [40, 1, 1, 1];
+    const state = lengths.map((n, shard) => ({ shard, lastSeq: n, serving: 0, rankedSeq: 0, granted: 0, key: shard === 0 ? 100 : 101 }));
+    const admittedAt: Array<{ shard: number; seq: number; t: number }> = [];
+    for (let t = 1_000; t <= 60_000; t += 1_000) {
+      for (const s of state) {
+        const reply = takeReport(
+          line,
+          report(s.shard, { runs: s.rankedSeq === 0 ? runs([s.key, 1, s.lastSeq]) : [], lastSeq: s.lastSeq, serving: s.serving, rankedSeq: s.rankedSeq, completeThrough: 102, active: s.serving }),
+          POLICY,
+          t,
+        ).reply;
+        for (const [firstSeq, count] of reply.ranks) s.rankedSeq = Math.max(s.rankedSeq, firstSeq + count - 1);
+        // The shard admits what it was granted, at once (everyone here is present).
+        for (let seq = s.serving + 1; seq <= reply.grantedSeq; seq++) admittedAt.push({ shard: s.shard, seq, t });
+        s.serving = Math.max(s.serving, reply.grantedSeq);
+      }
+    }
+    // Everyone of shard 0 joined first: all 40 are admitted before anyone of shards 1-3.
+    const order = admittedAt.map((a) => a.shard);
+    expect(order.slice(0, 40).every((s) => s === 0)).toBe(true);
+    expect(order.slice(40)).toEqual([1, 2, 3]);
+    // At the cohort's rate, 1 a second with a burst of 2, not at shard 0's quarter share.
+    const firstMinute = admittedAt.filter((a) => a.t <= 60_000).length;
+    expect(firstMinute).toBeGreaterThanOrEqual(43);
+    for (let t = 1_000; t <= 60_000; t += 1_000) expect(admittedAt.filter((a) => a.t === t).length).toBeLessThanOrEqual(2);
+  });
+
+  it("never grants past the cap, and gives back what it granted to people who were away", () => {
+    const line = emptyLine();
+    const policy = { ...POLICY, maxActive: 4, admitPerMinute: 600 };
+    takeReport(line, report(0, { completeThrough: 99 }), policy, 9_000);
+    let r = takeReport(line, report(0, { runs: runs([100, 1, 20]), lastSeq: 20, completeThrough: 101 }), policy, 10_000).reply;
+    // Ten a second at most, but room for four only.
+    expect(r.grantedSeq).toBe(4);
+    // The four were away: the shard passed them over, and their credit comes back; room is free again.
+    r = takeReport(line, report(0, { lastSeq: 20, serving: 4, rankedSeq: 20, passedGranted: 4, completeThrough: 101 }), policy, 10_100).reply;
+    expect(r.grantedSeq).toBe(8);
+    expect(r.cap).toBeGreaterThanOrEqual(4);
+  });
+});
+
+/** The coordinator of a cohort as the test Worker binds it: the production object with the tests' clock. */
+function coordinatorOf(cohort: string): DurableObjectStub<TestCohortCoordinator> {
+  return env.COHORT_COORDINATOR.getByName(cohort) as unknown as DurableObjectStub<TestCohortCoordinator>;
+}
+
+/** The shards of a fresh cohort, each keeping one line with the others, on the tests' clock. */
+async function coordinatedCohort(at: number) {
+  const cohort = `t-${crypto.randomUUID().slice(0, 8)}`;
+  const shards: Array<DurableObjectStub<TestQueueShard>> = [];
+  for (let shard = 0; shard < config.shards; shard++) {
+    const stub = stubOf({ cohort, shard });
+    await stub.setCoordinated(true);
+    await setClock(stub, at);
+    shards.push(stub);
+  }
+  const coordinator = coordinatorOf(cohort);
+  await setCoordinatorClock(coordinator, at);
+  return { cohort, shards, coordinator };
+}
+
+async function setCoordinatorClock(stub: DurableObjectStub<TestCohortCoordinator>, at: number): Promise<void> {
+  await runInDurableObject(stub, (coordinator: TestCohortCoordinator) => coordinator.setClock(() => at));
+}
+
+/** One beat of the cohort at `at`: every shard's alarm runs (it reports), on the same clock as the coordinator. */
+async function beat(cohort: Awaited<ReturnType<typeof coordinatedCohort>>, at: number): Promise<void> {
+  await setCoordinatorClock(cohort.coordinator, at);
+  for (const stub of cohort.shards) {
+    await setClock(stub, at);
+    await runDurableObjectAlarm(stub);
+  }
+}
+
+describe("the cohort's line, in the objects", () => {
+  it("admits a long shard's earlier people before a short shard's later ones, and counts exactly who is ahead", async () => {
+    const t0 = Date.parse("2026-12-05T12:00:00Z");
+    const cohort = await coordinatedCohort(t0);
+    // Shard 0: six people at t0. Shards 1-3: one each, two seconds later.
+    const tickets: Array<{ shard: number; seq: number }> = [];
+    for (let i = 0; i < 6; i++) tickets.push({ shard: 0, seq: (await cohort.shards[0]!.join(await keyOf(randomIdentity()))).seq });
+    for (let shard = 1; shard < config.shards; shard++) {
+      await setClock(cohort.shards[shard]!, t0 + 2_000);
+      tickets.push({ shard, seq: (await cohort.shards[shard]!.join(await keyOf(randomIdentity()))).seq });
+    }
+    // Nobody is admitted before the coordinator has ranked them: a short shard cannot go first on its own.
+    for (const stub of cohort.shards) expect((await stub.snapshot()).serving).toBe(0);
+
+    // The beat at t0 + 3 s ranks everyone; the cohort's credit is not there yet, so nobody is admitted.
+    await beat(cohort, t0 + 3_000);
+    await beat(cohort, t0 + 3_000);
+    forgetRanks();
+    const snapshots = await Promise.all(cohort.shards.map((s) => s.snapshot()));
+    expect(snapshots.every((s) => s.line !== undefined)).toBe(true);
+    const ahead = await Promise.all(
+      tickets.map((t) => runInDurableObject(cohort.shards[t.shard]!, () => cohortAhead(env, { cohort: cohort.cohort, shard: t.shard }, t.seq, snapshots[t.shard]!, t0 + 3_000))),
+    );
+    // Exact: shard 0's k-th has k-1 ahead; shard s (1-3) has all six of shard 0 and the earlier shards' one each.
+    expect(ahead).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+
+    // The cohort admits at 60 a minute (a burst of 2), in rank order: shard 0's six first, whatever the shares.
+    const admitted: number[] = [];
+    for (let t = t0 + 4_000; t <= t0 + 12_000; t += 1_000) {
+      await beat(cohort, t);
+      await beat(cohort, t);
+      const now = await Promise.all(cohort.shards.map((s) => s.snapshot()));
+      for (let shard = 0; shard < config.shards; shard++) while (admitted.filter((a) => a === shard).length < now[shard]!.serving) admitted.push(shard);
+    }
+    // The cap (8) lets all nine wait for at most one: the first six admitted are shard 0's.
+    expect(admitted.slice(0, 6)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(admitted.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it("carries on alone when the coordinator is away, loses nobody, and keeps one line again when it is back", async () => {
+    const t0 = Date.parse("2026-12-05T13:00:00Z");
+    const cohort = await coordinatedCohort(t0);
+    for (let i = 0; i < 4; i++) await cohort.shards[1]!.join(await keyOf(randomIdentity()));
+    await beat(cohort, t0 + 2_000);
+    await beat(cohort, t0 + 3_000);
+    const before = (await cohort.shards[1]!.snapshot()).serving;
+    expect(before).toBeGreaterThan(0);
+
+    await cohort.coordinator.setAway(true);
+    // Within COORDINATOR_STALE_MS of trying, the shard waits to hear; after it, it admits at its own share.
+    await beat(cohort, t0 + 4_000);
+    await beat(cohort, t0 + 6_000);
+    await beat(cohort, t0 + 10_000);
+    await beat(cohort, t0 + 30_000);
+    const alone = await cohort.shards[1]!.snapshot();
+    expect(alone.line).toBeUndefined();
+    expect(alone.serving).toBeGreaterThan(before);
+    expect(alone.lastSeq).toBe(4);
+
+    await cohort.coordinator.setAway(false);
+    // Evicted while away: it starts again from SQLite, with the ranks and the watermark it had.
+    await cohort.coordinator.evict().catch(() => undefined);
+    const back = coordinatorOf(cohort.cohort);
+    await setCoordinatorClock(back, t0 + 31_000);
+    cohort.coordinator = back;
+    await cohort.shards[1]!.join(await keyOf(randomIdentity()));
+    await beat(cohort, t0 + 32_000);
+    await beat(cohort, t0 + 34_000);
+    await beat(cohort, t0 + 36_000);
+    const again = await cohort.shards[1]!.snapshot();
+    expect(again.line).toBeDefined();
+    expect(again.serving).toBe(5);
+  });
+});
