@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { emptyLine, takeReport, type CohortPolicy, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
 import { cohortAhead, forgetRanks } from "../../src/edge/queue/cohort-ahead.js";
-import { config, keyOf, randomIdentity, setClock, stubOf } from "./helpers.js";
+import { config, keyOf, randomIdentity, restartObject, setClock, stubOf } from "./helpers.js";
 import type { TestCohortCoordinator } from "../workers/test-cohort-coordinator.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
 
@@ -208,5 +208,39 @@ describe("the cohort's line, in the objects", () => {
     const again = await cohort.shards[1]!.snapshot();
     expect(again.line).toBeDefined();
     expect(again.serving).toBe(5);
+  });
+
+  it("loses and repeats nobody when a shard and the coordinator are evicted while places are granted", async () => {
+    const t0 = Date.parse("2026-12-05T14:00:00Z");
+    const cohort = await coordinatedCohort(t0);
+    for (let i = 0; i < 6; i++) await cohort.shards[0]!.join(await keyOf(randomIdentity()));
+    await setClock(cohort.shards[2]!, t0 + 1_000);
+    for (let i = 0; i < 2; i++) await cohort.shards[2]!.join(await keyOf(randomIdentity()));
+    const servings: number[][] = [];
+    const look = async () => servings.push((await Promise.all(cohort.shards.map((s) => s.snapshot()))).map((s) => s.serving));
+    await beat(cohort, t0 + 2_000);
+    await beat(cohort, t0 + 4_000);
+    await look();
+    // Mid-watermark: shard 0 has been granted some of its places and admitted them; the rest wait.
+    expect(servings[0]![0]).toBeGreaterThan(0);
+    expect(servings[0]![0]).toBeLessThan(6);
+
+    // The shard restarts from SQLite (its grant, ranks and cap with it); so does the coordinator.
+    const restarted = await restartObject(cohort.shards[0]!);
+    await restarted.setCoordinated(true);
+    cohort.shards[0] = restarted;
+    await cohort.coordinator.evict().catch(() => undefined);
+    cohort.coordinator = coordinatorOf(cohort.cohort);
+    for (let t = t0 + 5_000; t <= t0 + 20_000; t += 1_000) {
+      await beat(cohort, t);
+      await look();
+    }
+    const last = servings.at(-1)!;
+    // Everyone admitted once (eight: the cap): each shard's counter reached its last place and never went back.
+    expect(last).toEqual([6, 0, 2, 0]);
+    for (let i = 1; i < servings.length; i++) for (let s = 0; s < 4; s++) expect(servings[i]![s]).toBeGreaterThanOrEqual(servings[i - 1]![s]!);
+    // In one line: shard 2's people (a second later) only once shard 0's six were in.
+    const firstOfTwo = servings.findIndex((row) => row[2]! > 0);
+    expect(servings[firstOfTwo]![0]).toBe(6);
   });
 });
