@@ -115,8 +115,8 @@ function retryLater(retryAfterSeconds) {
 
 /** @param {QueueStatus} s */
 function applyStatus(s) {
-  // Paused, resumed, or slowed for the booking system: said at once, like a change of view.
-  const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy);
+  // Paused, resumed, or slowed (and why): said at once, like a change of view.
+  const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy) || s.slowedBy !== app.status?.slowedBy;
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
@@ -151,6 +151,7 @@ function announceWait(s, changed) {
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
   else if (s.originBusy && s.ahead > 0) announce({ key: "liveBusy", params: { n: s.ahead } });
+  else if (s.slowedBy && s.ahead > 0) announce({ key: "liveSlowed", params: { n: s.ahead } });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
   else if (s.cameBack) announce({ key: "cameBack" });
   else if (s.ahead === 0) announce({ key: "liveFront" });

@@ -139,7 +139,13 @@ function drawWait(/** @type {QueueStatus} */ s) {
   const paused = s.state === "paused";
   $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
   $("paused-text").hidden = !paused;
-  $("busy-text").hidden = paused || !s.originBusy;
+  // Why the line moves more slowly, when it does: the booking system, the operators, or a full cohort.
+  const slowed = s.originBusy ? "originBusy" : s.slowedBy === "operators" ? "slowedOperators" : s.slowedBy === "capacity" ? "slowedCapacity" : null;
+  $("busy-text").hidden = paused || slowed === null;
+  if (slowed) {
+    $("busy-text").dataset.t = slowed;
+    $("busy-text").textContent = t(slowed);
+  }
   message($("wait-note"), app.waitNote);
   // One figure for the place: the count ahead. The ticket's number in its shard counts nothing cohort-wide.
   $("wait-queue").textContent = s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort) });

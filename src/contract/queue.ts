@@ -42,6 +42,12 @@ export const queueStatus = z.object({
    * page says the line moves more slowly for it.
    */
   originBusy: z.literal(true).optional(),
+  /**
+   * The line moves more slowly than it did, for a reason other than the origin: `operators` lowered the
+   * cohort's rate, or the cohort is at `capacity` (as many people are booking as may at once, so the line
+   * moves as they finish). The page says which; an estimate that grew grew for that reason.
+   */
+  slowedBy: z.enum(["operators", "capacity"]).optional(),
   nextPollMs: z.number().int().positive(),
   pass: z.string().optional(),
   passExpiresAt: z.string().optional(),

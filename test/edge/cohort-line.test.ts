@@ -89,6 +89,16 @@ describe("the cohort's line (the coordinator's rule)", () => {
     for (let t = 1_000; t <= 60_000; t += 1_000) expect(admittedAt.filter((a) => a.t === t).length).toBeLessThanOrEqual(2);
   });
 
+  it("says when the operators slowed the line, until the rate is back", () => {
+    const line = emptyLine();
+    const at = (admitPerMinute: number, now: number) => takeReport(line, report(0, { completeThrough: 99 }), { ...POLICY, admitPerMinute }, now).reply.cohort;
+    expect(at(600, 1_000).slowedByOperators).toBe(false);
+    expect(at(300, 2_000)).toMatchObject({ slowedByOperators: true, configuredPerMinute: 300 });
+    expect(at(600, 3_000).slowedByOperators).toBe(false);
+    // Raised above what it was: nothing slowed.
+    expect(at(900, 4_000).slowedByOperators).toBe(false);
+  });
+
   it("never grants past the cap, and gives back what it granted to people who were away", () => {
     const line = emptyLine();
     const policy = { ...POLICY, maxActive: 4, admitPerMinute: 600 };
@@ -136,7 +146,8 @@ async function beat(cohort: Awaited<ReturnType<typeof coordinatedCohort>>, at: n
   }
 }
 
-describe("the cohort's line, in the objects", () => {
+// Each test makes a few hundred calls to five objects: seconds on a busy machine.
+describe("the cohort's line, in the objects", { timeout: 60_000 }, () => {
   it("admits a long shard's earlier people before a short shard's later ones, and counts exactly who is ahead", async () => {
     const t0 = Date.parse("2026-12-05T12:00:00Z");
     const cohort = await coordinatedCohort(t0);

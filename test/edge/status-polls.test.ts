@@ -114,4 +114,24 @@ describe("status polls", () => {
     const other = await status((await join(await identityInShard(0), "1967-04-05")).ticket);
     expect(other.originBusy).toBeUndefined();
   });
+
+  it("says the line moves as people finish when the shard is at its cap, and not before", async () => {
+    const cohort = "53-54";
+    const shard = 2;
+    const stub = stubOf({ cohort, shard });
+    const mine = [];
+    for (let i = 0; i < 4; i++) mine.push((await join(await identityInShard(shard), "1967-04-05")).ticket);
+    const front = (await stub.snapshot()).serving;
+    forgetSnapshots();
+    const early = await status(mine.at(-1)!);
+    // The cap (two a shard) is not yet full: nothing slows the line.
+    if (front < 2) expect(early.slowedBy).toBeUndefined();
+    // A minute later the rate has let two in and the cap holds the rest: the page says why it waits.
+    await setClock(stub, Date.now() + 60_000);
+    forgetSnapshots();
+    const full = await status(mine.at(-1)!);
+    expect((await stub.snapshot()).active).toBe(2);
+    expect(full).toMatchObject({ state: "waiting", slowedBy: "capacity" });
+    expect(full.originBusy).toBeUndefined();
+  });
 });

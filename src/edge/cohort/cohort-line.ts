@@ -91,6 +91,8 @@ export interface CohortView {
   configuredPerMinute: number;
   observedPerMinute: number | null;
   paused: boolean;
+  /** Operators lowered the cohort's configured rate below the highest it had in this line's life. */
+  slowedByOperators: boolean;
 }
 
 /** The coordinator's answer to a report. */
@@ -153,6 +155,8 @@ export interface LineScalars {
   watermark: number;
   credit: number;
   creditAt: number;
+  /** The highest configured rate the cohort has had: a lower one now is the operators slowing the line. */
+  topRate: number;
 }
 
 /** Everything the coordinator knows; the object keeps it in SQLite and in memory. */
@@ -177,7 +181,7 @@ export interface LineChanges {
 }
 
 export function emptyLine(): CohortLineState {
-  return { nextRank: 0, watermark: 0, credit: 0, creditAt: 0, shards: new Map(), unranked: [], runs: [], outbox: new Map() };
+  return { nextRank: 0, watermark: 0, credit: 0, creditAt: 0, topRate: 0, shards: new Map(), unranked: [], runs: [], outbox: new Map() };
 }
 
 function newShard(shard: number): ShardState {
@@ -243,6 +247,7 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   s.returnsAdmitted = nonNegative(report.returnsAdmitted);
 
   const rate = cohortRate(line, policy, now);
+  line.topRate = Math.max(line.topRate, policy.admitPerMinute);
   accrue(line, rate, policy.paused, now);
   line.credit += refund - charge;
 
@@ -426,5 +431,6 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
     configuredPerMinute: policy.admitPerMinute,
     observedPerMinute: observed,
     paused: policy.paused,
+    slowedByOperators: policy.admitPerMinute < line.topRate,
   };
 }

@@ -57,8 +57,8 @@ export class CohortCoordinator extends DurableObject<Env> {
         // Runs behind the watermark that the reporting shard holds the ranks of are needed no more.
         this.sql.exec("DELETE FROM runs WHERE shard = ? AND first_seq + count - 1 <= ? AND rank_base + count <= ?", s.shard, s.ackedSeq, this.line.watermark);
         this.sql.exec(
-          "UPDATE line SET next_rank = ?, watermark = ?, credit = ?, credit_at = ? WHERE id = 1",
-          this.line.nextRank, this.line.watermark, this.line.credit, this.line.creditAt,
+          "UPDATE line SET next_rank = ?, watermark = ?, credit = ?, credit_at = ?, top_rate = ? WHERE id = 1",
+          this.line.nextRank, this.line.watermark, this.line.credit, this.line.creditAt, this.line.topRate,
         );
         return reply;
       });
@@ -87,13 +87,13 @@ export class CohortCoordinator extends DurableObject<Env> {
   }
 
   private read(): CohortLineState {
-    const scalars = this.sql.exec<{ next_rank: number; watermark: number; credit: number; credit_at: number }>("SELECT * FROM line WHERE id = 1").toArray()[0];
+    const scalars = this.sql.exec<{ next_rank: number; watermark: number; credit: number; credit_at: number; top_rate: number }>("SELECT * FROM line WHERE id = 1").toArray()[0];
     const line = emptyLine();
     if (!scalars) {
-      this.sql.exec("INSERT INTO line (id, next_rank, watermark, credit, credit_at) VALUES (1, 0, 0, 0, ?)", line.creditAt);
+      this.sql.exec("INSERT INTO line (id, next_rank, watermark, credit, credit_at, top_rate) VALUES (1, 0, 0, 0, 0, 0)");
       return line;
     }
-    Object.assign(line, { nextRank: scalars.next_rank, watermark: scalars.watermark, credit: scalars.credit, creditAt: scalars.credit_at });
+    Object.assign(line, { nextRank: scalars.next_rank, watermark: scalars.watermark, credit: scalars.credit, creditAt: scalars.credit_at, topRate: scalars.top_rate });
     for (const row of this.sql.exec<{ state: string }>("SELECT state FROM shards")) {
       const parsed = JSON.parse(row.state) as Record<string, number | null>;
       const s = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null && k !== "observedPerMinute" ? Number.NEGATIVE_INFINITY : v])) as unknown as ShardState;
@@ -123,7 +123,8 @@ export class CohortCoordinator extends DurableObject<Env> {
 function migrate(storage: DurableObjectStorage): void {
   storage.sql.exec(`CREATE TABLE IF NOT EXISTS line (
       id INTEGER PRIMARY KEY CHECK (id = 1),
-      next_rank INTEGER NOT NULL, watermark INTEGER NOT NULL, credit REAL NOT NULL, credit_at INTEGER NOT NULL
+      next_rank INTEGER NOT NULL, watermark INTEGER NOT NULL, credit REAL NOT NULL, credit_at INTEGER NOT NULL,
+      top_rate REAL NOT NULL
     );
     CREATE TABLE IF NOT EXISTS shards (shard INTEGER PRIMARY KEY, state TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS unranked (shard INTEGER NOT NULL, first_seq INTEGER NOT NULL, key INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (shard, first_seq)) WITHOUT ROWID;

@@ -178,11 +178,18 @@ function gone(cohort: string, seq: number | undefined): QueueStatus {
   return { state: "expired", cohort, seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS };
 }
 
-/** Paused, or waiting; and when waiting, whether the autopilot slowed the line because the origin struggles. */
-function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "originBusy"> {
-  if (snapshot.paused) return { state: "paused" };
+/**
+ * Paused, or waiting; and when waiting, why the line moves more slowly if it does: the autopilot cut the
+ * rate because the origin struggles, the operators lowered the rate, or the cohort is at its cap.
+ */
+function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "originBusy" | "slowedBy"> {
+  if (snapshot.paused || snapshot.line?.cohort.paused) return { state: "paused" };
   const reason = snapshot.origin?.reason;
-  return reason === "errors above target" || reason === "latency above target" ? { state: "waiting", originBusy: true } : { state: "waiting" };
+  if (reason === "errors above target" || reason === "latency above target") return { state: "waiting", originBusy: true };
+  const cohort = snapshot.line?.cohort;
+  if (cohort?.slowedByOperators) return { state: "waiting", slowedBy: "operators" };
+  const full = cohort ? cohort.active >= cohort.activeCap : snapshot.active >= snapshot.activeCap;
+  return full ? { state: "waiting", slowedBy: "capacity" } : { state: "waiting" };
 }
 
 function waiting(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, ahead: number | undefined): QueueStatus {

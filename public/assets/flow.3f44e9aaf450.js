@@ -11,10 +11,10 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.0192343528fe.js";
+import { clock, t } from "./format.b987b4664076.js";
 import { app } from "./state.9de66fe42632.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.eb69f6970824.js";
-import { $, render, setBusy, showNotice } from "./view.0abcb20043ab.js";
+import { $, render, setBusy, showNotice } from "./view.b85c2a0d5693.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -115,8 +115,8 @@ function retryLater(retryAfterSeconds) {
 
 /** @param {QueueStatus} s */
 function applyStatus(s) {
-  // Paused, resumed, or slowed for the booking system: said at once, like a change of view.
-  const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy);
+  // Paused, resumed, or slowed (and why): said at once, like a change of view.
+  const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy) || s.slowedBy !== app.status?.slowedBy;
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
@@ -151,6 +151,7 @@ function announceWait(s, changed) {
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
   else if (s.originBusy && s.ahead > 0) announce({ key: "liveBusy", params: { n: s.ahead } });
+  else if (s.slowedBy && s.ahead > 0) announce({ key: "liveSlowed", params: { n: s.ahead } });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });
   else if (s.cameBack) announce({ key: "cameBack" });
   else if (s.ahead === 0) announce({ key: "liveFront" });

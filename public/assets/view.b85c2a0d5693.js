@@ -9,10 +9,10 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { bookingCalendar } from "./calendar.6d3e3e07d58b.js";
-import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.0192343528fe.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.b987b4664076.js";
 import { app } from "./state.9de66fe42632.js";
 import { startAhead } from "./storage.eb69f6970824.js";
-import { REGIONS } from "./strings.921afd1a4b74.js";
+import { REGIONS } from "./strings.790d966bcdf1.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;
@@ -139,7 +139,13 @@ function drawWait(/** @type {QueueStatus} */ s) {
   const paused = s.state === "paused";
   $("wait-title").textContent = t(paused ? "pausedTitle" : "waitTitle");
   $("paused-text").hidden = !paused;
-  $("busy-text").hidden = paused || !s.originBusy;
+  // Why the line moves more slowly, when it does: the booking system, the operators, or a full cohort.
+  const slowed = s.originBusy ? "originBusy" : s.slowedBy === "operators" ? "slowedOperators" : s.slowedBy === "capacity" ? "slowedCapacity" : null;
+  $("busy-text").hidden = paused || slowed === null;
+  if (slowed) {
+    $("busy-text").dataset.t = slowed;
+    $("busy-text").textContent = t(slowed);
+  }
   message($("wait-note"), app.waitNote);
   // One figure for the place: the count ahead. The ticket's number in its shard counts nothing cohort-wide.
   $("wait-queue").textContent = s.state === "prequeue" ? t("prequeue", { time: clock(s.opensAt ?? "") }) : t("queueOf", { label: cohortLabel(s.cohort) });
