@@ -1,7 +1,9 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { emptyLine, takeReport, type CohortPolicy, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
+import { cohortView, emptyLine, takeReport, type CohortPolicy, type CohortView, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
 import { cohortAhead, forgetRanks } from "../../src/edge/queue/cohort-ahead.js";
+import { nearTheFront } from "../../src/edge/queue/presence.js";
+import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { config, keyOf, randomIdentity, restartObject, setClock, stubOf } from "./helpers.js";
 import type { TestCohortCoordinator } from "../workers/test-cohort-coordinator.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
@@ -32,6 +34,9 @@ function report(shard: number, over: Partial<ShardReport> = {}): ShardReport {
     ...over,
   };
 }
+
+/** The cohort as a coordinator with no shards heard describes it. */
+const emptyCohortView = (): CohortView => cohortView(emptyLine(), POLICY, 0, 0);
 
 const runs = (...r: Array<[key: number, firstSeq: number, count: number]>): JoinRun[] => r.map(([key, firstSeq, count]) => ({ key, firstSeq, count }));
 
@@ -110,6 +115,22 @@ describe("the cohort's line (the coordinator's rule)", () => {
     r = takeReport(line, report(0, { lastSeq: 20, serving: 4, rankedSeq: 20, passedGranted: 4, completeThrough: 101 }), policy, 10_100).reply;
     expect(r.grantedSeq).toBe(8);
     expect(r.cap).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("presence in a cohort's one line", () => {
+  it("passes on a long shard's polls as its turn nears at the cohort's rate, not at the shard's share", () => {
+    // Shard 0 holds the cohort's front: 40 waiting in it, none elsewhere. Its share is 15 a minute, the
+    // cohort's rate 60: the 40th is reached within 40 s, inside two 30 s presence windows.
+    const cohort = { ...emptyCohortView(), ratePerMinute: 60, configuredPerMinute: 60, ranked: 40 };
+    const snap: ShardSnapshot = { lastSeq: 40, serving: 0, active: 0, activeCap: 2, ratePerMinute: 15, configuredPerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
+    expect(nearTheFront(40, snap, 30)).toBe(false);
+    const coordinated = { ...snap, line: { cohort, ownReached: 0, rankedSeq: 40, grantedSeq: 0 } };
+    expect(nearTheFront(40, coordinated, 30, 39)).toBe(true);
+    // Far back cohort-wide, it is not.
+    expect(nearTheFront(40, coordinated, 30, 500)).toBe(false);
+    // Granted: about to be admitted, whatever the count says.
+    expect(nearTheFront(40, { ...coordinated, line: { ...coordinated.line, grantedSeq: 40 } }, 30, 500)).toBe(true);
   });
 });
 

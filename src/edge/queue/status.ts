@@ -101,8 +101,9 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
   const present = extrapolate(snapshot, now - fetchedAt);
   if (ticket.seq > present.serving) {
-    if (nearTheFront(ticket.seq, present, config.presenceSeconds)) tellPresence(env, address, ticket, now, background);
-    return { status: waiting(ticket, present, await cohortAhead(env, address, ticket.seq, present, now)) };
+    const ahead = await cohortAhead(env, address, ticket.seq, present, now);
+    if (nearTheFront(ticket.seq, present, config.presenceSeconds, ahead)) tellPresence(env, address, ticket, now, background);
+    return { status: waiting(ticket, present, ahead) };
   }
 
   const claim = await callShard(() => shardStub(env, address).claim(ticket.seq, ticket.jti));
