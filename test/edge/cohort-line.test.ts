@@ -94,6 +94,16 @@ describe("the cohort's line (the coordinator's rule)", () => {
     for (let t = 1_000; t <= 60_000; t += 1_000) expect(admittedAt.filter((a) => a.t === t).length).toBeLessThanOrEqual(2);
   });
 
+  it("takes a report sent again after its answer was lost, whose runs have grown since, without losing a place", () => {
+    const line = emptyLine();
+    takeReport(line, report(0, { runs: runs([100, 1, 3]), lastSeq: 3, completeThrough: 100 }), POLICY, 0);
+    // The answer was lost: the shard still thinks nothing was received, and two more joined in second 100.
+    const r = takeReport(line, report(0, { runs: runs([100, 1, 5], [101, 6, 1]), lastSeq: 6, completeThrough: 102 }), POLICY, 100).reply;
+    expect(r.receivedSeq).toBe(6);
+    // Places 1-5 (second 100) and 6 (second 101), each ranked once.
+    expect(r.ranks).toEqual([[1, 3, 0], [4, 2, 3], [6, 1, 5]]);
+  });
+
   it("says when the operators slowed the line, until the rate is back", () => {
     const line = emptyLine();
     const at = (admitPerMinute: number, now: number) => takeReport(line, report(0, { completeThrough: 99 }), { ...POLICY, admitPerMinute }, now).reply.cohort;

@@ -221,9 +221,12 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
 
   // Runs the coordinator has not got yet, in place order, keys never going back.
   for (const run of [...report.runs].sort((a, b) => a.firstSeq - b.firstSeq)) {
-    const firstSeq = nonNegative(run.firstSeq);
-    const count = nonNegative(run.count);
-    if (count === 0 || firstSeq <= s.receivedSeq || !Number.isFinite(run.key)) continue;
+    const end = nonNegative(run.firstSeq) + nonNegative(run.count) - 1;
+    // A report sent again after its answer was lost may start before what is held, and its runs may have
+    // grown since: only the places after those held are new.
+    const firstSeq = Math.max(nonNegative(run.firstSeq), s.receivedSeq + 1);
+    const count = end - firstSeq + 1;
+    if (count <= 0 || firstSeq < 1 || !Number.isFinite(run.key)) continue;
     const key = Math.max(Math.floor(run.key), s.lastKey);
     s.lastKey = key;
     const added = { shard: s.shard, key, firstSeq, count };
