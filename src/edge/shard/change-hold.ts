@@ -1,5 +1,5 @@
 import { citizenTag } from "../identity/citizen-key.js";
-import { tick, type Shard } from "./line.js";
+import { shardPolicy, tick, type Shard } from "./line.js";
 import type { ChangeHold } from "./rpc.js";
 
 /**
@@ -17,7 +17,10 @@ export function holdForChange(shard: Shard, citizenKey: string, now: number, hol
   const { store } = shard;
   const moved = tick(shard, now);
   if (moved.policy.paused) return { held: false, reason: "paused" };
-  if (moved.active >= moved.policy.activeCap) return { held: false, reason: "full" };
+  // A shard waiting to hear from its cohort's coordinator admits nobody new, to keep the line's order; a
+  // change takes no one's turn, so it needs only room in the shard's even share meanwhile.
+  const cap = moved.mode === "waiting" ? shardPolicy(shard.config, shard.address).activeCap : moved.policy.activeCap;
+  if (moved.active >= cap) return { held: false, reason: "full" };
   const row = store.latestTicketOf(citizenTag(citizenKey), citizenKey);
   if (!row || row.completed_at === null) return { held: true };
   const until = now + holdMs;
