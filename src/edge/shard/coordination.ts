@@ -105,7 +105,7 @@ export function buildReport(
   now: number,
 ): ShardReport {
   const runs: JoinRun[] = [];
-  const rows = store.orderKeysAfter(c.receivedSeq);
+  const rows = store.orderKeysAfter(c.receivedSeq, MAX_PLACES_PER_REPORT + 1);
   let complete = true;
   let lastKey = Number.NEGATIVE_INFINITY;
   for (const [seq, rawKey] of rows) {

@@ -322,9 +322,9 @@ export class ShardStore {
     this.row = { ...this.row, coordination: stored };
   }
 
-  /** The order keys of places after `afterSeq`, in place order (a ticket from before keys had its second of joining). */
-  orderKeysAfter(afterSeq: number): Array<[seq: number, key: number]> {
-    return [...this.sql.exec("SELECT seq, COALESCE(order_key, joined_at / 1000) FROM tickets WHERE seq > ? ORDER BY seq", afterSeq).raw()] as Array<[number, number]>;
+  /** The order keys of the first `limit` places after `afterSeq`, in place order (a ticket from before keys had its second of joining). */
+  orderKeysAfter(afterSeq: number, limit: number): Array<[seq: number, key: number]> {
+    return [...this.sql.exec("SELECT seq, COALESCE(order_key, joined_at / 1000) FROM tickets WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit).raw()] as Array<[number, number]>;
   }
 
   /** The cohort-wide ranks the coordinator gave; a run given twice is written once. */
