@@ -104,6 +104,22 @@ describe("the cohort's line (the coordinator's rule)", () => {
     expect(r.ranks).toEqual([[1, 3, 0], [4, 2, 3], [6, 1, 5]]);
   });
 
+  it("at a pre-queue's opening, ranks nothing until every shard has placed its pre-queue, then the draw across them", () => {
+    const line = emptyLine();
+    const opensAt = 100_000;
+    const policy = { ...POLICY, prequeueOpensAt: opensAt };
+    // Shards 0 and 2 place their pre-queues (draw buckets -4000 and -100) and a join of the opening second.
+    let r = takeReport(line, report(0, { runs: runs([-100, 1, 2], [100, 3, 1]), lastSeq: 3, completeThrough: 101 }), policy, opensAt + 500).reply;
+    expect(r.ranks).toEqual([]);
+    takeReport(line, report(2, { runs: runs([-4000, 1, 1]), lastSeq: 1, completeThrough: 101 }), policy, opensAt + 600);
+    takeReport(line, report(3, { completeThrough: 101 }), policy, opensAt + 700);
+    // Shard 1 is late, but within the settling time: its pre-queue still goes by its draw.
+    r = takeReport(line, report(1, { runs: runs([-2000, 1, 1]), lastSeq: 1, completeThrough: 101 }), policy, opensAt + 900).reply;
+    expect(r.ranks).toEqual([[1, 1, 1]]);
+    expect(takeReport(line, report(2, { lastSeq: 1, completeThrough: 101 }), policy, opensAt + 950).reply.ranks).toEqual([[1, 1, 0]]);
+    expect(takeReport(line, report(0, { lastSeq: 3, completeThrough: 101 }), policy, opensAt + 990).reply.ranks).toEqual([[1, 2, 2], [3, 1, 4]]);
+  });
+
   it("says when the operators slowed the line, until the rate is back", () => {
     const line = emptyLine();
     const at = (admitPerMinute: number, now: number) => takeReport(line, report(0, { completeThrough: 99 }), { ...POLICY, admitPerMinute }, now).reply.cohort;

@@ -31,6 +31,13 @@ export const PREQUEUE_BUCKETS = 4_096;
 /** A shard that has not reported for this long is not waited for when ranking, and its figures are old. */
 export const LIVE_MS = 3_000;
 
+/**
+ * At a pre-queue's opening every shard places its pre-queue and reports it within about a second; for this
+ * long after the opening nothing is ranked until every shard has reported since, so that the draw orders
+ * the whole pre-queue. A shard later than that has its pre-queue ranked behind.
+ */
+export const OPENING_SETTLE_MS = 5_000;
+
 /** The order key of a ticket that joined at `joinedAt` (ms): the second. */
 export function joinKey(joinedAt: number): number {
   return Math.floor(joinedAt / 1000);
@@ -116,6 +123,8 @@ export interface CohortPolicy {
   maxActive: number;
   paused: boolean;
   shards: number;
+  /** The opening of the cohort's pre-queue (ms), when it has one. */
+  prequeueOpensAt?: number;
 }
 
 export interface ShardState {
@@ -254,7 +263,7 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   accrue(line, rate, policy.paused, now);
   line.credit += refund - charge;
 
-  rankRuns(line, now, changes);
+  rankRuns(line, policy, now, changes);
   if (!policy.paused) grant(line, policy, changes);
   const outbox = (line.outbox.get(s.shard) ?? []).filter((run) => run.firstSeq + run.count - 1 > s.ackedSeq);
   line.outbox.set(s.shard, outbox);
@@ -313,8 +322,13 @@ function accrue(line: CohortLineState, ratePerMinute: number, paused: boolean, n
  * of the shards heard within LIVE_MS. A shard not heard lately is not waited for; its runs are ranked when
  * they come, behind what was ranked before.
  */
-function rankRuns(line: CohortLineState, now: number, changes: LineChanges): void {
+function rankRuns(line: CohortLineState, policy: CohortPolicy, now: number, changes: LineChanges): void {
   if (line.unranked.length === 0) return;
+  const opensAt = policy.prequeueOpensAt;
+  if (opensAt !== undefined && now < opensAt + OPENING_SETTLE_MS) {
+    // Just after a pre-queue's opening: every shard must have placed and reported its pre-queue first.
+    for (let i = 0; i < policy.shards; i++) if ((line.shards.get(i)?.completeThrough ?? Number.NEGATIVE_INFINITY) < Math.floor(opensAt / 1000)) return;
+  }
   let horizon = Number.POSITIVE_INFINITY;
   for (const s of line.shards.values()) if (now - s.heardAt <= LIVE_MS) horizon = Math.min(horizon, s.completeThrough);
   const ready = line.unranked.filter((r) => r.key < horizon);

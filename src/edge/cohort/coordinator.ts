@@ -79,7 +79,9 @@ export class CohortCoordinator extends DurableObject<Env> {
   private policy(): CohortPolicy {
     const config = edgeConfig(this.env);
     const cohort = this.ctx.id.name ?? "";
-    return { ...cohortPolicy(config, cohort), shards: config.shards };
+    const schedule = config.cohorts.find((c) => c.id === cohort);
+    const prequeueOpensAt = schedule?.prequeueOpensAt === undefined ? undefined : Date.parse(schedule.opensAt);
+    return { ...cohortPolicy(config, cohort), shards: config.shards, ...(prequeueOpensAt === undefined ? {} : { prequeueOpensAt }) };
   }
 
   private writeShard(s: ShardState): void {
