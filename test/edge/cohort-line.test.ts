@@ -266,6 +266,16 @@ describe("the cohort's line, in the objects", { timeout: 60_000 }, () => {
     const again = await cohort.shards[1]!.snapshot();
     expect(again.line).toBeDefined();
     expect(again.serving).toBe(5);
+
+    // One line again: shard 2's three (earlier) go before shard 3's one (two seconds later), whatever the shares;
+    // the cap (8, five held by shard 1) has room for exactly those three.
+    await setClock(cohort.shards[2]!, t0 + 37_000);
+    for (let i = 0; i < 3; i++) await cohort.shards[2]!.join(await keyOf(randomIdentity()));
+    await setClock(cohort.shards[3]!, t0 + 39_000);
+    await cohort.shards[3]!.join(await keyOf(randomIdentity()));
+    for (let t = t0 + 40_000; t <= t0 + 50_000; t += 1_000) await beat(cohort, t);
+    expect((await cohort.shards[2]!.snapshot()).serving).toBe(3);
+    expect((await cohort.shards[3]!.snapshot()).serving).toBe(0);
   });
 
   it("loses and repeats nobody when a shard and the coordinator are evicted while places are granted", async () => {
