@@ -203,6 +203,8 @@ function renderCohort(cohort, config, history) {
   if (policy.admitPerMinute !== config.admitPerMinute) badges.push(element("span", { class: "badge override", text: `own rate ${number(policy.admitPerMinute, 2)}/min` }));
   if (policy.maxActive !== config.maxActive) badges.push(element("span", { class: "badge override", text: `own cap ${number(policy.maxActive)}` }));
   if (policy.paused !== config.paused) badges.push(element("span", { class: "badge override", text: policy.paused ? "paused for this cohort" : "runs while others are paused" }));
+  // Shards that do not keep one line with the others: their coordinator has not answered lately.
+  if (cohort.shardsAlone > 0) badges.push(element("span", { class: "badge warn", text: `${number(cohort.shardsAlone)} of ${number(config.shards)} shards alone: coordinator not answering` }));
   view.badges.replaceChildren(...badges);
 
   const minutes = history ? history.minutes : [];

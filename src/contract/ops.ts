@@ -42,6 +42,11 @@ export const opsCohort = cohortInfo.pick({ id: true, label: true, opensAt: true,
   ratePerMinute: z.number().nonnegative(),
   /** The origin's health as the cohort's citizens met it: failed share of the last decisions, worst shard's p95. */
   origin: z.object({ errorShare: z.number().min(0).max(1).nullable(), p95Ms: z.number().nonnegative().nullable() }),
+  /**
+   * Shards with people waiting that do not keep one line with the others right now (src/edge/cohort/):
+   * their coordinator has not answered lately, so they admit alone at their share. 0 when all is well.
+   */
+  shardsAlone: count,
   /** Why the rate last changed, when, and on which shard; null while no shard has changed it. */
   rateChange: z.object({ reason: z.string(), at: z.string(), shard: z.number().int().nonnegative() }).nullable(),
 });

@@ -6,7 +6,7 @@ import { lineStateOf } from "../../src/edge/operators/line-state.js";
 import type { OriginHealthView } from "../../src/edge/origin-health/autopilot.js";
 import { asOperator, config, errorCode, freshShard, join, randomIdentity, restartObject, setClock, stubOf } from "./helpers.js";
 
-interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number; line: { state: string; reason: string | null } }
+interface OpsCohort { id: string; open: boolean; joined: number; admitted: number; waiting: number; active: number; shardsAlone: number; line: { state: string; reason: string | null } }
 
 async function ops(): Promise<{ config: { maxActive: number; shards: number }; cohorts: OpsCohort[] }> {
   const res = await asOperator("/api/ops/queue");
@@ -36,6 +36,8 @@ describe("the ops view", () => {
       admitted: sum((s) => s.serving),
       waiting: sum((s) => s.lastSeq - s.serving),
       active: sum((s) => s.active),
+      // These shards are each their own line (TEST_SHARDS_ALONE): every one with people waiting is alone.
+      shardsAlone: shards.filter((s) => s.lastSeq > s.serving && s.line === undefined).length,
     });
     // The first arrival in an empty shard goes straight in: something was admitted, so the sums are not all zero.
     expect(after.admitted).toBeGreaterThan(0);
