@@ -28,6 +28,7 @@ function report(shard: number, over: Partial<ShardReport> = {}): ShardReport {
     active: 0,
     returning: 0,
     ratePerMinute: 15,
+    configuredPerMinute: 15,
     observedPerMinute: null,
     passedGranted: 0,
     returnsAdmitted: 0,

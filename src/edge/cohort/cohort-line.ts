@@ -71,8 +71,9 @@ export interface ShardReport {
   serving: number;
   active: number;
   returning: number;
-  /** The shard's rate in force (the autopilot's share of the cohort's) and its configured share. */
+  /** The shard's rate in force (the autopilot's share of the cohort's) and its configured share, the autopilot's ceiling. */
   ratePerMinute: number;
+  configuredPerMinute: number;
   observedPerMinute: number | null;
   /** Counted only while the shard admits by the watermark: tickets granted and passed over, returners admitted. */
   passedGranted: number;
@@ -142,7 +143,8 @@ export interface ShardState {
   serving: number;
   active: number;
   returning: number;
-  ratePerMinute: number;
+  /** The shard's autopilot's rate as a share of its ceiling when it last reported (1: not cut). */
+  rateShare: number;
   observedPerMinute: number | null;
   passedGranted: number;
   returnsAdmitted: number;
@@ -207,7 +209,7 @@ function newShard(shard: number): ShardState {
     serving: 0,
     active: 0,
     returning: 0,
-    ratePerMinute: 0,
+    rateShare: 1,
     observedPerMinute: null,
     passedGranted: 0,
     returnsAdmitted: 0,
@@ -250,7 +252,9 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   s.serving = Math.min(nonNegative(report.serving), lastSeq);
   s.active = nonNegative(report.active);
   s.returning = nonNegative(report.returning);
-  s.ratePerMinute = typeof report.ratePerMinute === "number" && report.ratePerMinute >= 0 ? report.ratePerMinute : 0;
+  const shardRate = typeof report.ratePerMinute === "number" && report.ratePerMinute >= 0 ? report.ratePerMinute : 0;
+  const ceiling = typeof report.configuredPerMinute === "number" && report.configuredPerMinute > 0 ? report.configuredPerMinute : shardRate;
+  s.rateShare = ceiling > 0 ? Math.min(1, shardRate / ceiling) : 1;
   s.observedPerMinute = typeof report.observedPerMinute === "number" ? report.observedPerMinute : null;
   s.ackedSeq = Math.min(nonNegative(report.rankedSeq), s.assignedSeq);
   const refund = Math.max(0, nonNegative(report.passedGranted) - s.passedGranted);
@@ -258,7 +262,7 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   s.passedGranted = nonNegative(report.passedGranted);
   s.returnsAdmitted = nonNegative(report.returnsAdmitted);
 
-  const rate = cohortRate(line, policy, now);
+  const rate = cohortRate(line, policy);
   line.topRate = Math.max(line.topRate, policy.admitPerMinute);
   accrue(line, rate, policy.paused, now);
   line.credit += refund - charge;
@@ -292,14 +296,15 @@ function forgetShard(line: CohortLineState, s: ShardState): void {
   line.outbox.delete(s.shard);
 }
 
-/** The cohort's rate: each shard's rate in force (its autopilot's), or its configured share when not heard lately. */
-export function cohortRate(line: CohortLineState, policy: CohortPolicy, now: number): number {
+/**
+ * The cohort's rate: each shard's share of the configured rate, as far as its autopilot last let it go (a
+ * shard never heard from is not cut). Kept as a fraction, so an operator's new rate counts at once, and a
+ * shard that goes quiet keeps the cut its origin health called for.
+ */
+export function cohortRate(line: CohortLineState, policy: CohortPolicy): number {
   const share = policy.admitPerMinute / policy.shards;
   let rate = 0;
-  for (let i = 0; i < policy.shards; i++) {
-    const s = line.shards.get(i);
-    rate += s && now - s.heardAt <= LIVE_MS * 3 ? Math.min(share, s.ratePerMinute) : share;
-  }
+  for (let i = 0; i < policy.shards; i++) rate += share * (line.shards.get(i)?.rateShare ?? 1);
   return rate;
 }
 

@@ -73,7 +73,7 @@ export class CohortCoordinator extends DurableObject<Env> {
   view(): CohortView {
     const now = this.now();
     const policy = this.policy();
-    return cohortView(this.line, policy, cohortRate(this.line, policy, now), now);
+    return cohortView(this.line, policy, cohortRate(this.line, policy), now);
   }
 
   private policy(): CohortPolicy {

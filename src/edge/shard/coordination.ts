@@ -101,7 +101,7 @@ export function buildReport(
   store: ShardStore,
   c: Coordination,
   shard: number,
-  figures: { active: number; returning: number; ratePerMinute: number; observedPerMinute: number | null },
+  figures: Pick<ShardReport, "active" | "returning" | "ratePerMinute" | "configuredPerMinute" | "observedPerMinute">,
   now: number,
 ): ShardReport {
   const runs: JoinRun[] = [];
@@ -134,6 +134,7 @@ export function buildReport(
     active: figures.active,
     returning: figures.returning,
     ratePerMinute: figures.ratePerMinute,
+    configuredPerMinute: figures.configuredPerMinute,
     observedPerMinute: figures.observedPerMinute,
     passedGranted: c.passedGranted,
     returnsAdmitted: c.returnsAdmitted,

@@ -215,7 +215,13 @@ export class QueueShard extends DurableObject<Env> {
     const report = this.store.atomically(() => {
       const c = coordinationOf(this.store);
       if (!reportDue(this.store, c, snapshot.active)) return null;
-      const figures = { active: snapshot.active, returning: snapshot.returning ?? 0, ratePerMinute: snapshot.ratePerMinute, observedPerMinute: snapshot.observedPerMinute };
+      const figures = {
+        active: snapshot.active,
+        returning: snapshot.returning ?? 0,
+        ratePerMinute: snapshot.ratePerMinute,
+        configuredPerMinute: snapshot.configuredPerMinute ?? snapshot.ratePerMinute,
+        observedPerMinute: snapshot.observedPerMinute,
+      };
       return buildReport(this.store, c, address.shard, figures, now);
     });
     if (!report) return snapshot;
