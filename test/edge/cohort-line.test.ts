@@ -152,12 +152,23 @@ describe("presence in a cohort's one line", () => {
     const cohort = { ...emptyCohortView(), ratePerMinute: 60, configuredPerMinute: 60, ranked: 40 };
     const snap: ShardSnapshot = { lastSeq: 40, serving: 0, active: 0, activeCap: 2, ratePerMinute: 15, configuredPerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
     expect(nearTheFront(40, snap, 30)).toBe(false);
-    const coordinated = { ...snap, line: { cohort, ownReached: 0, rankedSeq: 40, grantedSeq: 0 } };
+    const coordinated = { ...snap, line: { cohort, ownReached: 0, ownUnranked: 0, rankedSeq: 40, grantedSeq: 0 } };
     expect(nearTheFront(40, coordinated, 30, 39)).toBe(true);
     // Far back cohort-wide, it is not.
     expect(nearTheFront(40, coordinated, 30, 500)).toBe(false);
     // Granted: about to be admitted, whatever the count says.
     expect(nearTheFront(40, { ...coordinated, line: { ...coordinated.line, grantedSeq: 40 } }, 30, 500)).toBe(true);
+  });
+});
+
+describe("the count ahead of a place not ranked yet", () => {
+  it("counts everyone ranked who waits, the other shards' unranked places, and its own shard's earlier ones", async () => {
+    // The cohort: 10 ranked, 4 of them reached, 1 came back; 7 places unranked (3 of them this shard's).
+    const cohort = { ...emptyCohortView(), ranked: 10, reached: 4, returning: 1, unranked: 7 };
+    const snap: ShardSnapshot = { lastSeq: 12, serving: 4, active: 0, activeCap: 2, ratePerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
+    const line = { cohort, ownReached: 4, ownUnranked: 3, rankedSeq: 9, grantedSeq: 4 };
+    // Place 12 of this shard: 6 ranked waiting + 1 back + 4 unranked elsewhere + places 10 and 11 here.
+    expect(await cohortAhead(env, { cohort: "t-unranked", shard: 0 }, 12, { ...snap, line }, 0)).toBe(6 + 1 + 4 + 2);
   });
 });
 

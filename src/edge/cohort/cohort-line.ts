@@ -92,6 +92,8 @@ export interface CohortView {
   returning: number;
   /** People waiting cohort-wide: ranked or not yet, not reached, and those who came back. */
   waiting: number;
+  /** Of those, the places not ranked yet (they joined in the last second or two). */
+  unranked: number;
   active: number;
   activeCap: number;
   /** The cohort's rate in force (the sum of the shards'), its configured rate, and the pace it managed. */
@@ -116,6 +118,8 @@ export interface CoordinatorReply {
   cohort: CohortView;
   /** This shard's reached tickets as `cohort.reached` counts them, so the shard can bring them up to date. */
   ownReached: number;
+  /** This shard's places waiting unranked as `cohort.unranked` counts them. */
+  ownUnranked: number;
 }
 
 /** The cohort's admission settings as the coordinator reads them. */
@@ -282,6 +286,7 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
     cap: capOf(line, policy, s.shard),
     cohort,
     ownReached: Math.min(s.serving, s.assignedSeq),
+    ownUnranked: unrankedOf(s),
   };
   return { reply, changes };
 }
@@ -352,6 +357,11 @@ function rankRuns(line: CohortLineState, policy: CohortPolicy, now: number, chan
     const s = line.shards.get(r.shard);
     if (s) s.assignedSeq = Math.max(s.assignedSeq, r.firstSeq + r.count - 1);
   }
+}
+
+/** A shard's places waiting that have no rank yet. */
+function unrankedOf(s: ShardState): number {
+  return Math.max(0, s.lastSeq - Math.max(s.serving, s.assignedSeq));
 }
 
 /** Tickets below the watermark that their shard has not reached yet. */
@@ -437,7 +447,7 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
   for (const s of line.shards.values()) {
     reached += Math.min(s.serving, s.assignedSeq);
     returning += s.returning;
-    unrankedWaiting += Math.max(0, s.lastSeq - Math.max(s.serving, s.assignedSeq));
+    unrankedWaiting += unrankedOf(s);
     active += s.active;
     if (s.observedPerMinute !== null) observed = (observed ?? 0) + s.observedPerMinute;
   }
@@ -447,6 +457,7 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
     reached,
     returning,
     waiting: line.nextRank - reached + returning + unrankedWaiting,
+    unranked: unrankedWaiting,
     active,
     activeCap: policy.maxActive,
     ratePerMinute,

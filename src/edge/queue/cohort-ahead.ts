@@ -55,8 +55,10 @@ export async function cohortAhead(env: Env, address: ShardAddress, seq: number, 
   const own = Math.max(0, seq - snap.serving - 1) + (snap.returning ?? 0);
   const rank = seq <= line.rankedSeq ? await rankOf(env, address, seq, now) : undefined;
   if (rank === undefined) {
-    // Not ranked yet (it joined a second or two ago): behind everyone ranked who waits, and its own shard's newer places.
-    return Math.max(own, cohort.ranked - reached + cohort.returning + Math.max(0, seq - 1 - Math.max(line.rankedSeq, snap.serving)));
+    // Not ranked yet (it joined a second or two ago): behind everyone ranked who waits, the other shards'
+    // places not ranked yet when they last reported (they joined before it), and its own shard's earlier places.
+    const others = Math.max(0, cohort.unranked - line.ownUnranked);
+    return Math.max(own, cohort.ranked - reached + cohort.returning + others + Math.max(0, seq - 1 - Math.max(line.rankedSeq, snap.serving)));
   }
   return Math.max(own, rank - reached + cohort.returning);
 }

@@ -45,6 +45,7 @@ export interface Coordination {
   /** The cohort as the coordinator last described it, and this shard's reached places in its count. */
   cohort: CohortView | null;
   ownReached: number;
+  ownUnranked: number;
 }
 
 const NONE: Coordination = {
@@ -59,6 +60,7 @@ const NONE: Coordination = {
   reportedActive: null,
   cohort: null,
   ownReached: 0,
+  ownUnranked: 0,
 };
 
 export function coordinationOf(store: ShardStore): Coordination {
@@ -157,6 +159,7 @@ export function takeReply(store: ShardStore, c: Coordination, reply: Coordinator
     reportedActive,
     cohort: reply.cohort,
     ownReached: reply.ownReached,
+    ownUnranked: reply.ownUnranked,
   };
 }
 

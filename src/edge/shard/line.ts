@@ -174,7 +174,7 @@ export function snapshotOf(shard: Shard, { counters, active, policy, configuredP
   if (mode !== "coordinated") return snapshot;
   const c = coordinationOf(store);
   if (!c.cohort) return snapshot;
-  return { ...snapshot, line: { cohort: c.cohort, ownReached: c.ownReached, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
+  return { ...snapshot, line: { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
 }
 
 /** The tick and its snapshot: what most calls answer from. */

@@ -45,6 +45,8 @@ export interface CohortLine {
   cohort: CohortView;
   /** This shard's reached places as `cohort.reached` counted them, so its own newer count can replace them. */
   ownReached: number;
+  /** This shard's unranked places waiting as `cohort.unranked` counted them. */
+  ownUnranked: number;
   /** The shard holds the cohort-wide ranks of its places through this one. */
   rankedSeq: number;
   /** The shard may admit its places through this one. */
