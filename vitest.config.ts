@@ -46,6 +46,8 @@ const edgeTestBindings = {
     { id: "pq-now", label: { ko: "사전 대기", en: "Pre-queue now" }, birthYears: [1950, 1953], prequeueOpensAt: "2021-07-01T00:00:00Z", opensAt: "2099-07-01T00:00:00Z" },
     { id: "pq-later", label: { ko: "사전 대기 예정", en: "Pre-queue later" }, birthYears: [1954, 1956], prequeueOpensAt: "2099-06-01T00:00:00Z", opensAt: "2099-07-01T00:00:00Z" },
     { id: "pq-opened", label: { ko: "사전 대기 종료", en: "Pre-queue opened" }, birthYears: [1957, 1960], prequeueOpensAt: "2021-07-01T10:00:00Z", opensAt: "2021-07-01T11:00:00Z" },
+    // Its shards keep one line through its coordinator (test/edge/cohort-draw.test.ts, the only test that uses it).
+    { id: "pq-line", label: { ko: "사전 대기 한 줄", en: "Pre-queue, one line" }, birthYears: [1930, 1935], prequeueOpensAt: "2021-07-01T10:00:00Z", opensAt: "2021-07-01T11:00:00Z" },
     // Open but paused by its own override while the global PAUSED is false: the others keep admitting.
     { id: "paused", label: { ko: "일시 중지", en: "Paused" }, birthYears: [1940, 1949], opensAt: "2021-07-01T20:00:00+09:00", paused: true, admitPerMinute: 6 },
   ]),

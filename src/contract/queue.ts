@@ -58,15 +58,22 @@ export const queueStatus = z.object({
   cameBack: z.literal(true).optional(),
   /** In the pre-queue: when the line opens and the draw orders it. */
   opensAt: z.string().optional(),
-  /** For a ticket that joined in the pre-queue, from the opening on: its draw, to check against `GET /api/cohorts/{id}/draw`. */
+  /**
+   * For a ticket that joined in the pre-queue, once every shard's draw is revealed: its draw, to check
+   * against `GET /api/cohorts/{id}/draw`.
+   */
   draw: z
     .object({
       /** The ticket id the value is computed from: HMAC-SHA256(seed, ticketId). */
       ticketId: z.string(),
       shard: z.number().int().nonnegative(),
       value: z.string(),
-      /** 1 = first in the shard's pre-queue; `seq` = the shard's `firstSeq` + rank - 1. */
+      /**
+       * The ticket's position in the cohort's one draw order (`order` of the draw), 1 = first of the whole
+       * pre-queue. Its place: `seq` = the shard's `firstSeq` + the value's index in the shard's list.
+       */
       rank: z.number().int().positive(),
+      /** Everyone in the cohort's pre-queue, all shards together. */
       of: z.number().int().positive(),
     })
     .optional(),
@@ -117,8 +124,19 @@ export const shardDrawInfo = z.object({
 export type ShardDrawInfo = z.infer<typeof shardDrawInfo>;
 
 /**
- * `GET /api/cohorts/{id}/draw`: from `prequeueOpensAt` the commitment; from `opensAt` also the seed and
- * each shard's sorted draw values (no ticket ids, no citizen keys).
+ * How the shards' lists make the cohort's one order: compare by the draw value's bucket (its first
+ * `bucketHexDigits` hex digits), then the shard's index, then the value (src/edge/prequeue/draw-order.ts).
+ */
+export const drawOrder = z.object({
+  by: z.tuple([z.literal("bucket"), z.literal("shard"), z.literal("value")]),
+  bucketHexDigits: z.literal(3),
+});
+export type DrawOrder = z.infer<typeof drawOrder>;
+
+/**
+ * `GET /api/cohorts/{id}/draw`: from `prequeueOpensAt` the commitment; from `opensAt` also the seed, each
+ * shard's sorted draw values (no ticket ids, no citizen keys) and the rule that merges them into the
+ * cohort's one order.
  */
 export const drawInfo = z.object({
   cohort: z.string(),
@@ -126,6 +144,7 @@ export const drawInfo = z.object({
   opensAt: z.string(),
   commitment: drawHex,
   seed: drawHex.optional(),
+  order: drawOrder.optional(),
   shards: z.array(shardDrawInfo).optional(),
 });
 export type DrawInfo = z.infer<typeof drawInfo>;

@@ -132,7 +132,7 @@ const operations: OperationSpec[] = [
     tag: "Cohorts",
     summary: "A cohort's pre-queue draw, to check one's place",
     description:
-      "From the pre-queue's start: the commitment to the seed. From the opening: also the seed and each shard's draw values in place order, and how many of each have been let in (`npm run verify-draw` checks them).",
+      "From the pre-queue's start: the commitment to the seed. From the opening: also the seed, each shard's draw values in place order with how many of each have been let in, and the rule (`order`) that merges the lists into the cohort's one order (`npm run verify-draw` checks them).",
     parameters: [cohortId],
     responses: {
       200: { description: "The commitment, and from the opening the revealed draw.", body: drawInfo },

@@ -35,6 +35,11 @@ export async function shardDraw(env: Env, address: ShardAddress, now: number): P
   return draw;
 }
 
+/** Every shard's draw of a cohort, in shard order: what the cohort's one draw order is merged from. */
+export function cohortDraws(env: Env, cohort: string, shards: number, now: number): Promise<ShardDraw[]> {
+  return Promise.all(Array.from({ length: shards }, (_, shard) => shardDraw(env, { cohort, shard }, now)));
+}
+
 /** Drops what this isolate learned of the draws, for tests that move a shard's clock across the opening. */
 export function forgetDraws(): void {
   placed.clear();

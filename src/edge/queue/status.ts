@@ -7,7 +7,8 @@ import { cohortAhead } from "./cohort-ahead.js";
 import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
-import { shardDraw } from "../prequeue/published-draw.js";
+import { drawPosition } from "../prequeue/draw-order.js";
+import { cohortDraws, shardDraw } from "../prequeue/published-draw.js";
 import { callShard, shardStub } from "./shard-client.js";
 import { cachedSnapshot, remember } from "./snapshot-cache.js";
 import { shardName } from "./shard-name.js";
@@ -46,10 +47,12 @@ type Draw = NonNullable<QueueStatus["draw"]>;
 
 /**
  * Where the draw put a ticket of a cohort with a pre-queue. A pre-queue ticket carries no place: before
- * the opening it has none; after, its place is its rank in the shard's published draw (place = firstSeq +
- * rank - 1), found from the ticket id without asking the object for this citizen. A ticket that carries a
- * place (a join after the placement, or a pre-queue citizen who joined again since) is told its draw too
- * when its place is one of the draw's.
+ * the opening it has none; after, its place is its value's index in the shard's published list (place =
+ * firstSeq + index), found from the ticket id without asking the object for this citizen. Its draw rank is
+ * its position in the cohort's one order, merged from every shard's published list (draw-order.ts): each
+ * list is fetched once per isolate, so polls still cost no object call. A ticket that carries a place (a
+ * join after the placement, or a pre-queue citizen who joined again since) is told its draw too when its
+ * place is one of the draw's.
  */
 async function drawnPlace(
   env: Env,
@@ -60,19 +63,22 @@ async function drawnPlace(
 ): Promise<"prequeue" | "gone" | { ticket: TicketFields & { seq: number }; draw?: Draw }> {
   // Until the opening nothing can be placed: answered at the edge, with no call at all.
   if (ticket.seq === undefined && !cohortIsOpen(cohort, now)) return "prequeue";
-  const address = { cohort: ticket.cohort, shard: ticket.shard };
-  const draw = await shardDraw(env, address, now);
-  if (draw.placedAt === null) return ticket.seq === undefined ? "prequeue" : { ticket: { ...ticket, seq: ticket.seq } };
+  const draws = await cohortDraws(env, cohort.id, config.shards, now);
+  // A ticket of a shard past SHARDS (the count was lowered since it joined) is in no published list.
+  const own = draws[ticket.shard] ?? (await shardDraw(env, { cohort: cohort.id, shard: ticket.shard }, now));
+  if (own.placedAt === null) return ticket.seq === undefined ? "prequeue" : { ticket: { ...ticket, seq: ticket.seq } };
   const value = await drawValue(await cohortSeed(config.drawSecret, cohort.id), ticket.jti);
-  const rank = ticket.seq === undefined ? rankOf(draw.values, value) : ticket.seq - draw.firstSeq;
-  if (draw.values[rank] !== value) {
+  const index = ticket.seq === undefined ? rankOf(own.values, value) : ticket.seq - own.firstSeq;
+  if (own.values[index] !== value) {
     // A pre-queue ticket missing from its shard's draw was never in it: the line was reset.
     return ticket.seq === undefined ? "gone" : { ticket: { ...ticket, seq: ticket.seq } };
   }
-  return {
-    ticket: { ...ticket, seq: draw.firstSeq + rank },
-    draw: { ticketId: ticket.jti, shard: ticket.shard, value, rank: rank + 1, of: draw.values.length },
-  };
+  const placed = { ...ticket, seq: own.firstSeq + index };
+  // The cohort's order is known once every shard has revealed its list; until then the place alone.
+  if (ticket.shard >= draws.length || draws.some((d) => d.placedAt === null)) return { ticket: placed };
+  const lists = draws.map((d, shard) => ({ shard, values: d.values }));
+  const of = lists.reduce((sum, l) => sum + l.values.length, 0);
+  return { ticket: placed, draw: { ticketId: ticket.jti, shard: ticket.shard, value, rank: drawPosition(lists, ticket.shard, index), of } };
 }
 
 /** Waiting for the opening: the page says when, and asks again shortly after it. */

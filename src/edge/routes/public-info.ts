@@ -4,7 +4,8 @@ import { fail } from "../../http/errors.js";
 import { cohortIsOpen, edgeConfig } from "../config.js";
 import { cohortSeed, drawCommitment } from "../prequeue/draw.js";
 import { publicJwks } from "../tokens/pass.js";
-import { shardDraw } from "../prequeue/published-draw.js";
+import { DRAW_ORDER } from "../prequeue/draw-order.js";
+import { cohortDraws } from "../prequeue/published-draw.js";
 import { cachedSnapshot } from "../queue/snapshot-cache.js";
 
 /** What anyone may read: the pass-verification keys, the cohorts with their opening times, and their draws. */
@@ -34,9 +35,10 @@ publicInfoRoutes.get("/api/cohorts", (c) => {
 
 /**
  * A cohort's pre-queue draw (src/edge/prequeue/draw.ts): from the pre-queue's start the commitment to the seed;
- * from the opening also the seed and each shard's draw values in place order, with how many of each list
- * have been let in. A cohort without a pre-queue has no draw: 404, as for an unknown cohort, since there
- * never will be one to wait for. Before the pre-queue starts: 409 `cohort_not_open`, as joining is.
+ * from the opening also the seed, each shard's draw values in place order with how many of each list have
+ * been let in, and the rule that merges the lists into the cohort's one order (draw-order.ts). A cohort
+ * without a pre-queue has no draw: 404, as for an unknown cohort, since there never will be one to wait
+ * for. Before the pre-queue starts: 409 `cohort_not_open`, as joining is.
  */
 publicInfoRoutes.get("/api/cohorts/:id/draw", async (c) => {
   const config = edgeConfig(c.env);
@@ -56,16 +58,15 @@ publicInfoRoutes.get("/api/cohorts/:id/draw", async (c) => {
     c.header("cache-control", `public, max-age=${Math.min(300, Math.floor(untilOpening / 1000))}`);
     return c.json(committed);
   }
+  const draws = await cohortDraws(c.env, cohort.id, config.shards, now);
   const shards = await Promise.all(
-    Array.from({ length: config.shards }, async (_, shard): Promise<ShardDrawInfo> => {
-      const address = { cohort: cohort.id, shard };
-      const draw = await shardDraw(c.env, address, now);
-      const { snapshot } = await cachedSnapshot(c.env, address, now);
+    draws.map(async (draw, shard): Promise<ShardDrawInfo> => {
+      const { snapshot } = await cachedSnapshot(c.env, { cohort: cohort.id, shard }, now);
       const admitted = Math.min(draw.values.length, Math.max(0, snapshot.serving - draw.firstSeq + 1));
       return { shard, placed: draw.placedAt !== null, firstSeq: draw.firstSeq, values: draw.values, admitted };
     }),
   );
   // The lists never change once placed; only how far admissions have come does.
   c.header("cache-control", shards.every((s) => s.placed) ? "public, max-age=10" : "no-store");
-  return c.json({ ...committed, seed, shards } satisfies DrawInfo);
+  return c.json({ ...committed, seed, order: DRAW_ORDER, shards } satisfies DrawInfo);
 });
