@@ -179,11 +179,8 @@ describe("a pre-queue cohort whose shards keep one line, at its opening", () => 
     }
   });
 
-  // Known defect of the coordinator (src/edge/cohort/cohort-line.ts rankRuns), outside the draw's files:
-  // the shards holding a pre-queue are first heard at the opening, so the first to report is ranked alone
-  // and its whole pre-queue goes ahead of every other shard's. Marked `fails` until the coordinator waits
-  // for every shard's pre-queue; then this passes, and `fails` comes off.
-  it.fails("ranks the pre-queue of every shard in that one order", async () => {
+  // The coordinator ranks the pre-queue by the same rule: the line lets people in in the draw's order.
+  it("ranks the pre-queue of every shard in that one order", async () => {
     const ranked: Array<{ rank: number; value: string }> = [];
     for (const shard of indexes) {
       const { firstSeq, values } = await stubOf({ cohort: ONE_LINE.cohort, shard }).draw();
