@@ -9,7 +9,7 @@ import { forgetSnapshots } from "../../src/edge/queue/snapshot-cache.js";
 import type { TestCohortCoordinator } from "../workers/test-cohort-coordinator.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
 import { signTicket } from "../../src/edge/tokens/ticket.js";
-import { config, keyOf, ORIGIN, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
+import { callsOf, config, keyOf, ORIGIN, pollInIsolate, PREQUEUE_OPENED, randomIdentity, setClock, status, stubOf } from "./helpers.js";
 
 /**
  * The pre-queue's draw orders the whole cohort: one seeded order across the shards, merged from the
@@ -177,6 +177,17 @@ describe("a pre-queue cohort whose shards keep one line, at its opening", () => 
       const own = revealed[draw.shard]!;
       expect(answer.seq).toBe(own.firstSeq + own.values.indexOf(draw.value));
     }
+  });
+
+  it("lets a crowd polling at once after the opening wait for one call per shard fetching its list, instead of each calling", async () => {
+    forgetDraws();
+    const stubs = indexes.map((shard) => stubOf({ cohort: ONE_LINE.cohort, shard }));
+    const before = await Promise.all(stubs.map(async (stub) => (await callsOf(stub)).draw));
+    const answers = await Promise.all(tickets.map((ticket) => pollInIsolate(ticket)));
+    expect(answers.every((res) => res.status === 200)).toBe(true);
+    const after = await Promise.all(stubs.map(async (stub) => (await callsOf(stub)).draw));
+    // Every poll needs every shard's list (a shard of 100,000 holds 6.5 MB): the isolate fetches each once.
+    expect(after.map((n, i) => n - before[i]!)).toEqual(indexes.map(() => 1));
   });
 
   // The coordinator ranks the pre-queue by the same rule: the line lets people in in the draw's order.
