@@ -1,10 +1,10 @@
 /**
- * Opening night with a pre-queue, on the stack as `npm start` runs it: a cohort whose pre-queue is open
- * and whose line opens about a minute and a half after the stack starts. Three citizens join in the
- * pre-queue and their pages say that the line opens later and that a draw orders everyone in it; at the
- * opening they are let in in the order of the published draw, one every ten seconds, and a citizen who
- * joins after the opening comes after all three. `npm run verify-draw` then checks each ticket against the
- * published draw and finds it honest.
+ * Opening night with a pre-queue, on the stack as `npm start` runs it: a cohort of four shards whose
+ * pre-queue is open and whose line opens about a minute and a half after the stack starts. Three citizens
+ * join in the pre-queue and their pages say that the line opens later and that a draw orders everyone in
+ * it; at the opening they are let in in the cohort's one draw order, whichever shards they are in, one
+ * every ten seconds, and a citizen who joins after the opening comes after all three. `npm run
+ * verify-draw` then checks each ticket against the published draw and finds it honest.
  */
 import { execFile } from "node:child_process";
 import type { Browser, Page } from "playwright-core";
@@ -12,14 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { idTokens, newPhone } from "./support/identity.js";
 import { citizenContext, launchBrowser, root, shot, sleep, startStack, type Stack } from "./support/stack.js";
 import { joinWithToken, statusOf } from "./support/app-client.js";
+import { drawInfo } from "../../src/contract/queue.js";
 
 const BIRTH = "1963-05-01";
 const COHORT = "55-59";
 /** Far enough ahead that the stack starts and three citizens join before it; asserted below. */
 const opensAt = new Date(Math.ceil((Date.now() + 90_000) / 1000) * 1000);
 const bindings = {
-  // One shard, so one published list holds everyone; six a minute with a burst of one: one every 10 s.
-  SHARDS: "1",
+  // Four shards keeping one line, so the draw orders the citizens across shards' lists; six a minute with
+  // a burst of one: one every 10 s.
+  SHARDS: "4",
   ADMIT_PER_MINUTE: "6",
   MAX_ACTIVE: "100",
   PAUSED: "false",
@@ -104,13 +106,15 @@ describe("a pre-queue on opening night", () => {
     for (const { ticket } of early) {
       const s = await statusOf(stack, ticket);
       expect(s.draw).toMatchObject({ of: 3 });
-      expect(s.seq).toBe(s.draw!.rank);
       ranks.set(ticket, s.draw!.rank);
     }
     const order = [...admittedAt].sort((a, b) => a[1] - b[1]).map(([ticket]) => ticket);
     expect(order.slice(0, 3).map((t) => ranks.get(t))).toEqual([1, 2, 3]);
     expect(order[3]).toBe(late.ticket);
-    expect((await statusOf(stack, late.ticket)).seq).toBe(4);
+    // The later join's place follows its shard's whole pre-queue.
+    const { shard } = JSON.parse(Buffer.from(late.ticket.split(".")[1]!, "base64url").toString("utf8")) as { shard: number };
+    const list = drawInfo.parse(await (await fetch(`${stack.base}/api/cohorts/${COHORT}/draw`)).json()).shards!.find((s) => s.shard === shard)!;
+    expect((await statusOf(stack, late.ticket)).seq).toBe(list.firstSeq + list.values.length);
 
     for (const page of pages) await page.locator("#view-book").waitFor({ state: "visible", timeout: 30_000 });
     await shot(pages[0]!, "prequeue-admitted");
