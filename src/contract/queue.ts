@@ -31,8 +31,9 @@ export const queueStatus = z.object({
    */
   seq: z.number().int().positive().optional(),
   /**
-   * People ahead, cohort-wide: exact within the citizen's shard, estimated in the others, and never more
-   * than the people the cohort has waiting (the operators' count) less this citizen.
+   * People ahead, cohort-wide: those who joined the cohort before this citizen (in its one order across
+   * shards, docs/one-line.md) and are still waiting, plus those who came back, as of a snapshot a second or
+   * two old. While the citizen's shard cannot reach the cohort's coordinator, its count as last known.
    */
   ahead: z.number().int().nonnegative(),
   /** Seconds until admission, at the rate in force; null while paused. */

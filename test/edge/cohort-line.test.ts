@@ -152,7 +152,7 @@ describe("presence in a cohort's one line", () => {
     const cohort = { ...emptyCohortView(), ratePerMinute: 60, configuredPerMinute: 60, ranked: 40 };
     const snap: ShardSnapshot = { lastSeq: 40, serving: 0, active: 0, activeCap: 2, ratePerMinute: 15, configuredPerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
     expect(nearTheFront(40, snap, 30)).toBe(false);
-    const coordinated = { ...snap, line: { cohort, ownReached: 0, ownUnranked: 0, rankedSeq: 40, grantedSeq: 0 } };
+    const coordinated = { ...snap, line: { cohort, ownReached: 0, ownUnranked: 0, rankedSeq: 40, grantedSeq: 0, alone: false } };
     expect(nearTheFront(40, coordinated, 30, 39)).toBe(true);
     // Far back cohort-wide, it is not.
     expect(nearTheFront(40, coordinated, 30, 500)).toBe(false);
@@ -166,7 +166,7 @@ describe("the count ahead of a place not ranked yet", () => {
     // The cohort: 10 ranked, 4 of them reached, 1 came back; 7 places unranked (3 of them this shard's).
     const cohort = { ...emptyCohortView(), ranked: 10, reached: 4, returning: 1, unranked: 7 };
     const snap: ShardSnapshot = { lastSeq: 12, serving: 4, active: 0, activeCap: 2, ratePerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
-    const line = { cohort, ownReached: 4, ownUnranked: 3, rankedSeq: 9, grantedSeq: 4 };
+    const line = { cohort, ownReached: 4, ownUnranked: 3, rankedSeq: 9, grantedSeq: 4, alone: false };
     // Place 12 of this shard: 6 ranked waiting + 1 back + 4 unranked elsewhere + places 10 and 11 here.
     expect(await cohortAhead(env, { cohort: "t-unranked", shard: 0 }, 12, { ...snap, line }, 0)).toBe(6 + 1 + 4 + 2);
   });
@@ -261,7 +261,7 @@ describe("the cohort's line, in the objects", { timeout: 60_000 }, () => {
     await beat(cohort, t0 + 10_000);
     await beat(cohort, t0 + 30_000);
     const alone = await cohort.shards[1]!.snapshot();
-    expect(alone.line).toBeUndefined();
+    expect(alone.line?.alone).toBe(true);
     expect(alone.serving).toBeGreaterThan(before);
     expect(alone.lastSeq).toBe(4);
 
@@ -276,7 +276,7 @@ describe("the cohort's line, in the objects", { timeout: 60_000 }, () => {
     await beat(cohort, t0 + 34_000);
     await beat(cohort, t0 + 36_000);
     const again = await cohort.shards[1]!.snapshot();
-    expect(again.line).toBeDefined();
+    expect(again.line?.alone).toBe(false);
     expect(again.serving).toBe(5);
 
     // One line again: shard 2's three (earlier) go before shard 3's one (two seconds later), whatever the shares;

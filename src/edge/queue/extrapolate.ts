@@ -19,7 +19,7 @@ const EXTRAPOLATION_STEP_MS = 1_000;
 export function extrapolate(snap: ShardSnapshot, elapsedMs: number): ShardSnapshot {
   const horizon = Math.min(Math.max(0, elapsedMs), EXTRAPOLATION_HORIZON_MS);
   // A shard of a coordinated cohort admits what it was granted at once, so its snapshot has it already.
-  if (snap.paused || horizon === 0 || snap.serving >= snap.lastSeq || snap.line) return snap;
+  if (snap.paused || horizon === 0 || snap.serving >= snap.lastSeq || (snap.line && !snap.line.alone)) return snap;
   const policy = { ratePerMinute: snap.ratePerMinute, activeCap: snap.activeCap, paused: snap.paused };
   let counters: ShardCounters = { lastSeq: snap.lastSeq, serving: snap.serving, credit: 0, creditAt: 0 };
   let active = snap.active;

@@ -24,7 +24,7 @@ export const seenNearFront = new ShardMailbox(PRESENCE_REPORT_MS);
  */
 export function nearTheFront(seq: number, snap: ShardSnapshot, presenceSeconds: number, cohortAhead?: number): boolean {
   const line = snap.line;
-  if (line && cohortAhead !== undefined) {
+  if (line && !line.alone && cohortAhead !== undefined) {
     if (seq <= line.grantedSeq) return true;
     const rate = fastestRate(line.cohort);
     const returning = line.cohort.returning;

@@ -195,7 +195,7 @@ function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "origin
   if (reason === "errors above target" || reason === "latency above target") return { state: "waiting", originBusy: true };
   const cohort = snapshot.line?.cohort;
   if (cohort?.slowedByOperators) return { state: "waiting", slowedBy: "operators" };
-  const full = cohort ? cohort.active >= cohort.activeCap : snapshot.active >= snapshot.activeCap;
+  const full = cohort && !snapshot.line?.alone ? cohort.active >= cohort.activeCap : snapshot.active >= snapshot.activeCap;
   return full ? { state: "waiting", slowedBy: "capacity" } : { state: "waiting" };
 }
 

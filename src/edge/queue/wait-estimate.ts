@@ -101,8 +101,8 @@ export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: num
   let ahead = aheadInShard;
   let etaSeconds: Estimate["etaSeconds"];
   const line = snap.line;
-  if (cohortAhead !== undefined && line) {
-    ahead = cohortAhead;
+  if (cohortAhead !== undefined) ahead = cohortAhead;
+  if (cohortAhead !== undefined && line && !line.alone) {
     const cohort = line.cohort;
     // The cohort's figures in place of the shard's: its rate, its cap and its pace.
     const rates: ShardSnapshot = {

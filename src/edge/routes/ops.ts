@@ -43,7 +43,7 @@ opsRoutes.get("/queue", async (c) => {
         admitted: sum((s) => s.serving),
         waiting: sum((s) => s.lastSeq - s.serving),
         active: sum((s) => s.active),
-        shardsAlone: config.shards > 1 ? shards.filter((s) => s.lastSeq > s.serving && !s.line).length : 0,
+        shardsAlone: config.shards > 1 ? shards.filter((s) => s.lastSeq > s.serving && (!s.line || s.line.alone)).length : 0,
         observedPerMinute: observed,
         ...autopilotView(shards),
       };

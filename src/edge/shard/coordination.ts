@@ -17,11 +17,15 @@ import type { ShardStore } from "./store.js";
  * A cohort of one shard is its own line and never asks.
  */
 
-/** Not heard for this long while trying: the shard goes alone. */
-export const COORDINATOR_STALE_MS = 5_000;
+/**
+ * Not heard for this long while trying: the shard goes alone. Long enough that a coordinator slowed by a
+ * busy machine is waited for rather than left (a shard that goes alone keeps the cohort's rate but not its
+ * order), short enough that an outage stops nobody for long.
+ */
+export const COORDINATOR_STALE_MS = 10_000;
 
 /** A report that has not been answered in this long has failed. */
-export const REPORT_TIMEOUT_MS = 2_000;
+export const REPORT_TIMEOUT_MS = 8_000;
 
 /** The most places one report describes as runs: a shard that was away long catches up over a few reports. */
 const MAX_PLACES_PER_REPORT = 50_000;

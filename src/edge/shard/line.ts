@@ -171,10 +171,11 @@ export function snapshotOf(shard: Shard, { counters, active, policy, configuredP
   const { admitted_total: admitted, passed_total: passed } = store.counters;
   const presence = { returning, presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null, reached: admitted + passed };
   const snapshot = shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
-  if (mode !== "coordinated") return snapshot;
+  if (!shard.coordinates) return snapshot;
   const c = coordinationOf(store);
   if (!c.cohort) return snapshot;
-  return { ...snapshot, line: { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
+  const line = { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone: mode !== "coordinated" };
+  return { ...snapshot, line };
 }
 
 /** The tick and its snapshot: what most calls answer from. */

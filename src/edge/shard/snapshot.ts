@@ -51,6 +51,11 @@ export interface CohortLine {
   rankedSeq: number;
   /** The shard may admit its places through this one. */
   grantedSeq: number;
+  /**
+   * The shard has not heard from the coordinator lately (coordination.ts: waiting to hear, or gone alone):
+   * it admits by its own rule, and `cohort` is as it last heard it.
+   */
+  alone: boolean;
 }
 
 /**
