@@ -9,28 +9,29 @@
  * joining, so the line passes over their place when it reaches it), some refresh (log in again: a fresh
  * id_token for the same phone, then re-join), some let their pass lapse. It checks what must hold: no slot
  * oversold, no citizen booked twice, places kept across re-joins, never more than MAX_ACTIVE citizens
- * using the origin at once, and no request refused by a rate limit (429). Start the stack first, with a
- * rate that fits the crowd, e.g.
+ * using the origin at once, and no request refused by a rate limit (429). It measures the cohort's one
+ * line as the crowd sees it (bench/lib/live-line.ts): Spearman ρ between joining and admission, the count
+ * ahead each citizen was shown against the truth the crowd knows, and how often a shown count or estimate
+ * rose between two answers and what the line was doing then; simulate-live.md has the table. Start the
+ * stack first, with a rate that fits the crowd, e.g.
  *   ADMIT_PER_MINUTE=600 MAX_ACTIVE=60 npm start
  *   npm run simulate -- --live --scale 0.0002
  */
 import { createHash, randomInt } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { bookingResponse, slotsResponse } from "../src/contract/booking.js";
 import { errorBody } from "../src/contract/errors.js";
-import { cohortInfo, joinResponse, queueStatus } from "../src/contract/queue.js";
+import { opsQueue } from "../src/contract/ops.js";
+import { cohortInfo, joinResponse, queueStatus, type QueueStatus } from "../src/contract/queue.js";
 import { regions } from "../src/contract/regions.js";
 import { mintOperatorSession } from "../src/edge/operators/operator-tokens.js";
+import { countAhead, FIRST_SECONDS, passedShare, readTicket, rises, SNAPSHOT_AGE_MS, type Answer, type CountAheadReport, type Footprint, type LineSample, type RiseCount, type RisesReport } from "./lib/live-line.js";
 import { chart } from "./lib/svg.js";
 import { quantile, rng, spearman } from "./lib/stats.js";
 import type { SimulationOptions } from "./lib/replay-options.js";
-
-const opsView = z.object({
-  config: z.object({ admitPerMinute: z.number(), maxActive: z.number(), shards: z.number() }),
-  cohorts: z.array(z.object({ id: z.string(), open: z.boolean(), joined: z.number(), admitted: z.number(), waiting: z.number(), active: z.number() })),
-});
 
 /** The development provider's answer to `POST /dev/id-tokens`. */
 const idTokensResponse = z.object({ idTokens: z.array(z.string().min(1)) });
@@ -48,6 +49,8 @@ interface Citizen {
   lapses: boolean;
   ticket?: string;
   seq?: number;
+  /** What the citizen knows of its place, for the one-line figures (bench/lib/live-line.ts). */
+  footprint?: Footprint;
   joinedAt?: number;
   told?: { low: number; high: number } | null;
   admittedAt?: number;
@@ -72,6 +75,24 @@ async function call(url: string, init: RequestInit = {}): Promise<{ status: numb
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Notes an answer a citizen was given: a place in the line, or the first word that it was admitted or lapsed. */
+function heard(f: Footprint, status: QueueStatus, sentAt: number, answeredAt: number): void {
+  if (status.state === "admitted") f.admittedAt ??= answeredAt;
+  else if (status.state === "expired") f.expiredAt ??= answeredAt;
+  else if (status.state === "waiting" || status.state === "paused") {
+    const answer: Answer = {
+      sentAt,
+      answeredAt,
+      ahead: status.ahead,
+      eta: status.etaSeconds,
+      paused: status.state === "paused",
+      originBusy: status.originBusy === true,
+      cameBack: status.cameBack === true,
+    };
+    f.answers.push(answer);
+  }
 }
 
 /** A secret of the running `npm start`: from the environment, else from the .dev.vars it wrote. */
@@ -131,6 +152,9 @@ async function asOperator(): Promise<RequestInit> {
   return { headers: { cookie: `wr_operator=${await mintOperatorSession(secret)}` } };
 }
 
+/** Someone admitted this much later than a citizen who joined this much after them passed them (the issue's 5 s). */
+const PASSED_GAP_MS = 5_000;
+
 /** Runs the live replay and writes `simulate-live.*` to `dir`. */
 export async function runLive(o: SimulationOptions, edge: string, idp: string, dir: string, arrivalSeconds = 60): Promise<void> {
   const random = rng(o.seed);
@@ -138,7 +162,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   const cohort = cohorts.find((c) => c.id === o.cohort && c.open) ?? cohorts.find((c) => c.open);
   if (!cohort) throw new Error(`no cohort is open at ${edge}`);
   const operator = await asOperator();
-  const before = opsView.parse((await call(`${edge}/api/ops/queue`, operator)).body);
+  const before = opsQueue.parse((await call(`${edge}/api/ops/queue`, operator)).body);
   const { admitPerMinute, maxActive } = before.config;
   if (o.people > 100_000_000) throw new Error("at most 100,000,000 citizens: one per 010 mobile number");
   console.log(`Live replay: ${o.people} citizens into cohort ${cohort.id} at ${edge} (ADMIT_PER_MINUTE ${admitPerMinute}, MAX_ACTIVE ${maxActive}), id_tokens from ${idp}`);
@@ -169,6 +193,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   citizens.sort((a, b) => a.arriveAt - b.arriveAt);
 
   const start = Date.now();
+  const loadAtStart = loadavg()[0]!;
   let usingOrigin = 0;
   let mostUsingOrigin = 0;
   let placesLost = 0;
@@ -179,14 +204,17 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   const perSlot = new Map<number, number>();
   const capacityAtStart = new Map<number, number>();
   const timeline: { t: number; waiting: number; admitted: number; active: number }[] = [];
+  // What the operators' view said the line was doing, to tell why a count or an estimate rose.
+  const lineStates: LineSample[] = [];
   let done = 0;
 
   const sampler = (async () => {
     while (done < citizens.length) {
-      const view = opsView.safeParse((await call(`${edge}/api/ops/queue`, operator).catch(() => ({ body: null }))).body);
+      const view = opsQueue.safeParse((await call(`${edge}/api/ops/queue`, operator).catch(() => ({ body: null }))).body);
       const c = view.success ? view.data.cohorts.find((x) => x.id === cohort.id) : undefined;
       const b = before.cohorts.find((x) => x.id === cohort.id)!;
       if (c) timeline.push({ t: (Date.now() - start) / 1000, waiting: c.waiting, admitted: c.admitted - b.admitted, active: c.active });
+      if (c) lineStates.push({ at: Date.now(), state: c.line.state });
       if (c && timeline.length % 10 === 0) {
         console.log(`  ${Math.round((Date.now() - start) / 1000)} s: ${c.waiting} waiting, ${c.admitted - b.admitted} admitted, ${c.active} active, ${done}/${citizens.length} done`);
       }
@@ -201,6 +229,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   async function live(c: Citizen): Promise<void> {
     await sleep(Math.max(0, start + c.arriveAt - Date.now()));
     const headers = { "content-type": "application/json" };
+    const joinSentAt = Date.now();
     const joined = await call(`${edge}/api/queue/join`, { method: "POST", headers, body: JSON.stringify({ idToken: c.idToken }) });
     if (joined.status === 429) rateLimited.joins++;
     const j = joinResponse.safeParse(joined.body);
@@ -209,6 +238,10 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
     c.seq = j.data.status.seq;
     c.joinedAt = Date.now();
     c.told = j.data.status.etaSeconds;
+    const placed = readTicket(c.ticket);
+    const footprint: Footprint = { shard: placed.shard, seq: placed.seq, joinSentAt, joinAnsweredAt: c.joinedAt, ticketSecond: placed.iat, answers: [] };
+    c.footprint = footprint;
+    heard(footprint, j.data.status, joinSentAt, c.joinedAt);
     let status = j.data.status;
     const auth = { authorization: `Bearer ${c.ticket}` };
     const giveUpAt = c.abandons ? Date.now() + random() * 30_000 : Infinity;
@@ -216,6 +249,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
     let badPolls = 0;
     while (status.state !== "admitted") {
       if (status.state === "expired") {
+        footprint.expiredAt = footprint.expiredAt ?? Date.now();
         c.outcome = "expired";
         return;
       }
@@ -233,15 +267,19 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
         refreshed = true;
         const [fresh] = await mintIdTokens(idp, [c]);
         refreshTokens++;
+        const rejoinSentAt = Date.now();
         const rejoined = await call(`${edge}/api/queue/join`, { method: "POST", headers, body: JSON.stringify({ idToken: fresh }) });
         if (rejoined.status === 429) rateLimited.joins++;
         const again = joinResponse.safeParse(rejoined.body);
         if (!again.success || again.data.status.seq !== c.seq) placesLost++;
+        else heard(footprint, again.data.status, rejoinSentAt, Date.now());
       }
+      const pollSentAt = Date.now();
       const polled = await call(`${edge}/api/queue/status`, { headers: auth });
       if (polled.status === 429) rateLimited.polls++;
       const s = queueStatus.safeParse(polled.body);
       if (s.success) {
+        heard(footprint, s.data, pollSentAt, Date.now());
         status = s.data;
         badPolls = 0;
       } else if (++badPolls >= 10) {
@@ -249,7 +287,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
         throw new Error(`status poll answered ${polled.status} ${JSON.stringify(polled.body).slice(0, 300)} 10 times in a row (state ${status.state} before)`);
       }
     }
-    c.admittedAt = Date.now();
+    c.admittedAt = footprint.admittedAt ?? Date.now();
     if (c.lapses) {
       c.outcome = "lapsed";
       return;
@@ -305,6 +343,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   await sampler;
 
   const admitted = citizens.filter((c) => c.admittedAt !== undefined && c.joinedAt !== undefined);
+  const footprints = citizens.flatMap((c) => (c.footprint ? [c.footprint] : []));
   const waits = admitted.map((c) => (c.admittedAt! - c.joinedAt!) / 1000);
   const told = admitted.filter((c) => c.told);
   const within = told.filter((c) => {
@@ -327,6 +366,18 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
     admittedPerMinute: admitted.length / minutes,
     etaWithinRange: told.length ? within / told.length : null,
     fairnessSpearman: admitted.length > 2 ? spearman(Float64Array.from(admitted.map((c) => c.joinedAt!)), Float64Array.from(admitted.map((c) => c.admittedAt!))) : null,
+    oneLine: {
+      shards: before.config.shards,
+      // Join and admission as the citizen saw them: the join's answer, the first answer that said admitted.
+      passedByLaterJoiners: passedShare(admitted.map((c) => ({ joinedAt: c.joinedAt!, admittedAt: c.admittedAt! })), PASSED_GAP_MS),
+      passedGapSeconds: PASSED_GAP_MS / 1000,
+      snapshotAgeSeconds: SNAPSHOT_AGE_MS / 1000,
+      countAhead: countAhead(footprints),
+      rises: rises(footprints, lineStates),
+      firstSeconds: FIRST_SECONDS,
+      lineStatesSeen: Object.fromEntries([...new Set(lineStates.map((l) => l.state))].map((st) => [st, lineStates.filter((l) => l.state === st).length])),
+    },
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
     checks: {
       oversoldSlots: oversold,
       citizensBookedTwice: twice,
@@ -340,6 +391,12 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "simulate-live.json"), JSON.stringify(report, null, 2));
+  writeFileSync(join(dir, "simulate-live.md"), markdown(report));
+  // Every answer each citizen was given, and the line's states: what the figures above were worked out
+  // from, to look into a run; large, so beside the results and not in git (.gitignore: bench/.scratch/).
+  const scratch = join(dir, "..", ".scratch");
+  mkdirSync(scratch, { recursive: true });
+  writeFileSync(join(scratch, "simulate-live-footprints.json"), JSON.stringify({ start, footprints, lineStates }));
   writeFileSync(
     join(dir, "simulate-live-queue.svg"),
     chart({
@@ -367,4 +424,58 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
     console.error(`live replay: ${byOutcome.failed} citizens failed (see errors above)`);
     process.exitCode = 1;
   }
+}
+
+/** The figures of a live replay `markdown` prints. */
+interface LiveFigures {
+  edge: string;
+  cohort: string;
+  people: number;
+  config: { admitPerMinute: number; maxActive: number; shards: number };
+  outcomes: Record<string, number>;
+  waitSeconds: { p50: number; p90: number; max: number };
+  admittedPerMinute: number;
+  etaWithinRange: number | null;
+  fairnessSpearman: number | null;
+  oneLine: {
+    passedByLaterJoiners: number;
+    passedGapSeconds: number;
+    snapshotAgeSeconds: number;
+    countAhead: CountAheadReport;
+    rises: RisesReport;
+    firstSeconds: number;
+    lineStatesSeen: Record<string, number>;
+  };
+  loadAverage: { atStart: number; atEnd: number };
+}
+
+/** `simulate-live.md`: the run's figures as a table, the one line's first. */
+function markdown(r: LiveFigures): string {
+  const n = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "n/a");
+  const pct = (v: number | null) => (v === null || !Number.isFinite(v) ? "n/a" : `${(v * 100).toFixed(1)}%`);
+  const { countAhead: ca, rises: ri } = r.oneLine;
+  const rise = (x: RiseCount) =>
+    `${x.rises} of ${ri.pairs} (${x.citizens} citizens; ${x.withinFirstSeconds} within ${r.oneLine.firstSeconds} s of joining; biggest ${x.biggest}; ` +
+    `line ${Object.entries(x.byLine).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "-"})`;
+  return [
+    `# Live replay: ${r.people} citizens, cohort ${r.cohort}, ${r.config.shards} shards`,
+    "",
+    `${r.edge}, ADMIT_PER_MINUTE ${r.config.admitPerMinute}, MAX_ACTIVE ${r.config.maxActive}; load average ${n(r.loadAverage.atStart)} at the start, ${n(r.loadAverage.atEnd)} at the end.`,
+    "",
+    "| figure | value |",
+    "|---|---|",
+    `| Spearman ρ, join vs admission | ${r.fairnessSpearman === null ? "n/a" : r.fairnessSpearman.toFixed(4)} |`,
+    `| admitted more than ${r.oneLine.passedGapSeconds} s after someone who joined more than ${r.oneLine.passedGapSeconds} s after them | ${pct(r.oneLine.passedByLaterJoiners)} |`,
+    `| count ahead shown − truth, over ${ca.answers} answers: mean / mean absolute / worst absolute | ${n(ca.error.meanSigned)} / ${n(ca.error.meanAbsolute)} / ${ca.error.worstAbsolute}` +
+      `${ca.error.worstAt ? ` (shown ${ca.error.worstAt.ahead}, truth ${ca.error.worstAt.truth}, ${n(ca.error.worstAt.secondsAfterJoin)} s after joining)` : ""} |`,
+    `| count ahead outside what the truth could have been (figures ≤ ${r.oneLine.snapshotAgeSeconds} s old): share / mean / worst | ${pct(ca.beyondKnowable.share)} / ${n(ca.beyondKnowable.mean, 2)} / ${ca.beyondKnowable.worst} (range ${n(ca.meanRangeWidth)} wide on average) |`,
+    `| count ahead rose between two answers | ${rise(ri.countAhead)} |`,
+    `| estimate rose between two answers | ${rise(ri.estimate)} |`,
+    `| line states sampled (operators' view, about 1 s apart) | ${Object.entries(r.oneLine.lineStatesSeen).map(([k, v]) => `${k} ${v}`).join(", ")} |`,
+    `| outcomes | ${Object.entries(r.outcomes).map(([k, v]) => `${v} ${k}`).join(", ")} |`,
+    `| wait p50 / p90 / max | ${n(r.waitSeconds.p50, 0)} s / ${n(r.waitSeconds.p90, 0)} s / ${n(r.waitSeconds.max, 0)} s |`,
+    `| admitted per minute | ${n(r.admittedPerMinute, 0)} |`,
+    `| actual wait within the range told at join | ${pct(r.etaWithinRange)} |`,
+    "",
+  ].join("\n");
 }
