@@ -447,6 +447,14 @@ interface LiveFigures {
     lineStatesSeen: Record<string, number>;
   };
   loadAverage: { atStart: number; atEnd: number };
+  checks: {
+    oversoldSlots: number;
+    citizensBookedTwice: number;
+    placesLostOnRejoin: number;
+    mostCitizensUsingOriginAtOnce: number;
+    mostActiveSeen: number;
+    rateLimited: { joins: number; polls: number; origin: number };
+  };
 }
 
 /** `simulate-live.md`: the run's figures as a table, the one line's first. */
@@ -476,6 +484,9 @@ function markdown(r: LiveFigures): string {
     `| wait p50 / p90 / max | ${n(r.waitSeconds.p50, 0)} s / ${n(r.waitSeconds.p90, 0)} s / ${n(r.waitSeconds.max, 0)} s |`,
     `| admitted per minute | ${n(r.admittedPerMinute, 0)} |`,
     `| actual wait within the range told at join | ${pct(r.etaWithinRange)} |`,
+    `| oversold slots / citizens booked twice / places lost on re-join | ${r.checks.oversoldSlots} / ${r.checks.citizensBookedTwice} / ${r.checks.placesLostOnRejoin} |`,
+    `| answers 429 (rate limited): joins / polls / origin | ${r.checks.rateLimited.joins} / ${r.checks.rateLimited.polls} / ${r.checks.rateLimited.origin} |`,
+    `| most citizens using the origin at once / most active seen (MAX_ACTIVE) | ${r.checks.mostCitizensUsingOriginAtOnce} / ${r.checks.mostActiveSeen} (${r.config.maxActive}) |`,
     "",
   ].join("\n");
 }
