@@ -88,7 +88,7 @@ function heard(f: Footprint, status: QueueStatus, sentAt: number, answeredAt: nu
       ahead: status.ahead,
       eta: status.etaSeconds,
       paused: status.state === "paused",
-      originBusy: status.originBusy === true,
+      slowedBy: status.originBusy ? "origin" : status.slowedBy,
       cameBack: status.cameBack === true,
     };
     f.answers.push(answer);
@@ -214,7 +214,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
       const c = view.success ? view.data.cohorts.find((x) => x.id === cohort.id) : undefined;
       const b = before.cohorts.find((x) => x.id === cohort.id)!;
       if (c) timeline.push({ t: (Date.now() - start) / 1000, waiting: c.waiting, admitted: c.admitted - b.admitted, active: c.active });
-      if (c) lineStates.push({ at: Date.now(), state: c.line.state });
+      if (c) lineStates.push({ at: Date.now(), state: c.line.state, shardsAlone: c.shardsAlone });
       if (c && timeline.length % 10 === 0) {
         console.log(`  ${Math.round((Date.now() - start) / 1000)} s: ${c.waiting} waiting, ${c.admitted - b.admitted} admitted, ${c.active} active, ${done}/${citizens.length} done`);
       }
@@ -375,6 +375,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
       countAhead: countAhead(footprints),
       rises: rises(footprints, lineStates),
       firstSeconds: FIRST_SECONDS,
+      samplesWithShardsAlone: lineStates.filter((l) => l.shardsAlone > 0).length,
       lineStatesSeen: Object.fromEntries([...new Set(lineStates.map((l) => l.state))].map((st) => [st, lineStates.filter((l) => l.state === st).length])),
     },
     loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
@@ -444,6 +445,7 @@ interface LiveFigures {
     countAhead: CountAheadReport;
     rises: RisesReport;
     firstSeconds: number;
+    samplesWithShardsAlone: number;
     lineStatesSeen: Record<string, number>;
   };
   loadAverage: { atStart: number; atEnd: number };
@@ -464,7 +466,7 @@ function markdown(r: LiveFigures): string {
   const { countAhead: ca, rises: ri } = r.oneLine;
   const rise = (x: RiseCount) =>
     `${x.rises} of ${ri.pairs} (${x.citizens} citizens; ${x.withinFirstSeconds} within ${r.oneLine.firstSeconds} s of joining; biggest ${x.biggest}; ` +
-    `line ${Object.entries(x.byLine).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "-"})`;
+    `line ${Object.entries(x.byLine).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "-"}; ${x.whileShardsAlone} while shards admitted alone)`;
   return [
     `# Live replay: ${r.people} citizens, cohort ${r.cohort}, ${r.config.shards} shards`,
     "",
@@ -479,7 +481,7 @@ function markdown(r: LiveFigures): string {
     `| count ahead outside what the truth could have been (figures ≤ ${r.oneLine.snapshotAgeSeconds} s old): share / mean / worst | ${pct(ca.beyondKnowable.share)} / ${n(ca.beyondKnowable.mean, 2)} / ${ca.beyondKnowable.worst} (range ${n(ca.meanRangeWidth)} wide on average) |`,
     `| count ahead rose between two answers | ${rise(ri.countAhead)} |`,
     `| estimate rose between two answers | ${rise(ri.estimate)} |`,
-    `| line states sampled (operators' view, about 1 s apart) | ${Object.entries(r.oneLine.lineStatesSeen).map(([k, v]) => `${k} ${v}`).join(", ")} |`,
+    `| line states sampled (operators' view, about 1 s apart) | ${Object.entries(r.oneLine.lineStatesSeen).map(([k, v]) => `${k} ${v}`).join(", ")}; ${r.oneLine.samplesWithShardsAlone} with shards admitting alone |`,
     `| outcomes | ${Object.entries(r.outcomes).map(([k, v]) => `${v} ${k}`).join(", ")} |`,
     `| wait p50 / p90 / max | ${n(r.waitSeconds.p50, 0)} s / ${n(r.waitSeconds.p90, 0)} s / ${n(r.waitSeconds.max, 0)} s |`,
     `| admitted per minute | ${n(r.admittedPerMinute, 0)} |`,

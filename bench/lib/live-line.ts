@@ -14,7 +14,8 @@ export interface Answer {
   ahead: number;
   eta: { low: number; high: number } | null;
   paused: boolean;
-  originBusy: boolean;
+  /** The line moves more slowly, and why: the autopilot (the origin is busy), the operators, or capacity. */
+  slowedBy?: "origin" | "operators" | "capacity";
   /** The line reached the place while its holder was away and they came back: `ahead` counts only returners then. */
   cameBack: boolean;
 }
@@ -40,6 +41,8 @@ export interface Footprint {
 export interface LineSample {
   at: number;
   state: LineState["state"];
+  /** Shards with people waiting that admit alone, their coordinator silent. */
+  shardsAlone: number;
 }
 
 /**
@@ -186,8 +189,12 @@ export function countAhead(all: readonly Footprint[]): CountAheadReport {
   };
 }
 
-/** What the line was doing around a rise, the strongest reason first. */
-const REASONS = ["paused", "slowed", "climbing", "admitting"] as const;
+/**
+ * What the line was doing around a rise, the strongest reason first: paused; slowed by the autopilot or
+ * the operators; at capacity (as many booking as may at once, so it moves as they finish); climbing back
+ * to the configured rate; else admitting, the line running normally.
+ */
+const REASONS = ["paused", "slowed", "at capacity", "climbing", "admitting"] as const;
 export type RiseReason = (typeof REASONS)[number] | "not sampled";
 
 export interface RiseCount {
@@ -199,6 +206,8 @@ export interface RiseCount {
   biggest: number;
   /** By what the line was doing between the two answers (the operators' view, and the answers' own word). */
   byLine: Record<RiseReason, number>;
+  /** Of those rises, how many came while the operators' view counted shards admitting alone. */
+  whileShardsAlone: number;
 }
 
 export interface RisesReport {
@@ -214,7 +223,14 @@ export const FIRST_SECONDS = 5;
 
 /** How often a citizen's count ahead or estimate rose from one answer to the next, and what the line was doing then. */
 export function rises(all: readonly Footprint[], line: readonly LineSample[]): RisesReport {
-  const empty = (): RiseCount => ({ rises: 0, citizens: 0, withinFirstSeconds: 0, biggest: 0, byLine: { paused: 0, slowed: 0, climbing: 0, admitting: 0, "not sampled": 0 } });
+  const empty = (): RiseCount => ({
+    rises: 0,
+    citizens: 0,
+    withinFirstSeconds: 0,
+    biggest: 0,
+    byLine: { paused: 0, slowed: 0, "at capacity": 0, climbing: 0, admitting: 0, "not sampled": 0 },
+    whileShardsAlone: 0,
+  });
   const out: RisesReport = { pairs: 0, countAhead: empty(), estimate: empty() };
   for (const f of all) {
     const hit = { countAhead: false, estimate: false };
@@ -233,7 +249,9 @@ export function rises(all: readonly Footprint[], line: readonly LineSample[]): R
         hit[figure] = true;
         r.biggest = Math.max(r.biggest, rose[figure]);
         if (b.answeredAt - f.joinAnsweredAt <= FIRST_SECONDS * 1000) r.withinFirstSeconds++;
-        r.byLine[reason(a, b, line)]++;
+        const around = line.filter((l) => l.at >= a.sentAt - 1_000 && l.at <= b.answeredAt);
+        r.byLine[reason(a, b, around)]++;
+        if (around.some((l) => l.shardsAlone > 0)) r.whileShardsAlone++;
       }
     }
     if (hit.countAhead) out.countAhead.citizens++;
@@ -242,10 +260,14 @@ export function rises(all: readonly Footprint[], line: readonly LineSample[]): R
   return out;
 }
 
-function reason(a: Answer, b: Answer, line: readonly LineSample[]): RiseReason {
-  const seen = new Set<string>(line.filter((s) => s.at >= a.sentAt - 1_000 && s.at <= b.answeredAt).map((s) => s.state));
-  if (a.paused || b.paused) seen.add("paused");
-  if (a.originBusy || b.originBusy) seen.add("slowed");
+/** The strongest reason the answers themselves or the samples `around` them give. */
+function reason(a: Answer, b: Answer, around: readonly LineSample[]): RiseReason {
+  const seen = new Set<string>(around.map((s) => s.state));
+  for (const answer of [a, b]) {
+    if (answer.paused) seen.add("paused");
+    if (answer.slowedBy === "capacity") seen.add("at capacity");
+    else if (answer.slowedBy) seen.add("slowed");
+  }
   return REASONS.find((r) => seen.has(r)) ?? "not sampled";
 }
 

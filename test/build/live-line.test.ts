@@ -32,7 +32,7 @@ function crowd(arrivals: Arrival[], shown: (i: number, t: number, all: Footprint
     const until = f.admittedAt ?? T0 + arrivals[i]!.stops!;
     for (let t = f.joinSentAt; t < until - 500; t += 500) {
       const ahead = shown(i, t + 20, all);
-      const answer: Answer = { sentAt: t, answeredAt: t + 20, ahead, eta: paused(t) ? null : { low: ahead, high: 2 * ahead }, paused: paused(t), originBusy: false, cameBack: false };
+      const answer: Answer = { sentAt: t, answeredAt: t + 20, ahead, eta: paused(t) ? null : { low: ahead, high: 2 * ahead }, paused: paused(t), cameBack: false };
       f.answers.push(answer);
     }
   });
@@ -108,9 +108,11 @@ describe("rises and what the line was doing", () => {
     const paused = rises(crowd(arrivals, shown, (t) => t > T0 + 9_000 && t < T0 + 11_000), []);
     expect(paused.countAhead.rises).toBe(2);
     expect(paused.countAhead.byLine.paused).toBe(2);
-    // The operators' view said slowed between the two answers.
-    const slowed = rises(crowd(arrivals, shown), [{ at: T0 + 10_000, state: "slowed" }]);
+    expect(paused.countAhead.whileShardsAlone).toBe(0);
+    // The operators' view said slowed between the two answers, with a shard admitting alone.
+    const slowed = rises(crowd(arrivals, shown), [{ at: T0 + 10_000, state: "slowed", shardsAlone: 1 }]);
     expect(slowed.countAhead.byLine).toMatchObject({ slowed: 2, admitting: 0 });
+    expect(slowed.countAhead.whileShardsAlone).toBe(2);
   });
 });
 
