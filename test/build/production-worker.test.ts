@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
 
 /** What the Worker's callers (the app, the alarm) use: every public member of QueueShard. */
-const RPC_SURFACE = ["alarm", "claim", "complete", "draw", "history", "holdForChange", "join", "joinJson", "releaseChange", "reportHealth", "seen", "snapshot"];
+const RPC_SURFACE = ["alarm", "claim", "complete", "draw", "history", "holdForChange", "join", "joinJson", "ranks", "releaseChange", "reportHealth", "seen", "snapshot"];
 
 let outdir: string;
 let bundle: string;
@@ -85,7 +85,7 @@ function publicMembersOfProductionQueueShard(): string[] {
 describe("the production Worker (wrangler deploy --dry-run of wrangler.toml)", () => {
   it("has no fault hook, no test binding, no test subclass and no test-only reset of an isolate's caches", () => {
     // The resets are exported for the tests and must stay out of the bundle: nothing deployed calls them.
-    for (const hook of ["__faults", "injectFault", "FAULT_HOOKS", "setClock", "TestQueueShard", "CountingQueueShard", "forgetSnapshots", "forgetSamples", "forgetDraws"]) {
+    for (const hook of ["__faults", "injectFault", "FAULT_HOOKS", "setClock", "setAway", "setCoordinated", "TEST_SHARDS_ALONE", "TestQueueShard", "TestCohortCoordinator", "CountingQueueShard", "forgetSnapshots", "forgetSamples", "forgetDraws", "forgetRanks"]) {
       expect(bundle.includes(hook), hook).toBe(false);
     }
   });
