@@ -6,6 +6,7 @@ import { RANK_CHUNK } from "../shard/queue-shard.js";
 import { callShard, shardStub } from "./shard-client.js";
 import { shardName, type ShardAddress } from "./shard-name.js";
 import { SNAPSHOT_TTL_MS } from "./snapshot-cache.js";
+import { countAhead } from "./count-ahead.js";
 
 /**
  * The count of people ahead in a cohort whose shards keep one line (src/edge/cohort/cohort-line.ts):
@@ -48,19 +49,8 @@ const chunkEntry = z.object({
 export async function cohortAhead(env: Env, address: ShardAddress, seq: number, snap: ShardSnapshot, now: number): Promise<number | undefined> {
   const line = snap.line;
   if (!line) return undefined;
-  const { cohort } = line;
-  // The coordinator counted this shard's reached places as of its report; the snapshot is newer.
-  const reached = cohort.reached - line.ownReached + Math.max(line.ownReached, Math.min(snap.serving, line.rankedSeq));
-  // Never fewer than the shard itself has ahead of the citizen.
-  const own = Math.max(0, seq - snap.serving - 1) + (snap.returning ?? 0);
   const rank = seq <= line.rankedSeq ? await rankOf(env, address, seq, now) : undefined;
-  if (rank === undefined) {
-    // Not ranked yet (it joined a second or two ago): behind everyone ranked who waits, the other shards'
-    // places not ranked yet when they last reported (they joined before it), and its own shard's earlier places.
-    const others = Math.max(0, cohort.unranked - line.ownUnranked);
-    return Math.max(own, cohort.ranked - reached + cohort.returning + others + Math.max(0, seq - 1 - Math.max(line.rankedSeq, snap.serving)));
-  }
-  return Math.max(own, rank - reached + cohort.returning);
+  return countAhead(seq, snap, line, rank);
 }
 
 /** The cohort-wide rank of place `seq` of a shard, from the chunk that holds it; undefined if it cannot be read. */

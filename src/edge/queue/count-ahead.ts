@@ -1,0 +1,22 @@
+import type { CohortLine, ShardSnapshot } from "../shard/snapshot.js";
+
+/**
+ * People ahead of ticket `seq` in a cohort whose shards keep one line: those ranked before it that no shard
+ * has reached yet, plus those who came back, from the shard's snapshot (which carries the cohort as the
+ * coordinator last described it) and the ticket's cohort-wide `rank` (undefined while it is not ranked yet).
+ * Pure, so the Worker (cohort-ahead.ts) and the flash-crowd replay count with the very same rule.
+ */
+export function countAhead(seq: number, snap: ShardSnapshot, line: CohortLine, rank: number | undefined): number {
+  const { cohort } = line;
+  // The coordinator counted this shard's reached places as of its report; the snapshot is newer.
+  const reached = cohort.reached - line.ownReached + Math.max(line.ownReached, Math.min(snap.serving, line.rankedSeq));
+  // Never fewer than the shard itself has ahead of the citizen.
+  const own = Math.max(0, seq - snap.serving - 1) + (snap.returning ?? 0);
+  if (rank === undefined) {
+    // Not ranked yet (it joined a second or two ago): behind everyone ranked who waits, the other shards'
+    // places not ranked yet when they last reported (they joined before it), and its own shard's earlier places.
+    const others = Math.max(0, cohort.unranked - line.ownUnranked);
+    return Math.max(own, cohort.ranked - reached + cohort.returning + others + Math.max(0, seq - 1 - Math.max(line.rankedSeq, snap.serving)));
+  }
+  return Math.max(own, rank - reached + cohort.returning);
+}
