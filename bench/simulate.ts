@@ -4,6 +4,7 @@
  * Reports go to bench/results/ as JSON, Markdown and SVG charts.
  *
  *   npm run simulate                              # 2.36 M people of cohort 50-52, 64 shards
+ *   npm run simulate -- --independent-shards      # each shard a line of its own, as before the coordinator
  *   npm run simulate -- --cohort 55-59 --shards 128 --rate 30000
  *   npm run simulate -- --locations 300 --isolates 4  # the poll model's spread of the crowd (the defaults)
  *   npm run simulate -- --live --scale 0.0005     # a scaled-down crowd against the running stack
@@ -67,6 +68,7 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       }
       case "--people": o.people = Math.floor(num()); peopleSet = true; break;
       case "--shards": o.shards = Math.max(1, Math.floor(num())); break;
+      case "--independent-shards": o.independentShards = true; break;
       case "--rate": o.admitPerMinute = num(); break;
       case "--max-active": o.maxActive = Math.floor(num()); break;
       case "--claim-window": o.claimWindowSeconds = num(); break;
@@ -114,7 +116,8 @@ if (abandonment) {
 } else if (live) {
   await runLive({ ...options, people: Math.max(1, Math.round(options.people * scale)) }, edge, idp, dir);
 } else {
-  console.log(`Replaying ${options.people.toLocaleString("en")} people of cohort ${options.cohort} across ${options.shards} shards...`);
+  const lines = options.independentShards ? "independent shards" : "one line";
+  console.log(`Replaying ${options.people.toLocaleString("en")} people of cohort ${options.cohort} across ${options.shards} shards (${lines})...`);
   const report = simulate(options);
-  console.log(writeReport(report, dir, `simulate-${options.cohort}`));
+  console.log(writeReport(report, dir, `simulate-${options.cohort}${options.independentShards ? "-independent" : ""}`));
 }

@@ -12,6 +12,11 @@ export interface SimulationOptions {
   cohort: keyof typeof COHORTS_2021;
   people: number;
   shards: number;
+  /**
+   * `--independent-shards`: each shard a line of its own at its share of the rate and the cap, as before
+   * the cohort's coordinator (src/edge/cohort/); otherwise the shards keep one line through it.
+   */
+  independentShards: boolean;
   admitPerMinute: number;
   maxActive: number;
   /** CLAIM_WINDOW_SECONDS: how long an admission nobody claims holds capacity. */
@@ -52,6 +57,7 @@ export const DEFAULTS: SimulationOptions = {
   cohort: "50-52",
   people: COHORTS_2021["50-52"].people,
   shards: 64,
+  independentShards: false,
   admitPerMinute: 20_000,
   maxActive: 40_000,
   // The product's bindings (wrangler.toml).

@@ -1,8 +1,9 @@
 /**
  * The flash-crowd replay of a 2021 cohort opening, at full scale, in memory: it drives the project's own
- * admission rule and wait estimate (the code the QueueShard object runs) with a simulated clock. The
- * command is bench/simulate.ts (`npm run simulate`); the origin and abandonment scenarios
- * (bench/simulate-origin.ts, bench/simulate-abandonment.ts) run this replay too.
+ * admission rule, the cohort's one line (the coordinator's `takeReport` and the shards' modes), the count
+ * ahead and the wait estimate (the code the QueueShard and CohortCoordinator objects and the Worker run)
+ * with a simulated clock. The command is bench/simulate.ts (`npm run simulate`); the origin and abandonment
+ * scenarios (bench/simulate-origin.ts, bench/simulate-abandonment.ts) run this replay too.
  *
  * Each citizen arrives (most in the first minutes), lands in a shard by hash, is told a wait estimate,
  * waits (some leave, and the line passes over their place; some of those come back: see `simulate`), is
@@ -11,16 +12,28 @@
  * `npm run simulate -- --live`, against the real shard. `writeReport` writes a replay's JSON, Markdown and
  * SVG charts.
  *
+ * One line (issue 27): every second each shard that has something to tell reports to one in-memory
+ * coordinator what a QueueShard reports (its new places as runs of one join second, its counters, its
+ * rate), keeps the answer (ranks, granted place, cap, the cohort's view) and admits by it. Citizens are
+ * told the count ahead by countAhead (src/edge/queue/count-ahead.ts) from the snapshot the shard would
+ * hand out, with its `line`, and the estimate by estimateWait; a sample of them poll as the page does, so
+ * the count is checked against the truth and every rise of an estimate is counted with its reason.
+ * `--independent-shards` replays the shards as lines of their own, for comparison.
+ *
  * The poll model (issue 10): every second, each waiting citizen polls at the `nextPollMs` the real
- * estimate gives their place in the line (estimateWait with the shard's snapshot of that second), through
+ * estimate gives their place in the line (estimateWait with the shard's snapshot of that second and, with
+ * one line, the cohort's count ahead), through
  * N locations × M isolates per location; it reports the Durable Object calls per shard per second that
  * a 1 s snapshot cache per isolate, and one per location, let through, against the object's soft limit.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters } from "../../src/edge/shard/admission.js";
+import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "../../src/edge/shard/admission.js";
 import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/shard/snapshot.js";
-import { estimateWait } from "../../src/edge/queue/wait-estimate.js";
+import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
+import { modeAt, policyIn, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
+import { countAhead } from "../../src/edge/queue/count-ahead.js";
+import { estimateWait, likelyPresent, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
 import { chart } from "./svg.js";
 import { quantile, rng, spearman } from "./stats.js";
@@ -48,14 +61,18 @@ function samplePlaces(waiting: number): number[] {
 
 /**
  * Polls per second of one shard's waiting line: the sum over places 0 … waiting-1 (people ahead in the
- * shard) of 1000 / nextPollMs, nextPollMs from the real estimate for that place and the shard's snapshot.
- * Every place is evaluated up to 64; beyond, the sum between sampled places is the trapezoid of the rates
- * at its ends (the rate falls with the place, so the error is below half the step times the drop).
+ * shard) of 1000 / nextPollMs, nextPollMs from the real estimate for that place and the shard's snapshot
+ * (with the count ahead cohort-wide, `aheadOf`, while the shards keep one line). Every place is evaluated
+ * up to 64; beyond, the sum between sampled places is the trapezoid of the rates at its ends (the rate
+ * falls with the place, so the error is below half the step times the drop).
  */
-export function linePollsPerSecond(snap: ShardSnapshot, shards: number): number {
+export function linePollsPerSecond(snap: ShardSnapshot, aheadOf: (seq: number) => number | undefined = () => undefined): number {
   const waiting = snap.lastSeq - snap.serving;
   if (waiting <= 0) return 0;
-  const rateAt = (place: number) => 1000 / estimateWait(snap.serving + 1 + place, snap).nextPollMs;
+  const rateAt = (place: number) => {
+    const seq = snap.serving + 1 + place;
+    return 1000 / estimateWait(seq, snap, aheadOf(seq)).nextPollMs;
+  };
   const places = samplePlaces(waiting);
   let sum = rateAt(places[0]!);
   for (let i = 1; i < places.length; i++) {
@@ -90,6 +107,63 @@ export interface PollModelReport {
   firstHour: { pollsPerShardPerSecond: number; perIsolateCache: number; perLocationCache: number };
   /** Citizen polls in total over the replay (the crowd's own count, all answered from caches or objects). */
   totalPolls: number;
+  /**
+   * Calls to the cohort's coordinator object (shards' reports; joins and polls never reach it), per second
+   * over the replay: the busiest second, and the mean over all its seconds. Zero with independent shards.
+   */
+  coordinator: { peakPerSecond: number; meanPerSecond: number; total: number };
+}
+
+/** The count ahead a citizen was told against the true count, over some moments (people; told − true). */
+export interface CountError {
+  counted: number;
+  meanAbs: number;
+  /** Mean of told − true: above 0, the count told was too high on average. */
+  mean: number;
+  /** The largest overcount and undercount (people), and the largest either way in seconds of the configured rate. */
+  worstOver: number;
+  worstUnder: number;
+  worstSecondsOfRate: number;
+}
+
+/** How the shards kept one line (or did not, with `--independent-shards`), as issue 27 measures it. */
+export interface OneLineReport {
+  coordinated: boolean;
+  /**
+   * Share of the measured citizens admitted more than 5 s after someone who joined more than 5 s after
+   * them (anyone measured, any shard).
+   */
+  passedByLaterJoiner: number;
+  /**
+   * Admissions per minute (every admission the shards made) over the minutes in which the cohort had a
+   * minute's rate of present people waiting at the minute's start and end, against the configured rate;
+   * and over those of them in which the cap never bound (less than a second's rate of room left).
+   */
+  rate: {
+    configured: number;
+    minutes: number;
+    mean: number;
+    least: number;
+    most: number;
+    worstDeviation: number;
+    capFreeMinutes: number;
+    capFreeWorstDeviation: number;
+    /** The last counted minute (minutes after opening). */
+    lastMinute: number;
+  };
+  /**
+   * The count ahead told (the page's: cohort-wide with one line, the shard's own place with independent
+   * shards) against the true count: people who joined before the citizen and are not reached yet, plus
+   * those who came back and wait. At every join, and at every poll of a sample of citizens while they wait
+   * at their place and are there.
+   */
+  countAhead: { atJoin: CountError; atPolls: CountError; sampledEvery: number; sampledCitizens: number };
+  /**
+   * Between consecutive estimates a sampled citizen was shown (at join, then at each poll, while there and
+   * waiting at their place): how often the low or the high end rose, and why (the first input, in the
+   * order of `RISE_REASONS`, that moved the estimate up).
+   */
+  rises: { compared: number; rose: number; citizens: number; byReason: Record<string, number> };
 }
 
 interface PollMinute {
@@ -176,6 +250,7 @@ export interface SimulationReport {
   /** The estimate told at join against the wait, over the measured citizens. */
   eta: { withinRange: number; earlierThanLow: number; laterThanHigh: number; medianActualOverLow: number; p90AbsErrorShareOfWait: number };
   fairness: { spearmanArrivalVsAdmission: number; admittedOutOfArrivalOrderWithinShard: number };
+  oneLine: OneLineReport;
   limits: { maxAdmittedInAnyMinute: number; configuredPerMinute: number; maxActive: number; cap: number };
   presence: PresenceReport;
   polls: PollModelReport;
@@ -223,6 +298,108 @@ interface ReturningQueue {
 }
 
 const NOBODY_RETURNING: readonly number[] = [];
+
+/** Counts over citizen indexes (arrival order) with prefix sums: who has been reached. */
+class ReachedIndex {
+  private readonly tree: Int32Array;
+  constructor(size: number) {
+    this.tree = new Int32Array(size + 1);
+  }
+  add(i: number): void {
+    for (let k = i + 1; k < this.tree.length; k += k & -k) this.tree[k]!++;
+  }
+  /** How many of indexes 0 … i-1 were added. */
+  before(i: number): number {
+    let sum = 0;
+    for (let k = i; k > 0; k -= k & -k) sum += this.tree[k]!;
+    return sum;
+  }
+}
+
+/** Accumulates told − true counts. */
+class CountErrors {
+  private n = 0;
+  private abs = 0;
+  private sum = 0;
+  private over = 0;
+  private under = 0;
+  add(told: number, truth: number): void {
+    const e = told - truth;
+    this.n++;
+    this.abs += Math.abs(e);
+    this.sum += e;
+    this.over = Math.max(this.over, e);
+    this.under = Math.max(this.under, -e);
+  }
+  report(perSecond: number): CountError {
+    const n = Math.max(1, this.n);
+    return { counted: this.n, meanAbs: this.abs / n, mean: this.sum / n, worstOver: this.over, worstUnder: this.under, worstSecondsOfRate: Math.max(this.over, this.under) / perSecond };
+  }
+}
+
+/** What one estimate shown to a citizen rested on: enough to say why the next one rose. */
+interface ShownEstimate {
+  low: number;
+  high: number;
+  ahead: number;
+  /** The count came from the cohort's line (else the shard's own), and the ticket was not ranked yet. */
+  coordinated: boolean;
+  unranked: boolean;
+  rate: number;
+  paused: boolean;
+  present: number;
+  capBinds: boolean;
+  observed: number | null;
+  returning: number;
+}
+
+/** Why an estimate rose, in the order they are tested: the first that fits is the one counted. */
+export const RISE_REASONS = [
+  "paused",
+  "rate cut (autopilot or operator)",
+  "the shard's own count before, the cohort's now (the shard was not coordinated)",
+  "count ahead rose: the ticket was not ranked yet at the earlier estimate",
+  "count ahead rose: citizens came back",
+  "count ahead rose: other",
+  "share likely present rose",
+  "active cap began binding",
+  "observed pace fell (cap binding)",
+  "other",
+] as const;
+
+function shown(est: Estimate, snap: ShardSnapshot, cohortCount: boolean, unranked: boolean): ShownEstimate | null {
+  if (!est.etaSeconds) return null;
+  const cohort = cohortCount ? snap.line?.cohort : undefined;
+  return {
+    low: est.etaSeconds.low,
+    high: est.etaSeconds.high,
+    ahead: est.ahead,
+    coordinated: cohort !== undefined,
+    unranked,
+    rate: cohort ? cohort.ratePerMinute : snap.ratePerMinute,
+    paused: snap.paused || Boolean(cohort?.paused),
+    present: likelyPresent(snap),
+    capBinds: cohort ? cohort.active >= cohort.activeCap : snap.active >= snap.activeCap,
+    observed: cohort ? cohort.observedPerMinute : snap.observedPerMinute,
+    returning: cohort ? cohort.returning : (snap.returning ?? 0),
+  };
+}
+
+/** Why `now` is later than `before` at either end: the first input that moved the estimate up. */
+function whyRose(before: ShownEstimate, now: ShownEstimate): (typeof RISE_REASONS)[number] {
+  if (before.paused || now.paused) return "paused";
+  if (now.rate < before.rate) return "rate cut (autopilot or operator)";
+  if (now.coordinated !== before.coordinated) return "the shard's own count before, the cohort's now (the shard was not coordinated)";
+  if (now.ahead > before.ahead) {
+    if (before.unranked) return "count ahead rose: the ticket was not ranked yet at the earlier estimate";
+    if (now.returning > before.returning) return "count ahead rose: citizens came back";
+    return "count ahead rose: other";
+  }
+  if (now.present > before.present) return "share likely present rose";
+  if (now.capBinds && !before.capBinds) return "active cap began binding";
+  if (now.capBinds && (before.observed === null || (now.observed !== null && now.observed < before.observed))) return "observed pace fell (cap binding)";
+  return "other";
+}
 
 /**
  * Runs the replay in memory.
@@ -309,29 +486,158 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
 
   const minutes: MinuteRow[] = [];
   const minuteBase = Math.floor(opensAt / 60_000);
-  /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it). */
-  const policyOf = (s: number) => ({ ratePerMinute: origin ? origin.rateOf(s) : rate, activeCap: caps[s]!, paused: false });
+  /** The shard's configured policy, at the autopilot's rate when an origin sets it. */
+  const policyOf = (s: number): ShardPolicy => ({ ratePerMinute: origin ? origin.rateOf(s) : rate, activeCap: caps[s]!, paused: false });
   const release = (s: number, second: number) => void releases[s]![second]!++;
-  const snapshotOf = (s: number, now: number): ShardSnapshot =>
-    shardSnapshot(
+  const paceOf = (s: number, now: number) =>
+    observedPace(firstAdmittedAt[s]!, now, (from, to) => {
+      let sum = 0;
+      for (let m = from; m < to; m++) sum += perMinute[s]![m - minuteBase] ?? 0;
+      return sum;
+    });
+  const returnersOf = (s: number) => returning[s]!.items.length - returning[s]!.head;
+
+  // The cohort's one line: one coordinator (src/edge/cohort/cohort-line.ts, in memory) that every shard
+  // reports to, and each shard's side of it as coordination.ts keeps it.
+  const coordinated = !o.independentShards && o.shards > 1;
+  const cohortLine = emptyLine();
+  const cohortPolicy: CohortPolicy = { admitPerMinute: o.admitPerMinute, maxActive: o.maxActive, paused: false, shards: o.shards };
+  const coordination: Coordination[] = Array.from({ length: o.shards }, () => ({
+    receivedSeq: 0,
+    rankedSeq: 0,
+    grantedSeq: 0,
+    cap: 0,
+    heardAt: null,
+    askingSince: null,
+    passedGranted: 0,
+    returnsAdmitted: 0,
+    reportedActive: null,
+    cohort: null,
+    ownReached: 0,
+  }));
+  /** The rule each shard admitted by at its last step, and the policy it applied (what its snapshot carries). */
+  const modes: Mode[] = new Array<Mode>(o.shards).fill("alone");
+  const inForce: ShardPolicy[] = Array.from({ length: o.shards }, (_, s) => policyOf(s));
+  /** Each citizen's cohort-wide rank, once their shard holds it (-1: not yet). */
+  const rankOf = new Int32Array(n).fill(-1);
+  /** A ticket's order key: the second its join was written in (joins of second t are written at its end). */
+  const keyOf = (c: number) => joinKey(opensAt + Math.floor(arrival[c]!) * 1000);
+  let coordinatorCalls = 0;
+  let coordinatorPeak = 0;
+
+  /** The shard's report, as buildReport (coordination.ts) makes it; null when it has nothing to tell (reportDue). */
+  const reportOf = (s: number, now: number): ShardReport | null => {
+    const c = coordination[s]!;
+    const k = counters[s]!;
+    const returners = returnersOf(s);
+    if (!(k.lastSeq > c.rankedSeq || k.lastSeq > k.serving || returners > 0 || active[s] !== c.reportedActive)) return null;
+    const runs: JoinRun[] = [];
+    for (let seq = c.receivedSeq + 1; seq <= k.lastSeq; seq++) {
+      const key = keyOf(line[s]![seq - 1]!);
+      const last = runs.at(-1);
+      if (last && last.key === key) last.count++;
+      else runs.push({ key, firstSeq: seq, count: 1 });
+    }
+    return {
+      shard: s,
+      // Every join of an earlier second is written: this second's come at its end.
+      completeThrough: joinKey(now),
+      runs,
+      rankedSeq: c.rankedSeq,
+      lastSeq: k.lastSeq,
+      serving: k.serving,
+      active: active[s]!,
+      returning: returners,
+      ratePerMinute: policyOf(s).ratePerMinute,
+      observedPerMinute: paceOf(s, now),
+      passedGranted: c.passedGranted,
+      returnsAdmitted: c.returnsAdmitted,
+    };
+  };
+  /** Keeps the coordinator's answer as takeReply (coordination.ts) does: the ranks, the grant, the cap, the cohort. */
+  const takeReplyOf = (s: number, reply: CoordinatorReply, reportedActive: number, now: number) => {
+    const c = coordination[s]!;
+    const shardLine = line[s]!;
+    for (const [firstSeq, count, rankBase] of reply.ranks) {
+      for (let i = 0; i < count; i++) rankOf[shardLine[firstSeq - 1 + i]!] = rankBase + i;
+      if (firstSeq <= c.rankedSeq + 1) c.rankedSeq = Math.max(c.rankedSeq, firstSeq + count - 1);
+    }
+    Object.assign(c, {
+      receivedSeq: Math.max(c.receivedSeq, reply.receivedSeq),
+      grantedSeq: Math.max(c.grantedSeq, reply.grantedSeq),
+      cap: reply.cap,
+      heardAt: now,
+      askingSince: null,
+      reportedActive,
+      cohort: reply.cohort,
+      ownReached: reply.ownReached,
+    });
+  };
+
+  /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it), as line.ts builds it. */
+  const snapshotOf = (s: number, now: number): ShardSnapshot => {
+    const snap = shardSnapshot(
       counters[s]!,
       active[s]!,
-      policyOf(s),
-      observedPace(firstAdmittedAt[s]!, now, (from, to) => {
-        let sum = 0;
-        for (let m = from; m < to; m++) sum += perMinute[s]![m - minuteBase] ?? 0;
-        return sum;
-      }),
+      inForce[s]!,
+      paceOf(s, now),
       now,
       // The configured rate rides along, as the object's snapshot carries it: the estimate's low end.
       { configuredPerMinute: rate },
       // And the presence figures, as the object's: who came back and waits, and the share found there.
       {
-        returning: returning[s]!.items.length - returning[s]!.head,
+        returning: returnersOf(s),
         presentShare: admittedCount[s]! + passedCount[s]! > 0 ? admittedCount[s]! / (admittedCount[s]! + passedCount[s]!) : null,
         reached: admittedCount[s]! + passedCount[s]!,
       },
     );
+    const c = coordination[s]!;
+    if (modes[s] !== "coordinated" || !c.cohort) return snap;
+    return { ...snap, line: { cohort: c.cohort, ownReached: c.ownReached, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
+  };
+  /** The count ahead the page shows for place `seq` of shard s (cohort-ahead.ts), or undefined: the shard's own. */
+  const aheadOf = (s: number, seq: number, snap: ShardSnapshot): number | undefined => {
+    if (!snap.line) return undefined;
+    const rank = seq <= snap.line.rankedSeq ? rankOf[line[s]![seq - 1]!]! : -1;
+    return countAhead(seq, snap, snap.line, rank >= 0 ? rank : undefined);
+  };
+
+  // The count ahead against the truth: who joined before and is not reached yet, plus those back and waiting.
+  const reachedIndex = new ReachedIndex(n);
+  const trueAhead = (c: number) => c - reachedIndex.before(c) + returningWaiting;
+  const joinErrors = new CountErrors();
+  const pollErrors = new CountErrors();
+  // A sample of citizens poll as the page does (at the nextPollMs it is told), while waiting at their place and there.
+  const pollEvery = Math.max(1, Math.floor(n / 10_000));
+  const pollsDue = new Map<number, number[]>();
+  const lastShown = new Map<number, ShownEstimate>();
+  const rises = { compared: 0, rose: 0, citizens: new Set<number>(), byReason: {} as Record<string, number> };
+  const pollAt = (c: number, second: number) => {
+    const due = pollsDue.get(second);
+    if (due) due.push(c);
+    else pollsDue.set(second, [c]);
+  };
+  /** Tells citizen c (of shard s, place seq) the count and the estimate the page would show; returns when to ask again. */
+  const tell = (c: number, s: number, seq: number, snap: ShardSnapshot, errors: CountErrors): Estimate => {
+    const ahead = aheadOf(s, seq, snap);
+    const est = estimateWait(seq, snap, ahead);
+    errors.add(est.ahead, trueAhead(c));
+    if (c % pollEvery !== 0) return est;
+    const now = shown(est, snap, ahead !== undefined, ahead !== undefined && rankOf[c]! < 0);
+    const before = lastShown.get(c);
+    if (before && now) {
+      rises.compared++;
+      if (now.low > before.low || now.high > before.high) {
+        rises.rose++;
+        rises.citizens.add(c);
+        const why = whyRose(before, now);
+        rises.byReason[why] = (rises.byReason[why] ?? 0) + 1;
+      }
+    }
+    if (now) lastShown.set(c, now);
+    else lastShown.delete(c);
+    return est;
+  };
   const isolates = o.locations * o.isolatesPerLocation;
   const pollMinutes: PollMinute[] = [];
   // Per second from opening (0 while nobody waits), the mean shard's polls and snapshot calls.
@@ -356,6 +662,11 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   let capBoundShardSeconds = 0;
   let capBoundInCountedMinutes = 0;
   let busyAtMinuteStart = false;
+  // The cohort's admissions per minute while it had a minute's rate of present people waiting, and whether
+  // its cap bound in any second of the minute.
+  const rateMinutes: { minute: number; admitted: number; capBound: boolean }[] = [];
+  let cohortBusyAtMinuteStart = false;
+  let capBoundSecondsThisMinute = 0;
   const minuteOfRate = Math.ceil(rate);
   /** Whether every shard has at least a minute's worth of its rate in present citizens waiting at second t. */
   const everyShardBusy = (t: number) => {
@@ -366,6 +677,16 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       if (there < minuteOfRate) return false;
     }
     return true;
+  };
+
+  /** Whether the cohort has at least a minute's rate of present citizens waiting (or back and waiting) at second t. */
+  const cohortBusy = (t: number) => {
+    let there = returningWaiting;
+    for (let s = 0; s < o.shards && there < o.admitPerMinute; s++) {
+      const k = counters[s]!;
+      for (let seq = k.serving + 1; seq <= k.lastSeq && there < o.admitPerMinute; seq++) if (thereAt(line[s]![seq - 1]!, t)) there++;
+    }
+    return there >= o.admitPerMinute;
   };
 
   /** A pass claimed at `claimAt` (ms): it holds capacity until its booking, or until unused for PASS_IDLE_SECONDS. */
@@ -415,22 +736,42 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       returningWaiting += back.length;
     }
     let activeTotal = 0;
+    let reports = 0;
     for (let s = 0; s < o.shards; s++) {
       active[s]! -= releases[s]![t]!;
-      // The object's tick: the same rule with the same inputs it would have at this second.
+      // The object's alarm: it reports to the cohort's coordinator when it has something to tell, keeps the
+      // answer, and admits by the rule of its mode (coordination.ts) with the same inputs it would have.
+      let policy = policyOf(s);
+      const coord = coordination[s]!;
+      if (coordinated) {
+        const report = reportOf(s, now);
+        if (report) {
+          reports++;
+          takeReplyOf(s, takeReport(cohortLine, report, cohortPolicy, now).reply, report.active, now);
+        }
+        modes[s] = modeAt(coord, o.shards, now);
+        policy = policyIn(modes[s]!, coord, policy, o.maxActive, o.shards, s, now);
+      }
+      inForce[s] = policy;
       const before = counters[s]!.serving;
       const q = returning[s]!;
       const shardLine = line[s]!;
-      const step = advance(counters[s]!, active[s]!, policyOf(s), now, {
+      const step = advance(counters[s]!, active[s]!, policy, now, {
         returning: q.head < q.items.length ? q.items.slice(q.head) : NOBODY_RETURNING,
         present: (seq) => seenAt(shardLine[seq - 1]!, t),
       });
       counters[s] = step.counters;
       const passed = step.passedOver;
       let p = 0;
+      if (policy.grantedSeq !== undefined) {
+        // Counted as line.ts does: what the coordinator paid for and did not get, and what it did not pay for.
+        coord.passedGranted += step.passedOver.length;
+        coord.returnsAdmitted += step.returnsAdmitted.length;
+      }
       for (let seq = before + 1; seq <= step.counters.serving; seq++) {
         const c = shardLine[seq - 1]!;
         reached++;
+        reachedIndex.add(c);
         if (leaveAt[c]! < t) presence.leftBeforeTurn++;
         if (p < passed.length && passed[p] === seq) {
           p++;
@@ -485,12 +826,16 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         perMinute[s]![Math.floor(t / 60)]! += admitted;
       }
       active[s]! += admitted;
-      if (active[s]! >= caps[s]!) capBoundShardSeconds++;
+      if (active[s]! >= policy.activeCap) capBoundShardSeconds++;
       activeTotal += active[s]!;
       admittedTotal += admitted;
       admittedThisMinute += admitted;
     }
     maxActive = Math.max(maxActive, activeTotal);
+    coordinatorCalls += reports;
+    coordinatorPeak = Math.max(coordinatorPeak, reports);
+    // The cohort at its cap: less than a second's rate of room left.
+    if (activeTotal >= o.maxActive - Math.ceil(o.admitPerMinute / 60)) capBoundSecondsThisMinute++;
 
     // Joins of this second, told the estimate the page would show them.
     const snapshots = new Map<number, ShardSnapshot>();
@@ -509,10 +854,13 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         snap = snapshotOf(s, now);
         snapshots.set(s, snap);
       }
-      const told = estimateWait(seq, snap);
+      const told = tell(c, s, seq, snap, joinErrors);
       toldLow[c] = told.etaSeconds?.low ?? NaN;
       toldHigh[c] = told.etaSeconds?.high ?? NaN;
+      if (c % pollEvery === 0) pollAt(c, t + pollGap(told));
     }
+    // Snapshots after this second's joins, as the Worker would cache them for the polls.
+    const fresh: (ShardSnapshot | undefined)[] = new Array(o.shards);
 
     // The poll model: this second's polls of every shard's waiting line, and what the caches let through.
     if (next > reached) {
@@ -520,7 +868,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       let isolateSum = 0;
       let locationSum = 0;
       for (let s = 0; s < o.shards; s++) {
-        const polls = linePollsPerSecond(snapshotOf(s, now), o.shards);
+        const snap = (fresh[s] = snapshotOf(s, now));
+        const polls = linePollsPerSecond(snap, (seq) => aheadOf(s, seq, snap));
         const viaIsolates = cacheMissesPerSecond(polls, isolates, o.cacheTtlSeconds);
         const viaLocations = cacheMissesPerSecond(polls, o.locations, o.cacheTtlSeconds);
         pollsAll += polls;
@@ -545,6 +894,25 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       pollSeconds.polls[t] = pollSeconds.isolate[t] = pollSeconds.location[t] = 0;
     }
 
+    // The sampled citizens whose poll falls in this second.
+    const due = pollsDue.get(t);
+    pollsDue.delete(t);
+    for (const c of due ?? []) {
+      if (fate[c] !== Fate.Waiting) {
+        lastShown.delete(c);
+        continue;
+      }
+      if (!thereAt(c, t)) {
+        // Away: no polls until back, and then a new page, not compared with the last estimate.
+        lastShown.delete(c);
+        if (backAt[c]! < Infinity) pollAt(c, Math.max(t + 1, Math.ceil(backAt[c]!)));
+        continue;
+      }
+      const s = shardOf[c]!;
+      const snap = (fresh[s] ??= snapshotOf(s, now));
+      pollAt(c, t + pollGap(tell(c, s, seqOf[c]!, snap, pollErrors)));
+    }
+
     if ((t + 1) % 60 === 0) {
       pollMinutes.push(pollMinute);
       pollMinute = { minute: (t + 1) / 60 + 1, pollsPerShard: 0, perIsolateCache: 0, perLocationCache: 0, joinsPerShard: 0 };
@@ -556,6 +924,10 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       }
       busyAtMinuteStart = busyAtMinuteEnd;
       capBoundShardSeconds = 0;
+      const cohortBusyAtEnd = cohortBusy(t);
+      if (cohortBusyAtMinuteStart && cohortBusyAtEnd) rateMinutes.push({ minute: (t + 1) / 60, admitted: admittedThisMinute, capBound: capBoundSecondsThisMinute > 0 });
+      cohortBusyAtMinuteStart = cohortBusyAtEnd;
+      capBoundSecondsThisMinute = 0;
       minutes.push({
         minute: (t + 1) / 60,
         arrived: next,
@@ -602,7 +974,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     absErrShare[i] = Math.abs(wait - mid) / Math.max(60, wait);
   }
   // Fairness cohort-wide: arrival order against admission order. Within a shard the order is exact by
-  // construction; across shards it is as fair as the shards are even.
+  // construction; across shards the coordinator's ranks keep it (within a join second, the shard's index
+  // breaks ties), and independent shards are as fair as they are even.
   const rho = spearman(measuredArrival, measuredAdmission);
   let outOfOrder = 0;
   for (let s = 0; s < o.shards; s++) {
@@ -613,6 +986,41 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       last = admittedAt[c]!;
     }
   }
+  // Passed by a later joiner: admitted more than 5 s after someone who joined more than 5 s after them. The
+  // measured citizens are in arrival order; the earliest admission among those who joined after a moment
+  // is a suffix minimum.
+  const laterFirstAdmitted = new Float64Array(m + 1).fill(Infinity);
+  for (let i = m - 1; i >= 0; i--) laterFirstAdmitted[i] = Math.min(laterFirstAdmitted[i + 1]!, measuredAdmission[i]!);
+  let passedByLater = 0;
+  for (let i = 0, j = 0; i < m; i++) {
+    while (j < m && measuredArrival[j]! <= measuredArrival[i]! + 5) j++;
+    if (laterFirstAdmitted[j]! < measuredAdmission[i]! - 5) passedByLater++;
+  }
+  const deviation = (x: number) => Math.abs(x - o.admitPerMinute) / o.admitPerMinute;
+  const capFree = rateMinutes.filter((x) => !x.capBound);
+  const perSecondOfRate = o.admitPerMinute / 60;
+  const oneLine: OneLineReport = {
+    coordinated,
+    passedByLaterJoiner: m ? passedByLater / m : NaN,
+    rate: {
+      configured: o.admitPerMinute,
+      minutes: rateMinutes.length,
+      mean: rateMinutes.length ? rateMinutes.reduce((a, x) => a + x.admitted, 0) / rateMinutes.length : NaN,
+      least: rateMinutes.length ? Math.min(...rateMinutes.map((x) => x.admitted)) : NaN,
+      most: rateMinutes.length ? Math.max(...rateMinutes.map((x) => x.admitted)) : NaN,
+      worstDeviation: rateMinutes.length ? Math.max(...rateMinutes.map((x) => deviation(x.admitted))) : NaN,
+      capFreeMinutes: capFree.length,
+      capFreeWorstDeviation: capFree.length ? Math.max(...capFree.map((x) => deviation(x.admitted))) : NaN,
+      lastMinute: rateMinutes.at(-1)?.minute ?? NaN,
+    },
+    countAhead: {
+      atJoin: joinErrors.report(perSecondOfRate),
+      atPolls: pollErrors.report(perSecondOfRate),
+      sampledEvery: pollEvery,
+      sampledCitizens: Math.ceil(n / pollEvery),
+    },
+    rises: { compared: rises.compared, rose: rises.rose, citizens: rises.citizens.size, byReason: rises.byReason },
+  };
   const sampleEvery = Math.max(1, Math.floor(m / 3_000));
   const told: [number, number][] = [];
   const waitsOverArrival: [number, number][] = [];
@@ -640,6 +1048,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       p90AbsErrorShareOfWait: quantile(absErrShare, 0.9),
     },
     fairness: { spearmanArrivalVsAdmission: rho, admittedOutOfArrivalOrderWithinShard: outOfOrder },
+    oneLine,
     limits: {
       maxAdmittedInAnyMinute,
       configuredPerMinute: o.admitPerMinute,
@@ -674,10 +1083,16 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         perLocationCache: firstHourMean(pollSeconds.location),
       },
       totalPolls: Math.round(totalPolls),
+      coordinator: { peakPerSecond: coordinatorPeak, meanPerSecond: t ? coordinatorCalls / t : 0, total: coordinatorCalls },
     },
     pollMinutes,
     sample: { told, waits: waitsOverArrival },
   };
+}
+
+/** Seconds until a page asks again: the estimate's nextPollMs, on the replay's one-second beat. */
+function pollGap(est: Estimate): number {
+  return Math.max(1, Math.round(est.nextPollMs / 1000));
 }
 
 function minutesFmt(seconds: number): string {
@@ -704,6 +1119,38 @@ function presenceRows(r: SimulationReport): string[] {
     `| present admissions per minute while every shard had present people waiting: mean / least (configured; minutes counted) | ${count(Math.round(pace.mean))} / ${count(pace.min)} (${count(pace.configured)}; ${pace.minutes}) |`,
     `| shard-seconds at the active cap in those minutes | ${(pace.capBoundShare * 100).toFixed(1)}% |`,
     `| drain: last present citizen admitted / last one who waited over a minute | ${minutesFmt(p.drainSeconds)} / ${minutesFmt(p.queueClearedSeconds)} |`,
+  ];
+}
+
+/** The one-line part of a report (issue 27's figures), as Markdown lines. */
+function oneLineRows(r: SimulationReport): string[] {
+  const l = r.oneLine;
+  const pct = (x: number, digits = 1) => `${(x * 100).toFixed(digits)}%`;
+  const people = (x: number) => count(Math.round(x));
+  const errors = (e: CountError) =>
+    `${e.mean.toFixed(1)} / ${e.meanAbs.toFixed(1)} / +${people(e.worstOver)} / −${people(e.worstUnder)} (${e.worstSecondsOfRate.toFixed(1)} s) over ${count(e.counted)}`;
+  const rate = l.rate;
+  const coordinator = r.polls.coordinator;
+  return [
+    "## One line across shards",
+    "",
+    l.coordinated
+      ? `The shards keep one line: each reports to the cohort's coordinator (\`takeReport\`, src/edge/cohort/cohort-line.ts) when it has something to tell, at most once a simulated second, and admits its places through the one granted, within the cap given (coordination.ts's modes).`
+      : "Independent shards (`--independent-shards`): each shard a line of its own at its share of the rate and the cap, as before the cohort's coordinator.",
+    "",
+    "| figure | value |",
+    "|---|---|",
+    `| Spearman ρ, join vs admission, cohort-wide (target ≥ 0.9999) | ${r.fairness.spearmanArrivalVsAdmission.toFixed(6)} |`,
+    `| admitted more than 5 s after someone who joined more than 5 s after them | ${pct(l.passedByLaterJoiner, 3)} |`,
+    `| admissions per minute while the cohort had a minute's rate of present people waiting: mean / least / most (configured; minutes, the last at minute ${rate.lastMinute}) | ${people(rate.mean)} / ${count(rate.least)} / ${count(rate.most)} (${count(rate.configured)}; ${rate.minutes}) |`,
+    `| worst deviation from the configured rate: those minutes / the ${rate.capFreeMinutes} of them in which the cap never bound | ${pct(rate.worstDeviation, 2)} / ${pct(rate.capFreeWorstDeviation, 2)} |`,
+    `| count ahead told − true at join: mean / mean absolute / worst over / worst under (worst in seconds of the rate) | ${errors(l.countAhead.atJoin)} joins |`,
+    `| the same at the polls of every ${l.countAhead.sampledEvery}th citizen (${count(l.countAhead.sampledCitizens)}) while waiting and there | ${errors(l.countAhead.atPolls)} polls |`,
+    `| a sampled citizen's estimate rose (low or high end) between consecutive ones: times / of compared (citizens) | ${count(l.rises.rose)} / ${count(l.rises.compared)} (${count(l.rises.citizens)}) |`,
+    ...Object.entries(l.rises.byReason)
+      .sort((a, b) => b[1] - a[1])
+      .map(([why, times]) => `| … rose because: ${why} | ${count(times)} |`),
+    `| calls to the coordinator per second (shards' reports): busiest second / mean | ${coordinator.peakPerSecond} / ${coordinator.meanPerSecond.toFixed(1)} (${count(coordinator.total)} in all) |`,
   ];
 }
 
@@ -811,6 +1258,8 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
     `| order fairness: Spearman rank correlation, arrival vs admission, cohort-wide | ${r.fairness.spearmanArrivalVsAdmission.toFixed(4)} |`,
     `| admitted out of arrival order within a shard | ${r.fairness.admittedOutOfArrivalOrderWithinShard} |`,
     "",
+    ...oneLineRows(r),
+    "",
     ...presenceRows(r),
     "",
     `## Polls at internet scale`,
@@ -825,6 +1274,7 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
     `| DO snapshot calls per shard per second, ${q.cacheTtlSeconds} s cache per isolate | ${perSecond(q.peak.perIsolateCache)} | ${perSecond(q.firstHour.perIsolateCache)} | ${(q.peak.perIsolateCache / q.objectSoftLimit).toFixed(2)}× (${q.peak.perIsolateCache <= q.objectSoftLimit ? "under" : "OVER"}) |`,
     `| DO snapshot calls per shard per second, ${q.cacheTtlSeconds} s cache per location | ${perSecond(q.peak.perLocationCache)} | ${perSecond(q.firstHour.perLocationCache)} | ${(q.peak.perLocationCache / q.objectSoftLimit).toFixed(2)}× (${q.peak.perLocationCache <= q.objectSoftLimit ? "under" : "OVER"}) |`,
     `| joins per shard per second (reach the object whatever the caches do) | ${perSecond(q.peak.joinsPerShardPerSecond)} | | |`,
+    `| calls to the cohort's coordinator per second, all shards' reports (each shard at most 1) | ${perSecond(q.coordinator.peakPerSecond)} | ${perSecond(q.coordinator.meanPerSecond)} (whole replay) | ${(q.coordinator.peakPerSecond / q.objectSoftLimit).toFixed(2)}× |`,
     `| citizen polls per second, all shards (peak) / in total | ${perSecond(q.peak.pollsPerSecond)} | ${q.totalPolls.toLocaleString("en")} in total | |`,
     "",
     `Charts: ${["queue", "rate", "active", "eta", "waits", "polls"].map((k) => `\`${name}-${k}.svg\``).join(", ")}.`,
