@@ -33,7 +33,7 @@ import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/
 import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
 import { modeAt, policyIn, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
 import { countAhead } from "../../src/edge/queue/count-ahead.js";
-import { estimateWait, likelyPresent, type Estimate } from "../../src/edge/queue/wait-estimate.js";
+import { estimateWait, likelyPresent, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
 import { chart } from "./svg.js";
 import { quantile, rng, spearman } from "./stats.js";
@@ -73,13 +73,20 @@ export function linePollsPerSecond(snap: ShardSnapshot, aheadOf: (seq: number) =
     const seq = snap.serving + 1 + place;
     return 1000 / estimateWait(seq, snap, aheadOf(seq)).nextPollMs;
   };
+  const slowest = 1000 / MAX_POLL_MS;
   const places = samplePlaces(waiting);
-  let sum = rateAt(places[0]!);
+  let fa = rateAt(places[0]!);
+  let sum = fa;
   for (let i = 1; i < places.length; i++) {
     const [a, b] = [places[i - 1]!, places[i]!];
-    const [fa, fb] = [rateAt(a), rateAt(b)];
+    if (fa === slowest) {
+      // The rate falls with the place and never below one poll per MAX_POLL_MS: every place from here on polls so.
+      return sum + (waiting - 1 - a) * slowest;
+    }
+    const fb = rateAt(b);
     // Places a+1 … b: b-a of them; the trapezoid counts b once and a not at all.
     sum += ((fa + fb) / 2) * (b - a) + (fb - fa) / 2;
+    fa = fb;
   }
   return sum;
 }
@@ -137,7 +144,7 @@ export interface OneLineReport {
   /**
    * Admissions per minute (every admission the shards made) over the minutes in which the cohort had a
    * minute's rate of present people waiting at the minute's start and end, against the configured rate;
-   * and over those of them in which the cap never bound (less than a second's rate of room left).
+   * and over those of them in which the cap never bound (less than two seconds of the rate of room left).
    */
   rate: {
     configured: number;
@@ -164,6 +171,12 @@ export interface OneLineReport {
    * order of `RISE_REASONS`, that moved the estimate up).
    */
   rises: { compared: number; rose: number; citizens: number; byReason: Record<string, number> };
+  /**
+   * The cap as the estimate sees it against the line: the share of the sampled estimates that took the
+   * active cap as binding (the shard's, or the cohort's with one line), and the share of the seconds
+   * anyone waited in which the cohort was at its cap (less than two seconds of the rate of room left).
+   */
+  cap: { estimatesTakingItAsBinding: number; secondsAtCap: number };
 }
 
 interface PollMinute {
@@ -612,6 +625,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const pollsDue = new Map<number, number[]>();
   const lastShown = new Map<number, ShownEstimate>();
   const rises = { compared: 0, rose: 0, citizens: new Set<number>(), byReason: {} as Record<string, number> };
+  const capSeen = { estimates: 0, binding: 0, seconds: 0, atCap: 0 };
   const pollAt = (c: number, second: number) => {
     const due = pollsDue.get(second);
     if (due) due.push(c);
@@ -634,8 +648,11 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         rises.byReason[why] = (rises.byReason[why] ?? 0) + 1;
       }
     }
-    if (now) lastShown.set(c, now);
-    else lastShown.delete(c);
+    if (now) {
+      lastShown.set(c, now);
+      capSeen.estimates++;
+      if (now.capBinds) capSeen.binding++;
+    } else lastShown.delete(c);
     return est;
   };
   const isolates = o.locations * o.isolatesPerLocation;
@@ -834,8 +851,13 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     maxActive = Math.max(maxActive, activeTotal);
     coordinatorCalls += reports;
     coordinatorPeak = Math.max(coordinatorPeak, reports);
-    // The cohort at its cap: less than a second's rate of room left.
-    if (activeTotal >= o.maxActive - Math.ceil(o.admitPerMinute / 60)) capBoundSecondsThisMinute++;
+    // The cohort at its cap: less than two seconds of the rate of room left (with one line, up to about a
+    // second of grants is still to be admitted by shards that hear of them at their next report).
+    if (activeTotal >= o.maxActive - 2 * Math.ceil(o.admitPerMinute / 60)) {
+      capBoundSecondsThisMinute++;
+      if (next > reached) capSeen.atCap++;
+    }
+    if (next > reached) capSeen.seconds++;
 
     // Joins of this second, told the estimate the page would show them.
     const snapshots = new Map<number, ShardSnapshot>();
@@ -1020,6 +1042,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       sampledCitizens: Math.ceil(n / pollEvery),
     },
     rises: { compared: rises.compared, rose: rises.rose, citizens: rises.citizens.size, byReason: rises.byReason },
+    cap: { estimatesTakingItAsBinding: capSeen.binding / Math.max(1, capSeen.estimates), secondsAtCap: capSeen.atCap / Math.max(1, capSeen.seconds) },
   };
   const sampleEvery = Math.max(1, Math.floor(m / 3_000));
   const told: [number, number][] = [];
@@ -1145,11 +1168,12 @@ function oneLineRows(r: SimulationReport): string[] {
     `| admissions per minute while the cohort had a minute's rate of present people waiting: mean / least / most (configured; minutes, the last at minute ${rate.lastMinute}) | ${people(rate.mean)} / ${count(rate.least)} / ${count(rate.most)} (${count(rate.configured)}; ${rate.minutes}) |`,
     `| worst deviation from the configured rate: those minutes / the ${rate.capFreeMinutes} of them in which the cap never bound | ${pct(rate.worstDeviation, 2)} / ${pct(rate.capFreeWorstDeviation, 2)} |`,
     `| count ahead told − true at join: mean / mean absolute / worst over / worst under (worst in seconds of the rate) | ${errors(l.countAhead.atJoin)} joins |`,
-    `| the same at the polls of every ${l.countAhead.sampledEvery}th citizen (${count(l.countAhead.sampledCitizens)}) while waiting and there | ${errors(l.countAhead.atPolls)} polls |`,
+    `| the same at the polls of 1 in ${l.countAhead.sampledEvery} citizens (${count(l.countAhead.sampledCitizens)}) while they wait at their place and are there | ${errors(l.countAhead.atPolls)} polls |`,
     `| a sampled citizen's estimate rose (low or high end) between consecutive ones: times / of compared (citizens) | ${count(l.rises.rose)} / ${count(l.rises.compared)} (${count(l.rises.citizens)}) |`,
     ...Object.entries(l.rises.byReason)
       .sort((a, b) => b[1] - a[1])
       .map(([why, times]) => `| … rose because: ${why} | ${count(times)} |`),
+    `| the cap: sampled estimates that took it as binding / seconds anyone waited with the cohort at its cap | ${pct(l.cap.estimatesTakingItAsBinding)} / ${pct(l.cap.secondsAtCap)} |`,
     `| calls to the coordinator per second (shards' reports): busiest second / mean | ${coordinator.peakPerSecond} / ${coordinator.meanPerSecond.toFixed(1)} (${count(coordinator.total)} in all) |`,
   ];
 }
