@@ -261,7 +261,15 @@ export interface SimulationReport {
   /** Waits of the measured citizens (PresenceReport.measured): admitted at their place while there. */
   waitSeconds: { p50: number; p90: number; p99: number; max: number };
   /** The estimate told at join against the wait, over the measured citizens. */
-  eta: { withinRange: number; earlierThanLow: number; laterThanHigh: number; medianActualOverLow: number; p90AbsErrorShareOfWait: number };
+  eta: {
+    withinRange: number;
+    earlierThanLow: number;
+    laterThanHigh: number;
+    medianActualOverLow: number;
+    p90AbsErrorShareOfWait: number;
+    /** The same three shares over those who waited more than a minute (a line, not a turn that came at once). */
+    waitedOverAMinute: { citizens: number; withinRange: number; earlierThanLow: number; laterThanHigh: number };
+  };
   fairness: { spearmanArrivalVsAdmission: number; admittedOutOfArrivalOrderWithinShard: number };
   oneLine: OneLineReport;
   limits: { maxAdmittedInAnyMinute: number; configuredPerMinute: number; maxActive: number; cap: number };
@@ -978,6 +986,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   let early = 0;
   let late = 0;
   let queueCleared = 0;
+  const long = { citizens: 0, early: 0, late: 0 };
   const ratio = new Float64Array(m);
   const absErrShare = new Float64Array(m);
   for (let i = 0; i < m; i++) {
@@ -990,7 +999,12 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     if (wait < toldLow[c]!) early++;
     else if (wait > toldHigh[c]!) late++;
     else within++;
-    if (wait > 60) queueCleared = Math.max(queueCleared, admittedAt[c]!);
+    if (wait > 60) {
+      queueCleared = Math.max(queueCleared, admittedAt[c]!);
+      long.citizens++;
+      if (wait < toldLow[c]!) long.early++;
+      else if (wait > toldHigh[c]!) long.late++;
+    }
     ratio[i] = wait / Math.max(1, toldLow[c]!);
     const mid = (toldLow[c]! + toldHigh[c]!) / 2;
     absErrShare[i] = Math.abs(wait - mid) / Math.max(60, wait);
@@ -1069,6 +1083,12 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       laterThanHigh: late / m,
       medianActualOverLow: quantile(ratio, 0.5),
       p90AbsErrorShareOfWait: quantile(absErrShare, 0.9),
+      waitedOverAMinute: {
+        citizens: long.citizens,
+        withinRange: (long.citizens - long.early - long.late) / Math.max(1, long.citizens),
+        earlierThanLow: long.early / Math.max(1, long.citizens),
+        laterThanHigh: long.late / Math.max(1, long.citizens),
+      },
     },
     fairness: { spearmanArrivalVsAdmission: rho, admittedOutOfArrivalOrderWithinShard: outOfOrder },
     oneLine,
@@ -1277,6 +1297,7 @@ export function writeReport(r: SimulationReport, dir: string, name: string): str
     `| most active at once (cap) | ${r.limits.maxActive} (${r.limits.cap}) |`,
     `| actual wait within the range told at join | ${pct(r.eta.withinRange)} |`,
     `| admitted earlier than the low end / later than the high end | ${pct(r.eta.earlierThanLow)} / ${pct(r.eta.laterThanHigh)} |`,
+    `| of the ${count(r.eta.waitedOverAMinute.citizens)} who waited over a minute: within the range / earlier / later | ${pct(r.eta.waitedOverAMinute.withinRange)} / ${pct(r.eta.waitedOverAMinute.earlierThanLow)} / ${pct(r.eta.waitedOverAMinute.laterThanHigh)} |`,
     `| median actual wait / low end told | ${r.eta.medianActualOverLow.toFixed(2)} |`,
     `| 90th percentile of the error (vs. the middle of the range), as a share of the wait | ${pct(r.eta.p90AbsErrorShareOfWait)} |`,
     `| order fairness: Spearman rank correlation, arrival vs admission, cohort-wide | ${r.fairness.spearmanArrivalVsAdmission.toFixed(4)} |`,
