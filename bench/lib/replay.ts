@@ -164,7 +164,18 @@ export interface OneLineReport {
    * those who came back and wait. At every join, and at every poll of a sample of citizens while they wait
    * at their place and are there.
    */
-  countAhead: { atJoin: CountError; atPolls: CountError; sampledEvery: number; sampledCitizens: number };
+  countAhead: {
+    atJoin: CountError;
+    atPolls: CountError;
+    /**
+     * At the same polls of ranked tickets, against the cohort's own order instead of arrival time: people
+     * ranked before the citizen not reached yet, plus those back and waiting. What is left is the age of the
+     * figures; the rest of the error above is the order within a join second (the shard's index breaks ties).
+     */
+    atPollsByRank: CountError;
+    sampledEvery: number;
+    sampledCitizens: number;
+  };
   /**
    * Between consecutive estimates a sampled citizen was shown (at join, then at each poll, while there and
    * waiting at their place): how often the low or the high end rose, and why (the first input, in the
@@ -626,8 +637,11 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   // The count ahead against the truth: who joined before and is not reached yet, plus those back and waiting.
   const reachedIndex = new ReachedIndex(n);
   const trueAhead = (c: number) => c - reachedIndex.before(c) + returningWaiting;
+  // And by the cohort's order: who is ranked before and not reached yet.
+  const reachedRanks = new ReachedIndex(n);
   const joinErrors = new CountErrors();
   const pollErrors = new CountErrors();
+  const pollRankErrors = new CountErrors();
   // A sample of citizens poll as the page does (at the nextPollMs it is told), while waiting at their place and there.
   const pollEvery = Math.max(1, Math.floor(n / 10_000));
   const pollsDue = new Map<number, number[]>();
@@ -639,11 +653,13 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     if (due) due.push(c);
     else pollsDue.set(second, [c]);
   };
-  /** Tells citizen c (of shard s, place seq) the count and the estimate the page would show; returns when to ask again. */
-  const tell = (c: number, s: number, seq: number, snap: ShardSnapshot, errors: CountErrors): Estimate => {
+  /** Tells citizen c (of shard s, place seq) the count and the estimate the page would show, at its join or a poll. */
+  const tell = (c: number, s: number, seq: number, snap: ShardSnapshot, at: "join" | "poll"): Estimate => {
     const ahead = aheadOf(s, seq, snap);
     const est = estimateWait(seq, snap, ahead);
-    errors.add(est.ahead, trueAhead(c));
+    (at === "join" ? joinErrors : pollErrors).add(est.ahead, trueAhead(c));
+    const rank = rankOf[c]!;
+    if (at === "poll" && ahead !== undefined && rank >= 0) pollRankErrors.add(est.ahead, rank - reachedRanks.before(rank) + returningWaiting);
     if (c % pollEvery !== 0) return est;
     const now = shown(est, snap, ahead !== undefined, ahead !== undefined && rankOf[c]! < 0);
     const before = lastShown.get(c);
@@ -797,6 +813,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         const c = shardLine[seq - 1]!;
         reached++;
         reachedIndex.add(c);
+        if (rankOf[c]! >= 0) reachedRanks.add(rankOf[c]!);
         if (leaveAt[c]! < t) presence.leftBeforeTurn++;
         if (p < passed.length && passed[p] === seq) {
           p++;
@@ -884,7 +901,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         snap = snapshotOf(s, now);
         snapshots.set(s, snap);
       }
-      const told = tell(c, s, seq, snap, joinErrors);
+      const told = tell(c, s, seq, snap, "join");
       toldLow[c] = told.etaSeconds?.low ?? NaN;
       toldHigh[c] = told.etaSeconds?.high ?? NaN;
       if (c % pollEvery === 0) pollAt(c, t + pollGap(told));
@@ -940,7 +957,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       }
       const s = shardOf[c]!;
       const snap = (fresh[s] ??= snapshotOf(s, now));
-      pollAt(c, t + pollGap(tell(c, s, seqOf[c]!, snap, pollErrors)));
+      pollAt(c, t + pollGap(tell(c, s, seqOf[c]!, snap, "poll")));
     }
 
     if ((t + 1) % 60 === 0) {
@@ -1052,6 +1069,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     countAhead: {
       atJoin: joinErrors.report(perSecondOfRate),
       atPolls: pollErrors.report(perSecondOfRate),
+      atPollsByRank: pollRankErrors.report(perSecondOfRate),
       sampledEvery: pollEvery,
       sampledCitizens: Math.ceil(n / pollEvery),
     },
@@ -1189,6 +1207,7 @@ function oneLineRows(r: SimulationReport): string[] {
     `| worst deviation from the configured rate: those minutes / the ${rate.capFreeMinutes} of them in which the cap never bound | ${pct(rate.worstDeviation, 2)} / ${pct(rate.capFreeWorstDeviation, 2)} |`,
     `| count ahead told − true at join: mean / mean absolute / worst over / worst under (worst in seconds of the rate) | ${errors(l.countAhead.atJoin)} joins |`,
     `| the same at the polls of 1 in ${l.countAhead.sampledEvery} citizens (${count(l.countAhead.sampledCitizens)}) while they wait at their place and are there | ${errors(l.countAhead.atPolls)} polls |`,
+    `| the same polls, ranked tickets only, against the cohort's order (ranked before, not reached, plus returners) | ${l.coordinated ? `${errors(l.countAhead.atPollsByRank)} polls` : "no ranks"} |`,
     `| a sampled citizen's estimate rose (low or high end) between consecutive ones: times / of compared (citizens) | ${count(l.rises.rose)} / ${count(l.rises.compared)} (${count(l.rises.citizens)}) |`,
     ...Object.entries(l.rises.byReason)
       .sort((a, b) => b[1] - a[1])
