@@ -25,7 +25,9 @@ describe("the replay's cohort across shards", () => {
   it("admits in join order cohort-wide through the coordinator, and not with independent shards", { timeout: 120_000 }, () => {
     const one = replay(false);
     expect(one.oneLine.coordinated).toBe(true);
+    // The coordinator hears each shard at most once a second, whatever the crowd.
     expect(one.polls.coordinator.total).toBeGreaterThan(0);
+    expect(one.polls.coordinator.peakPerSecond).toBeLessThanOrEqual(SMALL.shards);
     expect(one.fairness.spearmanArrivalVsAdmission).toBeGreaterThanOrEqual(0.9999);
     expect(one.oneLine.passedByLaterJoiner).toBe(0);
     expect(one.fairness.admittedOutOfArrivalOrderWithinShard).toBe(0);
@@ -42,6 +44,10 @@ describe("the replay's cohort across shards", () => {
       expect(e.meanAbs).toBeLessThan(secondsOfRate(3));
       expect(Math.max(e.worstOver, e.worstUnder)).toBeLessThan(secondsOfRate(10));
     }
+    // Against the cohort's own order only the age of its figures is left: never under, over by a few seconds' admissions.
+    const byRank = replay(false).oneLine.countAhead.atPollsByRank;
+    expect(byRank.worstUnder).toBe(0);
+    expect(byRank.worstOver).toBeLessThan(secondsOfRate(5));
     // One shard's place is a fraction of the cohort's count: independent shards are off by minutes of the rate.
     const apart = replay(true).oneLine.countAhead.atPolls;
     expect(apart.meanAbs).toBeGreaterThan(secondsOfRate(10));
