@@ -546,6 +546,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     reportedActive: null,
     cohort: null,
     ownReached: 0,
+    ownUnranked: 0,
   }));
   /** The rule each shard admitted by at its last step, and the policy it applied (what its snapshot carries). */
   const modes: Mode[] = new Array<Mode>(o.shards).fill("alone");
@@ -581,6 +582,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       active: active[s]!,
       returning: returners,
       ratePerMinute: policyOf(s).ratePerMinute,
+      // The configured share, the autopilot's ceiling.
+      configuredPerMinute: rate,
       observedPerMinute: paceOf(s, now),
       passedGranted: c.passedGranted,
       returnsAdmitted: c.returnsAdmitted,
@@ -603,6 +606,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       reportedActive,
       cohort: reply.cohort,
       ownReached: reply.ownReached,
+      ownUnranked: reply.ownUnranked,
     });
   };
 
@@ -625,7 +629,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     );
     const c = coordination[s]!;
     if (modes[s] !== "coordinated" || !c.cohort) return snap;
-    return { ...snap, line: { cohort: c.cohort, ownReached: c.ownReached, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
+    return { ...snap, line: { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
   };
   /** The count ahead the page shows for place `seq` of shard s (cohort-ahead.ts), or undefined: the shard's own. */
   const aheadOf = (s: number, seq: number, snap: ShardSnapshot): number | undefined => {
