@@ -374,7 +374,7 @@ interface ShownEstimate {
   low: number;
   high: number;
   ahead: number;
-  /** The count came from the cohort's line (else the shard's own), and the ticket was not ranked yet. */
+  /** The range rested on the cohort's figures (else the shard's own), and the ticket was not ranked yet. */
   coordinated: boolean;
   unranked: boolean;
   rate: number;
@@ -401,7 +401,8 @@ export const RISE_REASONS = [
 
 function shown(est: Estimate, snap: ShardSnapshot, cohortCount: boolean, unranked: boolean): ShownEstimate | null {
   if (!est.etaSeconds) return null;
-  const cohort = cohortCount ? snap.line?.cohort : undefined;
+  // The range rests on the cohort's figures only while the shard keeps one line (estimateWait).
+  const cohort = cohortCount && !snap.line?.alone ? snap.line?.cohort : undefined;
   return {
     low: est.etaSeconds.low,
     high: est.etaSeconds.high,
@@ -628,8 +629,10 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       },
     );
     const c = coordination[s]!;
-    if (modes[s] !== "coordinated" || !c.cohort) return snap;
-    return { ...snap, line: { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq } };
+    if (!coordinated || !c.cohort) return snap;
+    // A shard not coordinated now still carries the cohort as it last heard it, marked alone.
+    const alone = modes[s] !== "coordinated";
+    return { ...snap, line: { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone } };
   };
   /** The count ahead the page shows for place `seq` of shard s (cohort-ahead.ts), or undefined: the shard's own. */
   const aheadOf = (s: number, seq: number, snap: ShardSnapshot): number | undefined => {
