@@ -120,7 +120,8 @@ function applyStatus(s) {
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
-    rememberStart(s);
+    // The bar starts from the first count that is a place, not from one still being found.
+    if (!s.placing) rememberStart(s);
     // Passed over while away and back in time: the place is kept, and the page says why it is "next".
     if (s.cameBack) app.waitNote = { key: "cameBack" };
     else if (app.waitNote?.key === "cameBack") app.waitNote = null;
@@ -150,6 +151,7 @@ function announceWait(s, changed) {
   const soon = s.ahead <= 10;
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.placing) announce({ key: "livePlacing" });
   else if (s.originBusy && s.ahead > 0) announce({ key: "liveBusy", params: { n: s.ahead } });
   else if (s.slowedBy && s.ahead > 0) announce({ key: "liveSlowed", params: { n: s.ahead } });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });

@@ -157,14 +157,15 @@ function drawWait(/** @type {QueueStatus} */ s) {
   for (const el of $("view-wait").querySelectorAll(".figure, progress, label[for=progress], #progress-text")) {
     /** @type {HTMLElement} */ (el).hidden = s.state === "prequeue";
   }
-  $("ahead").textContent = number(s.ahead);
-  $("ahead-unit").textContent = t(s.ahead === 1 ? "person" : "people");
+  // Joined a second ago: the shards have not placed the citizen among them yet, so no number is shown.
+  $("ahead").textContent = s.placing ? "…" : number(s.ahead);
+  $("ahead-unit").textContent = t(s.placing ? "placing" : s.ahead === 1 ? "person" : "people");
   const start = startAhead(s);
   const progress = /** @type {HTMLProgressElement} */ ($("progress"));
   progress.max = Math.max(1, start);
   progress.value = start === 0 ? 1 : start - s.ahead;
-  $("progress-text").textContent = start > 0 ? t("progressText", { start: number(start), done: number(start - s.ahead) }) : "";
-  $("eta").textContent = paused || !s.etaSeconds ? t("etaPaused") : formatEta(s.etaSeconds);
+  $("progress-text").textContent = start > 0 && !s.placing ? t("progressText", { start: number(start), done: number(start - s.ahead) }) : "";
+  $("eta").textContent = s.placing ? t("etaPlacing") : paused || !s.etaSeconds ? t("etaPaused") : formatEta(s.etaSeconds);
 }
 
 function drawBook() {

@@ -36,6 +36,12 @@ export const queueStatus = z.object({
    * two old. While the citizen's shard cannot reach the cohort's coordinator, its count as last known.
    */
   ahead: z.number().int().nonnegative(),
+  /**
+   * The citizen joined a second or two ago and the cohort has not ranked them among its shards yet:
+   * `ahead` counts those known to be ahead so far and may still grow by people who joined in the same
+   * second in other shards. The page says it is finding the place instead of showing the number.
+   */
+  placing: z.literal(true).optional(),
   /** Seconds until admission, at the rate in force; null while paused. */
   etaSeconds: etaRange.nullable(),
   /**

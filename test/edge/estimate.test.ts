@@ -6,6 +6,8 @@ import {
   PAUSED_POLL_MS,
   RANGE_RATIO,
   RANGE_SLACK_S,
+  RANKING_S,
+  REPORT_BEAT_S,
 } from "../../src/edge/queue/wait-estimate.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 
@@ -88,5 +90,35 @@ describe("the wait range", () => {
                 states++;
               }
     expect(states).toBe(6 * 5 * 6 * 2 * 4 * 2);
+  });
+});
+
+describe("the estimate in a cohort whose shards keep one line", () => {
+  const cohort = {
+    at: 0, ranked: 100, reached: 40, returning: 0, waiting: 60, unranked: 0, active: 10, held: 10, activeCap: 100,
+    ratePerMinute: 60, configuredPerMinute: 60, observedPerMinute: null, paused: false, slowedByOperators: false,
+  };
+  const snap: ShardSnapshot = { lastSeq: 30, serving: 10, active: 3, activeCap: 25, ratePerMinute: 15, configuredPerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
+  const line = { cohort, ownReached: 10, ownUnranked: 0, rankedSeq: 25, grantedSeq: 10, alone: false };
+
+  it("takes the cohort's count at the cohort's rate, a turn coming with a report", () => {
+    const e = estimateWait(20, { ...snap, line }, 59);
+    expect(e.ahead).toBe(59);
+    // 60 turns at 60 a minute: a minute at the soonest, and a report's beat later at the latest.
+    expect(e.etaSeconds!.low).toBe(60);
+    expect(e.etaSeconds!.high).toBeGreaterThanOrEqual(60 + REPORT_BEAT_S);
+  });
+
+  it("while the place is not ranked yet: no sooner than the ranking, and asked again soon", () => {
+    const ranked = estimateWait(25, { ...snap, line }, 59);
+    const placing = estimateWait(26, { ...snap, line }, 59);
+    expect(placing.etaSeconds!.low).toBe(ranked.etaSeconds!.low + RANKING_S);
+    expect(placing.nextPollMs).toBe(MIN_POLL_MS);
+  });
+
+  it("sees the cap bind when granted places hold its room, before shards report them active", () => {
+    const full = { ...line, cohort: { ...cohort, active: 60, held: 100, observedPerMinute: 30 } };
+    const free = { ...line, cohort: { ...cohort, active: 60, held: 60, observedPerMinute: 30 } };
+    expect(estimateWait(20, { ...snap, line: full }, 59).etaSeconds!.high).toBeGreaterThan(estimateWait(20, { ...snap, line: free }, 59).etaSeconds!.high);
   });
 });

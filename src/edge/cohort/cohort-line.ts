@@ -95,6 +95,8 @@ export interface CohortView {
   /** Of those, the places not ranked yet (they joined in the last second or two). */
   unranked: number;
   active: number;
+  /** People holding the cap's room: active, granted and not yet reached, and come back. */
+  held: number;
   activeCap: number;
   /** The cohort's rate in force (the sum of the shards'), its configured rate, and the pace it managed. */
   ratePerMinute: number;
@@ -443,8 +445,10 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
   let returning = 0;
   let unrankedWaiting = 0;
   let active = 0;
+  let held = 0;
   let observed: number | null = null;
   for (const s of line.shards.values()) {
+    held += s.active + pendingOf(s) + s.returning;
     reached += Math.min(s.serving, s.assignedSeq);
     returning += s.returning;
     unrankedWaiting += unrankedOf(s);
@@ -459,6 +463,7 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
     waiting: line.nextRank - reached + returning + unrankedWaiting,
     unranked: unrankedWaiting,
     active,
+    held,
     activeCap: policy.maxActive,
     ratePerMinute,
     configuredPerMinute: policy.admitPerMinute,

@@ -195,14 +195,16 @@ function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "origin
   if (reason === "errors above target" || reason === "latency above target") return { state: "waiting", originBusy: true };
   const cohort = snapshot.line?.cohort;
   if (cohort?.slowedByOperators) return { state: "waiting", slowedBy: "operators" };
-  const full = cohort && !snapshot.line?.alone ? cohort.active >= cohort.activeCap : snapshot.active >= snapshot.activeCap;
+  const full = cohort && !snapshot.line?.alone ? cohort.held >= cohort.activeCap : snapshot.active >= snapshot.activeCap;
   return full ? { state: "waiting", slowedBy: "capacity" } : { state: "waiting" };
 }
 
 function waiting(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, ahead: number | undefined): QueueStatus {
   const estimate = estimateWait(ticket.seq, snapshot, ahead);
+  const line = snapshot.line;
   return {
     ...lineState(snapshot),
+    ...(line && !line.alone && ticket.seq > line.rankedSeq ? { placing: true as const } : {}),
     cohort: ticket.cohort,
     seq: ticket.seq,
     ahead: estimate.ahead,

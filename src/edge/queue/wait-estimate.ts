@@ -89,6 +89,11 @@ export function waitRange(soonest: number, turns: number, snap: ShardSnapshot): 
   return { low, high: Math.max(low, Math.min(high, RANGE_RATIO * low + RANGE_SLACK_S)) };
 }
 
+/** Seconds from a join until its place is ranked cohort-wide: the second ends, then every shard reports. */
+export const RANKING_S = 2;
+/** Seconds between a shard's reports, at each of which the coordinator grants and the shard admits. */
+export const REPORT_BEAT_S = 2;
+
 /**
  * Estimate for the ticket `seq` of a shard. `cohortAhead` is the count of people ahead cohort-wide when
  * the shard keeps one line with its cohort's others (cohort-ahead.ts): the wait is then that many turns
@@ -109,19 +114,26 @@ export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: num
       ...snap,
       ratePerMinute: cohort.ratePerMinute,
       configuredPerMinute: cohort.configuredPerMinute,
-      active: cohort.active,
+      // Granted places and returners hold the cap's room too, before their shards report them active.
+      active: cohort.held,
       activeCap: cohort.activeCap,
       observedPerMinute: cohort.observedPerMinute,
       paused: snap.paused || cohort.paused,
     };
     const waitingAhead = Math.max(0, ahead - cohort.returning);
-    etaSeconds = waitRange(waitingAhead * likelyPresent(snap) + 1 + cohort.returning, ahead + 1, rates);
+    const range = waitRange(waitingAhead * likelyPresent(snap) + 1 + cohort.returning, ahead + 1, rates);
+    // A turn comes with a report: a place is ranked once every shard has reported its second, then
+    // granted at a report, each about a second apart. The soonest is not sooner, the latest a few later.
+    const ranking = seq > line.rankedSeq ? RANKING_S : 0;
+    etaSeconds = range && { low: range.low + ranking, high: range.high + ranking + REPORT_BEAT_S };
   } else {
     // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
     etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + returning, snap);
   }
   if (!etaSeconds) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
-  // Ask again after about a quarter of the shortest wait: often near the front, rarely far back.
-  const nextPollMs = Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (etaSeconds.low * 1000) / 4)));
+  // Ask again after about a quarter of the shortest wait: often near the front, rarely far back; and soon
+  // while the place is not ranked yet, so the page shows the count as soon as it is known.
+  const placing = line !== undefined && !line.alone && seq > line.rankedSeq;
+  const nextPollMs = placing ? MIN_POLL_MS : Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (etaSeconds.low * 1000) / 4)));
   return { ahead, etaSeconds, nextPollMs };
 }

@@ -11,10 +11,10 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.b987b4664076.js";
+import { clock, t } from "./format.afd1616e6639.js";
 import { app } from "./state.9de66fe42632.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.eb69f6970824.js";
-import { $, render, setBusy, showNotice } from "./view.b85c2a0d5693.js";
+import { $, render, setBusy, showNotice } from "./view.3233ab13b09e.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -120,7 +120,8 @@ function applyStatus(s) {
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;
-    rememberStart(s);
+    // The bar starts from the first count that is a place, not from one still being found.
+    if (!s.placing) rememberStart(s);
     // Passed over while away and back in time: the place is kept, and the page says why it is "next".
     if (s.cameBack) app.waitNote = { key: "cameBack" };
     else if (app.waitNote?.key === "cameBack") app.waitNote = null;
@@ -150,6 +151,7 @@ function announceWait(s, changed) {
   const soon = s.ahead <= 10;
   if (!changed && !soon && now - app.lastAnnounced < ANNOUNCE_EVERY_MS) return;
   if (s.state === "paused") announce({ key: "livePaused" });
+  else if (s.placing) announce({ key: "livePlacing" });
   else if (s.originBusy && s.ahead > 0) announce({ key: "liveBusy", params: { n: s.ahead } });
   else if (s.slowedBy && s.ahead > 0) announce({ key: "liveSlowed", params: { n: s.ahead } });
   else if (s.state === "prequeue") announce({ key: "prequeue", params: { time: clock(s.opensAt ?? "") } });

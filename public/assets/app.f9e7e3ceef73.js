@@ -18,10 +18,10 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.3f44e9aaf450.js";
+import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.6c1b4ead8ed4.js";
 import { app } from "./state.9de66fe42632.js";
 import { saveLang } from "./storage.eb69f6970824.js";
-import { $, render } from "./view.b85c2a0d5693.js";
+import { $, render } from "./view.3233ab13b09e.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring

@@ -5,7 +5,7 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { app } from "./state.9de66fe42632.js";
-import { STRINGS } from "./strings.790d966bcdf1.js";
+import { STRINGS } from "./strings.94cd5023c4b7.js";
 
 const SEOUL = "Asia/Seoul";
 

@@ -9,10 +9,10 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { bookingCalendar } from "./calendar.6d3e3e07d58b.js";
-import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.b987b4664076.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.afd1616e6639.js";
 import { app } from "./state.9de66fe42632.js";
 import { startAhead } from "./storage.eb69f6970824.js";
-import { REGIONS } from "./strings.790d966bcdf1.js";
+import { REGIONS } from "./strings.94cd5023c4b7.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;
@@ -157,14 +157,15 @@ function drawWait(/** @type {QueueStatus} */ s) {
   for (const el of $("view-wait").querySelectorAll(".figure, progress, label[for=progress], #progress-text")) {
     /** @type {HTMLElement} */ (el).hidden = s.state === "prequeue";
   }
-  $("ahead").textContent = number(s.ahead);
-  $("ahead-unit").textContent = t(s.ahead === 1 ? "person" : "people");
+  // Joined a second ago: the shards have not placed the citizen among them yet, so no number is shown.
+  $("ahead").textContent = s.placing ? "…" : number(s.ahead);
+  $("ahead-unit").textContent = t(s.placing ? "placing" : s.ahead === 1 ? "person" : "people");
   const start = startAhead(s);
   const progress = /** @type {HTMLProgressElement} */ ($("progress"));
   progress.max = Math.max(1, start);
   progress.value = start === 0 ? 1 : start - s.ahead;
-  $("progress-text").textContent = start > 0 ? t("progressText", { start: number(start), done: number(start - s.ahead) }) : "";
-  $("eta").textContent = paused || !s.etaSeconds ? t("etaPaused") : formatEta(s.etaSeconds);
+  $("progress-text").textContent = start > 0 && !s.placing ? t("progressText", { start: number(start), done: number(start - s.ahead) }) : "";
+  $("eta").textContent = s.placing ? t("etaPlacing") : paused || !s.etaSeconds ? t("etaPaused") : formatEta(s.etaSeconds);
 }
 
 function drawBook() {
