@@ -173,6 +173,8 @@ export interface OneLineReport {
      * figures; the rest of the error above is the order within a join second (the shard's index breaks ties).
      */
     atPollsByRank: CountError;
+    /** Answers that showed the place as being found (status `placing`, not ranked yet) instead of a count: not in the errors. */
+    placing: { joins: number; polls: number };
     sampledEvery: number;
     sampledCitizens: number;
   };
@@ -401,6 +403,8 @@ export const RISE_REASONS = [
 
 function shown(est: Estimate, snap: ShardSnapshot, cohortCount: boolean, unranked: boolean): ShownEstimate | null {
   if (!est.etaSeconds) return null;
+  // A place not ranked yet is shown as being found (status `placing`): no number and no range.
+  if (unranked && cohortCount && snap.line && !snap.line.alone) return null;
   // The range rests on the cohort's figures only while the shard keeps one line (estimateWait).
   const cohort = cohortCount && !snap.line?.alone ? snap.line?.cohort : undefined;
   return {
@@ -412,7 +416,7 @@ function shown(est: Estimate, snap: ShardSnapshot, cohortCount: boolean, unranke
     rate: cohort ? cohort.ratePerMinute : snap.ratePerMinute,
     paused: snap.paused || Boolean(cohort?.paused),
     present: likelyPresent(snap),
-    capBinds: cohort ? cohort.active >= cohort.activeCap : snap.active >= snap.activeCap,
+    capBinds: cohort ? cohort.held >= cohort.activeCap : snap.active >= snap.activeCap,
     observed: cohort ? cohort.observedPerMinute : snap.observedPerMinute,
     returning: cohort ? cohort.returning : (snap.returning ?? 0),
   };
@@ -647,6 +651,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   // And by the cohort's order: who is ranked before and not reached yet.
   const reachedRanks = new ReachedIndex(n);
   const joinErrors = new CountErrors();
+  /** Answers that showed the place as being found rather than a count. */
+  const placingAnswers = { joins: 0, polls: 0 };
   const pollErrors = new CountErrors();
   const pollRankErrors = new CountErrors();
   // A sample of citizens poll as the page does (at the nextPollMs it is told), while waiting at their place and there.
@@ -664,7 +670,10 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const tell = (c: number, s: number, seq: number, snap: ShardSnapshot, at: "join" | "poll"): Estimate => {
     const ahead = aheadOf(s, seq, snap);
     const est = estimateWait(seq, snap, ahead);
-    (at === "join" ? joinErrors : pollErrors).add(est.ahead, trueAhead(c));
+    // While the place is being found the page shows no count (status `placing`): nothing told, nothing wrong.
+    const placing = snap.line !== undefined && !snap.line.alone && seq > snap.line.rankedSeq;
+    if (placing) placingAnswers[at === "join" ? "joins" : "polls"]++;
+    else (at === "join" ? joinErrors : pollErrors).add(est.ahead, trueAhead(c));
     const rank = rankOf[c]!;
     if (at === "poll" && ahead !== undefined && rank >= 0) pollRankErrors.add(est.ahead, rank - reachedRanks.before(rank) + returningWaiting);
     if (c % pollEvery !== 0) return est;
@@ -1077,6 +1086,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       atJoin: joinErrors.report(perSecondOfRate),
       atPolls: pollErrors.report(perSecondOfRate),
       atPollsByRank: pollRankErrors.report(perSecondOfRate),
+      placing: placingAnswers,
       sampledEvery: pollEvery,
       sampledCitizens: Math.ceil(n / pollEvery),
     },
@@ -1213,6 +1223,7 @@ function oneLineRows(r: SimulationReport): string[] {
     `| admissions per minute while the cohort had a minute's rate of present people waiting: mean / least / most (configured; minutes, the last at minute ${rate.lastMinute}) | ${people(rate.mean)} / ${count(rate.least)} / ${count(rate.most)} (${count(rate.configured)}; ${rate.minutes}) |`,
     `| worst deviation from the configured rate: those minutes / the ${rate.capFreeMinutes} of them in which the cap never bound | ${pct(rate.worstDeviation, 2)} / ${pct(rate.capFreeWorstDeviation, 2)} |`,
     `| count ahead told − true at join: mean / mean absolute / worst over / worst under (worst in seconds of the rate) | ${errors(l.countAhead.atJoin)} joins |`,
+    `| answers that showed the place as being found (not ranked yet: no count shown, not in the errors): at join / at polls | ${count(l.countAhead.placing.joins)} / ${count(l.countAhead.placing.polls)} |`,
     `| the same at the polls of 1 in ${l.countAhead.sampledEvery} citizens (${count(l.countAhead.sampledCitizens)}) while they wait at their place and are there | ${errors(l.countAhead.atPolls)} polls |`,
     `| the same polls, ranked tickets only, against the cohort's order (ranked before, not reached, plus returners) | ${l.coordinated ? `${errors(l.countAhead.atPollsByRank)} polls` : "no ranks"} |`,
     `| a sampled citizen's estimate rose (low or high end) between consecutive ones: times / of compared (citizens) | ${count(l.rises.rose)} / ${count(l.rises.compared)} (${count(l.rises.citizens)}) |`,
