@@ -93,7 +93,11 @@ async function syntheticJoins(count: number): Promise<string[]> {
 
 const visible = (page: Page, selector: string, timeout = VIEW_TIMEOUT) => page.locator(selector).waitFor({ state: "visible", timeout });
 const textOf = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? "").replace(/\s+/g, " ").trim();
-const aheadOf = async (page: Page) => Number((await textOf(page, "#ahead")).replace(/[^\d]/g, ""));
+/** The count ahead the page shows, once it shows one (while the place is being found it shows none). */
+const aheadOf = async (page: Page) => {
+  await expect.poll(async () => /\d/.test(await textOf(page, "#ahead")), { timeout: VIEW_TIMEOUT }).toBe(true);
+  return Number((await textOf(page, "#ahead")).replace(/[^\d]/g, ""));
+};
 
 const onOrigin = (origin: string) => (url: URL) => url.origin === origin;
 

@@ -98,7 +98,16 @@ async function waitingCitizen(lang: Lang, birthdate: string): Promise<Page> {
   await page.getByRole("button", { name: /확인|Verify/ }).click();
   await page.waitForURL((url) => url.origin === stack.base, { timeout: VIEW_TIMEOUT });
   await visible(page, "#view-wait");
+  await placeFound(page);
   return page;
+}
+
+/**
+ * Waits until the page shows a count: for a second or two after a join the cohort's shards have not ranked
+ * the place yet, and the page says it is finding it (status `placing`) instead of a number.
+ */
+async function placeFound(page: Page): Promise<void> {
+  await expect.poll(async () => /\d/.test(await textOf(page, "#ahead")), { timeout: VIEW_TIMEOUT }).toBe(true);
 }
 
 /** The status the page's own cookie gets, as the page would. */
