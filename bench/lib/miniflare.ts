@@ -28,6 +28,7 @@ interface WranglerToml {
   vars?: Record<string, unknown>;
   assets?: { directory: string; binding?: string; run_worker_first?: string[] };
   ratelimits?: Array<{ name: string; simple: { limit: number; period: number } }>;
+  durable_objects?: { bindings?: Array<{ name: string; class_name: string }> };
 }
 
 /** wrangler.toml's `[[ratelimits]]` as Miniflare takes them: the limits are part of what a join or a poll costs. */
@@ -47,8 +48,8 @@ export function rateLimit(name: string): { limit: number; period: number } {
   return r.simple;
 }
 
-function readWranglerToml(): WranglerToml {
-  return parseToml(readFileSync(join(root, "wrangler.toml"), "utf8")) as unknown as WranglerToml;
+function readWranglerToml(config = "wrangler.toml"): WranglerToml {
+  return parseToml(readFileSync(join(root, config), "utf8")) as unknown as WranglerToml;
 }
 
 const bundles = new Map<BundleName, Promise<string>>();
@@ -60,6 +61,15 @@ const BUNDLES: Record<BundleName, { config: string; entry: string }> = {
   "edge-bench": { config: "bench/workers/wrangler.bench.toml", entry: "edge-bench.js" },
   pieces: { config: "bench/workers/wrangler.pieces.toml", entry: "pieces.js" },
 };
+
+/**
+ * A bundle's Durable Object bindings as its wrangler configuration declares them, binding name → class: for
+ * the edge, its shards, its cohorts' coordinators and the operators' logins, as a deploy binds them.
+ */
+function objectBindings(name: BundleName): Record<string, string> {
+  const bindings = readWranglerToml(BUNDLES[name].config).durable_objects?.bindings ?? [];
+  return Object.fromEntries(bindings.map((b) => [b.name, b.class_name]));
+}
 
 /**
  * Bundles a Worker exactly as a deploy would (`wrangler deploy --dry-run`), once per bench process:
@@ -97,7 +107,7 @@ export interface EdgeOptions {
   assets?: boolean;
   /** Also start the baseline Worker (bench/workers/bare-counter.js) in the same workerd. */
   bareCounter?: boolean;
-  /** The bundle's Durable Object bindings, binding name → class (default: the edge's QUEUE_SHARD). */
+  /** The bundle's Durable Object bindings, binding name → class (default: those its wrangler configuration declares). */
   objects?: Record<string, string>;
   /** Open workerd's V8 inspector on this port (0: none). */
   inspectorPort?: number;
@@ -120,8 +130,8 @@ export interface Edge {
 
 /**
  * Starts workerd with the edge Worker: bindings as wrangler.toml, fresh secrets, the bench's identity
- * provider, wrangler.toml's rate limits (fresh counters), SQLite-backed QueueShard objects persisted in a
- * temporary folder that `dispose` removes.
+ * provider, wrangler.toml's rate limits (fresh counters), the bundle's SQLite-backed Durable Objects
+ * (its configuration's bindings) persisted in a temporary folder that `dispose` removes.
  */
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const toml = readWranglerToml();
@@ -158,7 +168,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       modulesRoot: dirname(scriptPath),
       bindings: vars,
       durableObjects: Object.fromEntries(
-        Object.entries(options.objects ?? { QUEUE_SHARD: "QueueShard" }).map(([binding, className]) => [binding, { className, useSQLite: true }]),
+        Object.entries(options.objects ?? objectBindings(options.bundle)).map(([binding, className]) => [binding, { className, useSQLite: true }]),
       ),
       ratelimits: {
         ...rateLimits(toml),

@@ -1,11 +1,13 @@
 /**
  * The edge as `npm run bench` runs it when a figure needs to look inside: the very app of src/edge
- * (createEdgeApp) and QueueShard, counting its RPC calls (test/workers/counting-queue-shard.ts), plus
- * probes under /__bench/ that only read. The app's routes are untouched and the object's RPC methods only
- * count before doing what they do, so what is measured through /api/ is what is deployed.
+ * (createEdgeApp), QueueShard and CohortCoordinator, each object counting its RPC calls
+ * (test/workers/counting-queue-shard.ts, and CohortCoordinator below), plus probes under /__bench/ that only
+ * read. The app's routes are untouched and the objects' RPC methods only count before doing what they do,
+ * so what is measured through /api/ is what is deployed.
  *
  * - GET /__bench/shards?cohort=&shards=  each shard's RPC call counts (CountingQueueShard.calls), SQLite
  *   size and ticket rows, through an extra read-only RPC method of a subclass;
+ * - GET /__bench/coordinator?cohort=  the cohort coordinator's RPC call counts;
  * - POST /__bench/snapshots?n=&kind=cache|plain|clear  fills the Worker's snapshot cache (the real
  *   `remember`) or, as the baseline, a plain array with the same snapshot objects;
  * - POST /__bench/passes?op=&n=  runs a pass sign/verify loop (jose, src/edge/tokens/pass.ts) or the bare
@@ -13,6 +15,7 @@
  *
  * Bundled only for benchmarks (bench/workers/wrangler.bench.toml); never deployed.
  */
+import { CohortCoordinator as ProductionCohortCoordinator, coordinatorStub } from "../../src/edge/cohort/coordinator.js";
 import { createEdgeApp } from "../../src/edge/app.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
@@ -22,7 +25,7 @@ import { shardName } from "../../src/edge/queue/shard-name.js";
 import { CountingQueueShard } from "../../test/workers/counting-queue-shard.js";
 
 export interface ShardProbe {
-  calls: { join: number; snapshot: number; claim: number; complete: number };
+  calls: CountingQueueShard["calls"];
   databaseSize: number;
   tickets: number;
   /** Bytes of the ticket rows' own values (two 8-byte integers plus the two text columns). */
@@ -42,7 +45,36 @@ export class QueueShard extends CountingQueueShard {
   }
 }
 
-type ProbeStub = { benchProbe(): Promise<ShardProbe> };
+export interface CoordinatorProbe {
+  calls: { report: number; view: number };
+  /** Tickets the coordinator has ranked cohort-wide: all of them once the shards keep one line. */
+  ranked: number;
+}
+
+/**
+ * The production CohortCoordinator, counting the RPC calls that reach it: each shard's report (about one a
+ * second from its alarm while it has people) and the operators' view. Only counts, then hands on.
+ */
+export class CohortCoordinator extends ProductionCohortCoordinator {
+  private readonly calls = { report: 0, view: 0 };
+
+  override report(...args: Parameters<ProductionCohortCoordinator["report"]>): ReturnType<ProductionCohortCoordinator["report"]> {
+    this.calls.report++;
+    return super.report(...args);
+  }
+
+  override view(...args: Parameters<ProductionCohortCoordinator["view"]>): ReturnType<ProductionCohortCoordinator["view"]> {
+    this.calls.view++;
+    return super.view(...args);
+  }
+
+  /** Read-only: the object's call counts and how many tickets it has ranked (not counted as a view). */
+  benchProbe(): CoordinatorProbe {
+    return { calls: { ...this.calls }, ranked: super.view().ranked };
+  }
+}
+
+type ProbeStub<P> = { benchProbe(): Promise<P> };
 
 const app = createEdgeApp();
 
@@ -65,10 +97,16 @@ async function probeShards(env: Env, url: URL): Promise<Response> {
   const shards = count(url, "shards", 1024);
   const probes = await Promise.all(
     Array.from({ length: shards }, (_, shard) =>
-      (env.QUEUE_SHARD.getByName(shardName({ cohort, shard })) as unknown as ProbeStub).benchProbe(),
+      (env.QUEUE_SHARD.getByName(shardName({ cohort, shard })) as unknown as ProbeStub<ShardProbe>).benchProbe(),
     ),
   );
   return Response.json({ shards: probes });
+}
+
+async function probeCoordinator(env: Env, url: URL): Promise<Response> {
+  const cohort = url.searchParams.get("cohort") ?? "55-59";
+  const probe = await (coordinatorStub(env, cohort) as unknown as ProbeStub<CoordinatorProbe>).benchProbe();
+  return Response.json(probe);
 }
 
 function fillSnapshots(url: URL): Response {
@@ -145,6 +183,7 @@ export default {
     if (!url.pathname.startsWith("/__bench/")) return app.fetch(request, env, ctx);
     try {
       if (url.pathname === "/__bench/shards") return await probeShards(env, url);
+      if (url.pathname === "/__bench/coordinator") return await probeCoordinator(env, url);
       if (url.pathname === "/__bench/snapshots" && request.method === "POST") return fillSnapshots(url);
       if (url.pathname === "/__bench/passes" && request.method === "POST") return await passLoop(env, url);
       return new Response("no such probe", { status: 404 });

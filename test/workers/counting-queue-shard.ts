@@ -9,7 +9,7 @@ import { QueueShard } from "../../src/edge/shard/queue-shard.js";
  */
 export class CountingQueueShard extends QueueShard {
   /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
-  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0, seen: 0 };
+  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0, seen: 0, ranks: 0 };
   /** Group commits made since the object started, and the joins they carried; the tests read it. */
   readonly commits = { batches: 0, joins: 0 };
 
@@ -40,6 +40,12 @@ export class CountingQueueShard extends QueueShard {
   override complete(...args: Parameters<QueueShard["complete"]>): ReturnType<QueueShard["complete"]> {
     this.calls.complete++;
     return super.complete(...args);
+  }
+
+  // The Worker reads a ticket's rank once per chunk of places (src/edge/queue/cohort-ahead.ts): a poll's call.
+  override ranks(...args: Parameters<QueueShard["ranks"]>): ReturnType<QueueShard["ranks"]> {
+    this.calls.ranks++;
+    return super.ranks(...args);
   }
 
   override draw(...args: Parameters<QueueShard["draw"]>): ReturnType<QueueShard["draw"]> {
