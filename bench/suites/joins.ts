@@ -3,10 +3,12 @@
  * run, what a join costs besides throughput (issue 10): p50/p99 latency at 32 and at 64 connections, the
  * workerd process's CPU time per join, and the fsyncs per join.
  *
- * SHARDS=1, so every citizen lands in shard 0 of cohort 55-59; every request carries the id_token of a
- * citizen not seen before on that edge (minted beforehand by the bench's identity provider), so each one
- * is a whole join: zod, the RS256 id_token verified by jose against the inline JWKS, the per-citizen
- * join limit, the citizen-key HMAC, one RPC into the SQLite-backed QueueShard, an HS256 ticket.
+ * SHARDS=1, so every citizen lands in shard 0 of cohort 55-59, a cohort of one shard that is its own line
+ * and never calls its coordinator: the figures compare with every earlier run (several shards keeping one
+ * line are figures 2 and 3). Every request carries the id_token of a citizen not seen before on that edge
+ * (minted beforehand by the bench's identity provider), so each one is a whole join: zod, the RS256
+ * id_token verified by jose against the inline JWKS, the per-citizen join limit, the citizen-key HMAC, one
+ * RPC into the SQLite-backed QueueShard, an HS256 ticket.
  * ADMIT_PER_MINUTE is tiny so nobody is admitted and nothing but joining happens.
  * Baseline: bench/workers/bare-counter.js, a Worker that reads the body and calls a Durable Object that
  * only increments an in-memory counter, started in the same Miniflare/workerd and sent the very same

@@ -5,8 +5,15 @@
  * every shard's object lives in the one workerd process, whose JavaScript runs on one thread, so the
  * figure shows what sharding buys (or costs) when the objects share a core; on Cloudflare each object
  * may run on a different machine.
+ *
+ * The edge is the deployed bundle with wrangler.toml's bindings, so a cohort of several shards keeps one
+ * line through its coordinator while the joins come in (each shard reports about once a second from its
+ * alarm; no join waits for it). After the load one more citizen joins and polls: the people ahead are
+ * counted cohort-wide only while the shards keep one line, so a run whose shards went alone fails. The
+ * check is not timed: it runs after the measured load.
  */
-import { Citizens, joinLoad } from "../lib/edge-client.js";
+import { queueStatus } from "../../src/contract/queue.js";
+import { Citizens, getJson, joinLoad, joinMany } from "../lib/edge-client.js";
 import { okPerSecond, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
@@ -15,12 +22,32 @@ import { loadFlags, NO_ADMISSIONS, tally } from "./joins.js";
 
 const SHARD_COUNTS = [1, 2, 4, 8] as const;
 
+/** How long the check of one line waits for the coordinator to rank the last joins (it ranks a second once every shard reported it). */
+const RANKING_WAIT_MS = 15_000;
+
+/**
+ * The people ahead of a citizen who joins after the loads, as its polls tell them, polled until the count
+ * reaches `expected` or RANKING_WAIT_MS pass. With the cohort's shards keeping one line it reaches about
+ * everyone who joined before, once the coordinator ranked them; a shard alone counts only its own line.
+ */
+async function aheadOfNextJoin(edgeUrl: string, citizens: Citizens, expected: number): Promise<{ ahead: number; afterMs: number }> {
+  const [joined] = await joinMany(edgeUrl, await citizens.idTokens(1));
+  const started = Date.now();
+  for (;;) {
+    const answer = await getJson(`${edgeUrl}/api/queue/status`, { headers: { authorization: `Bearer ${joined!.ticket}` } });
+    const { ahead } = queueStatus.parse(answer);
+    const afterMs = Date.now() - started;
+    if (ahead >= expected || afterMs >= RANKING_WAIT_MS) return { ahead, afterMs };
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 export const shards: Suite = {
   name: "shards",
   title: "Joins/s with 1, 2, 4 and 8 shards",
   async run(ctx) {
     const perShards = new Map<number, number[]>(SHARD_COUNTS.map((s) => [s, []]));
-    const raw: Array<{ run: number; shards: number; joins: LoadResult }> = [];
+    const raw: Array<{ run: number; shards: number; joins: LoadResult; joinedBefore: number; nextJoin: { ahead: number; afterMs: number } }> = [];
     for (let run = 0; run < ctx.runs; run++) {
       // Rotate the order from run to run, so that no shard count always goes first.
       const order = SHARD_COUNTS.map((_, i) => SHARD_COUNTS[(i + run) % SHARD_COUNTS.length]!);
@@ -32,11 +59,22 @@ export const shards: Suite = {
           const runBodies = await citizens.joinBodiesFor(ctx.seconds);
           const load = (bodies: string[], seconds: number) =>
             joinLoad(`${edge.url}/api/queue/join`, bodies, { connections: ctx.connections, durationSeconds: seconds });
-          await load(warmBodies, ctx.warmupSeconds);
+          const warm = await load(warmBodies, ctx.warmupSeconds);
           const j = await load(runBodies, ctx.seconds);
+          // Answered joins; those in flight when a load stops (up to one per connection) join too, uncounted.
+          const joinedBefore = warm.ok + j.ok;
+          // Alone, each of N ≥ 2 shards would count about 1/N of them: 3/4 can only be the cohort's one line.
+          const expected = Math.floor(joinedBefore * 0.75);
+          const next = await aheadOfNextJoin(edge.url, citizens, count > 1 ? expected : 0);
+          if (next.ahead < expected) {
+            throw new Error(`${count} shards: the next citizen is told ${next.ahead} ahead of ${joinedBefore} joined after ${next.afterMs} ms: the shards did not keep one line`);
+          }
           perShards.get(count)!.push(okPerSecond(j));
-          raw.push({ run, shards: count, joins: j });
-          ctx.log(`run ${run + 1}: ${count} shard(s): ${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}`);
+          raw.push({ run, shards: count, joins: j, joinedBefore, nextJoin: next });
+          ctx.log(
+            `run ${run + 1}: ${count} shard(s): ${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}; the next citizen: ${next.ahead} ahead of ${joinedBefore} answered joins` +
+              (count > 1 ? `, ${next.afterMs} ms after joining` : ""),
+          );
         } finally {
           await edge.dispose();
         }
@@ -47,8 +85,10 @@ export const shards: Suite = {
       method:
         "workerd via Miniflare (the wrangler dry-run bundle of src/edge/index.ts), a fresh edge per shard count and run; " +
         "autocannon in a separate process POSTs /api/queue/join with a different citizen's RS256 id_token per request (minted beforehand, " +
-        "verified at the edge; spread over the shards by the citizen-key hash).",
-      settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shardCounts: SHARD_COUNTS },
+        "verified at the edge; spread over the shards by the citizen-key hash). The edge binds wrangler.toml's objects, so several shards keep one line through " +
+        `the cohort's coordinator during the load; after it one more citizen joins and polls (every 0.5 s, for up to ${RANKING_WAIT_MS / 1000} s while the coordinator ranks the last joins), ` +
+        "and the people ahead must reach 3/4 of the joins answered (counted cohort-wide, as only one line counts them) or the run fails.",
+      settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shardCounts: SHARD_COUNTS, rankingWaitMs: RANKING_WAIT_MS },
       figures: SHARD_COUNTS.map((count) =>
         figure(`shards.${count}`, series(`3. Joins/s, ${count} shard${count > 1 ? "s" : ""}`, "/s", perShards.get(count)!), one, `${count} / 1 shard`),
       ),
