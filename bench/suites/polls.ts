@@ -1,22 +1,28 @@
 /**
- * 2. Status polls per second for waiting tickets, against joins per second on the same edge, and the
- * Durable Object calls each poll costs (design invariant 7: polls are answered from the ticket and a
- * per-shard snapshot cached 1 s, so the object sees about one call per shard per second).
+ * 2. Status polls per second for waiting tickets, and the Durable Object calls each poll costs (design
+ * invariant 7: polls are answered from the ticket and a per-shard snapshot cached 1 s, so an object sees
+ * about one call per second, not one per poll), in a cohort of ONE_LINE_SHARDS shards that keep one line
+ * (docs/one-line.md) beside a cohort of one shard, in the same run.
  *
- * Per run: a fresh edge (bench/workers/edge-bench.ts: the same app plus a read-only probe of the
- * object's own RPC counters), SHARDS=1, nobody admitted; a few thousand citizens join first with their
- * id_tokens (not measured); then autocannon polls GET /api/queue/status with `Authorization: Bearer
- * <ticket>`, a different waiting ticket each request (in turn, round-robin), with enough tickets that none
- * is polled more than half of POLL_LIMIT allows; the measured poll load is a count, not a duration
- * (issue 10: at least 100,000 polls, every answer 2xx), so a rare 5xx has room to show. Then joins are
- * measured on the same edge for the ratio, each with the id_token of a citizen who has not joined yet.
+ * Per run and cohort: a fresh edge (bench/workers/edge-bench.ts: the same app plus read-only probes of the
+ * objects' own RPC counters), nobody admitted; a few thousand citizens join first with their id_tokens
+ * (not measured); then autocannon polls GET /api/queue/status with `Authorization: Bearer <ticket>`, a
+ * different waiting ticket each request (in turn, round-robin), with enough tickets that none is polled
+ * more than half of POLL_LIMIT allows; the measured poll load is a count, not a duration (issue 10: at
+ * least 100,000 polls, every answer 2xx), so a rare 5xx has room to show. Then joins are measured on the
+ * same edge, each with the id_token of a citizen who has not joined yet.
+ *
+ * With several shards a poll also counts the people ahead cohort-wide (src/edge/queue/cohort-ahead.ts):
+ * from the shard's snapshot, and the ticket's rank, read from the shard once per chunk of places (the
+ * `ranks` call). Every call the shards receive during the polls is counted; the coordinator's (only the
+ * shards' reports from their alarms, never a poll's) are counted apart.
  */
 import { Citizens, getJson, joinLoad, joinMany } from "../lib/edge-client.js";
 import { okPerSecond, rateLimited, runLoad, type LoadResult } from "../lib/load.js";
 import { rateLimit, startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
-import type { Suite } from "../lib/suite.js";
-import type { ShardProbe } from "../workers/edge-bench.js";
+import type { Suite, SuiteContext } from "../lib/suite.js";
+import type { CoordinatorProbe, ShardProbe } from "../workers/edge-bench.js";
 import { loadFlags, NO_ADMISSIONS, tally } from "./joins.js";
 
 /**
@@ -38,9 +44,48 @@ const QUICK_POLLS = 10_000;
 /** The slowest poll rate the measured load is allowed before it is cut short (bounds a run's time). */
 const SLOWEST_POLLS_PER_SECOND = 500;
 
-async function shardCalls(edgeUrl: string): Promise<number> {
-  const { shards } = (await getJson(`${edgeUrl}/__bench/shards?cohort=55-59&shards=1`)) as { shards: ShardProbe[] };
-  return shards.reduce((sum, s) => sum + s.calls.join + s.calls.snapshot + s.calls.claim + s.calls.complete, 0);
+/** Shards of the cohort whose polls are the headline: enough to keep one line through the coordinator. */
+export const ONE_LINE_SHARDS = 4;
+/** Each run measures both cohorts, the one-shard one being the figure of runs before one line existed. */
+const SHARD_COUNTS = [ONE_LINE_SHARDS, 1] as const;
+const COHORT = "55-59";
+
+type ShardCalls = ShardProbe["calls"];
+
+/** Every RPC call that reached the cohort's shards so far, by method, summed over the shards. */
+async function shardCalls(edgeUrl: string, shards: number): Promise<ShardCalls> {
+  const { shards: probes } = (await getJson(`${edgeUrl}/__bench/shards?cohort=${COHORT}&shards=${shards}`)) as { shards: ShardProbe[] };
+  const sum = { ...probes[0]!.calls };
+  for (const probe of probes.slice(1)) for (const method of Object.keys(sum) as Array<keyof ShardCalls>) sum[method] += probe.calls[method];
+  return sum;
+}
+
+function callsBetween(before: ShardCalls, after: ShardCalls): ShardCalls {
+  const out = { ...after };
+  for (const method of Object.keys(out) as Array<keyof ShardCalls>) out[method] -= before[method];
+  return out;
+}
+
+function total(calls: ShardCalls): number {
+  return Object.values(calls).reduce((a, b) => a + b, 0);
+}
+
+/** The cohort's coordinator, for a cohort of more than one shard (a cohort of one never calls it). */
+async function coordinator(edgeUrl: string): Promise<CoordinatorProbe> {
+  return (await getJson(`${edgeUrl}/__bench/coordinator?cohort=${COHORT}`)) as CoordinatorProbe;
+}
+
+/** One cohort's measurement in one run: the poll load, joins on the same edge, and what reached the objects. */
+interface CohortRun {
+  run: number;
+  shards: number;
+  polls: LoadResult;
+  joins: LoadResult;
+  /** RPC calls to the shards, by method, during the warm-up polls and during the measured ones. */
+  shardCallsDuringWarmup: ShardCalls;
+  shardCallsDuringPolls: ShardCalls;
+  /** With more than one shard: the coordinator's reports during the measured polls, and tickets it had ranked after them. */
+  coordinator?: { reportsDuringPolls: number; viewsDuringPolls: number; ranked: number };
 }
 
 /** Waiting tickets a poll load goes round (see the suite's first comment), from wrangler.toml's POLL_LIMIT. */
@@ -59,95 +104,173 @@ export function pollLoadBoundSeconds(amount: number): number {
   return Math.ceil(amount / SLOWEST_POLLS_PER_SECOND);
 }
 
+async function measureCohort(ctx: SuiteContext, run: number, shards: number, tickets: number): Promise<CohortRun> {
+  const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: String(shards), ...NO_ADMISSIONS } });
+  try {
+    const citizens = new Citizens();
+    const joined = await joinMany(edge.url, await citizens.idTokens(tickets));
+    const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
+    if (waiting.length < tickets * 0.99) throw new Error(`only ${waiting.length} of ${tickets} tickets are waiting`);
+    const poll = (seconds: number, amount?: number) =>
+      runLoad({
+        url: `${edge.url}/api/queue/status`,
+        method: "GET",
+        headers: { authorization: "Bearer {{v}}" },
+        values: waiting,
+        connections: ctx.connections,
+        durationSeconds: seconds,
+        ...(amount ? { amount } : {}),
+        timeoutSeconds: 10,
+      });
+    const callsAtStart = await shardCalls(edge.url, shards);
+    await poll(ctx.warmupSeconds);
+    const callsBefore = await shardCalls(edge.url, shards);
+    const coordinatorBefore = shards > 1 ? await coordinator(edge.url) : undefined;
+    // A count of polls: autocannon runs until it has them (the duration only bounds the hard kill).
+    const amount = measuredPolls(ctx.quick);
+    const p = await poll(pollLoadBoundSeconds(amount), amount);
+    const callsAfter = await shardCalls(edge.url, shards);
+    const coordinatorAfter = shards > 1 ? await coordinator(edge.url) : undefined;
+    let line: CohortRun["coordinator"];
+    if (coordinatorBefore && coordinatorAfter) {
+      line = {
+        reportsDuringPolls: coordinatorAfter.calls.report - coordinatorBefore.calls.report,
+        viewsDuringPolls: coordinatorAfter.calls.view - coordinatorBefore.calls.view,
+        ranked: coordinatorAfter.ranked,
+      };
+      // Every ticket polled was ranked cohort-wide, or the polls did not measure one line.
+      if (line.ranked < joined.length) throw new Error(`the coordinator ranked ${line.ranked} of ${joined.length} tickets: the ${shards} shards did not keep one line`);
+    }
+    const warmBodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
+    const runBodies = await citizens.joinBodiesFor(ctx.seconds);
+    const joins = (bodies: string[], seconds: number) =>
+      joinLoad(`${edge.url}/api/queue/join`, bodies, { connections: ctx.connections, durationSeconds: seconds });
+    await joins(warmBodies, ctx.warmupSeconds);
+    const j = await joins(runBodies, ctx.seconds);
+    const during = callsBetween(callsBefore, callsAfter);
+    const result: CohortRun = {
+      run,
+      shards,
+      polls: p,
+      joins: j,
+      shardCallsDuringWarmup: callsBetween(callsAtStart, callsBefore),
+      shardCallsDuringPolls: during,
+      ...(line ? { coordinator: line } : {}),
+    };
+    ctx.log(
+      `run ${run + 1}, ${shards} shard${shards > 1 ? "s" : ""}: ${p.requests} polls, ${p.non2xx} non-2xx ${JSON.stringify(p.statusCodes)}, ${okPerSecond(p).toFixed(0)} polls/s${loadFlags(p)}, ` +
+        `${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}, ${total(during)} shard calls in ${p.ok} polls ${JSON.stringify(nonZero(during))}` +
+        (line ? `, coordinator: ${line.reportsDuringPolls} reports in ${p.durationSeconds.toFixed(1)} s, ${line.ranked} tickets ranked` : ""),
+    );
+    return result;
+  } finally {
+    await edge.dispose();
+  }
+}
+
+function nonZero(calls: ShardCalls): Partial<ShardCalls> {
+  return Object.fromEntries(Object.entries(calls).filter(([, n]) => n !== 0));
+}
+
 export const polls: Suite = {
   name: "polls",
   title: "Status polls/s for waiting tickets",
   async run(ctx) {
     const pollLimit = rateLimit("POLL_LIMIT");
     const tickets = pollTickets(ctx.quick);
-    const pollsPerSecond: number[] = [];
-    const joinsPerSecond: number[] = [];
-    const callsPerPoll: number[] = [];
-    const raw: Array<{ run: number; polls: LoadResult; joins: LoadResult; objectCallsDuringPolls: number }> = [];
+    const raw: CohortRun[] = [];
     for (let run = 0; run < ctx.runs; run++) {
-      const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
-      try {
-        const citizens = new Citizens();
-        const joined = await joinMany(edge.url, await citizens.idTokens(tickets));
-        const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
-        if (waiting.length < tickets * 0.99) throw new Error(`only ${waiting.length} of ${tickets} tickets are waiting`);
-        const poll = (seconds: number, amount?: number) =>
-          runLoad({
-            url: `${edge.url}/api/queue/status`,
-            method: "GET",
-            headers: { authorization: "Bearer {{v}}" },
-            values: waiting,
-            connections: ctx.connections,
-            durationSeconds: seconds,
-            ...(amount ? { amount } : {}),
-            timeoutSeconds: 10,
-          });
-        await poll(ctx.warmupSeconds);
-        const callsBefore = await shardCalls(edge.url);
-        // A count of polls: autocannon runs until it has them (the duration only bounds the hard kill).
-        const amount = measuredPolls(ctx.quick);
-        const p = await poll(pollLoadBoundSeconds(amount), amount);
-        const callsDuring = (await shardCalls(edge.url)) - callsBefore;
-        const warmBodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
-        const runBodies = await citizens.joinBodiesFor(ctx.seconds);
-        const joins = (bodies: string[], seconds: number) =>
-          joinLoad(`${edge.url}/api/queue/join`, bodies, { connections: ctx.connections, durationSeconds: seconds });
-        await joins(warmBodies, ctx.warmupSeconds);
-        const j = await joins(runBodies, ctx.seconds);
-        pollsPerSecond.push(okPerSecond(p));
-        joinsPerSecond.push(okPerSecond(j));
-        callsPerPoll.push(p.ok > 0 ? callsDuring / p.ok : NaN);
-        raw.push({ run, polls: p, joins: j, objectCallsDuringPolls: callsDuring });
-        ctx.log(
-          `run ${run + 1}: ${p.requests} polls, ${p.non2xx} non-2xx ${JSON.stringify(p.statusCodes)}, ${okPerSecond(p).toFixed(0)} polls/s${loadFlags(p)}, ${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}, ${callsDuring} object calls in ${p.ok} polls`,
-        );
-      } finally {
-        await edge.dispose();
-      }
+      // Alternate the order, so neither cohort always runs on a warmer machine.
+      const order = run % 2 === 0 ? SHARD_COUNTS : [...SHARD_COUNTS].reverse();
+      for (const shards of order) raw.push(await measureCohort(ctx, run, shards, tickets));
     }
-    const pollsFigure = figure(
-      "polls.waiting",
-      series("2. Status polls/s (waiting tickets)", "/s", pollsPerSecond),
-      series("joins/s, same edge", "/s", joinsPerSecond),
-      "polls / joins",
-    );
-    // The baseline of "calls per poll" is the naive design: every poll asks its object (1 call per poll).
-    const calls = figure(
-      "polls.object-calls-per-poll",
-      series("2. Durable Object calls per poll", "calls", callsPerPoll),
-      series("one call per poll (no snapshot cache)", "calls", callsPerPoll.map(() => 1)),
-      "calls / naive",
-      { text: "< 0.01", met: (f) => f.value.median < 0.01 },
-    );
+    const of = (shards: number) => raw.filter((r) => r.shards === shards);
+    const line = of(ONE_LINE_SHARDS);
+    const one = of(1);
+    const callsPerPoll = (r: CohortRun) => (r.polls.ok > 0 ? total(r.shardCallsDuringPolls) / r.polls.ok : NaN);
+    const lineLabel = `${ONE_LINE_SHARDS} shards keeping one line`;
     // Issue 10: no poll may be answered anything but 2xx (workerd answers 500 when a poll waits on another
     // request's promise). Connection errors and timeouts are not answers; they are counted in the notes.
-    const non2xx = figure(
-      "polls.non-2xx",
-      series("2. Polls answered non-2xx", "polls", raw.map((r) => r.polls.non2xx)),
-      series("polls sent in the measured load", "polls", raw.map((r) => r.polls.requests)),
-      "non-2xx / polls",
-      { text: "0 in every run", met: (f) => f.value.max === 0 },
-    );
+    const non2xx = (id: string, runs: CohortRun[], label: string) =>
+      figure(
+        id,
+        series(`2. Polls answered non-2xx, ${label}`, "polls", runs.map((r) => r.polls.non2xx)),
+        series("polls sent in the measured load", "polls", runs.map((r) => r.polls.requests)),
+        "non-2xx / polls",
+        { text: "0 in every run", met: (f) => f.value.max === 0 },
+      );
+    // The baseline of "calls per poll" is the naive design: every poll asks its object (1 call per poll).
+    const calls = (id: string, runs: CohortRun[], label: string) =>
+      figure(
+        id,
+        series(`2. Durable Object calls per poll, ${label}`, "calls", runs.map(callsPerPoll)),
+        series("one call per poll (no snapshot cache)", "calls", runs.map(() => 1)),
+        "calls / naive",
+        { text: "< 0.01", met: (f) => f.value.median < 0.01 },
+      );
+    const figures = [
+      figure(
+        "polls.one-line",
+        series(`2. Status polls/s (waiting tickets), ${lineLabel}`, "/s", line.map((r) => okPerSecond(r.polls))),
+        series("status polls/s, 1 shard, same run", "/s", one.map((r) => okPerSecond(r.polls))),
+        `${ONE_LINE_SHARDS} shards / 1 shard`,
+      ),
+      figure(
+        "polls.one-line-joins",
+        series(`2. Joins/s after the polls, ${lineLabel}`, "/s", line.map((r) => okPerSecond(r.joins))),
+        series("joins/s after the polls, 1 shard, same run", "/s", one.map((r) => okPerSecond(r.joins))),
+        `${ONE_LINE_SHARDS} shards / 1 shard`,
+      ),
+      non2xx("polls.one-line-non-2xx", line, lineLabel),
+      calls("polls.one-line-object-calls-per-poll", line, lineLabel),
+      // The coordinator hears each shard about once a second, whatever the polls: never per poll.
+      figure(
+        "polls.one-line-coordinator-calls",
+        series(
+          `2. Coordinator calls per shard per second during the polls, ${lineLabel}`,
+          "calls",
+          line.map((r) => (r.coordinator!.reportsDuringPolls + r.coordinator!.viewsDuringPolls) / r.polls.durationSeconds / r.shards),
+        ),
+        series("one report a second per shard", "calls", line.map(() => 1)),
+        "calls / one a second",
+      ),
+      // The figures of runs before one line existed, under their ids: one shard.
+      figure(
+        "polls.waiting",
+        series("2. Status polls/s (waiting tickets), 1 shard", "/s", one.map((r) => okPerSecond(r.polls))),
+        series("joins/s, same edge", "/s", one.map((r) => okPerSecond(r.joins))),
+        "polls / joins",
+      ),
+      non2xx("polls.non-2xx", one, "1 shard"),
+      calls("polls.object-calls-per-poll", one, "1 shard"),
+    ];
+    const all = raw.map((r) => r.polls);
     return {
       method:
-        `workerd via Miniflare (bench/workers/edge-bench.ts: src/edge's app and QueueShard plus a read-only probe), SHARDS=1, nobody admitted; ` +
-        `${tickets} citizens join first with their id_tokens, then autocannon polls GET /api/queue/status with a different waiting ticket (Bearer) per request, ` +
-        `${ctx.quick ? QUICK_POLLS : MEASURED_POLLS} polls in the measured load (after ${ctx.warmupSeconds} s of warm-up) ` +
+        `workerd via Miniflare (bench/workers/edge-bench.ts: src/edge's app, QueueShard and CohortCoordinator, each object counting its RPC calls, plus read-only probes), nobody admitted; ` +
+        `each run measures two cohorts on fresh edges, SHARDS=${ONE_LINE_SHARDS} (the shards keep one line: each reports to the cohort's coordinator about once a second from its alarm) and SHARDS=1 (no coordinator), the order alternating from run to run. ` +
+        `Per cohort: ${tickets} citizens join first with their id_tokens, then autocannon polls GET /api/queue/status with a different waiting ticket (Bearer) per request, ` +
+        `${measuredPolls(ctx.quick)} polls in the measured load (after ${ctx.warmupSeconds} s of warm-up) ` +
         `(each ticket polled at most ${pollLimit.limit / 2} times in a window even at ${POLL_RATE_CEILING}/s; POLL_LIMIT is ${pollLimit.limit} per ${pollLimit.period} s), ` +
-        "then joins are measured on the same edge, each with a new citizen's RS256 id_token (minted beforehand). Object calls = the QueueShard's own RPC counters (join+snapshot+claim+complete) " +
-        "read before and after the poll load.",
-      settings: { connections: ctx.connections, polls: ctx.quick ? QUICK_POLLS : MEASURED_POLLS, joinSeconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, shards: 1, tickets, pollLimit },
-      figures: [pollsFigure, non2xx, calls],
+        "then joins are measured on the same edge, each with a new citizen's RS256 id_token (minted beforehand). Object calls = every RPC call the shards' own counters saw " +
+        "(snapshot, claim, ranks, seen, …) read before and after the measured polls; the coordinator's calls (report, view) are its own counters, read likewise, and with " +
+        `${ONE_LINE_SHARDS} shards every ticket polled must be ranked cohort-wide by the end of the load (or the run fails).`,
+      settings: {
+        connections: ctx.connections,
+        polls: measuredPolls(ctx.quick),
+        joinSeconds: ctx.seconds,
+        warmupSeconds: ctx.warmupSeconds,
+        shards: SHARD_COUNTS,
+        tickets,
+        pollLimit,
+      },
+      figures,
       raw,
       notes: [
-        "Object calls count RPC calls only; the shard's 1 s alarm (which moves the line while people wait) runs whatever the polls do and is not a call.",
-        `Measured poll loads: ${raw.reduce((a, r) => a + r.polls.requests, 0)} requests, ${raw.reduce((a, r) => a + r.polls.non2xx, 0)} answered non-2xx ` +
-          `(${raw.reduce((a, r) => a + rateLimited(r.polls), 0)} of them 429), ${raw.reduce((a, r) => a + r.polls.errors, 0)} connection errors (${raw.reduce((a, r) => a + r.polls.timeouts, 0)} timeouts).`,
+        "Object calls count RPC calls only; the shards' 1 s alarm (which moves the line while people wait, and sends the coordinator its report) runs whatever the polls do and is not a call to a shard.",
+        `With ${ONE_LINE_SHARDS} shards a poll reads the ticket's cohort-wide rank from its shard once per chunk of places and isolate (the ranks call), usually during the warm-up: shard calls during the warm-up polls, by method, are in raw (shardCallsDuringWarmup).`,
+        `Measured poll loads: ${all.reduce((a, r) => a + r.requests, 0)} requests, ${all.reduce((a, r) => a + r.non2xx, 0)} answered non-2xx ` +
+          `(${all.reduce((a, r) => a + rateLimited(r), 0)} of them 429), ${all.reduce((a, r) => a + r.errors, 0)} connection errors (${all.reduce((a, r) => a + r.timeouts, 0)} timeouts).`,
         tally(raw.map((r) => r.joins)),
       ],
     };
