@@ -19,7 +19,7 @@ describe("configuration", () => {
     const config = parseEdgeConfig({ ...good, PAUSED: "TRUE", ADMIT_PER_MINUTE: "0.5", ADMIT_FLOOR_PER_MINUTE: "0.1" });
     expect(config.paused).toBe(true);
     expect(config.admitPerMinute).toBe(0.5);
-    expect(config.cohorts.map((c) => c.id)).toEqual(["55-59", "53-54", "50-52", "pq-now", "pq-later", "pq-opened", "paused"]);
+    expect(config.cohorts.map((c) => c.id)).toEqual(["55-59", "53-54", "50-52", "pq-now", "pq-later", "pq-opened", "pq-line", "paused"]);
   });
 
   it("fails loudly, naming the binding, instead of falling back", () => {

@@ -22,7 +22,8 @@ describe("the test shard's counters", () => {
     await stub.draw();
     await stub.reportHealth([]);
     await stub.seen([]);
-    expect(await callsOf(stub)).toEqual({ join: 1, snapshot: 1, claim: 1, complete: 1, draw: 1, reportHealth: 1, seen: 1 });
+    await stub.ranks(1);
+    expect(await callsOf(stub)).toEqual({ join: 1, snapshot: 1, claim: 1, complete: 1, draw: 1, reportHealth: 1, seen: 1, ranks: 1 });
     expect(await commitsOf(stub)).toEqual({ batches: 1, joins: 1 });
   });
 
