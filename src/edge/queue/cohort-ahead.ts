@@ -42,9 +42,9 @@ const chunkEntry = z.object({
 });
 
 /**
- * People ahead of ticket `seq` of the shard `address` cohort-wide, or undefined when the shard does not keep
- * one line with its cohort's others (a cohort of one shard, or a shard gone alone): then its own count is
- * the honest one.
+ * People ahead of ticket `seq` of the shard `address` cohort-wide, or undefined when the shard has never
+ * heard from its cohort's coordinator (a cohort of one shard, or a line not started yet): then its own
+ * count is the honest one. A shard gone alone counts with the cohort as it last heard it.
  */
 export async function cohortAhead(env: Env, address: ShardAddress, seq: number, snap: ShardSnapshot, now: number): Promise<number | undefined> {
   const line = snap.line;

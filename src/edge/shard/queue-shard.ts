@@ -22,7 +22,7 @@ import { coordinatorStub } from "../cohort/coordinator.js";
 import { buildReport, coordinationOf, REPORT_TIMEOUT_MS, reportDue, saveCoordination, takeReply, unanswered } from "./coordination.js";
 import type { CoordinatorReply, RankRun } from "../cohort/cohort-line.js";
 
-/** The edge reads a shard's ranks this many places at a time (src/edge/queue/rank-cache.ts). */
+/** The edge reads a shard's ranks this many places at a time (src/edge/queue/cohort-ahead.ts). */
 export const RANK_CHUNK = 4_096;
 
 /**
@@ -178,7 +178,7 @@ export class QueueShard extends DurableObject<Env> {
 
   /**
    * The cohort-wide ranks of this shard's places in the chunk of RANK_CHUNK places that holds `seq`, and how
-   * far ranks are known: what the Worker counts people ahead with (src/edge/queue/rank-cache.ts).
+   * far ranks are known: what the Worker counts people ahead with (src/edge/queue/cohort-ahead.ts).
    */
   ranks(seq: number): { runs: RankRun[]; rankedSeq: number } {
     const from = Math.floor(Math.max(0, seq) / RANK_CHUNK) * RANK_CHUNK;
