@@ -116,6 +116,12 @@ describe("the estimate in a cohort whose shards keep one line", () => {
     expect(placing.nextPollMs).toBe(MIN_POLL_MS);
   });
 
+  it("while paused: promises no time, and still asks again soon until the place is ranked", () => {
+    const paused = { ...line, cohort: { ...cohort, paused: true } };
+    expect(estimateWait(26, { ...snap, line: paused }, 59)).toEqual({ ahead: 59, etaSeconds: null, nextPollMs: MIN_POLL_MS });
+    expect(estimateWait(25, { ...snap, line: paused }, 59)).toEqual({ ahead: 59, etaSeconds: null, nextPollMs: PAUSED_POLL_MS });
+  });
+
   it("sees the cap bind when granted places hold its room, before shards report them active", () => {
     const full = { ...line, cohort: { ...cohort, active: 60, held: 100, observedPerMinute: 30 } };
     const free = { ...line, cohort: { ...cohort, active: 60, held: 60, observedPerMinute: 30 } };

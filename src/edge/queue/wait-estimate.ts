@@ -130,10 +130,10 @@ export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: num
     // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
     etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + returning, snap);
   }
-  if (!etaSeconds) return { ahead, etaSeconds: null, nextPollMs: PAUSED_POLL_MS };
-  // Ask again after about a quarter of the shortest wait: often near the front, rarely far back; and soon
-  // while the place is not ranked yet, so the page shows the count as soon as it is known.
+  // Soon while the place is not ranked yet, paused or not, so the page shows the count as soon as it is known.
   const placing = line !== undefined && !line.alone && seq > line.rankedSeq;
+  if (!etaSeconds) return { ahead, etaSeconds: null, nextPollMs: placing ? MIN_POLL_MS : PAUSED_POLL_MS };
+  // Ask again after about a quarter of the shortest wait: often near the front, rarely far back.
   const nextPollMs = placing ? MIN_POLL_MS : Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (etaSeconds.low * 1000) / 4)));
   return { ahead, etaSeconds, nextPollMs };
 }
