@@ -52,7 +52,8 @@ interface Citizen {
   /** What the citizen knows of its place, for the one-line figures (bench/lib/live-line.ts). */
   footprint?: Footprint;
   joinedAt?: number;
-  told?: { low: number; high: number } | null;
+  /** The first range the page showed (not while finding the place), and when it was told. */
+  told?: { low: number; high: number; at: number };
   admittedAt?: number;
   bookingId?: string;
   slotId?: number;
@@ -77,8 +78,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Notes an answer a citizen was given: a place in the line, or the first word that it was admitted or lapsed. */
-function heard(f: Footprint, status: QueueStatus, sentAt: number, answeredAt: number): void {
+/**
+ * Notes an answer citizen `c` was given: a place in the line (and the first range the page showed it), or
+ * the first word that it was admitted or lapsed.
+ */
+function heard(c: Citizen, f: Footprint, status: QueueStatus, sentAt: number, answeredAt: number): void {
+  if (status.state === "waiting" && !status.placing && status.etaSeconds) c.told ??= { ...status.etaSeconds, at: answeredAt };
   if (status.state === "admitted") f.admittedAt ??= answeredAt;
   else if (status.state === "expired") f.expiredAt ??= answeredAt;
   else if (status.state === "waiting" || status.state === "paused") {
@@ -90,6 +95,7 @@ function heard(f: Footprint, status: QueueStatus, sentAt: number, answeredAt: nu
       paused: status.state === "paused",
       slowedBy: status.originBusy ? "origin" : status.slowedBy,
       cameBack: status.cameBack === true,
+      placing: status.placing === true,
     };
     f.answers.push(answer);
   }
@@ -237,11 +243,10 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
     c.ticket = j.data.ticket;
     c.seq = j.data.status.seq;
     c.joinedAt = Date.now();
-    c.told = j.data.status.etaSeconds;
     const placed = readTicket(c.ticket);
     const footprint: Footprint = { shard: placed.shard, seq: placed.seq, joinSentAt, joinAnsweredAt: c.joinedAt, ticketSecond: placed.iat, answers: [] };
     c.footprint = footprint;
-    heard(footprint, j.data.status, joinSentAt, c.joinedAt);
+    heard(c, footprint, j.data.status, joinSentAt, c.joinedAt);
     let status = j.data.status;
     const auth = { authorization: `Bearer ${c.ticket}` };
     const giveUpAt = c.abandons ? Date.now() + random() * 30_000 : Infinity;
@@ -272,14 +277,14 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
         if (rejoined.status === 429) rateLimited.joins++;
         const again = joinResponse.safeParse(rejoined.body);
         if (!again.success || again.data.status.seq !== c.seq) placesLost++;
-        else heard(footprint, again.data.status, rejoinSentAt, Date.now());
+        else heard(c, footprint, again.data.status, rejoinSentAt, Date.now());
       }
       const pollSentAt = Date.now();
       const polled = await call(`${edge}/api/queue/status`, { headers: auth });
       if (polled.status === 429) rateLimited.polls++;
       const s = queueStatus.safeParse(polled.body);
       if (s.success) {
-        heard(footprint, s.data, pollSentAt, Date.now());
+        heard(c, footprint, s.data, pollSentAt, Date.now());
         status = s.data;
         badPolls = 0;
       } else if (++badPolls >= 10) {
@@ -347,7 +352,7 @@ export async function runLive(o: SimulationOptions, edge: string, idp: string, d
   const waits = admitted.map((c) => (c.admittedAt! - c.joinedAt!) / 1000);
   const told = admitted.filter((c) => c.told);
   const within = told.filter((c) => {
-    const w = (c.admittedAt! - c.joinedAt!) / 1000;
+    const w = (c.admittedAt! - c.told!.at) / 1000;
     return w >= c.told!.low - 3 && w <= c.told!.high + 3;
   }).length;
   const oversold = [...perSlot].filter(([id, n]) => n > (capacityAtStart.get(id) ?? Infinity)).length;
@@ -476,6 +481,7 @@ function markdown(r: LiveFigures): string {
     "|---|---|",
     `| Spearman ρ, join vs admission | ${r.fairnessSpearman === null ? "n/a" : r.fairnessSpearman.toFixed(4)} |`,
     `| admitted more than ${r.oneLine.passedGapSeconds} s after someone who joined more than ${r.oneLine.passedGapSeconds} s after them | ${pct(r.oneLine.passedByLaterJoiners)} |`,
+    `| answers showing the place as being found (no count, no range; left out below) | ${ca.placing} |`,
     `| count ahead shown − truth, over ${ca.answers} answers: mean / mean absolute / worst absolute | ${n(ca.error.meanSigned)} / ${n(ca.error.meanAbsolute)} / ${ca.error.worstAbsolute}` +
       `${ca.error.worstAt ? ` (shown ${ca.error.worstAt.ahead}, truth ${ca.error.worstAt.truth}, ${n(ca.error.worstAt.secondsAfterJoin)} s after joining)` : ""} |`,
     `| count ahead outside what the truth could have been (figures ≤ ${r.oneLine.snapshotAgeSeconds} s old): share / mean / worst | ${pct(ca.beyondKnowable.share)} / ${n(ca.beyondKnowable.mean, 2)} / ${ca.beyondKnowable.worst} (range ${n(ca.meanRangeWidth)} wide on average) |`,
@@ -485,7 +491,7 @@ function markdown(r: LiveFigures): string {
     `| outcomes | ${Object.entries(r.outcomes).map(([k, v]) => `${v} ${k}`).join(", ")} |`,
     `| wait p50 / p90 / max | ${n(r.waitSeconds.p50, 0)} s / ${n(r.waitSeconds.p90, 0)} s / ${n(r.waitSeconds.max, 0)} s |`,
     `| admitted per minute | ${n(r.admittedPerMinute, 0)} |`,
-    `| actual wait within the range told at join | ${pct(r.etaWithinRange)} |`,
+    `| actual wait within the first range shown (from when it was shown) | ${pct(r.etaWithinRange)} |`,
     `| oversold slots / citizens booked twice / places lost on re-join | ${r.checks.oversoldSlots} / ${r.checks.citizensBookedTwice} / ${r.checks.placesLostOnRejoin} |`,
     `| answers 429 (rate limited): joins / polls / origin | ${r.checks.rateLimited.joins} / ${r.checks.rateLimited.polls} / ${r.checks.rateLimited.origin} |`,
     `| most citizens using the origin at once / most active seen (MAX_ACTIVE) | ${r.checks.mostCitizensUsingOriginAtOnce} / ${r.checks.mostActiveSeen} (${r.config.maxActive}) |`,

@@ -18,6 +18,16 @@ export interface Answer {
   slowedBy?: "origin" | "operators" | "capacity";
   /** The line reached the place while its holder was away and they came back: `ahead` counts only returners then. */
   cameBack: boolean;
+  /**
+   * The place was not ranked yet (status `placing`): the page shows that it is finding the place, with no
+   * count and no range, so such an answer is neither right nor wrong, and never the earlier of a rise.
+   */
+  placing: boolean;
+}
+
+/** The answers the page shows a count and a range for, in order. */
+export function shown(answers: readonly Answer[]): Answer[] {
+  return answers.filter((a) => !a.placing);
 }
 
 /** What one citizen knows of its time in the line. */
@@ -115,8 +125,10 @@ function leftAt(all: readonly Footprint[]): number[] {
 }
 
 export interface CountAheadReport {
-  /** Answers compared (those of citizens who came back are not: their count is of returners only). */
+  /** Answers compared (those of citizens who came back are not: their count is of returners only; nor placing ones). */
   answers: number;
+  /** Answers that showed the place as being found, left out of the comparison. */
+  placing: number;
   /** Shown less the best-guess truth, over every answer. */
   error: { meanSigned: number; meanAbsolute: number; worstAbsolute: number; worstAt: { ahead: number; truth: number; secondsAfterJoin: number } | null };
   /** How far a shown count fell outside every count the truth could have had (see countAhead). */
@@ -150,9 +162,11 @@ export function countAhead(all: readonly Footprint[]): CountAheadReport {
   let beyond = 0;
   let worstBeyond = 0;
   let width = 0;
+  let placing = 0;
   all.forEach((x, xi) => {
     for (const a of x.answers) {
-      if (a.cameBack) continue;
+      if (a.placing) placing++;
+      if (a.cameBack || a.placing) continue;
       const from = a.sentAt - SNAPSHOT_AGE_MS;
       let truth = 0;
       let lo = 0;
@@ -183,6 +197,7 @@ export function countAhead(all: readonly Footprint[]): CountAheadReport {
   const per = (n: number) => (answers ? n / answers : NaN);
   return {
     answers,
+    placing,
     error: { meanSigned: per(signed), meanAbsolute: per(absolute), worstAbsolute: worst, worstAt },
     beyondKnowable: { share: per(outside), mean: per(beyond), worst: worstBeyond },
     meanRangeWidth: per(width),
@@ -211,7 +226,7 @@ export interface RiseCount {
 }
 
 export interface RisesReport {
-  /** Pairs of consecutive answers compared. */
+  /** Pairs of consecutive answers compared (of those the page shows a count for: placing ones are skipped). */
   pairs: number;
   countAhead: RiseCount;
   /** Either end of the wait range rose (both answers had one: not paused). */
@@ -234,9 +249,10 @@ export function rises(all: readonly Footprint[], line: readonly LineSample[]): R
   const out: RisesReport = { pairs: 0, countAhead: empty(), estimate: empty() };
   for (const f of all) {
     const hit = { countAhead: false, estimate: false };
-    for (let i = 1; i < f.answers.length; i++) {
-      const a = f.answers[i - 1]!;
-      const b = f.answers[i]!;
+    const answers = shown(f.answers);
+    for (let i = 1; i < answers.length; i++) {
+      const a = answers[i - 1]!;
+      const b = answers[i]!;
       out.pairs++;
       const rose = {
         countAhead: b.cameBack || a.cameBack ? 0 : b.ahead - a.ahead,

@@ -21,7 +21,12 @@ interface Arrival {
 }
 
 /** Footprints of `arrivals`, each asking every 500 ms until admitted or until it stops, shown `shown(i, t)` ahead. */
-function crowd(arrivals: Arrival[], shown: (i: number, t: number, all: Footprint[]) => number, paused: (t: number) => boolean = () => false): Footprint[] {
+function crowd(
+  arrivals: Arrival[],
+  shown: (i: number, t: number, all: Footprint[]) => number,
+  paused: (t: number) => boolean = () => false,
+  placing: (i: number, t: number) => boolean = () => false,
+): Footprint[] {
   const seqs = new Map<number, number>();
   const all: Footprint[] = arrivals.map((a) => {
     const seq = (seqs.get(a.shard) ?? 0) + 1;
@@ -32,7 +37,7 @@ function crowd(arrivals: Arrival[], shown: (i: number, t: number, all: Footprint
     const until = f.admittedAt ?? T0 + arrivals[i]!.stops!;
     for (let t = f.joinSentAt; t < until - 500; t += 500) {
       const ahead = shown(i, t + 20, all);
-      const answer: Answer = { sentAt: t, answeredAt: t + 20, ahead, eta: paused(t) ? null : { low: ahead, high: 2 * ahead }, paused: paused(t), cameBack: false };
+      const answer: Answer = { sentAt: t, answeredAt: t + 20, ahead, eta: paused(t) ? null : { low: ahead, high: 2 * ahead }, paused: paused(t), cameBack: false, placing: placing(i, t - T0) };
       f.answers.push(answer);
     }
   });
@@ -97,6 +102,26 @@ describe("the count ahead against the truth the crowd knows", () => {
     // Dropping them at once is a count the crowd can tell is short.
     const dropped = (i: number, t: number, all: Footprint[]) => (i === 2 ? (t < T0 + 20_000 ? 1 : 0) : truth(i, t, all));
     expect(countAhead(crowd(leaves, dropped)).error.worstAbsolute).toBe(1);
+  });
+});
+
+describe("answers that show the place as being found", () => {
+  it("leaves them out of the count's errors and of the rises, comparing the shown answers around them", () => {
+    // For the first 2 s after each join the place is not ranked: the answer's count is the ranked alone (0 here).
+    const finding = (i: number, t: number) => t < unbalanced[i]!.at + 2_000;
+    const short = (i: number, t: number, all: Footprint[]) => (finding(i, t - T0) ? 0 : truth(i, t, all));
+    const all = crowd(unbalanced, short, undefined, finding);
+    const report = countAhead(all);
+    expect(report.placing).toBeGreaterThan(0);
+    expect(report.error.worstAbsolute).toBe(0);
+    expect([rises(all, []).countAhead.rises, rises(all, []).estimate.rises]).toEqual([0, 0]);
+    // Counted as shown, the same answers are wrong, and the count rises when the place is found.
+    const asShown = crowd(unbalanced, short);
+    expect(countAhead(asShown).error.worstAbsolute).toBeGreaterThan(0);
+    expect(rises(asShown, []).countAhead.rises).toBeGreaterThan(0);
+    // A rise across a placing answer is still a rise: shown 5, then finding, then shown 8.
+    const across = crowd([{ shard: 0, at: 100, admitted: 3_000 }], (_i, t) => (t < T0 + 1_000 ? 5 : t < T0 + 2_000 ? 0 : 8), undefined, (_i, t) => t >= 1_000 && t < 2_000);
+    expect(rises(across, []).countAhead).toMatchObject({ rises: 1, biggest: 3 });
   });
 });
 
