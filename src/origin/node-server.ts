@@ -7,6 +7,15 @@ import { createShapedServer } from "../http/node-client-errors.js";
 import type { OriginEnv } from "./env.js";
 
 /**
+ * How long an idle kept-alive connection stays open. The edge's runtime keeps idle connections to the
+ * origin in a pool and sends the next request on one; a server that closes an idle connection first
+ * (Node's default is 5 s) races that reuse, and a request written as the connection closes fails at the
+ * edge as "Network connection lost", which the citizen sees as a 503 and the edge's breaker as the origin
+ * failing. Outlasting the client's pool makes the client the side that closes, which it does safely.
+ */
+export const KEEP_ALIVE_MS = 120_000;
+
+/**
  * The origin's app on a Node HTTP server (what @hono/node-server's `serve` builds), with every answer in
  * the error shape, including the ones that never reach the app: Node's parser refuses some requests
  * itself (headers over 16 KB, a bad Content-Length, broken framing, no Host: see createShapedServer), and
@@ -24,6 +33,7 @@ export function serveOrigin(app: Hono<OriginEnv>, options: { port: number; hostn
     },
   });
   const server = createShapedServer(listener);
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.listen(options.port, options.hostname, () => onListening?.(server.address() as AddressInfo));
   return server;
 }

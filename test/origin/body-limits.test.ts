@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { Agent, request, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError } from "../../src/http/errors.js";
 import { declaredLength, MAX_BODY_BYTES, readWithin } from "../../src/http/body-limit.js";
@@ -140,6 +140,29 @@ describe("methods at the origin", () => {
     expect(unknown.status).toBe(404);
     expect((await errorOf(unknown)).code).toBe("not_found");
   });
+});
+
+describe("connections at the origin", () => {
+  it("keeps an idle kept-alive connection open past Node's default 5 s, for the edge's pool to reuse", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const ask = () =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path: "/api/slots", agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      expect((await ask()).reused).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 6_500));
+      // Closed by the server, the socket would have left the agent's pool and this would open a new one.
+      expect(await ask()).toEqual({ status: 401, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  }, 15_000);
 });
 
 describe("what Node's parser refuses, in the error shape", () => {
