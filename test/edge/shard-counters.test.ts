@@ -20,10 +20,11 @@ describe("the test shard's counters", () => {
     await stub.claim(1, "not-the-ticket");
     await stub.complete(1, "not-the-ticket");
     await stub.draw();
+    await stub.drawPrefixes();
     await stub.reportHealth([]);
     await stub.seen([]);
     await stub.ranks(1);
-    expect(await callsOf(stub)).toEqual({ join: 1, snapshot: 1, claim: 1, complete: 1, draw: 1, reportHealth: 1, seen: 1, ranks: 1 });
+    expect(await callsOf(stub)).toEqual({ join: 1, snapshot: 1, claim: 1, complete: 1, draw: 1, drawPrefixes: 1, reportHealth: 1, seen: 1, ranks: 1 });
     expect(await commitsOf(stub)).toEqual({ batches: 1, joins: 1 });
   });
 

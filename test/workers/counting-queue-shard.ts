@@ -9,7 +9,7 @@ import { QueueShard } from "../../src/edge/shard/queue-shard.js";
  */
 export class CountingQueueShard extends QueueShard {
   /** RPC calls received since the object started, by method; the poll tests and benchmarks read it. */
-  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, reportHealth: 0, seen: 0, ranks: 0 };
+  readonly calls = { join: 0, snapshot: 0, claim: 0, complete: 0, draw: 0, drawPrefixes: 0, reportHealth: 0, seen: 0, ranks: 0 };
   /** Group commits made since the object started, and the joins they carried; the tests read it. */
   readonly commits = { batches: 0, joins: 0 };
 
@@ -51,6 +51,11 @@ export class CountingQueueShard extends QueueShard {
   override draw(...args: Parameters<QueueShard["draw"]>): ReturnType<QueueShard["draw"]> {
     this.calls.draw++;
     return super.draw(...args);
+  }
+
+  override drawPrefixes(...args: Parameters<QueueShard["drawPrefixes"]>): ReturnType<QueueShard["drawPrefixes"]> {
+    this.calls.drawPrefixes++;
+    return super.drawPrefixes(...args);
   }
 
   override reportHealth(...args: Parameters<QueueShard["reportHealth"]>): ReturnType<QueueShard["reportHealth"]> {

@@ -1,14 +1,14 @@
 import type { QueueStatus } from "../../contract/queue.js";
 import { cohortIsOpen, type CohortConfig, type EdgeConfig } from "../config.js";
-import { cohortSeed, drawValue, rankOf } from "../prequeue/draw.js";
+import { cohortSeed, drawValue } from "../prequeue/draw.js";
 import type { ShardSnapshot } from "../shard/snapshot.js";
 import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, waitRange } from "./wait-estimate.js";
 import { cohortAhead } from "./cohort-ahead.js";
 import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
-import { drawPosition } from "../prequeue/draw-order.js";
-import { cohortDraws, shardDraw } from "../prequeue/published-draw.js";
+import { drawLength, indexInDraw, isAtIndex, positionInDraws } from "../prequeue/draw-prefixes.js";
+import { cohortDrawPrefixes, shardDrawPrefixes } from "../prequeue/published-draw.js";
 import { callShard, shardStub } from "./shard-client.js";
 import { cachedSnapshot, remember } from "./snapshot-cache.js";
 import { shardName } from "./shard-name.js";
@@ -49,8 +49,9 @@ type Draw = NonNullable<QueueStatus["draw"]>;
  * Where the draw put a ticket of a cohort with a pre-queue. A pre-queue ticket carries no place: before
  * the opening it has none; after, its place is its value's index in the shard's published list (place =
  * firstSeq + index), found from the ticket id without asking the object for this citizen. Its draw rank is
- * its position in the cohort's one order, merged from every shard's published list (draw-order.ts): each
- * list is fetched once per isolate, so polls still cost no object call. A ticket that carries a place (a
+ * its position in the cohort's one order, merged from every shard's published list (draw-order.ts), found
+ * from each list's prefixes (draw-prefixes.ts): each is fetched once per isolate, so polls still cost no
+ * object call, and an isolate holds a cohort of millions in a few megabytes. A ticket that carries a place (a
  * join after the placement, or a pre-queue citizen who joined again since) is told its draw too when its
  * place is one of the draw's.
  */
@@ -63,22 +64,21 @@ async function drawnPlace(
 ): Promise<"prequeue" | "gone" | { ticket: TicketFields & { seq: number }; draw?: Draw }> {
   // Until the opening nothing can be placed: answered at the edge, with no call at all.
   if (ticket.seq === undefined && !cohortIsOpen(cohort, now)) return "prequeue";
-  const draws = await cohortDraws(env, cohort.id, config.shards, now);
+  const draws = await cohortDrawPrefixes(env, cohort.id, config.shards, now);
   // A ticket of a shard past SHARDS (the count was lowered since it joined) is in no published list.
-  const own = draws[ticket.shard] ?? (await shardDraw(env, { cohort: cohort.id, shard: ticket.shard }, now));
+  const own = draws[ticket.shard] ?? (await shardDrawPrefixes(env, { cohort: cohort.id, shard: ticket.shard }, now));
   if (own.placedAt === null) return ticket.seq === undefined ? "prequeue" : { ticket: { ...ticket, seq: ticket.seq } };
   const value = await drawValue(await cohortSeed(config.drawSecret, cohort.id), ticket.jti);
-  const index = ticket.seq === undefined ? rankOf(own.values, value) : ticket.seq - own.firstSeq;
-  if (own.values[index] !== value) {
+  const index = ticket.seq === undefined ? indexInDraw(own, value) : ticket.seq - own.firstSeq;
+  if (!isAtIndex(own, index, value)) {
     // A pre-queue ticket missing from its shard's draw was never in it: the line was reset.
     return ticket.seq === undefined ? "gone" : { ticket: { ...ticket, seq: ticket.seq } };
   }
   const placed = { ...ticket, seq: own.firstSeq + index };
   // The cohort's order is known once every shard has revealed its list; until then the place alone.
   if (ticket.shard >= draws.length || draws.some((d) => d.placedAt === null)) return { ticket: placed };
-  const lists = draws.map((d, shard) => ({ shard, values: d.values }));
-  const of = lists.reduce((sum, l) => sum + l.values.length, 0);
-  return { ticket: placed, draw: { ticketId: ticket.jti, shard: ticket.shard, value, rank: drawPosition(lists, ticket.shard, index), of } };
+  const of = draws.reduce((sum, d) => sum + drawLength(d), 0);
+  return { ticket: placed, draw: { ticketId: ticket.jti, shard: ticket.shard, value, rank: positionInDraws(draws, ticket.shard, index), of } };
 }
 
 /** Waiting for the opening: the page says when, and asks again shortly after it. */

@@ -58,6 +58,8 @@ publicInfoRoutes.get("/api/cohorts/:id/draw", async (c) => {
     c.header("cache-control", `public, max-age=${Math.min(300, Math.floor(untilOpening / 1000))}`);
     return c.json(committed);
   }
+  // The full lists, kept by the isolate once placed: this page is the published audit, so it needs every
+  // value. A citizen's status does not use them (it keeps the lists' prefixes, draw-prefixes.ts).
   const draws = await cohortDraws(c.env, cohort.id, config.shards, now);
   const shards = await Promise.all(
     draws.map(async (draw, shard): Promise<ShardDrawInfo> => {

@@ -14,6 +14,7 @@ import { GroupCommit } from "./group-commit.js";
 import { HISTORY_MINUTES, shardHistory, type ShardMinute } from "./history.js";
 import { writeJoinBatch, type JoinBatch } from "./joins.js";
 import { nextAlarm } from "./next-alarm.js";
+import { drawPrefixes, type DrawPrefixes } from "../prequeue/draw-prefixes.js";
 import { awaitsDraw, holdPrequeueTicket, prequeueSchedule, publishedDraw, type PrequeueSchedule, type ShardDraw } from "./prequeue.js";
 import { wellFormedRefs, type ChangeHold, type ClaimResult, type JoinResult, type TicketRef } from "./rpc.js";
 import { holdForChange } from "./change-hold.js";
@@ -167,6 +168,15 @@ export class QueueShard extends DurableObject<Env> {
    * itself enough to place the pre-queue.
    */
   async draw(): Promise<ShardDraw> {
+    return this.drawNow();
+  }
+
+  /** The same draw, each value cut to its first 64 bits: what the Worker keeps for its citizens' status. */
+  async drawPrefixes(): Promise<DrawPrefixes> {
+    return drawPrefixes(await this.drawNow());
+  }
+
+  private async drawNow(): Promise<ShardDraw> {
     const now = this.now();
     const { draw, snapshot } = this.store.atomically(() => {
       const snapshot = snapshotAt(this.shard(), now);
