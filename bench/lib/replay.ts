@@ -33,7 +33,7 @@ import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/
 import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
 import { modeAt, policyIn, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
 import { countAhead } from "../../src/edge/queue/count-ahead.js";
-import { estimateWait, likelyPresent, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
+import { estimateWait, likelyPresent, presentFound, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
 import { chart } from "./svg.js";
 import { quantile, rng, spearman } from "./stats.js";
@@ -505,6 +505,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   // The shard's own counts for presentShare: every admission (returns again) and every pass-over.
   const admittedCount = new Float64Array(o.shards);
   const passedCount = new Float64Array(o.shards);
+  // And the least share present each has found, as line.ts keeps it at each tick that reached someone.
+  const leastPresent = new Float64Array(o.shards).fill(presentFound(null, 0));
   const returning: ReturningQueue[] = Array.from({ length: o.shards }, () => ({ items: [], head: 0 }));
   /** Citizens back within the window, by the second their return is heard. */
   const returnsDue = new Map<number, number[]>();
@@ -615,6 +617,11 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     });
   };
 
+  /** Shard s's share of those reached who were there, and how many it reached, as line.ts counts them. */
+  const presenceOf = (s: number) => {
+    const reached = admittedCount[s]! + passedCount[s]!;
+    return { presentShare: reached > 0 ? admittedCount[s]! / reached : null, reached };
+  };
   /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it), as line.ts builds it. */
   const snapshotOf = (s: number, now: number): ShardSnapshot => {
     const snap = shardSnapshot(
@@ -628,8 +635,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       // And the presence figures, as the object's: who came back and waits, and the share found there.
       {
         returning: returnersOf(s),
-        presentShare: admittedCount[s]! + passedCount[s]! > 0 ? admittedCount[s]! / (admittedCount[s]! + passedCount[s]!) : null,
-        reached: admittedCount[s]! + passedCount[s]!,
+        ...presenceOf(s),
+        leastPresent: leastPresent[s]!,
       },
     );
     const c = coordination[s]!;
@@ -877,6 +884,10 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       const passedNow = passed.length + step.returnsPassed.length;
       admittedCount[s]! += admitted;
       passedCount[s]! += passedNow;
+      if (admitted > 0 || passedNow > 0) {
+        const found = presenceOf(s);
+        leastPresent[s] = Math.min(leastPresent[s]!, presentFound(found.presentShare, found.reached));
+      }
       presence.passedOver += passedNow;
       passedThisMinute += passedNow;
       if (admitted > 0) {

@@ -4,6 +4,8 @@ import {
   MAX_POLL_MS,
   MIN_POLL_MS,
   PAUSED_POLL_MS,
+  PRESENT_PRIOR_SHARE,
+  presentFound,
   RANGE_RATIO,
   RANGE_SLACK_S,
   RANKING_S,
@@ -27,13 +29,40 @@ describe("the wait range", () => {
   });
 
   it("when the line passes over absent holders: the low end counts only the share ahead likely to be there", () => {
-    // Half of 980 reached were there (weighted with 20 who were, before any): 9 ahead -> 5 turns of them, then this citizen.
+    // Half of 980 reached were there (weighted with 20 before any, PRESENT_PRIOR_SHARE of them there): 9 ahead -> 5 turns of them, then this citizen.
     const half = { ...base, presentShare: 0.5, reached: 980 };
     expect(estimateWait(110, half).etaSeconds).toEqual({ low: 6, high: 18 });
     // People who came back are admitted first: each is a turn before this citizen's.
     expect(estimateWait(110, { ...half, returning: 3 }).etaSeconds!.low).toBe(9);
-    // A handful of absent first tickets barely moves it, and however few were there it counts a fifth of those ahead.
-    expect(estimateWait(110, { ...base, presentShare: 0, reached: 3 }).etaSeconds!.low).toBe(9);
+    // A handful of absent first tickets barely moves it from the prior (9 ahead -> 8 turns of them), and however
+    // few were there it counts a fifth of those ahead.
+    expect(estimateWait(110, { ...base, presentShare: 0, reached: 3 }).etaSeconds!.low).toBe(8);
+  });
+
+  it("before the line has reached anyone: the soonest counts PRESENT_PRIOR_SHARE of those ahead, not everyone", () => {
+    // 899 ahead: the first reached waited least, so the fewest were gone; those far back must not be promised all there.
+    const fresh = { ...base, presentShare: null, reached: 0 };
+    expect(estimateWait(1_000, fresh).etaSeconds!.low).toBe(Math.ceil(899 * PRESENT_PRIOR_SHARE + 1));
+    expect(PRESENT_PRIOR_SHARE).toBeLessThan(1);
+  });
+
+  it("counts the least share present the shard has found, so the low end never rises as more turn out to be there", () => {
+    // The shard's counts as the line moves: a run of absent holders, then a long run of present ones.
+    const found = [[0, 0], [0, 40], [30, 40], [300, 40], [3_000, 40]] as const;
+    let least = 1;
+    let before = Infinity;
+    for (const [i, [admitted, passed]] of found.entries()) {
+      const reached = admitted + passed;
+      const presentShare = reached > 0 ? admitted / reached : null;
+      // As the shard keeps it (line.ts): the least it has found at any tick.
+      least = Math.min(least, presentFound(presentShare, reached));
+      const snap = { ...base, lastSeq: 100_000, serving: 100 + i * 10, presentShare, reached, leastPresent: least };
+      const low = estimateWait(10_000, snap).etaSeconds!.low;
+      expect(low, JSON.stringify(snap)).toBeLessThanOrEqual(before);
+      before = low;
+    }
+    // And the share the counts say now is higher than the least: the low end does not follow it back up.
+    expect(presentFound(3_000 / 3_040, 3_040)).toBeGreaterThan(least);
   });
 
   it("with a low share present: the high end is held to the bound, not to everyone ahead turning up", () => {

@@ -6,6 +6,7 @@ import type { QueueShard } from "../../src/edge/shard/queue-shard.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
 import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { signTicket } from "../../src/edge/tokens/ticket.js";
+import { presentFound } from "../../src/edge/queue/wait-estimate.js";
 import { config, freshShard, getStatus, keyOf, ORIGIN, randomIdentity, setClock, stubOf } from "./helpers.js";
 
 /**
@@ -53,6 +54,12 @@ describe("presence at the front of the line", () => {
     // Back now, with the cap full: next. Nothing was heard from them after they joined, so the line may
     // have reached them early (far back behind silent tickets): they are not told they were away.
     expect(await stub.claim(away!.seq, away!.ticketId)).toMatchObject({ state: "returning", returnedAhead: 0, wasAway: false });
+    // The share found there rose as the next two were admitted; the least found, which the soonest counts,
+    // stays what it was when the line had passed over the first and reached no one else.
+    const later = await stub.snapshot();
+    expect(later.presentShare).toBeCloseTo(2 / 3);
+    expect(later.leastPresent).toBeCloseTo(presentFound(0, 1));
+    expect(later.leastPresent).toBeLessThan(presentFound(2 / 3, 3));
   });
 
   it("admits one who comes back within the return window at the next free capacity, ahead of the line", async () => {
@@ -142,9 +149,10 @@ describe("presence at the front of the line", () => {
     const address: ShardAddress = { cohort: "paused", shard: config.shards + crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000 };
     const stub = stubOf(address);
     const now = Date.now();
-    // Past the horizon at this cohort's rate (6 a minute over 4 shards) and an hour's presence: 181 turns.
+    // Past the horizon at this cohort's rate (6 a minute over 4 shards) and an hour's presence: 181 turns,
+    // counting the share of those ahead likely there before anyone was reached (PRESENT_PRIOR_SHARE).
     await setClock(stub, now - PRESENCE_MS - 60_000);
-    const keys = await Promise.all(Array.from({ length: 200 }, () => keyOf(randomIdentity())));
+    const keys = await Promise.all(Array.from({ length: 250 }, () => keyOf(randomIdentity())));
     const line = (await Promise.all(keys.map(async (key) => ({ key, ...(await stub.join(key)) })))).sort((a, b) => a.seq - b.seq);
     await setClock(stub, now);
     const seenAt = (seq: number) =>
@@ -156,7 +164,7 @@ describe("presence at the front of the line", () => {
       await res.body?.cancel();
     };
     const near = line[1]!;
-    const far = line[199]!;
+    const far = line[249]!;
     const before = await seenAt(near.seq);
     await poll(far);
     await poll(near);

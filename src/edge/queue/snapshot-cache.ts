@@ -129,6 +129,7 @@ const sharedEntry = z.object({
     returning: z.number().optional(),
     presentShare: z.number().nullable().optional(),
     reached: z.number().optional(),
+    leastPresent: z.number().optional(),
     paused: z.boolean(),
     at: z.number(),
   }),

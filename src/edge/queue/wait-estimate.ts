@@ -7,17 +7,31 @@ import type { ShardSnapshot } from "../shard/snapshot.js";
 
 /**
  * The share of the people ahead who will likely be there when the line reaches them, for the soonest a turn
- * can come: the shard's observed share, as if its first reached had been PRESENT_PRIOR people who were
- * there (so a few absent first tickets do not swing it), and never under PRESENT_SHARE_FLOOR (it sets how
- * often people poll: a share near 0 would have everyone poll as if next).
+ * can come: the least the shard has found (`leastPresent`, kept by the shard from presentFound at each
+ * tick). The low end is a "not sooner than": counted from a share that can only fall, it never rises
+ * because more people turned out to be there, and the shard's later findings (people reached after longer
+ * waits, more of them gone) only bring it lower. A snapshot without it gives the share its counts say now,
+ * and one that counts no presence at all, everyone ahead.
  */
-export function likelyPresent(snap: Pick<ShardSnapshot, "presentShare" | "reached">): number {
-  if (snap.presentShare === undefined || snap.presentShare === null) return 1;
-  const reached = snap.reached ?? 0;
-  const share = (snap.presentShare * reached + PRESENT_PRIOR) / (reached + PRESENT_PRIOR);
+export function likelyPresent(snap: Pick<ShardSnapshot, "presentShare" | "reached" | "leastPresent">): number {
+  if (snap.leastPresent !== undefined) return snap.leastPresent;
+  return snap.presentShare === undefined ? 1 : presentFound(snap.presentShare, snap.reached ?? 0);
+}
+
+/**
+ * The share present the shard's counts say: its observed share, as if its first reached had been
+ * PRESENT_PRIOR people of whom PRESENT_PRIOR_SHARE were there (so a few present or absent first tickets do
+ * not swing it), and never under PRESENT_SHARE_FLOOR (it sets how often people poll: a share near 0 would
+ * have everyone poll as if next). Before the line has reached anyone it is PRESENT_PRIOR_SHARE, not
+ * everyone: the first reached are the shortest waits, so the fewest gone; the low end must not assume
+ * those far back will all be there.
+ */
+export function presentFound(presentShare: number | null, reached: number): number {
+  const share = ((presentShare ?? 0) * reached + PRESENT_PRIOR * PRESENT_PRIOR_SHARE) / (reached + PRESENT_PRIOR);
   return Math.max(PRESENT_SHARE_FLOOR, share);
 }
 const PRESENT_PRIOR = 20;
+export const PRESENT_PRIOR_SHARE = 0.85;
 const PRESENT_SHARE_FLOOR = 0.2;
 
 export interface Estimate {

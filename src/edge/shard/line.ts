@@ -7,6 +7,8 @@ import { stepAutopilot } from "./autopilot-feed.js";
 import { recordMinute } from "./history.js";
 import { placePrequeueIfDue, type PrequeueSchedule } from "./prequeue.js";
 import type { ShardStore } from "./store.js";
+import type { CounterRow } from "./schema.js";
+import { presentFound } from "../queue/wait-estimate.js";
 import { coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
 
 /**
@@ -96,13 +98,16 @@ export function tick(shard: Shard, now: number): Tick {
   const firstAdmittedAt = row.first_admitted_at ?? (admitted > 0 ? now : null);
   const admittedBefore = row.admitted_total;
   if (admitted > 0 || passed > 0 || (policy.paused && (counters.creditAt !== row.credit_at || counters.credit !== row.credit))) {
+    const admittedTotal = row.admitted_total + admitted;
+    const passedTotal = row.passed_total + passed;
     store.setLine({
       serving: counters.serving,
       credit: counters.credit,
       creditAt: counters.creditAt,
       firstAdmittedAt,
-      admittedTotal: row.admitted_total + admitted,
-      passedTotal: row.passed_total + passed,
+      admittedTotal,
+      passedTotal,
+      leastPresent: Math.min(leastPresentOf(row), foundPresent(admittedTotal, passedTotal)),
     });
   }
   recordMinute(store, now, before, admittedBefore, active + admitted);
@@ -156,6 +161,22 @@ function activeAt(store: ShardStore, now: number): number {
   return counted.n;
 }
 
+/** The share of those the line reached who were there, and how many it reached. */
+function presenceOf(admitted: number, passed: number): { presentShare: number | null; reached: number } {
+  return { presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null, reached: admitted + passed };
+}
+
+/** The share present the counts say (wait-estimate.ts): the least of these is what the soonest counts. */
+function foundPresent(admitted: number, passed: number): number {
+  const { presentShare, reached } = presenceOf(admitted, passed);
+  return presentFound(presentShare, reached);
+}
+
+/** The least share present the line has found: what its counts say now until one has been written. */
+function leastPresentOf(row: CounterRow): number {
+  return Math.min(row.least_present ?? 1, foundPresent(row.admitted_total, row.passed_total));
+}
+
 /** What the Worker caches about the shard, from a tick at `now`. */
 export function snapshotOf(shard: Shard, { counters, active, policy, configuredPerMinute, firstAdmittedAt, returning, mode }: Tick, now: number): ShardSnapshot {
   const { store, latencies } = shard;
@@ -168,8 +189,8 @@ export function snapshotOf(shard: Shard, { counters, active, policy, configuredP
     p95Ms: latencies.p95(),
     samples: latencies.size,
   };
-  const { admitted_total: admitted, passed_total: passed } = store.counters;
-  const presence = { returning, presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null, reached: admitted + passed };
+  const row = store.counters;
+  const presence = { returning, ...presenceOf(row.admitted_total, row.passed_total), leastPresent: leastPresentOf(row) };
   const snapshot = shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
   if (!shard.coordinates) return snapshot;
   const c = coordinationOf(store);

@@ -46,6 +46,8 @@ export interface CounterRow extends Record<string, SqlStorageValue> {
   /** Everyone ever admitted (returned citizens again each time), and every pass-over: the ops history's counts. */
   admitted_total: number;
   passed_total: number;
+  /** The least share present the line has found (wait-estimate.ts's presentFound at each tick); null before. */
+  least_present: number | null;
   /** The shard's side of the cohort's one line as JSON (coordination.ts); null until it first reports. */
   coordination: string | null;
 }
@@ -180,6 +182,11 @@ const MIGRATIONS: readonly Migration[] = [
       sql.exec(`ALTER TABLE tickets ADD COLUMN order_key INTEGER;
         CREATE TABLE ranks (first_seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, rank_base INTEGER NOT NULL);
         ALTER TABLE counters ADD COLUMN coordination TEXT;`),
+  },
+  {
+    // The least share present the line has found: the soonest a turn can come counts it, and it only falls.
+    version: 9,
+    apply: (sql) => sql.exec("ALTER TABLE counters ADD COLUMN least_present REAL"),
   },
 ];
 

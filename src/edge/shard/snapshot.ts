@@ -33,6 +33,11 @@ export interface ShardSnapshot {
   presentShare?: number | null;
   /** How many people the line has reached (admitted or passed over): the weight of `presentShare`. */
   reached?: number;
+  /**
+   * The least share present the line has found (wait-estimate.ts's presentFound, at each tick it reached
+   * someone): what the soonest counts. It only falls, so no low end rises because more were there.
+   */
+  leastPresent?: number;
   paused: boolean;
   /** When the object took the snapshot (ms since epoch). */
   at: number;
@@ -70,7 +75,7 @@ export function shardSnapshot(
   observedPerMinute: number | null,
   now: number,
   steering?: { configuredPerMinute: number; origin?: OriginHealthView },
-  presence?: { returning: number; presentShare: number | null; reached: number },
+  presence?: { returning: number; presentShare: number | null; reached: number; leastPresent: number },
 ): ShardSnapshot {
   return {
     ...steering,

@@ -57,6 +57,7 @@ export interface LineCounters {
   firstAdmittedAt: number | null;
   admittedTotal: number;
   passedTotal: number;
+  leastPresent: number;
 }
 
 export class ShardStore {
@@ -111,8 +112,8 @@ export class ShardStore {
 
   setLine(line: LineCounters): void {
     this.sql.exec(
-      "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = ?, admitted_total = ?, passed_total = ? WHERE id = 1",
-      line.serving, line.credit, line.creditAt, line.firstAdmittedAt, line.admittedTotal, line.passedTotal,
+      "UPDATE counters SET serving = ?, credit = ?, credit_at = ?, first_admitted_at = ?, admitted_total = ?, passed_total = ?, least_present = ? WHERE id = 1",
+      line.serving, line.credit, line.creditAt, line.firstAdmittedAt, line.admittedTotal, line.passedTotal, line.leastPresent,
     );
     this.row = {
       ...this.row,
@@ -122,6 +123,7 @@ export class ShardStore {
       first_admitted_at: line.firstAdmittedAt,
       admitted_total: line.admittedTotal,
       passed_total: line.passedTotal,
+      least_present: line.leastPresent,
     };
   }
 

@@ -19,7 +19,7 @@ describe("a shard's per-minute history", () => {
         keys.forEach((key, i) => store.addTicket(i + 1, `t${i + 1}`, citizenTag(key), key, M0 + (i + 1) * 1_000));
         store.setLastSeq(5);
         store.admitRange(0, 3, M0 + 40_000, M0 + 160_000);
-        store.setLine({ serving: 3, credit: 0, creditAt: M0 + 40_000, firstAdmittedAt: M0 + 40_000, admittedTotal: 3, passedTotal: 0 });
+        store.setLine({ serving: 3, credit: 0, creditAt: M0 + 40_000, firstAdmittedAt: M0 + 40_000, admittedTotal: 3, passedTotal: 0, leastPresent: 1 });
         recordMinute(store, M0 + 40_000, counters(5, 0), 0, 3);
       });
       // Minute 1 is quiet; the first tick in minute 2 closes minute 0, with the counters minute 0 left.

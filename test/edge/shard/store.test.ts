@@ -23,7 +23,7 @@ describe("the shard's store", () => {
         store.atomically(() => {
           store.addTicket(2, "ticket-2", citizenTag(second), second, T0);
           store.setLastSeq(2);
-          store.setLine({ serving: 2, credit: 0, creditAt: T0, firstAdmittedAt: T0, admittedTotal: 2, passedTotal: 0 });
+          store.setLine({ serving: 2, credit: 0, creditAt: T0, firstAdmittedAt: T0, admittedTotal: 2, passedTotal: 0, leastPresent: 1 });
           throw new Error("the commit failed");
         }),
       ).toThrow("the commit failed");
