@@ -31,7 +31,7 @@ import { join } from "node:path";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "../../src/edge/shard/admission.js";
 import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
-import { modeAt, policyIn, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
+import { capWhileAsking, modeAt, policyIn, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
 import { countAhead } from "../../src/edge/queue/count-ahead.js";
 import { estimateWait, likelyPresent, presentFound, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
@@ -546,6 +546,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     rankedSeq: 0,
     grantedSeq: 0,
     cap: 0,
+    leaseKept: 0,
     heardAt: null,
     askingSince: null,
     passedGranted: 0,
@@ -570,7 +571,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     const c = coordination[s]!;
     const k = counters[s]!;
     const returners = returnersOf(s);
-    if (!(k.lastSeq > c.rankedSeq || k.lastSeq > k.serving || returners > 0 || active[s] !== c.reportedActive)) return null;
+    if (!(k.lastSeq > c.rankedSeq || k.lastSeq > k.serving || returners > 0 || active[s] !== c.reportedActive || c.cap < c.leaseKept)) return null;
     const runs: JoinRun[] = [];
     for (let seq = c.receivedSeq + 1; seq <= k.lastSeq; seq++) {
       const key = keyOf(line[s]![seq - 1]!);
@@ -578,6 +579,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       if (last && last.key === key) last.count++;
       else runs.push({ key, firstSeq: seq, count: 1 });
     }
+    // As the object keeps it while the report is on the way.
+    c.cap = capWhileAsking(c, active[s]!, k.serving, returners);
     return {
       shard: s,
       // Every join of an earlier second is written: this second's come at its end.
@@ -594,6 +597,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       observedPerMinute: paceOf(s, now),
       passedGranted: c.passedGranted,
       returnsAdmitted: c.returnsAdmitted,
+      cap: c.cap,
     };
   };
   /** Keeps the coordinator's answer as takeReply (coordination.ts) does: the ranks, the grant, the cap, the cohort. */
@@ -608,6 +612,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       receivedSeq: Math.max(c.receivedSeq, reply.receivedSeq),
       grantedSeq: Math.max(c.grantedSeq, reply.grantedSeq),
       cap: reply.cap,
+      leaseKept: Math.max(c.cap, reply.cap),
       heardAt: now,
       askingSince: null,
       reportedActive,

@@ -32,6 +32,7 @@ function report(shard: number, over: Partial<ShardReport> = {}): ShardReport {
     observedPerMinute: null,
     passedGranted: 0,
     returnsAdmitted: 0,
+    cap: 0,
     ...over,
   };
 }
@@ -142,6 +143,64 @@ describe("the cohort's line (the coordinator's rule)", () => {
     r = takeReport(line, report(0, { lastSeq: 20, serving: 4, rankedSeq: 20, passedGranted: 4, completeThrough: 101 }), policy, 10_100).reply;
     expect(r.grantedSeq).toBe(8);
     expect(r.cap).toBeGreaterThanOrEqual(4);
+  });
+
+  it("keeps every shard's cap within the cohort's, whatever the order of reports, lost answers and returners", () => {
+    // Each shard fills the cap it holds whenever it can (returners come back between its reports, first in
+    // and unknown to the coordinator until then), while others report, bookings complete and answers are
+    // lost. A cap with room the coordinator did not keep for that shard shows here as too many at once.
+    const policy = { ...POLICY, maxActive: 10, admitPerMinute: 600 };
+    const line = emptyLine();
+    let seed = 20210720;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const shards = Array.from({ length: policy.shards }, (_, shard) => ({
+      shard, lastSeq: 0, serving: 0, rankedSeq: 0, receivedSeq: 0, granted: 0, cap: 0, active: 0, returning: 0, returnsAdmitted: 0, keys: [] as number[],
+    }));
+    const fill = (s: (typeof shards)[number]) => {
+      // Returners first, then granted places, as far as the cap it holds.
+      for (; s.active < s.cap && s.returning > 0; s.active++, s.returning--) s.returnsAdmitted++;
+      for (; s.active < s.cap && s.serving < s.granted; s.active++) s.serving++;
+    };
+    let most = 0;
+    for (let t = 1_000; t <= 120_000; t += 50) {
+      const s = shards[Math.floor(random() * shards.length)]!;
+      const roll = random();
+      if (roll < 0.3) s.lastSeq = s.keys.push(Math.floor(t / 1000));
+      else if (roll < 0.45 && s.active > 0) s.active--;
+      else if (roll < 0.5) s.returning++;
+      else {
+        const first = s.receivedSeq + 1;
+        const newRuns = s.keys.slice(s.receivedSeq).map((key, i) => ({ key, firstSeq: first + i, count: 1 }));
+        const sent = { runs: newRuns, lastSeq: s.lastSeq, serving: s.serving, rankedSeq: s.rankedSeq, active: s.active, returning: s.returning };
+        const reply = takeReport(line, report(s.shard, { ...sent, completeThrough: Math.floor(t / 1000), cap: s.cap, returnsAdmitted: s.returnsAdmitted }), policy, t).reply;
+        // One answer in five is lost on the way: the shard keeps the cap it had.
+        if (random() < 0.2) continue;
+        s.receivedSeq = reply.receivedSeq;
+        for (const [firstSeq, count] of reply.ranks) if (firstSeq <= s.rankedSeq + 1) s.rankedSeq = Math.max(s.rankedSeq, firstSeq + count - 1);
+        s.granted = Math.max(s.granted, reply.grantedSeq);
+        s.cap = reply.cap;
+      }
+      fill(s);
+      const active = shards.reduce((sum, x) => sum + x.active, 0);
+      most = Math.max(most, active);
+      expect(active).toBeLessThanOrEqual(policy.maxActive);
+    }
+    // The cap was reached: the check above was not passed by admitting nobody.
+    expect(most).toBe(policy.maxActive);
+  });
+
+  it("keeps a shard's room while it may still admit by a cap whose answer was lost", () => {
+    const policy = { ...POLICY, maxActive: 10, admitPerMinute: 600 };
+    const line = emptyLine();
+    // Shard 1 holds four people and is given a cap with a little headroom.
+    const held = takeReport(line, report(1, { lastSeq: 4, serving: 4, active: 4, completeThrough: 101 }), policy, 9_000).reply.cap;
+    expect(held).toBeGreaterThan(4);
+    // Two of them finish; its report says so, but the answer is lost: it still admits by the cap it had.
+    takeReport(line, report(1, { lastSeq: 4, serving: 4, active: 2, cap: held, completeThrough: 101 }), policy, 9_500);
+    // Shard 0 has a crowd: what it is granted and given must leave shard 1's whole cap free.
+    const r = takeReport(line, report(0, { runs: runs([100, 1, 20]), lastSeq: 20, completeThrough: 101 }), policy, 10_000).reply;
+    expect(r.cap + held).toBeLessThanOrEqual(policy.maxActive);
+    expect(r.grantedSeq).toBe(policy.maxActive - held);
   });
 });
 
@@ -322,5 +381,41 @@ describe("the cohort's line, in the objects", { timeout: 60_000 }, () => {
     // In one line: shard 2's people (a second later) only once shard 0's six were in.
     const firstOfTwo = servings.findIndex((row) => row[2]! > 0);
     expect(servings[firstOfTwo]![0]).toBe(6);
+  });
+
+  it("never holds more than MAX_ACTIVE across the shards when one admits a returner while another fills the room", async () => {
+    const t0 = Date.parse("2026-12-05T15:00:00Z");
+    const cohort = await coordinatedCohort(t0);
+    const total = async () => (await Promise.all(cohort.shards.map((s) => s.snapshot()))).reduce((sum, s) => sum + s.active, 0);
+    // Shard 1's two citizens join first and are ranked; one goes silent, the other is still there much later.
+    const away = await cohort.shards[1]!.join(await keyOf(randomIdentity()));
+    const here = await cohort.shards[1]!.join(await keyOf(randomIdentity()));
+    await beat(cohort, t0 + 2_000);
+    await beat(cohort, t0 + 2_000);
+    const t1 = t0 + config.presenceSeconds * 1000 + 60_000;
+    await setClock(cohort.shards[1]!, t1);
+    await cohort.shards[1]!.seen([[here.seq, here.ticketId]]);
+    // Shard 0 fills with people who are there. The line reaches shard 1's two first (one passed over, one
+    // admitted), then shard 0's, one a second, while shard 1, with nothing more to report, keeps its cap.
+    await setClock(cohort.shards[0]!, t1);
+    for (let i = 0; i < config.maxActive; i++) await cohort.shards[0]!.join(await keyOf(randomIdentity()));
+    let t = t1;
+    for (let i = 0; i < config.maxActive; i++) {
+      t += 1_000;
+      await beat(cohort, t);
+      expect(await total()).toBeLessThanOrEqual(config.maxActive);
+    }
+    expect((await cohort.shards[1]!.snapshot()).serving).toBe(2);
+    // The silent one comes back with shard 1 still coordinated by the cap it last heard: they are next at
+    // the first room the cohort has, not let in on room another shard was given meanwhile.
+    expect((await cohort.shards[1]!.claim(away.seq, away.ticketId)).state).toMatch(/^(returning|admitted)$/);
+    expect(await total()).toBeLessThanOrEqual(config.maxActive);
+    // And no room goes unused: the cohort fills to its cap.
+    for (let i = 0; i < 4; i++) {
+      t += 1_000;
+      await beat(cohort, t);
+      expect(await total()).toBeLessThanOrEqual(config.maxActive);
+    }
+    expect(await total()).toBe(config.maxActive);
   });
 });

@@ -20,6 +20,12 @@ import { burstFor } from "../shard/admission.js";
  * covers more than the cap has room for. Each shard is told, with the watermark, the last of its own places
  * below it and a cap of its own, sized to what it was granted; it admits by that alone.
  *
+ * The cap's room. A shard admits by the cap it last heard until it hears another, so a cap is a lease: room
+ * the coordinator keeps for that shard, out of every other shard's cap and out of the watermark's room,
+ * until the shard reports again holding a newer one (it says which cap it holds, so an answer lost on the
+ * way is no gap). So the caps the shards hold never add up past the cohort's, whatever the order of their
+ * reports, and neither do the people they hold while they are coordinated.
+ *
  * Joins never reach the coordinator: shards report about once a second from their alarm. If it cannot be
  * reached, each shard carries on alone at its share of the rate and the cap, as a cohort of independent
  * lines (queue-shard.ts decides when).
@@ -78,6 +84,8 @@ export interface ShardReport {
   /** Counted only while the shard admits by the watermark: tickets granted and passed over, returners admitted. */
   passedGranted: number;
   returnsAdmitted: number;
+  /** The cap the shard admits by until this report is answered: the last one it heard, lowered to what the report counts it holding and owed. */
+  cap: number;
 }
 
 /** The cohort as a whole, as the coordinator last saw it: what the waiting page's count and estimate use. */
@@ -154,6 +162,11 @@ export interface ShardState {
   observedPerMinute: number | null;
   passedGranted: number;
   returnsAdmitted: number;
+  /**
+   * The room kept for the shard until it reports again: the cap it held when it reported, or the one it was
+   * given then, whichever is more (it admits by the first until the answer reaches it).
+   */
+  lease: number;
 }
 
 export interface UnrankedRun extends JoinRun {
@@ -219,6 +232,7 @@ function newShard(shard: number): ShardState {
     observedPerMinute: null,
     passedGranted: 0,
     returnsAdmitted: 0,
+    lease: 0,
   };
 }
 
@@ -267,6 +281,8 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   const charge = Math.max(0, nonNegative(report.returnsAdmitted) - s.returnsAdmitted);
   s.passedGranted = nonNegative(report.passedGranted);
   s.returnsAdmitted = nonNegative(report.returnsAdmitted);
+  // Until this answer reaches it, the shard admits by the cap it holds: that room stays its own.
+  s.lease = nonNegative(report.cap);
 
   const rate = cohortRate(line, policy);
   line.topRate = Math.max(line.topRate, policy.admitPerMinute);
@@ -280,12 +296,14 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   dropRuns(line);
 
   const ranks: RankRun[] = outbox.map((run): RankRun => [run.firstSeq, run.count, run.rankBase]);
+  const cap = capOf(line, policy, s.shard);
+  s.lease = Math.max(s.lease, cap);
   const cohort = cohortView(line, policy, rate, now);
   const reply: CoordinatorReply = {
     receivedSeq: s.receivedSeq,
     ranks,
     grantedSeq: s.grantedSeq,
-    cap: capOf(line, policy, s.shard),
+    cap,
     cohort,
     ownReached: Math.min(s.serving, s.assignedSeq),
     ownUnranked: unrankedOf(s),
@@ -371,14 +389,27 @@ function pendingOf(s: ShardState): number {
   return Math.max(0, s.grantedSeq - s.serving);
 }
 
+/** People holding or owed the shard's room: active, granted and not yet reached, and come back. */
+function heldOf(s: ShardState): number {
+  return s.active + pendingOf(s) + s.returning;
+}
+
+/**
+ * The room the shard may fill before it reports again: what it holds or is owed, or its lease if that is
+ * more. A grant made at another shard's report is owed before the shard hears of it, and counts at once.
+ */
+function reservedOf(s: ShardState): number {
+  return Math.max(s.lease, heldOf(s));
+}
+
 /**
  * Moves the watermark on: over as many tickets not yet reached as the credit pays for and the cap has room
  * for. Tickets a shard already reached (while it went alone) cost nothing to step over.
  */
 function grant(line: CohortLineState, policy: CohortPolicy, changes: LineChanges): void {
-  let held = 0;
-  for (const s of line.shards.values()) held += s.active + pendingOf(s) + s.returning;
-  let budget = Math.max(0, Math.min(Math.floor(line.credit + 1e-9), policy.maxActive - held));
+  let reserved = 0;
+  for (const s of line.shards.values()) reserved += reservedOf(s);
+  let budget = Math.max(0, Math.min(Math.floor(line.credit + 1e-9), policy.maxActive - reserved));
   const moved = new Set<ShardState>();
   for (const run of line.runs) {
     if (run.rankBase + run.count <= line.watermark) continue;
@@ -419,25 +450,25 @@ function dropRuns(line: CohortLineState): void {
 }
 
 /**
- * A shard's share of the cap: what it holds and what it was granted (with those who came back), and an
- * even share of what is left; when the cap cannot cover every shard's grants, the room left is shared in
- * proportion to them.
+ * A shard's cap: what it holds, what it was granted and its returners, as far as the room the other shards'
+ * leases leave. A shard with anyone holding, owed or waiting gets a little headroom besides, for a returner
+ * or a change of slot before its next report: an even share of the room still left (none once that is less
+ * than a person each, so the cohort can fill to its cap), at most a second of its share of the rate or one
+ * person, whichever is more. An idle shard gets none, so that it keeps no room from the others while it has
+ * nothing to report. The cap becomes the shard's lease, so it never
+ * counts room that another shard's lease or grants hold.
  */
 export function capOf(line: CohortLineState, policy: CohortPolicy, shard: number): number {
-  let active = 0;
-  let need = 0;
-  for (const s of line.shards.values()) {
-    active += s.active;
-    need += pendingOf(s) + s.returning;
-  }
+  let others = 0;
+  for (const s of line.shards.values()) if (s.shard !== shard) others += reservedOf(s);
   const s = line.shards.get(shard);
-  const own = s ? { active: s.active, need: pendingOf(s) + s.returning } : { active: 0, need: 0 };
-  const room = Math.max(0, policy.maxActive - active);
-  if (need <= room) {
-    const spare = room - need;
-    return own.active + own.need + Math.floor(spare / policy.shards) + (shard < spare % policy.shards ? 1 : 0);
-  }
-  return own.active + Math.floor((room * own.need) / need);
+  const room = Math.max(0, policy.maxActive - others);
+  const held = s ? heldOf(s) : 0;
+  if (held >= room) return room;
+  if (held === 0 && (!s || s.lastSeq <= s.serving)) return 0;
+  const spare = room - held;
+  const headroom = Math.max(1, Math.ceil(policy.admitPerMinute / policy.shards / 60));
+  return held + Math.min(headroom, Math.floor(spare / policy.shards));
 }
 
 export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerMinute: number, now: number): CohortView {
@@ -448,7 +479,7 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
   let held = 0;
   let observed: number | null = null;
   for (const s of line.shards.values()) {
-    held += s.active + pendingOf(s) + s.returning;
+    held += heldOf(s);
     reached += Math.min(s.serving, s.assignedSeq);
     returning += s.returning;
     unrankedWaiting += unrankedOf(s);

@@ -98,7 +98,8 @@ export class CohortCoordinator extends DurableObject<Env> {
     Object.assign(line, { nextRank: scalars.next_rank, watermark: scalars.watermark, credit: scalars.credit, creditAt: scalars.credit_at, topRate: scalars.top_rate });
     for (const row of this.sql.exec<{ state: string }>("SELECT state FROM shards")) {
       const parsed = JSON.parse(row.state) as Record<string, number | null>;
-      const s = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null && k !== "observedPerMinute" ? Number.NEGATIVE_INFINITY : v])) as unknown as ShardState;
+      // A stored state without a lease holds none.
+      const s = { lease: 0, ...Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null && k !== "observedPerMinute" ? Number.NEGATIVE_INFINITY : v])) } as unknown as ShardState;
       line.shards.set(s.shard, s);
     }
     line.unranked = this.sql

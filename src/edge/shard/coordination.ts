@@ -12,8 +12,9 @@ import type { ShardStore } from "./store.js";
  *   and has people again): it admits nobody new until it hears, so a short shard cannot pass a long one.
  * - alone: the coordinator has not answered for COORDINATOR_STALE_MS of trying. The shard admits at its
  *   share of the rate as a line of its own; for as long again it keeps within the last cap it was given
- *   (the others may still be using theirs), then takes its even share. When the coordinator answers again
- *   the shard is coordinated at once, and the watermark steps over what it admitted meanwhile.
+ *   (room the coordinator still keeps for it), then takes its even share, which nobody kept for it (so the
+ *   cohort may then hold more than MAX_ACTIVE: docs/one-line.md gives the bound). When the coordinator
+ *   answers again the shard is coordinated at once, and the watermark steps over what it admitted meanwhile.
  * A cohort of one shard is its own line and never asks.
  */
 
@@ -37,6 +38,11 @@ export interface Coordination {
   rankedSeq: number;
   grantedSeq: number;
   cap: number;
+  /**
+   * The room the coordinator keeps for the shard until it reports again: the cap it held when it last
+   * reported, or the one it was given then, whichever is more (src/edge/cohort/cohort-line.ts).
+   */
+  leaseKept: number;
   /** When the coordinator last answered (the shard's clock); null: never. */
   heardAt: number | null;
   /** Since when the shard has been asking without an answer; null while answered. */
@@ -57,6 +63,7 @@ const NONE: Coordination = {
   rankedSeq: 0,
   grantedSeq: 0,
   cap: 0,
+  leaseKept: 0,
   heardAt: null,
   askingSince: null,
   passedGranted: 0,
@@ -96,10 +103,14 @@ export function policyIn(mode: Mode, c: Coordination, configured: ShardPolicy, m
   return now - c.askingSince < 2 * COORDINATOR_STALE_MS ? { ...configured, activeCap: Math.min(even, c.cap) } : configured;
 }
 
-/** Whether the shard has anything to tell the coordinator: places to rank or admit, returners, or a changed active count. */
+/**
+ * Whether the shard has anything to tell the coordinator: places to rank or admit, returners, a changed
+ * active count, or a cap lower than the room the coordinator still keeps for it (which the others may use
+ * once it says so).
+ */
 export function reportDue(store: ShardStore, c: Coordination, active: number): boolean {
   const { last_seq: lastSeq, serving } = store.counters;
-  return lastSeq > c.rankedSeq || lastSeq > serving || (store.memory.returnersWaiting ?? 0) > 0 || active !== c.reportedActive;
+  return lastSeq > c.rankedSeq || lastSeq > serving || (store.memory.returnersWaiting ?? 0) > 0 || active !== c.reportedActive || c.cap < c.leaseKept;
 }
 
 /** The shard's report: its places after what the coordinator holds, as runs of one order key, and its figures. */
@@ -144,7 +155,18 @@ export function buildReport(
     observedPerMinute: figures.observedPerMinute,
     passedGranted: c.passedGranted,
     returnsAdmitted: c.returnsAdmitted,
+    cap: capWhileAsking(c, figures.active, serving, figures.returning),
   };
+}
+
+/**
+ * The cap the shard admits by while its report is on the way: no more than what it reports holding or being
+ * owed (active, granted and not reached, come back), so room it freed or did not use is the others' as soon
+ * as the coordinator reads the report, and the room the coordinator must keep for it until the answer
+ * arrives is only what the report itself counts.
+ */
+export function capWhileAsking(c: Coordination, active: number, serving: number, returning: number): number {
+  return Math.min(c.cap, active + Math.max(0, c.grantedSeq - serving) + returning);
 }
 
 /** Keeps what the coordinator answered: the ranks, the grant, the cap and the cohort. */
@@ -158,6 +180,8 @@ export function takeReply(store: ShardStore, c: Coordination, reply: Coordinator
     rankedSeq,
     grantedSeq: Math.max(c.grantedSeq, reply.grantedSeq),
     cap: reply.cap,
+    // The report said it held c.cap: both stay kept for it until the next one.
+    leaseKept: Math.max(c.cap, reply.cap),
     heardAt: now,
     askingSince: null,
     reportedActive,

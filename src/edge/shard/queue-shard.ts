@@ -232,7 +232,9 @@ export class QueueShard extends DurableObject<Env> {
         configuredPerMinute: snapshot.configuredPerMinute ?? snapshot.ratePerMinute,
         observedPerMinute: snapshot.observedPerMinute,
       };
-      return buildReport(this.store, c, address.shard, figures, now);
+      const report = buildReport(this.store, c, address.shard, figures, now);
+      saveCoordination(this.store, { ...c, cap: report.cap });
+      return report;
     });
     if (!report) return snapshot;
     let timer: ReturnType<typeof setTimeout> | undefined;
