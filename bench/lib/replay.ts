@@ -31,8 +31,9 @@ import { join } from "node:path";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "../../src/edge/shard/admission.js";
 import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
-import { capWhileAsking, modeAt, policyIn, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
-import { countAhead } from "../../src/edge/queue/count-ahead.js";
+import { capWhileAsking, cohortLineOf, mergeReply, modeAt, NO_COORDINATION, policyIn, reportDue, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
+import { countAhead, isPlacing } from "../../src/edge/queue/count-ahead.js";
+import { presenceOf as presenceOfLine } from "../../src/edge/shard/line.js";
 import { estimateWait, likelyPresent, presentFound, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
 import { chart } from "./svg.js";
@@ -541,21 +542,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const coordinated = !o.independentShards && o.shards > 1;
   const cohortLine = emptyLine();
   const cohortPolicy: CohortPolicy = { admitPerMinute: o.admitPerMinute, maxActive: o.maxActive, paused: false, shards: o.shards };
-  const coordination: Coordination[] = Array.from({ length: o.shards }, () => ({
-    receivedSeq: 0,
-    rankedSeq: 0,
-    grantedSeq: 0,
-    cap: 0,
-    leaseKept: 0,
-    heardAt: null,
-    askingSince: null,
-    passedGranted: 0,
-    returnsAdmitted: 0,
-    reportedActive: null,
-    cohort: null,
-    ownReached: 0,
-    ownUnranked: 0,
-  }));
+  const coordination: Coordination[] = Array.from({ length: o.shards }, () => ({ ...NO_COORDINATION }));
   /** The rule each shard admitted by at its last step, and the policy it applied (what its snapshot carries). */
   const modes: Mode[] = new Array<Mode>(o.shards).fill("alone");
   const inForce: ShardPolicy[] = Array.from({ length: o.shards }, (_, s) => policyOf(s));
@@ -571,7 +558,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     const c = coordination[s]!;
     const k = counters[s]!;
     const returners = returnersOf(s);
-    if (!(k.lastSeq > c.rankedSeq || k.lastSeq > k.serving || returners > 0 || active[s] !== c.reportedActive || c.cap < c.leaseKept)) return null;
+    if (!reportDue(c, { lastSeq: k.lastSeq, serving: k.serving, returnersWaiting: returners, active: active[s]! })) return null;
     const runs: JoinRun[] = [];
     for (let seq = c.receivedSeq + 1; seq <= k.lastSeq; seq++) {
       const key = keyOf(line[s]![seq - 1]!);
@@ -600,33 +587,18 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       cap: c.cap,
     };
   };
-  /** Keeps the coordinator's answer as takeReply (coordination.ts) does: the ranks, the grant, the cap, the cohort. */
+  /** Keeps the coordinator's answer as takeReply (coordination.ts) does: the ranks (here each citizen's), then mergeReply. */
   const takeReplyOf = (s: number, reply: CoordinatorReply, reportedActive: number, now: number) => {
-    const c = coordination[s]!;
     const shardLine = line[s]!;
     for (const [firstSeq, count, rankBase] of reply.ranks) {
       for (let i = 0; i < count; i++) rankOf[shardLine[firstSeq - 1 + i]!] = rankBase + i;
-      if (firstSeq <= c.rankedSeq + 1) c.rankedSeq = Math.max(c.rankedSeq, firstSeq + count - 1);
     }
-    Object.assign(c, {
-      receivedSeq: Math.max(c.receivedSeq, reply.receivedSeq),
-      grantedSeq: Math.max(c.grantedSeq, reply.grantedSeq),
-      cap: reply.cap,
-      leaseKept: Math.max(c.cap, reply.cap),
-      heardAt: now,
-      askingSince: null,
-      reportedActive,
-      cohort: reply.cohort,
-      ownReached: reply.ownReached,
-      ownUnranked: reply.ownUnranked,
-    });
+    // In place: the step that reported holds this object and counts on it after the answer.
+    Object.assign(coordination[s]!, mergeReply(coordination[s]!, reply, reportedActive, now));
   };
 
   /** Shard s's share of those reached who were there, and how many it reached, as line.ts counts them. */
-  const presenceOf = (s: number) => {
-    const reached = admittedCount[s]! + passedCount[s]!;
-    return { presentShare: reached > 0 ? admittedCount[s]! / reached : null, reached };
-  };
+  const presenceOf = (s: number) => presenceOfLine(admittedCount[s]!, passedCount[s]!);
   /** The snapshot the object would hand out for shard s at `now` (as the Worker caches it), as line.ts builds it. */
   const snapshotOf = (s: number, now: number): ShardSnapshot => {
     const snap = shardSnapshot(
@@ -644,11 +616,9 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         leastPresent: leastPresent[s]!,
       },
     );
-    const c = coordination[s]!;
-    if (!coordinated || !c.cohort) return snap;
     // A shard not coordinated now still carries the cohort as it last heard it, marked alone.
-    const alone = modes[s] !== "coordinated";
-    return { ...snap, line: { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone } };
+    const cohortLine = coordinated ? cohortLineOf(coordination[s]!, modes[s]!) : undefined;
+    return cohortLine ? { ...snap, line: cohortLine } : snap;
   };
   /** The count ahead the page shows for place `seq` of shard s (cohort-ahead.ts), or undefined: the shard's own. */
   const aheadOf = (s: number, seq: number, snap: ShardSnapshot): number | undefined => {
@@ -683,7 +653,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     const ahead = aheadOf(s, seq, snap);
     const est = estimateWait(seq, snap, ahead);
     // While the place is being found the page shows no count (status `placing`): nothing told, nothing wrong.
-    const placing = snap.line !== undefined && !snap.line.alone && seq > snap.line.rankedSeq;
+    const placing = isPlacing(seq, snap.line);
     if (placing) placingAnswers[at === "join" ? "joins" : "polls"]++;
     else (at === "join" ? joinErrors : pollErrors).add(est.ahead, trueAhead(c));
     const rank = rankOf[c]!;

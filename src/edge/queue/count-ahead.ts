@@ -20,3 +20,11 @@ export function countAhead(seq: number, snap: ShardSnapshot, line: CohortLine, r
   }
   return Math.max(own, rank - reached + cohort.returning);
 }
+
+/**
+ * The place is not ranked cohort-wide yet (it joined a second or two ago): its status says `placing`, the
+ * page shows no count, and it asks again soon. A shard alone counts its own line and has nothing to wait for.
+ */
+export function isPlacing(seq: number, line: CohortLine | undefined): boolean {
+  return line !== undefined && !line.alone && seq > line.rankedSeq;
+}

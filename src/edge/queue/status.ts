@@ -4,6 +4,7 @@ import { cohortSeed, drawValue } from "../prequeue/draw.js";
 import type { ShardSnapshot } from "../shard/snapshot.js";
 import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, waitRange } from "./wait-estimate.js";
 import { cohortAhead } from "./cohort-ahead.js";
+import { isPlacing } from "./count-ahead.js";
 import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
@@ -201,10 +202,9 @@ function lineState(snapshot: ShardSnapshot): Pick<QueueStatus, "state" | "origin
 
 function waiting(ticket: TicketFields & { seq: number }, snapshot: ShardSnapshot, ahead: number | undefined): QueueStatus {
   const estimate = estimateWait(ticket.seq, snapshot, ahead);
-  const line = snapshot.line;
   return {
     ...lineState(snapshot),
-    ...(line && !line.alone && ticket.seq > line.rankedSeq ? { placing: true as const } : {}),
+    ...(isPlacing(ticket.seq, snapshot.line) ? { placing: true as const } : {}),
     cohort: ticket.cohort,
     seq: ticket.seq,
     ahead: estimate.ahead,

@@ -1,4 +1,5 @@
 import type { ShardSnapshot } from "../shard/snapshot.js";
+import { isPlacing } from "./count-ahead.js";
 
 /**
  * What a waiting citizen is told: people ahead, an honest wait range and when to ask again. Pure, so the
@@ -138,14 +139,14 @@ export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: num
     const range = waitRange(waitingAhead * likelyPresent(snap) + 1 + cohort.returning, ahead + 1, rates);
     // A turn comes with a report: a place is ranked once every shard has reported its second, then
     // granted at a report, each about a second apart. The soonest is not sooner, the latest a few later.
-    const ranking = seq > line.rankedSeq ? RANKING_S : 0;
+    const ranking = isPlacing(seq, line) ? RANKING_S : 0;
     etaSeconds = range && { low: range.low + ranking, high: range.high + ranking + REPORT_BEAT_S };
   } else {
     // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
     etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + returning, snap);
   }
   // Soon while the place is not ranked yet, paused or not, so the page shows the count as soon as it is known.
-  const placing = line !== undefined && !line.alone && seq > line.rankedSeq;
+  const placing = isPlacing(seq, line);
   if (!etaSeconds) return { ahead, etaSeconds: null, nextPollMs: placing ? MIN_POLL_MS : PAUSED_POLL_MS };
   // Ask again after about a quarter of the shortest wait: often near the front, rarely far back.
   const nextPollMs = placing ? MIN_POLL_MS : Math.round(Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, (etaSeconds.low * 1000) / 4)));

@@ -1,6 +1,7 @@
 import type { CohortView, CoordinatorReply, JoinRun, ShardReport } from "../cohort/cohort-line.js";
 import { shardCap, type ShardPolicy } from "./admission.js";
 import type { ShardStore } from "./store.js";
+import type { CohortLine } from "./snapshot.js";
 
 /**
  * The shard's side of the cohort's one line (src/edge/cohort/cohort-line.ts): what it reports, what it
@@ -58,7 +59,8 @@ export interface Coordination {
   ownUnranked: number;
 }
 
-const NONE: Coordination = {
+/** A shard that has never heard from its coordinator. */
+export const NO_COORDINATION: Readonly<Coordination> = {
   receivedSeq: 0,
   rankedSeq: 0,
   grantedSeq: 0,
@@ -76,7 +78,7 @@ const NONE: Coordination = {
 
 export function coordinationOf(store: ShardStore): Coordination {
   const stored = store.counters.coordination;
-  return stored === null ? NONE : { ...NONE, ...(JSON.parse(stored) as Partial<Coordination>) };
+  return { ...NO_COORDINATION, ...(stored === null ? {} : (JSON.parse(stored) as Partial<Coordination>)) };
 }
 
 export function saveCoordination(store: ShardStore, c: Coordination): void {
@@ -108,9 +110,9 @@ export function policyIn(mode: Mode, c: Coordination, configured: ShardPolicy, m
  * active count, or a cap lower than the room the coordinator still keeps for it (which the others may use
  * once it says so).
  */
-export function reportDue(store: ShardStore, c: Coordination, active: number): boolean {
-  const { last_seq: lastSeq, serving } = store.counters;
-  return lastSeq > c.rankedSeq || lastSeq > serving || (store.memory.returnersWaiting ?? 0) > 0 || active !== c.reportedActive || c.cap < c.leaseKept;
+export function reportDue(c: Coordination, shard: { lastSeq: number; serving: number; returnersWaiting: number; active: number }): boolean {
+  const { lastSeq, serving, returnersWaiting, active } = shard;
+  return lastSeq > c.rankedSeq || lastSeq > serving || returnersWaiting > 0 || active !== c.reportedActive || c.cap < c.leaseKept;
 }
 
 /** The shard's report: its places after what the coordinator holds, as runs of one order key, and its figures. */
@@ -172,6 +174,11 @@ export function capWhileAsking(c: Coordination, active: number, serving: number,
 /** Keeps what the coordinator answered: the ranks, the grant, the cap and the cohort. */
 export function takeReply(store: ShardStore, c: Coordination, reply: CoordinatorReply, reportedActive: number, now: number): Coordination {
   store.addRanks(reply.ranks);
+  return mergeReply(c, reply, reportedActive, now);
+}
+
+/** The shard's side after the coordinator's answer, the ranks themselves kept elsewhere (takeReply keeps them in the store). */
+export function mergeReply(c: Coordination, reply: CoordinatorReply, reportedActive: number, now: number): Coordination {
   let rankedSeq = c.rankedSeq;
   for (const [firstSeq, count] of reply.ranks) if (firstSeq <= rankedSeq + 1) rankedSeq = Math.max(rankedSeq, firstSeq + count - 1);
   return {
@@ -189,6 +196,15 @@ export function takeReply(store: ShardStore, c: Coordination, reply: Coordinator
     ownReached: reply.ownReached,
     ownUnranked: reply.ownUnranked,
   };
+}
+
+/**
+ * What the shard's snapshot carries of the cohort's one line: the cohort as last heard (undefined before
+ * it first heard), and whether the shard admits by its own rule now (`mode` other than coordinated).
+ */
+export function cohortLineOf(c: Coordination, mode: Mode): CohortLine | undefined {
+  if (!c.cohort) return undefined;
+  return { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone: mode !== "coordinated" };
 }
 
 /** The report went unanswered: the shard is asking since then, unless it already was. */

@@ -9,7 +9,7 @@ import { placePrequeueIfDue, type PrequeueSchedule } from "./prequeue.js";
 import type { ShardStore } from "./store.js";
 import type { CounterRow } from "./schema.js";
 import { presentFound } from "../queue/wait-estimate.js";
-import { coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
+import { cohortLineOf, coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
 
 /**
  * A shard's line brought up to a moment: who the admission rule lets in, who it passes over, and the
@@ -162,7 +162,7 @@ function activeAt(store: ShardStore, now: number): number {
 }
 
 /** The share of those the line reached who were there, and how many it reached. */
-function presenceOf(admitted: number, passed: number): { presentShare: number | null; reached: number } {
+export function presenceOf(admitted: number, passed: number): { presentShare: number | null; reached: number } {
   return { presentShare: admitted + passed > 0 ? admitted / (admitted + passed) : null, reached: admitted + passed };
 }
 
@@ -193,10 +193,8 @@ export function snapshotOf(shard: Shard, { counters, active, policy, configuredP
   const presence = { returning, ...presenceOf(row.admitted_total, row.passed_total), leastPresent: leastPresentOf(row) };
   const snapshot = shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
   if (!shard.coordinates) return snapshot;
-  const c = coordinationOf(store);
-  if (!c.cohort) return snapshot;
-  const line = { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone: mode !== "coordinated" };
-  return { ...snapshot, line };
+  const line = cohortLineOf(coordinationOf(store), mode);
+  return line ? { ...snapshot, line } : snapshot;
 }
 
 /** The tick and its snapshot: what most calls answer from. */

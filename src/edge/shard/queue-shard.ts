@@ -224,7 +224,7 @@ export class QueueShard extends DurableObject<Env> {
     const address = this.address!;
     const report = this.store.atomically(() => {
       const c = coordinationOf(this.store);
-      if (!reportDue(this.store, c, snapshot.active)) return null;
+      if (!reportDue(c, this.reportFigures(snapshot.active))) return null;
       const figures = {
         active: snapshot.active,
         returning: snapshot.returning ?? 0,
@@ -315,9 +315,15 @@ export class QueueShard extends DurableObject<Env> {
   private async scheduleAlarm(snapshot: ShardSnapshot): Promise<void> {
     // A coordinated shard also beats while it has something to report, or people holding capacity whose
     // expiry it must notice and report.
-    const reporting = this.coordinates() && (snapshot.active > 0 || reportDue(this.store, coordinationOf(this.store), snapshot.active));
+    const reporting = this.coordinates() && (snapshot.active > 0 || reportDue(coordinationOf(this.store), this.reportFigures(snapshot.active)));
     const moving = ((snapshot.lastSeq > snapshot.serving || Boolean(snapshot.returning)) && !snapshot.paused) || reporting;
     await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving, opensAt: null }));
+  }
+
+  /** What reportDue weighs: the shard's places, its returners waiting and its active count. */
+  private reportFigures(active: number): { lastSeq: number; serving: number; returnersWaiting: number; active: number } {
+    const { last_seq: lastSeq, serving } = this.store.counters;
+    return { lastSeq, serving, returnersWaiting: this.store.memory.returnersWaiting ?? 0, active };
   }
 
   private async setAlarm(at: number | null): Promise<void> {
