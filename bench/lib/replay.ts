@@ -617,7 +617,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       },
     );
     // A shard not coordinated now still carries the cohort as it last heard it, marked alone.
-    const cohortLine = coordinated ? cohortLineOf(coordination[s]!, modes[s]!) : undefined;
+    const cohortLine = coordinated ? cohortLineOf(coordination[s]!, modes[s]!, s) : undefined;
     return cohortLine ? { ...snap, line: cohortLine } : snap;
   };
   /** The count ahead the page shows for place `seq` of shard s (cohort-ahead.ts), or undefined: the shard's own. */

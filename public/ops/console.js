@@ -7,7 +7,7 @@
 
 const REFRESH_MS = 4_000;
 const CHART_HEIGHT = 170;
-const COLORS = { joined: "#0969da", admitted: "#1a7f37", limit: "#8c959f", waiting: "#8250df", active: "#bf8700", peak: "#e6b34f", cap: "#cf222e", pace: "#1a7f37", wait: "#d1242f" };
+const COLORS = { joined: "#0969da", admitted: "#1a7f37", departed: "#9a6700", limit: "#8c959f", waiting: "#8250df", active: "#bf8700", peak: "#e6b34f", cap: "#cf222e", pace: "#1a7f37", wait: "#d1242f" };
 
 const state = { span: 30, cohorts: new Map(), timer: 0 };
 
@@ -59,13 +59,14 @@ async function getJson(path) {
 const CHARTS = [
   {
     key: "flow",
-    title: "Joined and admitted per minute, against the configured rate",
+    title: "Joined, admitted and left per minute, against the configured rate",
     series: [
       { label: "joined", stroke: COLORS.joined, width: 2 },
       { label: "admitted", stroke: COLORS.admitted, width: 2 },
+      { label: "left", stroke: COLORS.departed, width: 2 },
       { label: "rate", stroke: COLORS.limit, dash: [6, 4], width: 1.5 },
     ],
-    values: (m, policy) => [m.map((x) => x.joined), m.map((x) => x.admitted), m.map(() => policy.admitPerMinute)],
+    values: (m, policy) => [m.map((x) => x.joined), m.map((x) => x.admitted), m.map((x) => x.departed), m.map(() => policy.admitPerMinute)],
   },
   {
     key: "line",
@@ -216,6 +217,7 @@ function renderCohort(cohort, config, history) {
     figure("joined", "Joined", number(cohort.joined)),
     figure("waiting", "Waiting", number(cohort.waiting)),
     figure("admitted", "Admitted", number(cohort.admitted)),
+    figure("departed", "Left the line", number(cohort.departed)),
     figure("active", "Active / cap", `${number(cohort.active)} / ${number(policy.maxActive)}`),
     figure("pace", "Pace /min", pace === null ? "–" : number(pace, 1)),
     figure("wait", "Median wait", lastWait ? duration(lastWait.medianWaitSeconds) : "–"),
@@ -243,6 +245,7 @@ function renderCohort(cohort, config, history) {
   }
   // For a reader of the page (and its browser test): what the flow chart now holds.
   view.plots.get("flow").wrap.dataset.joined = String(minutes.reduce((a, m) => a + m.joined, 0));
+  view.plots.get("flow").wrap.dataset.departed = String(minutes.reduce((a, m) => a + m.departed, 0));
 }
 
 /** What the state asks of an operator, and why the rate last changed, in the controller's words. */

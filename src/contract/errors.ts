@@ -30,6 +30,8 @@ export const errorCodes = [
   "booking_cancelled",
   "unavailable",
   "line_busy",
+  "ticket_admitted",
+  "place_given_up",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -33,6 +33,8 @@ export const opsCohort = cohortInfo.pick({ id: true, label: true, opensAt: true,
   line: lineState,
   joined: count,
   admitted: count,
+  /** Citizens who gave their place up (left the line), ever. */
+  departed: count,
   waiting: count,
   active: count,
   /** Admissions per minute the shards observed; null until every shard has observed some. */
@@ -90,6 +92,8 @@ export const cohortMinute = z.object({
   at: z.string(),
   joined: count,
   admitted: count,
+  /** Citizens who gave their place up (left the line) in the minute. */
+  departed: count,
   waiting: count,
   active: count,
   activeMax: count,

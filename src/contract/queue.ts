@@ -18,7 +18,8 @@ export const joinRequest = z
 export type JoinRequest = z.infer<typeof joinRequest>;
 
 /** `prequeue`: joined before the opening; the draw places the ticket in the line when the cohort opens. */
-export const queueStates = ["prequeue", "waiting", "admitted", "expired", "paused"] as const;
+/** `left`: the citizen gave the place up (DELETE /api/queue/ticket); joining again is a new place at the back. */
+export const queueStates = ["prequeue", "waiting", "admitted", "expired", "paused", "left"] as const;
 
 export const etaRange = z.object({ low: z.number().int().nonnegative(), high: z.number().int().nonnegative() });
 
@@ -86,6 +87,13 @@ export const queueStatus = z.object({
     .optional(),
 });
 export type QueueStatus = z.infer<typeof queueStatus>;
+
+/** `DELETE /api/queue/ticket`: the place is given up for good. */
+export const leaveResponse = z.object({
+  state: z.literal("left"),
+  cohort: z.string(),
+});
+export type LeaveResponse = z.infer<typeof leaveResponse>;
 
 export const joinResponse = z.object({
   ticket: z.string(),

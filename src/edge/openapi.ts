@@ -4,7 +4,7 @@ import { openApiDocument, type OpenApiDocument, type OperationSpec, type Respons
 import { cohortHistory, historyQuery, opsQueue } from "../contract/ops.js";
 import { PASS_COOKIE, passJwks } from "../contract/pass.js";
 import { BOOKING_ACCESS_COOKIE, BOOKING_ACCESS_SCOPE, BOOKING_ACCESS_TTL_SECONDS, BOOKING_ACCESS_TYP } from "../contract/booking-access.js";
-import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, queueStatus } from "../contract/queue.js";
+import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, leaveResponse, queueStatus } from "../contract/queue.js";
 import { loginQuery } from "../contract/sign-in.js";
 import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operators/operator-auth.js";
 import { HISTORY_MINUTES } from "./shard/history.js";
@@ -31,7 +31,11 @@ const OPERATOR = ["operatorSession", "cloudflareAccess"] as const;
 
 // Answers several operations give alike, for the same reason.
 const NOT_ELIGIBLE: ResponseSpec = { description: "No cohort takes this birth date", errors: ["not_eligible"] };
-const NOT_OPEN_YET: ResponseSpec = { description: "The cohort (or its pre-queue) has not opened: `opensAt` and `cohort` say when and which", errors: ["cohort_not_open"] };
+const NOT_OPEN_YET_OR_GIVEN_UP: ResponseSpec = {
+  description:
+    "The cohort (or its pre-queue) has not opened (`opensAt` and `cohort` say when and which), or the citizen gave up their pre-queue ticket and may join again once the line opens (`opensAt`)",
+  errors: ["cohort_not_open", "place_given_up"],
+};
 const JOIN_LIMITED: ResponseSpec = { description: "Too many joins for this citizen, or failed sign-ins from this address", errors: ["rate_limited"], headers: SEE_RETRY_AFTER };
 const JOIN_UNAVAILABLE: ResponseSpec = { description: "The identity provider or the queue is briefly unreachable; the place is kept", errors: ["unavailable"], headers: SEE_RETRY_AFTER };
 const PASS_REFUSED: ResponseSpec = {
@@ -96,7 +100,7 @@ const operations: OperationSpec[] = [
       200: { description: "The ticket and where it stands.", body: joinResponse, headers: SETS_TICKET },
       401: { description: "The id_token is not valid here", errors: ["invalid_identity"] },
       403: NOT_ELIGIBLE,
-      409: NOT_OPEN_YET,
+      409: NOT_OPEN_YET_OR_GIVEN_UP,
       429: JOIN_LIMITED,
       503: JOIN_UNAVAILABLE,
     },
@@ -115,6 +119,23 @@ const operations: OperationSpec[] = [
       401: { description: "No ticket, or one the edge did not issue or that has expired", errors: ["invalid_ticket"], headers: { "www-authenticate": '`Bearer error="invalid_token"`.' } },
       429: { description: "Too many polls for this ticket", errors: ["rate_limited"], headers: SEE_RETRY_AFTER },
       503: { description: "The queue is briefly busy; the place is kept", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
+    },
+  },
+  {
+    method: "delete",
+    path: "/api/queue/ticket",
+    operationId: "leaveQueue",
+    tag: "Queue",
+    summary: "Give up one's place for good",
+    description:
+      "The place is never admitted and everyone behind moves up. Leaving twice is leaving once. Clears the ticket cookie: an app discards its ticket (a status asked with it says `left` once its shard's line is near it). Joining again later is a new place at the back; in a pre-queue, not before the line opens (no second draw).",
+    security: TICKET,
+    responses: {
+      200: { description: "The place is given up.", body: leaveResponse, headers: { "set-cookie": `${TICKET_COOKIE} and ${TICKET_HINT_COOKIE}, cleared.` } },
+      401: { description: "No ticket, or one the edge did not issue or that has expired", errors: ["invalid_ticket"], headers: { "www-authenticate": '`Bearer error="invalid_token"`.' } },
+      409: { description: "The turn came and the pass was issued: there is no place left to give up", errors: ["ticket_admitted"] },
+      429: { description: "Too many requests for this ticket", errors: ["rate_limited"], headers: SEE_RETRY_AFTER },
+      503: { description: "The queue is briefly busy; nothing changed, retry", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
     },
   },
   {
@@ -282,7 +303,7 @@ const operations: OperationSpec[] = [
       },
       401: { description: "The sign-in was not started in this browser, expired, was cancelled, or the id_token is not valid", errors: ["invalid_identity"] },
       403: NOT_ELIGIBLE,
-      409: NOT_OPEN_YET,
+      409: NOT_OPEN_YET_OR_GIVEN_UP,
       429: JOIN_LIMITED,
       503: JOIN_UNAVAILABLE,
     },
@@ -409,6 +430,7 @@ export function edgeApiDocument(): OpenApiDocument {
       JoinRequest: joinRequest,
       JoinResponse: joinResponse,
       QueueStatus: queueStatus,
+      LeaveResponse: leaveResponse,
       CohortInfo: cohortInfo,
       CohortsResponse: cohortsResponse,
       DrawInfo: drawInfo,

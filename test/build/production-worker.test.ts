@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
 
 /** What the Worker's callers (the app, the alarm) use: every public member of QueueShard. */
-const RPC_SURFACE = ["alarm", "claim", "complete", "draw", "drawPrefixes", "history", "holdForChange", "join", "joinJson", "ranks", "releaseChange", "reportHealth", "seen", "snapshot"];
+const RPC_SURFACE = ["alarm", "claim", "complete", "draw", "drawPrefixes", "history", "holdForChange", "join", "joinJson", "leave", "leavePrequeue", "ranks", "releaseChange", "reportHealth", "seen", "snapshot"];
 
 let outdir: string;
 let bundle: string;

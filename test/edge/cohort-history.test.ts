@@ -14,6 +14,7 @@ const minute = (m: number, fields: Partial<ShardMinute>): ShardMinute => ({
   minute: m,
   joined: 0,
   admitted: 0,
+  departed: 0,
   waiting: 0,
   active: 0,
   activeMax: 0,
@@ -36,9 +37,9 @@ describe("a cohort's history", () => {
     // The shards' order does not matter, nor the order their minutes arrive in.
     for (const shards of [[a, b], [[...b].reverse(), a]]) {
       expect(sumShards(shards)).toEqual([
-        { at: new Date(M * 60_000).toISOString(), joined: 6, admitted: 4, waiting: 6, active: 4, activeMax: 5, pace: 4, medianWaitSeconds: 10 },
-        { at: new Date((M + 1) * 60_000).toISOString(), joined: 1, admitted: 6, waiting: 4, active: 4, activeMax: 5, pace: 5, medianWaitSeconds: 60 },
-        { at: new Date((M + 2) * 60_000).toISOString(), joined: 0, admitted: 0, waiting: 4, active: 4, activeMax: 4, pace: null, medianWaitSeconds: null },
+        { at: new Date(M * 60_000).toISOString(), joined: 6, admitted: 4, departed: 0, waiting: 6, active: 4, activeMax: 5, pace: 4, medianWaitSeconds: 10 },
+        { at: new Date((M + 1) * 60_000).toISOString(), joined: 1, admitted: 6, departed: 0, waiting: 4, active: 4, activeMax: 5, pace: 5, medianWaitSeconds: 60 },
+        { at: new Date((M + 2) * 60_000).toISOString(), joined: 0, admitted: 0, departed: 0, waiting: 4, active: 4, activeMax: 4, pace: null, medianWaitSeconds: null },
       ]);
     }
   });

@@ -1,12 +1,10 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { cohortView, emptyLine, takeReport, type CohortPolicy, type CohortView, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
 import { cohortAhead, forgetRanks } from "../../src/edge/queue/cohort-ahead.js";
 import { nearTheFront } from "../../src/edge/queue/presence.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
-import { config, keyOf, randomIdentity, restartObject, setClock, stubOf } from "./helpers.js";
-import type { TestCohortCoordinator } from "../workers/test-cohort-coordinator.js";
-import type { TestQueueShard } from "../workers/test-queue-shard.js";
+import { beat, config, coordinatedCohort, coordinatorOf, keyOf, randomIdentity, restartObject, setClock, setCoordinatorClock } from "./helpers.js";
 
 /**
  * One line per cohort: arrival order across shards, whatever their lengths; the cohort's rate and cap, not
@@ -211,7 +209,7 @@ describe("presence in a cohort's one line", () => {
     const cohort = { ...emptyCohortView(), ratePerMinute: 60, configuredPerMinute: 60, ranked: 40 };
     const snap: ShardSnapshot = { lastSeq: 40, serving: 0, active: 0, activeCap: 2, ratePerMinute: 15, configuredPerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
     expect(nearTheFront(40, snap, 30)).toBe(false);
-    const coordinated = { ...snap, line: { cohort, ownReached: 0, ownUnranked: 0, rankedSeq: 40, grantedSeq: 0, alone: false } };
+    const coordinated = { ...snap, line: { cohort, shard: 0, ownReached: 0, ownUnranked: 0, rankedSeq: 40, grantedSeq: 0, alone: false } };
     expect(nearTheFront(40, coordinated, 30, 39)).toBe(true);
     // Far back cohort-wide, it is not.
     expect(nearTheFront(40, coordinated, 30, 500)).toBe(false);
@@ -225,45 +223,13 @@ describe("the count ahead of a place not ranked yet", () => {
     // The cohort: 10 ranked, 4 of them reached, 1 came back; 7 places unranked (3 of them this shard's).
     const cohort = { ...emptyCohortView(), ranked: 10, reached: 4, returning: 1, unranked: 7 };
     const snap: ShardSnapshot = { lastSeq: 12, serving: 4, active: 0, activeCap: 2, ratePerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
-    const line = { cohort, ownReached: 4, ownUnranked: 3, rankedSeq: 9, grantedSeq: 4, alone: false };
+    const line = { cohort, shard: 0, ownReached: 4, ownUnranked: 3, rankedSeq: 9, grantedSeq: 4, alone: false };
     // Place 12 of this shard: 6 ranked waiting + 1 back + 4 unranked elsewhere + places 10 and 11 here.
     expect(await cohortAhead(env, { cohort: "t-unranked", shard: 0 }, 12, { ...snap, line }, 0)).toBe(6 + 1 + 4 + 2);
   });
 });
 
 /** The coordinator of a cohort as the test Worker binds it: the production object with the tests' clock. */
-function coordinatorOf(cohort: string): DurableObjectStub<TestCohortCoordinator> {
-  return env.COHORT_COORDINATOR.getByName(cohort) as unknown as DurableObjectStub<TestCohortCoordinator>;
-}
-
-/** The shards of a fresh cohort, each keeping one line with the others, on the tests' clock. */
-async function coordinatedCohort(at: number) {
-  const cohort = `t-${crypto.randomUUID().slice(0, 8)}`;
-  const shards: Array<DurableObjectStub<TestQueueShard>> = [];
-  for (let shard = 0; shard < config.shards; shard++) {
-    const stub = stubOf({ cohort, shard });
-    await stub.setCoordinated(true);
-    await setClock(stub, at);
-    shards.push(stub);
-  }
-  const coordinator = coordinatorOf(cohort);
-  await setCoordinatorClock(coordinator, at);
-  return { cohort, shards, coordinator };
-}
-
-async function setCoordinatorClock(stub: DurableObjectStub<TestCohortCoordinator>, at: number): Promise<void> {
-  await runInDurableObject(stub, (coordinator: TestCohortCoordinator) => coordinator.setClock(() => at));
-}
-
-/** One beat of the cohort at `at`: every shard's alarm runs (it reports), on the same clock as the coordinator. */
-async function beat(cohort: Awaited<ReturnType<typeof coordinatedCohort>>, at: number): Promise<void> {
-  await setCoordinatorClock(cohort.coordinator, at);
-  for (const stub of cohort.shards) {
-    await setClock(stub, at);
-    await runDurableObjectAlarm(stub);
-  }
-}
-
 // Each test makes a few hundred calls to five objects: seconds on a busy machine.
 describe("the cohort's line, in the objects", { timeout: 60_000 }, () => {
   it("admits a long shard's earlier people before a short shard's later ones, and counts exactly who is ahead", async () => {

@@ -128,7 +128,7 @@ describe("the estimate in a cohort whose shards keep one line", () => {
     ratePerMinute: 60, configuredPerMinute: 60, observedPerMinute: null, paused: false, slowedByOperators: false,
   };
   const snap: ShardSnapshot = { lastSeq: 30, serving: 10, active: 3, activeCap: 25, ratePerMinute: 15, configuredPerMinute: 15, observedPerMinute: null, paused: false, at: 0 };
-  const line = { cohort, ownReached: 10, ownUnranked: 0, rankedSeq: 25, grantedSeq: 10, alone: false };
+  const line = { cohort, shard: 0, ownReached: 10, ownUnranked: 0, rankedSeq: 25, grantedSeq: 10, alone: false };
 
   it("takes the cohort's count at the cohort's rate, a turn coming with a report", () => {
     const e = estimateWait(20, { ...snap, line }, 59);

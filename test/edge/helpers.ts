@@ -1,4 +1,4 @@
-import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { inject } from "vitest";
 import { joinResponse, queueStatus } from "../../src/contract/queue.js";
@@ -12,6 +12,7 @@ import type { ShardAddress } from "../../src/edge/queue/shard-name.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
 import edgeWorker from "../workers/edge-test.js";
 import type { TestQueueShard } from "../workers/test-queue-shard.js";
+import type { TestCohortCoordinator } from "../workers/test-cohort-coordinator.js";
 
 export const config = edgeConfig(env);
 export const ORIGIN = "https://edge.test";
@@ -205,4 +206,36 @@ export function freshPrequeueShard(): ShardAddress {
 export async function asOperator(path: string): Promise<Response> {
   const session = await mintOperatorSession(config.operators.localSecret!);
   return SELF.fetch(`${ORIGIN}${path}`, { headers: { cookie: `wr_operator=${session}` } });
+}
+
+export function coordinatorOf(cohort: string): DurableObjectStub<TestCohortCoordinator> {
+  return env.COHORT_COORDINATOR.getByName(cohort) as unknown as DurableObjectStub<TestCohortCoordinator>;
+}
+
+/** The shards of a fresh cohort, each keeping one line with the others, on the tests' clock. */
+export async function coordinatedCohort(at: number) {
+  const cohort = `t-${crypto.randomUUID().slice(0, 8)}`;
+  const shards: Array<DurableObjectStub<TestQueueShard>> = [];
+  for (let shard = 0; shard < config.shards; shard++) {
+    const stub = stubOf({ cohort, shard });
+    await stub.setCoordinated(true);
+    await setClock(stub, at);
+    shards.push(stub);
+  }
+  const coordinator = coordinatorOf(cohort);
+  await setCoordinatorClock(coordinator, at);
+  return { cohort, shards, coordinator };
+}
+
+export async function setCoordinatorClock(stub: DurableObjectStub<TestCohortCoordinator>, at: number): Promise<void> {
+  await runInDurableObject(stub, (coordinator: TestCohortCoordinator) => coordinator.setClock(() => at));
+}
+
+/** One beat of the cohort at `at`: every shard's alarm runs (it reports), on the same clock as the coordinator. */
+export async function beat(cohort: Awaited<ReturnType<typeof coordinatedCohort>>, at: number): Promise<void> {
+  await setCoordinatorClock(cohort.coordinator, at);
+  for (const stub of cohort.shards) {
+    await setClock(stub, at);
+    await runDurableObjectAlarm(stub);
+  }
 }

@@ -134,7 +134,7 @@ describe("the per-minute history", () => {
     await setClock(stub, t0 + 70_000);
     let history = await stub.history(3);
     expect(history.map((m) => m.minute)).toEqual([m0 - 1, m0, m0 + 1]);
-    expect(history[1]).toEqual({ minute: m0, joined: 5, admitted: 2, waiting: 3, active: 2, activeMax: 2, medianWaitMs: 0 });
+    expect(history[1]).toEqual({ minute: m0, joined: 5, admitted: 2, departed: 0, waiting: 3, active: 2, activeMax: 2, medianWaitMs: 0 });
     // The minute under way, so far: nobody new, nobody let in (the cap is full).
     expect(history[2]).toMatchObject({ minute: m0 + 1, joined: 0, admitted: 0, waiting: 3, active: 2 });
 

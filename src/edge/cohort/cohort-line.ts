@@ -1,4 +1,5 @@
 import { burstFor } from "../shard/admission.js";
+import { mergeLeftPlaces, type LeftPlaces } from "../queue/left-places.js";
 
 /**
  * One line per cohort, kept by its shards together. Pure (no I/O, no clock of its own), so the cohort's
@@ -86,6 +87,8 @@ export interface ShardReport {
   returnsAdmitted: number;
   /** The cap the shard admits by until this report is answered: the last one it heard, lowered to what the report counts it holding and owed. */
   cap: number;
+  /** The shard's ranked places given up that it has not reached, by rank (absent: none). */
+  left?: LeftPlaces;
 }
 
 /** The cohort as a whole, as the coordinator last saw it: what the waiting page's count and estimate use. */
@@ -102,6 +105,8 @@ export interface CohortView {
   waiting: number;
   /** Of those, the places not ranked yet (they joined in the last second or two). */
   unranked: number;
+  /** Ranked places given up that no shard has reached yet, by rank (absent: none); not in `waiting`. */
+  left?: LeftPlaces;
   active: number;
   /** People holding the cap's room: active, granted and not yet reached, and come back. */
   held: number;
@@ -167,6 +172,8 @@ export interface ShardState {
    * given then, whichever is more (it admits by the first until the answer reaches it).
    */
   lease: number;
+  /** Its ranked places given up and not reached, by rank, as it last reported them. */
+  left?: LeftPlaces;
 }
 
 export interface UnrankedRun extends JoinRun {
@@ -197,6 +204,8 @@ export interface CohortLineState extends LineScalars {
   runs: RankedRun[];
   /** Per shard, in place order, the ranked runs the shard has not taken yet. */
   outbox: Map<number, RankedRun[]>;
+  /** Every shard's places given up, merged (cohortView's `left`); undefined: to be merged again. */
+  left?: LeftPlaces | null;
 }
 
 /** What one report changed, for the object to write. */
@@ -283,6 +292,13 @@ export function takeReport(line: CohortLineState, report: ShardReport, policy: C
   s.returnsAdmitted = nonNegative(report.returnsAdmitted);
   // Until this answer reaches it, the shard admits by the cap it holds: that room stays its own.
   s.lease = nonNegative(report.cap);
+  // Reported with the shard's serving counter, so the places it passed leave `left` as they join `reached`.
+  const left = wellFormedLeft(report.left);
+  if (!sameLeft(s.left, left)) {
+    if (left) s.left = left;
+    else delete s.left;
+    line.left = undefined;
+  }
 
   const rate = cohortRate(line, policy);
   line.topRate = Math.max(line.topRate, policy.admitPerMinute);
@@ -319,6 +335,31 @@ function forgetShard(line: CohortLineState, s: ShardState): void {
   Object.assign(s, { receivedSeq: 0, assignedSeq: 0, ackedSeq: 0, grantedSeq: 0, lastKey: Number.NEGATIVE_INFINITY, passedGranted: 0, returnsAdmitted: 0 });
   line.runs = line.runs.filter((r) => r.shard !== s.shard);
   line.outbox.delete(s.shard);
+  delete s.left;
+  line.left = undefined;
+}
+
+/** A report's places given up, if well formed (columns of numbers of one length); they come over a wire. */
+function wellFormedLeft(left: LeftPlaces | undefined): LeftPlaces | undefined {
+  if (!left || typeof left !== "object" || !left.near || !left.far) return undefined;
+  const numbers = (a: unknown): a is number[] => Array.isArray(a) && a.every((n) => typeof n === "number" && Number.isFinite(n));
+  const { near, far } = left;
+  if (![near.position, near.shard, near.seq, far.bucket, far.count].every(numbers)) return undefined;
+  if (near.shard.length !== near.position.length || near.seq.length !== near.position.length || far.count.length !== far.bucket.length) return undefined;
+  if (near.position.length === 0 && far.bucket.length === 0) return undefined;
+  return { near, far, total: nonNegative(left.total) };
+}
+
+function sameLeft(a: LeftPlaces | undefined, b: LeftPlaces | undefined): boolean {
+  if (!a || !b) return a === b;
+  const same = (x: number[], y: number[]) => x.length === y.length && x.every((n, i) => n === y[i]);
+  return a.total === b.total && same(a.near.position, b.near.position) && same(a.near.seq, b.near.seq) && same(a.far.bucket, b.far.bucket) && same(a.far.count, b.far.count);
+}
+
+/** The cohort's places given up, merged from the shards' once per change. */
+function cohortLeft(line: CohortLineState): LeftPlaces | undefined {
+  if (line.left === undefined) line.left = mergeLeftPlaces([...line.shards.values()].map((s) => s.left)) ?? null;
+  return line.left ?? undefined;
 }
 
 /**
@@ -486,13 +527,15 @@ export function cohortView(line: CohortLineState, policy: CohortPolicy, ratePerM
     active += s.active;
     if (s.observedPerMinute !== null) observed = (observed ?? 0) + s.observedPerMinute;
   }
+  const left = cohortLeft(line);
   return {
     at: now,
     ranked: line.nextRank,
     reached,
     returning,
-    waiting: line.nextRank - reached + returning + unrankedWaiting,
+    waiting: Math.max(0, line.nextRank - reached - (left?.total ?? 0)) + returning + unrankedWaiting,
     unranked: unrankedWaiting,
+    ...(left ? { left } : {}),
     active,
     held,
     activeCap: policy.maxActive,

@@ -21,6 +21,7 @@ export function sumShards(shards: ShardMinute[][]): CohortMinute[] {
       at: new Date(minute * 60_000).toISOString(),
       joined: sum(ms, (m) => m.joined),
       admitted: admitted[i]!,
+      departed: sum(ms, (m) => m.departed),
       waiting: sum(ms, (m) => m.waiting),
       active: sum(ms, (m) => m.active),
       activeMax: sum(ms, (m) => m.activeMax),

@@ -77,6 +77,12 @@ export async function joinQueue(c: Context<{ Bindings: Env }>, config: EdgeConfi
 
   const joined = await joinShard(c.env, address, key);
   remember(shardName(address), joined.snapshot, now);
+  if (joined.gaveUp) {
+    throw fail(409, "place_given_up", `you gave up your place in the pre-queue; you can join again once the line opens at ${cohort.opensAt}, behind the draw`, {
+      opensAt: cohort.opensAt,
+      cohort: cohort.id,
+    });
+  }
   // A pre-queue ticket carries no place: the draw gives it one at the opening.
   const claims = { sub: key, jti: joined.ticketId, cohort: cohort.id, shard, seq: joined.prequeue ? undefined : joined.seq };
   const ticket = await signTicket(config, claims, now);

@@ -115,6 +115,40 @@ function sharedKey(name: string): string {
   return `https://queue-snapshots.waiting-room.internal/${generation}/${encodeURIComponent(name)}`;
 }
 
+const numbers = z.array(z.number());
+const leftPlaces = z.object({
+  near: z.object({ position: numbers, shard: numbers, seq: numbers }),
+  far: z.object({ bucket: numbers, count: numbers }),
+  total: z.number(),
+});
+const cohortView = z.object({
+  at: z.number(),
+  ranked: z.number(),
+  reached: z.number(),
+  returning: z.number(),
+  waiting: z.number(),
+  unranked: z.number(),
+  left: leftPlaces.optional(),
+  active: z.number(),
+  held: z.number(),
+  activeCap: z.number(),
+  ratePerMinute: z.number(),
+  configuredPerMinute: z.number(),
+  observedPerMinute: z.number().nullable(),
+  paused: z.boolean(),
+  slowedByOperators: z.boolean(),
+});
+// The cohort's one line as the shard last heard it: without it, another isolate would count the shard alone.
+const cohortLine = z.object({
+  cohort: cohortView,
+  shard: z.number(),
+  ownReached: z.number(),
+  ownUnranked: z.number(),
+  rankedSeq: z.number(),
+  grantedSeq: z.number(),
+  alone: z.boolean(),
+});
+
 const sharedEntry = z.object({
   fetchedAt: z.number(),
   snapshot: z.object({
@@ -131,7 +165,10 @@ const sharedEntry = z.object({
     reached: z.number().optional(),
     leastPresent: z.number().optional(),
     paused: z.boolean(),
+    left: leftPlaces.optional(),
+    departed: z.number().optional(),
     at: z.number(),
+    line: cohortLine.optional(),
   }),
 });
 

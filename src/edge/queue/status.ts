@@ -5,6 +5,7 @@ import type { ShardSnapshot } from "../shard/snapshot.js";
 import { estimateWait, MAX_POLL_MS, MIN_POLL_MS, waitRange } from "./wait-estimate.js";
 import { cohortAhead } from "./cohort-ahead.js";
 import { isPlacing } from "./count-ahead.js";
+import { listsLeft } from "./left-places.js";
 import { extrapolate } from "./extrapolate.js";
 import { signPass } from "../tokens/pass.js";
 import { nearTheFront, seenNearFront } from "./presence.js";
@@ -56,7 +57,7 @@ type Draw = NonNullable<QueueStatus["draw"]>;
  * join after the placement, or a pre-queue citizen who joined again since) is told its draw too when its
  * place is one of the draw's.
  */
-async function drawnPlace(
+export async function drawnPlace(
   env: Env,
   config: EdgeConfig,
   cohort: CohortConfig,
@@ -107,6 +108,8 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   const { snapshot, fetchedAt } = await cachedSnapshot(env, address, now);
   // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
   const present = extrapolate(snapshot, now - fetchedAt);
+  // Given up: its shard lists the places given up nearest the front (a place further back is told so when the line reaches it).
+  if (listsLeft(present.left, ticket.shard, ticket.seq)) return { status: left(ticket.cohort, ticket.seq) };
   if (ticket.seq > present.serving) {
     const ahead = await cohortAhead(env, address, ticket.seq, present, now);
     if (nearTheFront(ticket.seq, present, config.presenceSeconds, ahead)) tellPresence(env, address, ticket, now, background);
@@ -140,6 +143,7 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
       pass: { token, exp },
     };
   }
+  if (claim.state === "left") return { status: left(ticket.cohort, ticket.seq) };
   // An expired ticket's admission lapsed unclaimed. An unknown ticket is signed by us but absent from its
   // shard: the line was reset. Either way the place is gone, and the honest answer is to join again.
   return { status: gone(ticket.cohort, ticket.seq) };
@@ -180,6 +184,11 @@ function cameBack(ticket: TicketFields & { seq: number }, snapshot: ShardSnapsho
     nextPollMs: MIN_POLL_MS,
     ...(wasAway ? { cameBack: true as const } : {}),
   };
+}
+
+/** The citizen gave the place up: nothing to wait for; joining again is a new place at the back. */
+function left(cohort: string, seq: number): QueueStatus {
+  return { state: "left", cohort, seq, ahead: 0, etaSeconds: null, nextPollMs: MAX_POLL_MS };
 }
 
 function gone(cohort: string, seq: number | undefined): QueueStatus {

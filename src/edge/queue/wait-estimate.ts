@@ -1,5 +1,5 @@
 import type { ShardSnapshot } from "../shard/snapshot.js";
-import { isPlacing } from "./count-ahead.js";
+import { aheadInShard, isPlacing } from "./count-ahead.js";
 
 /**
  * What a waiting citizen is told: people ahead, an honest wait range and when to ask again. Pure, so the
@@ -64,8 +64,7 @@ export function fastestRate(snap: Pick<ShardSnapshot, "configuredPerMinute" | "r
  * share of those ahead likely to be there when reached (the line passes over the rest). Not rounded.
  */
 export function soonestTurns(seq: number, snap: ShardSnapshot): number {
-  const aheadInShard = Math.max(0, seq - snap.serving - 1);
-  return aheadInShard * likelyPresent(snap) + 1 + (snap.returning ?? 0);
+  return aheadInShard(seq, snap) * likelyPresent(snap) + 1 + (snap.returning ?? 0);
 }
 
 /** Turns per minute the range is computed from: the rate in force, the autopilot's if it cut it. */
@@ -116,9 +115,9 @@ export const REPORT_BEAT_S = 2;
  * own count and rate.
  */
 export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: number): Estimate {
-  const aheadInShard = Math.max(0, seq - snap.serving - 1);
+  const ownAhead = aheadInShard(seq, snap);
   const returning = snap.returning ?? 0;
-  let ahead = aheadInShard;
+  let ahead = ownAhead;
   let etaSeconds: Estimate["etaSeconds"];
   const line = snap.line;
   if (cohortAhead !== undefined) ahead = cohortAhead;
@@ -142,8 +141,8 @@ export function estimateWait(seq: number, snap: ShardSnapshot, cohortAhead?: num
     const ranking = isPlacing(seq, line) ? RANKING_S : 0;
     etaSeconds = range && { low: range.low + ranking, high: range.high + ranking + REPORT_BEAT_S };
   } else {
-    // Our own admission is the (aheadInShard + 1)-th from now, after those who came back.
-    etaSeconds = waitRange(soonestTurns(seq, snap), aheadInShard + 1 + returning, snap);
+    // Our own admission is the (ownAhead + 1)-th from now, after those who came back.
+    etaSeconds = waitRange(soonestTurns(seq, snap), ownAhead + 1 + returning, snap);
   }
   // Soon while the place is not ranked yet, paused or not, so the page shows the count as soon as it is known.
   const placing = isPlacing(seq, line);

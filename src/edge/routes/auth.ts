@@ -39,7 +39,8 @@ function pageWithOutcome(failure: unknown): string {
   if (err instanceof ApiError) {
     switch (err.code) {
       case "cohort_not_open":
-        return `/?signin=cohort_not_open${err.extras.cohort ? `&cohort=${encodeURIComponent(err.extras.cohort)}` : ""}`;
+      case "place_given_up":
+        return `/?signin=${err.code}${err.extras.cohort ? `&cohort=${encodeURIComponent(err.extras.cohort)}` : ""}`;
       case "invalid_identity":
       case "not_eligible":
       case "rate_limited":

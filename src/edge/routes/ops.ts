@@ -41,7 +41,9 @@ opsRoutes.get("/queue", async (c) => {
         line: lineStateOf({ open, paused: policy.paused }, shards),
         joined: sum((s) => s.lastSeq),
         admitted: sum((s) => s.serving),
-        waiting: sum((s) => s.lastSeq - s.serving),
+        departed: sum((s) => s.departed ?? 0),
+        // Places given up are nobody waiting.
+        waiting: sum((s) => s.lastSeq - s.serving - (s.left?.total ?? 0)),
         active: sum((s) => s.active),
         shardsAlone: config.shards > 1 ? shards.filter((s) => s.lastSeq > s.serving && (!s.line || s.line.alone)).length : 0,
         observedPerMinute: observed,

@@ -5,6 +5,7 @@ import { edgeConfig } from "../config.js";
 import { joinQueue, setPassCookie, verifiedCitizen } from "../queue/join.js";
 import { enforceLimit } from "../abuse-limits.js";
 import { ticketStatus } from "../queue/status.js";
+import { leaveQueue } from "../queue/leave.js";
 import { presentedTicket, refuseTicket } from "../tokens/ticket-from-request.js";
 
 /** Joining the line (apps, with an id_token) and asking where one stands in it. */
@@ -32,4 +33,15 @@ queueRoutes.get("/status", async (c) => {
   c.header("cache-control", "no-store");
   const status: QueueStatus = result.status;
   return c.json(status, 200);
+});
+
+/** Giving up one's place for good (the ticket as cookie or bearer); joining again later is a new place at the back. */
+queueRoutes.delete("/ticket", async (c) => {
+  const config = edgeConfig(c.env);
+  const ticket = await presentedTicket(c, config);
+  if (!ticket) throw refuseTicket("missing");
+  await enforceLimit(c.env, "poll", ticket.jti);
+  const response = await leaveQueue(c, config, ticket, Date.now());
+  c.header("cache-control", "no-store");
+  return c.json(response, 200);
 });

@@ -5,7 +5,8 @@
  * A shard's line moves in strict ticket order: every ticket with seq <= serving has been reached. The line
  * reaches a ticket only when it could admit someone (credit and room are there); a ticket whose holder is
  * here then is admitted, one whose holder is away is passed over, which costs neither credit nor room, so
- * the rate and the cap count people who are there. Citizens who were passed over and came back are
+ * the rate and the cap count people who are there; a ticket given up is stepped over the same way, and is
+ * counted as neither. Citizens who were passed over and came back are
  * admitted first, from the same credit and room. Admissions are paid for with credit that accrues at the
  * shard's share of the cohort's rate. Credit is capped at a short burst, so a shard that sat idle (empty
  * line, full capacity or paused) cannot later admit a crowd at once: over any window of T ms a shard
@@ -49,6 +50,8 @@ export interface LineView {
   returning: readonly number[];
   /** Whether the holder of ticket `seq` is here (seen lately); asked in the order the step reaches them. */
   present(seq: number): boolean;
+  /** Whether the holder of ticket `seq` gave the place up; asked before `present`. None did when absent. */
+  left?(seq: number): boolean;
 }
 
 /** The line as the rule sees it when nobody tracks presence: everyone is there. */
@@ -63,6 +66,8 @@ export interface Advance {
   /** Returned citizens (seqs) this step admitted, and those it found away again. */
   returnsAdmitted: number[];
   returnsPassed: number[];
+  /** Places given up that this step stepped over: no admission, no pass-over, nothing spent. */
+  leftSkipped: number;
 }
 
 /** A shard's share of a cohort-wide rate: rates split evenly and may be fractional. */
@@ -91,7 +96,7 @@ export function advance(counters: ShardCounters, active: number, policy: ShardPo
   const elapsed = Math.max(0, now - counters.creditAt);
   const creditAt = Math.max(now, counters.creditAt);
   const burst = burstFor(policy.ratePerMinute);
-  const none = { admitted: 0, passedOver: [], returnsAdmitted: [], returnsPassed: [] };
+  const none = { admitted: 0, passedOver: [], returnsAdmitted: [], returnsPassed: [], leftSkipped: 0 };
   if (policy.paused || policy.ratePerMinute <= 0) {
     // No credit accrues while paused, so resuming does not release a pent-up crowd.
     return { counters: { ...counters, credit: Math.min(counters.credit, burst), creditAt }, ...none };
@@ -114,12 +119,16 @@ export function advance(counters: ShardCounters, active: number, policy: ShardPo
   let serving = counters.serving;
   let admitted = 0;
   const passedOver: number[] = [];
+  let leftSkipped = 0;
   while (admissions > 0 && serving < lineEnd) {
     const seq = serving + 1;
-    if (line.present(seq)) {
+    if (line.left?.(seq)) {
+      if (leftSkipped + passedOver.length >= MAX_PASS_OVER_PER_STEP) break;
+      leftSkipped++;
+    } else if (line.present(seq)) {
       admitted++;
       admissions--;
-    } else if (passedOver.length < MAX_PASS_OVER_PER_STEP) passedOver.push(seq);
+    } else if (passedOver.length + leftSkipped < MAX_PASS_OVER_PER_STEP) passedOver.push(seq);
     else break;
     serving = seq;
   }
@@ -130,6 +139,7 @@ export function advance(counters: ShardCounters, active: number, policy: ShardPo
     passedOver,
     returnsAdmitted,
     returnsPassed,
+    leftSkipped,
   };
 }
 

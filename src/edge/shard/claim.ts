@@ -33,6 +33,8 @@ export function claimTicket(shard: Shard, seq: number, ticketId: string, now: nu
     case "away":
     case "expired":
       return { result: { state: "expired" }, snapshot };
+    case "left":
+      return { result: { state: "left" }, snapshot };
     case "claimed":
     case "completed":
       return { result: { state: "admitted", pass: passTimes(row.claimed_at!, row.pass_exp!) }, snapshot };

@@ -1,6 +1,7 @@
 import type { CohortView, CoordinatorReply, JoinRun, ShardReport } from "../cohort/cohort-line.js";
 import { shardCap, type ShardPolicy } from "./admission.js";
 import type { ShardStore } from "./store.js";
+import { leftPlacesOf, type LeftPlace, type LeftPlaces } from "../queue/left-places.js";
 import type { CohortLine } from "./snapshot.js";
 
 /**
@@ -57,6 +58,8 @@ export interface Coordination {
   cohort: CohortView | null;
   ownReached: number;
   ownUnranked: number;
+  /** How many of its ranked places given up and not reached the coordinator last heard of. */
+  leftReported: number;
 }
 
 /** A shard that has never heard from its coordinator. */
@@ -74,6 +77,7 @@ export const NO_COORDINATION: Readonly<Coordination> = {
   cohort: null,
   ownReached: 0,
   ownUnranked: 0,
+  leftReported: 0,
 };
 
 export function coordinationOf(store: ShardStore): Coordination {
@@ -107,12 +111,41 @@ export function policyIn(mode: Mode, c: Coordination, configured: ShardPolicy, m
 
 /**
  * Whether the shard has anything to tell the coordinator: places to rank or admit, returners, a changed
- * active count, or a cap lower than the room the coordinator still keeps for it (which the others may use
- * once it says so).
+ * active count, places given up it has not told of, or a cap lower than the room the coordinator still
+ * keeps for it (which the others may use once it says so).
  */
-export function reportDue(c: Coordination, shard: { lastSeq: number; serving: number; returnersWaiting: number; active: number }): boolean {
-  const { lastSeq, serving, returnersWaiting, active } = shard;
-  return lastSeq > c.rankedSeq || lastSeq > serving || returnersWaiting > 0 || active !== c.reportedActive || c.cap < c.leaseKept;
+export function reportDue(c: Coordination, shard: { lastSeq: number; serving: number; returnersWaiting: number; active: number; leftRanked?: number }): boolean {
+  const { lastSeq, serving, returnersWaiting, active, leftRanked = 0 } = shard;
+  return lastSeq > c.rankedSeq || lastSeq > serving || returnersWaiting > 0 || active !== c.reportedActive || c.cap < c.leaseKept || leftRanked !== c.leftReported;
+}
+
+/** Of the places given up and not reached (in place order), how many have their cohort-wide rank. */
+export function leftRanked(left: readonly number[], rankedSeq: number): number {
+  let lo = 0;
+  let hi = left.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (left[mid]! <= rankedSeq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The shard's ranked places given up and not reached, by cohort rank, as its report carries them. */
+export function leftByRank(store: ShardStore, c: Coordination, shard: number): LeftPlaces | undefined {
+  const left = store.leftUnreached();
+  const ranked = left.slice(0, leftRanked(left, c.rankedSeq));
+  if (ranked.length === 0) return undefined;
+  const runs = store.ranksBetween(ranked[0]!, ranked.at(-1)!);
+  const places: LeftPlace[] = [];
+  let r = 0;
+  for (const seq of ranked) {
+    while (r < runs.length && runs[r]![0] + runs[r]![1] <= seq) r++;
+    const run = runs[r];
+    if (run && run[0] <= seq) places.push([run[2] + (seq - run[0]), shard, seq]);
+  }
+  // Runs are ranked in key order, not place order: a shard's places rank in place order, so this is sorted.
+  return leftPlacesOf(places);
 }
 
 /** The shard's report: its places after what the coordinator holds, as runs of one order key, and its figures. */
@@ -140,6 +173,7 @@ export function buildReport(
     else runs.push({ key, firstSeq: seq, count: 1 });
   }
   const { last_seq: lastSeq, serving } = store.counters;
+  const left = leftByRank(store, c, shard);
   // Every place from now on has a key of this second or later; a pre-queue not placed yet comes before all.
   const unplaced = store.counters.prequeue_placed_at === null && store.hasPrequeue();
   const completeThrough = unplaced ? Number.NEGATIVE_INFINITY : complete ? Math.floor(now / 1000) : (runs.at(-1)?.key ?? Math.floor(now / 1000));
@@ -158,6 +192,7 @@ export function buildReport(
     passedGranted: c.passedGranted,
     returnsAdmitted: c.returnsAdmitted,
     cap: capWhileAsking(c, figures.active, serving, figures.returning),
+    ...(left ? { left } : {}),
   };
 }
 
@@ -202,9 +237,9 @@ export function mergeReply(c: Coordination, reply: CoordinatorReply, reportedAct
  * What the shard's snapshot carries of the cohort's one line: the cohort as last heard (undefined before
  * it first heard), and whether the shard admits by its own rule now (`mode` other than coordinated).
  */
-export function cohortLineOf(c: Coordination, mode: Mode): CohortLine | undefined {
+export function cohortLineOf(c: Coordination, mode: Mode, shard: number): CohortLine | undefined {
   if (!c.cohort) return undefined;
-  return { cohort: c.cohort, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone: mode !== "coordinated" };
+  return { cohort: c.cohort, shard, ownReached: c.ownReached, ownUnranked: c.ownUnranked, rankedSeq: c.rankedSeq, grantedSeq: c.grantedSeq, alone: mode !== "coordinated" };
 }
 
 /** The report went unanswered: the shard is asking since then, unless it already was. */

@@ -1,5 +1,6 @@
 import type { ShardCounters } from "./admission.js";
 import type { MinuteMark, ShardStore } from "./store.js";
+import type { MinuteRow } from "./schema.js";
 
 /**
  * The operators' per-minute history of a shard, kept at tick time, off the join path: every join and
@@ -18,7 +19,9 @@ export interface ShardMinute {
   /** Tickets handed out in the minute (new places, re-joins after a lapsed place included). */
   joined: number;
   admitted: number;
-  /** People waiting at the minute's end (for the current minute: now). */
+  /** Citizens who gave their place up in the minute (in the line or the pre-queue). */
+  departed: number;
+  /** People waiting at the minute's end (for the current minute: now), places given up left out. */
   waiting: number;
   /** People holding capacity at the minute's end, and the most seen during it. */
   active: number;
@@ -47,6 +50,7 @@ export function recordMinute(store: ShardStore, now: number, before: ShardCounte
       active_max: mark.activeMax,
       median_wait_ms: store.medianWait(mark.serving, before.serving),
       admitted_total: admittedBefore,
+      left_waiting: store.leftUnreached().length,
     },
     minute,
     HISTORY_MINUTES,
@@ -77,22 +81,26 @@ export function shardHistory(store: ShardStore, current: { lastSeq: number; serv
   const mark = store.memory.minuteMark!;
   const first = mark.minute - span + 1;
   const rows = new Map(store.minutesFrom(first - HISTORY_MINUTES).map((r) => [r.minute, r]));
+  const departures = store.departuresSince(first);
+  const waitingAt = (r: MinuteRow) => r.last_seq - r.serving - (r.left_waiting ?? 0);
   // What the minutes before the window ended with, to carry into its first empty minutes.
   let carried = { waiting: 0, active: 0 };
-  for (const r of rows.values()) if (r.minute < first) carried = { waiting: r.last_seq - r.serving, active: r.active_end };
+  for (const r of rows.values()) if (r.minute < first) carried = { waiting: waitingAt(r), active: r.active_end };
   const out: ShardMinute[] = [];
   for (let minute = first; minute < mark.minute; minute++) {
     const r = rows.get(minute);
-    if (r) carried = { waiting: r.last_seq - r.serving, active: r.active_end };
+    const departed = departures.get(minute) ?? 0;
+    if (r) carried = { waiting: waitingAt(r), active: r.active_end };
     out.push(r
-      ? { minute, joined: r.joined, admitted: r.admitted, waiting: carried.waiting, active: r.active_end, activeMax: r.active_max, medianWaitMs: r.median_wait_ms }
-      : { minute, joined: 0, admitted: 0, waiting: carried.waiting, active: carried.active, activeMax: carried.active, medianWaitMs: null });
+      ? { minute, joined: r.joined, admitted: r.admitted, departed, waiting: carried.waiting, active: r.active_end, activeMax: r.active_max, medianWaitMs: r.median_wait_ms }
+      : { minute, joined: 0, admitted: 0, departed, waiting: carried.waiting, active: carried.active, activeMax: carried.active, medianWaitMs: null });
   }
   out.push({
     minute: mark.minute,
     joined: current.lastSeq - mark.lastSeq,
     admitted: store.counters.admitted_total - mark.admittedTotal,
-    waiting: current.lastSeq - current.serving,
+    departed: departures.get(mark.minute) ?? 0,
+    waiting: current.lastSeq - current.serving - store.leftUnreached().length,
     active: current.active,
     activeMax: mark.activeMax,
     medianWaitMs: store.medianWait(mark.serving, current.serving),

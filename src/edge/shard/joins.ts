@@ -42,7 +42,8 @@ function joinOne(shard: Shard, citizenKey: string, lastSeq: number, now: number)
   const tag = citizenTag(citizenKey);
   const latest = store.latestTicketOf(tag, citizenKey);
   const state = latest ? ticketState(latest, store.counters.serving, now, config.returnWindowSeconds * 1000) : "expired";
-  if (latest && state !== "expired") {
+  // A place given up is gone for good: joining again is a new place at the back, as for a lapsed one.
+  if (latest && state !== "expired" && state !== "left") {
     // Joining again is being here: a place the line passed over is taken up again, as next.
     if (state === "away") store.comeBack(latest, now, wasAway(latest));
     else store.markSeen(latest.seq, now);
@@ -51,5 +52,5 @@ function joinOne(shard: Shard, citizenKey: string, lastSeq: number, now: number)
   const seq = lastSeq + 1;
   const ticketId = newTicketId();
   store.addTicket(seq, ticketId, tag, citizenKey, now);
-  return { ticketId, seq, joinedAt: now, replacedExpired: latest !== undefined };
+  return { ticketId, seq, joinedAt: now, replacedExpired: state === "expired" && latest !== undefined };
 }

@@ -9,6 +9,7 @@ import { placePrequeueIfDue, type PrequeueSchedule } from "./prequeue.js";
 import type { ShardStore } from "./store.js";
 import type { CounterRow } from "./schema.js";
 import { presentFound } from "../queue/wait-estimate.js";
+import { leftPlacesOf, type LeftPlace, type LeftPlaces } from "../queue/left-places.js";
 import { cohortLineOf, coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
 
 /**
@@ -97,7 +98,7 @@ export function tick(shard: Shard, now: number): Tick {
   // spends it. While paused it must not accrue, so a pause is written as it happens.
   const firstAdmittedAt = row.first_admitted_at ?? (admitted > 0 ? now : null);
   const admittedBefore = row.admitted_total;
-  if (admitted > 0 || passed > 0 || (policy.paused && (counters.creditAt !== row.credit_at || counters.credit !== row.credit))) {
+  if (admitted > 0 || passed > 0 || step.leftSkipped > 0 || (policy.paused && (counters.creditAt !== row.credit_at || counters.credit !== row.credit))) {
     const admittedTotal = row.admitted_total + admitted;
     const passedTotal = row.passed_total + passed;
     store.setLine({
@@ -113,11 +114,12 @@ export function tick(shard: Shard, now: number): Tick {
   recordMinute(store, now, before, admittedBefore, active + admitted);
   const returning = line.returning.length - step.returnsAdmitted.length - step.returnsPassed.length;
   store.memory.returnersWaiting = returning;
-  if (policy.grantedSeq !== undefined && (step.passedOver.length > 0 || step.returnsAdmitted.length > 0)) {
-    // What the coordinator paid for and did not get, and what it did not pay for: reported with the next report.
+  if (policy.grantedSeq !== undefined && (step.passedOver.length > 0 || step.leftSkipped > 0 || step.returnsAdmitted.length > 0)) {
+    // What the coordinator paid for and did not get (places passed over or given up), and what it did not
+    // pay for: reported with the next report.
     saveCoordination(store, {
       ...coordination,
-      passedGranted: coordination.passedGranted + step.passedOver.length,
+      passedGranted: coordination.passedGranted + step.passedOver.length + step.leftSkipped,
       returnsAdmitted: coordination.returnsAdmitted + step.returnsAdmitted.length,
     });
   }
@@ -125,8 +127,8 @@ export function tick(shard: Shard, now: number): Tick {
 }
 
 /**
- * The line as the admission rule needs it at `now`: who came back, and whether a ticket's holder has been
- * seen within `presenceSeconds`. Rows are read only as the rule reaches them, a page at a time, so a tick
+ * The line as the admission rule needs it at `now`: who came back, who gave their place up, and whether a
+ * ticket's holder has been seen within `presenceSeconds`. Rows are read only as the rule reaches them, a page at a time, so a tick
  * that admits one person reads one or two rows however long the line.
  */
 function lineAt(store: ShardStore, now: number, presenceSeconds: number): LineView {
@@ -134,8 +136,11 @@ function lineAt(store: ShardStore, now: number, presenceSeconds: number): LineVi
   const returners = store.memory.returnersWaiting === 0 ? [] : store.returners();
   const seen = new Map<number, number>(returners.map((r) => [r.seq, r.seen]));
   let readUpTo = store.counters.serving;
+  const given = store.leftUnreached();
+  const left = given.length === 0 ? undefined : new Set(given);
   return {
     returning: returners.map((r) => r.seq),
+    ...(left ? { left: (seq: number) => left.has(seq) } : {}),
     present: (seq) => {
       if (!seen.has(seq) && seq > readUpTo) {
         for (const [s, at] of store.seenAfter(readUpTo, 64)) {
@@ -191,10 +196,23 @@ export function snapshotOf(shard: Shard, { counters, active, policy, configuredP
   };
   const row = store.counters;
   const presence = { returning, ...presenceOf(row.admitted_total, row.passed_total), leastPresent: leastPresentOf(row) };
-  const snapshot = shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
+  const base = shardSnapshot(counters, active, policy, paceAt(store, firstAdmittedAt, now), now, { configuredPerMinute, origin }, presence);
+  const left = ownLeftPlaces(store, shard.address.shard);
+  const departed = row.left_total;
+  const snapshot = { ...base, ...(left ? { left } : {}), ...(departed > 0 ? { departed } : {}) };
   if (!shard.coordinates) return snapshot;
-  const line = cohortLineOf(coordinationOf(store), mode);
+  const line = cohortLineOf(coordinationOf(store), mode, shard.address.shard);
   return line ? { ...snapshot, line } : snapshot;
+}
+
+/** The shard's places given up that its line has not reached, as its snapshot carries them; kept until they change. */
+function ownLeftPlaces(store: ShardStore, shard: number): LeftPlaces | undefined {
+  const seqs = store.leftUnreached();
+  const kept = store.memory.leftPlaces;
+  if (kept && kept.of === seqs) return kept.places;
+  const places = leftPlacesOf(seqs.map((seq): LeftPlace => [seq, shard, seq]));
+  store.memory.leftPlaces = { of: seqs, places };
+  return places;
 }
 
 /** The tick and its snapshot: what most calls answer from. */

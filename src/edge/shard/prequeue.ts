@@ -43,13 +43,18 @@ export function placePrequeueIfDue(store: ShardStore, schedule: PrequeueSchedule
   store.placePrequeue(store.counters.last_seq + 1, now);
 }
 
-/** The citizen's pre-queue ticket, or a new one under `drawValue`; inside the caller's transaction. */
+/**
+ * The citizen's pre-queue ticket, or a new one under `drawValue`; inside the caller's transaction. One they
+ * gave up is returned as given up (`gaveUp`).
+ */
 export function holdPrequeueTicket(
   store: ShardStore,
   join: { tag: number; citizenKey: string; ticketId: string; drawValue: string },
   now: number,
-): { ticketId: string; joinedAt: number } {
+): { ticketId: string; joinedAt: number; gaveUp?: true } {
   const held = store.prequeueTicket(join.tag, join.citizenKey);
+  // A citizen who gave up their pre-queue ticket gets no second draw: they may join once the line opens, at the back.
+  if (held?.left_at != null) return { ticketId: held.ticket_id, joinedAt: held.joined_at, gaveUp: true };
   if (held) return { ticketId: held.ticket_id, joinedAt: held.joined_at };
   store.addPrequeueTicket(join.drawValue, join.ticketId, join.tag, join.citizenKey, now);
   return { ticketId: join.ticketId, joinedAt: now };

@@ -16,11 +16,12 @@ import { writeJoinBatch, type JoinBatch } from "./joins.js";
 import { nextAlarm } from "./next-alarm.js";
 import { drawPrefixes, type DrawPrefixes } from "../prequeue/draw-prefixes.js";
 import { awaitsDraw, holdPrequeueTicket, prequeueSchedule, publishedDraw, type PrequeueSchedule, type ShardDraw } from "./prequeue.js";
-import { wellFormedRefs, type ChangeHold, type ClaimResult, type JoinResult, type TicketRef } from "./rpc.js";
+import { wellFormedRefs, type ChangeHold, type ClaimResult, type JoinResult, type LeaveResult, type TicketRef } from "./rpc.js";
+import { leaveLine, leavePrequeue } from "./leave.js";
 import { holdForChange } from "./change-hold.js";
 import { ShardStore } from "./store.js";
 import { coordinatorStub } from "../cohort/coordinator.js";
-import { buildReport, coordinationOf, REPORT_TIMEOUT_MS, reportDue, saveCoordination, takeReply, unanswered } from "./coordination.js";
+import { buildReport, coordinationOf, leftRanked, type Coordination, REPORT_TIMEOUT_MS, reportDue, saveCoordination, takeReply, unanswered } from "./coordination.js";
 import type { CoordinatorReply, RankRun } from "../cohort/cohort-line.js";
 
 /** The edge reads a shard's ranks this many places at a time (src/edge/queue/cohort-ahead.ts). */
@@ -98,6 +99,20 @@ export class QueueShard extends DurableObject<Env> {
     const { result, snapshot } = this.store.atomically(() => claimTicket(this.shard(), seq, ticketId, now));
     await this.scheduleAlarm(snapshot);
     return result;
+  }
+
+  /** The citizen gives up their place in the line for good (leave.ts). */
+  async leave(seq: number, ticketId: string): Promise<LeaveResult> {
+    const now = this.now();
+    const { result, snapshot } = this.store.atomically(() => leaveLine(this.shard(), seq, ticketId, now));
+    await this.scheduleAlarm(snapshot);
+    return result;
+  }
+
+  /** The citizen gives up their pre-queue ticket, named by its draw value (leave.ts). */
+  leavePrequeue(drawValue: string, ticketId: string): LeaveResult {
+    const now = this.now();
+    return this.store.atomically(() => leavePrequeue(this.shard(), drawValue, ticketId, now));
   }
 
   /**
@@ -224,7 +239,7 @@ export class QueueShard extends DurableObject<Env> {
     const address = this.address!;
     const report = this.store.atomically(() => {
       const c = coordinationOf(this.store);
-      if (!reportDue(c, this.reportFigures(snapshot.active))) return null;
+      if (!reportDue(c, this.reportFigures(snapshot.active, c))) return null;
       const figures = {
         active: snapshot.active,
         returning: snapshot.returning ?? 0,
@@ -248,7 +263,7 @@ export class QueueShard extends DurableObject<Env> {
       ]);
       const at = this.now();
       return this.store.atomically(() => {
-        saveCoordination(this.store, takeReply(this.store, coordinationOf(this.store), reply, report.active, at));
+        saveCoordination(this.store, { ...takeReply(this.store, coordinationOf(this.store), reply, report.active, at), leftReported: report.left?.total ?? 0 });
         return snapshotAt(this.shard(), at);
       });
     } catch (err) {
@@ -315,15 +330,21 @@ export class QueueShard extends DurableObject<Env> {
   private async scheduleAlarm(snapshot: ShardSnapshot): Promise<void> {
     // A coordinated shard also beats while it has something to report, or people holding capacity whose
     // expiry it must notice and report.
-    const reporting = this.coordinates() && (snapshot.active > 0 || reportDue(coordinationOf(this.store), this.reportFigures(snapshot.active)));
+    const reporting = this.coordinates() && (snapshot.active > 0 || this.reportIsDue(snapshot.active));
     const moving = ((snapshot.lastSeq > snapshot.serving || Boolean(snapshot.returning)) && !snapshot.paused) || reporting;
     await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving, opensAt: null }));
   }
 
-  /** What reportDue weighs: the shard's places, its returners waiting and its active count. */
-  private reportFigures(active: number): { lastSeq: number; serving: number; returnersWaiting: number; active: number } {
+  /** What reportDue weighs: the shard's places, its returners waiting, its active count and its ranked places given up. */
+  private reportFigures(active: number, c: Coordination): { lastSeq: number; serving: number; returnersWaiting: number; active: number; leftRanked: number } {
     const { last_seq: lastSeq, serving } = this.store.counters;
-    return { lastSeq, serving, returnersWaiting: this.store.memory.returnersWaiting ?? 0, active };
+    const left = leftRanked(this.store.leftUnreached(), c.rankedSeq);
+    return { lastSeq, serving, returnersWaiting: this.store.memory.returnersWaiting ?? 0, active, leftRanked: left };
+  }
+
+  private reportIsDue(active: number): boolean {
+    const c = coordinationOf(this.store);
+    return reportDue(c, this.reportFigures(active, c));
   }
 
   private async setAlarm(at: number | null): Promise<void> {

@@ -11,6 +11,8 @@ export interface JoinResult {
   replacedExpired: boolean;
   /** Set for a ticket in the pre-queue: it has no place (seq) until the draw at the opening. */
   prequeue?: true;
+  /** The citizen gave up their pre-queue ticket: they may join again only once the line opens. */
+  gaveUp?: true;
   snapshot: ShardSnapshot;
 }
 
@@ -19,13 +21,22 @@ export interface JoinResult {
  * `snapshot` is set when still waiting (the Worker's cache was stale), `pass` when admitted.
  */
 export interface ClaimResult {
-  state: "waiting" | "returning" | "admitted" | "expired" | "unknown";
+  state: "waiting" | "returning" | "admitted" | "expired" | "left" | "unknown";
   snapshot?: ShardSnapshot;
   pass?: { iat: number; exp: number };
   /** For a citizen who came back after their turn passed: how many who came back before them still wait. */
   returnedAhead?: number;
   /** …and whether they had been away (heard from, then silent), not only unheard when the line reached them. */
   wasAway?: boolean;
+}
+
+/**
+ * What leaving the line did: `left` (now or before: leaving is idempotent), `admitted` (the pass was claimed:
+ * there is no place left to give up), or `unknown` (no such ticket in this shard).
+ */
+export interface LeaveResult {
+  state: "left" | "admitted" | "unknown";
+  snapshot?: ShardSnapshot;
 }
 
 /**

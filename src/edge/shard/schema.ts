@@ -28,6 +28,8 @@ export interface TicketRow extends Record<string, SqlStorageValue> {
    * whose polls stay at the edge, reached early because the line passed over a block of silent tickets.
    */
   away_known: number | null;
+  /** When its holder gave the place up (left the line); null if they did not. A left place is never admitted. */
+  left_at: number | null;
 }
 
 export interface CounterRow extends Record<string, SqlStorageValue> {
@@ -48,6 +50,8 @@ export interface CounterRow extends Record<string, SqlStorageValue> {
   passed_total: number;
   /** The least share present the line has found (wait-estimate.ts's presentFound at each tick); null before. */
   least_present: number | null;
+  /** Everyone who ever left the line: the operators' departures. */
+  left_total: number;
   /** The shard's side of the cohort's one line as JSON (coordination.ts); null until it first reports. */
   coordination: string | null;
 }
@@ -63,6 +67,8 @@ export interface MinuteRow extends Record<string, SqlStorageValue> {
   median_wait_ms: number | null;
   /** The counters' admitted_total at the minute's end; null in rows written before pass-overs were counted. */
   admitted_total: number | null;
+  /** Of the places waiting at the minute's end, those given up; null in rows written before leaving existed. */
+  left_waiting: number | null;
 }
 
 interface Migration {
@@ -187,6 +193,18 @@ const MIGRATIONS: readonly Migration[] = [
     // The least share present the line has found: the soonest a turn can come counts it, and it only falls.
     version: 9,
     apply: (sql) => sql.exec("ALTER TABLE counters ADD COLUMN least_present REAL"),
+  },
+  {
+    // Leaving the line: when a place was given up (in the line or in the pre-queue), and departures counted.
+    version: 10,
+    apply: (sql) =>
+      sql.exec(`ALTER TABLE tickets ADD COLUMN left_at INTEGER;
+        CREATE INDEX tickets_left ON tickets (seq) WHERE left_at IS NOT NULL;
+        CREATE INDEX tickets_left_at ON tickets (left_at) WHERE left_at IS NOT NULL;
+        ALTER TABLE prequeue ADD COLUMN left_at INTEGER;
+        CREATE INDEX prequeue_left_at ON prequeue (left_at) WHERE left_at IS NOT NULL;
+        ALTER TABLE counters ADD COLUMN left_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE ops_minutes ADD COLUMN left_waiting INTEGER;`),
   },
 ];
 

@@ -1,6 +1,7 @@
 import type { ShardCounters, ShardPolicy } from "./admission.js";
 import type { OriginHealthView } from "../origin-health/autopilot.js";
 import type { CohortView } from "../cohort/cohort-line.js";
+import type { LeftPlaces } from "../queue/left-places.js";
 
 /**
  * What a shard reports of itself to the Worker: the snapshot the Worker caches and answers polls from,
@@ -39,6 +40,10 @@ export interface ShardSnapshot {
    */
   leastPresent?: number;
   paused: boolean;
+  /** The shard's places given up that its line has not reached, by place (absent: none). */
+  left?: LeftPlaces;
+  /** Everyone who ever gave up a place in this shard (absent: none did). */
+  departed?: number;
   /** When the object took the snapshot (ms since epoch). */
   at: number;
   /** Set while the shard keeps one line with the cohort's others (src/edge/cohort/): see CohortLine. */
@@ -48,6 +53,8 @@ export interface ShardSnapshot {
 /** The cohort's one line as a shard last heard it from the coordinator. */
 export interface CohortLine {
   cohort: CohortView;
+  /** This shard's index in the cohort. */
+  shard: number;
   /** This shard's reached places as `cohort.reached` counted them, so its own newer count can replace them. */
   ownReached: number;
   /** This shard's unranked places waiting as `cohort.unranked` counted them. */

@@ -1,6 +1,7 @@
 import type { AutopilotState } from "../origin-health/autopilot.js";
 import { joinKey, PREQUEUE_BUCKETS } from "../cohort/cohort-line.js";
 import { CitizenIndex } from "./citizen-index.js";
+import type { LeftPlaces } from "../queue/left-places.js";
 import { migrate, type CounterRow, type MinuteRow, type TicketRow } from "./schema.js";
 
 /**
@@ -43,10 +44,14 @@ export interface ShardMemory {
   autopilot: AutopilotState | null;
   /** How many who came back wait for capacity; null until counted (a tick then reads nothing when 0). */
   returnersWaiting: number | null;
+  /** The places given up that the line has not reached, in place order; null until read. */
+  left: number[] | null;
+  /** Those places as the snapshot carries them, built from the list `of` (the same array while nothing changed). */
+  leftPlaces: { of: readonly number[]; places: LeftPlaces | undefined } | null;
 }
 
 function forgotten(): ShardMemory {
-  return { holding: null, pace: null, citizens: null, minuteMark: null, autopilot: null, returnersWaiting: null };
+  return { holding: null, pace: null, citizens: null, minuteMark: null, autopilot: null, returnersWaiting: null, left: null, leftPlaces: null };
 }
 
 /** What the tick writes to the counters row when the line moved. */
@@ -168,6 +173,45 @@ export class ShardStore {
     );
   }
 
+  /**
+   * The holder gives the place up: it holds no capacity, is nobody's to come back to, and the line steps
+   * over it. False if it had already been given up.
+   */
+  leave(seq: number, now: number): boolean {
+    const cursor = this.sql.exec("UPDATE tickets SET left_at = ?, active_until = NULL, returned_at = NULL WHERE seq = ? AND left_at IS NULL", now, seq);
+    if (cursor.rowsWritten === 0) return false;
+    this.sql.exec("UPDATE counters SET left_total = left_total + 1 WHERE id = 1");
+    this.row = { ...this.row, left_total: this.row.left_total + 1 };
+    this.memory.holding = null;
+    this.memory.returnersWaiting = null;
+    this.memory.left = null;
+    return true;
+  }
+
+  /** The places given up that the line has not reached yet, in place order. */
+  leftUnreached(): readonly number[] {
+    const serving = this.row.serving;
+    let left = this.memory.left;
+    if (left === null) {
+      left = this.sql.exec<{ seq: number }>("SELECT seq FROM tickets WHERE left_at IS NOT NULL AND seq > ? ORDER BY seq", serving).toArray().map((r) => r.seq);
+    } else if (left.length > 0 && left[0]! <= serving) left = left.filter((seq) => seq > serving);
+    this.memory.left = left;
+    return left;
+  }
+
+  /** Departures per minute since `fromMinute` (minutes since the epoch), in the line and in the pre-queue. */
+  departuresSince(fromMinute: number): Map<number, number> {
+    const from = fromMinute * 60_000;
+    const out = new Map<number, number>();
+    const count = (query: string) => {
+      for (const [minute, n] of this.sql.exec(query, from).raw()) out.set(minute as number, (out.get(minute as number) ?? 0) + (n as number));
+    };
+    count("SELECT left_at / 60000 AS minute, COUNT(*) FROM tickets WHERE left_at >= ? GROUP BY minute");
+    // Once placed, the pre-queue's places are tickets, counted above.
+    if (this.row.prequeue_placed_at === null) count("SELECT left_at / 60000 AS minute, COUNT(*) FROM prequeue WHERE left_at >= ? GROUP BY minute");
+    return out;
+  }
+
   /** How many who came back before this ticket's holder still wait. */
   returnedAhead(row: TicketRow): number {
     return this.sql
@@ -273,10 +317,24 @@ export class ShardStore {
 
   // The pre-queue.
 
-  prequeueTicket(tag: number, citizenKey: string): { ticket_id: string; joined_at: number } | undefined {
+  prequeueTicket(tag: number, citizenKey: string): { ticket_id: string; joined_at: number; left_at: number | null } | undefined {
     return this.sql
-      .exec<{ ticket_id: string; joined_at: number }>("SELECT ticket_id, joined_at FROM prequeue WHERE citizen_tag = ? AND citizen_key = ?", tag, citizenKey)
+      .exec<{ ticket_id: string; joined_at: number; left_at: number | null }>(
+        "SELECT ticket_id, joined_at, left_at FROM prequeue WHERE citizen_tag = ? AND citizen_key = ?",
+        tag, citizenKey,
+      )
       .toArray()[0];
+  }
+
+  /** A pre-queue ticket is given up: it keeps its draw value (the draw is published whole) and is placed as left. */
+  leavePrequeue(drawValue: string, ticketId: string, now: number): "left" | "already" | "unknown" {
+    const row = this.sql.exec<{ left_at: number | null }>("SELECT left_at FROM prequeue WHERE draw_value = ? AND ticket_id = ?", drawValue, ticketId).toArray()[0];
+    if (!row) return "unknown";
+    if (row.left_at !== null) return "already";
+    this.sql.exec("UPDATE prequeue SET left_at = ? WHERE draw_value = ?", now, drawValue);
+    this.sql.exec("UPDATE counters SET left_total = left_total + 1 WHERE id = 1");
+    this.row = { ...this.row, left_total: this.row.left_total + 1 };
+    return "left";
   }
 
   addPrequeueTicket(drawValue: string, ticketId: string, tag: number, citizenKey: string, now: number): void {
@@ -291,8 +349,8 @@ export class ShardStore {
     // The order key of a draw value is its bucket (cohort-line.ts drawKey): its first three hex digits, less PREQUEUE_BUCKETS.
     const digit = (i: number) => `(instr('0123456789abcdef', substr(draw_value, ${i}, 1)) - 1)`;
     this.sql.exec(
-      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at, order_key)
-       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at, ?,
+      `INSERT INTO tickets (seq, ticket_id, citizen_tag, citizen_key, joined_at, seen_at, left_at, order_key)
+       SELECT ? + ROW_NUMBER() OVER (ORDER BY draw_value), ticket_id, citizen_tag, citizen_key, joined_at, ?, left_at,
          ${digit(1)} * 256 + ${digit(2)} * 16 + ${digit(3)} - ${PREQUEUE_BUCKETS} FROM prequeue`,
       firstSeq - 1, now,
     );
@@ -303,6 +361,7 @@ export class ShardStore {
     }
     const placed = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM prequeue").one().n;
     const lastSeq = firstSeq - 1 + placed;
+    this.memory.left = null;
     this.sql.exec("UPDATE counters SET last_seq = ?, prequeue_placed_at = ?, prequeue_first_seq = ? WHERE id = 1", lastSeq, now, firstSeq);
     this.row = { ...this.row, last_seq: lastSeq, prequeue_placed_at: now, prequeue_first_seq: firstSeq };
     return lastSeq;
@@ -358,8 +417,8 @@ export class ShardStore {
   /** Writes a closed minute and drops those older than `keepMinutes` before `now`'s minute. */
   closeMinute(row: MinuteRow, nowMinute: number, keepMinutes: number): void {
     this.sql.exec(
-      "INSERT OR REPLACE INTO ops_minutes (minute, joined, admitted, last_seq, serving, active_end, active_max, median_wait_ms, admitted_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      row.minute, row.joined, row.admitted, row.last_seq, row.serving, row.active_end, row.active_max, row.median_wait_ms, row.admitted_total,
+      "INSERT OR REPLACE INTO ops_minutes (minute, joined, admitted, last_seq, serving, active_end, active_max, median_wait_ms, admitted_total, left_waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      row.minute, row.joined, row.admitted, row.last_seq, row.serving, row.active_end, row.active_max, row.median_wait_ms, row.admitted_total, row.left_waiting,
     );
     this.sql.exec("DELETE FROM ops_minutes WHERE minute <= ?", nowMinute - keepMinutes);
   }

@@ -3,11 +3,13 @@ import type { TicketRow } from "./schema.js";
 /**
  * Where a ticket stands. `away`: the line reached it while its holder was away (or the admission lapsed
  * unclaimed), less than the return window ago; `returning`: its holder came back and is next at the first
- * free capacity.
+ * free capacity; `left`: its holder gave the place up.
  */
-export type TicketState = "waiting" | "away" | "returning" | "admitted" | "claimed" | "completed" | "expired";
+export type TicketState = "waiting" | "away" | "returning" | "admitted" | "claimed" | "completed" | "expired" | "left";
 
 export function ticketState(row: TicketRow, serving: number, now: number, returnWindowMs: number): TicketState {
+  // Given up for good: whatever the line did with the place after, it is nobody's.
+  if (row.left_at !== null) return "left";
   if (row.seq > serving) return "waiting";
   if (row.completed_at !== null) return row.pass_exp !== null && row.pass_exp > now ? "completed" : "expired";
   if (row.claimed_at !== null) return row.pass_exp !== null && row.pass_exp > now ? "claimed" : "expired";

@@ -27,10 +27,10 @@ describe("a shard's per-minute history", () => {
 
       const minutes = shardHistory(store, { lastSeq: 5, serving: 3, active: 2 }, 3);
       expect(minutes).toEqual([
-        { minute: M0 / MINUTE, joined: 5, admitted: 3, waiting: 2, active: 3, activeMax: 3, medianWaitMs: 38_000 },
+        { minute: M0 / MINUTE, joined: 5, admitted: 3, departed: 0, waiting: 2, active: 3, activeMax: 3, medianWaitMs: 38_000 },
         // Nothing called the shard: what minute 0 ended with carries on.
-        { minute: M0 / MINUTE + 1, joined: 0, admitted: 0, waiting: 2, active: 3, activeMax: 3, medianWaitMs: null },
-        { minute: M0 / MINUTE + 2, joined: 0, admitted: 0, waiting: 2, active: 2, activeMax: 2, medianWaitMs: null },
+        { minute: M0 / MINUTE + 1, joined: 0, admitted: 0, departed: 0, waiting: 2, active: 3, activeMax: 3, medianWaitMs: null },
+        { minute: M0 / MINUTE + 2, joined: 0, admitted: 0, departed: 0, waiting: 2, active: 2, activeMax: 2, medianWaitMs: null },
       ]);
     });
   });
