@@ -59,12 +59,16 @@ afterAll(async () => {
 });
 
 /** Citizens of 55-59 joining as an app does, with the development provider's id_tokens. */
-async function citizensJoin(count: number, birthdate = "1964-02-02"): Promise<void> {
+/** Citizens join the line through the API; their tickets, in order. */
+async function citizensJoin(count: number, birthdate = "1964-02-02"): Promise<string[]> {
   const tokens = await idTokens(stack, Array.from({ length: count }, () => ({ phoneNumber: newPhone(), birthdate })));
+  const tickets: string[] = [];
   for (const idToken of tokens) {
     const res = await fetch(`${stack.base}/api/queue/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
     expect(res.status, await res.clone().text()).toBe(200);
+    tickets.push(((await res.json()) as { ticket: string }).ticket);
   }
+  return tickets;
 }
 
 async function operatorPage(base = stack.base): Promise<Page> {
@@ -133,9 +137,17 @@ describe("the operators' console", () => {
     expect((await page.context().cookies()).find((c) => c.name === "wr_operator")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
     const before = await joinedInFlowChart(page, "55-59");
 
-    await citizensJoin(6);
+    const leftBefore = Number(await page.locator('[data-cohort="55-59"] [data-chart="flow"]').getAttribute("data-departed"));
+    const tickets = await citizensJoin(6);
     await waitFor(() => joinedInFlowChart(page, "55-59"), (n) => n >= before + 6, "six joins in the flow chart");
     await waitFor(async () => (await page.locator('[data-cohort="55-59"] [data-figure="joined"] strong').textContent()) ?? "", (t) => Number(t) >= 6, "the joined figure");
+    // Two of them give their places up: counted in the minute's departures and in the cohort's figure.
+    for (const ticket of tickets.slice(-2)) {
+      const res = await fetch(`${stack.base}/api/queue/ticket`, { method: "DELETE", headers: { authorization: `Bearer ${ticket}` } });
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+    await waitFor(async () => Number(await page.locator('[data-cohort="55-59"] [data-chart="flow"]').getAttribute("data-departed")), (n) => n >= leftBefore + 2, "two departures in the flow chart");
+    await waitFor(async () => (await page.locator('[data-cohort="55-59"] [data-figure="departed"] strong').textContent()) ?? "", (t) => Number(t) >= 2, "the departures figure");
     // Each cohort is named once: no "Ages 55-59 (55-59)".
     expect(await text(page, '[data-cohort="55-59"] h2 > span:first-child')).toBe("Ages 55-59");
 
