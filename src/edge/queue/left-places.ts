@@ -49,26 +49,40 @@ export function leftPlacesOf(sorted: readonly LeftPlace[]): LeftPlaces | undefin
   return { near, far, total: sorted.length };
 }
 
+/** How many of the sorted `values` are below `limit`. */
+function countBelow(values: readonly number[], limit: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[mid]! < limit) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * How many left places are ahead of `position`: before it, and not reached as far as the reader knows
- * (`reached(shard, seq)` says the reader's newer view passed one the index still lists).
+ * (`reached(shard, seq)` says the reader's newer view passed one the index still lists). Asked at every
+ * poll, so it searches rather than walks, except over the listed places ahead when `reached` must be asked.
  */
 export function leftBefore(index: LeftPlaces | undefined, position: number, reached?: (shard: number, seq: number) => boolean): number {
   if (!index) return 0;
   const { near, far } = index;
-  let n = 0;
-  for (let i = 0; i < near.position.length && near.position[i]! < position; i++) {
-    if (!reached?.(near.shard[i]!, near.seq[i]!)) n++;
-  }
-  for (let i = 0; i < far.bucket.length && (far.bucket[i]! + 1) * BUCKET <= position; i++) n += far.count[i]!;
+  const listed = countBelow(near.position, position);
+  let n = listed;
+  if (reached) for (let i = 0; i < listed; i++) if (reached(near.shard[i]!, near.seq[i]!)) n--;
+  // Whole buckets ahead: those with (bucket + 1) * BUCKET <= position.
+  const buckets = countBelow(far.bucket, Math.floor(position / BUCKET));
+  for (let i = 0; i < buckets; i++) n += far.count[i]!;
   return n;
 }
 
-/** Whether place `seq` of `shard` is among those listed exactly (a left ticket near enough to know it left). */
-export function listsLeft(index: LeftPlaces | undefined, shard: number, seq: number): boolean {
+/** Whether place `seq` is among those a shard's own index lists exactly (its positions are its places). */
+export function listsLeft(index: LeftPlaces | undefined, seq: number): boolean {
   if (!index) return false;
-  for (let i = 0; i < index.near.seq.length; i++) if (index.near.seq[i] === seq && index.near.shard[i] === shard) return true;
-  return false;
+  const i = countBelow(index.near.position, seq);
+  return index.near.position[i] === seq;
 }
 
 /**

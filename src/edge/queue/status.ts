@@ -109,7 +109,7 @@ async function placedStatus(env: Env, config: EdgeConfig, ticket: TicketFields &
   // Elapsed on the Worker's clock since the snapshot arrived: the object's clock may be another machine's.
   const present = extrapolate(snapshot, now - fetchedAt);
   // Given up: its shard lists the places given up nearest the front (a place further back is told so when the line reaches it).
-  if (listsLeft(present.left, ticket.shard, ticket.seq)) return { status: left(ticket.cohort, ticket.seq) };
+  if (listsLeft(present.left, ticket.seq)) return { status: left(ticket.cohort, ticket.seq) };
   if (ticket.seq > present.serving) {
     const ahead = await cohortAhead(env, address, ticket.seq, present, now);
     if (nearTheFront(ticket.seq, present, config.presenceSeconds, ahead)) tellPresence(env, address, ticket, now, background);
