@@ -16,9 +16,10 @@
  * The page is a handful of plain-JS ES modules, typed against the one contract (src/contract) through
  * JSDoc and served as written (scripts/fingerprint-page.ts only renames them by content): strings.js (every word, both languages), format.js (words, numbers, times, waits),
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
- * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
+ * (what happens next), view.js (drawing), notify.js (being told the turn is near or has come) and this entry, which wires the buttons to the flow and starts it.
  */
 import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.js";
+import { initNotify } from "./notify.js";
 import { app } from "./state.js";
 import { saveLang } from "./storage.js";
 import { $, render } from "./view.js";
@@ -101,4 +102,6 @@ document.addEventListener("visibilitychange", () => document.visibilityState ===
 document.addEventListener("resume", () => waiting() && void poll());
 window.addEventListener("pageshow", (event) => event.persisted && waiting() && void poll());
 
+// After the language button's own listener, so a push subscription is handed over in the new language.
+initNotify();
 void start();

@@ -12,6 +12,7 @@
  */
 import { api } from "./api.js";
 import { clock, t } from "./format.js";
+import { watchTurn } from "./notify.js";
 import { app } from "./state.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.js";
 import { $, render, setBusy, showNotice } from "./view.js";
@@ -117,6 +118,7 @@ function retryLater(retryAfterSeconds) {
 function applyStatus(s) {
   // Paused, resumed, or slowed (and why): said at once, like a change of view.
   const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy) || s.slowedBy !== app.status?.slowedBy;
+  watchTurn(app.status, s);
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;

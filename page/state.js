@@ -52,6 +52,8 @@ export const app = {
   access: false,
   /** The citizen asked to cancel and is being asked to confirm. */
   confirmingCancel: false,
+  /** @type {"near" | "admitted" | null} the turn is near or has come while the tab was hidden: the tab's title says so (notify.js) */
+  turnAlert: null,
   /** @type {Message | null} */
   live: null,
   lastAnnounced: 0,

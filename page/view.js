@@ -102,7 +102,8 @@ export function render(/** @type {string} */ focus = "") {
   root.lang = app.lang;
   const title = titleKey();
   $("page-title").dataset.t = title;
-  document.title = title === "title" ? t("docTitle") : `${t(title)} · ${t("brand")}`;
+  const docTitle = title === "title" ? t("docTitle") : `${t(title)} · ${t("brand")}`;
+  document.title = app.turnAlert ? t(app.turnAlert === "near" ? "alertNear" : "alertTurn", { title: docTitle }) : docTitle;
   for (const el of document.querySelectorAll("[data-t]")) {
     if (el.getAttribute("aria-busy") !== "true") el.textContent = t(/** @type {Key} */ (/** @type {HTMLElement} */ (el).dataset.t));
   }

@@ -10,6 +10,10 @@
  * any module renames it and every module that imports it, directly or not, up to the entry that
  * index.html names. An old index.html therefore keeps loading only old files, and a new one only new.
  *
+ * The service worker (page/sw/sw.js) is copied as it is to public/sw.js: a browser looks for a new
+ * version of a service worker at the URL it registered, so its name never changes, and the site's root
+ * is where its scope covers the page.
+ *
  * `--check` writes nothing and exits 1 if public/ does not match the sources (test/browser checks this).
  */
 import { createHash } from "node:crypto";
@@ -22,6 +26,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ASSETS = "assets";
 /** The module index.html loads; the rest are reached through its imports. */
 export const ENTRY = "app.js";
+/** The service worker, served from the site's root under this name alone. */
+export const WORKER = "sw.js";
 /** Hashed outputs this script owns in public/assets; anything else there is left alone. */
 const OWNED = /^[a-z][a-z0-9-]*\.[0-9a-f]{12}\.(js|css)$/;
 const REGIONS_MARKER = "/* REGIONS */ []";
@@ -86,7 +92,8 @@ export function buildPage(pageDir = join(root, "page")): Map<string, string> {
     if (!html.includes(from)) throw new Error(`page/index.html must contain ${from}`);
     html = html.replace(from, to);
   }
-  return new Map([["index.html", html], ...modules, [cssPath, css]]);
+  const worker = readFileSync(join(pageDir, "sw", WORKER), "utf8");
+  return new Map([["index.html", html], ...modules, [cssPath, css], [WORKER, worker]]);
 }
 
 /** Differences between public/ and the sources, as human-readable lines; empty when up to date. */

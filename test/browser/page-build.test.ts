@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { buildPage, ENTRY, pageDrift } from "../../scripts/fingerprint-page.js";
+import { buildPage, ENTRY, pageDrift, WORKER } from "../../scripts/fingerprint-page.js";
 import { regions } from "../../src/contract/regions.js";
 import { root } from "./support/stack.js";
 
@@ -21,7 +21,7 @@ describe("the page in public/", () => {
     const files = buildPage();
     const html = files.get("index.html") ?? "";
     const css = [...files.keys()].filter((path) => path.endsWith(".css"));
-    const modules = [...files.keys()].filter((path) => path.endsWith(".js"));
+    const modules = [...files.keys()].filter((path) => path.startsWith("assets/") && path.endsWith(".js"));
     expect(css).toEqual([expect.stringMatching(/^assets\/app\.[0-9a-f]{12}\.css$/)]);
     expect(html).toContain(`<link rel="stylesheet" href="/${css[0]}">`);
     // One served module per module in page/, each under its own name.
@@ -43,6 +43,14 @@ describe("the page in public/", () => {
     expect(headers).toMatch(/\/assets\/\*\n\s+Cache-Control: public, max-age=31536000, immutable/);
   });
 
+  it("serves the service worker at the root under its own name, never cached without asking again", () => {
+    const files = buildPage();
+    expect(files.get(WORKER)).toBe(readFileSync(join(root, "page", "sw", WORKER), "utf8"));
+    expect([...files.keys()].filter((path) => path.includes("sw"))).toEqual([WORKER]);
+    const headers = readFileSync(join(root, "public", "_headers"), "utf8");
+    expect(headers).toMatch(/^\/sw\.js\n\s+Cache-Control: no-cache\n/m);
+  });
+
   it("renames a changed module and every module that imports it, up to the entry, and no other", () => {
     const copy = mkdtempSync(join(tmpdir(), "page-"));
     try {
@@ -50,11 +58,11 @@ describe("the page in public/", () => {
       const names = (files: Map<string, string>) =>
         new Map([...files.keys()].filter((p) => p.endsWith(".js")).map((p) => [p.replace(/\.[0-9a-f]{12}\.js$/, ""), p]));
       const before = names(buildPage(copy));
-      // api.js is imported by flow.js alone, and flow.js by the entry alone.
+      // api.js is imported by flow.js and notify.js, notify.js by flow.js and the entry, flow.js by the entry alone.
       writeFileSync(join(copy, "api.js"), `${readFileSync(join(copy, "api.js"), "utf8")}\n// changed\n`);
       const after = names(buildPage(copy));
       const renamed = [...before.keys()].filter((name) => before.get(name) !== after.get(name)).sort();
-      expect(renamed).toEqual(["assets/api", "assets/app", "assets/flow"]);
+      expect(renamed).toEqual(["assets/api", "assets/app", "assets/flow", "assets/notify"]);
       // And --check notices public/ drifting from page/: a hand-edited module, a leftover old name.
       const built = join(copy, "public");
       for (const [path, text] of buildPage()) {
@@ -71,9 +79,9 @@ describe("the page in public/", () => {
     }
   });
 
-  it("type-checks the page's modules against the contract (tsc -p page)", async () => {
+  it.each(["page", "page/sw"])("type-checks the page's modules against the contract, and the service worker in a worker's scope (tsc -p %s)", async (project) => {
     const tsc = join(root, "node_modules", ".bin", "tsc");
-    const result = await promisify(execFile)(tsc, ["-p", join(root, "page")], { cwd: root }).then(
+    const result = await promisify(execFile)(tsc, ["-p", join(root, project)], { cwd: root }).then(
       () => "",
       (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ""}${err.stderr ?? ""}` || String(err),
     );

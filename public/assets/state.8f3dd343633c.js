@@ -10,7 +10,7 @@
  * @typedef {import("./strings.js").Lang} Lang
  * @typedef {import("./strings.js").Message} Message
  */
-import { readLang } from "./storage.eb69f6970824.js";
+import { readLang } from "./storage.9d4eab63eab8.js";
 
 /** Everything the page shows is drawn from this; switching language redraws it. */
 export const app = {
@@ -52,6 +52,8 @@ export const app = {
   access: false,
   /** The citizen asked to cancel and is being asked to confirm. */
   confirmingCancel: false,
+  /** @type {"near" | "admitted" | null} the turn is near or has come while the tab was hidden: the tab's title says so (notify.js) */
+  turnAlert: null,
   /** @type {Message | null} */
   live: null,
   lastAnnounced: 0,

@@ -9,10 +9,10 @@
  * @typedef {import("./strings.js").Message} Message
  */
 import { bookingCalendar } from "./calendar.6d3e3e07d58b.js";
-import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.afd1616e6639.js";
-import { app } from "./state.9de66fe42632.js";
-import { startAhead } from "./storage.eb69f6970824.js";
-import { REGIONS } from "./strings.94cd5023c4b7.js";
+import { clock, clockSeconds, day, formatEta, number, seoulDays, slotTime, t, tm, when } from "./format.93c05050ae56.js";
+import { app } from "./state.8f3dd343633c.js";
+import { startAhead } from "./storage.9d4eab63eab8.js";
+import { REGIONS } from "./strings.db42083ae69d.js";
 
 /** Slots are seeded a week ahead; the page offers the same days. */
 const BOOKING_DAYS = 7;
@@ -102,7 +102,8 @@ export function render(/** @type {string} */ focus = "") {
   root.lang = app.lang;
   const title = titleKey();
   $("page-title").dataset.t = title;
-  document.title = title === "title" ? t("docTitle") : `${t(title)} · ${t("brand")}`;
+  const docTitle = title === "title" ? t("docTitle") : `${t(title)} · ${t("brand")}`;
+  document.title = app.turnAlert ? t(app.turnAlert === "near" ? "alertNear" : "alertTurn", { title: docTitle }) : docTitle;
   for (const el of document.querySelectorAll("[data-t]")) {
     if (el.getAttribute("aria-busy") !== "true") el.textContent = t(/** @type {Key} */ (/** @type {HTMLElement} */ (el).dataset.t));
   }

@@ -11,10 +11,11 @@
  * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.afd1616e6639.js";
-import { app } from "./state.9de66fe42632.js";
-import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.eb69f6970824.js";
-import { $, render, setBusy, showNotice } from "./view.3233ab13b09e.js";
+import { clock, t } from "./format.93c05050ae56.js";
+import { watchTurn } from "./notify.816f2d7156b1.js";
+import { app } from "./state.8f3dd343633c.js";
+import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.9d4eab63eab8.js";
+import { $, render, setBusy, showNotice } from "./view.cf7a3609d92e.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -117,6 +118,7 @@ function retryLater(retryAfterSeconds) {
 function applyStatus(s) {
   // Paused, resumed, or slowed (and why): said at once, like a change of view.
   const lineChanged = s.state !== app.status?.state || Boolean(s.originBusy) !== Boolean(app.status?.originBusy) || s.slowedBy !== app.status?.slowedBy;
+  watchTurn(app.status, s);
   app.status = s;
   if (s.state === "waiting" || s.state === "paused" || s.state === "prequeue") {
     const before = app.view;

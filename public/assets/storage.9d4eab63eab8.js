@@ -128,3 +128,51 @@ export function forgetStart() {
     // nothing stored
   }
 }
+
+/** Notifications turned on on this device: `{ push }`, whether the edge holds a push subscription for `ticket`. */
+const NOTIFY_KEY = "wr:notify";
+/** The turn events a ticket's citizen was notified of, so each is notified once: `wr:notified:<cohort>:<seq>`. */
+const NOTIFIED_KEY = "wr:notified:";
+
+/** @typedef {{ push: boolean, ticket: string }} NotifyChoice */
+
+/** @returns {NotifyChoice | null} null: notifications are off on this device */
+export function readNotify() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(NOTIFY_KEY) ?? "null");
+    return kept && typeof kept === "object" ? { push: kept.push === true, ticket: typeof kept.ticket === "string" ? kept.ticket : "" } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {NotifyChoice | null} choice */
+export function saveNotify(choice) {
+  try {
+    if (choice) localStorage.setItem(NOTIFY_KEY, JSON.stringify(choice));
+    else localStorage.removeItem(NOTIFY_KEY);
+  } catch {
+    // Private mode: the choice lasts for this page only.
+  }
+}
+
+/** Whether the citizen holding `ticket` was already notified of `event`. */
+export function wasNotified(/** @type {string} */ ticket, /** @type {string} */ event) {
+  try {
+    return (localStorage.getItem(`${NOTIFIED_KEY}${ticket}`) ?? "").split(",").includes(event);
+  } catch {
+    return false;
+  }
+}
+
+/** Keeps that `ticket`'s citizen was notified of `event`; another ticket's record goes (one place at a time). */
+export function markNotified(/** @type {string} */ ticket, /** @type {string} */ event) {
+  try {
+    const key = `${NOTIFIED_KEY}${ticket}`;
+    for (const other of Object.keys(localStorage)) if (other.startsWith(NOTIFIED_KEY) && other !== key) localStorage.removeItem(other);
+    const events = (localStorage.getItem(key) ?? "").split(",").filter(Boolean);
+    if (!events.includes(event)) localStorage.setItem(key, [...events, event].join(","));
+  } catch {
+    // Private mode: a reload may notify again.
+  }
+}

@@ -16,12 +16,13 @@
  * The page is a handful of plain-JS ES modules, typed against the one contract (src/contract) through
  * JSDoc and served as written (scripts/fingerprint-page.ts only renames them by content): strings.js (every word, both languages), format.js (words, numbers, times, waits),
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
- * (what happens next), view.js (drawing) and this entry, which wires the buttons to the flow and starts it.
+ * (what happens next), view.js (drawing), notify.js (being told the turn is near or has come) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.6c1b4ead8ed4.js";
-import { app } from "./state.9de66fe42632.js";
-import { saveLang } from "./storage.eb69f6970824.js";
-import { $, render } from "./view.3233ab13b09e.js";
+import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.de049519d361.js";
+import { initNotify } from "./notify.816f2d7156b1.js";
+import { app } from "./state.8f3dd343633c.js";
+import { saveLang } from "./storage.9d4eab63eab8.js";
+import { $, render } from "./view.cf7a3609d92e.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring
@@ -101,4 +102,6 @@ document.addEventListener("visibilitychange", () => document.visibilityState ===
 document.addEventListener("resume", () => waiting() && void poll());
 window.addEventListener("pageshow", (event) => event.persisted && waiting() && void poll());
 
+// After the language button's own listener, so a push subscription is handed over in the new language.
+initNotify();
 void start();

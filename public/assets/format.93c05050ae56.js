@@ -4,8 +4,8 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { app } from "./state.9de66fe42632.js";
-import { STRINGS } from "./strings.94cd5023c4b7.js";
+import { app } from "./state.8f3dd343633c.js";
+import { STRINGS } from "./strings.db42083ae69d.js";
 
 const SEOUL = "Asia/Seoul";
 
