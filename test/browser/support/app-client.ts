@@ -2,6 +2,7 @@
  * A citizen's app against the stack, over HTTP: join with an id_token, ask where the ticket stands. The
  * browser tests that watch the line without a page (the origin gate, supervision, the pre-queue) share it.
  */
+import type { Page } from "playwright-core";
 import { expect } from "vitest";
 import { joinResponse, queueStatus, type QueueStatus } from "../../../src/contract/queue.js";
 import { idTokens, newPhone } from "./identity.js";
@@ -22,6 +23,19 @@ export async function joinWithToken(stack: Pick<Stack, "base">, idToken: string)
 export async function joinAs(stack: Pick<Stack, "base" | "idp" | "mintSecret">, birthdate: string): Promise<{ ticket: string; status: QueueStatus }> {
   const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
   return joinWithToken(stack, idToken!);
+}
+
+/**
+ * A new citizen joins from `page`, as an app joins, with an id_token the development provider signed: the
+ * ticket cookie lands in that browser (signing in through the provider's pages is journey.test.ts's part).
+ */
+export async function joinFromPage(stack: Pick<Stack, "idp" | "mintSecret">, page: Page, birthdate: string): Promise<void> {
+  const [idToken] = await idTokens(stack, [{ phoneNumber: newPhone(), birthdate }]);
+  const status = await page.evaluate(async (idToken) => {
+    const res = await fetch("/api/queue/join", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ idToken }) });
+    return res.status;
+  }, idToken!);
+  expect(status).toBe(200);
 }
 
 export async function statusOf(stack: Pick<Stack, "base">, ticket: string): Promise<QueueStatus> {
