@@ -69,6 +69,8 @@ export default defineConfig({
           name: "edge",
           include: ["test/edge/**/*.test.ts"],
           provide: { idpSigningJwk: testIdpKey.privateJwk },
+          // The push services the queue's consumer sends to (test/edge/push.test.ts), on this machine.
+          globalSetup: ["test/edge/push-services-setup.ts"],
           // Serves the Worker's evaluated entry from the isolate instead of asking Node on every call.
           setupFiles: ["test/edge/setup.ts"],
         },

@@ -5,7 +5,9 @@ import { randomBytes } from "node:crypto";
  * Local secrets for development and tests: a fresh ES256 signing key, a citizen-key secret, the edge's
  * client secret at the identity provider, the secret the pre-queue draw seeds derive from and the
  * operator-login secret. They are
- * generated, never committed; production secrets come from `wrangler secret put`.
+ * generated, never committed; production secrets come from `wrangler secret put`. The Web Push key pair
+ * too: the public key as PushManager.subscribe takes it (base64url of the 65-byte uncompressed point),
+ * the private one as its 32-byte scalar.
  */
 export async function generateSigningJwk(kid = `dev-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString("hex")}`) {
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
@@ -13,8 +15,19 @@ export async function generateSigningJwk(kid = `dev-${new Date().toISOString().s
   return { kty: "EC" as const, crv: "P-256" as const, x: jwk.x!, y: jwk.y!, d: jwk.d!, kid };
 }
 
-export async function generateDevSecrets(): Promise<{ PASS_SIGNING_KEYS: string; CITIZEN_KEY_SECRET: string; IDP_CLIENT_SECRET: string; DRAW_SECRET: string; OPERATOR_SECRET: string }> {
+/** A VAPID key pair (RFC 8292) as the VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY secrets hold it. */
+export async function generateVapidKeys(): Promise<{ VAPID_PUBLIC_KEY: string; VAPID_PRIVATE_KEY: string }> {
+  const { x, y, d } = await generateSigningJwk();
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(x, "base64url"), Buffer.from(y, "base64url")]);
+  return { VAPID_PUBLIC_KEY: point.toString("base64url"), VAPID_PRIVATE_KEY: d };
+}
+
+/** The secrets `npm start` and the edge tests generate. */
+export type DevSecretName = "PASS_SIGNING_KEYS" | "CITIZEN_KEY_SECRET" | "IDP_CLIENT_SECRET" | "DRAW_SECRET" | "OPERATOR_SECRET" | "VAPID_PUBLIC_KEY" | "VAPID_PRIVATE_KEY";
+
+export async function generateDevSecrets(): Promise<Record<DevSecretName, string>> {
   return {
+    ...(await generateVapidKeys()),
     PASS_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
     CITIZEN_KEY_SECRET: randomBytes(32).toString("base64url"),
     // The edge's client secret at the identity provider; the development provider registers the same value.

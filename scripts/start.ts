@@ -31,7 +31,7 @@ import { Supervisor, type ChildSpec } from "./supervisor.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const devVarsPath = join(root, ".dev.vars");
 /** The edge's secrets (IDP_CLIENT_SECRET is the provider's too). */
-const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET", "DRAW_SECRET", "OPERATOR_SECRET"] as const;
+const SECRET_NAMES = ["PASS_SIGNING_KEYS", "CITIZEN_KEY_SECRET", "IDP_CLIENT_SECRET", "DRAW_SECRET", "OPERATOR_SECRET", "VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY"] as const;
 /** The development provider's own: the bearer secret of its POST /dev/id-tokens, which the edge never holds. */
 const MINT_SECRET_NAME = "DEV_IDP_MINT_SECRET";
 const ALL_SECRET_NAMES = [...SECRET_NAMES, MINT_SECRET_NAME] as const;
@@ -81,7 +81,7 @@ async function ensureDevSecrets(): Promise<Record<string, string>> {
     writeFileSync(devVarsPath, text, { mode: 0o600 });
     chmodSync(devVarsPath, 0o600);
     console.log(
-      "Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret, the draw secret, the operator-login secret, the development provider's mint secret) into .dev.vars",
+      "Generated local secrets (a pass-signing key, the citizen-key secret, the identity provider's client secret, the draw secret, the operator-login secret, the Web Push key pair, the development provider's mint secret) into .dev.vars",
     );
     return readDevVars();
   }
@@ -89,6 +89,9 @@ async function ensureDevSecrets(): Promise<Record<string, string>> {
   // keeping the existing keys, so passes already issued and citizens' keys stay valid.
   const existing = readDevVars();
   const missing = ALL_SECRET_NAMES.filter((name) => existing[name] === undefined);
+  // The Web Push keys are a pair: one without the other is replaced with a fresh pair.
+  const vapid = ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY"] as const;
+  if (vapid.some((name) => missing.includes(name))) for (const name of vapid) if (!missing.includes(name)) missing.push(name);
   if (missing.length > 0) {
     const fresh: Record<string, string> = await freshSecrets();
     const current = readFileSync(devVarsPath, "utf8");

@@ -32,6 +32,7 @@ export const errorCodes = [
   "line_busy",
   "ticket_admitted",
   "place_given_up",
+  "push_unavailable",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

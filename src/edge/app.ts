@@ -9,6 +9,7 @@ import { bookingGate } from "./routes/booking-gate.js";
 import { opsPage } from "./routes/ops-page.js";
 import { opsRoutes } from "./routes/ops.js";
 import { publicInfoRoutes } from "./routes/public-info.js";
+import { pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queue.js";
 
 /** The edge Worker's HTTP surface. Static files (public/) are served before this app is reached. */
@@ -19,6 +20,7 @@ export function createEdgeApp() {
   // A declared body over the limit (or a malformed Content-Length) is refused before any route's work.
   app.use(limitBody);
   app.route("/api/queue", queueRoutes);
+  app.route("/", pushRoutes);
   app.route("/auth", authRoutes);
   // Operators only: the console, its files and its API, before any of their routes run.
   app.use("/api/ops/*", requireOperator("api"));

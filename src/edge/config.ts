@@ -3,6 +3,7 @@ import type { AdmissionPolicy } from "../contract/ops.js";
 import { passPublicJwk } from "../contract/pass.js";
 import { jsonBinding, jwksDocument, parseBindings, type JwksDocument } from "../http/bindings.js";
 import { isLoopbackHost } from "../http/loopback.js";
+import type { VapidKeys } from "./push/web-push.js";
 
 export { ConfigError } from "../http/bindings.js";
 
@@ -100,6 +101,16 @@ const idpUrl = (name: string) =>
     return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   }, `${name} must be https (plain http only for a provider on this machine)`);
 
+/** base64url (no padding) of exactly `bytes` bytes, as the Web Push keys are written. */
+const base64urlOf = (name: string, bytes: number, what: string) =>
+  z.string().trim().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}$`), `${name} must be ${what}, base64url without padding`);
+
+/** Where a push service can reach the operator (RFC 8292): a `mailto:` address or an https page. */
+const vapidSubject = z
+  .string()
+  .trim()
+  .regex(/^(mailto:[^@\s]+@[^@\s]+|https:\/\/\S+)$/, "VAPID_SUBJECT must be a mailto: address or an https: URL");
+
 export const edgeBindings = z
   .object({
     ADMIT_PER_MINUTE: positiveNumber("ADMIT_PER_MINUTE"),
@@ -140,6 +151,12 @@ export const edgeBindings = z
     ACCESS_AUD: unsetIfEmpty(z.string().trim().min(1)),
     ACCESS_JWKS: unsetIfEmpty(accessJwks),
     OPERATOR_SECRET: unsetIfEmpty(z.string().min(32, "OPERATOR_SECRET must be at least 32 characters")),
+    // Web Push (src/edge/push/): the application server's P-256 key pair. Both, or neither (push is off).
+    VAPID_PUBLIC_KEY: unsetIfEmpty(
+      base64urlOf("VAPID_PUBLIC_KEY", 65, "the 65-byte uncompressed P-256 point").refine((k) => k.startsWith("B"), "VAPID_PUBLIC_KEY must be an uncompressed point (first byte 0x04)"),
+    ),
+    VAPID_PRIVATE_KEY: unsetIfEmpty(base64urlOf("VAPID_PRIVATE_KEY", 32, "the 32-byte P-256 private scalar")),
+    VAPID_SUBJECT: unsetIfEmpty(vapidSubject),
     // Tests only (test/browser/autopilot.test.ts): the autopilot's intervals this many times shorter.
     AUTOPILOT_TIME_SCALE: unsetIfEmpty(positiveNumber("AUTOPILOT_TIME_SCALE")),
   })
@@ -147,6 +164,14 @@ export const edgeBindings = z
   .refine((b) => (b.ACCESS_TEAM_DOMAIN === undefined) === (b.ACCESS_AUD === undefined), {
     message: "ACCESS_TEAM_DOMAIN and ACCESS_AUD: set both (Cloudflare Access guards /ops) or neither",
     path: ["ACCESS_TEAM_DOMAIN"],
+  })
+  .refine((b) => (b.VAPID_PUBLIC_KEY === undefined) === (b.VAPID_PRIVATE_KEY === undefined), {
+    message: "VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY: set both (Web Push) or neither (no push)",
+    path: ["VAPID_PUBLIC_KEY"],
+  })
+  .refine((b) => b.VAPID_PUBLIC_KEY === undefined || b.VAPID_SUBJECT !== undefined, {
+    message: "VAPID_SUBJECT is required with the VAPID keys (a mailto: address or an https: URL)",
+    path: ["VAPID_SUBJECT"],
   })
   // The provider's keys come from exactly one place, so nobody wonders which one is in force.
   .refine((b) => (b.IDP_JWKS_URL === undefined) !== (b.IDP_JWKS === undefined), {
@@ -184,6 +209,8 @@ export interface EdgeConfig {
   identity: IdentityProviderConfig;
   autopilot: AutopilotBindings;
   operators: OperatorAuthConfig;
+  /** Web Push's keys, or null when they are not set: push is then off and its routes answer 404. */
+  push: VapidKeys | null;
 }
 
 /** How the admission rate follows the origin's health (src/edge/origin-health/autopilot.ts), cohort-wide figures. */
@@ -269,6 +296,9 @@ export function parseEdgeConfig(source: Record<string, unknown>): EdgeConfig {
         : null,
       localSecret: b.ACCESS_TEAM_DOMAIN ? null : (b.OPERATOR_SECRET ?? null),
     },
+    push: b.VAPID_PUBLIC_KEY && b.VAPID_PRIVATE_KEY && b.VAPID_SUBJECT
+      ? { publicKey: b.VAPID_PUBLIC_KEY, privateKey: b.VAPID_PRIVATE_KEY, subject: b.VAPID_SUBJECT }
+      : null,
   };
 }
 

@@ -1,7 +1,11 @@
 import { createEdgeApp } from "./app.js";
+import { consumeNotices } from "./push/consumer.js";
 
 export { CohortCoordinator } from "./cohort/coordinator.js";
 export { OperatorLogins } from "./operators/operator-logins.js";
 export { QueueShard } from "./shard/queue-shard.js";
 
-export default createEdgeApp() satisfies ExportedHandler<Env>;
+const app = createEdgeApp();
+
+/** The edge Worker: its HTTP surface, and the consumer of its push queue (src/edge/push/consumer.ts). */
+export default { fetch: app.fetch, queue: consumeNotices } satisfies ExportedHandler<Env>;

@@ -5,6 +5,7 @@ import { cohortHistory, historyQuery, opsQueue } from "../contract/ops.js";
 import { PASS_COOKIE, passJwks } from "../contract/pass.js";
 import { BOOKING_ACCESS_COOKIE, BOOKING_ACCESS_SCOPE, BOOKING_ACCESS_TTL_SECONDS, BOOKING_ACCESS_TYP } from "../contract/booking-access.js";
 import { cohortInfo, cohortsResponse, drawInfo, joinRequest, joinResponse, leaveResponse, queueStatus } from "../contract/queue.js";
+import { pushKeyResponse, pushReceivedRequest, pushSubscriptionRequest } from "../contract/push.js";
 import { loginQuery } from "../contract/sign-in.js";
 import { ACCESS_HEADER, LOGIN_PATH, OPERATOR_COOKIE } from "./operators/operator-auth.js";
 import { HISTORY_MINUTES } from "./shard/history.js";
@@ -83,6 +84,16 @@ const operatorsOnly = (op: Omit<OperationSpec, "tag" | "security">): OperationSp
   responses: { 401: NOT_OPERATOR, 503: ACCESS_UNAVAILABLE, ...op.responses },
 });
 
+const PUSH_OFF: ResponseSpec = { description: "Notifications are not offered here (no VAPID keys configured)", errors: ["push_unavailable"] };
+/** What the ticket's notification routes refuse, beside their body's checks. */
+const TICKET_PUSH_REFUSALS: Record<number, ResponseSpec> = {
+  401: { description: "No ticket, or one the edge did not issue, that has expired or whose place has ended", errors: ["invalid_ticket"], headers: { "www-authenticate": '`Bearer error="invalid_token"`.' } },
+  404: PUSH_OFF,
+  409: { description: "A pre-queue ticket before the draw gave it a place: `opensAt` says when to ask", errors: ["cohort_not_open"] },
+  429: { description: "Too many requests for this ticket (it shares the status polls' limit)", errors: ["rate_limited"], headers: SEE_RETRY_AFTER },
+  503: { description: "The queue is briefly busy", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
+};
+
 const cohortId = { name: "id", in: "path", description: "A cohort's id, as `GET /api/cohorts` lists them.", schema: z.string(), example: "55-59" } as const;
 const bookingId = { name: "id", in: "path", description: "The booking's id, as the booking answer gives it.", schema: booking.shape.id } as const;
 
@@ -137,6 +148,53 @@ const operations: OperationSpec[] = [
       429: { description: "Too many requests for this ticket", errors: ["rate_limited"], headers: SEE_RETRY_AFTER },
       503: { description: "The queue is briefly busy; nothing changed, retry", errors: ["unavailable"], headers: SEE_RETRY_AFTER },
     },
+  },
+  {
+    method: "get",
+    path: "/api/push/key",
+    operationId: "pushKey",
+    tag: "Notifications",
+    summary: "The application server key for PushManager.subscribe",
+    responses: {
+      200: { description: "The VAPID public key: base64url of the uncompressed P-256 point, as `applicationServerKey` takes it.", body: pushKeyResponse },
+      404: PUSH_OFF,
+    },
+  },
+  {
+    method: "put",
+    path: "/api/queue/push-subscription",
+    operationId: "subscribePush",
+    tag: "Notifications",
+    summary: "Ask for notices about one's ticket",
+    description:
+      "Stores the browser's push subscription with the ticket (never with the citizen): a notice when the ticket is about a minute of admissions from the front (`near`), when it is admitted (`admitted`), and when its booking is made (`booked`, with the booking's code). The payload the service worker decrypts is `{cohort, state, url, title, body, code?}` in `lang`. Putting again replaces the subscription; notices already sent are not sent again. The subscription ends with the ticket.",
+    security: TICKET,
+    requestBody: { description: "PushSubscription.toJSON() and the language of the notices.", schema: pushSubscriptionRequest },
+    responses: {
+      204: { description: "Subscribed." },
+      ...TICKET_PUSH_REFUSALS,
+    },
+  },
+  {
+    method: "delete",
+    path: "/api/queue/push-subscription",
+    operationId: "unsubscribePush",
+    tag: "Notifications",
+    summary: "No more notices about one's ticket",
+    security: TICKET,
+    responses: { 204: { description: "No subscription any more (also when there was none)." }, ...TICKET_PUSH_REFUSALS },
+  },
+  {
+    method: "post",
+    path: "/api/queue/push-received",
+    operationId: "pushReceived",
+    tag: "Notifications",
+    summary: "The service worker showed a notice",
+    description:
+      "The true delivery of a notice. For `admitted`, an unclaimed admission is held for the claim window from this report (the first report counts; never past the return window from the admission).",
+    security: TICKET,
+    requestBody: { description: "Which notice arrived.", schema: pushReceivedRequest },
+    responses: { 204: { description: "Noted." }, ...TICKET_PUSH_REFUSALS },
   },
   {
     method: "get",
@@ -399,6 +457,7 @@ export function edgeApiDocument(): OpenApiDocument {
       'The JSON API that apps and the page call. Every error is `{"error":{"code":"…","message":"…"}}` with the status below; `code` is stable and meant for programs. Bodies are JSON up to 8 KB. The booking API (Booking) is the origin\'s, served through the edge to pass holders only.',
     tags: [
       { name: "Queue", description: "Joining the line with an id_token, and where one stands in it." },
+      { name: "Notifications", description: "Web Push about one's ticket: near the front, admitted, booked (docs/notifications.md)." },
       { name: "Cohorts", description: "What anyone may read: the cohorts, their openings and their pre-queue draws." },
       { name: "Passes", description: "How the origin (or anyone) verifies a pass." },
       { name: "Booking", description: "The booking origin's API, through the edge's gate: a valid pass is required." },
@@ -443,6 +502,9 @@ export function edgeApiDocument(): OpenApiDocument {
       BookingRequest: bookingRequest,
       BookingChange: bookingChange,
       BookingResponse: bookingResponse,
+      PushKeyResponse: pushKeyResponse,
+      PushSubscriptionRequest: pushSubscriptionRequest,
+      PushReceivedRequest: pushReceivedRequest,
       OpsQueue: opsQueue,
       CohortHistory: cohortHistory,
     },

@@ -153,6 +153,17 @@ describe("answers match the document", () => {
     expect(answered).toBeGreaterThanOrEqual(30);
   });
 
+  it("the notification routes: the key, and a subscription refused without a ticket or with a bad one", async () => {
+    await expectDocumented(await SELF.fetch(`${ORIGIN}/api/push/key`), { path: "/api/push/key", method: "get" }, 200);
+    const at = { path: "/api/queue/push-subscription", method: "put" } as const;
+    const put = (body: unknown, headers: Record<string, string> = {}) =>
+      SELF.fetch(`${ORIGIN}/api/queue/push-subscription`, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    const body = { subscription: { endpoint: "https://push.example.net/x", keys: { p256dh: `B${"A".repeat(86)}`, auth: "A".repeat(22) } }, lang: "en" };
+    await expectDocumented(await put(body), at, 401);
+    // The body is checked before the ticket.
+    await expectDocumented(await put({ ...body, lang: "xx" }), at, 400);
+  });
+
   it("the cohorts, the keys and the draws", async () => {
     await expectDocumented(await SELF.fetch(`${ORIGIN}/api/cohorts`), { path: "/api/cohorts", method: "get" }, 200);
     await expectDocumented(await SELF.fetch(`${ORIGIN}/.well-known/jwks.json`), { path: "/.well-known/jwks.json", method: "get" }, 200);

@@ -43,7 +43,7 @@ describe("Web Push encryption and VAPID", () => {
   });
 
   it("signs VAPID for the push service's origin with the application server's key", async () => {
-    const keys = { publicKey: RFC8291.asPublic, privateJwk: vapidPrivateJwk(RFC8291.asPublic, RFC8291.asPrivate), subject: "mailto:ops@example.org" };
+    const keys = { publicKey: RFC8291.asPublic, privateKey: RFC8291.asPrivate, subject: "mailto:ops@example.org" };
     const now = Date.parse("2026-03-01T11:00:00Z");
     const header = await vapidAuthorization("https://push.example.net/send/abc?x=1", keys, now);
     const [, token, k] = /^vapid t=([^,]+), k=(.+)$/.exec(header)!;

@@ -8,6 +8,7 @@
  * when EDGE_WRANGLER_CONFIG names it); never deployed.
  */
 import { createEdgeApp } from "../../src/edge/app.js";
+import { consumeNotices } from "../../src/edge/push/consumer.js";
 import { faultRoutes } from "./fault-routes.js";
 
 export { TestCohortCoordinator as CohortCoordinator } from "./test-cohort-coordinator.js";
@@ -17,4 +18,4 @@ export { TestQueueShard as QueueShard } from "./test-queue-shard.js";
 const app = createEdgeApp();
 app.route("/__faults", faultRoutes);
 
-export default app satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch, queue: consumeNotices } satisfies ExportedHandler<Env>;

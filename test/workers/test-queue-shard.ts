@@ -1,4 +1,11 @@
+import type { NoticeMessage } from "../../src/edge/push/notice-message.js";
 import { CountingQueueShard } from "./counting-queue-shard.js";
+
+/**
+ * Every push notice the shards put on the queue, by shard name, in the isolate's memory: it outlives an
+ * object's restart, so a test can see that a notice went out once however often the object started.
+ */
+const queuedNotices = new Map<string, NoticeMessage[]>();
 
 /** What the fault suite can do to a shard (test/workers/fault-routes.ts). */
 export type Fault = { clockOffsetMs: number } | { evict: true };
@@ -50,6 +57,17 @@ export class TestQueueShard extends CountingQueueShard {
   override join(...args: Parameters<CountingQueueShard["join"]>): ReturnType<CountingQueueShard["join"]> {
     this.arrivals?.push(args[0]);
     return super.join(...args);
+  }
+
+  /** The notices this shard put on the queue since the isolate started, oldest first. */
+  noticesQueued(): NoticeMessage[] {
+    return [...(queuedNotices.get(this.ctx.id.name ?? "") ?? [])];
+  }
+
+  protected override async enqueue(messages: NoticeMessage[]): Promise<void> {
+    await super.enqueue(messages);
+    const name = this.ctx.id.name ?? "";
+    queuedNotices.set(name, [...(queuedNotices.get(name) ?? []), ...messages]);
   }
 
   protected override now(): number {

@@ -14,11 +14,12 @@ export interface PushTarget {
   auth: string;
 }
 
-/** The application server's VAPID key pair: the public key as an uncompressed point, the private one as a JWK. */
+/** The application server's VAPID key pair, as the VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY secrets hold it. */
 export interface VapidKeys {
   /** base64url of the 65-byte uncompressed P-256 point: PushManager.subscribe's applicationServerKey. */
   publicKey: string;
-  privateJwk: JWK;
+  /** base64url of the 32-byte private scalar (the JWK's `d`). */
+  privateKey: string;
   /** `mailto:` or `https:` where the push service can reach the operator (RFC 8292 `sub`). */
   subject: string;
 }
@@ -64,7 +65,9 @@ export async function encryptForSubscription(
   const sender = given.sender ?? ((await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair);
   const asPublic = new Uint8Array((await crypto.subtle.exportKey("raw", sender.publicKey)) as ArrayBuffer);
   const uaKey = await crypto.subtle.importKey("raw", uaPublic, { name: "ECDH", namedCurve: "P-256" }, false, []);
-  const ecdhSecret = new Uint8Array(await crypto.subtle.deriveBits({ name: "ECDH", public: uaKey }, sender.privateKey, 256));
+  // WebCrypto's member is `public`; workerd's types spell it `$public` (a reserved word in its IDL).
+  const ecdh = { name: "ECDH", public: uaKey } as unknown as SubtleCryptoDeriveKeyAlgorithm;
+  const ecdhSecret = new Uint8Array(await crypto.subtle.deriveBits(ecdh, sender.privateKey, 256));
   const ikm = await hkdf(authSecret, ecdhSecret, concat(encoder.encode("WebPush: info\0"), uaPublic, asPublic), 32);
   const prk = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
   const cek = await hkdf(salt, prk, encoder.encode("Content-Encoding: aes128gcm\0"), 16);
@@ -82,7 +85,7 @@ export async function encryptForSubscription(
 
 /** RFC 8292's Authorization header for one push service: a JWT for its origin, good for `ttlSeconds` (at most 24 h). */
 export async function vapidAuthorization(endpoint: string, keys: VapidKeys, now: number, ttlSeconds = 12 * 3600): Promise<string> {
-  const key = await importJWK(keys.privateJwk, "ES256");
+  const key = await importJWK(vapidPrivateJwk(keys.publicKey, keys.privateKey), "ES256");
   const jwt = await new SignJWT({ sub: keys.subject })
     .setProtectedHeader({ alg: "ES256", typ: "JWT" })
     .setAudience(new URL(endpoint).origin)

@@ -45,6 +45,17 @@ export async function ticketStatus(env: Env, config: EdgeConfig, ticket: TicketF
   return drawn.draw ? { ...result, status: { ...result.status, draw: drawn.draw } } : result;
 }
 
+/**
+ * The ticket's place in its shard's line: the one it carries, or the draw's for a pre-queue ticket after
+ * the opening; "prequeue" while it has none yet, "gone" when the line no longer holds it.
+ */
+export async function placeOf(env: Env, config: EdgeConfig, ticket: TicketFields, now: number): Promise<number | "prequeue" | "gone"> {
+  const cohort = config.cohorts.find((co) => co.id === ticket.cohort);
+  if (cohort?.prequeueOpensAt === undefined) return ticket.seq ?? "gone";
+  const drawn = await drawnPlace(env, config, cohort, ticket, now);
+  return typeof drawn === "string" ? drawn : drawn.ticket.seq;
+}
+
 type Draw = NonNullable<QueueStatus["draw"]>;
 
 /**

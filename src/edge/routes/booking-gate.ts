@@ -1,5 +1,5 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { slotDatesQuery, slotsQuery } from "../../contract/booking.js";
+import { bookingResponse, slotDatesQuery, slotsQuery } from "../../contract/booking.js";
 import { errorBody, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../../contract/errors.js";
 import { readBody } from "../../http/body-limit.js";
 import { badQuery, fail } from "../../http/errors.js";
@@ -193,7 +193,7 @@ async function slotDates(c: GateContext): Promise<Response> {
  * The origin has confirmed that the pass's citizen holds a live booking: the pass stops holding
  * capacity, so the next person in the line gets in now rather than when the pass expires.
  */
-async function releasePlace(c: GateContext): Promise<void> {
+async function releasePlace(c: GateContext, bookingCode: string | null = null): Promise<void> {
   if (c.var.credential.kind !== "pass") return;
   const { cohort, shard, seq, jti } = c.var.credential.pass;
   // The origin's health for this shard travels with the call it already gets.
@@ -201,7 +201,7 @@ async function releasePlace(c: GateContext): Promise<void> {
   const samples = takeSamples(name);
   const used = passesUsed.take(name);
   try {
-    await shardStub(c.env, { cohort, shard }).complete(seq, jti, samples, used);
+    await shardStub(c.env, { cohort, shard }).complete(seq, jti, samples, used, bookingCode);
   } catch (err) {
     // Not fatal: the pass stops counting when idle anyway, and what the call carried waits for the next.
     console.error("could not mark a pass completed:", err);
@@ -231,7 +231,7 @@ bookingGate.post("/api/bookings", async (c) => {
   // Booking access reaches a booking already made; a new one is only ever made with a pass, from the line.
   if (c.var.credential.kind !== "pass") throw insufficientScope();
   const answer = await forward(c);
-  if (answer.status === 201 || answer.status === 200 || (await isAlreadyBooked(answer))) await releasePlace(c);
+  if (answer.status === 201 || answer.status === 200 || (await isAlreadyBooked(answer))) await releasePlace(c, await bookingCodeIn(answer));
   return answer;
 });
 
@@ -241,6 +241,15 @@ async function isAlreadyBooked(answer: Response): Promise<boolean> {
   const parsed = errorBody.safeParse(await answer.clone().json().catch(() => null));
   return parsed.success && parsed.data.error.code === "already_booked";
 }
+/** The code of the booking the origin's answer names (made, replayed, or already held), for the booked notice. */
+async function bookingCodeIn(answer: Response): Promise<string | null> {
+  const body: unknown = await answer.clone().json().catch(() => null);
+  const made = bookingResponse.safeParse(body);
+  if (made.success) return made.data.booking.code;
+  const held = errorBody.safeParse(body);
+  return held.success ? (held.data.error.booking?.code ?? null) : null;
+}
+
 // A move keeps a live booking, so it releases the place as a booking does; repeating a release is
 // harmless (the shard marks a pass completed once), and a citizen whose first booking's release was lost
 // gets it here.

@@ -10,6 +10,7 @@ import type { ShardStore } from "./store.js";
 import type { CounterRow } from "./schema.js";
 import { presentFound } from "../queue/wait-estimate.js";
 import { leftPlacesOf, type LeftPlace, type LeftPlaces } from "../queue/left-places.js";
+import { noticesAfterTick } from "./push-notices.js";
 import { cohortLineOf, coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
 
 /**
@@ -123,6 +124,8 @@ export function tick(shard: Shard, now: number): Tick {
       returnsAdmitted: coordination.returnsAdmitted + step.returnsAdmitted.length,
     });
   }
+  // Notices the line made due go out with the same commit (push-notices.ts): nothing while none is subscribed.
+  noticesAfterTick(shard, policy.ratePerMinute, now);
   return { counters, active: active + admitted, policy, configuredPerMinute: configured.ratePerMinute, firstAdmittedAt, returning, mode };
 }
 

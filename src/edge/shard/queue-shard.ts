@@ -19,7 +19,10 @@ import { awaitsDraw, holdPrequeueTicket, prequeueSchedule, publishedDraw, type P
 import { wellFormedRefs, type ChangeHold, type ClaimResult, type JoinResult, type LeaveResult, type TicketRef } from "./rpc.js";
 import { leaveLine, leavePrequeue } from "./leave.js";
 import { holdForChange } from "./change-hold.js";
-import { ShardStore } from "./store.js";
+import { ShardStore, type DueNotice } from "./store.js";
+import { noticeAccepted, noticeBooked, noticeReceived, noticeTarget, subscribe, subscriptionGone, unsubscribe, type NoticeTarget } from "./push-notices.js";
+import { MAX_SEND_BATCH, type NoticeMessage } from "../push/notice-message.js";
+import type { NoticeKind, PushLang } from "../../contract/push.js";
 import { coordinatorStub } from "../cohort/coordinator.js";
 import { buildReport, coordinationOf, leftRanked, type Coordination, REPORT_TIMEOUT_MS, reportDue, saveCoordination, takeReply, unanswered } from "./coordination.js";
 import type { CoordinatorReply, RankRun } from "../cohort/cohort-line.js";
@@ -120,14 +123,23 @@ export class QueueShard extends DurableObject<Env> {
    * `samples` are the origin's health as the gate met it for this shard's citizens since it last said, and
    * `used` the passes it forwarded requests for.
    */
-  async complete(seq: number, ticketId: string, samples: readonly HealthSample[] = [], used: readonly TicketRef[] = []): Promise<{ completed: boolean }> {
+  async complete(
+    seq: number,
+    ticketId: string,
+    samples: readonly HealthSample[] = [],
+    used: readonly TicketRef[] = [],
+    bookingCode: string | null = null,
+  ): Promise<{ completed: boolean }> {
     const now = this.now();
     const completed = this.store.atomically(() => {
       this.passesUsed(used, now);
       const done = this.store.completeBooking(seq, ticketId, now);
+      // A booking confirmed again (a replay, another tab's) finds the notice already on its way.
+      if (done) noticeBooked(this.shard(), seq, ticketId, bookingCode, now);
       this.feedAutopilot(samples, now);
       return done;
     });
+    await this.sendNotices();
     // The coordinator hears of the freed room at the next beat.
     if (completed && this.coordinates()) await this.setAlarm(nextAlarm({ setAt: this.alarmAt, now: Date.now(), moving: true, opensAt: null }));
     return { completed };
@@ -176,6 +188,44 @@ export class QueueShard extends DurableObject<Env> {
     this.store.atomically(() => {
       for (const [seq, ticketId] of wellFormedRefs(refs)) this.store.markSeenIfHeld(seq, ticketId, now);
     });
+  }
+
+  /** The page's push subscription for its ticket (push-notices.ts); false when the ticket is not here or has ended. */
+  async subscribePush(seq: number, ticketId: string, target: { endpoint: string; p256dh: string; auth: string }, lang: PushLang): Promise<boolean> {
+    const now = this.now();
+    const { subscribed, snapshot } = this.store.atomically(() => {
+      const subscribed = subscribe(this.shard(), seq, ticketId, target, lang);
+      // The tick that follows sends what is already due: a ticket near the front hears so at once.
+      return { subscribed, snapshot: snapshotAt(this.shard(), now) };
+    });
+    await this.scheduleAlarm(snapshot);
+    return subscribed;
+  }
+
+  async unsubscribePush(seq: number, ticketId: string): Promise<void> {
+    this.store.atomically(() => unsubscribe(this.shard(), seq, ticketId));
+  }
+
+  /** The service worker showed a notice: for an admission, its claim window counts from now. */
+  async pushReceived(seq: number, ticketId: string, kind: NoticeKind): Promise<void> {
+    const now = this.now();
+    this.store.atomically(() => noticeReceived(this.shard(), seq, ticketId, kind, now));
+  }
+
+  /** The push consumer's look-up: where to send `kind` for this ticket, or null when nothing is to be sent. */
+  async pushTarget(seq: number, ticketId: string, kind: NoticeKind): Promise<NoticeTarget | null> {
+    return this.store.atomically(() => noticeTarget(this.shard(), seq, ticketId, kind));
+  }
+
+  /** The push service took the notice (201). */
+  async pushAccepted(seq: number, ticketId: string, kind: NoticeKind): Promise<void> {
+    const now = this.now();
+    this.store.atomically(() => noticeAccepted(this.shard(), seq, ticketId, kind, now));
+  }
+
+  /** The push service no longer knows the subscription (404, 410). */
+  async pushGone(seq: number, ticketId: string): Promise<void> {
+    this.store.atomically(() => subscriptionGone(this.shard(), seq, ticketId));
   }
 
   /**
@@ -326,8 +376,33 @@ export class QueueShard extends DurableObject<Env> {
     return stepAutopilot(this.store, shard.config, now, usable, shardPolicy(shard.config, shard.address).ratePerMinute);
   }
 
+  /**
+   * Puts on the push queue the notices that committed transactions decided (push-notices.ts). If the
+   * queue refuses them, they are marked due again, and the next tick decides them afresh.
+   */
+  private async sendNotices(): Promise<void> {
+    const outbox = this.store.outbox;
+    if (outbox.length === 0 || !this.address) return;
+    const due = outbox.splice(0);
+    const { cohort, shard } = this.address;
+    try {
+      for (let i = 0; i < due.length; i += MAX_SEND_BATCH) {
+        await this.enqueue(due.slice(i, i + MAX_SEND_BATCH).map((n) => ({ cohort, shard, ...n })));
+      }
+    } catch (err) {
+      console.error(`shard ${cohort}/${shard} could not queue ${due.length} push notices:`, err);
+      this.store.atomically(() => this.store.unmarkNoticesQueued(due satisfies DueNotice[]));
+    }
+  }
+
+  /** Puts messages on the push queue. */
+  protected async enqueue(messages: NoticeMessage[]): Promise<void> {
+    await this.env.PUSH_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+  }
+
   /** While anyone waits, make sure an alarm will move the line even if nobody polls (next-alarm.ts). */
   private async scheduleAlarm(snapshot: ShardSnapshot): Promise<void> {
+    await this.sendNotices();
     // A coordinated shard also beats while it has something to report, or people holding capacity whose
     // expiry it must notice and report.
     const reporting = this.coordinates() && (snapshot.active > 0 || this.reportIsDue(snapshot.active));

@@ -71,6 +71,28 @@ export interface MinuteRow extends Record<string, SqlStorageValue> {
   left_waiting: number | null;
 }
 
+/**
+ * A ticket's Web Push subscription (push-notices.ts): where its citizen's browser takes notices, in which
+ * language, and for each notice when it was put on the queue, accepted by the push service and reported
+ * arrived by the service worker. Nothing of the citizen: the ticket is the only link.
+ */
+export interface PushRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  ticket_id: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  lang: string;
+  near_queued_at: number | null;
+  near_accepted_at: number | null;
+  near_received_at: number | null;
+  admitted_queued_at: number | null;
+  admitted_accepted_at: number | null;
+  admitted_received_at: number | null;
+  booked_queued_at: number | null;
+  booked_code: string | null;
+}
+
 interface Migration {
   version: number;
   apply(sql: SqlStorage): void;
@@ -205,6 +227,19 @@ const MIGRATIONS: readonly Migration[] = [
         CREATE INDEX prequeue_left_at ON prequeue (left_at) WHERE left_at IS NOT NULL;
         ALTER TABLE counters ADD COLUMN left_total INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE ops_minutes ADD COLUMN left_waiting INTEGER;`),
+  },
+  {
+    // Web Push: a subscription per ticket that has one, and which notices went out (push-notices.ts).
+    version: 11,
+    apply: (sql) =>
+      sql.exec(`CREATE TABLE push_subscriptions (
+         seq INTEGER PRIMARY KEY,
+         ticket_id TEXT NOT NULL,
+         endpoint TEXT NOT NULL, p256dh TEXT NOT NULL, auth TEXT NOT NULL, lang TEXT NOT NULL,
+         near_queued_at INTEGER, near_accepted_at INTEGER, near_received_at INTEGER,
+         admitted_queued_at INTEGER, admitted_accepted_at INTEGER, admitted_received_at INTEGER,
+         booked_queued_at INTEGER, booked_code TEXT
+       )`),
   },
 ];
 

@@ -2,7 +2,8 @@ import type { AutopilotState } from "../origin-health/autopilot.js";
 import { joinKey, PREQUEUE_BUCKETS } from "../cohort/cohort-line.js";
 import { CitizenIndex } from "./citizen-index.js";
 import type { LeftPlaces } from "../queue/left-places.js";
-import { migrate, type CounterRow, type MinuteRow, type TicketRow } from "./schema.js";
+import { migrate, type CounterRow, type MinuteRow, type PushRow, type TicketRow } from "./schema.js";
+import type { NoticeKind } from "../../contract/push.js";
 
 /**
  * A shard's storage: every SQL statement the object runs, the counters row (read once at the start, then
@@ -48,10 +49,26 @@ export interface ShardMemory {
   left: number[] | null;
   /** Those places as the snapshot carries them, built from the list `of` (the same array while nothing changed). */
   leftPlaces: { of: readonly number[]; places: LeftPlaces | undefined } | null;
+  /** How many tickets have a push subscription; null until counted (a tick then does no push work when 0). */
+  pushSubscribers: number | null;
+  /** Where push-notices.ts last looked for notices due: the serving counter and the near window; null: look. */
+  noticesLooked: { serving: number; admittedTotal: number; window: number } | null;
+  /** The minute push-notices.ts last dropped the subscriptions of ended tickets in. */
+  pushSweptMinute: number | null;
 }
 
 function forgotten(): ShardMemory {
-  return { holding: null, pace: null, citizens: null, minuteMark: null, autopilot: null, returnersWaiting: null, left: null, leftPlaces: null };
+  return {
+    holding: null, pace: null, citizens: null, minuteMark: null, autopilot: null, returnersWaiting: null, left: null, leftPlaces: null,
+    pushSubscribers: null, noticesLooked: null, pushSweptMinute: null,
+  };
+}
+
+/** A notice to put on the push queue once the transaction that decided it has committed. */
+export interface DueNotice {
+  seq: number;
+  ticketId: string;
+  kind: NoticeKind;
 }
 
 /** What the tick writes to the counters row when the line moved. */
@@ -67,6 +84,11 @@ export interface LineCounters {
 
 export class ShardStore {
   memory: ShardMemory = forgotten();
+  /**
+   * Notices decided and marked queued by committed transactions, for the object to send after them. Kept
+   * apart from `memory`, which a rollback forgets whole: a rollback drops only what its own section added.
+   */
+  readonly outbox: DueNotice[] = [];
   private readonly sql: SqlStorage;
   private row: CounterRow;
   private prunedMinute = 0;
@@ -79,9 +101,11 @@ export class ShardStore {
 
   /** Runs a critical section in one SQLite transaction; if it rolls back, memory is read again from SQLite. */
   atomically<T>(section: () => T): T {
+    const outboxBefore = this.outbox.length;
     try {
       return this.storage.transactionSync(section);
     } catch (err) {
+      this.outbox.length = Math.min(this.outbox.length, outboxBefore);
       this.row = this.readCounters();
       this.memory = forgotten();
       throw err;
@@ -436,5 +460,102 @@ export class ShardStore {
       )
       .toArray()[0];
     return row ? row.wait : null;
+  }
+
+  // Web Push subscriptions (push-notices.ts).
+
+  /** How many tickets have a subscription: counted once, then kept as subscriptions come and go. */
+  pushSubscribers(): number {
+    return (this.memory.pushSubscribers ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM push_subscriptions").one().n);
+  }
+
+  pushSubscription(seq: number): PushRow | undefined {
+    return this.sql.exec<PushRow>("SELECT * FROM push_subscriptions WHERE seq = ?", seq).toArray()[0];
+  }
+
+  /** The ticket's subscription, new or replacing its last one; the notices already sent stay sent. */
+  savePushSubscription(seq: number, ticketId: string, target: { endpoint: string; p256dh: string; auth: string }, lang: string): void {
+    const cursor = this.sql.exec(
+      `INSERT INTO push_subscriptions (seq, ticket_id, endpoint, p256dh, auth, lang) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (seq) DO UPDATE SET ticket_id = excluded.ticket_id, endpoint = excluded.endpoint, p256dh = excluded.p256dh, auth = excluded.auth, lang = excluded.lang`,
+      seq, ticketId, target.endpoint, target.p256dh, target.auth, lang,
+    );
+    if (cursor.rowsWritten > 0) {
+      this.memory.pushSubscribers = null;
+      this.memory.noticesLooked = null;
+    }
+  }
+
+  /** The ticket's subscription is gone: it left the line, its ticket ended, or its push service forgot it. */
+  dropPushSubscription(seq: number): void {
+    if (this.sql.exec("DELETE FROM push_subscriptions WHERE seq = ?", seq).rowsWritten > 0) this.memory.pushSubscribers = null;
+  }
+
+  /** Subscribed tickets in (afterSeq, toSeq] not yet told they are near, nor admitted: the near window. */
+  nearNoticesDue(afterSeq: number, toSeq: number): Array<{ seq: number; ticket_id: string }> {
+    return this.sql
+      .exec<{ seq: number; ticket_id: string }>(
+        "SELECT seq, ticket_id FROM push_subscriptions WHERE seq > ? AND seq <= ? AND near_queued_at IS NULL AND admitted_queued_at IS NULL",
+        afterSeq, toSeq,
+      )
+      .toArray();
+  }
+
+  /** Subscribed tickets holding an unclaimed admission at `now` that have not been told. */
+  admittedNoticesDue(serving: number, now: number): Array<{ seq: number; ticket_id: string }> {
+    return this.sql
+      .exec<{ seq: number; ticket_id: string }>(
+        `SELECT s.seq, s.ticket_id FROM push_subscriptions s JOIN tickets t ON t.seq = s.seq
+         WHERE s.seq <= ? AND s.admitted_queued_at IS NULL AND t.ticket_id = s.ticket_id
+           AND t.admitted_at IS NOT NULL AND t.claimed_at IS NULL AND t.active_until > ?`,
+        serving, now,
+      )
+      .toArray();
+  }
+
+  /** Records a notice as put on the queue (the booking's code with `booked`). */
+  markNoticeQueued(seq: number, kind: NoticeKind, now: number, code: string | null = null): void {
+    if (kind === "booked") this.sql.exec("UPDATE push_subscriptions SET booked_queued_at = ?, booked_code = ? WHERE seq = ?", now, code, seq);
+    else this.sql.exec(`UPDATE push_subscriptions SET ${kind}_queued_at = ? WHERE seq = ?`, now, seq);
+  }
+
+  /** The queue would not take these notices: they are due again. */
+  unmarkNoticesQueued(notices: readonly DueNotice[]): void {
+    for (const { seq, kind } of notices) this.sql.exec(`UPDATE push_subscriptions SET ${kind}_queued_at = NULL WHERE seq = ?`, seq);
+    this.memory.noticesLooked = null;
+  }
+
+  /** When the push service took the notice (`accepted`) or the service worker showed it (`received`); the first time counts. */
+  markNotice(seq: number, kind: "near" | "admitted", step: "accepted" | "received", at: number): void {
+    this.sql.exec(`UPDATE push_subscriptions SET ${kind}_${step}_at = COALESCE(${kind}_${step}_at, ?) WHERE seq = ?`, at, seq);
+  }
+
+  /**
+   * Holds the ticket's unclaimed admission until `until` if it is still held at `now` and would end
+   * sooner. The count of people holding capacity stands, and its earliest expiry stays a lower bound.
+   */
+  holdAdmissionUntil(seq: number, until: number, now: number): void {
+    this.sql.exec(
+      "UPDATE tickets SET active_until = ? WHERE seq = ? AND admitted_at IS NOT NULL AND claimed_at IS NULL AND active_until > ? AND active_until < ?",
+      until, seq, now, until,
+    );
+  }
+
+  /**
+   * Drops the subscriptions of tickets that have ended at `now` and can get no notice: the pass expired, or
+   * the admission lapsed or the line passed them over more than `returnWindowMs` ago. A booked notice on
+   * its way keeps its subscription until the consumer is done with it, or for the return window at most.
+   */
+  dropEndedPushSubscriptions(serving: number, now: number, returnWindowMs: number): void {
+    const cursor = this.sql.exec(
+      `DELETE FROM push_subscriptions WHERE (booked_queued_at IS NULL OR booked_queued_at <= ?) AND seq IN (
+         SELECT t.seq FROM tickets t JOIN push_subscriptions s ON s.seq = t.seq WHERE t.seq <= ? AND (
+           t.ticket_id <> s.ticket_id
+           OR t.pass_exp <= ?
+           OR (t.claimed_at IS NULL AND t.admitted_at IS NOT NULL AND t.active_until <= ?)
+           OR (t.admitted_at IS NULL AND t.returned_at IS NULL AND t.passed_at <= ?)))`,
+      now - returnWindowMs, serving, now, now - returnWindowMs, now - returnWindowMs,
+    );
+    if (cursor.rowsWritten > 0) this.memory.pushSubscribers = null;
   }
 }
