@@ -3,7 +3,9 @@
  * (scripts/edge.ts; local Durable Object state persisted in .wrangler/state), the origin on Node with an
  * embedded PGlite database (migrated and seeded on first start), and the development OpenID Provider on
  * Node (src/dev-idp, keys and its phone registry in .data/dev-idp), which the edge's IDP_* bindings point
- * at. Local secrets are generated on first run into .dev.vars, which git ignores. Every binding can be
+ * at, and a local push service (web-push-testing, on PUSH_SERVICE_PORT, 8790) that takes the edge's Web
+ * Push notices and decrypts them (docs/notifications.md). Local secrets (the VAPID key pair among them) are
+ * generated on first run into .dev.vars, which git ignores. Every binding can be
  * overridden from the environment, e.g. `ADMIT_PER_MINUTE=60 npm start`; while it runs, `npm run ops` changes
  * the rate and the pause without a restart (scripts/ops.ts), and its overrides, kept in the edge's state
  * folder, apply at every later start too. The demo cohorts' openings are chosen at the first start and
@@ -18,6 +20,7 @@
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, parseEdgeConfig } from "../src/edge/config.js";
@@ -43,6 +46,9 @@ async function freshSecrets(): Promise<Record<(typeof ALL_SECRET_NAMES)[number],
 const edgePort = Number(process.env.EDGE_PORT ?? 8787);
 const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
 const idpPort = Number(process.env.IDP_PORT ?? 8789);
+/** The local push service (web-push-testing): where the edge's Web Push notices go on this machine. */
+const pushPort = Number(process.env.PUSH_SERVICE_PORT ?? 8790);
+const pushServiceUrl = `http://localhost:${pushPort}`;
 const edgeUrl = `http://127.0.0.1:${edgePort}`;
 const idpUrl = `http://127.0.0.1:${idpPort}`;
 /** Where the edge keeps local Durable Object state; a test run points this at a fresh folder. */
@@ -139,10 +145,10 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const ports = { EDGE_PORT: edgePort, ORIGIN_PORT: originPort, IDP_PORT: idpPort };
+  const ports = { EDGE_PORT: edgePort, ORIGIN_PORT: originPort, IDP_PORT: idpPort, PUSH_SERVICE_PORT: pushPort };
   for (const [name, port] of Object.entries(ports)) {
     if (!Number.isInteger(port) || port < 1 || port > 65_535 || Object.values(ports).filter((p) => p === port).length > 1) {
-      console.error(`${name}=${port} is not a port of its own (1-65535, different from the other two)`);
+      console.error(`${name}=${port} is not a port of its own (1-65535, different from the others)`);
       process.exit(2);
     }
     if (!(await portFree(port))) {
@@ -163,8 +169,8 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: answering the requests in flight (up to ${DRAIN_MS / 1000} s), then stopping; Ctrl-C again stops at once`);
     // The edge first, the origin and the provider after it: the edge's requests in flight (a booking being
     // forwarded, a sign-in being completed) still need them.
-    void supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000).then(() => {
-      console.log("Stopped: the edge, the origin and the identity provider have exited (state is kept for the next npm start).");
+    void supervisor.stop([["edge"], ["origin", "identity provider", "push service"]], DRAIN_MS + 1_000).then(() => {
+      console.log("Stopped: the edge, the origin, the identity provider and the push service have exited (state is kept for the next npm start).");
       process.exit(0);
     });
   };
@@ -210,6 +216,24 @@ async function main(): Promise<void> {
     answers: () => probeHttp(`${idpUrl}/.well-known/openid-configuration`, (s) => s === 200),
     startTimeoutMs: START_TIMEOUT_MS,
   };
+  // A push service as browsers' are, on this machine: it hands out subscriptions (POST /subscribe), checks
+  // each push's VAPID signature, decrypts it, and shows what arrived (POST /get-notifications). It keeps
+  // its subscriptions in memory: after a restart it refuses pushes to the old ones (400), which the edge's
+  // consumer logs and drops.
+  const pushService: ChildSpec = {
+    name: "push service",
+    label: "push",
+    command: process.execPath,
+    args: [createRequire(import.meta.url).resolve("web-push-testing/src/bin/server.js"), String(pushPort)],
+    cwd: root,
+    env: { ...process.env },
+    answers: () =>
+      fetch(`${pushServiceUrl}/status`, { method: "POST", signal: AbortSignal.timeout(2_000) }).then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    startTimeoutMs: START_TIMEOUT_MS,
+  };
   // Secrets reach the edge from .dev.vars, as wrangler reads it, unless the environment overrides them.
   const edgeVars = Object.fromEntries(Object.entries(bindings).filter(([k]) => !(SECRET_NAMES as readonly string[]).includes(k) || process.env[k] !== undefined));
   const edge: ChildSpec = {
@@ -233,13 +257,13 @@ async function main(): Promise<void> {
   try {
     // The identity provider before the edge: the edge fetches its discovery document and keys on the first
     // sign-in, and a citizen may click "sign in" as soon as the banner appears.
-    await Promise.all([supervisor.start(origin), supervisor.start(idp).then(() => supervisor.start(edge))]);
+    await Promise.all([supervisor.start(origin), supervisor.start(pushService), supervisor.start(idp).then(() => supervisor.start(edge))]);
   } catch (err) {
     if (supervisor.stopping) return;
     // A first start that fails is a configuration or a machine problem (a port taken since the check, a
     // bad binding, a Worker that does not build): restarting would only repeat it.
     console.error(`${err instanceof Error ? err.message : String(err)}; stopping the rest (see the lines above for why)`);
-    await supervisor.stop([["edge"], ["origin", "identity provider"]], DRAIN_MS + 1_000);
+    await supervisor.stop([["edge"], ["origin", "identity provider", "push service"]], DRAIN_MS + 1_000);
     process.exit(1);
   }
   console.log("");
@@ -254,8 +278,13 @@ async function main(): Promise<void> {
   } else console.log("  Operators' console: closed (no OPERATOR_SECRET or Cloudflare Access configured)");
   console.log(`  Origin (booking API, behind the edge): http://127.0.0.1:${originPort}`);
   console.log(`  Identity provider (development): ${idpUrl} — sign-in codes appear here as [idp] SMS lines`);
+  console.log(
+    config.push
+      ? `  Push service (local, web-push-testing): ${pushServiceUrl} — POST /subscribe for a subscription, POST /get-notifications to read what arrived, decrypted`
+      : `  Push service (local): ${pushServiceUrl}, unused: no VAPID keys, so the edge offers no notifications`,
+  );
   if (bindings.IDP_ISSUER !== idpUrl) console.log(`  (the edge trusts ${bindings.IDP_ISSUER}, set in the environment, not this provider)`);
-  console.log("  A process that dies is restarted. Ctrl-C answers the requests in flight, then stops all three.");
+  console.log("  A process that dies is restarted. Ctrl-C answers the requests in flight, then stops them all.");
   console.log("");
 }
 
