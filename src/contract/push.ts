@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isLoopbackHost } from "../http/loopback.js";
 
 /**
  * Web Push between the page, its service worker and the edge (docs/notifications.md): the subscription
@@ -13,8 +14,6 @@ export type PushLang = z.infer<typeof pushLang>;
 export const noticeKind = z.enum(["near", "admitted", "booked"]);
 export type NoticeKind = z.infer<typeof noticeKind>;
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
 /** base64url without padding of exactly `bytes` bytes. */
 const base64urlBytes = (bytes: number) => z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}$`), `must be ${bytes} bytes, base64url without padding`);
 
@@ -27,7 +26,7 @@ export const pushEndpoint = z
   .max(2048, "the endpoint is too long")
   .refine((u) => {
     const url = new URL(u);
-    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   }, "the endpoint must be https");
 
 /** PushSubscription.toJSON() as the browser gives it. */

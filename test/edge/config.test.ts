@@ -36,6 +36,16 @@ describe("configuration", () => {
     expect(problemWith({ ORIGIN_URL: "not a url" })).toMatch(/ORIGIN_URL/);
   });
 
+  it("turns Web Push on with both VAPID keys and a subject, off with neither, and refuses half or malformed keys", () => {
+    expect(parseEdgeConfig(good).push).toEqual({ publicKey: good.VAPID_PUBLIC_KEY, privateKey: good.VAPID_PRIVATE_KEY, subject: "mailto:waiting-room@example.org" });
+    expect(parseEdgeConfig({ ...good, VAPID_PUBLIC_KEY: "", VAPID_PRIVATE_KEY: undefined }).push).toBeNull();
+    expect(problemWith({ VAPID_PRIVATE_KEY: "" })).toMatch(/VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY/);
+    expect(problemWith({ VAPID_PUBLIC_KEY: String(good.VAPID_PUBLIC_KEY).slice(0, 60) })).toMatch(/VAPID_PUBLIC_KEY must be the 65-byte/);
+    expect(problemWith({ VAPID_PRIVATE_KEY: `${String(good.VAPID_PRIVATE_KEY)}AA` })).toMatch(/VAPID_PRIVATE_KEY must be the 32-byte/);
+    expect(problemWith({ VAPID_SUBJECT: "ops@example.org" })).toMatch(/VAPID_SUBJECT must be a mailto/);
+    expect(problemWith({ VAPID_SUBJECT: "" })).toMatch(/VAPID_SUBJECT is required/);
+  });
+
   it("takes the autopilot's targets and floor from its bindings, and refuses values it could not act on", () => {
     const config = parseEdgeConfig({ ...good, AUTOPILOT: "false", ADMIT_FLOOR_PER_MINUTE: "12.5", ORIGIN_TARGET_P95_MS: "800", ORIGIN_MAX_ERROR_SHARE: "0.02" });
     expect(config.autopilot).toEqual({ enabled: false, floorPerMinute: 12.5, targetP95Ms: 800, maxErrorShare: 0.02, timeScale: 1 });

@@ -187,6 +187,19 @@ describe("Web Push: the booked notice", () => {
 });
 
 describe("Web Push: the claim window counts from delivery", () => {
+  it("holds an unclaimed admission a claim window from when the push service took its notice", async () => {
+    const { stub, tickets } = await lineOf(1);
+    const first = tickets[0]!;
+    const windowMs = config.claimWindowSeconds * 1000;
+    expect((await stub.snapshot()).serving).toBe(1);
+    expect(await heldUntil(stub, first.seq)).toBe(T0 + windowMs);
+    // Subscribed a minute after the admission (shard time): the notice goes out, and the push service takes it then.
+    await setClock(stub, T0 + 60_000);
+    expect(await stub.subscribePush(first.seq, first.ticketId, { endpoint: `${SCRIPTED}/ok/${crypto.randomUUID()}`, ...SOME_KEYS }, "en")).toBe(true);
+    await eventually(() => subscriptionOf(stub, first.seq), (r) => r?.admitted_accepted_at !== null);
+    expect(await heldUntil(stub, first.seq)).toBe(T0 + 60_000 + windowMs);
+  });
+
   it("holds an unclaimed admission a claim window from the device's receipt, and only the first receipt counts", async () => {
     const { stub, tickets } = await lineOf(2);
     const [told, other] = [tickets[0]!, tickets[1]!];

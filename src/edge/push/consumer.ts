@@ -37,6 +37,7 @@ function retryDelay(attempts: number, retryAfter: string | null): number {
   return Math.min(MAX_RETRY_DELAY_SECONDS, Math.max(asked, 2 ** Math.min(attempts, 6)));
 }
 
+/** The Worker's `queue` handler: each message of the batch is delivered, retried or dropped on its own. */
 export async function consumeNotices(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const config = edgeConfig(env);
   await Promise.all(batch.messages.map((message) => deliver(message, env, config)));

@@ -3,7 +3,7 @@ import { pushReceivedRequest, pushSubscriptionRequest, type PushKeyResponse } fr
 import { fail } from "../../http/errors.js";
 import { jsonBody } from "../../http/json-body.js";
 import { enforceLimit } from "../abuse-limits.js";
-import { cohortIsOpen, edgeConfig, joinsOpenAt, type EdgeConfig } from "../config.js";
+import { edgeConfig, type EdgeConfig } from "../config.js";
 import { callShard, shardStub } from "../queue/shard-client.js";
 import { placeOf } from "../queue/status.js";
 import { presentedTicket, refuseTicket } from "../tokens/ticket-from-request.js";
@@ -32,10 +32,7 @@ async function ticketPlace(c: Context<{ Bindings: Env }>, config: EdgeConfig) {
   if (place === "gone") throw refuseTicket("expired");
   if (place === "prequeue") {
     const cohort = config.cohorts.find((co) => co.id === ticket.cohort)!;
-    throw fail(409, "cohort_not_open", "notices can be asked for once the line opens and the draw gives you a place", {
-      opensAt: cohortIsOpen(cohort, now) ? joinsOpenAt(cohort) : cohort.opensAt,
-      cohort: cohort.id,
-    });
+    throw fail(409, "cohort_not_open", "notices can be asked for once the line opens and the draw gives you a place", { opensAt: cohort.opensAt, cohort: cohort.id });
   }
   return { stub: shardStub(c.env, { cohort: ticket.cohort, shard: ticket.shard }), seq: place, ticketId: ticket.jti };
 }

@@ -52,6 +52,7 @@ export function subscribe(shard: Shard, seq: number, ticketId: string, target: {
   return true;
 }
 
+/** The page no longer wants notices for its ticket. */
 export function unsubscribe(shard: Shard, seq: number, ticketId: string): void {
   if (ticketIs(shard, seq, ticketId)) shard.store.dropPushSubscription(seq);
 }
@@ -71,7 +72,7 @@ function holdFromNotice(shard: Shard, seq: number, at: number, now: number): voi
 /** The service worker showed the notice: the true delivery. An admission's claim window counts from here. */
 export function noticeReceived(shard: Shard, seq: number, ticketId: string, kind: NoticeKind, now: number): void {
   const row = shard.store.pushSubscription(seq);
-  if (kind === "booked" || !row || row.ticket_id !== ticketId || !ticketIs(shard, seq, ticketId)) return;
+  if (kind === "booked" || !row || row.ticket_id !== ticketId) return;
   // The first report counts: reporting again cannot stretch the hold.
   if (row[`${kind}_received_at`] !== null) return;
   shard.store.markNotice(seq, kind, "received", now);

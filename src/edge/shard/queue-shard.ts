@@ -202,6 +202,7 @@ export class QueueShard extends DurableObject<Env> {
     return subscribed;
   }
 
+  /** The page's subscription for its ticket is gone (DELETE push-subscription). */
   async unsubscribePush(seq: number, ticketId: string): Promise<void> {
     this.store.atomically(() => unsubscribe(this.shard(), seq, ticketId));
   }
