@@ -17,7 +17,11 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
 
 /** What the Worker's callers (the app, the alarm) use: every public member of QueueShard. */
-const RPC_SURFACE = ["alarm", "claim", "complete", "draw", "drawPrefixes", "history", "holdForChange", "join", "joinJson", "leave", "leavePrequeue", "ranks", "releaseChange", "reportHealth", "seen", "snapshot"];
+const RPC_SURFACE = [
+  "alarm", "claim", "complete", "draw", "drawPrefixes", "history", "holdForChange", "join", "joinJson", "leave", "leavePrequeue", "ranks", "releaseChange", "reportHealth", "seen", "snapshot",
+  // Web Push (src/edge/shard/push-notices.ts): the routes' and the queue consumer's calls.
+  "pushAccepted", "pushGone", "pushReceived", "pushTarget", "subscribePush", "unsubscribePush",
+];
 
 let outdir: string;
 let bundle: string;
