@@ -107,7 +107,7 @@ function signalPid(pid: number, signal: NodeJS.Signals | 0): boolean {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const [edgePort, originPort, idpPort] = [await freePort(), await freePort(), await freePort()];
+  const [edgePort, originPort, idpPort, pushPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-faults-"));
   const edgeState = join(stateRoot, "edge-state");
   const pgliteDir = join(stateRoot, "pglite");
@@ -133,6 +133,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       EDGE_STATE_DIR: edgeState,
       PGLITE_DIR: pgliteDir,
       IDP_STATE_DIR: join(stateRoot, "idp-state"),
+      // A port of its own for each stack's push service, as for the other children.
+      PUSH_SERVICE_PORT: String(pushPort),
       DEV_IDP_MINT_SECRET: mintSecret,
       NO_COLOR: "1",
     },

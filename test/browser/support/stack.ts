@@ -41,6 +41,8 @@ export interface Stack {
   idp: string;
   /** The provider's mint secret the stack was started with: POST /dev/id-tokens needs it as a bearer secret. */
   mintSecret: string;
+  /** The local push service (web-push-testing): http://localhost:<port> (docs/notifications.md). */
+  pushService: string;
   /** The edge's state folder (EDGE_STATE_DIR): Durable Objects, the demo openings, `npm run ops` overrides. */
   edgeState: string;
   /** Everything the stack printed, for failure messages. */
@@ -90,7 +92,7 @@ export interface StackOptions {
 }
 
 async function startStackOnce(bindings: Record<string, string>, ports: StackOptions): Promise<Stack> {
-  const [edgePort, originPort, idpPort] = [await freePort(), ports.origin ?? (await freePort()), await freePort()];
+  const [edgePort, originPort, idpPort, pushPort] = [await freePort(), ports.origin ?? (await freePort()), await freePort(), await freePort()];
   const stateRoot = mkdtempSync(join(tmpdir(), "waiting-room-browser-"));
   const edgeState = ports.edgeState ?? join(stateRoot, "edge-state");
   const pgliteDir = join(stateRoot, "pglite");
@@ -118,6 +120,7 @@ async function startStackOnce(bindings: Record<string, string>, ports: StackOpti
       PGLITE_DIR: pgliteDir,
       IDP_PORT: String(idpPort),
       IDP_STATE_DIR: idpState,
+      PUSH_SERVICE_PORT: String(pushPort),
       DEV_IDP_MINT_SECRET: mintSecret,
       NO_COLOR: "1",
     },
@@ -171,7 +174,7 @@ async function startStackOnce(bindings: Record<string, string>, ports: StackOpti
     if (pids.length === 0) throw new Error(`the stack printed no pid for the ${name}:\n${log}`);
     return pids[pids.length - 1]!;
   };
-  return { base, origin: `http://127.0.0.1:${originPort}`, idp, mintSecret, edgeState, output: () => log, pid, stop };
+  return { base, origin: `http://127.0.0.1:${originPort}`, idp, mintSecret, pushService: `http://localhost:${pushPort}`, edgeState, output: () => log, pid, stop };
 }
 
 const answers = (url: string) => probeHttp(url, (status) => status >= 200 && status < 300);
