@@ -168,6 +168,41 @@ describe("Web Push: notices through the queue to the push service", () => {
   }, 40_000);
 });
 
+describe("Web Push: the subscription ends with the ticket", () => {
+  it("is dropped once the admission lapsed and the return window is over, and kept until then", async () => {
+    const { stub, tickets } = await lineOf(1);
+    const first = tickets[0]!;
+    expect(await stub.subscribePush(first.seq, first.ticketId, { endpoint: `${SCRIPTED}/ok/${crypto.randomUUID()}`, ...SOME_KEYS }, "ko")).toBe(true);
+    await eventually(() => subscriptionOf(stub, first.seq), (r) => r?.admitted_accepted_at !== null);
+    const lapsedAt = (await heldUntil(stub, first.seq))!;
+    // Lapsed, but the citizen may still come back: the subscription stays.
+    await setClock(stub, lapsedAt + 60_000);
+    await stub.snapshot();
+    expect(await subscriptionOf(stub, first.seq)).not.toBeNull();
+    await setClock(stub, lapsedAt + config.returnWindowSeconds * 1000 + 60_000);
+    await stub.snapshot();
+    expect(await subscriptionOf(stub, first.seq)).toBeNull();
+    // Nothing to subscribe any more once the ticket is done with: a completed one is refused.
+    const other = await lineOf(1);
+    const t = other.tickets[0]!;
+    expect((await other.stub.claim(t.seq, t.ticketId)).state).toBe("admitted");
+    await other.stub.complete(t.seq, t.ticketId);
+    expect(await other.stub.subscribePush(t.seq, t.ticketId, { endpoint: `${SCRIPTED}/ok/${crypto.randomUUID()}`, ...SOME_KEYS }, "ko")).toBe(false);
+  });
+
+  it("is gone when the page deletes it, and a wrong ticket id changes nothing", async () => {
+    const { stub, tickets } = await lineOf(3);
+    const third = tickets[2]!;
+    const target = { endpoint: `${SCRIPTED}/ok/${crypto.randomUUID()}`, ...SOME_KEYS };
+    expect(await stub.subscribePush(third.seq, "not-its-id", target, "ko")).toBe(false);
+    expect(await stub.subscribePush(third.seq, third.ticketId, target, "ko")).toBe(true);
+    await stub.unsubscribePush(third.seq, "not-its-id");
+    expect(await subscriptionOf(stub, third.seq)).not.toBeNull();
+    await stub.unsubscribePush(third.seq, third.ticketId);
+    expect(await subscriptionOf(stub, third.seq)).toBeNull();
+  });
+});
+
 describe("Web Push: the booked notice", () => {
   it("tells the booking's code once the booking went through, then forgets the subscription", async () => {
     const { stub, tickets } = await lineOf(1);
