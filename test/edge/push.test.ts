@@ -201,6 +201,16 @@ describe("Web Push: the subscription ends with the ticket", () => {
     await stub.unsubscribePush(third.seq, third.ticketId);
     expect(await subscriptionOf(stub, third.seq)).toBeNull();
   });
+
+  it("is gone when the citizen gives up the place, and a place given up takes none", async () => {
+    const { stub, tickets } = await lineOf(3);
+    const third = tickets[2]!;
+    const target = { endpoint: `${SCRIPTED}/ok/${crypto.randomUUID()}`, ...SOME_KEYS };
+    expect(await stub.subscribePush(third.seq, third.ticketId, target, "ko")).toBe(true);
+    expect((await stub.leave(third.seq, third.ticketId)).state).toBe("left");
+    expect(await subscriptionOf(stub, third.seq)).toBeNull();
+    expect(await stub.subscribePush(third.seq, third.ticketId, target, "ko")).toBe(false);
+  });
 });
 
 describe("Web Push: the booked notice", () => {

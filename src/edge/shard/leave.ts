@@ -16,6 +16,8 @@ export function leaveLine(shard: Shard, seq: number, ticketId: string, now: numb
   const state = ticketState(row, store.counters.serving, now, config.returnWindowSeconds * 1000);
   if (state === "claimed" || state === "completed") return { result: { state: "admitted" }, snapshot: snapshotAt(shard, now) };
   store.leave(seq, now);
+  // A place given up gets no notice (push-notices.ts).
+  store.dropPushSubscription(seq);
   const snapshot = snapshotAt(shard, now);
   return { result: { state: "left", snapshot }, snapshot };
 }

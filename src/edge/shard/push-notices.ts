@@ -47,7 +47,7 @@ function queue(shard: Shard, seq: number, ticketId: string, kind: NoticeKind, no
 /** The page's subscription for its ticket; false when the ticket is not this shard's or has ended. */
 export function subscribe(shard: Shard, seq: number, ticketId: string, target: { endpoint: string; p256dh: string; auth: string }, lang: PushLang): boolean {
   const row = shard.store.ticket(seq);
-  if (!row || row.ticket_id !== ticketId || row.completed_at !== null) return false;
+  if (!row || row.ticket_id !== ticketId || row.completed_at !== null || row.left_at !== null) return false;
   shard.store.savePushSubscription(seq, ticketId, target, lang);
   return true;
 }
