@@ -18,7 +18,7 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing), notify.js (being told the turn is near or has come) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.js";
+import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, leaveLine, poll, showBooking, start } from "./flow.js";
 import { initNotify } from "./notify.js";
 import { app } from "./state.js";
 import { saveLang } from "./storage.js";
@@ -86,6 +86,21 @@ $("cancel-no").addEventListener("click", () => {
 });
 
 $("cancel-yes").addEventListener("click", () => void cancelMine());
+
+$("leave-btn").addEventListener("click", () => {
+  app.confirmingLeave = true;
+  app.leaveError = null;
+  render();
+  $("leave-no").focus();
+});
+
+$("leave-no").addEventListener("click", () => {
+  app.confirmingLeave = false;
+  render();
+  $("leave-btn").focus();
+});
+
+$("leave-yes").addEventListener("click", () => void leaveLine());
 
 $("lang").addEventListener("click", () => {
   app.lang = app.lang === "ko" ? "en" : "ko";

@@ -64,10 +64,10 @@ const regionName = (/** @type {string} */ code) => REGIONS.find((r) => r.code ==
 function localized(m) {
   if (!m?.params) return m;
   const p = { ...m.params };
-  if (m.key === "notOpen") {
+  if (m.key === "notOpen" || m.key === "placeGivenUp") {
     // The returned URL names only the cohort; its label and opening time are what /api/cohorts says.
     const cohort = app.cohorts.find((c) => c.id === p.cohort);
-    if (!cohort) return { key: "notOpenNoLabel" };
+    if (!cohort) return { key: m.key === "notOpen" ? "notOpenNoLabel" : "placeGivenUpNoLabel" };
     p.opensAt = cohort.opensAt;
   }
   if (p.cohort !== undefined) p.label = cohortLabel(String(p.cohort));
@@ -111,7 +111,7 @@ export function render(/** @type {string} */ focus = "") {
   langButton.textContent = t("otherLang");
   langButton.lang = app.lang === "ko" ? "en" : "ko";
 
-  for (const name of ["loading", "signin", "wait", "book", "done", "expired"]) $(`view-${name}`).hidden = app.view !== name;
+  for (const name of ["loading", "signin", "wait", "book", "done", "expired", "left"]) $(`view-${name}`).hidden = app.view !== name;
   const live = $("live");
   const liveText = tm(localized(app.live));
   if (live.textContent !== liveText) live.textContent = liveText;
@@ -128,7 +128,7 @@ function drawSignin() {
   message($("signin-note"), app.signinNote);
   message($("signin-error"), app.signinError);
   // The provider's pages follow the language chosen here; the page itself keeps the choice in storage.
-  for (const id of ["signin", "rejoin"]) $(id).setAttribute("href", `${LOGIN_PATH}?lang=${app.lang}`);
+  for (const id of ["signin", "rejoin", "rejoin-left"]) $(id).setAttribute("href", `${LOGIN_PATH}?lang=${app.lang}`);
   const list = $("schedule");
   list.replaceChildren(
     ...app.cohorts.map((c) => h("li", {}, t(c.open ? "scheduleOpen" : "scheduleLater", { label: c.label[app.lang], from: c.birthYears[0], to: c.birthYears[1], when: when(c.opensAt) }))),
@@ -167,6 +167,10 @@ function drawWait(/** @type {QueueStatus} */ s) {
   progress.value = start === 0 ? 1 : start - s.ahead;
   $("progress-text").textContent = start > 0 && !s.placing ? t("progressText", { start: number(start), done: number(start - s.ahead) }) : "";
   $("eta").textContent = s.placing ? t("etaPlacing") : paused || !s.etaSeconds ? t("etaPaused") : formatEta(s.etaSeconds);
+  // Giving the place up: asked once more before it is done, since it cannot be undone.
+  $("leave-btn").hidden = app.confirmingLeave;
+  $("leave-confirm").hidden = !app.confirmingLeave;
+  message($("leave-error"), app.leaveError);
 }
 
 function drawBook() {

@@ -129,7 +129,7 @@ describe("accessibility of the citizen's page", () => {
     await expectAccessibleInBothLanguages(page, "sign-in step");
 
     // The ways a sign-in comes back without a place, as the edge sends them.
-    for (const query of ["signin=cancelled", "signin=not_eligible", "signin=rate_limited", "signin=unavailable", "signin=cohort_not_open&cohort=50-52"]) {
+    for (const query of ["signin=cancelled", "signin=not_eligible", "signin=rate_limited", "signin=unavailable", "signin=cohort_not_open&cohort=50-52", "signin=place_given_up&cohort=55-59"]) {
       await page.goto(`${stack.base}/?${query}`);
       await page.locator("#signin-note:visible, #signin-error:visible").waitFor({ state: "visible", timeout: VIEW_TIMEOUT });
       await expectAccessibleInBothLanguages(page, `sign-in returned with ?${query}`);
@@ -151,6 +151,21 @@ describe("accessibility of the citizen's page", () => {
     await visible(page, "#view-wait");
     await expectAccessibleInBothLanguages(page, "waiting");
     await shot(page, "a11y-02-waiting");
+
+    // Giving a place up: the confirmation, then the screen that follows (a citizen at the back, whom nobody waits for).
+    const leaver = await citizen();
+    await leaver.goto(`${stack.base}/`);
+    await visible(leaver, "#view-signin");
+    await joinFrom(leaver);
+    await leaver.reload();
+    await visible(leaver, "#view-wait");
+    await leaver.locator("#leave-btn").click();
+    await visible(leaver, "#leave-confirm");
+    await expectAccessibleInBothLanguages(leaver, "confirming leaving the line");
+    await leaver.locator("#leave-yes").click();
+    await visible(leaver, "#view-left");
+    await expectAccessibleInBothLanguages(leaver, "left the line");
+    await leaver.close();
 
     // A connection that drops while waiting: the notice over the waiting view.
     const failing = (url: URL) => url.pathname === "/api/queue/status";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cohortsBinding } from "../../scripts/cohorts.js";
 import { queueStatus, type QueueStatus } from "../../src/contract/queue.js";
 import { MAX_POLL_MS } from "../../src/edge/queue/wait-estimate.js";
-import { idTokens, newPhone, smsCode } from "./support/identity.js";
+import { idTokens, newPhone, signInOnPage } from "./support/identity.js";
 import { operatorCookie } from "./support/operator.js";
 import { citizenContext, launchBrowser, shot, stopAll, startStack, type Stack } from "./support/stack.js";
 
@@ -78,7 +78,6 @@ afterAll(async () => {
 const textOf = async (page: Page, selector: string) => ((await page.locator(selector).textContent()) ?? "").replace(/\s+/g, " ").trim();
 const visible = (page: Page, selector: string, timeout = VIEW_TIMEOUT) => page.locator(selector).waitFor({ state: "visible", timeout });
 const digits = (text: string) => Number(text.replace(/[^\d]/g, ""));
-const national = (e164: string) => e164.replace(/^\+82(\d{2})(\d{3,4})(\d{4})$/, "0$1-$2-$3");
 
 /** A citizen signed in through the provider's pages in their own browser, waiting, the page in `lang`. */
 async function waitingCitizen(lang: Lang, birthdate: string): Promise<Page> {
@@ -87,16 +86,7 @@ async function waitingCitizen(lang: Lang, birthdate: string): Promise<Page> {
   await context.addInitScript({ content: `localStorage.setItem("wr:lang", ${JSON.stringify(lang)})` });
   const page = await context.newPage();
   await page.goto(`${stack.base}/`);
-  await visible(page, "#view-signin");
-  await Promise.all([page.waitForEvent("load", { timeout: VIEW_TIMEOUT }), page.locator("#signin").click()]);
-  const phone = newPhone();
-  const since = stack.output().length;
-  await page.getByLabel(/휴대전화 번호|Mobile phone number/).fill(national(phone));
-  await page.getByLabel(/생년월일|Date of birth/).fill(birthdate);
-  await page.getByRole("button", { name: /인증번호 받기|Send me a code/ }).click();
-  await page.getByLabel(/인증번호 6자리|6-digit code/).fill(await smsCode(stack, phone, since));
-  await page.getByRole("button", { name: /확인|Verify/ }).click();
-  await page.waitForURL((url) => url.origin === stack.base, { timeout: VIEW_TIMEOUT });
+  await signInOnPage(page, stack, birthdate, VIEW_TIMEOUT);
   await visible(page, "#view-wait");
   await placeFound(page);
   return page;

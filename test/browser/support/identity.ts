@@ -238,3 +238,21 @@ export async function callCallback(edgeJar: CookieJar, callbackUrl: string, acce
   await res.body?.cancel();
   return { status: res.status, location: location === null ? null : new URL(location, callbackUrl).href, edgeCookies: edgeJar.all() };
 }
+
+/**
+ * Signs a new citizen in on the waiting page open in `page`, through the provider's own pages, as a person
+ * does: the sign-in button, a phone number and birth date, the texted code. Resolves back on the edge's page.
+ */
+export async function signInOnPage(page: import("playwright-core").Page, stack: Pick<Stack, "base" | "output">, birthdate: string, timeout = 20_000): Promise<string> {
+  await page.locator("#view-signin").waitFor({ state: "visible", timeout });
+  await Promise.all([page.waitForEvent("load", { timeout }), page.locator("#signin").click()]);
+  const phone = newPhone();
+  const since = stack.output().length;
+  await page.getByLabel(/휴대전화 번호|Mobile phone number/).fill(phone.replace(/^\+82(\d{2})(\d{3,4})(\d{4})$/, "0$1-$2-$3"));
+  await page.getByLabel(/생년월일|Date of birth/).fill(birthdate);
+  await page.getByRole("button", { name: /인증번호 받기|Send me a code/ }).click();
+  await page.getByLabel(/인증번호 6자리|6-digit code/).fill(await smsCode(stack, phone, since));
+  await page.getByRole("button", { name: /확인|Verify/ }).click();
+  await page.waitForURL((url) => url.origin === stack.base, { timeout });
+  return phone;
+}

@@ -13,10 +13,10 @@
  * @typedef {"off" | "working" | "on" | "blocked" | "unsupported"} NotifyMode
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { t } from "./format.93c05050ae56.js";
-import { app } from "./state.8f3dd343633c.js";
+import { t } from "./format.c624e3eadbc9.js";
+import { app } from "./state.327ee715b947.js";
 import { markNotified, readNotify, saveNotify, wasNotified } from "./storage.9d4eab63eab8.js";
-import { $, render, setBusy } from "./view.cf7a3609d92e.js";
+import { $, render, setBusy } from "./view.05be0967f6c0.js";
 
 /** "About a minute": the low end of the estimate at most this many seconds. */
 const NEAR_SECONDS = 60;

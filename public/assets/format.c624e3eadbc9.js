@@ -4,8 +4,8 @@
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
  */
-import { app } from "./state.8f3dd343633c.js";
-import { STRINGS } from "./strings.db42083ae69d.js";
+import { app } from "./state.327ee715b947.js";
+import { STRINGS } from "./strings.ccc2ef22e196.js";
 
 const SEOUL = "Asia/Seoul";
 

@@ -18,11 +18,11 @@
  * api.js (talking to the edge), storage.js (what this device keeps), state.js (the one state), flow.js
  * (what happens next), view.js (drawing), notify.js (being told the turn is near or has come) and this entry, which wires the buttons to the flow and starts it.
  */
-import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, poll, showBooking, start } from "./flow.de049519d361.js";
-import { initNotify } from "./notify.816f2d7156b1.js";
-import { app } from "./state.8f3dd343633c.js";
+import { book, cancelMine, changeSlot, changeToPicked, findDates, findSlots, leaveLine, poll, showBooking, start } from "./flow.f756040f6889.js";
+import { initNotify } from "./notify.e8721564125a.js";
+import { app } from "./state.327ee715b947.js";
 import { saveLang } from "./storage.9d4eab63eab8.js";
-import { $, render } from "./view.cf7a3609d92e.js";
+import { $, render } from "./view.05be0967f6c0.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Wiring
@@ -86,6 +86,21 @@ $("cancel-no").addEventListener("click", () => {
 });
 
 $("cancel-yes").addEventListener("click", () => void cancelMine());
+
+$("leave-btn").addEventListener("click", () => {
+  app.confirmingLeave = true;
+  app.leaveError = null;
+  render();
+  $("leave-no").focus();
+});
+
+$("leave-no").addEventListener("click", () => {
+  app.confirmingLeave = false;
+  render();
+  $("leave-btn").focus();
+});
+
+$("leave-yes").addEventListener("click", () => void leaveLine());
 
 $("lang").addEventListener("click", () => {
   app.lang = app.lang === "ko" ? "en" : "ko";

@@ -16,7 +16,7 @@ import { readLang } from "./storage.9d4eab63eab8.js";
 export const app = {
   /** @type {Lang} */
   lang: readLang(),
-  /** @type {"loading" | "signin" | "wait" | "book" | "done" | "expired"} */
+  /** @type {"loading" | "signin" | "wait" | "book" | "done" | "expired" | "left"} */
   view: "loading",
   /** @type {QueueStatus | null} */
   status: null,
@@ -54,6 +54,10 @@ export const app = {
   confirmingCancel: false,
   /** @type {"near" | "admitted" | null} the turn is near or has come while the tab was hidden: the tab's title says so (notify.js) */
   turnAlert: null,
+  /** The citizen asked to give up their place in the line and is being asked to confirm. */
+  confirmingLeave: false,
+  /** @type {Message | null} why giving up the place did not go through */
+  leaveError: null,
   /** @type {Message | null} */
   live: null,
   lastAnnounced: 0,

@@ -8,14 +8,14 @@
  * @typedef {import("../src/contract/booking.js").Booking} Booking
  * @typedef {import("./strings.js").Key} Key
  * @typedef {import("./strings.js").Message} Message
- * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "rate_limited" | "unavailable"} SigninFailure
+ * @typedef {"cancelled" | "invalid_identity" | "not_eligible" | "cohort_not_open" | "place_given_up" | "rate_limited" | "unavailable"} SigninFailure
  */
 import { api } from "./api.7cbecd5caee3.js";
-import { clock, t } from "./format.93c05050ae56.js";
-import { watchTurn } from "./notify.816f2d7156b1.js";
-import { app } from "./state.8f3dd343633c.js";
+import { clock, t } from "./format.c624e3eadbc9.js";
+import { watchTurn } from "./notify.e8721564125a.js";
+import { app } from "./state.327ee715b947.js";
 import { forgetBooking, forgetStart, keepBooking, keptBooking, rememberedPlace, rememberStart, rewriteKeptBooking } from "./storage.9d4eab63eab8.js";
-import { $, render, setBusy, showNotice } from "./view.cf7a3609d92e.js";
+import { $, render, setBusy, showNotice } from "./view.05be0967f6c0.js";
 
 /** Backoff for failed polls: 2 s doubling to 30 s, with jitter so a recovering edge is not hit at once. */
 const RETRY_MIN_MS = 2_000;
@@ -133,6 +133,9 @@ function applyStatus(s) {
     pollIn(s.nextPollMs);
   } else if (s.state === "admitted") {
     if (app.view !== "book" && app.view !== "done") void admitted();
+  } else if (s.state === "left") {
+    // Given up on another tab or device: nothing to wait for here either.
+    showLeft();
   } else {
     // A citizen who booked and comes back after the pass expired still has the booking: show it, not a lapse.
     const kept = keptBooking(s);
@@ -345,6 +348,49 @@ export async function cancelMine() {
   render();
 }
 
+/**
+ * Gives the place up for good (DELETE /api/queue/ticket), once the citizen has confirmed: the edge clears
+ * the ticket, and the page says what follows. A turn that came meanwhile (the pass was issued) is no place
+ * to give up: the page says so and shows the turn.
+ */
+export async function leaveLine() {
+  app.leaveError = null;
+  setBusy("leave-yes", "leaving");
+  /** @type {Awaited<ReturnType<typeof api>>} */
+  let answer;
+  try {
+    answer = await api("/api/queue/ticket", { method: "DELETE" });
+  } catch {
+    app.leaveError = { key: "errActionNetwork" };
+    return render();
+  } finally {
+    setBusy("leave-yes", null);
+  }
+  if (answer.status === 200) return showLeft();
+  app.confirmingLeave = false;
+  if (answer.error?.code === "ticket_admitted") {
+    app.leaveError = { key: "errLeaveAdmitted" };
+    return poll();
+  }
+  // No ticket any more (it ran out, or was given up elsewhere): the status says where things stand.
+  if (answer.status === 401) return poll();
+  app.leaveError = { key: "errUnavailable", params: { s: answer.error?.retryAfterSeconds ?? 3 } };
+  render();
+}
+
+/** The place is given up: no more polling, nothing remembered of it, and the way back in (at the back) offered. */
+function showLeft() {
+  stopPolling();
+  forgetStart();
+  document.cookie = `${TICKET_HINT}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
+  app.confirmingLeave = false;
+  app.leaveError = null;
+  app.waitNote = null;
+  app.view = "left";
+  announce({ key: "liveLeft" });
+  render("left-title");
+}
+
 /** The booking is cancelled: back to the slot choice, to book again with the same pass. */
 function bookingGone(/** @type {Message} */ note) {
   forgetBooking(app.status);
@@ -467,7 +513,7 @@ function takeSigninResult() {
   }
   if (reason === null) return null;
   const cohort = query.get("cohort");
-  const known = ["cancelled", "invalid_identity", "not_eligible", "cohort_not_open", "rate_limited", "unavailable", "rejoined", "booking_access"];
+  const known = ["cancelled", "invalid_identity", "not_eligible", "cohort_not_open", "place_given_up", "rate_limited", "unavailable", "rejoined", "booking_access"];
   return {
     reason: known.includes(reason) ? /** @type {SigninFailure | "rejoined" | "booking_access"} */ (reason) : "other",
     cohort: cohort && COHORT_ID.test(cohort) ? cohort : null,
@@ -480,6 +526,7 @@ const SIGNIN_MESSAGES = {
   invalid_identity: { error: "signinInvalid" },
   not_eligible: { error: "signinNotEligible" },
   cohort_not_open: { note: "notOpen" },
+  place_given_up: { note: "placeGivenUp" },
   rate_limited: { error: "signinRateLimited" },
   unavailable: { error: "signinUnavailable" },
   other: { error: "signinFailed" },
