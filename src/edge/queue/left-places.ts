@@ -49,6 +49,11 @@ export function leftPlacesOf(sorted: readonly LeftPlace[]): LeftPlaces | undefin
   return { near, far, total: sorted.length };
 }
 
+/** A shard's own places given up and not reached (in place order), keyed by place, as its snapshot carries them. */
+export function shardLeftPlaces(seqs: readonly number[], shard: number): LeftPlaces | undefined {
+  return leftPlacesOf(seqs.map((seq): LeftPlace => [seq, shard, seq]));
+}
+
 /** How many of the sorted `values` are below `limit`. */
 function countBelow(values: readonly number[], limit: number): number {
   let lo = 0;
@@ -87,27 +92,59 @@ export function listsLeft(index: LeftPlaces | undefined, seq: number): boolean {
 
 /**
  * One index from several (each shard's, by cohort rank): the nearest NEAR_PLACES of all of them listed
- * exactly, every other place counted in its bucket.
+ * exactly, every other place counted in its bucket. The coordinator merges at every report that changed a
+ * shard's, so the parts' lists (each in position order, as leftPlacesOf builds them) are merged by their
+ * heads, not sorted whole; parts out of order (they come over a wire) are sorted first.
  */
 export function mergeLeftPlaces(parts: ReadonlyArray<LeftPlaces | undefined>): LeftPlaces | undefined {
-  const near: LeftPlace[] = [];
+  const given = parts.filter((part): part is LeftPlaces => part !== undefined);
+  let total = 0;
+  for (const part of given) total += part.total;
+  if (total === 0) return undefined;
   const far = new Map<number, number>();
   const count = (bucket: number, n: number) => far.set(bucket, (far.get(bucket) ?? 0) + n);
-  let total = 0;
-  for (const part of parts) {
-    if (!part) continue;
-    total += part.total;
-    part.near.position.forEach((position, i) => near.push([position, part.near.shard[i]!, part.near.seq[i]!]));
-    part.far.bucket.forEach((bucket, i) => count(bucket, part.far.count[i]!));
+  for (const part of given) part.far.bucket.forEach((bucket, i) => count(bucket, part.far.count[i]!));
+  const lists = given.every((part) => inOrder(part.near.position)) ? given.map((part) => part.near) : [sortedNear(given)];
+  // The nearest NEAR_PLACES: the least head each time (the earlier part on a tie, as a stable sort would).
+  const heads = lists.map(() => 0);
+  const listed: LeftPlaces["near"] = { position: [], shard: [], seq: [] };
+  while (listed.position.length < NEAR_PLACES) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      if (heads[i]! < lists[i]!.position.length && (best < 0 || lists[i]!.position[heads[i]!]! < lists[best]!.position[heads[best]!]!)) best = i;
+    }
+    if (best < 0) break;
+    const list = lists[best]!;
+    const at = heads[best]!++;
+    listed.position.push(list.position[at]!);
+    listed.shard.push(list.shard[at]!);
+    listed.seq.push(list.seq[at]!);
   }
-  if (total === 0) return undefined;
-  near.sort((a, b) => a[0] - b[0]);
-  for (const [position] of near.slice(NEAR_PLACES)) count(Math.floor(position / BUCKET), 1);
-  const listed = near.slice(0, NEAR_PLACES);
+  // Every other place in its bucket; a list in order fills each bucket in one run.
+  lists.forEach((list, i) => {
+    let bucket = Number.NaN;
+    let n = 0;
+    for (let at = heads[i]!; at < list.position.length; at++) {
+      const b = Math.floor(list.position[at]! / BUCKET);
+      if (b !== bucket && n > 0) count(bucket, n);
+      if (b !== bucket) [bucket, n] = [b, 0];
+      n++;
+    }
+    if (n > 0) count(bucket, n);
+  });
   const buckets = [...far.entries()].sort((a, b) => a[0] - b[0]);
-  return {
-    near: { position: listed.map(([p]) => p), shard: listed.map(([, s]) => s), seq: listed.map(([, , q]) => q) },
-    far: { bucket: buckets.map(([b]) => b), count: buckets.map(([, n]) => n) },
-    total,
-  };
+  return { near: listed, far: { bucket: buckets.map(([b]) => b), count: buckets.map(([, n]) => n) }, total };
+}
+
+function inOrder(positions: readonly number[]): boolean {
+  for (let i = 1; i < positions.length; i++) if (positions[i - 1]! > positions[i]!) return false;
+  return true;
+}
+
+/** Every part's listed places as one list in position order (a stable sort: the earlier part first on a tie). */
+function sortedNear(parts: readonly LeftPlaces[]): LeftPlaces["near"] {
+  const near: LeftPlace[] = [];
+  for (const part of parts) part.near.position.forEach((position, i) => near.push([position, part.near.shard[i]!, part.near.seq[i]!]));
+  near.sort((a, b) => a[0] - b[0]);
+  return { position: near.map(([p]) => p), shard: near.map(([, s]) => s), seq: near.map(([, , q]) => q) };
 }

@@ -1,5 +1,5 @@
-import type { CohortView, CoordinatorReply, JoinRun, ShardReport } from "../cohort/cohort-line.js";
-import { shardCap, type ShardPolicy } from "./admission.js";
+import type { CohortView, CoordinatorReply, JoinRun, RankRun, ShardReport } from "../cohort/cohort-line.js";
+import { shardCap, type Advance, type ShardPolicy } from "./admission.js";
 import type { ShardStore } from "./store.js";
 import { leftPlacesOf, type LeftPlace, type LeftPlaces } from "../queue/left-places.js";
 import type { CohortLine } from "./snapshot.js";
@@ -136,7 +136,14 @@ export function leftByRank(store: ShardStore, c: Coordination, shard: number): L
   const left = store.leftUnreached();
   const ranked = left.slice(0, leftRanked(left, c.rankedSeq));
   if (ranked.length === 0) return undefined;
-  const runs = store.ranksBetween(ranked[0]!, ranked.at(-1)!);
+  return rankedLeftPlaces(ranked, store.ranksBetween(ranked[0]!, ranked.at(-1)!), shard);
+}
+
+/**
+ * Ranked places given up (in place order), by cohort rank: `runs` are the shard's rank runs covering them,
+ * in place order (those with a place from the first to the last of them).
+ */
+export function rankedLeftPlaces(ranked: readonly number[], runs: readonly RankRun[], shard: number): LeftPlaces | undefined {
   const places: LeftPlace[] = [];
   let r = 0;
   for (const seq of ranked) {
@@ -146,6 +153,18 @@ export function leftByRank(store: ShardStore, c: Coordination, shard: number): L
   }
   // Runs are ranked in key order, not place order: a shard's places rank in place order, so this is sorted.
   return leftPlacesOf(places);
+}
+
+/**
+ * What the coordinator is owed after a step that admitted by its grant: the granted places it paid for and
+ * did not get (passed over or given up), and the returners admitted it did not pay for; reported with the
+ * next report.
+ */
+export function stepOwed(c: Pick<Coordination, "passedGranted" | "returnsAdmitted">, step: Pick<Advance, "passedOver" | "leftSkipped" | "returnsAdmitted">): Pick<Coordination, "passedGranted" | "returnsAdmitted"> {
+  return {
+    passedGranted: c.passedGranted + step.passedOver.length + step.leftSkipped,
+    returnsAdmitted: c.returnsAdmitted + step.returnsAdmitted.length,
+  };
 }
 
 /** The shard's report: its places after what the coordinator holds, as runs of one order key, and its figures. */

@@ -9,9 +9,9 @@ import { placePrequeueIfDue, type PrequeueSchedule } from "./prequeue.js";
 import type { ShardStore } from "./store.js";
 import type { CounterRow } from "./schema.js";
 import { presentFound } from "../queue/wait-estimate.js";
-import { leftPlacesOf, type LeftPlace, type LeftPlaces } from "../queue/left-places.js";
+import { shardLeftPlaces, type LeftPlaces } from "../queue/left-places.js";
 import { noticesAfterTick } from "./push-notices.js";
-import { cohortLineOf, coordinationOf, modeAt, policyIn, saveCoordination, type Mode } from "./coordination.js";
+import { cohortLineOf, coordinationOf, modeAt, policyIn, saveCoordination, stepOwed, type Mode } from "./coordination.js";
 
 /**
  * A shard's line brought up to a moment: who the admission rule lets in, who it passes over, and the
@@ -116,13 +116,7 @@ export function tick(shard: Shard, now: number): Tick {
   const returning = line.returning.length - step.returnsAdmitted.length - step.returnsPassed.length;
   store.memory.returnersWaiting = returning;
   if (policy.grantedSeq !== undefined && (step.passedOver.length > 0 || step.leftSkipped > 0 || step.returnsAdmitted.length > 0)) {
-    // What the coordinator paid for and did not get (places passed over or given up), and what it did not
-    // pay for: reported with the next report.
-    saveCoordination(store, {
-      ...coordination,
-      passedGranted: coordination.passedGranted + step.passedOver.length + step.leftSkipped,
-      returnsAdmitted: coordination.returnsAdmitted + step.returnsAdmitted.length,
-    });
+    saveCoordination(store, { ...coordination, ...stepOwed(coordination, step) });
   }
   // Notices the line made due go out with the same commit (push-notices.ts): nothing while none is subscribed.
   noticesAfterTick(shard, policy.ratePerMinute, now);
@@ -213,7 +207,7 @@ function ownLeftPlaces(store: ShardStore, shard: number): LeftPlaces | undefined
   const seqs = store.leftUnreached();
   const kept = store.memory.leftPlaces;
   if (kept && kept.of === seqs) return kept.places;
-  const places = leftPlacesOf(seqs.map((seq): LeftPlace => [seq, shard, seq]));
+  const places = shardLeftPlaces(seqs, shard);
   store.memory.leftPlaces = { of: seqs, places };
   return places;
 }
