@@ -35,6 +35,14 @@ export interface SimulationOptions {
    */
   abandonShare: number;
   leaveMeanSeconds: number;
+  /**
+   * Share of people who give their place up with the page's button ("I no longer need my place",
+   * DELETE /api/queue/ticket) at an exponential time after arrival with mean `leaveMeanSeconds`, unless
+   * their turn came first; they do not come back. Drawn after the silent leavers, from the same draws, so
+   * with `abandonShare` 0 the same citizens give up at the same moments as `abandonShare` of this size
+   * would have them close the tab.
+   */
+  leaveShare: number;
   /** Share of the leavers who come back, an exponential time after leaving with mean `returnMeanSeconds`. */
   returnShare: number;
   returnMeanSeconds: number;
@@ -68,6 +76,7 @@ export const DEFAULTS: SimulationOptions = {
   returnWindowSeconds: 600,
   abandonShare: 0.1,
   leaveMeanSeconds: 600,
+  leaveShare: 0,
   returnShare: 0.25,
   returnMeanSeconds: 600,
   refreshShare: 0.2,

@@ -30,9 +30,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admissionDeadline, advance, passExpiry, shardCap, shardRate, type ShardCounters, type ShardPolicy } from "../../src/edge/shard/admission.js";
 import { observedPace, shardSnapshot, type ShardSnapshot } from "../../src/edge/shard/snapshot.js";
-import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
-import { capWhileAsking, cohortLineOf, mergeReply, modeAt, NO_COORDINATION, policyIn, reportDue, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
+import { emptyLine, joinKey, takeReport, type CohortPolicy, type CoordinatorReply, type JoinRun, type RankRun, type ShardReport } from "../../src/edge/cohort/cohort-line.js";
+import { capWhileAsking, cohortLineOf, leftRanked, mergeReply, modeAt, NO_COORDINATION, policyIn, rankedLeftPlaces, reportDue, stepOwed, type Coordination, type Mode } from "../../src/edge/shard/coordination.js";
 import { countAhead, isPlacing } from "../../src/edge/queue/count-ahead.js";
+import { shardLeftPlaces, type LeftPlaces } from "../../src/edge/queue/left-places.js";
 import { presenceOf as presenceOfLine } from "../../src/edge/shard/line.js";
 import { estimateWait, likelyPresent, presentFound, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
@@ -267,6 +268,30 @@ export interface PresenceReport {
   queueClearedSeconds: number;
 }
 
+/**
+ * What giving places up with the button did (`leaveShare` above 0): who gave up, how the line stepped over
+ * their places, and whether the count ahead the sampled citizens were told ever rose because of it.
+ */
+export interface LeavingReport {
+  share: number;
+  /** Citizens drawn to give up whose turn came first: admitted at their place. */
+  admittedFirst: number;
+  /** Citizens who gave their place up before the line reached it. */
+  gaveUp: number;
+  /** Places given up that the shards' steps stepped over (LineView.left: no turn, not a pass-over). */
+  steppedOver: number;
+  /** Places given up that a shard's step admitted or passed over: none, if the rule holds. */
+  reachedAsOthers: number;
+  /**
+   * Between consecutive polls of a sampled citizen (ranked, at their place, there): how often the count
+   * told rose, and how often by more than the same count without places given up (`left` taken out of the
+   * snapshot and the cohort's view) rose: a rise that leaving caused.
+   */
+  countRises: { compared: number; rose: number; roseBecauseOfLeaving: number };
+  /** The count ahead at polls, told − true, against the count with the places given up not taken off. */
+  countWithoutLeaving: CountError;
+}
+
 export interface SimulationReport {
   options: SimulationOptions;
   seconds: number;
@@ -288,10 +313,17 @@ export interface SimulationReport {
   oneLine: OneLineReport;
   limits: { maxAdmittedInAnyMinute: number; configuredPerMinute: number; maxActive: number; cap: number };
   presence: PresenceReport;
+  /** Only when a share gives places up with the button. */
+  leaving?: LeavingReport;
   polls: PollModelReport;
   /** Per minute, the busiest second of the busiest shard. */
   pollMinutes: PollMinute[];
-  sample: { told: [number, number][]; waits: [number, number][] };
+  /**
+   * Not written to the JSON: points for the charts, and per citizen (arrival order) the second each was
+   * admitted at their place while there (NaN: not so admitted) and whether they were drawn to leave
+   * (silently or with the button), so runs of one seed can be compared citizen by citizen.
+   */
+  sample: { told: [number, number][]; waits: [number, number][]; admittedAt: Float64Array; drawnToLeave: Uint8Array };
 }
 
 /**
@@ -324,6 +356,8 @@ const enum Fate {
   Returning,
   AdmittedAfterComingBack,
   TooLate,
+  /** Gave the place up with the button before the line reached it: stepped over, never admitted. */
+  GaveUp,
 }
 
 /** The returning citizens of one shard, in the order they came back: `items` from `head` on still wait. */
@@ -455,6 +489,14 @@ function whyRose(before: ShownEstimate, now: ShownEstimate): (typeof RISE_REASON
  * next free capacity, ahead of the line, as the shard does; one admitted within the presence grace holds
  * capacity for the claim window and, if back after it but within the return window, returns the same way.
  * One back after the window is counted (`cameBackTooLate`), not replayed as a new join at the back.
+ *
+ * Leaving with the button, modelled: a share `leaveShare` of the crowd (drawn from the same draws, after
+ * the silent leavers) give their place up an exponential time after arrival (mean `leaveMeanSeconds`),
+ * unless their turn came first, and do not come back. Their shard hears it before its next tick, as the
+ * object does (DELETE /api/queue/ticket): the place is marked given up, the admission rule steps over it
+ * (LineView.left), a granted one is refunded to the coordinator (stepOwed), the shard's snapshot lists its
+ * places given up (`left`, shardLeftPlaces) and its reports list the ranked ones by rank (rankedLeftPlaces),
+ * so the count ahead of those behind (countAhead) falls. The true count ahead leaves them out too.
  */
 export function simulate(o: SimulationOptions, origin?: OriginHooks): SimulationReport {
   const started = performance.now();
@@ -474,16 +516,31 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const absence = rng(o.seed ^ 0x0ab5e7ce);
   const leaveAt = new Float64Array(n).fill(Infinity);
   const backAt = new Float64Array(n).fill(Infinity);
+  // Who gives the place up with the button, and when (Infinity: never); by the second their shard hears it.
+  const giveUpAt = new Float64Array(n).fill(Infinity);
+  const drawnToLeave = new Uint8Array(n);
+  const givingUpDue = new Map<number, number[]>();
   for (let c = 0; c < n; c++) {
     const [leaves, leaveDraw, returns, returnDraw] = [absence(), absence(), absence(), absence()];
-    if (leaves >= o.abandonShare) continue;
+    if (leaves >= o.abandonShare) {
+      if (leaves >= o.abandonShare + o.leaveShare) continue;
+      drawnToLeave[c] = 1;
+      giveUpAt[c] = arrival[c]! + -Math.log(1 - leaveDraw) * o.leaveMeanSeconds;
+      // Heard before the shard's tick of that second; never before the second after the join was written.
+      const second = Math.max(Math.ceil(giveUpAt[c]!), Math.floor(arrival[c]!) + 1);
+      const due = givingUpDue.get(second);
+      if (due) due.push(c);
+      else givingUpDue.set(second, [c]);
+      continue;
+    }
+    drawnToLeave[c] = 1;
     leaveAt[c] = arrival[c]! + -Math.log(1 - leaveDraw) * o.leaveMeanSeconds;
     if (returns < o.returnShare) backAt[c] = leaveAt[c]! + -Math.log(1 - returnDraw) * o.returnMeanSeconds;
   }
   /** Whether the object would count the holder as here at second t: seen within PRESENCE_SECONDS. */
   const seenAt = (c: number, t: number) => t <= leaveAt[c]! + o.presenceSeconds || t >= backAt[c]!;
-  /** Whether the citizen is in fact there at second t. */
-  const thereAt = (c: number, t: number) => t < leaveAt[c]! || t >= backAt[c]!;
+  /** Whether the citizen is in fact there (and holds a place) at second t. */
+  const thereAt = (c: number, t: number) => (t < leaveAt[c]! || t >= backAt[c]!) && t < giveUpAt[c]!;
 
   // Per shard, the citizens in ticket order (seq - 1 -> citizen).
   const line = Array.from({ length: o.shards }, (_, s) => new Uint32Array(perShard[s]!));
@@ -513,6 +570,13 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const returnsDue = new Map<number, number[]>();
   let pendingReturns = 0;
   let returningWaiting = 0;
+  // Per shard, its places given up that its line has not reached (in place order, as store.leftUnreached
+  // reads them), and those as its snapshot carries them (null: to be built again).
+  const leftSeqs: number[][] = Array.from({ length: o.shards }, () => []);
+  const leftSnapshot: (LeftPlaces | undefined | null)[] = new Array(o.shards).fill(null);
+  /** Places given up and not reached yet, all shards. */
+  let leftWaiting = 0;
+  const leaving = { admittedFirst: 0, gaveUp: 0, steppedOver: 0, reachedAsOthers: 0 };
   const presence = {
     leftBeforeTurn: 0,
     backBeforeTurn: 0,
@@ -548,6 +612,22 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const inForce: ShardPolicy[] = Array.from({ length: o.shards }, (_, s) => policyOf(s));
   /** Each citizen's cohort-wide rank, once their shard holds it (-1: not yet). */
   const rankOf = new Int32Array(n).fill(-1);
+  /** Per shard, its rank runs in place order, as its store's ranks table holds them (store.addRanks). */
+  const rankRuns: RankRun[][] = Array.from({ length: o.shards }, () => []);
+  /** A shard's rank runs with a place from `first` to `last`, as store.ranksBetween reads them. */
+  const ranksBetween = (s: number, first: number, last: number): RankRun[] => {
+    const runs = rankRuns[s]!;
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (runs[mid]![0] + runs[mid]![1] <= first) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    while (end < runs.length && runs[end]![0] <= last) end++;
+    return runs.slice(lo, end);
+  };
   /** A ticket's order key: the second its join was written in (joins of second t are written at its end). */
   const keyOf = (c: number) => joinKey(opensAt + Math.floor(arrival[c]!) * 1000);
   let coordinatorCalls = 0;
@@ -558,7 +638,9 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     const c = coordination[s]!;
     const k = counters[s]!;
     const returners = returnersOf(s);
-    if (!reportDue(c, { lastSeq: k.lastSeq, serving: k.serving, returnersWaiting: returners, active: active[s]! })) return null;
+    const left = leftSeqs[s]!;
+    const ranked = leftRanked(left, c.rankedSeq);
+    if (!reportDue(c, { lastSeq: k.lastSeq, serving: k.serving, returnersWaiting: returners, active: active[s]!, leftRanked: ranked })) return null;
     const runs: JoinRun[] = [];
     for (let seq = c.receivedSeq + 1; seq <= k.lastSeq; seq++) {
       const key = keyOf(line[s]![seq - 1]!);
@@ -568,6 +650,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     }
     // As the object keeps it while the report is on the way.
     c.cap = capWhileAsking(c, active[s]!, k.serving, returners);
+    // Its ranked places given up and not reached, by rank, as leftByRank (coordination.ts) lists them.
+    const leftByRank = ranked > 0 ? rankedLeftPlaces(left.slice(0, ranked), ranksBetween(s, left[0]!, left[ranked - 1]!), s) : undefined;
     return {
       shard: s,
       // Every join of an earlier second is written: this second's come at its end.
@@ -585,16 +669,28 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       passedGranted: c.passedGranted,
       returnsAdmitted: c.returnsAdmitted,
       cap: c.cap,
+      ...(leftByRank ? { left: leftByRank } : {}),
     };
   };
   /** Keeps the coordinator's answer as takeReply (coordination.ts) does: the ranks (here each citizen's), then mergeReply. */
-  const takeReplyOf = (s: number, reply: CoordinatorReply, reportedActive: number, now: number) => {
+  const takeReplyOf = (s: number, reply: CoordinatorReply, report: ShardReport, now: number) => {
     const shardLine = line[s]!;
-    for (const [firstSeq, count, rankBase] of reply.ranks) {
-      for (let i = 0; i < count; i++) rankOf[shardLine[firstSeq - 1 + i]!] = rankBase + i;
+    const runs = rankRuns[s]!;
+    for (const run of reply.ranks) {
+      const [firstSeq, count, rankBase] = run;
+      const last = runs.at(-1);
+      // The coordinator sends a run again until the shard acknowledges it.
+      if (!last || firstSeq >= last[0] + last[1]) runs.push(run);
+      for (let i = 0; i < count; i++) {
+        const c = shardLine[firstSeq - 1 + i]!;
+        // A place given up before it was ranked leaves the count by rank as it is ranked.
+        if (rankOf[c]! < 0 && fate[c] === Fate.GaveUp) reachedRanks.add(rankBase + i);
+        rankOf[c] = rankBase + i;
+      }
     }
-    // In place: the step that reported holds this object and counts on it after the answer.
-    Object.assign(coordination[s]!, mergeReply(coordination[s]!, reply, reportedActive, now));
+    // In place: the step that reported holds this object and counts on it after the answer. The places
+    // given up the coordinator now knows of are the report's (as queue-shard.ts keeps them).
+    Object.assign(coordination[s]!, mergeReply(coordination[s]!, reply, report.active, now), { leftReported: report.left?.total ?? 0 });
   };
 
   /** Shard s's share of those reached who were there, and how many it reached, as line.ts counts them. */
@@ -616,9 +712,12 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         leastPresent: leastPresent[s]!,
       },
     );
+    // Its places given up and not reached, as line.ts's snapshot lists them (built again when they change).
+    const left = leftSnapshot[s] === null ? (leftSnapshot[s] = shardLeftPlaces(leftSeqs[s]!, s)) : leftSnapshot[s];
+    const withLeft = left ? { ...snap, left } : snap;
     // A shard not coordinated now still carries the cohort as it last heard it, marked alone.
     const cohortLine = coordinated ? cohortLineOf(coordination[s]!, modes[s]!, s) : undefined;
-    return cohortLine ? { ...snap, line: cohortLine } : snap;
+    return cohortLine ? { ...withLeft, line: cohortLine } : withLeft;
   };
   /** The count ahead the page shows for place `seq` of shard s (cohort-ahead.ts), or undefined: the shard's own. */
   const aheadOf = (s: number, seq: number, snap: ShardSnapshot): number | undefined => {
@@ -637,6 +736,17 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const placingAnswers = { joins: 0, polls: 0 };
   const pollErrors = new CountErrors();
   const pollRankErrors = new CountErrors();
+  // With places given up: the count at polls as it would be without them taken off, and its rises.
+  const pollErrorsWithoutLeaving = new CountErrors();
+  const lastCounts = new Map<number, { told: number; without: number }>();
+  const countRises = { compared: 0, rose: 0, roseBecauseOfLeaving: 0 };
+  /** The snapshot as it would be with no place given up: no `left`, in the shard's or the cohort's. */
+  const withoutLeft = (snap: ShardSnapshot): ShardSnapshot => {
+    const { left: _, line: cohortLine, ...rest } = snap;
+    if (!cohortLine) return rest;
+    const { left: __, ...cohort } = cohortLine.cohort;
+    return { ...rest, line: { ...cohortLine, cohort } };
+  };
   // A sample of citizens poll as the page does (at the nextPollMs it is told), while waiting at their place and there.
   const pollEvery = Math.max(1, Math.floor(n / 10_000));
   const pollsDue = new Map<number, number[]>();
@@ -659,6 +769,24 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     const rank = rankOf[c]!;
     if (at === "poll" && ahead !== undefined && rank >= 0) pollRankErrors.add(est.ahead, rank - reachedRanks.before(rank) + returningWaiting);
     if (c % pollEvery !== 0) return est;
+    if (o.leaveShare > 0) {
+      if (placing) lastCounts.delete(c);
+      else {
+        const bare = withoutLeft(snap);
+        const without = estimateWait(seq, bare, aheadOf(s, seq, bare)).ahead;
+        if (at === "poll") pollErrorsWithoutLeaving.add(without, trueAhead(c));
+        const before = lastCounts.get(c);
+        if (before) {
+          countRises.compared++;
+          const rise = est.ahead - before.told;
+          if (rise > 0) {
+            countRises.rose++;
+            if (rise > without - before.without) countRises.roseBecauseOfLeaving++;
+          }
+        }
+        lastCounts.set(c, { told: est.ahead, without });
+      }
+    }
     const now = shown(est, snap, ahead !== undefined, ahead !== undefined && rankOf[c]! < 0);
     const before = lastShown.get(c);
     if (before && now) {
@@ -774,6 +902,28 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       pendingReturns -= back.length;
       returningWaiting += back.length;
     }
+    // Those who give their place up this second (DELETE /api/queue/ticket): heard by their shard before its tick.
+    const givingUp = givingUpDue.get(t);
+    if (givingUp) {
+      givingUpDue.delete(t);
+      for (const c of givingUp) {
+        // Their turn came first: nothing left to give up.
+        if (fate[c] !== Fate.Waiting) continue;
+        fate[c] = Fate.GaveUp;
+        leaving.gaveUp++;
+        leftWaiting++;
+        const s = shardOf[c]!;
+        const left = leftSeqs[s]!;
+        const seq = seqOf[c]!;
+        let at = left.length;
+        while (at > 0 && left[at - 1]! > seq) at--;
+        left.splice(at, 0, seq);
+        leftSnapshot[s] = null;
+        // Out of the true count ahead of everyone behind, by arrival and (once ranked) by rank.
+        reachedIndex.add(c);
+        if (rankOf[c]! >= 0) reachedRanks.add(rankOf[c]!);
+      }
+    }
     let activeTotal = 0;
     let reports = 0;
     for (let s = 0; s < o.shards; s++) {
@@ -786,7 +936,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         const report = reportOf(s, now);
         if (report) {
           reports++;
-          takeReplyOf(s, takeReport(cohortLine, report, cohortPolicy, now).reply, report.active, now);
+          takeReplyOf(s, takeReport(cohortLine, report, cohortPolicy, now).reply, report, now);
         }
         modes[s] = modeAt(coord, o.shards, now);
         policy = policyIn(modes[s]!, coord, policy, o.maxActive, o.shards, s, now);
@@ -795,21 +945,35 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       const before = counters[s]!.serving;
       const q = returning[s]!;
       const shardLine = line[s]!;
+      const left = leftSeqs[s]!;
       const step = advance(counters[s]!, active[s]!, policy, now, {
         returning: q.head < q.items.length ? q.items.slice(q.head) : NOBODY_RETURNING,
+        ...(left.length > 0 ? { left: (seq: number) => fate[shardLine[seq - 1]!] === Fate.GaveUp } : {}),
         present: (seq) => seenAt(shardLine[seq - 1]!, t),
       });
       counters[s] = step.counters;
       const passed = step.passedOver;
       let p = 0;
-      if (policy.grantedSeq !== undefined) {
-        // Counted as line.ts does: what the coordinator paid for and did not get, and what it did not pay for.
-        coord.passedGranted += step.passedOver.length;
-        coord.returnsAdmitted += step.returnsAdmitted.length;
+      // Counted as line.ts does: what the coordinator paid for and did not get, and what it did not pay for.
+      if (policy.grantedSeq !== undefined) Object.assign(coord, stepOwed(coord, step));
+      leaving.steppedOver += step.leftSkipped;
+      let reachedLeft = 0;
+      while (reachedLeft < left.length && left[reachedLeft]! <= step.counters.serving) reachedLeft++;
+      if (reachedLeft > 0) {
+        left.splice(0, reachedLeft);
+        leftSnapshot[s] = null;
+        leftWaiting -= reachedLeft;
       }
+      let gaveUpReached = 0;
       for (let seq = before + 1; seq <= step.counters.serving; seq++) {
         const c = shardLine[seq - 1]!;
         reached++;
+        if (fate[c] === Fate.GaveUp) {
+          // Stepped over, if the rule holds (already out of the true counts); checked against leftSkipped below.
+          gaveUpReached++;
+          if (p < passed.length && passed[p] === seq) p++;
+          continue;
+        }
         reachedIndex.add(c);
         if (rankOf[c]! >= 0) reachedRanks.add(rankOf[c]!);
         if (leaveAt[c]! < t) presence.leftBeforeTurn++;
@@ -839,6 +1003,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
           }
         }
       }
+      leaving.reachedAsOthers += gaveUpReached - step.leftSkipped;
       for (const seq of step.returnsAdmitted) {
         const c = shardLine[seq - 1]!;
         fate[c] = Fate.AdmittedAfterComingBack;
@@ -949,11 +1114,13 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     for (const c of due ?? []) {
       if (fate[c] !== Fate.Waiting) {
         lastShown.delete(c);
+        lastCounts.delete(c);
         continue;
       }
       if (!thereAt(c, t)) {
         // Away: no polls until back, and then a new page, not compared with the last estimate.
         lastShown.delete(c);
+        lastCounts.delete(c);
         if (backAt[c]! < Infinity) pollAt(c, Math.max(t + 1, Math.ceil(backAt[c]!)));
         continue;
       }
@@ -980,7 +1147,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       minutes.push({
         minute: (t + 1) / 60,
         arrived: next,
-        waiting: next - reached + returningWaiting,
+        waiting: next - reached - leftWaiting + returningWaiting,
         admittedTotal,
         admittedThisMinute,
         presentAdmittedThisMinute: presentThisMinute,
@@ -1087,6 +1254,8 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     told.push([(toldLow[c]! + toldHigh[c]!) / 2 / 60, waits[i]! / 60]);
     waitsOverArrival.push([arrival[c]! / 60, waits[i]! / 60]);
   }
+  // Drawn to give up, and their turn came first (some of them after the replay's last second).
+  for (let c = 0; c < n; c++) if (giveUpAt[c]! < Infinity && fate[c] !== Fate.GaveUp) leaving.admittedFirst++;
   const counted = presentMinutes.length;
   const drained = reached === n && returningWaiting === 0;
 
@@ -1149,8 +1318,11 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       totalPolls: Math.round(totalPolls),
       coordinator: { peakPerSecond: coordinatorPeak, meanPerSecond: t ? coordinatorCalls / t : 0, total: coordinatorCalls },
     },
+    ...(o.leaveShare > 0
+      ? { leaving: { share: o.leaveShare, ...leaving, countRises, countWithoutLeaving: pollErrorsWithoutLeaving.report(perSecondOfRate) } }
+      : {}),
     pollMinutes,
-    sample: { told, waits: waitsOverArrival },
+    sample: { told, waits: waitsOverArrival, admittedAt, drawnToLeave },
   };
 }
 
