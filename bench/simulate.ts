@@ -12,6 +12,8 @@
  *   npm run simulate -- --origin-scenarios        # an origin that halves, fails, degrades: autopilot off vs on
  *   npm run simulate -- --origin-scenarios --scenario halves --floor 2000 --target-p95 1000 --max-error-share 0.01
  *   npm run simulate -- --abandonment-scenarios   # 0%, 30% and 60% of the crowd leave: presence at work
+ *   npm run simulate -- --leave-scenarios         # 10% give their place up: nobody / the button / closing the tab
+ *   npm run simulate -- --leave-share 0.1 --abandon 0   # one replay with 10% giving their place up
  *   npm run simulate -- --abandon 0.3 --leave-after 600 --return 0.25 --return-after 600 --presence 30 --return-window 600
  */
 import { dirname, join } from "node:path";
@@ -19,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { simulate, writeReport } from "./lib/replay.js";
 import { COHORTS_2021, DEFAULTS, type SimulationOptions } from "./lib/replay-options.js";
 import { runAbandonmentScenarios } from "./simulate-abandonment.js";
+import { runLeaveScenarios } from "./simulate-leave.js";
 import { runLive } from "./simulate-live.js";
 import { AUTOPILOT_DEFAULTS, runOriginScenarios } from "./simulate-origin.js";
 
@@ -32,7 +35,7 @@ interface OriginScenarioArgs {
   maxErrorShare?: number;
 }
 
-function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string; origin: OriginScenarioArgs; abandonment: boolean } {
+function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string; origin: OriginScenarioArgs; abandonment: boolean; leaving: boolean } {
   const o: SimulationOptions = { ...DEFAULTS };
   let live = false;
   let scale = 0.001;
@@ -41,6 +44,7 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
   let idp = "http://127.0.0.1:8789";
   let peopleSet = false;
   let abandonment = false;
+  let leaving = false;
   const origin: OriginScenarioArgs = { run: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -81,6 +85,8 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       case "--return-window": o.returnWindowSeconds = num(); break;
       case "--pass-idle": o.passIdleSeconds = num(); break;
       case "--abandonment-scenarios": abandonment = true; break;
+      case "--leave-share": o.leaveShare = share(); break;
+      case "--leave-scenarios": leaving = true; break;
       case "--refresh": o.refreshShare = num(); break;
       case "--lapse": o.lapseShare = share(); break;
       case "--seed": o.seed = Math.floor(num()); break;
@@ -102,12 +108,15 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
   }
   if (!peopleSet) o.people = COHORTS_2021[o.cohort].people;
   if (o.maxActive < o.shards) throw new Error("--max-active must be at least --shards");
-  return { options: o, live, scale, edge, idp, origin, abandonment };
+  if (o.abandonShare + o.leaveShare > 1) throw new Error("--abandon and --leave-share add up to more than the crowd");
+  return { options: o, live, scale, edge, idp, origin, abandonment, leaving };
 }
 
-const { options, live, scale, edge, idp, origin, abandonment } = parseArgs(process.argv.slice(2));
+const { options, live, scale, edge, idp, origin, abandonment, leaving } = parseArgs(process.argv.slice(2));
 const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
-if (abandonment) {
+if (leaving) {
+  console.log(runLeaveScenarios(options, dir));
+} else if (abandonment) {
   console.log(runAbandonmentScenarios(options, dir));
 } else if (origin.run) {
   const { run: _, only, ...given } = origin;
