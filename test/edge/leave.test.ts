@@ -77,6 +77,21 @@ describe("the places given up, as a count reads them", () => {
     const many = leftPlacesOf(places(Array.from({ length: NEAR_PLACES + 10 }, (_, i) => i)));
     expect(mergeLeftPlaces([many, b])!.total).toBe(NEAR_PLACES + 11);
   });
+
+  it("merges many shards' lists as if all their places were sorted together, in order or not", () => {
+    // 40 shards with interleaved ranks, each more than the listed places: the nearest of all are listed, the rest bucketed.
+    const shards = Array.from({ length: 40 }, (_, s) => Array.from({ length: 600 }, (_, i): LeftPlace => [i * 97 + s * 3, s, i + 1]));
+    const all = shards.flat().sort((x, y) => x[0] - y[0]);
+    const whole = leftPlacesOf(all)!;
+    const merged = mergeLeftPlaces(shards.map((own) => leftPlacesOf(own)))!;
+    expect(merged.near).toEqual(whole.near);
+    expect(merged.total).toBe(whole.total);
+    for (const at of [0, 5_000, 20_000, BUCKET * 7, Number.POSITIVE_INFINITY]) expect(leftBefore(merged, at)).toBe(leftBefore(whole, at));
+    // A part out of order (it came over a wire) is sorted first: the same answer.
+    const reversed = leftPlacesOf(shards[0]!)!;
+    reversed.near = { position: [...reversed.near.position].reverse(), shard: [...reversed.near.shard].reverse(), seq: [...reversed.near.seq].reverse() };
+    expect(mergeLeftPlaces([reversed, ...shards.slice(1).map((own) => leftPlacesOf(own))])!.near).toEqual(whole.near);
+  });
 });
 
 describe("leaving a shard's line", () => {
