@@ -58,14 +58,19 @@ export function unsubscribe(shard: Shard, seq: number, ticketId: string): void {
 }
 
 /**
- * Until when an unclaimed admission is held once its notice is out: the claim window counted from `at`
- * (the push service took it, or the device showed it), never past the return window from the admission,
- * so a notice stuck on its way cannot hold capacity for long.
+ * Until when (ms) an unclaimed admission made at `admittedAt` is held once its notice is out at `at` (the
+ * push service took it, or the device showed it): the claim window counted from `at`, never past the
+ * return window from the admission, so a notice stuck on its way cannot hold capacity for long. The store
+ * only ever lengthens a hold, so an admission is never held less than its own claim window.
  */
+export function noticeHoldUntil(at: number, admittedAt: number, claimWindowSeconds: number, returnWindowSeconds: number): number {
+  return Math.min(at + claimWindowSeconds * 1000, admittedAt + returnWindowSeconds * 1000);
+}
+
 function holdFromNotice(shard: Shard, seq: number, at: number, now: number): void {
   const row = shard.store.ticket(seq);
   if (!row || row.admitted_at === null) return;
-  const until = Math.min(at + shard.config.claimWindowSeconds * 1000, row.admitted_at + shard.config.returnWindowSeconds * 1000);
+  const until = noticeHoldUntil(at, row.admitted_at, shard.config.claimWindowSeconds, shard.config.returnWindowSeconds);
   shard.store.holdAdmissionUntil(seq, until, now);
 }
 
