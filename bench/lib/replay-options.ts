@@ -46,6 +46,16 @@ export interface SimulationOptions {
   /** Share of the leavers who come back, an exponential time after leaving with mean `returnMeanSeconds`. */
   returnShare: number;
   returnMeanSeconds: number;
+  /**
+   * Share of people away from the screen while they wait (a tab in the background on a phone in a pocket,
+   * a laptop closed): the page still counts them as present, but they look at it only now and then, an
+   * exponential time apart with mean `lookMeanSeconds`, so an admission waits for their next look to be
+   * claimed. Drawn from a stream of their own: the rest of the replay is the same whatever the share.
+   */
+  awayShare: number;
+  lookMeanSeconds: number;
+  /** Share of those away who subscribed to notifications (docs/notifications.md): the admitted notice wakes them. */
+  notifiedShare: number;
   /** Share of people who refresh or re-join while waiting (the live replay; the in-memory one has no shard to ask). */
   refreshShare: number;
   /** Share of admitted people who never book and let the pass lapse. */
@@ -79,6 +89,9 @@ export const DEFAULTS: SimulationOptions = {
   leaveShare: 0,
   returnShare: 0.25,
   returnMeanSeconds: 600,
+  awayShare: 0,
+  lookMeanSeconds: 480,
+  notifiedShare: 0,
   refreshShare: 0.2,
   lapseShare: 0.05,
   seed: 20210720,

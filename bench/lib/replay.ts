@@ -35,6 +35,7 @@ import { capWhileAsking, cohortLineOf, leftRanked, mergeReply, modeAt, NO_COORDI
 import { countAhead, isPlacing } from "../../src/edge/queue/count-ahead.js";
 import { shardLeftPlaces, type LeftPlaces } from "../../src/edge/queue/left-places.js";
 import { presenceOf as presenceOfLine } from "../../src/edge/shard/line.js";
+import { noticeHoldUntil } from "../../src/edge/shard/push-notices.js";
 import { estimateWait, likelyPresent, presentFound, MAX_POLL_MS, type Estimate } from "../../src/edge/queue/wait-estimate.js";
 import { COHORTS_2021, type SimulationOptions } from "./replay-options.js";
 import { chart } from "./svg.js";
@@ -292,6 +293,95 @@ export interface LeavingReport {
   countWithoutLeaving: CountError;
 }
 
+/** What became of an away citizen's admission at their place (`sample.away.outcome`). */
+export const AwayOutcome = {
+  NotAdmitted: 0,
+  /** Claimed within the time their admission was held. */
+  InTime: 1,
+  /** Looked after it lapsed but within the return window: back, and admitted again at the next free capacity. */
+  CameBack: 2,
+  /** Looked after the return window: the place is lost. */
+  Lost: 3,
+} as const;
+
+/**
+ * The citizens away from the screen (`awayShare` above 0) admitted at their place: how many claimed in
+ * time, came back, or lost the place, and what the unclaimed admissions held of the cap.
+ */
+export interface AwayReport {
+  share: number;
+  lookMeanSeconds: number;
+  notifiedShare: number;
+  /** Away citizens admitted at their place, and of them those subscribed (sent the admitted notice). */
+  admitted: number;
+  notified: number;
+  claimedInTime: number;
+  cameBack: number;
+  /** Of those who came back, admitted again before the replay ended. */
+  admittedAfterComingBack: number;
+  lost: number;
+  /** Notified citizens who claimed in time thanks to the notice: before their next look, after the claim window from the admission. */
+  savedByNotice: number;
+  /** Notices the device showed after the admission had lapsed: no longer a hold, only a call to come back. */
+  shownAfterLapse: number;
+  /**
+   * Away citizens' unclaimed admissions holding room in the cap, counted each second over the seconds
+   * anyone waited: the most at once and the mean; and of them those held past their own claim window
+   * from the admission (by a notice), with the citizen-seconds so held in all.
+   */
+  unclaimed: { peak: number; meanWhileWaiting: number };
+  heldBeyondWindow: { peak: number; meanWhileWaiting: number; citizenSeconds: number };
+}
+
+/**
+ * The notice as the replay models it, seconds. Delivery (the admitted notice shown on the device, after
+ * the tick that made it due): ACCEPT_S for the queue and the push service to take it, then log-normal
+ * with median DELIVERY_MEDIAN_S (σ DELIVERY_SIGMA); a share DELIVERY_TAIL_SHARE of devices asleep take an
+ * exponential DELIVERY_TAIL_MEAN_S more. Reaction (from the notice shown to the page opened): log-normal
+ * with median REACTION_MEDIAN_S (σ REACTION_SIGMA: a p90 of about three times the median, a tail of minutes).
+ */
+export const NOTICE_MODEL = {
+  ACCEPT_S: 1,
+  DELIVERY_MEDIAN_S: 2,
+  DELIVERY_SIGMA: 0.8,
+  DELIVERY_TAIL_SHARE: 0.03,
+  DELIVERY_TAIL_MEAN_S: 120,
+  REACTION_MEDIAN_S: 25,
+  REACTION_SIGMA: 1,
+} as const;
+
+/** Who is away from the screen, when they next look after an admission, and how a notice would reach them (seconds). */
+interface AwayDraws {
+  away: Uint8Array;
+  subscribed: Uint8Array;
+  lookAfter: Float64Array;
+  deliveryAfter: Float64Array;
+  reaction: Float64Array;
+}
+
+/**
+ * Draws the away citizens from a stream of their own, nine draws a citizen whatever the shares, so the
+ * same citizens look after the same times in runs that differ only in who is notified, and those
+ * subscribed at a smaller share are among those at a larger one. Looks form a Poisson process, so the
+ * next look after an admission is exponential with the mean interval whenever the admission comes.
+ */
+function drawAway(o: SimulationOptions, n: number): AwayDraws {
+  const draw = rng(o.seed ^ 0x0a3a7f00);
+  const normal = (u: number, v: number) => Math.sqrt(-2 * Math.log(1 - u)) * Math.cos(2 * Math.PI * v);
+  const m = NOTICE_MODEL;
+  const d: AwayDraws = { away: new Uint8Array(n), subscribed: new Uint8Array(n), lookAfter: new Float64Array(n).fill(NaN), deliveryAfter: new Float64Array(n), reaction: new Float64Array(n) };
+  for (let c = 0; c < n; c++) {
+    const [isAway, sub, look, d1, d2, tail, tailDraw, r1, r2] = [draw(), draw(), draw(), draw(), draw(), draw(), draw(), draw(), draw()];
+    if (isAway >= o.awayShare) continue;
+    d.away[c] = 1;
+    if (sub < o.notifiedShare) d.subscribed[c] = 1;
+    d.lookAfter[c] = -Math.log(1 - look) * o.lookMeanSeconds;
+    d.deliveryAfter[c] = m.ACCEPT_S + m.DELIVERY_MEDIAN_S * Math.exp(m.DELIVERY_SIGMA * normal(d1, d2)) + (tail < m.DELIVERY_TAIL_SHARE ? -Math.log(1 - tailDraw) * m.DELIVERY_TAIL_MEAN_S : 0);
+    d.reaction[c] = m.REACTION_MEDIAN_S * Math.exp(m.REACTION_SIGMA * normal(r1, r2));
+  }
+  return d;
+}
+
 export interface SimulationReport {
   options: SimulationOptions;
   seconds: number;
@@ -315,6 +405,8 @@ export interface SimulationReport {
   presence: PresenceReport;
   /** Only when a share gives places up with the button. */
   leaving?: LeavingReport;
+  /** Only when a share is away from the screen. */
+  away?: AwayReport;
   polls: PollModelReport;
   /** Per minute, the busiest second of the busiest shard. */
   pollMinutes: PollMinute[];
@@ -323,7 +415,14 @@ export interface SimulationReport {
    * admitted at their place while there (NaN: not so admitted) and whether they were drawn to leave
    * (silently or with the button), so runs of one seed can be compared citizen by citizen.
    */
-  sample: { told: [number, number][]; waits: [number, number][]; admittedAt: Float64Array; drawnToLeave: Uint8Array };
+  sample: {
+    told: [number, number][];
+    waits: [number, number][];
+    admittedAt: Float64Array;
+    drawnToLeave: Uint8Array;
+    /** With a share away: per citizen, their next look after an admission (s; NaN: not away) and their AwayOutcome. */
+    away?: { lookAfter: Float64Array; outcome: Uint8Array };
+  };
 }
 
 /**
@@ -537,6 +636,10 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     leaveAt[c] = arrival[c]! + -Math.log(1 - leaveDraw) * o.leaveMeanSeconds;
     if (returns < o.returnShare) backAt[c] = leaveAt[c]! + -Math.log(1 - returnDraw) * o.returnMeanSeconds;
   }
+  const awayDraws = o.awayShare > 0 ? drawAway(o, n) : undefined;
+  const awayOutcome = new Uint8Array(awayDraws ? n : 0);
+  const away = { admitted: 0, notified: 0, claimedInTime: 0, cameBack: 0, admittedAfterComingBack: 0, lost: 0, savedByNotice: 0, shownAfterLapse: 0 };
+  const held = { unclaimedNow: 0, beyondNow: 0, unclaimedPeak: 0, beyondPeak: 0, unclaimedSum: 0, beyondSum: 0, seconds: 0, beyondCitizenSeconds: 0 };
   /** Whether the object would count the holder as here at second t: seen within PRESENCE_SECONDS. */
   const seenAt = (c: number, t: number) => t <= leaveAt[c]! + o.presenceSeconds || t >= backAt[c]!;
   /** Whether the citizen is in fact there (and holds a place) at second t. */
@@ -557,7 +660,12 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   const caps = Array.from({ length: o.shards }, (_, s) => shardCap(o.maxActive, o.shards, s));
   const active = new Int32Array(o.shards);
   // Capacity released per shard per second: when an admission lapses, a pass expires or a booking completes.
-  const releases = Array.from({ length: o.shards }, () => new Int32Array(horizon + o.passTtlSeconds + o.claimWindowSeconds + 10));
+  // An admission held by a notice may be claimed up to the return window after it.
+  const releaseSeconds = horizon + o.passTtlSeconds + Math.max(o.claimWindowSeconds, o.returnWindowSeconds) + 10;
+  const releases = Array.from({ length: o.shards }, () => new Int32Array(releaseSeconds));
+  // Cohort-wide, by the second: away citizens' unclaimed admissions starting and ending to hold, and the part of those held past their claim window.
+  const unclaimedDelta = new Int32Array(awayDraws ? releaseSeconds : 0);
+  const beyondDelta = new Int32Array(awayDraws ? releaseSeconds : 0);
   const firstAdmittedAt: (number | null)[] = new Array(o.shards).fill(null);
   const perMinute = Array.from({ length: o.shards }, () => new Int32Array(Math.ceil(horizon / 60) + 2));
   // The shard's own counts for presentShare: every admission (returns again) and every pass-over.
@@ -870,18 +978,70 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     }
     release(s, Math.ceil(((lapses ? idleAt : Math.min(expiresAt, claimAt + sessionMs)) - opensAt) / 1000));
   };
-  /** The citizen is away from second `from` on (passed over, or their admission lapsed): do they come back in time? */
-  const awayFrom = (c: number, from: number) => {
-    if (backAt[c] === Infinity) return;
+  /** The citizen is away from second `from` on (passed over, or their admission lapsed): whether they come back in time. */
+  const awayFrom = (c: number, from: number): boolean => {
+    if (backAt[c] === Infinity) return false;
     if (backAt[c]! - from <= o.returnWindowSeconds) {
       const second = Math.max(Math.ceil(backAt[c]!), from);
       const due = returnsDue.get(second);
       if (due) due.push(c);
       else returnsDue.set(second, [c]);
       pendingReturns++;
+      return true;
+    }
+    fate[c] = Fate.TooLate;
+    presence.cameBackTooLate++;
+    return false;
+  };
+  /**
+   * An away citizen admitted at their place at second t: the page is there, the citizen is not. They claim
+   * at their next look, or, subscribed, when they open the admitted notice, if sooner. The admission holds
+   * its room in the cap for the claim window and, once the notice is out, as the shard holds it
+   * (noticeHoldUntil, push-notices.ts): from the push service's acceptance, then from the device showing
+   * it while still held. Claimed by then: in time. Later: it lapsed, and they come back (or not) as anyone
+   * whose admission lapsed.
+   */
+  const admitAway = (c: number, s: number, t: number, now: number, draws: AwayDraws) => {
+    away.admitted++;
+    const lookAt = now + draws.lookAfter[c]! * 1000;
+    let heldUntil = admissionDeadline(now, o.claimWindowSeconds);
+    let claimAt = lookAt;
+    if (draws.subscribed[c]) {
+      away.notified++;
+      const hold = (at: number) => noticeHoldUntil(at, now, o.claimWindowSeconds, o.returnWindowSeconds);
+      heldUntil = Math.max(heldUntil, hold(now + Math.min(draws.deliveryAfter[c]!, NOTICE_MODEL.ACCEPT_S) * 1000));
+      const shownAt = now + draws.deliveryAfter[c]! * 1000;
+      if (shownAt <= heldUntil) heldUntil = Math.max(heldUntil, hold(shownAt));
+      else away.shownAfterLapse++;
+      claimAt = Math.min(lookAt, shownAt + draws.reaction[c]! * 1000);
+    }
+    const second = (ms: number) => Math.ceil((ms - opensAt) / 1000);
+    const endsAt = Math.min(claimAt, heldUntil);
+    unclaimedDelta[t]!++;
+    unclaimedDelta[second(endsAt)]!--;
+    const windowEnds = t + o.claimWindowSeconds;
+    if (second(endsAt) > windowEnds) {
+      beyondDelta[windowEnds]!++;
+      beyondDelta[second(endsAt)]!--;
+      held.beyondCitizenSeconds += second(endsAt) - windowEnds;
+    }
+    if (claimAt <= heldUntil) {
+      awayOutcome[c] = AwayOutcome.InTime;
+      away.claimedInTime++;
+      if (claimAt < lookAt && claimAt > admissionDeadline(now, o.claimWindowSeconds)) away.savedByNotice++;
+      claimPass(c, s, claimAt);
+      return;
+    }
+    const lapsesAt = (heldUntil - opensAt) / 1000;
+    release(s, Math.ceil(lapsesAt));
+    // Back when they look (or open the notice): in the return window, a returner.
+    backAt[c] = (claimAt - opensAt) / 1000;
+    if (awayFrom(c, lapsesAt)) {
+      awayOutcome[c] = AwayOutcome.CameBack;
+      away.cameBack++;
     } else {
-      fate[c] = Fate.TooLate;
-      presence.cameBackTooLate++;
+      awayOutcome[c] = AwayOutcome.Lost;
+      away.lost++;
     }
   };
 
@@ -987,8 +1147,9 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
           presentThisMinute++;
           lastPresentAdmission = t;
           if (leaveAt[c]! < t) presence.backBeforeTurn++;
+          if (awayDraws?.away[c]) admitAway(c, s, t, now, awayDraws);
           // They claim at their next poll, which near the front comes every 2 s or so.
-          claimPass(c, s, now + random() * 4_000);
+          else claimPass(c, s, now + random() * 4_000);
         } else {
           // Let in within the presence grace: the admission holds capacity until the claim window ends.
           fate[c] = Fate.WhileAway;
@@ -1008,6 +1169,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
         const c = shardLine[seq - 1]!;
         fate[c] = Fate.AdmittedAfterComingBack;
         presence.admittedAfterComingBack++;
+        if (awayOutcome[c] === AwayOutcome.CameBack) away.admittedAfterComingBack++;
         presentThisMinute++;
         lastPresentAdmission = t;
         claimPass(c, s, now + random() * 4_000);
@@ -1041,6 +1203,17 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
       admittedThisMinute += admitted;
     }
     maxActive = Math.max(maxActive, activeTotal);
+    if (awayDraws) {
+      held.unclaimedNow += unclaimedDelta[t]!;
+      held.beyondNow += beyondDelta[t]!;
+      if (next > reached) {
+        held.seconds++;
+        held.unclaimedSum += held.unclaimedNow;
+        held.beyondSum += held.beyondNow;
+        held.unclaimedPeak = Math.max(held.unclaimedPeak, held.unclaimedNow);
+        held.beyondPeak = Math.max(held.beyondPeak, held.beyondNow);
+      }
+    }
     coordinatorCalls += reports;
     coordinatorPeak = Math.max(coordinatorPeak, reports);
     // The cohort at its cap: less than two seconds of the rate of room left (with one line, up to about a
@@ -1321,8 +1494,20 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     ...(o.leaveShare > 0
       ? { leaving: { share: o.leaveShare, ...leaving, countRises, countWithoutLeaving: pollErrorsWithoutLeaving.report(perSecondOfRate) } }
       : {}),
+    ...(awayDraws
+      ? {
+          away: {
+            share: o.awayShare,
+            lookMeanSeconds: o.lookMeanSeconds,
+            notifiedShare: o.notifiedShare,
+            ...away,
+            unclaimed: { peak: held.unclaimedPeak, meanWhileWaiting: held.unclaimedSum / Math.max(1, held.seconds) },
+            heldBeyondWindow: { peak: held.beyondPeak, meanWhileWaiting: held.beyondSum / Math.max(1, held.seconds), citizenSeconds: held.beyondCitizenSeconds },
+          },
+        }
+      : {}),
     pollMinutes,
-    sample: { told, waits: waitsOverArrival, admittedAt, drawnToLeave },
+    sample: { told, waits: waitsOverArrival, admittedAt, drawnToLeave, ...(awayDraws ? { away: { lookAfter: awayDraws.lookAfter, outcome: awayOutcome } } : {}) },
   };
 }
 
