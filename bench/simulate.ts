@@ -14,6 +14,8 @@
  *   npm run simulate -- --abandonment-scenarios   # 0%, 30% and 60% of the crowd leave: presence at work
  *   npm run simulate -- --leave-scenarios         # 10% give their place up: nobody / the button / closing the tab
  *   npm run simulate -- --leave-share 0.1 --abandon 0   # one replay with 10% giving their place up
+ *   npm run simulate -- --notify-scenarios --scale 0.1  # 30% away from the screen: no notifications / notified
+ *   npm run simulate -- --away 0.3 --look-after 480 --notified 1   # one replay with the away group notified
  *   npm run simulate -- --abandon 0.3 --leave-after 600 --return 0.25 --return-after 600 --presence 30 --return-window 600
  */
 import { dirname, join } from "node:path";
@@ -23,6 +25,7 @@ import { COHORTS_2021, DEFAULTS, type SimulationOptions } from "./lib/replay-opt
 import { runAbandonmentScenarios } from "./simulate-abandonment.js";
 import { runLeaveScenarios } from "./simulate-leave.js";
 import { runLive } from "./simulate-live.js";
+import { runNotifyScenarios } from "./simulate-notify.js";
 import { AUTOPILOT_DEFAULTS, runOriginScenarios } from "./simulate-origin.js";
 
 interface OriginScenarioArgs {
@@ -35,7 +38,7 @@ interface OriginScenarioArgs {
   maxErrorShare?: number;
 }
 
-function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string; origin: OriginScenarioArgs; abandonment: boolean; leaving: boolean } {
+function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean; scale: number; edge: string; idp: string; origin: OriginScenarioArgs; abandonment: boolean; leaving: boolean; notify: boolean; scaleSet: boolean } {
   const o: SimulationOptions = { ...DEFAULTS };
   let live = false;
   let scale = 0.001;
@@ -45,6 +48,8 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
   let peopleSet = false;
   let abandonment = false;
   let leaving = false;
+  let notify = false;
+  let scaleSet = false;
   const origin: OriginScenarioArgs = { run: false, only: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -87,6 +92,10 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       case "--abandonment-scenarios": abandonment = true; break;
       case "--leave-share": o.leaveShare = share(); break;
       case "--leave-scenarios": leaving = true; break;
+      case "--away": o.awayShare = share(); break;
+      case "--look-after": o.lookMeanSeconds = num(); break;
+      case "--notified": o.notifiedShare = share(); break;
+      case "--notify-scenarios": notify = true; break;
       case "--refresh": o.refreshShare = num(); break;
       case "--lapse": o.lapseShare = share(); break;
       case "--seed": o.seed = Math.floor(num()); break;
@@ -95,7 +104,7 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
       case "--cache-ttl": o.cacheTtlSeconds = num(); break;
       case "--object-limit": o.objectSoftLimit = num(); break;
       case "--live": live = true; break;
-      case "--scale": scale = num(); break;
+      case "--scale": scale = num(); scaleSet = true; break;
       case "--edge": edge = value(); break;
       case "--idp": idp = value(); break;
       case "--origin-scenarios": origin.run = true; break;
@@ -109,12 +118,15 @@ function parseArgs(argv: string[]): { options: SimulationOptions; live: boolean;
   if (!peopleSet) o.people = COHORTS_2021[o.cohort].people;
   if (o.maxActive < o.shards) throw new Error("--max-active must be at least --shards");
   if (o.abandonShare + o.leaveShare > 1) throw new Error("--abandon and --leave-share add up to more than the crowd");
-  return { options: o, live, scale, edge, idp, origin, abandonment, leaving };
+  return { options: o, live, scale, edge, idp, origin, abandonment, leaving, notify, scaleSet };
 }
 
-const { options, live, scale, edge, idp, origin, abandonment, leaving } = parseArgs(process.argv.slice(2));
+const { options, live, scale, edge, idp, origin, abandonment, leaving, notify, scaleSet } = parseArgs(process.argv.slice(2));
 const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
-if (leaving) {
+if (notify) {
+  // The whole cohort unless --scale says otherwise (--scale's own default is the live replay's).
+  console.log(runNotifyScenarios(options, dir, scaleSet ? scale : 1));
+} else if (leaving) {
   console.log(runLeaveScenarios(options, dir));
 } else if (abandonment) {
   console.log(runAbandonmentScenarios(options, dir));
