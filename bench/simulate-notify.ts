@@ -106,11 +106,11 @@ export function runNotifyScenarios(given: SimulationOptions, dir: string, scale 
     "",
     "What the holds cost the line: away citizens' unclaimed admissions holding room in the cap (over the seconds anyone waited), and those held past their own claim window by a notice.",
     "",
-    "| case | unclaimed admissions held: most at once / mean | held past the claim window: most at once / mean / citizen-seconds in all | most active at once (cap) | seconds anyone waited at the cap | claimed in time thanks to the notice / notice shown after the lapse |",
+    "| case | unclaimed admissions held: most at once / mean | held past the claim window: most at once / mean / citizen-seconds in all | most active at once (cap) | seconds anyone waited at the cap | claimed in time on the notice / of them after the admission's own window / notice shown after the lapse |",
     "|---|---|---|---|---|---|",
     ...runs.map((r) =>
       `| ${r.case} | ${count(r.away.unclaimed.peak)} / ${r.away.unclaimed.meanWhileWaiting.toFixed(1)} | ${count(r.away.heldBeyondWindow.peak)} / ${r.away.heldBeyondWindow.meanWhileWaiting.toFixed(1)} / ${count(r.away.heldBeyondWindow.citizenSeconds)} | ` +
-        `${count(r.maxActive)} (${count(o.maxActive)}) | ${pct(r.secondsAtCap)} | ${count(r.away.savedByNotice)} / ${count(r.away.shownAfterLapse)} |`),
+        `${count(r.maxActive)} (${count(o.maxActive)}) | ${pct(r.secondsAtCap)} | ${count(r.away.claimedOnNotice)} / ${count(r.away.keptByNoticeHold)} / ${count(r.away.shownAfterLapse)} |`),
     "",
     `With the away group subscribed against nobody: drain ${signed(notified.drainSeconds - none.drainSeconds)}, the line through ${signed(notified.queueClearedSeconds - none.queueClearedSeconds)}, ` +
       `wait p90 ${signed(notified.waitP90 - none.waitP90)}.`,

@@ -320,8 +320,9 @@ export interface AwayReport {
   /** Of those who came back, admitted again before the replay ended. */
   admittedAfterComingBack: number;
   lost: number;
-  /** Notified citizens who claimed in time thanks to the notice: before their next look, after the claim window from the admission. */
-  savedByNotice: number;
+  /** Notified citizens who claimed in time on the notice (before their next look), and of them after the admission's own claim window: only the notice's hold kept it. */
+  claimedOnNotice: number;
+  keptByNoticeHold: number;
   /** Notices the device showed after the admission had lapsed: no longer a hold, only a call to come back. */
   shownAfterLapse: number;
   /**
@@ -638,7 +639,7 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
   }
   const awayDraws = o.awayShare > 0 ? drawAway(o, n) : undefined;
   const awayOutcome = new Uint8Array(awayDraws ? n : 0);
-  const away = { admitted: 0, notified: 0, claimedInTime: 0, cameBack: 0, admittedAfterComingBack: 0, lost: 0, savedByNotice: 0, shownAfterLapse: 0 };
+  const away = { admitted: 0, notified: 0, claimedInTime: 0, cameBack: 0, admittedAfterComingBack: 0, lost: 0, claimedOnNotice: 0, keptByNoticeHold: 0, shownAfterLapse: 0 };
   const held = { unclaimedNow: 0, beyondNow: 0, unclaimedPeak: 0, beyondPeak: 0, unclaimedSum: 0, beyondSum: 0, seconds: 0, beyondCitizenSeconds: 0 };
   /** Whether the object would count the holder as here at second t: seen within PRESENCE_SECONDS. */
   const seenAt = (c: number, t: number) => t <= leaveAt[c]! + o.presenceSeconds || t >= backAt[c]!;
@@ -1028,7 +1029,10 @@ export function simulate(o: SimulationOptions, origin?: OriginHooks): Simulation
     if (claimAt <= heldUntil) {
       awayOutcome[c] = AwayOutcome.InTime;
       away.claimedInTime++;
-      if (claimAt < lookAt && claimAt > admissionDeadline(now, o.claimWindowSeconds)) away.savedByNotice++;
+      if (claimAt < lookAt) {
+        away.claimedOnNotice++;
+        if (claimAt > admissionDeadline(now, o.claimWindowSeconds)) away.keptByNoticeHold++;
+      }
       claimPass(c, s, claimAt);
       return;
     }

@@ -66,6 +66,7 @@ describe("the replay's citizens away from the screen", () => {
     expect(away.notified).toBe(away.admitted);
     expect(away.lost).toBeLessThan(replay(0).away!.lost);
     // The notices held admissions past their own claim window, never past the return window from the admission.
+    expect(away.keptByNoticeHold).toBeGreaterThan(0);
     expect(away.heldBeyondWindow.citizenSeconds).toBeGreaterThan(0);
     expect(away.heldBeyondWindow.citizenSeconds).toBeLessThanOrEqual(away.notified * (SMALL.returnWindowSeconds - SMALL.claimWindowSeconds));
   });
