@@ -9,7 +9,7 @@ import { TICKET_COOKIE, TICKET_HINT_COOKIE } from "../tokens/ticket.js";
 import { callShard, shardStub } from "./shard-client.js";
 import { remember } from "./snapshot-cache.js";
 import { shardName } from "./shard-name.js";
-import { drawnPlace } from "./status.js";
+import { placeOf } from "./status.js";
 
 /**
  * Giving up a place for good (`DELETE /api/queue/ticket`): the shard marks it, never admits it, and the
@@ -30,16 +30,12 @@ export async function leaveQueue(c: Context<{ Bindings: Env }>, config: EdgeConf
 }
 
 async function giveUp(env: Env, config: EdgeConfig, ticket: TicketFields, now: number): Promise<LeaveResult> {
+  // A fresh stub for each try: a stub that saw its object reset stays broken.
   const stub = () => shardStub(env, { cohort: ticket.cohort, shard: ticket.shard });
-  if (ticket.seq !== undefined) {
-    const seq = ticket.seq;
-    return callShard(() => stub().leave(seq, ticket.jti));
-  }
-  const cohort = config.cohorts.find((co) => co.id === ticket.cohort);
-  if (cohort?.prequeueOpensAt === undefined) return { state: "unknown" };
-  const placed = await drawnPlace(env, config, cohort, ticket, now);
-  if (placed === "gone") return { state: "unknown" };
-  if (placed !== "prequeue") return callShard(() => stub().leave(placed.ticket.seq, ticket.jti));
-  const value = await drawValue(await cohortSeed(config.drawSecret, cohort.id), ticket.jti);
+  const place = await placeOf(env, config, ticket, now);
+  if (place === "gone") return { state: "unknown" };
+  if (place !== "prequeue") return callShard(() => stub().leave(place, ticket.jti));
+  // Not placed yet: the ticket is named in its shard's draw by its value.
+  const value = await drawValue(await cohortSeed(config.drawSecret, ticket.cohort), ticket.jti);
   return callShard(() => stub().leavePrequeue(value, ticket.jti));
 }

@@ -83,11 +83,14 @@ export function leftBefore(index: LeftPlaces | undefined, position: number, reac
   return n;
 }
 
+/** Whether the sorted `values` hold `value`. */
+export function sortedIncludes(values: readonly number[], value: number): boolean {
+  return values[countBelow(values, value)] === value;
+}
+
 /** Whether place `seq` is among those a shard's own index lists exactly (its positions are its places). */
 export function listsLeft(index: LeftPlaces | undefined, seq: number): boolean {
-  if (!index) return false;
-  const i = countBelow(index.near.position, seq);
-  return index.near.position[i] === seq;
+  return index !== undefined && sortedIncludes(index.near.position, seq);
 }
 
 /**

@@ -68,7 +68,7 @@ type Draw = NonNullable<QueueStatus["draw"]>;
  * join after the placement, or a pre-queue citizen who joined again since) is told its draw too when its
  * place is one of the draw's.
  */
-export async function drawnPlace(
+async function drawnPlace(
   env: Env,
   config: EdgeConfig,
   cohort: CohortConfig,

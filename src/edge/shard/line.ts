@@ -9,7 +9,7 @@ import { placePrequeueIfDue, type PrequeueSchedule } from "./prequeue.js";
 import type { ShardStore } from "./store.js";
 import type { CounterRow } from "./schema.js";
 import { presentFound } from "../queue/wait-estimate.js";
-import { shardLeftPlaces, type LeftPlaces } from "../queue/left-places.js";
+import { shardLeftPlaces, sortedIncludes, type LeftPlaces } from "../queue/left-places.js";
 import { noticesAfterTick } from "./push-notices.js";
 import { cohortLineOf, coordinationOf, modeAt, policyIn, saveCoordination, stepOwed, type Mode } from "./coordination.js";
 
@@ -125,19 +125,19 @@ export function tick(shard: Shard, now: number): Tick {
 
 /**
  * The line as the admission rule needs it at `now`: who came back, who gave their place up, and whether a
- * ticket's holder has been seen within `presenceSeconds`. Rows are read only as the rule reaches them, a page at a time, so a tick
- * that admits one person reads one or two rows however long the line.
+ * ticket's holder has been seen within `presenceSeconds`. Rows are read only as the rule reaches them, a
+ * page at a time, so a tick that admits one person reads one or two rows however long the line.
  */
 function lineAt(store: ShardStore, now: number, presenceSeconds: number): LineView {
   const since = now - presenceSeconds * 1000;
   const returners = store.memory.returnersWaiting === 0 ? [] : store.returners();
   const seen = new Map<number, number>(returners.map((r) => [r.seq, r.seen]));
   let readUpTo = store.counters.serving;
+  // Searched, not copied into a set: a tick asks about the few places it reaches, however many were given up.
   const given = store.leftUnreached();
-  const left = given.length === 0 ? undefined : new Set(given);
   return {
     returning: returners.map((r) => r.seq),
-    ...(left ? { left: (seq: number) => left.has(seq) } : {}),
+    ...(given.length > 0 ? { left: (seq: number) => sortedIncludes(given, seq) } : {}),
     present: (seq) => {
       if (!seen.has(seq) && seq > readUpTo) {
         for (const [s, at] of store.seenAfter(readUpTo, 64)) {

@@ -204,12 +204,16 @@ export class ShardStore {
   leave(seq: number, now: number): boolean {
     const cursor = this.sql.exec("UPDATE tickets SET left_at = ?, active_until = NULL, returned_at = NULL WHERE seq = ? AND left_at IS NULL", now, seq);
     if (cursor.rowsWritten === 0) return false;
-    this.sql.exec("UPDATE counters SET left_total = left_total + 1 WHERE id = 1");
-    this.row = { ...this.row, left_total: this.row.left_total + 1 };
+    this.countDeparture();
     this.memory.holding = null;
     this.memory.returnersWaiting = null;
     this.memory.left = null;
     return true;
+  }
+
+  private countDeparture(): void {
+    this.sql.exec("UPDATE counters SET left_total = left_total + 1 WHERE id = 1");
+    this.row = { ...this.row, left_total: this.row.left_total + 1 };
   }
 
   /** The places given up that the line has not reached yet, in place order. */
@@ -356,8 +360,7 @@ export class ShardStore {
     if (!row) return "unknown";
     if (row.left_at !== null) return "already";
     this.sql.exec("UPDATE prequeue SET left_at = ? WHERE draw_value = ?", now, drawValue);
-    this.sql.exec("UPDATE counters SET left_total = left_total + 1 WHERE id = 1");
-    this.row = { ...this.row, left_total: this.row.left_total + 1 };
+    this.countDeparture();
     return "left";
   }
 
