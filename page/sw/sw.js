@@ -57,16 +57,16 @@ sw.addEventListener("push", (event) => {
     return;
   }
   event.waitUntil(
-    Promise.all([
-      show(message),
-      // Delivered: the edge counts the claim window from now. The ticket's cookie says whose; a failure is not the citizen's to see.
-      fetch("/api/queue/push-received", {
+    (async () => {
+      await show(message);
+      // Shown: the edge counts the claim window from now. The ticket's cookie says whose; a failure is not the citizen's to see.
+      await fetch("/api/queue/push-received", {
         method: "POST",
         credentials: "include",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ kind: message.state }),
-      }).catch(() => undefined),
-    ]),
+      }).catch(() => undefined);
+    })(),
   );
 });
 

@@ -127,6 +127,16 @@ async function citizen(lang: Lang, granted: boolean): Promise<{ page: Page; path
   return { page, paths };
 }
 
+/**
+ * Skips a test that needs notifications shown when this Chromium answers "denied" even to a site it was
+ * told to allow: the headless shell npm installs (`BROWSER=bundled`, or a machine without Debian's
+ * `chromium`) does, so there these tests say they were skipped rather than pass or fail on nothing.
+ */
+async function skipUnlessGranted(page: Page, skip: (note: string) => never): Promise<void> {
+  const permission = await page.evaluate<string>("Notification.permission");
+  if (permission !== "granted") skip(`this Chromium answers "${permission}" to a site it was told to allow; Debian's chromium shows notifications`);
+}
+
 /** Joins from the page; the page then shows the wait. */
 async function joinAndWait(page: Page): Promise<void> {
   await joinFromPage(stack, page, OPEN_BIRTH);
@@ -149,9 +159,10 @@ async function setHidden(page: Page, hidden: boolean): Promise<void> {
 }
 
 describe("told when the turn is near and when it comes", () => {
-  it("the page asks for the permission, and for the edge's push key, only when “notify me” is pressed", async () => {
+  it("the page asks for the permission, and for the edge's push key, only when “notify me” is pressed", async ({ skip }) => {
     await lineAhead(AHEAD);
     const { page, paths } = await citizen("en", true);
+    await skipUnlessGranted(page, skip);
     // Granted already, so a page that asked on load would be answered at once, without a prompt: it must not ask.
     expect(await asked(page)).toBe(0);
     await joinAndWait(page);
@@ -172,8 +183,9 @@ describe("told when the turn is near and when it comes", () => {
     expect(await asked(page)).toBe(0);
   });
 
-  it("a push is shown by the service worker, one per state, and reported to the edge as received", async () => {
+  it("a push is shown by the service worker, one per state, and reported to the edge as received", async ({ skip }) => {
     const { page } = await citizen("ko", true);
+    await skipUnlessGranted(page, skip);
     const received: Array<{ method: string; body: string }> = [];
     page.context().on("request", (req) => {
       if (new URL(req.url()).pathname === "/api/queue/push-received") received.push({ method: req.method(), body: req.postData() ?? "" });
@@ -187,26 +199,31 @@ describe("told when the turn is near and when it comes", () => {
       }),
     );
     await cdp.send("ServiceWorker.enable");
-    const push = async (payload: unknown) =>
-      cdp.send("ServiceWorker.deliverPushMessage", { origin: stack.base, registrationId: await registrationId, data: JSON.stringify(payload) });
+    // The worker reports a push once its notice is shown; the test reads the notices only then, since
+    // Chromium's getNotifications, asked while a notice is being shown, can drop the one not yet on screen.
+    const push = async (payload: unknown, count: number) => {
+      await cdp.send("ServiceWorker.deliverPushMessage", { origin: stack.base, registrationId: await registrationId, data: JSON.stringify(payload) });
+      await expect.poll(() => received.length, { timeout: VIEW_TIMEOUT }).toBe(count);
+    };
     const message = { cohort: "55-59", url: "/", body: "예약 대기실 화면으로 돌아와 주세요." };
-    await push({ ...message, state: "near", title: "약 1분 뒤 차례입니다" });
+    await push({ ...message, state: "near", title: "약 1분 뒤 차례입니다" }, 1);
     await expect.poll(() => openNotifications(page), { timeout: VIEW_TIMEOUT }).toEqual(["약 1분 뒤 차례입니다"]);
     // The same state again replaces it; the turn having come takes the near one away.
-    await push({ ...message, state: "near", title: "약 1분 뒤 차례입니다 (2)" });
+    await push({ ...message, state: "near", title: "약 1분 뒤 차례입니다 (2)" }, 2);
     await expect.poll(() => openNotifications(page), { timeout: VIEW_TIMEOUT }).toEqual(["약 1분 뒤 차례입니다 (2)"]);
-    await push({ ...message, state: "admitted", title: "차례가 되었습니다" });
+    await push({ ...message, state: "admitted", title: "차례가 되었습니다" }, 3);
     await expect.poll(() => openNotifications(page), { timeout: VIEW_TIMEOUT }).toEqual(["차례가 되었습니다"]);
-    await expect.poll(() => received, { timeout: VIEW_TIMEOUT }).toEqual([
+    expect(received).toEqual([
       { method: "POST", body: '{"kind":"near"}' },
       { method: "POST", body: '{"kind":"near"}' },
       { method: "POST", body: '{"kind":"admitted"}' },
     ]);
   });
 
-  it("a citizen who pressed “notify me” and left the tab in the background gets a notification in Korean when the turn is near and when it comes, each once", async () => {
+  it("a citizen who pressed “notify me” and left the tab in the background gets a notification in Korean when the turn is near and when it comes, each once", async ({ skip }) => {
     await lineAhead(AHEAD);
     const { page, paths } = await citizen("ko", true);
+    await skipUnlessGranted(page, skip);
     await joinAndWait(page);
     // Nothing asked of the browser, or of the edge's push, before the button is pressed.
     expect(await asked(page)).toBe(0);
