@@ -109,6 +109,11 @@ export interface EdgeOptions {
   bareCounter?: boolean;
   /** The bundle's Durable Object bindings, binding name → class (default: those its wrangler configuration declares). */
   objects?: Record<string, string>;
+  /**
+   * Also give the edge (and the baseline Worker) a socket of its own that reaches it straight, without
+   * Miniflare's entry Worker: see `Edge.directUrl`.
+   */
+  direct?: boolean;
   /** Open workerd's V8 inspector on this port (0: none). */
   inspectorPort?: number;
   /**
@@ -123,6 +128,15 @@ export interface Edge {
   url: string;
   /** The baseline Worker, when started. */
   bareUrl?: string;
+  /**
+   * With `direct`: the edge on a socket of its own. Miniflare's socket (`url`) runs every request through
+   * its entry Worker first (the local stand-in for Cloudflare's front: headers, routes, error pages), a
+   * second Worker invocation and a service-binding hop in the same workerd, which a deployed Worker never
+   * pays. This one is workerd's HTTP server handing the request to the edge Worker itself.
+   */
+  directUrl?: string;
+  /** With `direct` and `bareCounter`: the baseline Worker on a socket of its own, as `directUrl`. */
+  bareDirectUrl?: string;
   vars: Record<string, string>;
   inspectorPort?: number;
   dispose(): Promise<void>;
@@ -175,6 +189,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         ...Object.fromEntries(Object.entries(options.rateLimits ?? {}).map(([name, simple]) => [name, { simple }])),
       },
       ...(assets ? { assets } : {}),
+      ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
     },
   ];
   const mf = new Miniflare({
@@ -195,13 +210,20 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
             scriptPath: join(root, "bench/workers/bare-counter.js"),
             routes: ["*/__bare*"],
             durableObjects: { BARE_COUNTER: { className: "BareCounter", useSQLite: true } },
+            ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
           },
         ]
       : workers,
   });
   let url: URL;
+  let directUrl: string | undefined;
+  let bareDirectUrl: string | undefined;
   try {
     url = await mf.ready;
+    if (options.direct) {
+      directUrl = (await mf.unsafeGetDirectURL("edge")).origin;
+      if (options.bareCounter) bareDirectUrl = `${(await mf.unsafeGetDirectURL("bare")).origin}/__bare`;
+    }
   } catch (err) {
     await mf.dispose().catch(() => {});
     rmSync(state, { recursive: true, force: true });
@@ -220,6 +242,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   return {
     url: base,
     ...(options.bareCounter ? { bareUrl: `${base}/__bare` } : {}),
+    ...(directUrl ? { directUrl } : {}),
+    ...(bareDirectUrl ? { bareDirectUrl } : {}),
     vars,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     dispose,
