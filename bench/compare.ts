@@ -3,11 +3,17 @@
  * figure the result sets share (`<dir>/<suite>.json`, as `npm run bench` writes them), one column per set,
  * written between the `bench:compare` markers of bench/README.md and printed. Every number comes from the
  * files.
+ *
+ * Figures measured on different CPU models do not compare (the same code runs at different rates on
+ * each), so it refuses, naming the models, when results of the sets, or of one set's suites, were
+ * measured on two CPU models. Results written before the model was recorded (`machine.cpu`) have an
+ * unknown model: they are compared with anything, and the table says their model is unknown.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { root } from "./lib/paths.js";
-import { fmt, type Figure, type Series, type SuiteResult } from "./lib/report.js";
+import { cpuModels, cpuName } from "./lib/machine.js";
+import { fmt, runsMeasured, type Figure, type Series, type SuiteResult } from "./lib/report.js";
 
 const START = "<!-- bench:compare:start -->";
 const END = "<!-- bench:compare:end -->";
@@ -41,6 +47,17 @@ if (dirs.length < 2 || dirs.some((d) => !existsSync(d))) {
   process.exit(2);
 }
 const sets = dirs.map((d) => ({ name: basename(d), results: load(d) }));
+
+/** The CPU a suite's results were measured on, as the table names it. */
+const cpuOf = (r: SuiteResult) => cpuName(r.machine) ?? `CPU model unknown (not recorded then; Node named it ${JSON.stringify(r.machine.cpuModel)})`;
+const measuredOn = cpuModels(sets.flatMap((s) => [...s.results.values()].map((r) => ({ label: `${s.name}/${r.suite}`, machine: r.machine }))));
+if (measuredOn.size > 1) {
+  console.error(
+    `refusing to compare results measured on different CPU models:\n${[...measuredOn].map(([cpu, where]) => `  ${cpu}: ${where.join(", ")}`).join("\n")}\n` +
+      "Compare results of one CPU model (re-measure the older set on this machine, back to back with the newer).",
+  );
+  process.exit(1);
+}
 const first = sets[0]!;
 const last = sets.at(-1)!;
 const lines = [
@@ -63,9 +80,10 @@ for (const [suite, a] of last.results) {
 }
 lines.push("");
 for (const s of sets) {
+  const results = [...s.results.values()];
   lines.push(
-    `- ${s.name}: ${[...s.results.values()]
-      .map((r) => `${r.suite} ${r.startedAt.slice(0, 16).replace("T", " ")} UTC, ${r.runs} run(s), load average (1 min) ${r.loadAverage.before[0]} at the start, ${r.loadAverage.after[0]} at the end${r.source ? `; source ${r.source}` : ""}`)
+    `- ${s.name}, on ${[...new Set(results.map(cpuOf))].join(" and ")}: ${results
+      .map((r) => `${r.suite} ${r.startedAt.slice(0, 16).replace("T", " ")} UTC, ${r.failure !== undefined ? `failed (${r.failure.split("\n")[0]})` : `${runsMeasured(r)} run(s)`}, load average (1 min) ${r.loadAverage.before[0]} at the start, ${r.loadAverage.after[0]} at the end${r.source ? `; source ${r.source}` : ""}`)
       .join("; ")}.`,
   );
 }

@@ -24,7 +24,7 @@ import { removeBundles } from "./lib/miniflare.js";
 import { resultsDir, root } from "./lib/paths.js";
 import { cleanupAll } from "./lib/processes.js";
 import { machineLine, readSuiteResult, summaryTable, updateReadme, writeSuiteResult, type SuiteResult } from "./lib/report.js";
-import type { PeerTarget, Suite, SuiteContext } from "./lib/suite.js";
+import { eachRun, errorMessage, type FailedRun, type PeerTarget, type Suite, type SuiteContext } from "./lib/suite.js";
 import { joins } from "./suites/joins.js";
 import { memory } from "./suites/memory.js";
 import { origin } from "./suites/origin.js";
@@ -155,50 +155,59 @@ function sourceMeasured(): string {
 
 async function main(): Promise<void> {
   const { suites, runs, quick, peer: peerTargetGiven } = parseArgs(process.argv.slice(2));
-  const ctx: SuiteContext = {
+  // Each suite gets its own log and eachRun (below); these are the settings every suite shares.
+  const ctx: Omit<SuiteContext, "log" | "eachRun"> = {
     runs,
     quick,
     seconds: quick ? 2 : 5,
     warmupSeconds: 1,
     connections: 32,
-    log: () => {},
     ...(peerTargetGiven ? { peer: peerTargetGiven } : {}),
   };
   const m = machine();
   if (suites.length) console.log(`bench: ${suites.map((s) => s.name).join(", ")}; ${runs} run(s)${quick ? ", quick" : ""}`);
   console.log(`machine: ${machineLine(m)}`);
   const started = Date.now();
-  let failed = 0;
+  // Suites that failed as a whole, and suites with some failed runs: either makes the exit status 1.
+  const failures: string[] = [];
   for (const suite of suites) {
     const t0 = Date.now();
     const loadBefore = loadavg().map((v) => Math.round(v * 100) / 100);
     console.log(`\n== ${suite.name}: ${suite.title} (load average ${loadBefore.join(", ")})`);
     if (loadBefore[0]! > 0.5) console.log("  note: the machine is busy with other work; figures will be lower and noisier than on an idle machine");
+    const log = (msg: string) => console.log(`  ${suite.name}: ${msg}`);
+    const failedRuns: FailedRun[] = [];
+    const result = (measured: Pick<SuiteResult, "method" | "settings" | "figures" | "raw" | "notes"> & { failure?: string }): SuiteResult => ({
+      suite: suite.name,
+      title: suite.title,
+      command: commandFor(suite, runs, quick, ctx.peer),
+      source: sourceMeasured(),
+      startedAt: new Date(t0).toISOString(),
+      finishedAt: new Date().toISOString(),
+      runs,
+      failedRuns,
+      quick,
+      machine: machine(),
+      loadAverage: { before: loadBefore, after: loadavg().map((v) => Math.round(v * 100) / 100) },
+      ...measured,
+    });
     try {
-      const out = await suite.run({ ...ctx, log: (msg) => console.log(`  ${suite.name}: ${msg}`) });
+      const out = await suite.run({ ...ctx, log, eachRun: (measure) => eachRun(runs, measure, failedRuns, log) });
       if (out.skipped) {
-        console.log(`  ${suite.name}: ${out.skipped}`);
+        log(out.skipped);
         continue;
       }
       const { skipped: _, ...measured } = out;
-      const result: SuiteResult = {
-        suite: suite.name,
-        title: suite.title,
-        command: commandFor(suite, runs, quick, ctx.peer),
-        source: sourceMeasured(),
-        startedAt: new Date(t0).toISOString(),
-        finishedAt: new Date().toISOString(),
-        runs,
-        quick,
-        machine: machine(),
-        loadAverage: { before: loadBefore, after: loadavg().map((v) => Math.round(v * 100) / 100) },
-        ...measured,
-      };
-      const file = writeSuiteResult(result);
+      const file = writeSuiteResult(result(measured));
       console.log(`  wrote ${file} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      if (failedRuns.length) failures.push(`${suite.name}: ${failedRuns.length} of ${runs} runs failed`);
     } catch (err) {
-      failed++;
+      // The suite as a whole failed (every run, or what comes before or after them): it is written as
+      // failed, so the summary says so instead of showing an older result's figures, and the next suite runs.
       console.error(`  ${suite.name} failed:`, err);
+      const file = writeSuiteResult(result({ method: "", settings: {}, figures: [], raw: [], notes: [], failure: errorMessage(err) }));
+      console.log(`  wrote ${file}, the suite failed`);
+      failures.push(`${suite.name}: failed (${errorMessage(err).split("\n")[0]})`);
     } finally {
       await cleanupAll();
     }
@@ -219,7 +228,10 @@ async function main(): Promise<void> {
   writeFileSync(join(resultsDir, "summary.md"), `# Benchmark summary\n\n${block}\n`);
   updateReadme(block);
   console.log(`\n${table}\n\nwrote ${join(resultsDir, "summary.md")} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  if (failed > 0) process.exitCode = 1;
+  if (failures.length > 0) {
+    console.error(`\nnot every run succeeded:\n${failures.map((f) => `  ${f}`).join("\n")}`);
+    process.exitCode = 1;
+  }
 }
 
 /**

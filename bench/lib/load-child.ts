@@ -1,6 +1,7 @@
 /**
  * The load generator, run as its own process by bench/lib/load.ts (never imported): autocannon against
  * one URL on 127.0.0.1, bounded by a duration, an optional request count and a per-request timeout.
+ * A load with a count stops at the count or at the duration, whichever comes first, and says which.
  * Given a list of bodies, each request sends the next one (a different pre-minted id_token per join: a
  * token cannot be templated, it is signed). `{{n}}` in the body or a header becomes a number unique to
  * the request; `{{v}}` becomes the next of the given values in turn (a ticket per poll, a pass per
@@ -28,7 +29,7 @@ const fill = (text: string, i: number) =>
 const varies = bodies !== undefined || spec.pathTemplate !== undefined || [spec.body ?? "", ...Object.values(spec.headers ?? {})].some((t) => t.includes("{{"));
 const bodyFor = (i: number): string | undefined => (bodies ? bodies[i % bodies.length]! : spec.body !== undefined ? fill(spec.body, i) : undefined);
 
-const result = await autocannon({
+const options: autocannon.Options = {
   url: spec.url,
   method: spec.method,
   connections: spec.connections,
@@ -56,12 +57,37 @@ const result = await autocannon({
         ],
       }
     : {}),
+};
+
+/*
+ * autocannon ignores `duration` once `amount` is set: a count the target cannot reach in time would run
+ * until load.ts kills this process, and every count of the load would be lost with it. So the time bound
+ * is kept here: the instance is stopped when the duration is up (it notices within its 1 s sampling
+ * tick) and answers with what it got.
+ */
+let stoppedAtTimeBound = false;
+const result = await new Promise<autocannon.Result>((resolve, reject) => {
+  let timeBound: NodeJS.Timeout | undefined;
+  const instance = autocannon(options, (err, r) => {
+    clearTimeout(timeBound);
+    if (err) reject(err instanceof Error ? err : new Error(String(err)));
+    else resolve(r);
+  });
+  if (spec.amount) {
+    timeBound = setTimeout(() => {
+      stoppedAtTimeBound = true;
+      instance.stop();
+    }, spec.durationSeconds * 1000);
+  }
 });
 
 const statusCodes: Record<string, number> = {};
 for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat.count ?? 0;
 const out: LoadResult = {
+  // autocannon's own clock from start to stop: the real elapsed time, also for a load cut short.
   durationSeconds: result.duration,
+  ...(spec.amount ? { amount: spec.amount } : {}),
+  stoppedBy: spec.amount && !stoppedAtTimeBound ? "count" : "time",
   requests: result.requests.total,
   ok: result["2xx"],
   non2xx: result.non2xx,

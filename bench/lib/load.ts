@@ -1,7 +1,8 @@
 /**
  * Load from a separate process: bench/lib/load-child.ts runs autocannon in its own Node process, so the
  * load generator never shares an event loop with the bench or with what it measures. Every run is
- * bounded in time (duration plus a hard kill), in connections and, when given, in request count.
+ * bounded in time, a load with a request count too (it stops at the count or at the duration, whichever
+ * comes first, and says which), with a hard kill behind that, and in connections.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +33,7 @@ export interface LoadSpec {
   /** The first `{{n}}`; later requests count up from it. */
   firstIndex?: number;
   connections: number;
+  /** The time bound: a load runs this long, or, with `amount`, until its count or this, whichever comes first. */
   durationSeconds: number;
   /** Stop after this many requests, even before the duration is up. */
   amount?: number;
@@ -40,7 +42,16 @@ export interface LoadSpec {
 }
 
 export interface LoadResult {
+  /** Seconds from the load's start to its stop, as they elapsed (also for a load cut short): every rate is per these. */
   durationSeconds: number;
+  /** The count asked for, for a load bounded by one. */
+  amount?: number;
+  /**
+   * What ended the load: "count" (a load with `amount` made its requests) or "time" (the duration; for a
+   * load with `amount`, before it had its count: see `shortfall`). Absent in results written before it existed.
+   */
+  stoppedBy?: "count" | "time";
+  /** Responses received (any status); connection errors and timeouts are not among them. */
   requests: number;
   ok: number;
   non2xx: number;
@@ -56,6 +67,24 @@ export interface LoadResult {
 /** Responses refused by a rate limit (429): a benchmark must stay under every limit. */
 export function rateLimited(r: LoadResult): number {
   return r.statusCodes["429"] ?? 0;
+}
+
+/**
+ * For a load that stopped at its time bound before its count, what it got instead ("cut short by its
+ * time bound: 63,512 of 100,000 requests answered in 200.4 s"); undefined for any other load.
+ */
+export function shortfall(r: LoadResult): string | undefined {
+  if (r.amount === undefined || r.stoppedBy !== "time") return undefined;
+  return `cut short by its time bound: ${r.requests.toLocaleString("en-US")} of ${r.amount.toLocaleString("en-US")} requests answered in ${r.durationSeconds.toFixed(1)} s`;
+}
+
+/** For a figure over runs of count-bounded loads: each run whose load was cut short, and what it got; undefined when none was. */
+export function shortfallNote(loads: Array<{ run: number; load: LoadResult }>): string | undefined {
+  const short = loads.flatMap(({ run, load }) => {
+    const s = shortfall(load);
+    return s ? [`run ${run + 1} ${s}`] : [];
+  });
+  return short.length ? short.join("; ") : undefined;
 }
 
 /** Successful (2xx) responses per second. */
@@ -94,7 +123,8 @@ export async function runLoad(input: LoadInput): Promise<LoadResult> {
     child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    // A hard bound on top of autocannon's own: duration, start-up and the last timeouts, then it is killed.
+    // A hard bound behind the child's own (it stops itself at the duration, count or not): duration,
+    // start-up and the last timeouts, then it is killed.
     const limitMs = (input.durationSeconds + input.timeoutSeconds + 30) * 1000;
     const timer = setTimeout(() => void stopChild(child), limitMs);
     const code = await exited;

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median } from "./stats.js";
-import type { Machine } from "./machine.js";
+import { cpuName, type Machine } from "./machine.js";
+import type { FailedRun } from "./suite.js";
 import { resultsDir, root } from "./paths.js";
 
 export interface Spread {
@@ -42,12 +43,21 @@ export interface Figure {
   ratio: Series;
   /** A target the ratio or the value should meet, as text (e.g. "< 0.01"), and whether the median does. */
   target?: { text: string; met: boolean };
+  /** What a reader of the figure must know besides (e.g. a count-bounded load cut short by its time bound); shown beside its label. */
+  note?: string;
 }
 
 /** A figure whose baseline is measured per run: ratio = value / baseline, run by run. */
-export function figure(id: string, value: Series, baseline: Series, ratioLabel: string, target?: { text: string; met: (f: Figure) => boolean }): Figure {
+export function figure(
+  id: string,
+  value: Series,
+  baseline: Series,
+  ratioLabel: string,
+  target?: { text: string; met: (f: Figure) => boolean },
+  note?: string,
+): Figure {
   const ratios = value.runs.map((v, i) => v / baseline.runs[i]!);
-  const f: Figure = { id, value, baseline, ratio: series(ratioLabel, "×", ratios) };
+  const f: Figure = { id, value, baseline, ratio: series(ratioLabel, "×", ratios), ...(note ? { note } : {}) };
   // A target is judged only on a measured figure: an unmeasured one is "not measured", never "met".
   if (target) f.target = { text: target.text, met: Number.isFinite(f.value.median) && target.met(f) };
   return f;
@@ -64,7 +74,12 @@ export interface SuiteResult {
   method: string;
   startedAt: string;
   finishedAt: string;
+  /** Runs asked for; those that failed are in `failedRuns`, and every figure is over the others. */
   runs: number;
+  /** Runs that threw, with their errors (absent in older results, which kept no failed run). */
+  failedRuns?: FailedRun[];
+  /** Set when the suite as a whole failed (every run, or its set-up): it then has no figures. */
+  failure?: string;
   quick: boolean;
   settings: Record<string, unknown>;
   machine: Machine;
@@ -110,16 +125,34 @@ function cell(s: Series, unmeasured = "not measured"): string {
   return `${fmt(s.median, s.unit)} (${fmt(s.min)}–${fmt(s.max)})`;
 }
 
-/** The summary table: one row per figure, medians with min–max, baseline, ratio and the command. */
+/** An error message as one short table cell: its first line, cut at 120 characters, no `|`. */
+function brief(error: string): string {
+  const line = error.split("\n")[0]!.trim();
+  return (line.length > 120 ? `${line.slice(0, 119)}…` : line).replaceAll("|", "\\|");
+}
+
+/** "5", or "4 of 5 (run 3 failed: …)": the runs a suite's figures are over, and why any are missing. */
+export function runsMeasured(r: SuiteResult): string {
+  const failed = r.failedRuns ?? [];
+  const quick = r.quick ? " (quick)" : "";
+  if (failed.length === 0) return `${r.runs}${quick}`;
+  return `${r.runs - failed.length} of ${r.runs}${quick} (${failed.map((f) => `run ${f.run + 1} failed: ${brief(f.error)}`).join("; ")})`;
+}
+
+/** The summary table: one row per figure, medians with min–max, baseline, ratio and the command; one row per failed suite. */
 export function summaryTable(results: SuiteResult[]): string {
   const lines = [
     "| figure | median (min–max) | baseline | baseline median (min–max) | ratio median (min–max) | runs | reproduce |",
     "|---|---|---|---|---|---|---|",
   ];
   results.forEach((r) => {
+    if (r.failure !== undefined) {
+      lines.push(`| ${r.title}: **failed** | ${brief(r.failure)} | | | | none of ${r.runs}${r.quick ? " (quick)" : ""} | \`${r.command}\` |`);
+      return;
+    }
     for (const f of r.figures) {
       const ratio = `${cell(f.ratio, "n/a")}${f.target ? ` (target ${f.target.text}: ${f.target.met ? "met" : Number.isFinite(f.value.median) ? "not met" : "not measured"})` : ""}`;
-      lines.push(`| ${f.value.label} | ${cell(f.value)} | ${f.baseline.label} | ${cell(f.baseline)} | ${ratio} | ${r.runs}${r.quick ? " (quick)" : ""} | \`${r.command}\` |`);
+      lines.push(`| ${f.value.label}${f.note ? ` (${f.note})` : ""} | ${cell(f.value)} | ${f.baseline.label} | ${cell(f.baseline)} | ${ratio} | ${runsMeasured(r)} | \`${r.command}\` |`);
     }
   });
   return lines.join("\n");
@@ -127,7 +160,7 @@ export function summaryTable(results: SuiteResult[]): string {
 
 export function machineLine(m: Machine): string {
   return (
-    `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; workerd ${m.workerd} (Miniflare ${m.miniflare}, ` +
+    `${m.cores} cores (${cpuName(m) ?? `${m.cpuModel}; family, model and stepping not recorded`}), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; workerd ${m.workerd} (Miniflare ${m.miniflare}, ` +
     `wrangler ${m.wrangler}); PostgreSQL ${m.postgres}; autocannon ${m.autocannon}; Chromium ${m.chromium}`
   );
 }

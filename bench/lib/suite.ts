@@ -12,6 +12,12 @@ export interface SuiteContext {
   /** Connections the load generator keeps open. */
   connections: number;
   log(message: string): void;
+  /**
+   * Measures runs 0 … runs-1 in turn, each with `measure`. A run that throws is logged and recorded as
+   * failed (which run, its error) in the suite's results, and the next run goes on; what is returned are
+   * the runs that succeeded, in order, so every figure is over them. Throws when every run failed.
+   */
+  eachRun<T>(measure: (run: number) => Promise<T>): Promise<T[]>;
   /** A second waiting room to measure side by side (`npm run bench -- peer --peer-url …`); absent without a URL. */
   peer?: PeerTarget;
 }
@@ -26,6 +32,32 @@ export interface PeerTarget {
   poll: { method: "GET" | "POST"; path: string; headers: Record<string, string> };
   /** Tickets to poll with; by default as many as our own poll load uses. */
   tickets?: number;
+}
+
+/** A run that threw: which (0-based, as `run` in a suite's raw results) and its error's message. */
+export interface FailedRun {
+  run: number;
+  error: string;
+}
+
+/** The message of anything thrown, for a results file (never a stack: the run's log has that). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** SuiteContext.eachRun: every run in turn, failures logged and pushed to `failed`, the successes returned. */
+export async function eachRun<T>(runs: number, measure: (run: number) => Promise<T>, failed: FailedRun[], log: (message: string) => void): Promise<T[]> {
+  const done: T[] = [];
+  for (let run = 0; run < runs; run++) {
+    try {
+      done.push(await measure(run));
+    } catch (err) {
+      failed.push({ run, error: errorMessage(err) });
+      log(`run ${run + 1} of ${runs} failed: ${err instanceof Error && err.stack ? err.stack : errorMessage(err)}`);
+    }
+  }
+  if (done.length === 0) throw new Error(`all ${runs} run(s) failed; run ${failed[0]!.run + 1}: ${failed[0]!.error}`);
+  return done;
 }
 
 export interface SuiteOutput {

@@ -21,15 +21,16 @@
  * threads, so a traced load is slower and is used for nothing else.
  */
 import { Citizens, joinLoad } from "../lib/edge-client.js";
-import { okPerSecond, rateLimited, type LoadResult } from "../lib/load.js";
+import { okPerSecond, rateLimited, shortfall, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
 import { cpuSeconds, traceSyncs, workerdPid } from "../lib/workerd-process.js";
 
-/** What a join load should never show: 429s (a rate limit hit) or a token sent twice; "" when clean. */
+/** What a load should never show: 429s (a rate limit hit), a token sent twice, a count cut short by its time bound; "" when clean. */
 export function loadFlags(r: LoadResult): string {
   const flags = [
+    shortfall(r) ?? "",
     rateLimited(r) > 0 ? `${rateLimited(r)} answered 429` : "",
     r.bodies && r.bodies.reused > 0 ? `${r.bodies.reused} requests reused a token` : "",
     r.non2xx - rateLimited(r) > 0 ? `${r.non2xx - rateLimited(r)} other non-2xx` : "",
@@ -77,8 +78,7 @@ export const joins: Suite = {
   name: "joins",
   title: "Joins/s into one shard",
   async run(ctx) {
-    const raw: JoinsRun[] = [];
-    for (let run = 0; run < ctx.runs; run++) {
+    const raw = await ctx.eachRun(async (run): Promise<JoinsRun> => {
       const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS }, bareCounter: true, direct: true });
       try {
         const pid = workerdPid();
@@ -126,7 +126,7 @@ export const joins: Suite = {
             : { joins: traced.ok, ...counted, perJoin: traced.ok > 0 ? (counted.fsync + counted.fdatasync) / traced.ok : NaN };
         }
         const per = (m: Measured) => (m.load.ok > 0 ? (m.cpuSeconds * 1000) / m.load.ok : NaN);
-        raw.push({
+        const measured: JoinsRun = {
           run,
           workerdPid: pid,
           joins: j.load,
@@ -135,7 +135,7 @@ export const joins: Suite = {
           direct: { joins: dj.load, bare: dbare.load, msPerJoin: per(dj), msPerBare: per(dbare) },
           cpu: { joinsSeconds: j.cpuSeconds, bareSeconds: bare.cpuSeconds, joins64Seconds: j64.cpuSeconds, msPerJoin: per(j), msPerBare: per(bare), msPerJoin64: per(j64) },
           syncs,
-        });
+        };
         ctx.log(
           `run ${run + 1}: ${okPerSecond(j.load).toFixed(0)} joins/s${loadFlags(j.load)}, bare DO ${okPerSecond(bare.load).toFixed(0)} req/s; ` +
             `p50/p99 ${j.load.latencyMs.p50}/${j.load.latencyMs.p99} ms at ${ctx.connections}, ${j64.load.latencyMs.p50}/${j64.load.latencyMs.p99} ms at ${ctx.connections * 2}${loadFlags(j64.load)}; ` +
@@ -143,10 +143,11 @@ export const joins: Suite = {
             `straight to the Workers ${okPerSecond(dj.load).toFixed(0)} joins/s${loadFlags(dj.load)} against ${okPerSecond(dbare.load).toFixed(0)}, CPU ${per(dj).toFixed(3)} ms/join (bare ${per(dbare).toFixed(3)}); ` +
             ("notMeasured" in syncs ? `fsyncs not measured: ${syncs.notMeasured}` : `${syncs.fsync} fsync + ${syncs.fdatasync} fdatasync for ${syncs.joins} joins`),
         );
+        return measured;
       } finally {
         await edge.dispose();
       }
-    }
+    });
     const c = ctx.connections;
     const joinsPerSecond = raw.map((r) => okPerSecond(r.joins));
     const barePerSecond = raw.map((r) => okPerSecond(r.bare));

@@ -73,18 +73,14 @@ export const page: Suite = {
   name: "page",
   title: "Waiting page: bytes and requests on first load and on a poll",
   async run(ctx) {
-    const firstBytes: number[] = [];
-    const firstRequests: number[] = [];
-    const pollBytes: number[] = [];
-    const pollRequests: number[] = [];
-    const raw: unknown[] = [];
     // What the page is made of, as served: "/" for index.html, then the stylesheet and every module.
     const staticFiles = [...buildPage().keys()].map((path) => (path === "index.html" ? "/" : `/${path}`));
     const edge = await startEdge({ bundle: "edge", assets: true, vars: { SHARDS: "4", ...NO_ADMISSIONS } });
     const chosen = await chooseBrowser();
     const browser = await launchChromium({ timeout: 60_000 }, chosen);
+    let raw: Array<{ run: number; firstLoad: Transfer[]; poll: Transfer[] }>;
     try {
-      for (let run = 0; run < ctx.runs; run++) {
+      raw = await ctx.eachRun(async (run) => {
         const context = await browser.newContext();
         try {
           const tab = await context.newPage();
@@ -128,20 +124,20 @@ export const page: Suite = {
           await tab.waitForTimeout(300);
           const poll = net.transfers();
 
-          firstBytes.push(sum(first));
-          firstRequests.push(first.length);
-          pollBytes.push(sum(poll));
-          pollRequests.push(poll.length);
-          raw.push({ run, firstLoad: first, poll });
           ctx.log(`run ${run + 1}: first load ${first.length} requests, ${sum(first)} B; poll ${poll.length} request(s), ${sum(poll)} B`);
+          return { run, firstLoad: first, poll };
         } finally {
           await context.close();
         }
-      }
+      });
     } finally {
       await browser.close();
       await edge.dispose();
     }
+    const firstBytes = raw.map((r) => sum(r.firstLoad));
+    const firstRequests = raw.map((r) => r.firstLoad.length);
+    const pollBytes = raw.map((r) => sum(r.poll));
+    const pollRequests = raw.map((r) => r.poll.length);
     return {
       method:
         `${chosen.source === "bundled" ? "@sparticuz/chromium's" : "The system's"} Chromium (headless, playwright-core, a fresh profile per run) loads / from the edge under Miniflare serving public/ with _headers; ` +

@@ -27,28 +27,30 @@ export const passes: Suite = {
   title: "Pass sign and verify per second",
   async run(ctx) {
     const loopSeconds = Math.max(0.5, ctx.seconds / 5);
-    const rates: Record<Op, number[]> = { sign: [], verify: [], "bare-sign": [], "bare-verify": [] };
-    const raw: Array<{ run: number; op: Op; n: number; perSecond: number }> = [];
+    const ops: Op[] = ["sign", "verify", "bare-sign", "bare-verify"];
+    type Measured = { run: number; op: Op; n: number; perSecond: number };
+    let runs: Measured[][];
     const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: "1" } });
     try {
       // Calibrate (and warm up): how many operations make one loop last about loopSeconds.
       const sizes = {} as Record<Op, number>;
-      for (const op of Object.keys(rates) as Op[]) {
+      for (const op of ops) {
         await loop(edge.url, op, 200);
         const rate = await loop(edge.url, op, 500);
         sizes[op] = Math.max(200, Math.round(rate * loopSeconds));
       }
-      for (let run = 0; run < ctx.runs; run++) {
-        for (const op of Object.keys(rates) as Op[]) {
-          const perSecond = await loop(edge.url, op, sizes[op]);
-          rates[op].push(perSecond);
-          raw.push({ run, op, n: sizes[op], perSecond });
-        }
-        ctx.log(`run ${run + 1}: sign ${rates.sign.at(-1)!.toFixed(0)}/s (bare ${rates["bare-sign"].at(-1)!.toFixed(0)}), verify ${rates.verify.at(-1)!.toFixed(0)}/s (bare ${rates["bare-verify"].at(-1)!.toFixed(0)})`);
-      }
+      runs = await ctx.eachRun(async (run) => {
+        const measured: Measured[] = [];
+        for (const op of ops) measured.push({ run, op, n: sizes[op], perSecond: await loop(edge.url, op, sizes[op]) });
+        const rate = (op: Op) => measured.find((m) => m.op === op)!.perSecond.toFixed(0);
+        ctx.log(`run ${run + 1}: sign ${rate("sign")}/s (bare ${rate("bare-sign")}), verify ${rate("verify")}/s (bare ${rate("bare-verify")})`);
+        return measured;
+      });
     } finally {
       await edge.dispose();
     }
+    const raw = runs.flat();
+    const rates = Object.fromEntries(ops.map((op) => [op, raw.filter((r) => r.op === op).map((r) => r.perSecond)])) as Record<Op, number[]>;
     return {
       method:
         "Inside workerd (the edge Worker's isolate, via bench/workers/edge-bench.ts): signPass/verifyPass of src/edge/tokens/pass.ts (jose, ES256, " +

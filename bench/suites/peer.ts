@@ -19,12 +19,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { Citizens, joinLoad, joinMany } from "../lib/edge-client.js";
-import { okPerSecond, runLoad, type LoadResult } from "../lib/load.js";
+import { okPerSecond, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { PeerTarget, Suite, SuiteContext } from "../lib/suite.js";
 import { loadFlags, NO_ADMISSIONS } from "./joins.js";
-import { measuredPolls, pollLoadBoundSeconds, pollTickets } from "./polls.js";
+import { measuredPolls, pollLoadBoundSeconds, pollsCutNotes, pollTickets } from "./polls.js";
 
 /** Reads the ticket out of one of the peer's join answers, as --peer-ticket says. */
 function ticketFrom(spec: string, res: Response, body: string): string | undefined {
@@ -144,8 +144,7 @@ export const peer: Suite = {
         timeoutSeconds: 10,
       });
 
-    const raw: Array<{ run: number; first: "ours" | "peer"; ours: Side; peer: Side }> = [];
-    for (let run = 0; run < ctx.runs; run++) {
+    const raw = await ctx.eachRun(async (run) => {
       const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
       try {
         const citizens = new Citizens();
@@ -182,38 +181,48 @@ export const peer: Suite = {
         }
         const ours = sides.ours as Side;
         const theirs = sides.peer as Side;
-        raw.push({ run, first, ours, peer: theirs });
         const line = (s: Side) =>
           `${okPerSecond(s.joins).toFixed(0)} joins/s (p50/p99 ${s.joins.latencyMs.p50}/${s.joins.latencyMs.p99} ms)${loadFlags(s.joins)}, ` +
           `${okPerSecond(s.polls).toFixed(0)} polls/s (p99 ${s.polls.latencyMs.p99} ms, ${s.polls.non2xx} non-2xx of ${s.polls.requests})`;
         ctx.log(`run ${run + 1}: ours ${line(ours)}; peer ${line(theirs)}`);
+        return { run, first, ours, peer: theirs };
       } finally {
         await edge.dispose();
       }
-    }
+    });
     const of = (who: "ours" | "peer", f: (s: Side) => number) => raw.map((r) => f(r[who]));
-    const pair = (id: string, label: string, unit: string, f: (s: Side) => number) =>
-      figure(id, series(`P. ${label}, ours`, unit, of("ours", f)), series(`${label}, peer`, unit, of("peer", f)), "ours / peer");
+    const pair = (id: string, label: string, unit: string, f: (s: Side) => number, note?: string) =>
+      figure(id, series(`P. ${label}, ours`, unit, of("ours", f)), series(`${label}, peer`, unit, of("peer", f)), "ours / peer", undefined, note);
+    // Poll loads are counts bounded in time: a side cut short is a figure over fewer polls, which it says.
+    const pollsCut =
+      (["ours", "peer"] as const)
+        .map((who) => {
+          const note = shortfallNote(raw.map((r) => ({ run: r.run, load: r[who].polls })));
+          return note ? `${who === "ours" ? "our" : "the peer's"} polls: ${note}` : "";
+        })
+        .filter(Boolean)
+        .join("; ") || undefined;
     return {
       method:
         `Our edge in workerd via Miniflare (SHARDS=1, nobody admitted, a fresh shard per run) and the peer at ${target.url} (as started by whoever runs this; ` +
         "its state is not reset), the same loads from autocannon in a separate process, interleaved, the side that goes first alternating per run. " +
         `Joins: ${ctx.connections} connections, ${ctx.seconds} s after ${ctx.warmupSeconds} s of warm-up; ours with a new citizen's RS256 id_token per request, ` +
         `the peer's ${target.join.method} ${target.join.path} with a body numbered per request. Polls: ${tickets} tickets per side from joins made beforehand (not measured), ` +
-        `then ${amount} polls, a different ticket per request in turn; ours GET /api/queue/status with the ticket as Bearer, the peer's ${target.poll.method} ${target.poll.path}.`,
+        `then ${amount} polls (cut short at ${pollLoadBoundSeconds(amount)} s if they take longer, which the notes say), a different ticket per request in turn; ours GET /api/queue/status with the ticket as Bearer, the peer's ${target.poll.method} ${target.poll.path}.`,
       settings: { peer: target, connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, tickets, polls: amount },
       figures: [
         pair("peer.joins", "Joins/s", "/s", (s) => okPerSecond(s.joins)),
         pair("peer.join-p99", `Join latency p99, ${ctx.connections} connections`, "ms", (s) => s.joins.latencyMs.p99),
-        pair("peer.polls", "Polls/s", "/s", (s) => okPerSecond(s.polls)),
-        pair("peer.poll-p99", `Poll latency p99, ${ctx.connections} connections`, "ms", (s) => s.polls.latencyMs.p99),
-        pair("peer.poll-non-2xx", "Polls answered non-2xx", "polls", (s) => s.polls.non2xx),
+        pair("peer.polls", "Polls/s", "/s", (s) => okPerSecond(s.polls), pollsCut),
+        pair("peer.poll-p99", `Poll latency p99, ${ctx.connections} connections`, "ms", (s) => s.polls.latencyMs.p99, pollsCut),
+        pair("peer.poll-non-2xx", "Polls answered non-2xx", "polls", (s) => s.polls.non2xx, pollsCut),
       ],
       raw,
       notes: [
         `Non-2xx answers, ours: joins ${raw.reduce((a, r) => a + r.ours.joins.non2xx, 0)}, polls ${raw.reduce((a, r) => a + r.ours.polls.non2xx, 0)}; ` +
           `peer: joins ${raw.reduce((a, r) => a + r.peer.joins.non2xx, 0)}, polls ${raw.reduce((a, r) => a + r.peer.polls.non2xx, 0)} (status codes per load in raw).`,
         "The peer's rate limits, if any, are its own: a 429 from it counts as non-2xx and is not a success.",
+        ...pollsCutNotes(amount, pollsCut),
       ],
     };
   },

@@ -9,7 +9,8 @@
  * (not measured); then autocannon polls GET /api/queue/status with `Authorization: Bearer <ticket>`, a
  * different waiting ticket each request (in turn, round-robin), with enough tickets that none is polled
  * more than half of POLL_LIMIT allows; the measured poll load is a count, not a duration (issue 10: at
- * least 100,000 polls, every answer 2xx), so a rare 5xx has room to show. Then joins are measured on the
+ * least 100,000 polls, every answer 2xx), so a rare 5xx has room to show, bounded in time (a load that
+ * crawls stops at its bound with fewer polls, and the figures say so). Then joins are measured on the
  * same edge, each with the id_token of a citizen who has not joined yet.
  *
  * With several shards a poll also counts the people ahead cohort-wide (src/edge/queue/cohort-ahead.ts):
@@ -18,7 +19,7 @@
  * shards' reports from their alarms, never a poll's) are counted apart.
  */
 import { Citizens, getJson, joinLoad, joinMany } from "../lib/edge-client.js";
-import { okPerSecond, rateLimited, runLoad, type LoadResult } from "../lib/load.js";
+import { okPerSecond, rateLimited, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
 import { rateLimit, startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite, SuiteContext } from "../lib/suite.js";
@@ -99,9 +100,14 @@ export function measuredPolls(quick: boolean): number {
   return quick ? QUICK_POLLS : MEASURED_POLLS;
 }
 
-/** The duration that bounds a count-bounded poll load (a hard stop if polls crawl). */
+/** The duration that bounds a count-bounded poll load: if polls crawl, it stops there with fewer. */
 export function pollLoadBoundSeconds(amount: number): number {
   return Math.ceil(amount / SLOWEST_POLLS_PER_SECOND);
+}
+
+/** A suite's note on its poll loads of `amount` polls that were cut short (`cut`, from shortfallNote), if any were. */
+export function pollsCutNotes(amount: number, cut: string | undefined): string[] {
+  return cut ? [`Poll loads that stopped at their ${pollLoadBoundSeconds(amount)} s bound before ${amount} polls (every rate is over the time a load ran): ${cut}.`] : [];
 }
 
 async function measureCohort(ctx: SuiteContext, run: number, shards: number, tickets: number): Promise<CohortRun> {
@@ -126,7 +132,8 @@ async function measureCohort(ctx: SuiteContext, run: number, shards: number, tic
     await poll(ctx.warmupSeconds);
     const callsBefore = await shardCalls(edge.url, shards);
     const coordinatorBefore = shards > 1 ? await coordinator(edge.url) : undefined;
-    // A count of polls: autocannon runs until it has them (the duration only bounds the hard kill).
+    // A count of polls, bounded in time: a load that has not had them all by the bound stops there and
+    // says so (its rate is over the time it ran; the suite's notes name it).
     const amount = measuredPolls(ctx.quick);
     const p = await poll(pollLoadBoundSeconds(amount), amount);
     const callsAfter = await shardCalls(edge.url, shards);
@@ -178,35 +185,47 @@ export const polls: Suite = {
   async run(ctx) {
     const pollLimit = rateLimit("POLL_LIMIT");
     const tickets = pollTickets(ctx.quick);
-    const raw: CohortRun[] = [];
-    for (let run = 0; run < ctx.runs; run++) {
+    const runs = await ctx.eachRun(async (run) => {
       // Alternate the order, so neither cohort always runs on a warmer machine.
       const order = run % 2 === 0 ? SHARD_COUNTS : [...SHARD_COUNTS].reverse();
-      for (const shards of order) raw.push(await measureCohort(ctx, run, shards, tickets));
-    }
+      const cohorts: CohortRun[] = [];
+      for (const shards of order) cohorts.push(await measureCohort(ctx, run, shards, tickets));
+      return cohorts;
+    });
+    const raw = runs.flat();
     const of = (shards: number) => raw.filter((r) => r.shards === shards);
     const line = of(ONE_LINE_SHARDS);
     const one = of(1);
     const callsPerPoll = (r: CohortRun) => (r.polls.ok > 0 ? total(r.shardCallsDuringPolls) / r.polls.ok : NaN);
     const lineLabel = `${ONE_LINE_SHARDS} shards keeping one line`;
+    // A poll load is a count bounded in time: one cut short is a figure over fewer polls, which it says.
+    const cutShort = (label: string, runs: CohortRun[]) => {
+      const note = shortfallNote(runs.map((r) => ({ run: r.run, load: r.polls })));
+      return note ? `polls, ${label}: ${note}` : undefined;
+    };
+    const lineCut = cutShort(lineLabel, line);
+    const oneCut = cutShort("1 shard", one);
+    const eitherCut = [lineCut, oneCut].filter(Boolean).join("; ") || undefined;
     // Issue 10: no poll may be answered anything but 2xx (workerd answers 500 when a poll waits on another
     // request's promise). Connection errors and timeouts are not answers; they are counted in the notes.
-    const non2xx = (id: string, runs: CohortRun[], label: string) =>
+    const non2xx = (id: string, runs: CohortRun[], label: string, note: string | undefined) =>
       figure(
         id,
         series(`2. Polls answered non-2xx, ${label}`, "polls", runs.map((r) => r.polls.non2xx)),
-        series("polls sent in the measured load", "polls", runs.map((r) => r.polls.requests)),
+        series("polls answered in the measured load", "polls", runs.map((r) => r.polls.requests)),
         "non-2xx / polls",
         { text: "0 in every run", met: (f) => f.value.max === 0 },
+        note,
       );
     // The baseline of "calls per poll" is the naive design: every poll asks its object (1 call per poll).
-    const calls = (id: string, runs: CohortRun[], label: string) =>
+    const calls = (id: string, runs: CohortRun[], label: string, note: string | undefined) =>
       figure(
         id,
         series(`2. Durable Object calls per poll, ${label}`, "calls", runs.map(callsPerPoll)),
         series("one call per poll (no snapshot cache)", "calls", runs.map(() => 1)),
         "calls / naive",
         { text: "< 0.01", met: (f) => f.value.median < 0.01 },
+        note,
       );
     const figures = [
       figure(
@@ -214,6 +233,8 @@ export const polls: Suite = {
         series(`2. Status polls/s (waiting tickets), ${lineLabel}`, "/s", line.map((r) => okPerSecond(r.polls))),
         series("status polls/s, 1 shard, same run", "/s", one.map((r) => okPerSecond(r.polls))),
         `${ONE_LINE_SHARDS} shards / 1 shard`,
+        undefined,
+        eitherCut,
       ),
       figure(
         "polls.one-line-joins",
@@ -221,8 +242,8 @@ export const polls: Suite = {
         series("joins/s after the polls, 1 shard, same run", "/s", one.map((r) => okPerSecond(r.joins))),
         `${ONE_LINE_SHARDS} shards / 1 shard`,
       ),
-      non2xx("polls.one-line-non-2xx", line, lineLabel),
-      calls("polls.one-line-object-calls-per-poll", line, lineLabel),
+      non2xx("polls.one-line-non-2xx", line, lineLabel, lineCut),
+      calls("polls.one-line-object-calls-per-poll", line, lineLabel, lineCut),
       // The coordinator hears each shard about once a second, whatever the polls: never per poll.
       figure(
         "polls.one-line-coordinator-calls",
@@ -233,6 +254,8 @@ export const polls: Suite = {
         ),
         series("one report a second per shard", "calls", line.map(() => 1)),
         "calls / one a second",
+        undefined,
+        lineCut,
       ),
       // The figures of runs before one line existed, under their ids: one shard.
       figure(
@@ -240,9 +263,11 @@ export const polls: Suite = {
         series("2. Status polls/s (waiting tickets), 1 shard", "/s", one.map((r) => okPerSecond(r.polls))),
         series("joins/s, same edge", "/s", one.map((r) => okPerSecond(r.joins))),
         "polls / joins",
+        undefined,
+        oneCut,
       ),
-      non2xx("polls.non-2xx", one, "1 shard"),
-      calls("polls.object-calls-per-poll", one, "1 shard"),
+      non2xx("polls.non-2xx", one, "1 shard", oneCut),
+      calls("polls.object-calls-per-poll", one, "1 shard", oneCut),
     ];
     const all = raw.map((r) => r.polls);
     return {
@@ -250,7 +275,7 @@ export const polls: Suite = {
         `workerd via Miniflare (bench/workers/edge-bench.ts: src/edge's app, QueueShard and CohortCoordinator, each object counting its RPC calls, plus read-only probes), nobody admitted; ` +
         `each run measures two cohorts on fresh edges, SHARDS=${ONE_LINE_SHARDS} (the shards keep one line: each reports to the cohort's coordinator about once a second from its alarm) and SHARDS=1 (no coordinator), the order alternating from run to run. ` +
         `Per cohort: ${tickets} citizens join first with their id_tokens, then autocannon polls GET /api/queue/status with a different waiting ticket (Bearer) per request, ` +
-        `${measuredPolls(ctx.quick)} polls in the measured load (after ${ctx.warmupSeconds} s of warm-up) ` +
+        `${measuredPolls(ctx.quick)} polls in the measured load (after ${ctx.warmupSeconds} s of warm-up; cut short at ${pollLoadBoundSeconds(measuredPolls(ctx.quick))} s if they take longer, which the notes say) ` +
         `(each ticket polled at most ${pollLimit.limit / 2} times in a window even at ${POLL_RATE_CEILING}/s; POLL_LIMIT is ${pollLimit.limit} per ${pollLimit.period} s), ` +
         "then joins are measured on the same edge, each with a new citizen's RS256 id_token (minted beforehand). Object calls = every RPC call the shards' own counters saw " +
         "(snapshot, claim, ranks, seen, …) read before and after the measured polls; the coordinator's calls (report, view) are its own counters, read likewise, and with " +
@@ -272,6 +297,7 @@ export const polls: Suite = {
         `Measured poll loads: ${all.reduce((a, r) => a + r.requests, 0)} requests, ${all.reduce((a, r) => a + r.non2xx, 0)} answered non-2xx ` +
           `(${all.reduce((a, r) => a + rateLimited(r), 0)} of them 429), ${all.reduce((a, r) => a + r.errors, 0)} connection errors (${all.reduce((a, r) => a + r.timeouts, 0)} timeouts).`,
         tally(raw.map((r) => r.joins)),
+        ...pollsCutNotes(measuredPolls(ctx.quick), eitherCut),
       ],
     };
   },
