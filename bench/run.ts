@@ -67,7 +67,7 @@ interface PeerArgs {
   tickets?: number;
 }
 
-/** The peer's request shapes; the defaults are our own routes' shapes with a plain numbered id for a body. */
+/** The peer's request shapes; the defaults are our own routes' shapes with a plain numbered id for a POST's body. */
 function peerTarget(a: PeerArgs): PeerTarget | undefined {
   if (a.url === undefined) return undefined;
   let url: URL;
@@ -83,6 +83,8 @@ function peerTarget(a: PeerArgs): PeerTarget | undefined {
   const join = methodAndPath("--peer-join", a.join ?? "POST /api/queue/join");
   const poll = methodAndPath("--peer-poll", a.poll ?? "GET /api/queue/status");
   const joinHeaders = Object.fromEntries(a.joinHeaders);
+  // A GET carries no body: what numbers its joins goes in the path or a header.
+  if (join.method === "GET" && a.joinBody !== undefined) usage('--peer-join-body is for a POST join; a GET join carries no body: put {{n}} in its path or a --peer-join-header');
   const body = join.method === "POST" ? (a.joinBody ?? '{"id":"bench-{{n}}"}') : undefined;
   if (body !== undefined && !Object.keys(joinHeaders).includes("content-type")) joinHeaders["content-type"] = "application/json";
   const pollHeaders = a.pollHeaders.length ? Object.fromEntries(a.pollHeaders) : a.poll ? {} : { authorization: "Bearer {{v}}" };

@@ -6,8 +6,9 @@
  * started by whoever runs the comparison, on a loopback port.
  *
  * Per run: a fresh edge of ours (SHARDS=1, nobody admitted, as suite 1). Joins: 32 connections for the
- * suite's duration after a warm-up, ours with a new citizen's id_token per request, the peer's with its
- * join body (`{{n}}` numbered per request, unique for this bench process). Polls: each side first joins
+ * suite's duration after a warm-up, ours with a new citizen's id_token per request, the peer's as its
+ * --peer-join options say: `{{n}}`, wherever it is (path, a header, a POST's body; a GET has none), becomes
+ * an id unique per join (describePeerJoin says exactly what is sent). Polls: each side first joins
  * as many citizens as our polls suite uses (not measured), taking each ticket from the join's answer,
  * then the same count of polls as `npm run bench -- polls`, a different ticket per request, in turn.
  * Which side goes first alternates from run to run. The peer's state is not reset between runs.
@@ -50,6 +51,38 @@ function ticketFrom(spec: string, res: Response, body: string): string | undefin
     return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
   }
   throw new Error(`--peer-ticket is json:<path>, header:<name> or cookie:<name>, not ${spec}`);
+}
+
+/** A template as a description shows it: `{{x}}` as `<what>`. */
+const shown = (template: string, x: string, what: string) => template.replaceAll(`{{${x}}}`, `<${what}>`);
+
+/**
+ * Exactly what one request of the peer's sends, for the printed and recorded description: method, path,
+ * headers, body or none, and where `{{x}}` (shown as `<what>`) is filled in, or that it is nowhere.
+ */
+function describeRequest(request: { method: string; path: string; headers: Record<string, string>; body?: string }, x: string, what: string): string {
+  const headers = Object.entries(request.headers);
+  const filled = [
+    request.path.includes(`{{${x}}}`) ? "the path" : "",
+    ...headers.filter(([, v]) => v.includes(`{{${x}}}`)).map(([k]) => `the ${k} header`),
+    request.body?.includes(`{{${x}}}`) ? "the body" : "",
+  ].filter(Boolean);
+  return (
+    `${request.method} ${shown(request.path, x, what)}` +
+    (headers.length ? ` with ${headers.map(([k, v]) => `${k}: ${shown(v, x, what)}`).join(", ")}` : " with no header of its own") +
+    (request.body !== undefined ? ` and the body ${shown(request.body, x, what)}` : " and no body") +
+    (filled.length ? ` (<${what}> in ${filled.join(" and ")})` : ` (no <${what}> anywhere: every such request is the same)`)
+  );
+}
+
+/** What each of the peer's joins sends; `<id>` is this process's random prefix, a dash and a counter, unique per join. */
+export function describePeerJoin(peer: PeerTarget): string {
+  return describeRequest(peer.join, "n", "id");
+}
+
+/** What each of the peer's polls sends; `<ticket>` is one of the tickets its joins answered, in turn. */
+export function describePeerPoll(peer: PeerTarget): string {
+  return describeRequest(peer.poll, "v", "ticket");
 }
 
 /** The peer's join request with `{{n}}` filled in. */
@@ -144,6 +177,7 @@ export const peer: Suite = {
         timeoutSeconds: 10,
       });
 
+    ctx.log(`peer joins: ${describePeerJoin(target)}; peer polls: ${describePeerPoll(target)}`);
     const raw = await ctx.eachRun(async (run) => {
       const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
       try {
@@ -207,8 +241,10 @@ export const peer: Suite = {
         `Our edge in workerd via Miniflare (SHARDS=1, nobody admitted, a fresh shard per run) and the peer at ${target.url} (as started by whoever runs this; ` +
         "its state is not reset), the same loads from autocannon in a separate process, interleaved, the side that goes first alternating per run. " +
         `Joins: ${ctx.connections} connections, ${ctx.seconds} s after ${ctx.warmupSeconds} s of warm-up; ours with a new citizen's RS256 id_token per request, ` +
-        `the peer's ${target.join.method} ${target.join.path} with a body numbered per request. Polls: ${tickets} tickets per side from joins made beforehand (not measured), ` +
-        `then ${amount} polls (cut short at ${pollLoadBoundSeconds(amount)} s if they take longer, which the notes say), a different ticket per request in turn; ours GET /api/queue/status with the ticket as Bearer, the peer's ${target.poll.method} ${target.poll.path}.`,
+        `the peer's ${describePeerJoin(target)}, where <id> is a random 8-hex prefix per bench process, a dash and a counter, unique per join. ` +
+        `Polls: ${tickets} tickets per side from joins made beforehand (not measured, the peer's sent as its measured joins are), ` +
+        `then ${amount} polls (cut short at ${pollLoadBoundSeconds(amount)} s if they take longer, which the notes say), a different ticket per request in turn; ` +
+        `ours GET /api/queue/status with authorization: Bearer <ticket> and no body, the peer's ${describePeerPoll(target)}.`,
       settings: { peer: target, connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, tickets, polls: amount },
       figures: [
         pair("peer.joins", "Joins/s", "/s", (s) => okPerSecond(s.joins)),
