@@ -107,7 +107,7 @@ export function pollLoadBoundSeconds(amount: number): number {
 
 /** A suite's note on its poll loads of `amount` polls that were cut short (`cut`, from shortfallNote), if any were. */
 export function pollsCutNotes(amount: number, cut: string | undefined): string[] {
-  return cut ? [`Poll loads that stopped at their ${pollLoadBoundSeconds(amount)} s bound before ${amount} polls (every rate is over the time a load ran): ${cut}.`] : [];
+  return cut ? [`Poll loads that stopped at their ${pollLoadBoundSeconds(amount)} s bound before ${amount.toLocaleString("en-US")} polls (every rate is over the time a load ran): ${cut}.`] : [];
 }
 
 async function measureCohort(ctx: SuiteContext, run: number, shards: number, tickets: number): Promise<CohortRun> {
