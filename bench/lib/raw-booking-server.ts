@@ -1,10 +1,11 @@
 /**
  * The baseline of `npm run bench -- origin`: the booking's SQL issued raw through the same Neon driver
  * Pool (src/origin/db/neon.ts, same size and settings) that the origin uses, from a minimal node:http
- * server: no Hono, no pass verification, no zod, no Drizzle. The statements are the ones
- * src/origin/booking-store.ts's bookSlot makes for a new booking: look up the pass's booking, then in one
- * transaction insert the booking (ON CONFLICT DO NOTHING) and take a seat with a conditional UPDATE,
- * then read the booking back with its slot and clinic.
+ * server: no Hono, no pass verification, no zod, no Drizzle per request. The statement is the one
+ * src/origin/booking-store.ts's bookSlot sends for a new booking (the insert, the seat and the booking
+ * read back in one statement, prepared under the same name), its text taken from the origin once at
+ * start so the two cannot drift apart; a conflict is settled as bookSlot settles it, by looking the
+ * pass's booking up.
  *
  *   POST /book {"slotId":1,"citizenKey":"…","jti":"…"}  → 201 booking | 409 slot full
  *
@@ -14,6 +15,8 @@ import { createServer } from "node:http";
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { newBookingCode } from "../../src/origin/booking-code.js";
+import { bookingQuery, type BookingValues } from "../../src/origin/booking-store.js";
+import { sqlState } from "../../src/origin/db/database.js";
 import { openNeonPool, useNeonWsProxy } from "../../src/origin/db/neon.js";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -21,47 +24,28 @@ if (!databaseUrl) throw new Error("DATABASE_URL is required");
 neonConfig.webSocketConstructor = ws;
 if (process.env.NEON_WS_PROXY) useNeonWsProxy(process.env.NEON_WS_PROXY);
 // Exactly what the origin's Node entry opens (openDatabase → openNeon → openNeonPool, DB_TIMEOUT_MS 5000).
-const { pool } = openNeonPool(databaseUrl, { connectionTimeoutMs: 5_000 });
+const { db, pool } = openNeonPool(databaseUrl, { connectionTimeoutMs: 5_000 });
+const BOOK = bookingQuery(db);
 
-const FIND_BOOKING = `select b.id, b.code, b.cohort, b.status, b.created_at, s.id as slot_id, s.starts_at, s.capacity, s.booked,
+const BY_JTI = `select b.id, b.code, b.cohort, b.status, b.created_at, s.id as slot_id, s.starts_at, s.capacity, s.booked,
   c.id as clinic_id, c.name, c.region, c.address
   from bookings b inner join slots s on b.slot_id = s.id inner join clinics c on s.clinic_id = c.id
-  where %WHERE% order by b.created_at desc limit 1`;
-const BY_JTI = FIND_BOOKING.replace("%WHERE%", "b.pass_jti = $1");
-const BY_ID = FIND_BOOKING.replace("%WHERE%", "b.id = $1");
+  where b.pass_jti = $1 and b.status = 'booked' order by b.created_at desc limit 1`;
 
 async function book(slotId: number, citizenKey: string, jti: string): Promise<{ status: number; body: unknown }> {
+  const values: BookingValues = { citizenKey, cohort: "55-59", slotId, passJti: jti, code: newBookingCode() };
+  try {
+    // Rows as arrays, as Drizzle asks for them: the statement returns three columns named "id".
+    const created = await pool.query({ name: BOOK.name, text: BOOK.sql, values: BOOK.names.map((n) => values[n]), rowMode: "array" });
+    if (created.rows[0]) return { status: 201, body: { booking: created.rows[0] } };
+  } catch (err) {
+    if (sqlState(err) === "23514") return { status: 409, body: { error: { code: "slot_full" } } };
+    if (sqlState(err) === "23503") return { status: 404, body: { error: { code: "not_found" } } };
+    throw err;
+  }
   const replayed = await pool.query(BY_JTI, [jti]);
   if (replayed.rows[0]) return { status: 200, body: { booking: replayed.rows[0] } };
-  const client = await pool.connect();
-  let bookingId: string | undefined;
-  let noSeat = false;
-  try {
-    await client.query("begin");
-    const inserted = await client.query<{ id: string }>(
-      "insert into bookings (citizen_key, cohort, slot_id, pass_jti, code) values ($1, $2, $3, $4, $5) on conflict do nothing returning id",
-      [citizenKey, "55-59", slotId, jti, newBookingCode()],
-    );
-    bookingId = inserted.rows[0]?.id;
-    if (bookingId !== undefined) {
-      const seat = await client.query("update slots set booked = booked + 1 where id = $1 and booked < capacity returning id", [slotId]);
-      noSeat = seat.rows.length === 0;
-    }
-    await client.query(noSeat ? "rollback" : "commit");
-  } catch (err) {
-    await client.query("rollback").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-  // As bookSlot does: the connection is back in the pool before the next query.
-  if (noSeat) {
-    const exists = await pool.query("select id from slots where id = $1 limit 1", [slotId]);
-    return exists.rows.length ? { status: 409, body: { error: { code: "slot_full" } } } : { status: 404, body: { error: { code: "not_found" } } };
-  }
-  if (bookingId === undefined) return { status: 409, body: { error: { code: "already_booked" } } };
-  const created = await pool.query(BY_ID, [bookingId]);
-  return { status: 201, body: { booking: created.rows[0] } };
+  return { status: 409, body: { error: { code: "already_booked" } } };
 }
 
 const server = createServer((req, res) => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, fillPlaceholders, lt, sql, type SQL } from "drizzle-orm";
 import type { Booking } from "../contract/booking.js";
 import type { PassClaims } from "../contract/pass.js";
 import { DatabaseUnavailable, sqlState, type Database } from "./db/database.js";
@@ -8,7 +8,8 @@ import { MAX_SLOT_ID, slotColumns, slotExists, toSlot } from "./slot-store.js";
 
 /**
  * Booking writes. Every guarantee here comes from Postgres, so it holds across any number of origin
- * processes: the seat is taken by a conditional UPDATE (`booked < capacity`, backed by a CHECK), and two
+ * processes: a booking's seat is taken by an UPDATE that the CHECK `booked <= capacity` refuses past the
+ * last seat, a move's by a conditional UPDATE (`booked < capacity`) backed by the same CHECK, and two
  * partial UNIQUE indexes over live bookings give a pass at most one live booking (so a replay names it)
  * and a citizen at most one per cohort. Cancelled bookings are outside both, so a citizen who cancels may
  * book again, with the same pass while it lives. The application only decides what to tell the client
@@ -34,6 +35,7 @@ export type MoveOutcome =
   | { kind: "not_found" };
 
 const FOREIGN_KEY_VIOLATION = "23503";
+const CHECK_VIOLATION = "23514";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // A conflict is settled by reading the booking that won; that booking can be cancelled in between, and
 // then the insert is worth trying again. The conflict can also be the booking code, drawn at random and
@@ -41,7 +43,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // another. Three tries make a livelock with a cancelling citizen, or three taken codes in a row, moot.
 const MAX_ATTEMPTS = 3;
 
-/** Thrown inside a booking or move transaction to roll all of it back when the slot has no seat left. */
+/** Thrown inside a move's transaction to roll all of it back when the slot has no seat left. */
 class NoSeat extends Error {}
 
 async function findBooking(db: Database, where: SQL | undefined): Promise<Booking | undefined> {
@@ -106,23 +108,111 @@ async function freeSeat(tx: Database, slotId: number): Promise<void> {
     .where(eq(slots.id, slotId));
 }
 
+/** The name the booking statement is prepared under, on each connection. */
+const BOOKING_STATEMENT = "book_slot";
+
 /**
- * Inserts the booking and takes a seat in one transaction; returns the new id, or undefined when the
- * pass or the citizen already holds a booking (the insert did nothing, so nothing needs undoing).
+ * A new booking in one statement, so in one round trip and one implicit transaction: the booking row
+ * first (ON CONFLICT DO NOTHING), then a seat of its slot, then the booking as a client sees it. The seat
+ * is taken only for a row the insert returned (`from inserted`), so a replayed pass or a citizen who
+ * already holds a booking stops at the unique index, waiting only on it, and never touches (or locks)
+ * the slot row; the insert's index entries and then the slot row are locked in the order cancels and
+ * moves lock them. The slot row's lock makes concurrent takers take turns, each re-reading `booked`;
+ * past capacity the CHECK refuses the seat and the whole statement, booking row included, is undone.
+ * The slot's columns come from the UPDATE's RETURNING: the statement's own reads see the database as it
+ * was before it began.
+ *
+ * Built once per database handle and prepared under a name, so a request costs no query building and a
+ * connection parses the statement once.
  */
-async function insertBooking(db: Database, pass: PassClaims, slotId: number): Promise<string | undefined> {
-  return db.transaction(async (tx) => {
-    // The booking row first: a replayed pass or a citizen who already holds a booking stops here,
-    // waiting only on the unique index, and never touches (or locks) the slot row.
-    const [inserted] = await tx
+function bookingStatement(db: Database) {
+  const inserted = db.$with("inserted").as(
+    db
       .insert(bookings)
-      .values({ citizenKey: pass.sub, cohort: pass.cohort, slotId, passJti: pass.jti, code: newBookingCode() })
+      .values({
+        citizenKey: sql.placeholder("citizenKey"),
+        cohort: sql.placeholder("cohort"),
+        slotId: sql.placeholder("slotId"),
+        passJti: sql.placeholder("passJti"),
+        code: sql.placeholder("code"),
+      })
       .onConflictDoNothing()
-      .returning({ id: bookings.id });
-    if (!inserted) return undefined;
-    await takeSeat(tx, slotId);
-    return inserted.id;
-  });
+      .returning({ id: bookings.id, code: bookings.code, cohort: bookings.cohort, status: bookings.status, createdAt: bookings.createdAt, slotId: bookings.slotId }),
+  );
+  const seat = db.$with("seat").as(
+    db
+      .update(slots)
+      .set({ booked: sql`${slots.booked} + 1` })
+      .from(inserted)
+      .where(eq(slots.id, inserted.slotId))
+      .returning({ slotId: slots.id, startsAt: slots.startsAt, capacity: slots.capacity, booked: slots.booked, clinicId: slots.clinicId }),
+  );
+  return db
+    .with(inserted, seat)
+    .select({
+      id: inserted.id,
+      code: inserted.code,
+      cohort: inserted.cohort,
+      status: inserted.status,
+      createdAt: inserted.createdAt,
+      slotId: seat.slotId,
+      startsAt: seat.startsAt,
+      capacity: seat.capacity,
+      booked: seat.booked,
+      clinicId: clinics.id,
+      clinicName: clinics.name,
+      region: clinics.region,
+      address: clinics.address,
+    })
+    .from(inserted)
+    .innerJoin(seat, eq(seat.slotId, inserted.slotId))
+    .innerJoin(clinics, eq(clinics.id, seat.clinicId))
+    .prepare(BOOKING_STATEMENT);
+}
+
+/** The values `bookingStatement`'s placeholders are filled with. */
+export type BookingValues = {
+  citizenKey: string;
+  cohort: string;
+  slotId: number;
+  passJti: string;
+  code: string;
+};
+
+const bookingStatements = new WeakMap<Database, ReturnType<typeof bookingStatement>>();
+const BOOKING_VALUE_NAMES = ["citizenKey", "cohort", "slotId", "passJti", "code"] as const satisfies readonly (keyof BookingValues)[];
+
+/**
+ * The booking statement's SQL and the order its parameters take, for a baseline that sends the very same
+ * statement without Drizzle (bench/lib/raw-booking-server.ts).
+ */
+export function bookingQuery(db: Database): { name: string; sql: string; names: (keyof BookingValues)[] } {
+  const { sql: text, params } = bookingStatement(db).getQuery();
+  // Each placeholder filled with its own name (text and integer columns pass values through as they are).
+  const names = fillPlaceholders(params, Object.fromEntries(BOOKING_VALUE_NAMES.map((name) => [name, name])));
+  return {
+    name: BOOKING_STATEMENT,
+    sql: text,
+    names: names.map((name) => {
+      const known = BOOKING_VALUE_NAMES.find((n) => n === name);
+      if (!known) throw new Error(`the booking statement has a parameter that is not a placeholder: ${String(name)}`);
+      return known;
+    }),
+  };
+}
+
+/**
+ * Inserts the booking and takes a seat (`bookingStatement`); returns the new booking, or undefined when
+ * the pass or the citizen already holds one (or, rarely, the drawn code was taken) and nothing was
+ * written. A full slot fails the CHECK (CHECK_VIOLATION), a slot that does not exist the foreign key.
+ */
+async function insertBooking(db: Database, pass: PassClaims, slotId: number): Promise<Booking | undefined> {
+  let statement = bookingStatements.get(db);
+  if (!statement) bookingStatements.set(db, (statement = bookingStatement(db)));
+  const values: BookingValues = { citizenKey: pass.sub, cohort: pass.cohort, slotId, passJti: pass.jti, code: newBookingCode() };
+  const [row] = await statement.execute(values);
+  if (!row) return undefined;
+  return { id: row.id, code: row.code, cohort: row.cohort, status: row.status, createdAt: row.createdAt.toISOString(), slot: toSlot(row) };
 }
 
 /**
@@ -139,25 +229,23 @@ function passBooking(booking: Booking, slotId: number): BookOutcome {
  * replay names that booking. Once it is cancelled, the same pass books anew.
  */
 export async function bookSlot(db: Database, pass: PassClaims, slotId: number): Promise<BookOutcome> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  if (slotId > MAX_SLOT_ID) {
+    // No such slot can exist, and Postgres would refuse the number; a replay still names its booking.
     const replayed = await liveBookingByPass(db, pass.jti);
-    if (replayed) return passBooking(replayed, slotId);
-    if (slotId > MAX_SLOT_ID) return { kind: "slot_not_found" };
-
-    let bookingId: string | undefined;
+    return replayed ? passBooking(replayed, slotId) : { kind: "slot_not_found" };
+  }
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    let created: Booking | undefined;
     try {
-      bookingId = await insertBooking(db, pass, slotId);
+      created = await insertBooking(db, pass, slotId);
     } catch (err) {
-      if (err instanceof NoSeat) return (await slotExists(db, slotId)) ? { kind: "slot_full" } : { kind: "slot_not_found" };
-      if (sqlState(err) === FOREIGN_KEY_VIOLATION) return { kind: "slot_not_found" };
+      const state = sqlState(err);
+      // The only CHECK the statement can break is the slot's `booked <= capacity`: the seat was the last.
+      if (state === CHECK_VIOLATION) return { kind: "slot_full" };
+      if (state === FOREIGN_KEY_VIOLATION) return { kind: "slot_not_found" };
       throw err;
     }
-
-    if (bookingId !== undefined) {
-      const created = await findBooking(db, eq(bookings.id, bookingId));
-      if (!created) throw new Error(`booking ${bookingId} vanished after commit`);
-      return { kind: "created", booking: created };
-    }
+    if (created) return { kind: "created", booking: created };
     // The insert met a live booking that already holds this pass or this citizen's cohort (say which), or
     // a taken code (neither is found, and the loop draws a new code).
     const byPass = await liveBookingByPass(db, pass.jti);
@@ -201,7 +289,7 @@ type MoveVerdict = "moved" | "unchanged" | "cancelled" | "not_found";
 
 /**
  * Moves a live booking of the holder (the citizen of a pass or of booking access) to `slotId` in one transaction: the seat in the new slot is
- * taken as a booking takes it (`takeSeat`), the old seat is freed and the booking points at the new slot,
+ * taken under the slot row's lock (`takeSeat`), the old seat is freed and the booking points at the new slot,
  * or none of it happens. Moving to the slot it already has changes nothing. Another citizen's booking is
  * "not found", as for a cancel.
  */
