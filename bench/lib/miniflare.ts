@@ -105,8 +105,10 @@ export interface EdgeOptions {
   vars?: Record<string, string>;
   /** Serve public/ as static assets, as wrangler.toml's [assets] says. */
   assets?: boolean;
-  /** Also start the baseline Worker (bench/workers/bare-counter.js) in the same workerd. */
+  /** Also start the joins' baseline Worker (bench/workers/bare-counter.js) in the same workerd. */
   bareCounter?: boolean;
+  /** Also start the polls' baseline Worker (bench/workers/plain-json.js) in the same workerd. */
+  plainJson?: boolean;
   /** The bundle's Durable Object bindings, binding name → class (default: those its wrangler configuration declares). */
   objects?: Record<string, string>;
   /**
@@ -126,7 +128,7 @@ export interface EdgeOptions {
 export interface Edge {
   /** The edge Worker, e.g. http://127.0.0.1:41234 */
   url: string;
-  /** The baseline Worker, when started. */
+  /** The joins' baseline Worker, when started. */
   bareUrl?: string;
   /**
    * With `direct`: the edge on a socket of its own. Miniflare's socket (`url`) runs every request through
@@ -137,6 +139,8 @@ export interface Edge {
   directUrl?: string;
   /** With `direct` and `bareCounter`: the baseline Worker on a socket of its own, as `directUrl`. */
   bareDirectUrl?: string;
+  /** The polls' baseline Worker, when started: GET `${plainUrl}/<bytes>` answers that many bytes of JSON. */
+  plainUrl?: string;
   vars: Record<string, string>;
   inspectorPort?: number;
   dispose(): Promise<void>;
@@ -201,19 +205,23 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     // Offline: no Request.cf from the network (the Worker does not read it).
     cf: false,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-    workers: options.bareCounter
-      ? [
-          ...workers,
-          {
-            ...common,
-            name: "bare",
-            scriptPath: join(root, "bench/workers/bare-counter.js"),
-            routes: ["*/__bare*"],
-            durableObjects: { BARE_COUNTER: { className: "BareCounter", useSQLite: true } },
-            ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
-          },
-        ]
-      : workers,
+    // Baselines are Workers of their own beside the edge, reached by a path the edge does not serve.
+    workers: [
+      ...workers,
+      ...(options.bareCounter
+        ? [
+            {
+              ...common,
+              name: "bare",
+              scriptPath: join(root, "bench/workers/bare-counter.js"),
+              routes: ["*/__bare*"],
+              durableObjects: { BARE_COUNTER: { className: "BareCounter", useSQLite: true } },
+              ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
+            },
+          ]
+        : []),
+      ...(options.plainJson ? [{ ...common, name: "plain", scriptPath: join(root, "bench/workers/plain-json.js"), routes: ["*/__plain/*"] }] : []),
+    ],
   });
   let url: URL;
   let directUrl: string | undefined;
@@ -244,6 +252,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     ...(options.bareCounter ? { bareUrl: `${base}/__bare` } : {}),
     ...(directUrl ? { directUrl } : {}),
     ...(bareDirectUrl ? { bareDirectUrl } : {}),
+    ...(options.plainJson ? { plainUrl: `${base}/__plain` } : {}),
     vars,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     dispose,

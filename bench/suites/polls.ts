@@ -13,6 +13,14 @@
  * crawls stops at its bound with fewer polls, and the figures say so). Then joins are measured on the
  * same edge, each with the id_token of a citizen who has not joined yet.
  *
+ * Baseline (issue 29): bench/workers/plain-json.js, a Worker in the same workerd that answers a GET with JSON and
+ * does nothing else (no Durable Object, no verification, no framework). Per cohort, the byte length of a real
+ * status answer for a waiting ticket is measured first (the median of a few tickets' answers), and the plain
+ * Worker answers exactly that many bytes with the same content-type and cache-control; it is sent the very
+ * same load: GET, `Authorization: Bearer <ticket>` from the same list in turn, the same connections, warm-up
+ * and count of requests, after the polls in the first run and before them in the next, alternating. Each side's workerd CPU per
+ * answer (/proc/<pid>/stat, as the joins suite counts it) is kept in raw.
+ *
  * With several shards a poll also counts the people ahead cohort-wide (src/edge/queue/cohort-ahead.ts):
  * from the shard's snapshot, and the ticket's rank, read from the shard once per chunk of places (the
  * `ranks` call). Every call the shards receive during the polls is counted; the coordinator's (only the
@@ -20,8 +28,10 @@
  */
 import { Citizens, getJson, joinLoad, joinMany } from "../lib/edge-client.js";
 import { okPerSecond, rateLimited, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
+import { median } from "../lib/stats.js";
+import { cpuSeconds, workerdPid } from "../lib/workerd-process.js";
 import { rateLimit, startEdge } from "../lib/miniflare.js";
-import { figure, series } from "../lib/report.js";
+import { figure, fmt, series } from "../lib/report.js";
 import type { Suite, SuiteContext } from "../lib/suite.js";
 import type { CoordinatorProbe, ShardProbe } from "../workers/edge-bench.js";
 import { loadFlags, NO_ADMISSIONS, tally } from "./joins.js";
@@ -44,6 +54,12 @@ export const MEASURED_POLLS = 100_000;
 const QUICK_POLLS = 10_000;
 /** The slowest poll rate the measured load is allowed before it is cut short (bounds a run's time). */
 const SLOWEST_POLLS_PER_SECOND = 500;
+
+/** Issue 29: polls per second against the plain Worker answering the same bytes of JSON, same run. */
+export const POLL_TARGETS = { ratioToPlain: 0.9 };
+
+/** Waiting tickets whose status answers are measured for the plain Worker's answer size. */
+const ANSWER_SAMPLES = 15;
 
 /** Shards of the cohort whose polls are the headline: enough to keep one line through the coordinator. */
 export const ONE_LINE_SHARDS = 4;
@@ -76,11 +92,63 @@ async function coordinator(edgeUrl: string): Promise<CoordinatorProbe> {
   return (await getJson(`${edgeUrl}/__bench/coordinator?cohort=${COHORT}`)) as CoordinatorProbe;
 }
 
+/** A real status answer for a waiting ticket, as the plain Worker copies it. */
+interface StatusAnswer {
+  /** The median of the sampled answers' body lengths: what the plain Worker answers. */
+  bytes: number;
+  /** Body bytes of each sampled answer. */
+  samples: number[];
+  contentType: string | null;
+  cacheControl: string | null;
+}
+
+/**
+ * As the load generator asks: it sends no Accept-Encoding, so workerd answers uncompressed (Node's fetch
+ * would ask for gzip, and then be handed the body inflated but the headers of the compressed answer).
+ */
+const AS_THE_LOAD_ASKS = { "accept-encoding": "identity" };
+
+/** The status answers of a few waiting tickets spread over the list (not measured; each ticket polled once more). */
+async function statusAnswer(edgeUrl: string, tickets: string[]): Promise<StatusAnswer> {
+  const samples: number[] = [];
+  let headers: Headers | undefined;
+  for (let i = 0; i < ANSWER_SAMPLES; i++) {
+    const ticket = tickets[Math.floor((i * (tickets.length - 1)) / (ANSWER_SAMPLES - 1))]!;
+    const res = await fetch(`${edgeUrl}/api/queue/status`, { headers: { authorization: `Bearer ${ticket}`, ...AS_THE_LOAD_ASKS }, signal: AbortSignal.timeout(30_000) });
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200) throw new Error(`status answered ${res.status}: ${new TextDecoder().decode(body)}`);
+    samples.push(body.byteLength);
+    headers = res.headers;
+  }
+  return { bytes: Math.round(median(samples)), samples, contentType: headers!.get("content-type"), cacheControl: headers!.get("cache-control") };
+}
+
+/** Checks that the plain Worker answers what it stands for: the same bytes of JSON under the same headers. */
+async function checkPlainAnswer(plainUrl: string, answer: StatusAnswer, ticket: string): Promise<void> {
+  const res = await fetch(plainUrl, { headers: { authorization: `Bearer ${ticket}`, ...AS_THE_LOAD_ASKS }, signal: AbortSignal.timeout(30_000) });
+  const body = await res.arrayBuffer();
+  const got = { status: res.status, bytes: body.byteLength, contentType: res.headers.get("content-type"), cacheControl: res.headers.get("cache-control") };
+  const want = { status: 200, bytes: answer.bytes, contentType: answer.contentType, cacheControl: answer.cacheControl };
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`the plain Worker answers ${JSON.stringify(got)}, a status answer is ${JSON.stringify(want)}`);
+}
+
+/** One side's measured load and the workerd CPU it took. */
+interface Measured {
+  load: LoadResult;
+  cpuSeconds: number;
+  /** CPU milliseconds per 2xx answer. */
+  msPerAnswer: number;
+}
+
 /** One cohort's measurement in one run: the poll load, joins on the same edge, and what reached the objects. */
 interface CohortRun {
   run: number;
   shards: number;
   polls: LoadResult;
+  /** The plain Worker's load, the same shape as the polls', in the same workerd. */
+  plain: LoadResult;
+  answer: StatusAnswer;
+  cpu: { pollSeconds: number; plainSeconds: number; msPerPoll: number; msPerPlain: number };
   joins: LoadResult;
   /** RPC calls to the shards, by method, during the warm-up polls and during the measured ones. */
   shardCallsDuringWarmup: ShardCalls;
@@ -111,15 +179,21 @@ export function pollsCutNotes(amount: number, cut: string | undefined): string[]
 }
 
 async function measureCohort(ctx: SuiteContext, run: number, shards: number, tickets: number): Promise<CohortRun> {
-  const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: String(shards), ...NO_ADMISSIONS } });
+  const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: String(shards), ...NO_ADMISSIONS }, plainJson: true });
   try {
+    const pid = workerdPid();
+    if (pid === undefined) throw new Error("no workerd process found under this bench process");
     const citizens = new Citizens();
     const joined = await joinMany(edge.url, await citizens.idTokens(tickets));
     const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
     if (waiting.length < tickets * 0.99) throw new Error(`only ${waiting.length} of ${tickets} tickets are waiting`);
-    const poll = (seconds: number, amount?: number) =>
+    const answer = await statusAnswer(edge.url, waiting);
+    const plainUrl = `${edge.plainUrl!}/${answer.bytes}`;
+    await checkPlainAnswer(plainUrl, answer, waiting[0]!);
+    // Polls and the plain Worker get the very same load: only the URL differs.
+    const load = (url: string) => (seconds: number, amount?: number) =>
       runLoad({
-        url: `${edge.url}/api/queue/status`,
+        url,
         method: "GET",
         headers: { authorization: "Bearer {{v}}" },
         values: waiting,
@@ -128,16 +202,32 @@ async function measureCohort(ctx: SuiteContext, run: number, shards: number, tic
         ...(amount ? { amount } : {}),
         timeoutSeconds: 10,
       });
+    const poll = load(`${edge.url}/api/queue/status`);
+    // A count of requests, bounded in time: a load that has not had them all by the bound stops there and
+    // says so (its rate is over the time it ran; the suite's notes name it).
+    const amount = measuredPolls(ctx.quick);
+    const measured = async (side: typeof poll): Promise<Measured> => {
+      const before = cpuSeconds(pid);
+      const l = await side(pollLoadBoundSeconds(amount), amount);
+      const cpu = cpuSeconds(pid) - before;
+      return { load: l, cpuSeconds: cpu, msPerAnswer: l.ok > 0 ? (cpu * 1000) / l.ok : NaN };
+    };
+    const plainSide = async (): Promise<Measured> => {
+      const plainLoad = load(plainUrl);
+      await plainLoad(ctx.warmupSeconds);
+      return measured(plainLoad);
+    };
+    // Alternate the order, so neither side always runs on a warmer machine.
+    const plainFirst = run % 2 === 1;
+    const plainBefore = plainFirst ? await plainSide() : undefined;
     const callsAtStart = await shardCalls(edge.url, shards);
     await poll(ctx.warmupSeconds);
     const callsBefore = await shardCalls(edge.url, shards);
     const coordinatorBefore = shards > 1 ? await coordinator(edge.url) : undefined;
-    // A count of polls, bounded in time: a load that has not had them all by the bound stops there and
-    // says so (its rate is over the time it ran; the suite's notes name it).
-    const amount = measuredPolls(ctx.quick);
-    const p = await poll(pollLoadBoundSeconds(amount), amount);
+    const p = await measured(poll);
     const callsAfter = await shardCalls(edge.url, shards);
     const coordinatorAfter = shards > 1 ? await coordinator(edge.url) : undefined;
+    const plain = plainBefore ?? (await plainSide());
     let line: CohortRun["coordinator"];
     if (coordinatorBefore && coordinatorAfter) {
       line = {
@@ -158,16 +248,23 @@ async function measureCohort(ctx: SuiteContext, run: number, shards: number, tic
     const result: CohortRun = {
       run,
       shards,
-      polls: p,
+      polls: p.load,
+      plain: plain.load,
+      answer,
+      cpu: { pollSeconds: p.cpuSeconds, plainSeconds: plain.cpuSeconds, msPerPoll: p.msPerAnswer, msPerPlain: plain.msPerAnswer },
       joins: j,
       shardCallsDuringWarmup: callsBetween(callsAtStart, callsBefore),
       shardCallsDuringPolls: during,
       ...(line ? { coordinator: line } : {}),
     };
+    const q = p.load;
     ctx.log(
-      `run ${run + 1}, ${shards} shard${shards > 1 ? "s" : ""}: ${p.requests} polls, ${p.non2xx} non-2xx ${JSON.stringify(p.statusCodes)}, ${okPerSecond(p).toFixed(0)} polls/s${loadFlags(p)}, ` +
-        `${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}, ${total(during)} shard calls in ${p.ok} polls ${JSON.stringify(nonZero(during))}` +
-        (line ? `, coordinator: ${line.reportsDuringPolls} reports in ${p.durationSeconds.toFixed(1)} s, ${line.ranked} tickets ranked` : ""),
+      `run ${run + 1}, ${shards} shard${shards > 1 ? "s" : ""}: ${q.requests} polls, ${q.non2xx} non-2xx ${JSON.stringify(q.statusCodes)}, ${okPerSecond(q).toFixed(0)} polls/s${loadFlags(q)}, ` +
+        `p50/p99 ${q.latencyMs.p50}/${q.latencyMs.p99} ms, CPU ${p.msPerAnswer.toFixed(3)} ms/poll; ` +
+        `plain Worker (${answer.bytes} B of JSON${plainFirst ? ", first" : ""}) ${okPerSecond(plain.load).toFixed(0)} req/s${loadFlags(plain.load)}, ` +
+        `p50/p99 ${plain.load.latencyMs.p50}/${plain.load.latencyMs.p99} ms, CPU ${plain.msPerAnswer.toFixed(3)} ms/req; ` +
+        `${okPerSecond(j).toFixed(0)} joins/s${loadFlags(j)}, ${total(during)} shard calls in ${q.ok} polls ${JSON.stringify(nonZero(during))}` +
+        (line ? `, coordinator: ${line.reportsDuringPolls} reports in ${q.durationSeconds.toFixed(1)} s, ${line.ranked} tickets ranked` : ""),
     );
     return result;
   } finally {
@@ -227,6 +324,36 @@ export const polls: Suite = {
         { text: "< 0.01", met: (f) => f.value.median < 0.01 },
         note,
       );
+    // Issue 29: a poll against the floor of answering a GET with JSON here, the same bytes, in the same workerd.
+    const plainBytes = (runs: CohortRun[]) => {
+      const sizes = [...new Set(runs.map((r) => r.answer.bytes))];
+      return `${sizes.length === 1 ? sizes[0] : `${Math.min(...sizes)}–${Math.max(...sizes)}`} B`;
+    };
+    // Either side's load cut short at its bound makes the figure one over fewer requests, which it says.
+    const againstPlain = (id: string, runs: CohortRun[], label: string) => {
+      const plainCut = shortfallNote(runs.map((r) => ({ run: r.run, load: r.plain })));
+      const cut = [cutShort(label, runs), plainCut && `plain Worker, ${label}: ${plainCut}`].filter(Boolean).join("; ") || undefined;
+      return [
+        figure(
+          `${id}plain-worker`,
+          series(`2. Status polls/s (waiting tickets), ${label}`, "/s", runs.map((r) => okPerSecond(r.polls))),
+          series(`plain Worker answering the same JSON (${plainBytes(runs)}), same edge, req/s`, "/s", runs.map((r) => okPerSecond(r.plain))),
+          "polls / plain Worker",
+          { text: `≥ ${POLL_TARGETS.ratioToPlain}× plain`, met: (f) => f.ratio.median >= POLL_TARGETS.ratioToPlain },
+          cut,
+        ),
+        ...(["p50", "p99"] as const).map((q) =>
+          figure(
+            `${id}${q}-plain`,
+            series(`2. Poll latency ${q}, ${label}, ${ctx.connections} connections`, "ms", runs.map((r) => r.polls.latencyMs[q])),
+            series(`plain Worker ${q}, same load`, "ms", runs.map((r) => r.plain.latencyMs[q])),
+            "poll / plain",
+            undefined,
+            cut,
+          ),
+        ),
+      ];
+    };
     const figures = [
       figure(
         "polls.one-line",
@@ -236,6 +363,7 @@ export const polls: Suite = {
         undefined,
         eitherCut,
       ),
+      ...againstPlain("polls.one-line-", line, lineLabel),
       figure(
         "polls.one-line-joins",
         series(`2. Joins/s after the polls, ${lineLabel}`, "/s", line.map((r) => okPerSecond(r.joins))),
@@ -266,6 +394,7 @@ export const polls: Suite = {
         undefined,
         oneCut,
       ),
+      ...againstPlain("polls.", one, "1 shard"),
       non2xx("polls.non-2xx", one, "1 shard", oneCut),
       calls("polls.object-calls-per-poll", one, "1 shard", oneCut),
     ];
@@ -277,7 +406,10 @@ export const polls: Suite = {
         `Per cohort: ${tickets} citizens join first with their id_tokens, then autocannon polls GET /api/queue/status with a different waiting ticket (Bearer) per request, ` +
         `${measuredPolls(ctx.quick)} polls in the measured load (after ${ctx.warmupSeconds} s of warm-up; cut short at ${pollLoadBoundSeconds(measuredPolls(ctx.quick))} s if they take longer, which the notes say) ` +
         `(each ticket polled at most ${pollLimit.limit / 2} times in a window even at ${POLL_RATE_CEILING}/s; POLL_LIMIT is ${pollLimit.limit} per ${pollLimit.period} s), ` +
-        "then joins are measured on the same edge, each with a new citizen's RS256 id_token (minted beforehand). Object calls = every RPC call the shards' own counters saw " +
+        `Baseline: a plain Worker in the same workerd (bench/workers/plain-json.js: no Durable Object, no verification, no framework) answering the same bytes of JSON as a real status answer ` +
+        `(the median of ${ANSWER_SAMPLES} waiting tickets' answers, measured per cohort) with the same content-type and cache-control, sent the same load (the same tickets as Bearer, connections, warm-up and count), ` +
+        "after the polls in the first run, before them in the next, alternating; each side's workerd CPU per answer (utime+stime, /proc/<pid>/stat) is in raw (cpu). " +
+        "Then joins are measured on the same edge, each with a new citizen's RS256 id_token (minted beforehand). Object calls = every RPC call the shards' own counters saw " +
         "(snapshot, claim, ranks, seen, …) read before and after the measured polls; the coordinator's calls (report, view) are its own counters, read likewise, and with " +
         `${ONE_LINE_SHARDS} shards every ticket polled must be ranked cohort-wide by the end of the load (or the run fails).`,
       settings: {
@@ -288,6 +420,8 @@ export const polls: Suite = {
         shards: SHARD_COUNTS,
         tickets,
         pollLimit,
+        answerSamples: ANSWER_SAMPLES,
+        targets: POLL_TARGETS,
       },
       figures,
       raw,
@@ -296,6 +430,9 @@ export const polls: Suite = {
         `With ${ONE_LINE_SHARDS} shards a poll reads the ticket's cohort-wide rank from its shard once per chunk of places and isolate (the ranks call), usually during the warm-up: shard calls during the warm-up polls, by method, are in raw (shardCallsDuringWarmup).`,
         `Measured poll loads: ${all.reduce((a, r) => a + r.requests, 0)} requests, ${all.reduce((a, r) => a + r.non2xx, 0)} answered non-2xx ` +
           `(${all.reduce((a, r) => a + rateLimited(r), 0)} of them 429), ${all.reduce((a, r) => a + r.errors, 0)} connection errors (${all.reduce((a, r) => a + r.timeouts, 0)} timeouts).`,
+        `Plain Worker loads: ${raw.reduce((a, r) => a + r.plain.requests, 0)} requests, ${raw.reduce((a, r) => a + r.plain.non2xx, 0)} answered non-2xx, ${raw.reduce((a, r) => a + r.plain.errors, 0)} connection errors. ` +
+          `workerd CPU per poll, median: ${fmt(median(one.map((r) => r.cpu.msPerPoll)))} ms with 1 shard, ${fmt(median(line.map((r) => r.cpu.msPerPoll)))} ms with ${ONE_LINE_SHARDS}; ` +
+          `per plain Worker answer ${fmt(median(raw.map((r) => r.cpu.msPerPlain)))} ms.`,
         tally(raw.map((r) => r.joins)),
         ...pollsCutNotes(measuredPolls(ctx.quick), eitherCut),
       ],
