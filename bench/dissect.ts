@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/dissect.ts`: what each piece of a join costs in workerd, in CPU microseconds, measured
+ * `npx tsx bench/dissect.ts`: what each piece of a join or of a status poll costs in workerd, in CPU microseconds, measured
  * the way `npm run bench -- joins` measures a join (workerd's own CPU time over a load of join bodies from
  * a separate process) and against the bare counter's request in the same workerd and the same round.
  *
@@ -50,6 +50,13 @@ const PIECES: PieceSpec[] = [
   { name: "citizen-key", times: 20, baseline: "bare", what: "the citizen key (HMAC-SHA256, WebCrypto)" },
   { name: "join-limit", times: 10, baseline: "bare", what: "the join limit (JOIN_LIMIT.limit, workerd's local simulation of the rate-limiting binding)" },
   { name: "ticket", times: 20, baseline: "bare", what: "signing a queue ticket (JSON, base64url, HMAC-SHA256)" },
+  // A status poll's pieces: the whole route, then its ticket check, its limit and its answer.
+  { name: "poll-route", times: 10, baseline: "bare", what: "a poll through the edge's app in-process (GET /api/queue/status, Bearer ticket, waiting, 1 shard): the route without HTTP" },
+  { name: "ticket-verify", times: 20, baseline: "bare", what: "a poll's ticket check (verifyTicket: jose HS256, claims, ticket schema)" },
+  { name: "hs256", times: 20, baseline: "bare", what: "the ticket's HMAC-SHA256 alone (WebCrypto, the isolate's key)" },
+  { name: "ticket-claims", times: 100, baseline: "bare", what: "the ticket claims schema (zod) alone" },
+  { name: "poll-limit", times: 10, baseline: "bare", what: "the poll limit (POLL_LIMIT.limit, workerd's local simulation), a different ticket each time" },
+  { name: "poll-status", times: 20, baseline: "bare", what: "a waiting ticket's status from the cached snapshot (ticketStatus, 1 shard)" },
 ];
 
 const { values, positionals } = parseArgs({

@@ -1,9 +1,10 @@
 /**
- * The pieces of a join, one at a time, for `npx tsx bench/dissect.ts`. Each route does what the bare
+ * The pieces of a join and of a status poll, one at a time, for `npx tsx bench/dissect.ts`. Each route does what the bare
  * counter does (read the body, one RPC into a Durable Object, a small JSON answer) plus one piece of a
  * join repeated `times` times, so that a piece costing a few microseconds stands out of the noise of the
  * whole request. Where the edge has a function for the piece, the piece calls it (verifyIdToken,
- * citizenKey, signTicket, the claims schema, QueueShard's join); the commit and result pieces are
+ * citizenKey, signTicket, the claims schema, QueueShard's join; verifyTicket, the poll limit, ticketStatus
+ * and the edge's whole status route for a poll); the commit and result pieces are
  * stand-ins with the shapes and SQL of QueueShard's join, to weigh one part of it at a time.
  *
  * Bundled only for benchmarks (bench/workers/wrangler.pieces.toml); never deployed.
@@ -18,8 +19,10 @@ import { base64url, base64urlDecode } from "../../src/edge/base64url.js";
 import { citizenKey } from "../../src/edge/identity/citizen-key.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import { verifyIdToken } from "../../src/edge/identity/id-token.js";
-import { signTicket } from "../../src/edge/tokens/ticket.js";
+import { signTicket, ticketClaims, ticketSigningKey, verifyTicket, type TicketClaims } from "../../src/edge/tokens/ticket.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
+import { ticketStatus } from "../../src/edge/queue/status.js";
+import { createEdgeApp } from "../../src/edge/app.js";
 
 export { QueueShard } from "../../src/edge/shard/queue-shard.js";
 
@@ -148,7 +151,7 @@ async function bareAnswer(env: PiecesEnv): Promise<Response> {
   return Response.json({ n });
 }
 
-type Piece = (request: Request, env: PiecesEnv, times: number) => Promise<Response>;
+type Piece = (request: Request, env: PiecesEnv, times: number, ctx: ExecutionContext) => Promise<Response>;
 
 /** Each piece with what `times` counts; `bare` is the baseline of most of them. */
 const PIECES: Record<string, Piece> = {
@@ -252,6 +255,62 @@ const PIECES: Record<string, Piece> = {
     for (let i = 0; i < times; i++) await env.JOIN_LIMIT.limit({ key: body.slice(-43 - i, body.length - i) });
     return bareAnswer(env);
   },
+  // A poll's ticket check: verifyTicket (jose HS256 under the isolate's key, its claims, the ticket schema).
+  "ticket-verify": async (request, env, times) => {
+    await request.text();
+    const config = edgeConfig(env);
+    const { token } = await waitingTicket(env);
+    for (let i = 0; i < times; i++) if (!(await verifyTicket(config, token)).ok) return Response.json({ error: "ticket" }, { status: 400 });
+    return bareAnswer(env);
+  },
+  // The HMAC-SHA256 of the ticket alone, by WebCrypto under the isolate's key: the floor under `ticket-verify`.
+  hs256: async (request, env, times) => {
+    await request.text();
+    const config = edgeConfig(env);
+    const { token } = await waitingTicket(env);
+    const dot = token.lastIndexOf(".");
+    const data = new TextEncoder().encode(token.slice(0, dot));
+    const signature = base64urlDecode(token.slice(dot + 1));
+    const key = await ticketSigningKey(config.citizenKeySecret);
+    for (let i = 0; i < times; i++) if (!(await crypto.subtle.verify("HMAC", key, signature, data))) return Response.json({ error: "hmac" }, { status: 400 });
+    return bareAnswer(env);
+  },
+  // The ticket claims schema (zod) alone, on the ticket's own claims.
+  "ticket-claims": async (request, env, times) => {
+    await request.text();
+    const { token } = await waitingTicket(env);
+    const claims = decodeJwt(token);
+    for (let i = 0; i < times; i++) if (!ticketClaims.safeParse(claims).success) return Response.json({ error: "claims" }, { status: 400 });
+    return bareAnswer(env);
+  },
+  // The poll limit (wrangler.toml's POLL_LIMIT, workerd's local simulation), each time for another ticket.
+  "poll-limit": async (request, env, times) => {
+    const body = await request.text();
+    for (let i = 0; i < times; i++) await env.POLL_LIMIT.limit({ key: body.slice(-22 - i, body.length - i) });
+    return bareAnswer(env);
+  },
+  // A waiting ticket's status from the isolate's cached snapshot (ticketStatus), as a poll works it out.
+  "poll-status": async (request, env, times) => {
+    await request.text();
+    const config = edgeConfig(env);
+    const { claims } = await waitingTicket(env);
+    for (let i = 0; i < times; i++) {
+      const { status } = await ticketStatus(env, config, claims, Date.now());
+      if (status.state !== "waiting") return Response.json({ error: status.state }, { status: 400 });
+    }
+    return bareAnswer(env);
+  },
+  // The edge's whole status route for a waiting ticket (GET /api/queue/status, Bearer), in-process.
+  "poll-route": async (request, env, times, ctx) => {
+    await request.text();
+    for (let i = 0; i < times; i++) {
+      const token = await routeTicket(env);
+      const answer = await edgeApp.fetch(new Request("https://edge.internal/api/queue/status", { headers: { authorization: `Bearer ${token}` } }), env, ctx);
+      const text = await answer.text();
+      if (answer.status !== 200) return new Response(text, { status: 400 });
+    }
+    return bareAnswer(env);
+  },
   // The queue ticket: claims to JSON, base64url, an HMAC-SHA256.
   ticket: async (request, env, times) => {
     await request.text();
@@ -261,6 +320,48 @@ const PIECES: Record<string, Piece> = {
     return bareAnswer(env);
   },
 };
+
+/**
+ * A waiting ticket of the pieces' shard (the configuration's first cohort, shard 0), signed once per
+ * isolate: far enough back that a poll of it is answered from the snapshot, as a waiting citizen's is.
+ */
+let pollTicket: Promise<{ token: string; claims: TicketClaims }> | undefined;
+
+function waitingTicket(env: PiecesEnv): Promise<{ token: string; claims: TicketClaims }> {
+  pollTicket ??= (async () => {
+    const config = edgeConfig(env);
+    const token = await signTicket(config, { sub: "k".repeat(43), jti: "q0Xk3vTc9bLm2Jp7Wd4sYA", cohort: config.cohorts[0]!.id, shard: 0, seq: 1_000_000 }, Date.now());
+    const check = await verifyTicket(config, token);
+    if (!check.ok) throw new Error(`the pieces' own ticket does not verify: ${check.problem}`);
+    return { token, claims: check.ticket };
+  })();
+  return pollTicket;
+}
+
+/**
+ * Waiting tickets of distinct ids for the whole route, which counts each poll against POLL_LIMIT per
+ * ticket (30 per 10 s): going round 10,000 of them, none reaches the limit below 30,000 polls a second,
+ * and signing them (about 0.1 s) is done within the first load's warm-up.
+ */
+const ROUTE_TICKETS = 10_000;
+let routeTickets: Promise<string[]> | undefined;
+let nextRouteTicket = 0;
+
+function routeTicket(env: PiecesEnv): Promise<string> {
+  routeTickets ??= (async () => {
+    const config = edgeConfig(env);
+    const now = Date.now();
+    return Promise.all(
+      Array.from({ length: ROUTE_TICKETS }, (_, i) =>
+        signTicket(config, { sub: "k".repeat(43), jti: `route-${i.toString().padStart(16, "0")}`, cohort: config.cohorts[0]!.id, shard: 0, seq: 1_000_000 + i }, now),
+      ),
+    );
+  })();
+  return routeTickets.then((tickets) => tickets[nextRouteTicket++ % tickets.length]!);
+}
+
+/** The edge's own app, for the whole status route in-process (no HTTP, no workerd entry). */
+const edgeApp = createEdgeApp();
 
 const rs256Keys = new Map<string, Promise<CryptoKey>>();
 
@@ -298,12 +399,12 @@ mounted.post("/hono", async (c) => {
 framework.route("/piece", mounted);
 
 export default {
-  async fetch(request, env): Promise<Response> {
+  async fetch(request, env, ctx): Promise<Response> {
     const url = new URL(request.url);
     const name = url.pathname.slice("/piece/".length);
     if (name === "hono") return framework.fetch(request, env);
     const piece = PIECES[name];
     if (!piece) return Response.json({ error: `no piece ${name}` }, { status: 404 });
-    return piece(request, env, Number(url.searchParams.get("times") ?? "1"));
+    return piece(request, env, Number(url.searchParams.get("times") ?? "1"), ctx);
   },
 } satisfies ExportedHandler<PiecesEnv>;
