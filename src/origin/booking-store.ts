@@ -4,7 +4,7 @@ import type { PassClaims } from "../contract/pass.js";
 import { DatabaseUnavailable, sqlState, type Database } from "./db/database.js";
 import { bookings, clinics, slots } from "./db/schema.js";
 import { newBookingCode } from "./booking-code.js";
-import { MAX_SLOT_ID, slotColumns, slotExists, toSlot } from "./slot-store.js";
+import { MAX_SLOT_ID, slotColumns, slotExists, toSlot, type SlotRow } from "./slot-store.js";
 
 /**
  * Booking writes. Every guarantee here comes from Postgres, so it holds across any number of origin
@@ -46,6 +46,11 @@ const MAX_ATTEMPTS = 3;
 /** Thrown inside a move's transaction to roll all of it back when the slot has no seat left. */
 class NoSeat extends Error {}
 
+/** A booking row joined with its slot and clinic, as a client sees it. */
+function toBooking(row: Pick<Booking, "id" | "code" | "cohort" | "status"> & { createdAt: Date } & SlotRow): Booking {
+  return { id: row.id, code: row.code, cohort: row.cohort, status: row.status, createdAt: row.createdAt.toISOString(), slot: toSlot(row) };
+}
+
 async function findBooking(db: Database, where: SQL | undefined): Promise<Booking | undefined> {
   const [row] = await db
     .select({
@@ -62,15 +67,7 @@ async function findBooking(db: Database, where: SQL | undefined): Promise<Bookin
     .where(where)
     .orderBy(desc(bookings.createdAt))
     .limit(1);
-  if (!row) return undefined;
-  return {
-    id: row.id,
-    code: row.code,
-    cohort: row.cohort,
-    status: row.status,
-    createdAt: row.createdAt.toISOString(),
-    slot: toSlot(row),
-  };
+  return row && toBooking(row);
 }
 
 /** The live booking a pass made, if any (at most one, by the partial unique index): what its replay names. */
@@ -211,8 +208,7 @@ async function insertBooking(db: Database, pass: PassClaims, slotId: number): Pr
   if (!statement) bookingStatements.set(db, (statement = bookingStatement(db)));
   const values: BookingValues = { citizenKey: pass.sub, cohort: pass.cohort, slotId, passJti: pass.jti, code: newBookingCode() };
   const [row] = await statement.execute(values);
-  if (!row) return undefined;
-  return { id: row.id, code: row.code, cohort: row.cohort, status: row.status, createdAt: row.createdAt.toISOString(), slot: toSlot(row) };
+  return row && toBooking(row);
 }
 
 /**
