@@ -3,6 +3,7 @@ import { createOriginApp } from "./app.js";
 import { ConfigError, parseOriginConfig } from "./config.js";
 import { openDatabase } from "./db/connect.js";
 import { serveOrigin } from "./node-server.js";
+import { nodeSignatureCheck } from "./node-signature.js";
 import { createCredentialVerifier } from "./pass-verifier.js";
 import { seedIfEmpty } from "./seed.js";
 
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
 
   const app = createOriginApp({
     database: () => ({ db: connection.db }),
-    verifyCredential: createCredentialVerifier(config.passes),
+    verifyCredential: createCredentialVerifier({ ...config.passes, signatureCheck: nodeSignatureCheck }),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   // serveOrigin answers what Node's parser refuses (431, 400, CONNECT) in the error shape, too.

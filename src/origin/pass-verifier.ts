@@ -1,6 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, type JWTVerifyGetKey } from "jose";
 import { checkBookingAccess, namesBookingAccess, type BookingAccessClaims } from "../contract/booking-access.js";
-import { checkPass, PASS_ALG, type PassClaims, type PassExpectations } from "../contract/pass.js";
+import { checkPass, PASS_ALG, type PassClaims, type PassExpectations, type PassSignatureCheck } from "../contract/pass.js";
 import type { PassKeySource } from "./config.js";
 
 /**
@@ -15,6 +15,8 @@ export type CredentialVerifier = (token: string) => Promise<CredentialVerificati
 /** Where the edge's public keys come from, and what the contract's check expects of a pass. */
 export interface PassVerifierOptions extends PassExpectations {
   keys: PassKeySource;
+  /** How a pass's signature is checked; WebCrypto unless given (the Node entry gives node:crypto's). */
+  signatureCheck?: PassSignatureCheck;
 }
 
 // The edge rotates keys by adding the new one to its JWKS before signing with it, so ten minutes of
@@ -83,7 +85,7 @@ export function createCredentialVerifier(options: PassVerifierOptions): Credenti
   const keys = keySet(options.keys);
   return async (token) => {
     const access = namesAccess(token);
-    const check = access ? await checkBookingAccess(token, keys, options) : await checkPass(token, keys, options);
+    const check = access ? await checkBookingAccess(token, keys, options) : await checkPass(token, keys, options, options.signatureCheck);
     if (check.ok) return { ok: true, credential: "access" in check ? { kind: "access", access: check.access } : { kind: "pass", pass: check.pass } };
     if (check.error !== undefined && (!(check.error instanceof errors.JOSEError) || OPERATOR_FACING.has(check.code))) {
       console.error("origin: pass verification failed on our side:", check.error);

@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { createOriginApp } from "../../../src/origin/app.js";
 import type { Database } from "../../../src/origin/db/database.js";
 import { bookings, clinics, slots } from "../../../src/origin/db/schema.js";
+import { nodeSignatureCheck } from "../../../src/origin/node-signature.js";
 import { createCredentialVerifier } from "../../../src/origin/pass-verifier.js";
 import { errorBody } from "../../../src/contract/errors.js";
 import { bookingResponse, type Booking } from "../../../src/contract/booking.js";
@@ -10,11 +11,11 @@ import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, type PassKeys } from 
 
 export type OriginApp = ReturnType<typeof createOriginApp>;
 
-/** The real app on a real database, trusting passes signed with `keys`. */
+/** The real app on a real database, trusting passes signed with `keys`, checked as the Node entry checks them. */
 export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?: number; now?: () => Date } = {}): OriginApp {
   return createOriginApp({
     database: () => ({ db }),
-    verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
+    verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS, signatureCheck: nodeSignatureCheck }),
     // Generous: a flash crowd of 500 waits its turn for ten pooled connections.
     dbTimeoutMs: options.dbTimeoutMs ?? 60_000,
     ...(options.now ? { now: options.now } : {}),
@@ -25,7 +26,7 @@ export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?:
 export function originWithRemoteKeys(db: Database, jwksUrl: string): OriginApp {
   return createOriginApp({
     database: () => ({ db }),
-    verifyCredential: createCredentialVerifier({ keys: { kind: "remote", url: jwksUrl }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
+    verifyCredential: createCredentialVerifier({ keys: { kind: "remote", url: jwksUrl }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS, signatureCheck: nodeSignatureCheck }),
     dbTimeoutMs: 10_000,
   });
 }
