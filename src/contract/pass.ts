@@ -1,4 +1,5 @@
-import { base64url, errors, jwtVerify, type CompactJWSHeaderParameters, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { checkJwtDirectly, directRules, type SignatureCheck } from "./direct-jwt.js";
 import { z } from "zod";
 
 /**
@@ -115,128 +116,28 @@ function requireKid(keys: JWTVerifyGetKey): JWTVerifyGetKey {
 }
 
 /**
- * Checks an ES256 signature (IEEE P1363, r‖s) over a compact JWS's signing input, with the key `keys`
- * resolved for its header. WebCrypto by default, which the edge's runtime does natively. The Node origin
- * passes node:crypto's synchronous verify instead (src/origin/node-signature.ts): Node's WebCrypto runs
- * each verify as a thread-pool job whose promise glue costs its main thread more than the verify itself.
- */
-export type PassSignatureCheck = (key: CryptoKey, signature: Uint8Array, signingInput: Uint8Array) => boolean | Promise<boolean>;
-
-export const webCryptoSignatureCheck: PassSignatureCheck = (key, signature, signingInput) =>
-  crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, signature, signingInput);
-
-/**
  * Verifies a pass: the options above, a `kid` in the header that `keys` knows, claims of the contract's
  * shape, and a lifetime no longer than PASS_TTL_SECONDS. Never throws, so no pass can produce a 5xx.
  *
- * A pass as the edge signs it is checked directly (`checkSignedAsTheEdgeSigns`); anything else, and any
- * pass whose claims fail there, goes through jose's `jwtVerify`, which then decides and says why.
+ * Every booking verifies a pass, so a pass as the edge signs it is checked without jose's general path
+ * (src/contract/direct-jwt.ts), its signature by `signatureCheck`: WebCrypto unless given (the Node
+ * origin gives node:crypto's, src/origin/node-signature.ts). Anything else, and any pass whose claims
+ * fail there, goes through jose's jwtVerify, which then decides and says why.
  */
-export async function checkPass(
-  token: string,
-  keys: JWTVerifyGetKey,
-  expected: PassExpectations,
-  signatureCheck: PassSignatureCheck = webCryptoSignatureCheck,
-): Promise<PassCheck> {
+export async function checkPass(token: string, keys: JWTVerifyGetKey, expected: PassExpectations, signatureCheck?: SignatureCheck): Promise<PassCheck> {
   if (token.length > PASS_MAX_LENGTH) return { ok: false, code: "ERR_PASS_TOO_LONG" };
-  const direct = await checkSignedAsTheEdgeSigns(token, requireKid(keys), expected, signatureCheck);
-  if (direct) return direct;
+  const options = passVerifyOptions(expected);
+  const direct = await checkJwtDirectly(token, requireKid(keys), directRules(options), signatureCheck);
+  if (direct && !direct.ok) return direct;
   try {
-    const { payload } = await jwtVerify(token, requireKid(keys), passVerifyOptions(expected));
-    return contractClaims(payload, expected);
+    const payload = direct ? direct.payload : (await jwtVerify(token, requireKid(keys), options)).payload;
+    const claims = passClaims.safeParse(payload);
+    if (!claims.success) return { ok: false, code: "ERR_PASS_CLAIMS" };
+    if (outlivesPassLifetime(claims.data, expected.passTtlSeconds)) return { ok: false, code: "ERR_PASS_LIFETIME" };
+    return { ok: true, pass: claims.data };
   } catch (error) {
     return { ok: false, code: joseCode(error), error };
   }
-}
-
-/** The contract's shape and lifetime, once the signature and jose's claim rules hold. */
-function contractClaims(payload: unknown, expected: PassExpectations): PassCheck {
-  const claims = passClaims.safeParse(payload);
-  if (!claims.success) return { ok: false, code: "ERR_PASS_CLAIMS" };
-  if (outlivesPassLifetime(claims.data, expected.passTtlSeconds)) return { ok: false, code: "ERR_PASS_LIFETIME" };
-  return { ok: true, pass: claims.data };
-}
-
-/** Three base64url parts, the last of 86 characters: the 64 bytes of an ES256 signature, unpadded. */
-const COMPACT_ES256 = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{86})$/;
-/** The header members the edge writes (`signPass`): with no others, none of jose's header rules can apply. */
-const EDGE_HEADER_MEMBERS = new Set(["alg", "kid", "typ"]);
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-const encoder = new TextEncoder();
-
-/** A JWS part's JSON object, as jose reads one (strict UTF-8, a top-level object), or undefined. */
-function jsonObject(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(strictUtf8.decode(base64url.decode(part)));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isEs256VerifyKey(key: unknown): key is CryptoKey {
-  if (typeof CryptoKey === "undefined" || !(key instanceof CryptoKey)) return false;
-  const algorithm = key.algorithm as { name?: string; namedCurve?: string };
-  return key.type === "public" && algorithm.name === "ECDSA" && algorithm.namedCurve === "P-256" && key.usages.includes("verify");
-}
-
-/** jose's failing conditions for `passVerifyOptions`' claims (its validateClaimsSet), none of them missed. */
-function claimsHold(claims: Record<string, unknown>, expected: PassExpectations): boolean {
-  if (!PASS_REQUIRED_CLAIMS.every((claim) => Object.hasOwn(claims, claim))) return false;
-  const { iss, aud, iat, nbf, exp } = claims;
-  if (iss !== expected.issuer) return false;
-  if (!(aud === expected.audience || (Array.isArray(aud) && aud.includes(expected.audience)))) return false;
-  if (typeof iat !== "number" || typeof nbf !== "number" || typeof exp !== "number") return false;
-  const now = Math.floor(Date.now() / 1000);
-  const age = now - iat;
-  return (
-    nbf <= now + PASS_CLOCK_SKEW_SECONDS &&
-    exp > now - PASS_CLOCK_SKEW_SECONDS &&
-    age - PASS_CLOCK_SKEW_SECONDS <= expected.passTtlSeconds + PASS_LIFETIME_TOLERANCE_SECONDS &&
-    age >= -PASS_CLOCK_SKEW_SECONDS
-  );
-}
-
-/**
- * Every booking verifies a pass, and jose's general path (WebCrypto's job and promises, its header, key
- * and claim machinery) costs the origin more than the signature itself. A token shaped exactly as the
- * edge signs a pass (compact, base64url, a header of `alg` ES256, `kid` and `typ` only, an ES256-sized
- * signature) is checked here: the key from `keys` as jose would ask for it, the signature by
- * `signatureCheck`, and jose's claim rules. It accepts only what jwtVerify accepts: for such a header none
- * of jose's header rules (crit, b64, algorithms) can refuse, the key and signing input are the ones jose
- * would use, and the claim conditions are jose's. A key lookup that throws or a bad signature is refused
- * here with the error jose would raise at the same step. Anything else returns undefined, and jose decides:
- * another header, a key that is not an ES256 public key, a payload that is not an object, or claims that
- * fail (an expired pass, a wrong audience), whose refusal jose words.
- */
-async function checkSignedAsTheEdgeSigns(
-  token: string,
-  keys: JWTVerifyGetKey,
-  expected: PassExpectations,
-  signatureCheck: PassSignatureCheck,
-): Promise<PassCheck | undefined> {
-  const parts = COMPACT_ES256.exec(token);
-  if (!parts) return undefined;
-  const [, protectedHeader, payload, signature] = parts as unknown as [string, string, string, string];
-  const header = jsonObject(protectedHeader);
-  if (!header || header.alg !== PASS_ALG || !Object.keys(header).every((member) => EDGE_HEADER_MEMBERS.has(member))) return undefined;
-  let key: unknown;
-  try {
-    key = await keys(header as CompactJWSHeaderParameters, { protected: protectedHeader, payload, signature });
-  } catch (error) {
-    return { ok: false, code: joseCode(error), error };
-  }
-  if (!isEs256VerifyKey(key)) return undefined;
-  let verified: boolean;
-  try {
-    verified = await signatureCheck(key, base64url.decode(signature), encoder.encode(`${protectedHeader}.${payload}`));
-  } catch {
-    return undefined;
-  }
-  if (!verified) return { ok: false, code: errors.JWSSignatureVerificationFailed.code, error: new errors.JWSSignatureVerificationFailed() };
-  const claims = jsonObject(payload);
-  if (!claims || !claimsHold(claims, expected)) return undefined;
-  return contractClaims(claims, expected);
 }
 
 /** jose errors carry a stable `code`; branch on it, never on message text. */

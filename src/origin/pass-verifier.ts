@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, type JWTVerifyGetKey } from "jose";
 import { checkBookingAccess, namesBookingAccess, type BookingAccessClaims } from "../contract/booking-access.js";
-import { checkPass, PASS_ALG, type PassClaims, type PassExpectations, type PassSignatureCheck } from "../contract/pass.js";
+import type { SignatureCheck } from "../contract/direct-jwt.js";
+import { checkPass, PASS_ALG, type PassClaims, type PassExpectations } from "../contract/pass.js";
 import type { PassKeySource } from "./config.js";
 
 /**
@@ -16,7 +17,7 @@ export type CredentialVerifier = (token: string) => Promise<CredentialVerificati
 export interface PassVerifierOptions extends PassExpectations {
   keys: PassKeySource;
   /** How a pass's signature is checked; WebCrypto unless given (the Node entry gives node:crypto's). */
-  signatureCheck?: PassSignatureCheck;
+  signatureCheck?: SignatureCheck;
 }
 
 // The edge rotates keys by adding the new one to its JWKS before signing with it, so ten minutes of

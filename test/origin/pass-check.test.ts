@@ -5,11 +5,10 @@ import {
   outlivesPassLifetime,
   passClaims,
   passVerifyOptions,
-  webCryptoSignatureCheck,
   type PassCheck,
   type PassExpectations,
-  type PassSignatureCheck,
 } from "../../src/contract/pass.js";
+import { webCryptoSignatureCheck, type SignatureCheck } from "../../src/contract/direct-jwt.js";
 import { nodeSignatureCheck } from "../../src/origin/node-signature.js";
 import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
 
@@ -140,7 +139,7 @@ describe("a pass checked as the edge signs it decides as jose's jwtVerify does",
     }
   });
 
-  const checks: Array<[string, PassSignatureCheck]> = [
+  const checks: Array<[string, SignatureCheck]> = [
     ["WebCrypto", webCryptoSignatureCheck],
     ["node:crypto", nodeSignatureCheck],
   ];
@@ -158,8 +157,8 @@ describe("a pass checked as the edge signs it decides as jose's jwtVerify does",
 
   it("checks a pass as the edge signs it with the signature check it is given, and only once", async () => {
     const calls: boolean[] = [];
-    const counting: PassSignatureCheck = (key, signature, input) => {
-      const ok = nodeSignatureCheck(key, signature, input);
+    const counting: SignatureCheck = (alg, key, signature, input) => {
+      const ok = nodeSignatureCheck(alg, key, signature, input);
       calls.push(ok as boolean);
       return ok;
     };

@@ -1,4 +1,5 @@
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { checkJwtDirectly, directRules } from "../../contract/direct-jwt.js";
 import { ID_TOKEN_REQUIRED_CLAIMS, idTokenClaims } from "../../contract/identity.js";
 import { MAX_ID_TOKEN_LENGTH } from "../../contract/queue.js";
 import type { IdentityProviderConfig } from "../config.js";
@@ -62,19 +63,26 @@ export function keySetFailed(keys: IdentityProviderConfig["keys"], err: unknown)
  * Verifies an id_token: signature by a key the provider published, an allowed algorithm, `iss`, `aud` =
  * our client id, `exp`, `iat` no older than the configured maximum, `sub` and a real `birthdate`, and the
  * `nonce` of the browser flow when one is expected. Never throws.
+ *
+ * Every join verifies one, so a token in the common form (a header of `alg`, `kid` and `typ`) is checked
+ * without jose's general path (src/contract/direct-jwt.ts), with the same rules; any other, and any whose
+ * claims fail there, goes through jose's jwtVerify, which then decides and says why.
  */
 export async function verifyIdToken(idp: IdentityProviderConfig, token: string, expected: { nonce?: string } = {}): Promise<IdentityCheck> {
   if (token.length > MAX_ID_TOKEN_LENGTH) return { ok: false, problem: "refused", code: "ERR_TOO_LONG" };
+  const options: JWTVerifyOptions = {
+    algorithms: ID_TOKEN_ALGORITHMS,
+    issuer: idp.issuer,
+    audience: idp.clientId,
+    requiredClaims: [...ID_TOKEN_REQUIRED_CLAIMS],
+    maxTokenAge: idp.maxAgeSeconds,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  };
   let payload: unknown;
   try {
-    ({ payload } = await jwtVerify(token, keySet(idp.keys), {
-      algorithms: ID_TOKEN_ALGORITHMS,
-      issuer: idp.issuer,
-      audience: idp.clientId,
-      requiredClaims: [...ID_TOKEN_REQUIRED_CLAIMS],
-      maxTokenAge: idp.maxAgeSeconds,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    }));
+    const direct = await checkJwtDirectly(token, keySet(idp.keys), directRules(options));
+    if (direct && !direct.ok) throw direct.error;
+    payload = direct ? direct.payload : (await jwtVerify(token, keySet(idp.keys), options)).payload;
   } catch (err) {
     const code = joseCode(err);
     if (keySetFailed(idp.keys, err)) {
