@@ -23,6 +23,7 @@ import { freePort } from "../lib/inspector.js";
 import { okPerSecond, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
 import { notePostgresVersion } from "../lib/machine.js";
 import { root } from "../lib/paths.js";
+import { cpuSeconds } from "../lib/workerd-process.js";
 import { onCleanup, startChild, stopChild } from "../lib/processes.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite, SuiteContext } from "../lib/suite.js";
@@ -94,6 +95,13 @@ function startNodeChild(script: string, env: Record<string, string>): { child: C
 /** The rows of a raw `execute` on the Neon driver (a pg-style result). */
 function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
+}
+
+/** A load and the CPU seconds (user + system, all threads) `child` spent while it ran. */
+async function withCpu(child: ChildProcess, load: () => Promise<LoadResult>): Promise<{ load: LoadResult; cpuSeconds: number }> {
+  const before = cpuSeconds(child.pid!);
+  const result = await load();
+  return { load: result, cpuSeconds: cpuSeconds(child.pid!) - before };
 }
 
 let slotHour = 0;
@@ -194,20 +202,24 @@ export const origin: Suite = {
       const raw = await ctx.eachRun(async (run) => {
         const measureOrigin = async () => {
           await originLoad(`o-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), 2_000);
-          return originLoad(`o-run-${run}`, ctx.seconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), passesPerRun);
+          const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
+          return withCpu(o.child, () => originLoad(`o-run-${run}`, ctx.seconds, range, passesPerRun));
         };
         const measureRaw = async () => {
           await rawLoad(`r-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
-          return rawLoad(`r-run-${run}`, ctx.seconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
+          const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
+          return withCpu(r.child, () => rawLoad(`r-run-${run}`, ctx.seconds, range));
         };
         let o1: LoadResult;
         let r1: LoadResult;
+        let oCpu: number;
+        let rCpu: number;
         if (run % 2 === 0) {
-          o1 = await measureOrigin();
-          r1 = await measureRaw();
+          ({ load: o1, cpuSeconds: oCpu } = await measureOrigin());
+          ({ load: r1, cpuSeconds: rCpu } = await measureRaw());
         } else {
-          r1 = await measureRaw();
-          o1 = await measureOrigin();
+          ({ load: r1, cpuSeconds: rCpu } = await measureRaw());
+          ({ load: o1, cpuSeconds: oCpu } = await measureOrigin());
         }
         // Every pass is good and every slot has seats to spare: any other answer means the bench, not
         // the origin, is wrong (e.g. passes the origin refuses), and a rate of 0 must not become a figure.
@@ -222,7 +234,10 @@ export const origin: Suite = {
           `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s; ` +
             `contended slot: origin ${oHot.statusCodes["201"] ?? 0} booked of ${CONTENDED_SEATS}${loadFlags(oHot)}, raw ${rHot.statusCodes["201"] ?? 0}${loadFlags(rHot)}`,
         );
-        return { run, origin: o1, raw: r1, contended: { origin: oHot, raw: rHot } };
+        // CPU per booking made, all threads of each side's process: what each side's own work costs,
+        // beside the rate, which also depends on what PostgreSQL, the bridge and autocannon leave it.
+        const cpu = { originMsPerBooking: (oCpu * 1000) / (o1.statusCodes["201"] ?? 0), rawMsPerBooking: (rCpu * 1000) / (r1.statusCodes["201"] ?? 0) };
+        return { run, origin: o1, raw: r1, cpu, contended: { origin: oHot, raw: rHot } };
       });
       const originRate = raw.map((r) => created(r.origin));
       const rawRate = raw.map((r) => created(r.raw));
@@ -248,10 +263,17 @@ export const origin: Suite = {
           "PostgreSQL server on 127.0.0.1, a scratch database; the origin is src/origin/node.ts (Hono, pass verification with jose, zod, Drizzle, the Neon serverless Pool, max 10) " +
           "in a child process, through the WebSocket-to-TCP bridge; autocannon in another process POSTs /api/bookings with a fresh pass per request, " +
           `spread over ${SLOTS_PER_RUN} fresh slots of ${SEATS_PER_SLOT} seats. Baseline: bench/lib/raw-booking-server.ts, the same statements raw through the same Pool. ` +
+          "CPU per booking: each side's process (utime + stime of every thread, /proc/<pid>/stat) over its measured load, divided by the bookings it made. " +
           `Oversold seats: SQL over every slot after the runs, including a contended slot per run and side (${CONTENDED_REQUESTS} requests for ${CONTENDED_SEATS} seats).`,
         settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, passesPerRun, pool: 10 },
         figures: [
           figure("origin.bookings", series("5. Origin bookings/s (Neon driver, PostgreSQL)", "/s", originRate), series("same SQL raw, same driver, bookings/s", "/s", rawRate), "origin / raw SQL"),
+          figure(
+            "origin.cpu-per-booking",
+            series("5. Origin CPU per booking (its process, user+sys)", "ms", raw.map((r) => r.cpu.originMsPerBooking)),
+            series("raw SQL server CPU per booking", "ms", raw.map((r) => r.cpu.rawMsPerBooking)),
+            "origin / raw SQL",
+          ),
           figure(
             "origin.oversold",
             series("5. Oversold seats", "seats", [check.oversold]),
