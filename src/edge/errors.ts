@@ -13,7 +13,12 @@ import { internalErrorResponse, knownErrorResponse, notFoundResponse } from "../
 
 /** The edge's `onError`: deliberate refusals keep their shape; anything else is a 500 without details. */
 export function onError(err: Error, c: Context): Response {
-  return knownErrorResponse(err) ?? internalErrorResponse(`edge ${c.req.method} ${new URL(c.req.url).pathname}`, err);
+  return errorAnswer(err, c.req.raw);
+}
+
+/** `onError`'s answer, for a route answered ahead of the app (src/edge/routes/queue-status.ts). */
+export function errorAnswer(err: Error, request: Request): Response {
+  return knownErrorResponse(err) ?? internalErrorResponse(`edge ${request.method} ${new URL(request.url).pathname}`, err);
 }
 
 export function notFound(c: Context): Response {

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { getCookie } from "hono/cookie";
+import { parse } from "hono/utils/cookie";
 
 /**
  * What a request presents as its credential (a pass or a ticket): nothing at all, an `Authorization`
@@ -17,11 +17,18 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i;
  * An empty cookie is a cleared one, so it counts as none.
  */
 export function presentedCredential(c: Context, cookie: string): PresentedCredential {
-  const auth = c.req.header("authorization");
-  if (auth !== undefined) {
+  return credentialIn(c.req.raw.headers, cookie);
+}
+
+/** `presentedCredential` from a request's headers, for a route answered without a Hono context. */
+export function credentialIn(headers: Headers, cookie: string): PresentedCredential {
+  const auth = headers.get("authorization");
+  if (auth !== null) {
     const token = BEARER.exec(auth)?.[1];
     return token === undefined ? { kind: "malformed" } : { kind: "token", token };
   }
-  const fromCookie = getCookie(c, cookie);
+  // As hono/cookie's getCookie reads one cookie.
+  const cookies = headers.get("cookie");
+  const fromCookie = cookies ? parse(cookies, cookie)[cookie] : undefined;
   return fromCookie === undefined || fromCookie === "" ? { kind: "none" } : { kind: "token", token: fromCookie };
 }

@@ -43,13 +43,21 @@ export async function verifiedCitizen(c: Context<{ Bindings: Env }>, config: Edg
  * value carries as they are.
  */
 function setLineCookie(c: Context, name: typeof TICKET_COOKIE | typeof PASS_COOKIE, jws: string, maxAgeSeconds: number): void {
-  c.header("set-cookie", `${name}=${jws}; Max-Age=${maxAgeSeconds}; Path=/api; HttpOnly; Secure; SameSite=Lax`, { append: true });
+  c.header("set-cookie", lineCookie(name, jws, maxAgeSeconds), { append: true });
+}
+
+function lineCookie(name: typeof TICKET_COOKIE | typeof PASS_COOKIE, jws: string, maxAgeSeconds: number): string {
+  return `${name}=${jws}; Max-Age=${maxAgeSeconds}; Path=/api; HttpOnly; Secure; SameSite=Lax`;
+}
+
+/** The `Set-Cookie` value of the pass a status answer carries, living as long as the pass. */
+export function passCookie(pass: NonNullable<TicketStatus["pass"]>, now: number): string {
+  return lineCookie(PASS_COOKIE, pass.token, Math.max(1, pass.exp - Math.floor(now / 1000)));
 }
 
 /** Sets the pass cookie when a status answer carries a pass. */
 export function setPassCookie(c: Context, result: TicketStatus, now: number): void {
-  if (!result.pass) return;
-  setLineCookie(c, PASS_COOKIE, result.pass.token, Math.max(1, result.pass.exp - Math.floor(now / 1000)));
+  if (result.pass) c.header("set-cookie", passCookie(result.pass, now), { append: true });
 }
 
 /**

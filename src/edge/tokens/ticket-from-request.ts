@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { fail } from "../../http/errors.js";
-import { presentedCredential } from "../../http/credentials.js";
+import { credentialIn } from "../../http/credentials.js";
 import type { EdgeConfig } from "../config.js";
 import { TICKET_COOKIE, verifyTicket, type TicketClaims } from "./ticket.js";
 
@@ -19,8 +19,13 @@ export function refuseTicket(problem: keyof typeof TICKET_MESSAGES) {
 }
 
 /** The presented ticket (bearer or cookie), if any and valid; `undefined` when none was presented. */
-export async function presentedTicket(c: Context, config: EdgeConfig): Promise<TicketClaims | undefined> {
-  const credential = presentedCredential(c, TICKET_COOKIE);
+export function presentedTicket(c: Context, config: EdgeConfig): Promise<TicketClaims | undefined> {
+  return ticketIn(c.req.raw.headers, config);
+}
+
+/** `presentedTicket` from a request's headers, for a route answered without a Hono context. */
+export async function ticketIn(headers: Headers, config: EdgeConfig): Promise<TicketClaims | undefined> {
+  const credential = credentialIn(headers, TICKET_COOKIE);
   if (credential.kind === "none") return undefined;
   if (credential.kind === "malformed") throw refuseTicket("malformed");
   const check = await verifyTicket(config, credential.token);
