@@ -1,6 +1,6 @@
 /**
- * The edge as `npm run bench` runs it when a figure needs to look inside: the very app of src/edge
- * (createEdgeApp), QueueShard and CohortCoordinator, each object counting its RPC calls
+ * The edge as `npm run bench` runs it when a figure needs to look inside: the very Worker of src/edge
+ * (createEdgeApp, edgeFetch), QueueShard and CohortCoordinator, each object counting its RPC calls
  * (test/workers/counting-queue-shard.ts, and CohortCoordinator below), plus probes under /__bench/ that only
  * read. The app's routes are untouched and the objects' RPC methods only count before doing what they do,
  * so what is measured through /api/ is what is deployed.
@@ -16,7 +16,7 @@
  * Bundled only for benchmarks (bench/workers/wrangler.bench.toml); never deployed.
  */
 import { CohortCoordinator as ProductionCohortCoordinator, coordinatorStub } from "../../src/edge/cohort/coordinator.js";
-import { createEdgeApp } from "../../src/edge/app.js";
+import { createEdgeApp, edgeFetch } from "../../src/edge/app.js";
 import { edgeConfig } from "../../src/edge/config.js";
 import type { ShardSnapshot } from "../../src/edge/shard/snapshot.js";
 import { signPass, verifyPass, type PassFields } from "../../src/edge/tokens/pass.js";
@@ -76,7 +76,7 @@ export class CohortCoordinator extends ProductionCohortCoordinator {
 
 type ProbeStub<P> = { benchProbe(): Promise<P> };
 
-const app = createEdgeApp();
+const edge = edgeFetch(createEdgeApp());
 
 // The baseline of the snapshot-cache figure: the same snapshot objects, held in a plain array.
 let plainSnapshots: ShardSnapshot[] = [];
@@ -180,7 +180,7 @@ async function passLoop(env: Env, url: URL): Promise<Response> {
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
-    if (!url.pathname.startsWith("/__bench/")) return app.fetch(request, env, ctx);
+    if (!url.pathname.startsWith("/__bench/")) return edge(request, env, ctx);
     try {
       if (url.pathname === "/__bench/shards") return await probeShards(env, url);
       if (url.pathname === "/__bench/coordinator") return await probeCoordinator(env, url);

@@ -22,7 +22,8 @@ import { ID_TOKEN_ALGORITHMS, keySet, verifyIdToken } from "../../src/edge/ident
 import { signTicket, TICKET_ALG, TICKET_AUDIENCE, ticketClaims, ticketSigningKey, verifyTicket, type TicketClaims } from "../../src/edge/tokens/ticket.js";
 import { shardStub } from "../../src/edge/queue/shard-client.js";
 import { ticketStatus } from "../../src/edge/queue/status.js";
-import { createEdgeApp } from "../../src/edge/app.js";
+import { createEdgeApp, edgeFetch } from "../../src/edge/app.js";
+import { queueStatus } from "../../src/edge/routes/queue-status.js";
 
 export { QueueShard } from "../../src/edge/shard/queue-shard.js";
 
@@ -335,7 +336,19 @@ const PIECES: Record<string, Piece> = {
     await request.text();
     for (let i = 0; i < times; i++) {
       const token = await routeTicket(env);
-      const answer = await edgeApp.fetch(new Request("https://edge.internal/api/queue/status", { headers: { authorization: `Bearer ${token}` } }), env, ctx);
+      const answer = await edgeApp(new Request("https://edge.internal/api/queue/status", { headers: { authorization: `Bearer ${token}` } }), env, ctx);
+      const text = await answer.text();
+      if (answer.status !== 200) return new Response(text, { status: 400 });
+    }
+    return bareAnswer(env);
+  },
+  // The same poll handed straight to the status route's function (src/edge/routes/queue-status.ts), without the app around it.
+  "poll-handler": async (request, env, times, ctx) => {
+    await request.text();
+    for (let i = 0; i < times; i++) {
+      const token = await routeTicket(env);
+      const poll = new Request("https://edge.internal/api/queue/status", { headers: { authorization: `Bearer ${token}` } });
+      const answer = await queueStatus(poll, env, (work) => ctx.waitUntil(work));
       const text = await answer.text();
       if (answer.status !== 200) return new Response(text, { status: 400 });
     }
@@ -390,8 +403,8 @@ function routeTicket(env: PiecesEnv): Promise<string> {
   return routeTickets.then((tickets) => tickets[nextRouteTicket++ % tickets.length]!);
 }
 
-/** The edge's own app, for the whole status route in-process (no HTTP, no workerd entry). */
-const edgeApp = createEdgeApp();
+/** The edge's own fetch, for the whole status route in-process (no HTTP, no workerd entry). */
+const edgeApp = edgeFetch(createEdgeApp());
 
 const rs256Keys = new Map<string, Promise<CryptoKey>>();
 

@@ -11,10 +11,14 @@ import { opsRoutes } from "./routes/ops.js";
 import { publicInfoRoutes } from "./routes/public-info.js";
 import { pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queue.js";
+import { answerStatusPoll, isStatusPoll, QUEUE_STATUS_PATH, queueStatus } from "./routes/queue-status.js";
 
 /** The edge Worker's HTTP surface. Static files (public/) are served before this app is reached. */
 export function createEdgeApp() {
   const app = new Hono<{ Bindings: Env }>();
+  // The status poll, the busiest route by far, before the app-wide middleware it does not need; `edgeFetch`
+  // answers most polls before this app is reached (routes/queue-status.ts).
+  app.get(QUEUE_STATUS_PATH, (c) => queueStatus(c.req.raw, c.env, (work) => c.executionCtx.waitUntil(work)));
   // First, so a wrong method is a 405 before any route's middleware (a pass check, a body limit) runs.
   app.use(refuseWrongMethods(app));
   // A declared body over the limit (or a malformed Content-Length) is refused before any route's work.
@@ -36,4 +40,11 @@ export function createEdgeApp() {
   app.notFound(notFound);
   app.onError(onError);
   return app;
+}
+
+type EdgeApp = ReturnType<typeof createEdgeApp>;
+
+/** The Worker's fetch for `app`: a status poll is answered ahead of the app (routes/queue-status.ts), anything else by it. */
+export function edgeFetch(app: EdgeApp): (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> {
+  return (request, env, ctx) => (isStatusPoll(request) ? answerStatusPoll(request, env, ctx) : app.fetch(request, env, ctx));
 }

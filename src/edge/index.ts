@@ -1,4 +1,4 @@
-import { createEdgeApp } from "./app.js";
+import { createEdgeApp, edgeFetch } from "./app.js";
 import { consumeNotices } from "./push/consumer.js";
 
 export { CohortCoordinator } from "./cohort/coordinator.js";
@@ -8,4 +8,4 @@ export { QueueShard } from "./shard/queue-shard.js";
 const app = createEdgeApp();
 
 /** The edge Worker: its HTTP surface, and the consumer of its push queue (src/edge/push/consumer.ts). */
-export default { fetch: app.fetch, queue: consumeNotices } satisfies ExportedHandler<Env>;
+export default { fetch: edgeFetch(app), queue: consumeNotices } satisfies ExportedHandler<Env>;

@@ -1,5 +1,5 @@
 /**
- * The edge as the tests and the fault suite run it: the very app of src/edge (createEdgeApp) plus the
+ * The edge as the tests and the fault suite run it: the very app of src/edge (createEdgeApp, edgeFetch) plus the
  * fault suite's hook under /__faults/ (fault-routes.ts), and the production QueueShard extended with a
  * settable clock, call and commit counters and the hook's fault injection (test-queue-shard.ts), bound
  * under the production class name so the Durable Object bindings and migrations are wrangler.toml's.
@@ -7,7 +7,7 @@
  * Bound only by test/workers/wrangler.test.toml (vitest.config.ts's edge project, and scripts/edge.ts
  * when EDGE_WRANGLER_CONFIG names it); never deployed.
  */
-import { createEdgeApp } from "../../src/edge/app.js";
+import { createEdgeApp, edgeFetch } from "../../src/edge/app.js";
 import { consumeNotices } from "../../src/edge/push/consumer.js";
 import { faultRoutes } from "./fault-routes.js";
 
@@ -18,4 +18,4 @@ export { TestQueueShard as QueueShard } from "./test-queue-shard.js";
 const app = createEdgeApp();
 app.route("/__faults", faultRoutes);
 
-export default { fetch: app.fetch, queue: consumeNotices } satisfies ExportedHandler<Env>;
+export default { fetch: edgeFetch(app), queue: consumeNotices } satisfies ExportedHandler<Env>;
