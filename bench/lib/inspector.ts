@@ -18,6 +18,8 @@ interface Target {
 export interface IsolateInspector {
   /** Collects garbage and returns V8's used heap size in bytes. */
   heapUsedAfterGc(): Promise<number>;
+  /** Sends one DevTools Protocol command and returns its result (e.g. `Profiler.stop`'s profile). */
+  send(method: string, params?: Record<string, unknown>): Promise<unknown>;
   close(): void;
 }
 
@@ -59,6 +61,7 @@ export async function inspectIsolate(port: number, worker: string): Promise<Isol
       const usage = (await send("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number };
       return usage.usedSize;
     },
+    send,
     close() {
       socket.terminate();
     },

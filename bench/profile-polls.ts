@@ -1,0 +1,104 @@
+/**
+ * `npx tsx bench/profile-polls.ts [--shards 4] [--seconds 10]`: where a status poll's CPU goes in the
+ * edge's isolate. It starts the edge as `npm run bench -- polls` does (bench/workers/edge-bench.ts, nobody
+ * admitted), joins the suite's number of citizens, then records V8's CPU profile of the edge isolate
+ * (through workerd's inspector) over a poll load of the suite's shape, and prints the functions by self
+ * time and by total time, with the share of samples. The Worker and its Durable Objects share that isolate
+ * locally, so the shards' alarms and the coordinator show too. A tool for deciding where to look: it prints
+ * and writes nothing but an optional .cpuprofile (--out) for Chrome's DevTools.
+ */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { Citizens, joinMany } from "./lib/edge-client.js";
+import { freePort, inspectIsolate } from "./lib/inspector.js";
+import { okPerSecond, runLoad } from "./lib/load.js";
+import { removeBundles, startEdge } from "./lib/miniflare.js";
+import { cleanupAll } from "./lib/processes.js";
+import { cpuSeconds, workerdPid } from "./lib/workerd-process.js";
+import { NO_ADMISSIONS } from "./suites/joins.js";
+import { pollTickets } from "./suites/polls.js";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const { values } = parseArgs({
+  options: { shards: { type: "string", default: "4" }, seconds: { type: "string", default: "10" }, top: { type: "string", default: "40" }, out: { type: "string" } },
+});
+const shards = Number(values.shards);
+const seconds = Number(values.seconds);
+const top = Number(values.top);
+
+/** A frame's name as the table shows it: function, file and line. */
+function frameName(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url.slice(url.lastIndexOf("/") + 1);
+  return `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`;
+}
+
+function report(profile: Profile): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const hits = new Map<number, number>();
+  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  const total = profile.samples.length;
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  for (const [id, n] of hits) {
+    const name = frameName(byId.get(id)!);
+    self.set(name, (self.get(name) ?? 0) + n);
+    // Each frame on the stack once, however deep it recurses.
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = frameName(byId.get(at)!);
+      if (seen.has(frame)) continue;
+      seen.add(frame);
+      inclusive.set(frame, (inclusive.get(frame) ?? 0) + n);
+    }
+  }
+  const print = (title: string, table: Map<string, number>) => {
+    console.log(`\n${title} (of ${total} samples)`);
+    for (const [name, n] of [...table.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}`);
+  };
+  print("self time", self);
+  print("total time", inclusive);
+}
+
+const port = await freePort();
+console.log(`profile-polls: ${shards} shard(s), ${seconds} s of polls; load average ${loadavg()[0]!.toFixed(2)}`);
+const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: String(shards), ...NO_ADMISSIONS }, inspectorPort: port });
+try {
+  const joined = await joinMany(edge.url, await new Citizens().idTokens(pollTickets(false)));
+  const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
+  const load = (durationSeconds: number) =>
+    runLoad({ url: `${edge.url}/api/queue/status`, method: "GET", headers: { authorization: "Bearer {{v}}" }, values: waiting, connections: 32, durationSeconds, timeoutSeconds: 10 });
+  await load(2);
+  const inspector = await inspectIsolate(port, "edge");
+  await inspector.send("Profiler.enable");
+  await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
+  const pid = workerdPid()!;
+  const before = cpuSeconds(pid);
+  await inspector.send("Profiler.start");
+  const result = await load(seconds);
+  const { profile } = (await inspector.send("Profiler.stop")) as { profile: Profile };
+  const cpu = cpuSeconds(pid) - before;
+  inspector.close();
+  console.log(`${result.ok} polls, ${result.non2xx} non-2xx, ${okPerSecond(result).toFixed(0)} polls/s, workerd CPU ${((cpu * 1000) / result.ok).toFixed(3)} ms/poll (profiling on)`);
+  if (values.out) writeFileSync(values.out, JSON.stringify(profile));
+  report(profile);
+} finally {
+  await edge.dispose();
+  removeBundles();
+  await cleanupAll();
+}
