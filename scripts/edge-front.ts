@@ -36,26 +36,17 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\d{1,3}(?:\.\d
 /** Per connection, not end to end: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
-/** How long a refused upload's connection stays open after the answer, so the client can read the answer. */
+/** How long a refused upload's connection stays open after the answer, unread, so the client can read the answer. */
 const LINGER_MS = 2_000;
-/** How much more of a refused upload the connection takes after the answer before it is cut. */
-const LINGER_BYTES = 1024 * 1024;
-/** How often a lingering connection's count of bytes read is looked at. */
-const LINGER_CHECK_MS = 5;
 
 /**
- * Ends the connection after this answer without taking the rest of the upload: a refusal made before the
- * body was read leaves the rest of it on the wire, and taking it only to throw it away (a 400 MB upload
- * after its 413) is what closing spares. The answer goes out, then the server's FIN, and the connection is
- * cut after LINGER_MS, or as soon as the client closes. Cut at once, the reset could reach a client still
- * uploading before it has read the answer, and all it would see is the reset.
- *
- * Lingering is not enough on its own: Node's HTTP parser reads its socket itself, and neither pausing the
- * socket nor the request stops it; a request answered unread is even read to its end and thrown away. A
- * client that goes on sending after the FIN would have all of its upload read within LINGER_MS (a
- * gigabyte, on loopback). So the connection is also cut once it has read LINGER_BYTES more after the
- * answer (the answer is in the client's buffers by then). Node ends a `Connection: close` answer's
- * connection through the socket's destroySoon(), so that is where this hooks in.
+ * Ends the connection after this answer without reading on: a refusal made before the body was read
+ * leaves the rest of it on the wire, and reading it only to throw it away (a 400 MB upload after its
+ * 413) is what closing spares. The answer goes out, then the server's FIN; the socket reads nothing
+ * more (the client's writes stall in its buffers) and is cut after LINGER_MS, or as soon as the client
+ * closes. Cut at once, the reset could reach a client still uploading before it has read the answer,
+ * and all it would see is the reset. Node ends a `Connection: close` answer's connection through the
+ * socket's destroySoon(), so that is where this hooks in.
  */
 function closeWithoutReading(res: ServerResponse): void {
   res.setHeader("connection", "close");
@@ -64,15 +55,8 @@ function closeWithoutReading(res: ServerResponse): void {
   socket.destroySoon = () => {
     socket.pause();
     socket.end();
-    const readBefore = socket.bytesRead;
-    const watch = setInterval(() => {
-      if (socket.bytesRead - readBefore > LINGER_BYTES) socket.destroy();
-    }, LINGER_CHECK_MS);
     const cut = setTimeout(() => socket.destroy(), LINGER_MS);
-    socket.once("close", () => {
-      clearInterval(watch);
-      clearTimeout(cut);
-    });
+    socket.once("close", () => clearTimeout(cut));
   };
 }
 
