@@ -108,8 +108,8 @@ function claimsHold(claims: Record<string, unknown>, rules: DirectJwtRules): boo
   return age - tolerance <= rules.maxTokenAge && age >= -tolerance;
 }
 
-/** A code of jose's error, when the error is jose's (or ours, shaped alike). */
-function codeOf(error: unknown): string {
+/** jose errors carry a stable `code` (ours are shaped alike); branch on it, never on message text. */
+export function joseCode(error: unknown): string {
   return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "ERR_UNKNOWN";
 }
 
@@ -131,7 +131,7 @@ export async function checkJwtDirectly(
   try {
     key = await keys(header as CompactJWSHeaderParameters, { protected: protectedHeader, payload, signature });
   } catch (error) {
-    return { ok: false, code: codeOf(error), error };
+    return { ok: false, code: joseCode(error), error };
   }
   if (!usableAsIs(alg, key)) return undefined;
   let verified: boolean;

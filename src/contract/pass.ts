@@ -1,5 +1,5 @@
 import { errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
-import { checkJwtDirectly, directRules, type SignatureCheck } from "./direct-jwt.js";
+import { checkJwtDirectly, directRules, joseCode, type SignatureCheck } from "./direct-jwt.js";
 import { z } from "zod";
 
 /**
@@ -127,10 +127,11 @@ function requireKid(keys: JWTVerifyGetKey): JWTVerifyGetKey {
 export async function checkPass(token: string, keys: JWTVerifyGetKey, expected: PassExpectations, signatureCheck?: SignatureCheck): Promise<PassCheck> {
   if (token.length > PASS_MAX_LENGTH) return { ok: false, code: "ERR_PASS_TOO_LONG" };
   const options = passVerifyOptions(expected);
-  const direct = await checkJwtDirectly(token, requireKid(keys), directRules(options), signatureCheck);
+  const named = requireKid(keys);
+  const direct = await checkJwtDirectly(token, named, directRules(options), signatureCheck);
   if (direct && !direct.ok) return direct;
   try {
-    const payload = direct ? direct.payload : (await jwtVerify(token, requireKid(keys), options)).payload;
+    const payload = direct ? direct.payload : (await jwtVerify(token, named, options)).payload;
     const claims = passClaims.safeParse(payload);
     if (!claims.success) return { ok: false, code: "ERR_PASS_CLAIMS" };
     if (outlivesPassLifetime(claims.data, expected.passTtlSeconds)) return { ok: false, code: "ERR_PASS_LIFETIME" };
@@ -140,8 +141,4 @@ export async function checkPass(token: string, keys: JWTVerifyGetKey, expected: 
   }
 }
 
-/** jose errors carry a stable `code`; branch on it, never on message text. */
-export function joseCode(err: unknown): string {
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string") return err.code;
-  return "ERR_UNKNOWN";
-}
+export { joseCode };
