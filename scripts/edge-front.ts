@@ -36,27 +36,55 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\d{1,3}(?:\.\d
 /** Per connection, not end to end: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
-/** How long a refused upload's connection stays open after the answer, unread, so the client can read the answer. */
+/**
+ * How long a refused upload's connection stays open after the answer, reading nothing, before it is cut:
+ * time for a client still uploading, whose writes have stalled, to read the answer that a reset would
+ * otherwise destroy unread.
+ */
 const LINGER_MS = 2_000;
+/**
+ * Should a lingering socket be read all the same (see closeWithoutReading), it is cut once it has read this
+ * much more than at the answer, looked at every LINGER_CHECK_MS, so never sooner than that after the answer:
+ * a client slow to read its answer (a loaded machine) still gets it before the reset.
+ */
+const LINGER_READ_LIMIT = 8 * 1024 * 1024;
+const LINGER_CHECK_MS = 200;
 
 /**
  * Ends the connection after this answer without reading on: a refusal made before the body was read
  * leaves the rest of it on the wire, and reading it only to throw it away (a 400 MB upload after its
- * 413) is what closing spares. The answer goes out, then the server's FIN; the socket reads nothing
- * more (the client's writes stall in its buffers) and is cut after LINGER_MS, or as soon as the client
- * closes. Cut at once, the reset could reach a client still uploading before it has read the answer,
- * and all it would see is the reset. Node ends a `Connection: close` answer's connection through the
- * socket's destroySoon(), so that is where this hooks in.
+ * 413) is what closing spares. The answer goes out, then the server's FIN, and the socket reads nothing
+ * more: a client still uploading fills the buffers between it and the server and its writes stall, while
+ * it can still read the answer. The connection is cut LINGER_MS after the answer (a socket that reads
+ * nothing does not see its client go). Cut at once, the reset could reach a client still uploading before
+ * it has read the answer, and all it would see is the reset. Node ends a `Connection: close` answer's
+ * connection through the socket's destroySoon(), so that is where this hooks in.
+ *
+ * Pausing the socket is not enough: Node's HTTP server resumes it to read a request answered unread to
+ * its end and throw the body away, and its parser reads from the socket's handle once resumed, so a
+ * client that goes on sending after the FIN would have its whole upload read during the linger (a
+ * gigabyte on loopback). Every such start goes through the socket's resume(), which is therefore made
+ * to do nothing from the answer on. That rests on how Node's HTTP server reads, which no documentation
+ * promises; should a Node version read the socket some other way, the bytes it reads (`bytesRead`, which
+ * is documented) still bound the damage through LINGER_READ_LIMIT.
  */
 function closeWithoutReading(res: ServerResponse): void {
   res.setHeader("connection", "close");
   const socket = res.socket;
   if (!socket) return;
   socket.destroySoon = () => {
+    socket.resume = () => socket;
     socket.pause();
     socket.end();
+    const readAtAnswer = socket.bytesRead;
+    const readOn = setInterval(() => {
+      if (socket.bytesRead - readAtAnswer > LINGER_READ_LIMIT) socket.destroy();
+    }, LINGER_CHECK_MS);
     const cut = setTimeout(() => socket.destroy(), LINGER_MS);
-    socket.once("close", () => clearTimeout(cut));
+    socket.once("close", () => {
+      clearInterval(readOn);
+      clearTimeout(cut);
+    });
   };
 }
 

@@ -24,6 +24,18 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** The error code of an answer's body in the one error shape; undefined for any other body. */
+function errorCodeOf(text: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = errorBody.safeParse(json);
+  return parsed.success ? parsed.data.error.code : undefined;
+}
+
 /** A request with `body`, on a kept-alive connection of `agent`: its status and error code, or the connection's error. */
 function send(agent: Agent, method: string, path: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; code?: string } | { error: string }> {
   return new Promise((resolve) => {
@@ -32,8 +44,8 @@ function send(agent: Agent, method: string, path: string, headers: Record<string
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (text += chunk));
       res.on("end", () => {
-        const parsed = errorBody.safeParse((() => { try { return JSON.parse(text) as unknown; } catch { return undefined; } })());
-        resolve({ status: res.statusCode ?? 0, ...(parsed.success ? { code: parsed.data.error.code } : {}) });
+        const code = errorCodeOf(text);
+        resolve({ status: res.statusCode ?? 0, ...(code !== undefined ? { code } : {}) });
       });
       res.on("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     });
@@ -44,11 +56,13 @@ function send(agent: Agent, method: string, path: string, headers: Record<string
 
 /**
  * Sends `head`, then `piece` after `piece` without waiting for an answer (a client that does not read
- * one), until the server closes the connection or `totalBytes` are sent. Returns the answer's status and
- * how many bytes the server took before closing.
+ * one), until the server closes the connection or `totalBytes` are sent. The client stops writing at the
+ * server's FIN (its socket ends); with `afterFin` its socket stays half-open and it goes on writing until
+ * the connection is cut, as a client that has not yet looked at its socket does. Returns the answer's
+ * status and error code, and how many bytes the server took before closing.
  */
-async function uploadUntilClosed(head: string, piece: Buffer, totalBytes: number): Promise<{ status?: number; sent: number; closed: boolean }> {
-  const socket = connect(edgePort, "127.0.0.1");
+async function uploadUntilClosed(head: string, piece: Buffer, totalBytes: number, { afterFin = false } = {}): Promise<{ status?: number; code?: string; sent: number; closed: boolean }> {
+  const socket = connect({ port: edgePort, host: "127.0.0.1", allowHalfOpen: afterFin });
   await once(socket, "connect");
   let raw = "";
   let closed = false;
@@ -70,7 +84,8 @@ async function uploadUntilClosed(head: string, piece: Buffer, totalBytes: number
   }
   socket.destroy();
   const status = /^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1];
-  return { status: status === undefined ? undefined : Number(status), sent, closed };
+  const body = raw.slice(raw.indexOf("\r\n\r\n") + 4);
+  return { status: status === undefined ? undefined : Number(status), code: errorCodeOf(body), sent, closed };
 }
 
 describe("the edge's front", () => {
@@ -118,18 +133,36 @@ describe("the edge's front", () => {
     expect(wrong.slice(0, 10), `${wrong.length} of ${total} wrong`).toEqual([]);
   });
 
+  // Two uploads over the limit, of 256 MB each: one declared (refused before a byte of the body is read)
+  // and one chunked (refused at the first chunk past the limit).
+  const uploadBytes = 256 * 1024 * 1024;
+  const declaredHead = `PUT /api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${uploadBytes}\r\n`;
+  const block = Buffer.alloc(64 * 1024, 0x20);
+  const chunkedHead = "POST /api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n";
+  const frame = Buffer.concat([Buffer.from(`${block.byteLength.toString(16)}\r\n`), block, Buffer.from("\r\n")]);
+
   it("closes the connection after a 413 instead of reading the rest of the upload", async () => {
-    const total = 256 * 1024 * 1024;
-    // Declared over the limit: refused before a byte of the body is read.
-    const declared = await uploadUntilClosed(`PUT /api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n`, Buffer.alloc(64 * 1024, 0x20), total);
-    // Chunked: refused at the first chunk past the limit.
-    const frame = Buffer.concat([Buffer.from(`${(64 * 1024).toString(16)}\r\n`), Buffer.alloc(64 * 1024, 0x20), Buffer.from("\r\n")]);
-    const chunked = await uploadUntilClosed("POST /api/queue/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n", frame, total);
+    const declared = await uploadUntilClosed(declaredHead, block, uploadBytes);
+    const chunked = await uploadUntilClosed(chunkedHead, frame, uploadBytes);
     for (const upload of [declared, chunked]) {
       expect(upload.status).toBe(413);
       expect(upload.closed).toBe(true);
       // What the kernel buffers on both sides and what was in flight, not the upload.
-      expect(upload.sent).toBeLessThan(total / 16);
+      expect(upload.sent).toBeLessThan(uploadBytes / 16);
+    }
+    expect((await fetch(`${stack.base}/api/cohorts`)).status).toBe(200);
+  });
+
+  it("stops reading a refused upload whose client goes on sending after the FIN, and still answers it 413", async () => {
+    // Such a client fills the buffers between it and a server that has stopped reading, waits, reads its
+    // answer meanwhile, and is cut when the server gives up on it.
+    const declared = await uploadUntilClosed(declaredHead, block, uploadBytes, { afterFin: true });
+    const chunked = await uploadUntilClosed(chunkedHead, frame, uploadBytes, { afterFin: true });
+    for (const upload of [declared, chunked]) {
+      expect(upload.status).toBe(413);
+      expect(upload.code).toBe("payload_too_large");
+      expect(upload.sent).toBeLessThan(uploadBytes / 16);
+      expect(upload.closed).toBe(true);
     }
     expect((await fetch(`${stack.base}/api/cohorts`)).status).toBe(200);
   });
