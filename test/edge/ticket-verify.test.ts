@@ -2,7 +2,7 @@ import { jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { base64url } from "../../src/edge/base64url.js";
 import { joseCode } from "../../src/edge/tokens/pass.js";
-import { newTicketId, signTicket, TICKET_ALG, TICKET_AUDIENCE, ticketClaims, ticketSigningKey, verifyTicket, type TicketCheck } from "../../src/edge/tokens/ticket.js";
+import { newTicketId, signTicket, TICKET_ALG, TICKET_TTL_SECONDS, TICKET_AUDIENCE, ticketClaims, ticketSigningKey, verifyTicket, type TicketCheck } from "../../src/edge/tokens/ticket.js";
 import { config, encodePart, jwtParts } from "./helpers.js";
 
 /**
@@ -85,9 +85,50 @@ describe("verifyTicket decides as jose does", () => {
       "x".repeat(5_000),
       "",
     ];
-    for (const token of tokens) expect([token, await verifyTicket(config, token)]).toEqual([token, await joseVerdict(token)]);
+    // Twice each: the second time a valid ticket is the one remembered from the first.
+    for (const token of tokens) {
+      const verdict = await joseVerdict(token);
+      expect([token, await verifyTicket(config, token)]).toEqual([token, verdict]);
+      expect([token, await verifyTicket(config, token)]).toEqual([token, verdict]);
+    }
     // The verdicts cover every reason, so the comparison is not one of refusals alone.
     const problems = new Set(await Promise.all(tokens.map(async (t) => { const v = await verifyTicket(config, t); return v.ok ? "ok" : v.problem; })));
     expect([...problems].sort()).toEqual(["bad_signature", "expired", "malformed", "ok", "wrong_claims"]);
+  });
+});
+
+describe("a ticket verified before", () => {
+  const fields = () => ({ sub: "k".repeat(43), jti: newTicketId(), cohort: "55-59", shard: 1, seq: 7 });
+
+  it("is refused once it expires", async () => {
+    // Signed so that it expires within two seconds of now.
+    const signedAt = Date.now() - TICKET_TTL_SECONDS * 1000 + 1_500;
+    const ticket = await signTicket(config, fields(), signedAt);
+    const first = await verifyTicket(config, ticket);
+    expect(first.ok).toBe(true);
+    expect(await verifyTicket(config, ticket)).toEqual(first);
+    const exp = first.ok ? first.ticket.exp : 0;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+    expect(await verifyTicket(config, ticket)).toEqual({ ok: false, problem: "expired" });
+    expect(await joseVerdict(ticket)).toEqual({ ok: false, problem: "expired" });
+  });
+
+  it("is checked again under another secret or issuer", async () => {
+    const ticket = await signTicket(config, fields(), Date.now());
+    expect((await verifyTicket(config, ticket)).ok).toBe(true);
+    expect(await verifyTicket({ ...config, citizenKeySecret: `${config.citizenKeySecret}-rotated` }, ticket)).toEqual({ ok: false, problem: "bad_signature" });
+    expect(await verifyTicket({ ...config, issuer: "https://another-edge.example" }, ticket)).toEqual({ ok: false, problem: "wrong_claims" });
+    expect((await verifyTicket(config, ticket)).ok).toBe(true);
+  });
+
+  it("gives claims that a caller cannot change for the next one", async () => {
+    const ticket = await signTicket(config, fields(), Date.now());
+    const first = await verifyTicket(config, ticket);
+    if (!first.ok) throw new Error("the ticket was refused");
+    expect(() => {
+      (first.ticket as { seq?: number }).seq = 1;
+    }).toThrow(TypeError);
+    const second = await verifyTicket(config, ticket);
+    expect(second.ok && second.ticket.seq).toBe(7);
   });
 });

@@ -87,6 +87,27 @@ function jsonPart(part: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Tickets this isolate has found valid, with the secret and issuer they were checked against. A citizen
+ * presents the same ticket on every poll, every few seconds, and the check (base64url, JSON, the HMAC, the
+ * schema) was about a quarter of a poll's CPU in the isolate, so a ticket seen before is not checked again
+ * but looked up: the same token bytes under the same secret and issuer get the same verdict, except that
+ * a ticket expires, which is checked on every use. Refused tokens are not kept, so a client sending garbage
+ * cannot fill the map. It holds at most VERIFIED_TICKETS_KEPT tickets (a ticket and its claims are under
+ * 1 KB, so a few MB of the isolate's 128), the oldest dropped first; a ticket dropped is checked in full
+ * again the next time.
+ */
+const VERIFIED_TICKETS_KEPT = 8_192;
+const verifiedTickets = new Map<string, { ticket: Readonly<TicketClaims>; secret: string; issuer: string }>();
+
+function rememberVerified(token: string, verified: { ticket: Readonly<TicketClaims>; secret: string; issuer: string }): void {
+  if (verifiedTickets.size >= VERIFIED_TICKETS_KEPT) {
+    const oldest = verifiedTickets.keys().next();
+    if (!oldest.done) verifiedTickets.delete(oldest.value);
+  }
+  verifiedTickets.set(token, verified);
+}
+
 /** Claims every ticket carries (jose's `requiredClaims` and the issuer and audience it was told to check). */
 const REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "iat", "exp"] as const;
 
@@ -97,9 +118,22 @@ const REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "iat", "exp"] as const;
  * `jti`, `iat` and `exp`, the edge's issuer, the ticket audience, numeric dates, not before `nbf`, not at
  * or after `exp`; then the ticket schema. Every poll verifies one, and jose's general path (algorithm and
  * key checks, several awaits, a claims validator for every option) cost more than the HMAC itself, so the
- * checks are made here, as `signTicket` builds. Never throws on bad input.
+ * checks are made here, as `signTicket` builds, and a ticket found valid is remembered (`verifiedTickets`).
+ * Never throws on bad input.
  */
 export async function verifyTicket(config: EdgeConfig, token: string): Promise<TicketCheck> {
+  const seen = verifiedTickets.get(token);
+  if (seen && seen.secret === config.citizenKeySecret && seen.issuer === config.issuer) {
+    // All that can change since the check is the time: the rest was decided by the token's own bytes.
+    return seen.ticket.exp <= Math.floor(Date.now() / 1000) ? { ok: false, problem: "expired" } : { ok: true, ticket: seen.ticket };
+  }
+  const check = await checkTicketInFull(config, token);
+  if (check.ok) rememberVerified(token, { ticket: Object.freeze(check.ticket), secret: config.citizenKeySecret, issuer: config.issuer });
+  return check;
+}
+
+/** `verifyTicket`'s checks, made in full, as for a ticket this isolate has not seen. */
+export async function checkTicketInFull(config: EdgeConfig, token: string): Promise<TicketCheck> {
   if (token.length > 2048) return { ok: false, problem: "malformed" };
   const parts = token.split(".");
   if (parts.length !== 3) return { ok: false, problem: "malformed" };
