@@ -35,6 +35,7 @@ interface PieceSpec {
 
 const PIECES: PieceSpec[] = [
   { name: "bare", times: 1, baseline: "bare", what: "the bare counter's request: body, one RPC, a JSON answer" },
+  { name: "join-answer", times: 1, baseline: "bare", what: "the same request answered as a join is: three Set-Cookie headers, no-store, about 1 KB of JSON" },
   { name: "hono", times: 1, baseline: "bare", what: "the same request through a Hono app shaped as the edge's (two middlewares, a mounted route, two headers, c.json)" },
   { name: "rpc", times: 10, baseline: "bare", what: "one more RPC into a Durable Object, awaited, answered with a number" },
   { name: "result", times: 10, baseline: "rpc", what: "an RPC answered with a join's result (ticket id, seq, counters snapshot) instead of a number" },

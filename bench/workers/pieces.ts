@@ -154,7 +154,6 @@ async function bareAnswer(env: PiecesEnv): Promise<Response> {
 
 type Piece = (request: Request, env: PiecesEnv, times: number, ctx: ExecutionContext) => Promise<Response>;
 
-/** Each piece with what `times` counts; `bare` is the baseline of most of them. */
 /** The waiting ticket checked `times` over by `check`, then the bare counter's answer. */
 async function ticketChecks(request: Request, env: PiecesEnv, times: number, check: typeof verifyTicket): Promise<Response> {
   await request.text();
@@ -164,10 +163,25 @@ async function ticketChecks(request: Request, env: PiecesEnv, times: number, che
   return bareAnswer(env);
 }
 
+/** Each piece with what `times` counts; `bare` is the baseline of most of them. */
 const PIECES: Record<string, Piece> = {
   bare: async (request, env) => {
     await request.text();
     return bareAnswer(env);
+  },
+  // The bare request answered as a join is: its three Set-Cookie headers, no-store and a JSON body of a
+  // join answer's size (a ticket, a status with a pass), written as routes/queue-join.ts writes them.
+  "join-answer": async (request, env) => {
+    await request.text();
+    const n = await env.COUNTER.getByName("bare").increment();
+    const jws = "x".repeat(120) + "." + "y".repeat(300) + "." + "z".repeat(86);
+    const headers = new Headers();
+    headers.append("set-cookie", `wr_ticket=${jws}; Max-Age=604800; Path=/api; HttpOnly; Secure; SameSite=Lax`);
+    headers.append("set-cookie", "wr_ticket_held=1; Max-Age=604800; Path=/; Secure; SameSite=Lax");
+    headers.append("set-cookie", `wr_pass=${jws}; Max-Age=900; Path=/api; HttpOnly; Secure; SameSite=Lax`);
+    headers.set("cache-control", "no-store");
+    headers.set("content-type", "application/json");
+    return new Response(JSON.stringify({ n, ticket: jws, status: { state: "waiting", seq: n, ahead: n, pass: jws } }), { headers });
   },
   // One RPC more per time; its baseline is `bare`.
   rpc: async (request, env, times) => {

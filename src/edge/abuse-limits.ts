@@ -44,5 +44,10 @@ export async function enforceLimit(env: Env, name: LimitName, key: string): Prom
  * such clients then share one key, which only ever limits failures.
  */
 export function clientAddress(c: Context): string {
-  return c.req.header("cf-connecting-ip") ?? "unknown";
+  return addressIn(c.req.raw.headers);
+}
+
+/** `clientAddress` from a request's headers, for a route answered without a Hono context. */
+export function addressIn(headers: Headers): string {
+  return headers.get("cf-connecting-ip") ?? "unknown";
 }

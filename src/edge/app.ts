@@ -1,7 +1,8 @@
 import { Hono } from "hono";
+import { getPath } from "hono/utils/url";
 import { limitBody } from "../http/json-body.js";
 import { refuseWrongMethods } from "../http/wrong-method.js";
-import { notFound, onError } from "./errors.js";
+import { errorAnswer, notFound, onError } from "./errors.js";
 import { LOGIN_PATH, operatorLogin, requireOperator } from "./operators/operator-auth.js";
 import { apiDocsRoutes } from "./routes/api-docs.js";
 import { authRoutes } from "./routes/auth.js";
@@ -11,7 +12,8 @@ import { opsRoutes } from "./routes/ops.js";
 import { publicInfoRoutes } from "./routes/public-info.js";
 import { pushRoutes } from "./routes/push.js";
 import { queueRoutes } from "./routes/queue.js";
-import { answerStatusPoll, isStatusPoll, QUEUE_STATUS_PATH, queueStatus } from "./routes/queue-status.js";
+import { QUEUE_JOIN_PATH, queueJoin } from "./routes/queue-join.js";
+import { QUEUE_STATUS_PATH, queueStatus } from "./routes/queue-status.js";
 
 /** The edge Worker's HTTP surface. Static files (public/) are served before this app is reached. */
 export function createEdgeApp() {
@@ -44,7 +46,30 @@ export function createEdgeApp() {
 
 type EdgeApp = ReturnType<typeof createEdgeApp>;
 
-/** The Worker's fetch for `app`: a status poll is answered ahead of the app (routes/queue-status.ts), anything else by it. */
+/**
+ * The Worker's fetch for `app`. The surge's two routes, the status poll (routes/queue-status.ts) and the
+ * join (routes/queue-join.ts), are answered ahead of the app, by method and by the path as Hono reads it;
+ * anything else by the app.
+ */
 export function edgeFetch(app: EdgeApp): (request: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> {
-  return (request, env, ctx) => (isStatusPoll(request) ? answerStatusPoll(request, env, ctx) : app.fetch(request, env, ctx));
+  return (request, env, ctx) => {
+    const method = request.method;
+    if (method === "GET" || method === "POST") {
+      const path = getPath(request);
+      if (method === "GET" && path === QUEUE_STATUS_PATH) return answerAhead(request, queueStatus(request, env, (work) => ctx.waitUntil(work)));
+      if (method === "POST" && path === QUEUE_JOIN_PATH) return answerAhead(request, queueJoin(request, env));
+    }
+    return app.fetch(request, env, ctx);
+  };
+}
+
+/** A route's answer given ahead of the app, its refusals answered exactly as the app's `onError` answers them. */
+async function answerAhead(request: Request, answer: Promise<Response>): Promise<Response> {
+  try {
+    return await answer;
+  } catch (err) {
+    // As Hono: only an Error reaches `onError`; anything else fails the request.
+    if (!(err instanceof Error)) throw err;
+    return errorAnswer(err, request);
+  }
 }

@@ -17,10 +17,15 @@ export const limitBody: MiddlewareHandler = async (c, next) => {
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** Reads a JSON body and validates it: 415 if not JSON, 413 if too big, 400 if malformed or invalid. */
-export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+export function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  return requestJson(c.req.raw, schema);
+}
+
+/** `jsonBody` of a bare Request, for a route answered without a Hono context. */
+export async function requestJson<S extends z.ZodType>(request: Request, schema: S): Promise<z.infer<S>> {
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") throw fail(415, "unsupported_media_type", "send the body as application/json");
-  const bytes = await readBody(c.req.raw);
+  const bytes = await readBody(request);
   let text: string;
   try {
     text = utf8.decode(bytes);

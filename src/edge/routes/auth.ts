@@ -118,13 +118,14 @@ authRoutes.get("/callback", async (c) => {
       if (err instanceof SignInFailure && err.kind === "refused") await enforceLimit(c.env, "identityFailure", clientAddress(c));
       throw err;
     }
-    const citizen = await verifiedCitizen(c, config, idToken, { nonce: transaction.nonce });
+    const citizen = await verifiedCitizen(c.env, c.req.raw.headers, config, idToken, { nonce: transaction.nonce });
     if (transaction.purpose === "booking") {
       await grantBookingAccess(c, config, citizen);
       return c.redirect("/?signin=booking_access", 303);
     }
-    const joined = await joinQueue(c, config, citizen);
-    return c.redirect(joined.previousPlaceExpired ? "/?signin=rejoined" : "/", 303);
+    const joined = await joinQueue(c.env, c.req.raw.headers, config, citizen);
+    for (const cookie of joined.cookies) c.header("set-cookie", cookie, { append: true });
+    return c.redirect(joined.answer.previousPlaceExpired ? "/?signin=rejoined" : "/", 303);
   } catch (err) {
     if (isPageNavigation(c)) {
       if (!(err instanceof ApiError || err instanceof SignInFailure)) console.error("sign-in callback failed:", err);

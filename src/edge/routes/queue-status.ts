@@ -1,9 +1,7 @@
-import { getPath } from "hono/utils/url";
 import type { QueueStatus } from "../../contract/queue.js";
 import { declaredLength } from "../../http/body-limit.js";
 import { enforceLimit } from "../abuse-limits.js";
 import { edgeConfig } from "../config.js";
-import { errorAnswer } from "../errors.js";
 import { passCookie } from "../queue/join.js";
 import { ticketStatus, type Background } from "../queue/status.js";
 import { refuseTicket, ticketIn } from "../tokens/ticket-from-request.js";
@@ -24,22 +22,6 @@ export const QUEUE_STATUS_PATH = "/api/queue/status";
 
 /** What every status answer carries; an admitted one adds its pass cookie. */
 const ANSWER_HEADERS = { "content-type": "application/json", "cache-control": "no-store" } as const;
-
-/** Whether the Worker answers `request` here rather than through the app: a GET of the path as Hono reads it. */
-export function isStatusPoll(request: Request): boolean {
-  return request.method === "GET" && getPath(request) === QUEUE_STATUS_PATH;
-}
-
-/** A status poll answered ahead of the app, refusals included, exactly as the app would answer it. */
-export async function answerStatusPoll(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-  try {
-    return await queueStatus(request, env, (work) => ctx.waitUntil(work));
-  } catch (err) {
-    // As Hono: only an Error reaches `onError`; anything else fails the request.
-    if (!(err instanceof Error)) throw err;
-    return errorAnswer(err, request);
-  }
-}
 
 /** The status of the presented ticket (bearer or cookie), counted against POLL_LIMIT; refusals are thrown. */
 export async function queueStatus(request: Request, env: Env, background: Background): Promise<Response> {

@@ -1,18 +1,20 @@
 /**
- * `npx tsx bench/profile-polls.ts [--shards 4] [--seconds 10]`: where a status poll's CPU goes in the
- * edge's isolate. It starts the edge as `npm run bench -- polls` does (bench/workers/edge-bench.ts, nobody
- * admitted), joins the suite's number of citizens, then records V8's CPU profile of the edge isolate
- * (through workerd's inspector) over a poll load of the suite's shape, and prints the functions by self
- * time and by total time, with the share of samples. The Worker and its Durable Objects share that isolate
- * locally, so the shards' alarms and the coordinator show too. A tool for deciding where to look: it prints
- * and writes nothing but an optional .cpuprofile (--out) for Chrome's DevTools.
+ * `npx tsx bench/profile-edge.ts [polls|joins] [--shards 4] [--seconds 10]`: where a status poll's or a
+ * join's CPU goes in the edge's isolate. It starts the edge as `npm run bench -- polls` and `-- joins` do
+ * (bench/workers/edge-bench.ts, nobody admitted); for polls it joins the poll suite's number of citizens
+ * first. Then it records V8's CPU profile of the edge isolate (through workerd's inspector) over a load
+ * of the suite's shape (polls: a waiting ticket per request; joins: a fresh citizen's id_token per
+ * request, 32 connections, as the join suite sends them), and prints the functions by self time and by
+ * total time, with the share of samples. The Worker and its Durable Objects share that isolate locally,
+ * so the shards' alarms, commits and the coordinator show too. A tool for deciding where to look: it
+ * prints and writes nothing but an optional .cpuprofile (--out) for Chrome's DevTools.
  */
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { Citizens, joinMany } from "./lib/edge-client.js";
+import { Citizens, joinLoad, joinMany } from "./lib/edge-client.js";
 import { freePort, inspectIsolate } from "./lib/inspector.js";
-import { okPerSecond, runLoad } from "./lib/load.js";
+import { okPerSecond, runLoad, type LoadResult } from "./lib/load.js";
 import { removeBundles, startEdge } from "./lib/miniflare.js";
 import { cleanupAll } from "./lib/processes.js";
 import { cpuSeconds, workerdPid } from "./lib/workerd-process.js";
@@ -32,9 +34,12 @@ interface Profile {
   endTime: number;
 }
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: { shards: { type: "string", default: "4" }, seconds: { type: "string", default: "10" }, top: { type: "string", default: "40" }, out: { type: "string" } },
 });
+const what = positionals[0] ?? "polls";
+if (what !== "polls" && what !== "joins") throw new Error(`profile polls or joins, not ${what}`);
 const shards = Number(values.shards);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
@@ -75,26 +80,37 @@ function report(profile: Profile): void {
   print("total time", inclusive);
 }
 
+const WARM_SECONDS = 2;
 const port = await freePort();
-console.log(`profile-polls: ${shards} shard(s), ${seconds} s of polls; load average ${loadavg()[0]!.toFixed(2)}`);
+console.log(`profile-edge: ${what}, ${shards} shard(s), ${seconds} s; load average ${loadavg()[0]!.toFixed(2)}`);
 const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: String(shards), ...NO_ADMISSIONS }, inspectorPort: port });
 try {
-  const joined = await joinMany(edge.url, await new Citizens().idTokens(pollTickets(false)));
-  const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
-  const load = (durationSeconds: number) =>
-    runLoad({ url: `${edge.url}/api/queue/status`, method: "GET", headers: { authorization: "Bearer {{v}}" }, values: waiting, connections: 32, durationSeconds, timeoutSeconds: 10 });
-  await load(2);
+  const citizens = new Citizens();
+  /** The load: its warm-up (2 s, not profiled) or the profiled one. */
+  let load: (phase: "warm" | "profiled") => Promise<LoadResult>;
+  if (what === "polls") {
+    const joined = await joinMany(edge.url, await citizens.idTokens(pollTickets(false)));
+    const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
+    load = (phase) =>
+      runLoad({ url: `${edge.url}/api/queue/status`, method: "GET", headers: { authorization: "Bearer {{v}}" }, values: waiting, connections: 32, durationSeconds: phase === "warm" ? WARM_SECONDS : seconds, timeoutSeconds: 10 });
+  } else {
+    // Minted before any load, each load its own citizens, so no token is sent twice.
+    const bodies = { warm: await citizens.joinBodiesFor(WARM_SECONDS), profiled: await citizens.joinBodiesFor(seconds) };
+    load = (phase) => joinLoad(`${edge.url}/api/queue/join`, bodies[phase], { connections: 32, durationSeconds: phase === "warm" ? WARM_SECONDS : seconds });
+  }
+  await load("warm");
   const inspector = await inspectIsolate(port, "edge");
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
   const pid = workerdPid()!;
   const before = cpuSeconds(pid);
   await inspector.send("Profiler.start");
-  const result = await load(seconds);
+  const result = await load("profiled");
   const { profile } = (await inspector.send("Profiler.stop")) as { profile: Profile };
   const cpu = cpuSeconds(pid) - before;
   inspector.close();
-  console.log(`${result.ok} polls, ${result.non2xx} non-2xx, ${okPerSecond(result).toFixed(0)} polls/s, workerd CPU ${((cpu * 1000) / result.ok).toFixed(3)} ms/poll (profiling on)`);
+  const one = what.slice(0, -1);
+  console.log(`${result.ok} ${what}, ${result.non2xx} non-2xx, ${okPerSecond(result).toFixed(0)} ${what}/s, workerd CPU ${((cpu * 1000) / result.ok).toFixed(3)} ms/${one} (profiling on)`);
   if (values.out) writeFileSync(values.out, JSON.stringify(profile));
   report(profile);
 } finally {
