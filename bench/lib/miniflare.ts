@@ -204,6 +204,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     log: new Log(LogLevel.WARN),
     // Offline: no Request.cf from the network (the Worker does not read it).
     cf: false,
+    // No line logged per request: Miniflare's entry Worker would copy every answer (new Response(body,
+    // answer), its headers included) to look for a log header, work no deployed Worker's answer gets.
+    logRequests: false,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     // Baselines are Workers of their own beside the edge, reached by a path the edge does not serve.
     workers: [
