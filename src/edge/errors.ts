@@ -16,7 +16,7 @@ export function onError(err: Error, c: Context): Response {
   return errorAnswer(err, c.req.raw);
 }
 
-/** `onError`'s answer, for a route answered ahead of the app (src/edge/routes/queue-status.ts). */
+/** `onError`'s answer, for a route answered ahead of the app (`edgeFetch`, src/edge/app.ts). */
 export function errorAnswer(err: Error, request: Request): Response {
   return knownErrorResponse(err) ?? internalErrorResponse(`edge ${request.method} ${new URL(request.url).pathname}`, err);
 }

@@ -5,7 +5,7 @@ import { leaveQueue } from "../queue/leave.js";
 import { presentedTicket, refuseTicket } from "../tokens/ticket-from-request.js";
 import { queueJoin } from "./queue-join.js";
 
-/** Joining the line (apps, with an id_token) and leaving it; asking where one stands is queue-status.ts. */
+/** Joining the line (apps, with an id_token: queue-join.ts) and leaving it; asking where one stands is queue-status.ts. */
 export const queueRoutes = new Hono<{ Bindings: Env }>();
 
 // `edgeFetch` answers most joins before the app is reached (routes/queue-join.ts).
