@@ -4,8 +4,8 @@
  * server: no Hono, no pass verification, no zod, no Drizzle per request. The statement is the one
  * src/origin/booking-store.ts's bookSlot sends for a new booking (the insert, the seat and the booking
  * read back in one statement, prepared under the same name), its text taken from the origin once at
- * start so the two cannot drift apart; a conflict is settled as bookSlot settles it, by looking the
- * pass's booking up.
+ * start so the two cannot drift apart; a booking not written is settled as bookSlot settles it, by
+ * looking the pass's booking up, then the slot's seats.
  *
  *   POST /book {"slotId":1,"citizenKey":"…","jti":"…"}  → 201 booking | 409 slot full
  *
@@ -32,6 +32,8 @@ const BY_JTI = `select b.id, b.code, b.cohort, b.status, b.created_at, s.id as s
   from bookings b inner join slots s on b.slot_id = s.id inner join clinics c on s.clinic_id = c.id
   where b.pass_jti = $1 and b.status = 'booked' order by b.created_at desc limit 1`;
 
+const SEATS = "select booked >= capacity as full from slots where id = $1";
+
 async function book(slotId: number, citizenKey: string, jti: string): Promise<{ status: number; body: unknown }> {
   const values: BookingValues = { citizenKey, cohort: "55-59", slotId, passJti: jti, code: newBookingCode() };
   try {
@@ -45,6 +47,9 @@ async function book(slotId: number, citizenKey: string, jti: string): Promise<{ 
   }
   const replayed = await pool.query(BY_JTI, [jti]);
   if (replayed.rows[0]) return { status: 200, body: { booking: replayed.rows[0] } };
+  // The statement writes nothing for a full slot either (bookSlot tells the two apart the same way).
+  const seats = await pool.query<{ full: boolean }>(SEATS, [slotId]);
+  if (seats.rows[0]?.full) return { status: 409, body: { error: { code: "slot_full" } } };
   return { status: 409, body: { error: { code: "already_booked" } } };
 }
 

@@ -110,12 +110,17 @@ const BOOKING_STATEMENT = "book_slot";
 
 /**
  * A new booking in one statement, so in one round trip and one implicit transaction: the booking row
- * first (ON CONFLICT DO NOTHING), then a seat of its slot, then the booking as a client sees it. The seat
- * is taken only for a row the insert returned (`from inserted`), so a replayed pass or a citizen who
- * already holds a booking stops at the unique index, waiting only on it, and never touches (or locks)
- * the slot row; the insert's index entries and then the slot row are locked in the order cancels and
- * moves lock them. The slot row's lock makes concurrent takers take turns, each re-reading `booked`;
- * past capacity the CHECK refuses the seat and the whole statement, booking row included, is undone.
+ * first (ON CONFLICT DO NOTHING), then a seat of its slot, then the booking as a client sees it. The row
+ * is inserted only for a slot that exists and, as the statement's snapshot sees it, has a free seat: a
+ * full slot, the answer to nearly every request once the crowd has taken it, writes nothing, raises no
+ * error (Postgres logs every error, and on a full slot under a crowd that was a log write per refusal,
+ * made while the racers queued on the slot row) and takes no lock. The seat is taken only for a row the
+ * insert returned (`from inserted`), so a replayed pass or a citizen who already holds a booking stops at
+ * the unique index, waiting only on it, and never touches (or locks) the slot row; the insert's index
+ * entries and then the slot row are locked in the order cancels and moves lock them. The slot row's lock
+ * makes concurrent takers take turns, each re-reading `booked`; those that saw a free seat when only the
+ * last ones were left may find it gone, and past capacity the CHECK refuses the seat and the whole
+ * statement, booking row included, is undone.
  * The slot's columns come from the UPDATE's RETURNING: the statement's own reads see the database as it
  * was before it began.
  *
@@ -126,13 +131,23 @@ function bookingStatement(db: Database) {
   const inserted = db.$with("inserted").as(
     db
       .insert(bookings)
-      .values({
-        citizenKey: sql.placeholder("citizenKey"),
-        cohort: sql.placeholder("cohort"),
-        slotId: sql.placeholder("slotId"),
-        passJti: sql.placeholder("passJti"),
-        code: sql.placeholder("code"),
-      })
+      // Every column, in the table's order, as an INSERT ... SELECT takes them: id, status and createdAt
+      // as their defaults in the schema say.
+      .select((qb) =>
+        qb
+          .select({
+            id: sql`gen_random_uuid()`.as("id"),
+            code: sql`${sql.placeholder("code")}`.as("code"),
+            citizenKey: sql`${sql.placeholder("citizenKey")}`.as("citizen_key"),
+            cohort: sql`${sql.placeholder("cohort")}`.as("cohort"),
+            slotId: slots.id,
+            passJti: sql`${sql.placeholder("passJti")}`.as("pass_jti"),
+            status: sql`'booked'`.as("status"),
+            createdAt: sql`now()`.as("created_at"),
+          })
+          .from(slots)
+          .where(and(eq(slots.id, sql.placeholder("slotId")), lt(slots.booked, slots.capacity))),
+      )
       .onConflictDoNothing()
       .returning({ id: bookings.id, code: bookings.code, cohort: bookings.cohort, status: bookings.status, createdAt: bookings.createdAt, slotId: bookings.slotId }),
   );
@@ -200,8 +215,9 @@ export function bookingQuery(db: Database): { name: string; sql: string; names: 
 
 /**
  * Inserts the booking and takes a seat (`bookingStatement`); returns the new booking, or undefined when
- * the pass or the citizen already holds one (or, rarely, the drawn code was taken) and nothing was
- * written. A full slot fails the CHECK (CHECK_VIOLATION), a slot that does not exist the foreign key.
+ * nothing was written: the pass or the citizen already holds one, the slot is full or does not exist,
+ * or (rarely) the drawn code was taken. A seat taken between the snapshot and the slot row's lock fails
+ * the CHECK (CHECK_VIOLATION).
  */
 async function insertBooking(db: Database, pass: PassClaims, slotId: number): Promise<Booking | undefined> {
   let statement = bookingStatements.get(db);
@@ -242,14 +258,24 @@ export async function bookSlot(db: Database, pass: PassClaims, slotId: number): 
       throw err;
     }
     if (created) return { kind: "created", booking: created };
-    // The insert met a live booking that already holds this pass or this citizen's cohort (say which), or
-    // a taken code (neither is found, and the loop draws a new code).
+    // Nothing was written: a live booking already holds this pass or this citizen's cohort (say which, a
+    // replay first, even of a slot full since), or the slot is full or missing, or the drawn code was taken
+    // (none of these is found, and the loop draws a new code).
     const byPass = await liveBookingByPass(db, pass.jti);
     if (byPass) return passBooking(byPass, slotId);
     const held = await liveBooking(db, pass.sub, pass.cohort);
     if (held) return { kind: "already_booked", booking: held };
+    const seats = await seatsOf(db, slotId);
+    if (!seats) return { kind: "slot_not_found" };
+    if (seats.booked >= seats.capacity) return { kind: "slot_full" };
   }
   throw new DatabaseUnavailable("a booking kept meeting concurrent cancellations");
+}
+
+/** A slot's seats as they stand, or undefined when there is no such slot. */
+async function seatsOf(db: Database, slotId: number): Promise<{ booked: number; capacity: number } | undefined> {
+  const [row] = await db.select({ booked: slots.booked, capacity: slots.capacity }).from(slots).where(eq(slots.id, slotId));
+  return row;
 }
 
 /** Whose booking a move or cancel may reach: the citizen a pass or booking access speaks for, in its cohort. */
