@@ -112,15 +112,15 @@ const BOOKING_STATEMENT = "book_slot";
  * A new booking in one statement, so in one round trip and one implicit transaction: the booking row
  * first (ON CONFLICT DO NOTHING), then a seat of its slot, then the booking as a client sees it. The row
  * is inserted only for a slot that exists and, as the statement's snapshot sees it, has a free seat: a
- * full slot, the answer to nearly every request once the crowd has taken it, writes nothing, raises no
- * error (Postgres logs every error, and on a full slot under a crowd that was a log write per refusal,
- * made while the racers queued on the slot row) and takes no lock. The seat is taken only for a row the
- * insert returned (`from inserted`), so a replayed pass or a citizen who already holds a booking stops at
- * the unique index, waiting only on it, and never touches (or locks) the slot row; the insert's index
- * entries and then the slot row are locked in the order cancels and moves lock them. The slot row's lock
- * makes concurrent takers take turns, each re-reading `booked`; those that saw a free seat when only the
- * last ones were left may find it gone, and past capacity the CHECK refuses the seat and the whole
- * statement, booking row included, is undone.
+ * full slot, the answer to nearly every request once the crowd has taken it, writes nothing and raises
+ * no error (Postgres logs every error: under a crowd on a full slot that was a log write per refusal,
+ * slow enough on a shared disk to hold the pool's connections past their timeout). The seat is taken
+ * only for a row the insert returned (`from inserted`), so a replayed pass or a citizen who already holds
+ * a booking stops at the unique index, waiting only on it, and never touches (or locks) the slot row; the
+ * insert's index entries and then the slot row are locked in the order cancels and moves lock them. The
+ * slot row's lock makes concurrent takers take turns, each re-reading `booked`; those that saw a free
+ * seat when only the last ones were left may find it gone, and past capacity the CHECK refuses the seat
+ * and the whole statement, booking row included, is undone.
  * The slot's columns come from the UPDATE's RETURNING: the statement's own reads see the database as it
  * was before it began.
  *

@@ -18,7 +18,7 @@ import { joinQueue, verifiedCitizen } from "../queue/join.js";
 
 export const QUEUE_JOIN_PATH = "/api/queue/join";
 
-/** A join's ticket (and, once admitted, pass) cookies, or the status it answers; never stored. */
+/** The join's answer: the ticket and its status as JSON, with the ticket (and, once admitted, pass) cookies. */
 export async function queueJoin(request: Request, env: Env): Promise<Response> {
   declaredLength(request.headers.get("content-length"));
   const config = edgeConfig(env);
