@@ -1,5 +1,6 @@
 import { jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
+import { protectedHeaderOf } from "./direct-jwt.js";
 import { joseCode, PASS_ALG, PASS_CLOCK_SKEW_SECONDS, PASS_LIFETIME_TOLERANCE_SECONDS, PASS_MAX_LENGTH, PassWithoutKid, type PassExpectations } from "./pass.js";
 
 /**
@@ -33,9 +34,14 @@ export const bookingAccessClaims = z.object({
 });
 export type BookingAccessClaims = z.infer<typeof bookingAccessClaims>;
 
-/** Whether a token names itself booking access (before it is verified: only to choose which check runs). */
-export function namesBookingAccess(header: { typ?: unknown }): boolean {
-  return typeof header.typ === "string" && header.typ.toLowerCase() === BOOKING_ACCESS_TYP;
+/**
+ * Whether a token names itself booking access in its protected header (before it is verified: only to
+ * choose which check runs, which then decides). The header is read as jose's decodeProtectedHeader reads
+ * it, from the direct check's memory of headers, so a pass's header is decoded once for both.
+ */
+export function namesBookingAccess(token: string): boolean {
+  const typ = protectedHeaderOf(token)?.typ;
+  return typeof typ === "string" && typ.toLowerCase() === BOOKING_ACCESS_TYP;
 }
 
 export type BookingAccessCheck = { ok: true; access: BookingAccessClaims } | { ok: false; code: string; error?: unknown };

@@ -10,7 +10,8 @@ import { base64url, errors, type CompactJWSHeaderParameters, type JWTVerifyGetKe
  * The check here takes only the common form, a compact JWS whose protected header holds nothing but
  * `alg`, `kid` and `typ`, and accepts only what jwtVerify would accept with the same options: for such a
  * header none of jose's header rules (crit, b64, algorithms beyond the allowed) can refuse, the key comes
- * from the same lookup called as jose calls it, the signing input and the signature bytes are the ones
+ * from the same lookup called as jose calls it (or is the one it gave for the same header at most
+ * KEY_REMEMBERED_MS ago), the signing input and the signature bytes are the ones
  * jose would verify, and the claim conditions are jose's validateClaimsSet's for these options. It
  * refuses, with the error jose would raise at the same step, a key lookup that throws and a signature that
  * does not verify. For anything else (another form or header, a key jose would refuse or prepare, a
@@ -76,6 +77,73 @@ function jsonObject(part: string): Record<string, unknown> | undefined {
   }
 }
 
+/*
+ * In a surge every token from one signer carries the same protected header, character for character, so
+ * its decoding and the key the lookup gives for it are remembered by that text. Each memory is a Map kept
+ * in insertion order and bounded: past HEADERS_REMEMBERED the oldest entry goes, so headers made up by a
+ * client only push out others (which are then decoded and looked up again, as without memory), and a
+ * header longer than any signer writes is never kept.
+ */
+const HEADERS_REMEMBERED = 64;
+const LONGEST_HEADER_REMEMBERED = 512;
+
+function remember<V>(memory: Map<string, V>, protectedHeader: string, value: V): void {
+  if (protectedHeader.length > LONGEST_HEADER_REMEMBERED) return;
+  memory.delete(protectedHeader);
+  memory.set(protectedHeader, value);
+  if (memory.size > HEADERS_REMEMBERED) memory.delete(memory.keys().next().value!);
+}
+
+/** A protected header as decoded (frozen: it is shared by every token that carries it). */
+export type ProtectedHeader = Readonly<Record<string, unknown>>;
+
+/** Decoded protected headers by their text; decoding depends on the text alone. */
+const decodedHeaders = new Map<string, ProtectedHeader>();
+
+function decodedHeader(protectedHeader: string): ProtectedHeader | undefined {
+  let header = decodedHeaders.get(protectedHeader);
+  if (!header) {
+    const decoded = jsonObject(protectedHeader);
+    if (!decoded) return undefined;
+    header = Object.freeze(decoded);
+    remember(decodedHeaders, protectedHeader, header);
+  }
+  return header;
+}
+
+/**
+ * The protected header a token carries, exactly as jose's decodeProtectedHeader reads it (the first of 3
+ * or 5 parts, strict UTF-8, a JSON object), or undefined where that throws; before the token is verified,
+ * so only to choose which check runs. Remembered with the direct check's own decoding, so a token whose
+ * header is checked directly next is decoded once.
+ */
+export function protectedHeaderOf(token: string): ProtectedHeader | undefined {
+  const first = token.indexOf(".");
+  if (first <= 0) return undefined;
+  let parts = 2;
+  for (let dot = token.indexOf(".", first + 1); dot !== -1; dot = token.indexOf(".", dot + 1)) parts++;
+  return parts === 3 || parts === 5 ? decodedHeader(token.slice(0, first)) : undefined;
+}
+
+/**
+ * How long a key the lookup gave is used for its header without asking the lookup again. A fetched key set
+ * (createRemoteJWKSet) itself keeps the keys it fetched for its cacheMaxAge (ten minutes at the edge and the
+ * origin) before it notices one was withdrawn, so revoking a key already waits up to that long; 30 s more
+ * is well inside it, and after 30 s the lookup is asked again, which lets a fetched set refresh as it
+ * would have. An inline key set never changes.
+ */
+export const KEY_REMEMBERED_MS = 30_000;
+
+/** A header the direct check takes, and the key its lookup gave, usable until `until` (ms). */
+interface RememberedKey {
+  alg: DirectAlgorithm;
+  key: CryptoKey;
+  until: number;
+}
+
+/** Per key lookup (its function: a lookup chooses by the protected header alone, as jose's key sets do). */
+const rememberedKeys = new WeakMap<JWTVerifyGetKey, Map<string, RememberedKey>>();
+
 function isDirectAlgorithm(alg: unknown): alg is DirectAlgorithm {
   return alg === "ES256" || alg === "RS256" || alg === "PS256";
 }
@@ -113,30 +181,44 @@ export function joseCode(error: unknown): string {
   return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "ERR_UNKNOWN";
 }
 
-/** See the module's comment. undefined: not taken here; ask jwtVerify. */
+/**
+ * See the module's comment. undefined: not taken here; ask jwtVerify. The key for a header is remembered
+ * per `keys` for `keyRememberedMs` (KEY_REMEMBERED_MS), so `keys` must choose by the protected header alone,
+ * as jose's key sets do, and be the same function from one token to the next for the memory to serve.
+ */
 export async function checkJwtDirectly(
   token: string,
   keys: JWTVerifyGetKey,
   rules: DirectJwtRules,
   signatureCheck: SignatureCheck = webCryptoSignatureCheck,
+  keyRememberedMs: number = KEY_REMEMBERED_MS,
 ): Promise<DirectVerdict | undefined> {
   const parts = COMPACT.exec(token);
   if (!parts) return undefined;
   const [, protectedHeader, payload, signature] = parts as unknown as [string, string, string, string];
-  const header = jsonObject(protectedHeader);
-  if (!header || !Object.keys(header).every((member) => PLAIN_HEADER_MEMBERS.has(member))) return undefined;
-  const alg = header.alg;
-  if (!isDirectAlgorithm(alg) || !rules.algorithms.includes(alg)) return undefined;
-  let key: unknown;
-  try {
-    key = await keys(header as CompactJWSHeaderParameters, { protected: protectedHeader, payload, signature });
-  } catch (error) {
-    return { ok: false, code: joseCode(error), error };
+  const now = Date.now();
+  let remembered = rememberedKeys.get(keys)?.get(protectedHeader);
+  if (!remembered || remembered.until <= now || !rules.algorithms.includes(remembered.alg)) {
+    const header = decodedHeader(protectedHeader);
+    if (!header || !Object.keys(header).every((member) => PLAIN_HEADER_MEMBERS.has(member))) return undefined;
+    const alg = header.alg;
+    if (!isDirectAlgorithm(alg) || !rules.algorithms.includes(alg)) return undefined;
+    let key: unknown;
+    try {
+      key = await keys(header as CompactJWSHeaderParameters, { protected: protectedHeader, payload, signature });
+    } catch (error) {
+      // Not remembered: the next token asks the lookup again, as jose would.
+      return { ok: false, code: joseCode(error), error };
+    }
+    if (!usableAsIs(alg, key)) return undefined;
+    remembered = { alg, key, until: now + keyRememberedMs };
+    let memory = rememberedKeys.get(keys);
+    if (!memory) rememberedKeys.set(keys, (memory = new Map()));
+    remember(memory, protectedHeader, remembered);
   }
-  if (!usableAsIs(alg, key)) return undefined;
   let verified: boolean;
   try {
-    verified = await signatureCheck(alg, key, base64url.decode(signature), encoder.encode(`${protectedHeader}.${payload}`));
+    verified = await signatureCheck(remembered.alg, remembered.key, base64url.decode(signature), encoder.encode(`${protectedHeader}.${payload}`));
   } catch {
     return undefined;
   }

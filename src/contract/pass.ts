@@ -104,15 +104,23 @@ export class PassWithoutKid extends errors.JOSEError {
   }
 }
 
+// One wrapper per key lookup, made once: the direct check remembers keys per lookup function.
+const kidRequired = new WeakMap<JWTVerifyGetKey, JWTVerifyGetKey>();
+
 /**
  * Keys rotate, and the edge names the signing key in every pass: a pass without `kid` is not one the edge
  * signed, and refusing it keeps a key set of one key from quietly accepting it by elimination.
  */
 function requireKid(keys: JWTVerifyGetKey): JWTVerifyGetKey {
-  return (header, token) => {
-    if (typeof header.kid !== "string" || header.kid === "") throw new PassWithoutKid();
-    return keys(header, token);
-  };
+  let named = kidRequired.get(keys);
+  if (!named) {
+    named = (header, token) => {
+      if (typeof header.kid !== "string" || header.kid === "") throw new PassWithoutKid();
+      return keys(header, token);
+    };
+    kidRequired.set(keys, named);
+  }
+  return named;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey } from "jose";
 import { checkBookingAccess, namesBookingAccess, type BookingAccessClaims } from "../contract/booking-access.js";
 import type { SignatureCheck } from "../contract/direct-jwt.js";
 import { checkPass, PASS_ALG, type PassClaims, type PassExpectations } from "../contract/pass.js";
@@ -69,15 +69,6 @@ function refusal(code: string, err: unknown, what: string): string {
 // 401 to the client, but an operator needs to hear about them.
 const OPERATOR_FACING = new Set(["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"]);
 
-/** Which kind a token names itself, to choose the check (which then decides). */
-function namesAccess(token: string): boolean {
-  try {
-    return namesBookingAccess(decodeProtectedHeader(token));
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Verifies passes and booking access with the contract's checks (the edge's gate uses the same), saying
  * why one is refused. The two share the edge's keys; each check refuses the other kind.
@@ -85,7 +76,7 @@ function namesAccess(token: string): boolean {
 export function createCredentialVerifier(options: PassVerifierOptions): CredentialVerifier {
   const keys = keySet(options.keys);
   return async (token) => {
-    const access = namesAccess(token);
+    const access = namesBookingAccess(token);
     const check = access ? await checkBookingAccess(token, keys, options) : await checkPass(token, keys, options, options.signatureCheck);
     if (check.ok) return { ok: true, credential: "access" in check ? { kind: "access", access: check.access } : { kind: "pass", pass: check.pass } };
     if (check.error !== undefined && (!(check.error instanceof errors.JOSEError) || OPERATOR_FACING.has(check.code))) {

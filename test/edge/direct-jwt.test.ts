@@ -1,6 +1,6 @@
-import { base64url, createLocalJWKSet, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { base64url, createLocalJWKSet, decodeProtectedHeader, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkJwtDirectly, directRules, type DirectAlgorithm } from "../../src/contract/direct-jwt.js";
+import { checkJwtDirectly, directRules, protectedHeaderOf, type DirectAlgorithm } from "../../src/contract/direct-jwt.js";
 import { ID_TOKEN_ALGORITHMS } from "../../src/edge/identity/id-token.js";
 
 /**
@@ -130,13 +130,143 @@ describe("the direct JWT check decides as jose's jwtVerify does", () => {
 
   it("for every token, the same verdict and code, and the direct check takes the good ones", async () => {
     expect(cases.length).toBeGreaterThan(70);
-    const takenGood: string[] = [];
-    for (const [name, token] of cases) {
-      const { verdict, direct } = await directThenJose(token, keys);
-      expect(verdict, name).toEqual(await joseVerdict(token, keys));
-      if (direct && verdict.ok) takenGood.push(name);
+    // The second time round, every header the first took is remembered with its key.
+    for (const round of ["first", "remembered"]) {
+      const takenGood: string[] = [];
+      for (const [name, token] of cases) {
+        const { verdict, direct } = await directThenJose(token, keys);
+        expect(verdict, `${round}: ${name}`).toEqual(await joseVerdict(token, keys));
+        if (direct && verdict.ok) takenGood.push(name);
+      }
+      // Each algorithm's good tokens are checked directly, not all passed on to jose.
+      for (const alg of ["RS256", "PS256", "ES256"]) expect(takenGood, `${round}: ${alg}`).toContain(`${alg}: good`);
     }
-    // Each algorithm's good tokens are checked directly, not all passed on to jose.
-    for (const alg of ["RS256", "PS256", "ES256"]) expect(takenGood, alg).toContain(`${alg}: good`);
+  });
+
+  it("reads a token's protected header as jose's decodeProtectedHeader does, the first time and again", async () => {
+    const [h, p, s] = cases[0]![1].split(".") as [string, string, string];
+    const tokens = [
+      ...cases.map(([, token]) => token),
+      `${h}.${p}.${s}.${s}`,
+      `${h}.${p}.${s}.${s}.${s}`,
+      `${h}.${p}.${s}.${s}.${s}.${s}`,
+      `${h}.${p}`,
+      `${h}`,
+      `.${p}.${s}`,
+      `${part({ alg: "ES256", typ: "booking-access+jwt" })}.${p}.${s}`,
+      `${base64url.encode(new Uint8Array([0x7b, 0xff, 0x7d]))}.${p}.${s}`,
+      `${part("[1]")}.${p}.${s}`,
+      "",
+    ];
+    for (const round of ["first", "remembered"]) {
+      for (const token of tokens) {
+        let expected: unknown;
+        try {
+          expected = decodeProtectedHeader(token);
+        } catch {
+          expected = undefined;
+        }
+        expect(protectedHeaderOf(token), `${round}: ${token.slice(0, 60)}`).toEqual(expected);
+      }
+    }
+  });
+});
+
+describe("the direct check remembers a header's key for a bounded time", () => {
+  let rs: Awaited<ReturnType<typeof generateKeyPair>>;
+  let rotated: Awaited<ReturnType<typeof generateKeyPair>>;
+  let weak: CryptoKeyPair;
+  const HEADER = { alg: "RS256", kid: "signer", typ: "JWT" };
+  const sign = (privateKey: CryptoKey) => new SignJWT(claims()).setProtectedHeader(HEADER).sign(privateKey);
+
+  /** A key set we change by hand, as a provider changes what it publishes; it counts the lookups. */
+  function publishedKeys(key: CryptoKey | undefined): { published: CryptoKey | undefined; lookups: number; keys: JWTVerifyGetKey } {
+    const set: { published: CryptoKey | undefined; lookups: number; keys: JWTVerifyGetKey } = {
+      published: key,
+      lookups: 0,
+      keys: (() => {
+        set.lookups++;
+        if (!set.published) throw new errors.JWKSNoMatchingKey();
+        return set.published;
+      }) as JWTVerifyGetKey,
+    };
+    return set;
+  }
+
+  beforeAll(async () => {
+    rs = await generateKeyPair("RS256");
+    rotated = await generateKeyPair("RS256");
+    weak = (await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+  });
+
+  it("looks a header's key up once, and still refuses a bad signature under it as jose does", async () => {
+    const set = publishedKeys(rs.publicKey);
+    const first = await sign(rs.privateKey);
+    const second = await sign(rs.privateKey);
+    const [h, p, s] = second.split(".") as [string, string, string];
+    const flipped = `${h}.${p}.${s.slice(0, 10)}${s[10] === "A" ? "B" : "A"}${s.slice(11)}`;
+    const forged = await sign(rotated.privateKey);
+    const tokens = [first, second, first, flipped, forged];
+    const verdicts: Verdict[] = [];
+    for (const token of tokens) {
+      const { verdict, direct } = await directThenJose(token, set.keys);
+      expect(direct).toBe(true);
+      verdicts.push(verdict);
+    }
+    // One lookup for five tokens of one header.
+    expect(set.lookups).toBe(1);
+    for (const [i, token] of tokens.entries()) expect(verdicts[i], `token ${i}`).toEqual(await joseVerdict(token, set.keys));
+    expect(verdicts.map((verdict) => verdict.ok)).toEqual([true, true, true, false, false]);
+    expect(verdicts[3]).toMatchObject({ code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+  });
+
+  it("remembers neither a lookup that threw nor a key jose would not use as it is", async () => {
+    const set = publishedKeys(undefined);
+    const token = await sign(rs.privateKey);
+    expect((await directThenJose(token, set.keys)).verdict).toMatchObject({ ok: false, code: "ERR_JWKS_NO_MATCHING_KEY" });
+    set.published = rs.publicKey;
+    expect((await directThenJose(token, set.keys)).verdict).toMatchObject({ ok: true });
+
+    const weakSet = publishedKeys(weak.publicKey);
+    const input = `${part(HEADER)}.${part(claims())}`;
+    const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", weak.privateKey, new TextEncoder().encode(input));
+    const weakToken = `${input}.${base64url.encode(new Uint8Array(signature))}`;
+    for (let i = 0; i < 2; i++) expect(await checkJwtDirectly(weakToken, weakSet.keys, directRules(OPTIONS))).toBeUndefined();
+    expect(weakSet.lookups).toBe(2);
+  });
+
+  it("uses a key withdrawn from the set only within the bound, then decides as jose does", async () => {
+    const BOUND_MS = 100;
+    const set = publishedKeys(rs.publicKey);
+    const direct = (token: string) => checkJwtDirectly(token, set.keys, directRules(OPTIONS), undefined, BOUND_MS);
+    const old = await sign(rs.privateKey);
+    expect(await direct(old)).toMatchObject({ ok: true });
+    // The provider withdraws the key and publishes another under the same kid.
+    set.published = rotated.publicKey;
+    await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 50));
+    const fresh = await sign(rotated.privateKey);
+    for (const token of [old, fresh]) {
+      const verdict = await direct(token);
+      expect(verdict && (verdict.ok ? { ok: true, payload: verdict.payload } : describeError(verdict.error))).toEqual(await joseVerdict(token, set.keys));
+    }
+    expect(await direct(old)).toMatchObject({ ok: false, code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+    // And withdrawn with no successor: refused as jose refuses, once the bound has passed.
+    set.published = undefined;
+    await new Promise((resolve) => setTimeout(resolve, BOUND_MS + 50));
+    expect(await direct(fresh)).toMatchObject({ ok: false, code: "ERR_JWKS_NO_MATCHING_KEY" });
+    expect(await joseVerdict(fresh, set.keys)).toMatchObject({ ok: false, code: "ERR_JWKS_NO_MATCHING_KEY" });
+  });
+
+  it("within the bound, uses the key it looked up without asking again", async () => {
+    const set = publishedKeys(rs.publicKey);
+    const token = await sign(rs.privateKey);
+    expect(await checkJwtDirectly(token, set.keys, directRules(OPTIONS))).toMatchObject({ ok: true });
+    set.published = undefined;
+    expect(await checkJwtDirectly(await sign(rs.privateKey), set.keys, directRules(OPTIONS))).toMatchObject({ ok: true });
+    expect(set.lookups).toBe(1);
   });
 });

@@ -170,4 +170,18 @@ describe("a pass checked as the edge signs it decides as jose's jwtVerify does",
     // A forged signature is refused by the check given, with jose's code for it.
     expect(calls).toEqual([true, false]);
   });
+
+  it("looks the key of a pass's header up once across passes, and still refuses a pass without kid", async () => {
+    let lookups = 0;
+    const counting: JWTVerifyGetKey = (header, token) => {
+      lookups++;
+      return keySet(header, token);
+    };
+    for (let i = 0; i < 3; i++) expect(await checkPass(await signPass(keys), counting, expected, nodeSignatureCheck)).toMatchObject({ ok: true });
+    expect(lookups).toBe(1);
+    const forged = await new SignJWT(passClaimsFor()).setProtectedHeader({ alg: "ES256", kid: keys.kid, typ: "JWT" }).sign(other.privateKey);
+    expect(await checkPass(forged, counting, expected, nodeSignatureCheck)).toMatchObject({ ok: false, code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" });
+    const withoutKid = await new SignJWT(passClaimsFor()).setProtectedHeader({ alg: "ES256", typ: "JWT" }).sign(keys.privateKey);
+    for (let i = 0; i < 2; i++) expect(await checkPass(withoutKid, counting, expected, nodeSignatureCheck)).toMatchObject({ ok: false, code: "ERR_PASS_NO_KID" });
+  });
 });

@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from "hono";
-import { decodeProtectedHeader } from "jose";
 import { BOOKING_ACCESS_COOKIE, namesBookingAccess, type BookingAccessClaims } from "../../contract/booking-access.js";
 import { PASS_COOKIE, type PassClaims } from "../../contract/pass.js";
 import { presentedCredential, type PresentedCredential } from "../../http/credentials.js";
@@ -18,15 +17,6 @@ export type GateVariables = { credential: GateCredential; credentialToken: strin
 
 const ASK_FOR_A_PASS = { "www-authenticate": "Bearer" };
 const REFUSE_THE_TOKEN = { "www-authenticate": 'Bearer error="invalid_token"' };
-
-/** Which kind a token names itself; only chooses the check, which then decides. */
-function namesAccess(token: string): boolean {
-  try {
-    return namesBookingAccess(decodeProtectedHeader(token));
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A bearer token of either kind; else the pass cookie; else the booking-access cookie. A live pass wins
@@ -47,7 +37,7 @@ export const requireGateCredential: MiddlewareHandler<{ Bindings: Env; Variables
     throw fail(401, "invalid_token", "the Authorization header must be: Bearer <pass>", { headers: REFUSE_THE_TOKEN });
   }
   const config = edgeConfig(c.env);
-  if (namesAccess(credential.token)) {
+  if (namesBookingAccess(credential.token)) {
     const check = await verifyBookingAccess(config, credential.token);
     if (!check.ok) throw fail(401, "invalid_token", "the booking access is not valid or has expired; sign in again", { headers: REFUSE_THE_TOKEN });
     c.set("credential", { kind: "access", access: check.access });

@@ -10,8 +10,8 @@ import type { EdgeConfig, SigningJwk } from "../config.js";
 
 interface LoadedKeys {
   signing: { kid: string; key: JoseKey | Uint8Array };
-  /** Public keys by kid, for verification. */
-  byKid: Map<string, JoseKey | Uint8Array>;
+  /** The public keys by kid, as a jose key lookup: one function, so the direct check's memory of keys serves. */
+  verification: JWTVerifyGetKey;
   jwks: { keys: JWK[] };
 }
 
@@ -28,7 +28,12 @@ async function load(keys: SigningJwk[]): Promise<LoadedKeys> {
   }
   const newest = keys[0]!;
   const signingKey = await importJWK({ ...newest, alg: PASS_ALG }, PASS_ALG);
-  return { signing: { kid: newest.kid, key: signingKey }, byKid, jwks: { keys: publicKeys } };
+  const verification: JWTVerifyGetKey = (header) => {
+    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+  return { signing: { kid: newest.kid, key: signingKey }, verification, jwks: { keys: publicKeys } };
 }
 
 function keysOf(config: EdgeConfig): Promise<LoadedKeys> {
@@ -72,12 +77,7 @@ export async function signingKey(config: EdgeConfig): Promise<{ kid: string; key
 
 /** The public keys this edge signs with, by kid, as a jose key lookup. */
 export async function verificationKeys(config: EdgeConfig): Promise<JWTVerifyGetKey> {
-  const { byKid } = await keysOf(config);
-  return (header) => {
-    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
-    if (!key) throw new errors.JWKSNoMatchingKey();
-    return key;
-  };
+  return (await keysOf(config)).verification;
 }
 
 /**
