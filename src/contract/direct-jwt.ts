@@ -1,4 +1,5 @@
-import { base64url, errors, type CompactJWSHeaderParameters, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { errors, type CompactJWSHeaderParameters, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { decodeBase64url } from "./base64url.js";
 
 /**
  * A signed JWT checked without jose's general path, for the two checks the surge path makes on every
@@ -70,7 +71,7 @@ const encoder = new TextEncoder();
 /** A JWS part's JSON object, as jose reads one (strict UTF-8, a top-level object), or undefined. */
 function jsonObject(part: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(strictUtf8.decode(base64url.decode(part)));
+    const value: unknown = JSON.parse(strictUtf8.decode(decodeBase64url(part)));
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
@@ -218,7 +219,7 @@ export async function checkJwtDirectly(
   }
   let verified: boolean;
   try {
-    verified = await signatureCheck(remembered.alg, remembered.key, base64url.decode(signature), encoder.encode(`${protectedHeader}.${payload}`));
+    verified = await signatureCheck(remembered.alg, remembered.key, decodeBase64url(signature), encoder.encode(`${protectedHeader}.${payload}`));
   } catch {
     return undefined;
   }
