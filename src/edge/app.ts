@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { getPath } from "hono/utils/url";
+import { answerAhead } from "../http/answer-ahead.js";
 import { limitBody } from "../http/json-body.js";
 import { refuseWrongMethods } from "../http/wrong-method.js";
 import { errorAnswer, notFound, onError } from "./errors.js";
@@ -56,20 +57,9 @@ export function edgeFetch(app: EdgeApp): (request: Request, env: Env, ctx: Execu
     const method = request.method;
     if (method === "GET" || method === "POST") {
       const path = getPath(request);
-      if (method === "GET" && path === QUEUE_STATUS_PATH) return answerAhead(request, queueStatus(request, env, (work) => ctx.waitUntil(work)));
-      if (method === "POST" && path === QUEUE_JOIN_PATH) return answerAhead(request, queueJoin(request, env));
+      if (method === "GET" && path === QUEUE_STATUS_PATH) return answerAhead(request, queueStatus(request, env, (work) => ctx.waitUntil(work)), errorAnswer);
+      if (method === "POST" && path === QUEUE_JOIN_PATH) return answerAhead(request, queueJoin(request, env), errorAnswer);
     }
     return app.fetch(request, env, ctx);
   };
-}
-
-/** A route's answer given ahead of the app, its refusals answered exactly as the app's `onError` answers them. */
-async function answerAhead(request: Request, answer: Promise<Response>): Promise<Response> {
-  try {
-    return await answer;
-  } catch (err) {
-    // As Hono: only an Error reaches `onError`; anything else fails the request.
-    if (!(err instanceof Error)) throw err;
-    return errorAnswer(err, request);
-  }
 }

@@ -5,7 +5,6 @@ import { DatabaseUnavailable } from "./db/database.js";
 
 export { ApiError };
 
-
 /** A refused or missing pass; `WWW-Authenticate` tells the client a Bearer token is what is wanted. */
 export function invalidToken(message: string, passPresented: boolean): ApiError {
   return new ApiError(401, "invalid_token", message, {
@@ -23,13 +22,18 @@ function rootCause(cause: unknown): string {
 
 /** The app's one error handler: every failure leaves as `{"error":{"code","message"}}`, never a stack. */
 export function answerError(err: Error, c: Context): Response {
+  return errorAnswer(err, c.req.raw);
+}
+
+/** `answerError`'s answer, for the booking answered ahead of the app (`originFetch`, src/origin/app.ts). */
+export function errorAnswer(err: Error, request: Request): Response {
   const known = knownErrorResponse(err);
   if (known) return known;
   if (err instanceof DatabaseUnavailable) {
     console.error(`origin: database unavailable: ${err.message}${rootCause(err.cause)}`);
     return errorResponse(503, "unavailable", "bookings are briefly unavailable; try again shortly", { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
   }
-  return internalErrorResponse(`origin ${c.req.method} ${new URL(c.req.url).pathname}`, err);
+  return internalErrorResponse(`origin ${request.method} ${new URL(request.url).pathname}`, err);
 }
 
 /** The answer for a path or method the API does not have. */

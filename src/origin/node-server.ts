@@ -1,10 +1,9 @@
 import { getRequestListener, RequestError } from "@hono/node-server";
-import type { Hono } from "hono";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { errorResponse, internalErrorResponse } from "../http/errors.js";
 import { createShapedServer } from "../http/node-client-errors.js";
-import type { OriginEnv } from "./env.js";
+import type { OriginFetch } from "./app.js";
 
 /**
  * How long an idle kept-alive connection stays open. The edge's runtime keeps idle connections to the
@@ -16,18 +15,19 @@ import type { OriginEnv } from "./env.js";
 export const KEEP_ALIVE_MS = 120_000;
 
 /**
- * The origin's app on a Node HTTP server (what @hono/node-server's `serve` builds), with every answer in
- * the error shape, including the ones that never reach the app: Node's parser refuses some requests
- * itself (headers over 16 KB, a bad Content-Length, broken framing, no Host: see createShapedServer), and
- * @hono/node-server refuses a request it cannot turn into a `Request` (a bad Host header, a backslash in
- * an absolute target) with a bare 400 unless it is given an `errorHandler`, which `serve` cannot pass.
+ * The origin's fetch (`originFetch`) on a Node HTTP server (what @hono/node-server's `serve` builds),
+ * with every answer in the error shape, including the ones that never reach the fetch: Node's parser
+ * refuses some requests itself (headers over 16 KB, a bad Content-Length, broken framing, no Host: see
+ * createShapedServer), and @hono/node-server refuses a request it cannot turn into a `Request` (a bad
+ * Host header, a backslash in an absolute target) with a bare 400 unless it is given an `errorHandler`,
+ * which `serve` cannot pass.
  */
-export function serveOrigin(app: Hono<OriginEnv>, options: { port: number; hostname: string }, onListening?: (info: AddressInfo) => void): Server {
-  const listener = getRequestListener(app.fetch, {
+export function serveOrigin(fetch: OriginFetch, options: { port: number; hostname: string }, onListening?: (info: AddressInfo) => void): Server {
+  const listener = getRequestListener(fetch, {
     hostname: options.hostname,
     errorHandler: (err: unknown) => {
       // RequestError: the request could not be built, which is the client's doing. Anything else was
-      // thrown past the app's own onError, which should not happen; it is logged, never shown.
+      // thrown past the origin's own error answers, which should not happen; it is logged, never shown.
       if (err instanceof RequestError) return errorResponse(400, "invalid_request", "the request's target or Host header is not valid");
       return internalErrorResponse("origin (node server)", err);
     },

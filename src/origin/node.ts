@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createOriginApp } from "./app.js";
+import { originFetch } from "./app.js";
 import { ConfigError, parseOriginConfig } from "./config.js";
 import { openDatabase } from "./db/connect.js";
 import { serveOrigin } from "./node-server.js";
@@ -23,13 +23,13 @@ async function main(): Promise<void> {
       ` (issuer ${config.passes.issuer}, audience ${config.passes.audience}, living at most ${config.passes.passTtlSeconds} s)`,
   );
 
-  const app = createOriginApp({
+  const origin = originFetch({
     database: () => ({ db: connection.db }),
     verifyCredential: createCredentialVerifier({ ...config.passes, signatureCheck: nodeSignatureCheck }),
     dbTimeoutMs: config.dbTimeoutMs,
   });
   // serveOrigin answers what Node's parser refuses (431, 400, CONNECT) in the error shape, too.
-  const server = serveOrigin(app, { port: config.port, hostname: "127.0.0.1" }, (info) => {
+  const server = serveOrigin(origin, { port: config.port, hostname: "127.0.0.1" }, (info) => {
     console.log(`origin: listening on http://127.0.0.1:${info.port}`);
   });
 

@@ -27,7 +27,7 @@ let port: number;
 beforeAll(async () => {
   ({ database, keys, app } = await openOrigin(backend));
   server = await new Promise<Server>((resolve) => {
-    const s = serveOrigin(app, { port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+    const s = serveOrigin(app.fetch, { port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
   port = (server.address() as AddressInfo).port;
 });

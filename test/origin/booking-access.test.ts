@@ -1,18 +1,9 @@
-import { randomUUID } from "node:crypto";
-import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { BOOKING_ACCESS_SCOPE, BOOKING_ACCESS_TTL_SECONDS, BOOKING_ACCESS_TYP } from "../../src/contract/booking-access.js";
+import { BOOKING_ACCESS_TTL_SECONDS } from "../../src/contract/booking-access.js";
 import { backends } from "./support/backends.js";
 import { bookingOf, cancel, createSlot, errorOf, getMyBooking, move, postBooking, seatsTaken } from "./support/origin.js";
-import { AUDIENCE, COHORT, ISSUER, newCitizen, type PassKeys } from "./support/passes.js";
+import { newCitizen, signAccess } from "./support/passes.js";
 import { originSuite } from "./support/suite.js";
-
-/** Booking access as the edge signs it for a citizen who signed in again; override any claim or the header's `typ`. */
-function signAccess(keys: PassKeys, sub: string, overrides: Record<string, unknown> = {}, typ: string = BOOKING_ACCESS_TYP): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const claims = { iss: ISSUER, aud: AUDIENCE, sub, jti: randomUUID(), cohort: COHORT, scope: BOOKING_ACCESS_SCOPE, iat: now, nbf: now, exp: now + BOOKING_ACCESS_TTL_SECONDS, ...overrides };
-  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: keys.kid, typ }).sign(keys.privateKey);
-}
 
 describe.each(backends)("booking access at the origin ($name)", (backend) => {
   const origin = originSuite(backend);

@@ -1,12 +1,11 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOriginApp } from "../../src/origin/app.js";
 import type { DatabaseConnection } from "../../src/origin/db/connect.js";
 import { createCredentialVerifier } from "../../src/origin/pass-verifier.js";
 import { openThroughBridge } from "./support/backends.js";
 import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, signPass, type PassKeys } from "./support/passes.js";
-import { errorOf, postBooking } from "./support/origin.js";
+import { errorOf, postBooking, servedOrigin } from "./support/origin.js";
 
 const DB_TIMEOUT_MS = 500;
 
@@ -15,9 +14,9 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** The app on the Neon driver, pointed (through the real bridge) at a database that will not answer. */
+/** The origin on the Neon driver, pointed (through the real bridge) at a database that will not answer. */
 function originOn(connection: DatabaseConnection, keys: PassKeys) {
-  return createOriginApp({
+  return servedOrigin({
     database: () => ({ db: connection.db }),
     verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
     dbTimeoutMs: DB_TIMEOUT_MS,
@@ -68,10 +67,8 @@ describe("when the database cannot answer", () => {
   ])("answers 503 unavailable, not a hang, when it is %s", async (_, port) => {
     const app = originOn(connect(port()), keys);
 
-    await expectUnavailable(await Promise.resolve(app.request("/api/slots", { headers: { Authorization: `Bearer ${await signPass(keys)}` } })));
+    await expectUnavailable(await app.request("/api/slots", { headers: { Authorization: `Bearer ${await signPass(keys)}` } }));
     await expectUnavailable(await postBooking(app, await signPass(keys), { slotId: 1 }));
-    await expectUnavailable(
-      await Promise.resolve(app.request("/api/bookings/me", { headers: { Authorization: `Bearer ${await signPass(keys)}` } })),
-    );
+    await expectUnavailable(await app.request("/api/bookings/me", { headers: { Authorization: `Bearer ${await signPass(keys)}` } }));
   });
 });

@@ -1,11 +1,11 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOriginApp } from "../../src/origin/app.js";
+import { createOriginApp, originFetch, type OriginDeps } from "../../src/origin/app.js";
 import { serveOrigin } from "../../src/origin/node-server.js";
 import { createCredentialVerifier } from "../../src/origin/pass-verifier.js";
 import { backends, type TestDatabase } from "./support/backends.js";
-import { errorOf, type OriginApp } from "./support/origin.js";
+import { errorOf } from "./support/origin.js";
 import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, passClaimsFor, signPass, type PassKeys } from "./support/passes.js";
 
 /**
@@ -17,7 +17,7 @@ import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, passClaimsFor, signPa
 const SOME_BOOKING = "0b6f5c1e-8d3a-4f2b-9c7e-1a2b3c4d5e6f";
 
 /** Every method and path the app answers (middleware excluded), with its parameters filled in. */
-function routesOf(app: OriginApp): Array<{ method: string; path: string }> {
+function routesOf(app: ReturnType<typeof createOriginApp>): Array<{ method: string; path: string }> {
   const seen = new Set<string>();
   const routes: Array<{ method: string; path: string }> = [];
   for (const route of app.routes) {
@@ -34,7 +34,7 @@ function routesOf(app: OriginApp): Array<{ method: string; path: string }> {
 describe.each(backends)("a request without the edge's pass ($name)", (backend) => {
   let database: TestDatabase;
   let keys: PassKeys;
-  let app: OriginApp;
+  let app: ReturnType<typeof createOriginApp>;
   let server: Server;
   let base: string;
   /** Database handles the app opened: a refused request must open none. */
@@ -43,16 +43,18 @@ describe.each(backends)("a request without the edge's pass ($name)", (backend) =
   beforeAll(async () => {
     database = await backend.open();
     keys = await makePassKeys();
-    app = createOriginApp({
+    const deps: OriginDeps = {
       database: () => {
         handles++;
         return { db: database.db };
       },
       verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS }),
       dbTimeoutMs: 10_000,
-    });
+    };
+    // The routes are read from the app; the requests go where the Node entry sends them (the booking ahead of the app).
+    app = createOriginApp(deps);
     server = await new Promise<Server>((resolve) => {
-      const s = serveOrigin(app, { port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+      const s = serveOrigin(originFetch(deps), { port: 0, hostname: "127.0.0.1" }, () => resolve(s));
     });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

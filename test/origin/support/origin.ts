@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { createOriginApp } from "../../../src/origin/app.js";
+import { originFetch, type OriginDeps, type OriginFetch } from "../../../src/origin/app.js";
 import type { Database } from "../../../src/origin/db/database.js";
 import { bookings, clinics, slots } from "../../../src/origin/db/schema.js";
 import { nodeSignatureCheck } from "../../../src/origin/node-signature.js";
@@ -9,11 +9,26 @@ import { bookingResponse, type Booking } from "../../../src/contract/booking.js"
 import type { Backend, TestDatabase } from "./backends.js";
 import { AUDIENCE, ISSUER, makePassKeys, PASS_TTL_SECONDS, type PassKeys } from "./passes.js";
 
-export type OriginApp = ReturnType<typeof createOriginApp>;
+/**
+ * The origin as its Node server and Worker run it (`originFetch`: the booking answered ahead of the app,
+ * everything else by the app), asked as Hono's `app.request` asks: a path on http://localhost, or a Request.
+ */
+export interface OriginApp {
+  fetch: OriginFetch;
+  request(input: string | Request, init?: RequestInit): Promise<Response>;
+}
 
-/** The real app on a real database, trusting passes signed with `keys`, checked as the Node entry checks them. */
+export function servedOrigin(deps: OriginDeps): OriginApp {
+  const fetch = originFetch(deps);
+  return {
+    fetch,
+    request: async (input, init) => fetch(typeof input === "string" ? new Request(new URL(input, "http://localhost"), init) : init ? new Request(input, init) : input),
+  };
+}
+
+/** The real origin on a real database, trusting passes signed with `keys`, checked as the Node entry checks them. */
 export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?: number; now?: () => Date } = {}): OriginApp {
-  return createOriginApp({
+  return servedOrigin({
     database: () => ({ db }),
     verifyCredential: createCredentialVerifier({ keys: { kind: "inline", jwks: keys.jwks }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS, signatureCheck: nodeSignatureCheck }),
     // Generous: a flash crowd of 500 waits its turn for ten pooled connections.
@@ -22,16 +37,16 @@ export function originFor(db: Database, keys: PassKeys, options: { dbTimeoutMs?:
   });
 }
 
-/** The real app on a real database, fetching the edge's public keys from `jwksUrl` as a deployed origin does. */
+/** The real origin on a real database, fetching the edge's public keys from `jwksUrl` as a deployed origin does. */
 export function originWithRemoteKeys(db: Database, jwksUrl: string): OriginApp {
-  return createOriginApp({
+  return servedOrigin({
     database: () => ({ db }),
     verifyCredential: createCredentialVerifier({ keys: { kind: "remote", url: jwksUrl }, issuer: ISSUER, audience: AUDIENCE, passTtlSeconds: PASS_TTL_SECONDS, signatureCheck: nodeSignatureCheck }),
     dbTimeoutMs: 10_000,
   });
 }
 
-/** A suite's world: a fresh database on the backend, its own pass keys, and the app trusting them. */
+/** A suite's world: a fresh database on the backend, its own pass keys, and the origin trusting them. */
 export async function openOrigin(backend: Backend, options: { poolSize?: number } = {}): Promise<{ database: TestDatabase; keys: PassKeys; app: OriginApp }> {
   const database = await backend.open(options);
   const keys = await makePassKeys();
@@ -64,28 +79,28 @@ export async function bookingRows(db: Database, slotId: number) {
 }
 
 export function postBooking(app: OriginApp, pass: string, body: unknown): Promise<Response> {
-  return Promise.resolve(app.request("/api/bookings", {
+  return app.request("/api/bookings", {
     method: "POST",
     headers: { Authorization: `Bearer ${pass}`, "Content-Type": "application/json" },
     body: JSON.stringify(body),
-  }));
+  });
 }
 
 export function getMyBooking(app: OriginApp, pass: string): Promise<Response> {
-  return Promise.resolve(app.request("/api/bookings/me", { headers: { Authorization: `Bearer ${pass}` } }));
+  return app.request("/api/bookings/me", { headers: { Authorization: `Bearer ${pass}` } });
 }
 
 export function cancel(app: OriginApp, pass: string, bookingId: string): Promise<Response> {
-  return Promise.resolve(app.request(`/api/bookings/${bookingId}`, { method: "DELETE", headers: { Authorization: `Bearer ${pass}` } }));
+  return app.request(`/api/bookings/${bookingId}`, { method: "DELETE", headers: { Authorization: `Bearer ${pass}` } });
 }
 
 /** Asks to move the booking to another slot (`body` is normally `{ slotId }`). */
 export function move(app: OriginApp, pass: string, bookingId: string, body: unknown): Promise<Response> {
-  return Promise.resolve(app.request(`/api/bookings/${bookingId}`, {
+  return app.request(`/api/bookings/${bookingId}`, {
     method: "PATCH",
     headers: { Authorization: `Bearer ${pass}`, "Content-Type": "application/json" },
     body: JSON.stringify(body),
-  }));
+  });
 }
 
 /** Seats each slot says are taken next to the live bookings that point at it: the two must agree. */

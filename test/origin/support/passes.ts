@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { BOOKING_ACCESS_SCOPE, BOOKING_ACCESS_TTL_SECONDS, BOOKING_ACCESS_TYP } from "../../../src/contract/booking-access.js";
 import type { PassClaims } from "../../../src/contract/pass.js";
 
 export const ISSUER = "https://waiting-room.test";
@@ -54,4 +55,11 @@ export function signPass(keys: PassKeys, claims: Record<string, unknown> = passC
 /** The public key as PEM text: what an attacker would use as an HMAC secret in the HS256 confusion. */
 export function publicKeyPem(keys: PassKeys): Promise<string> {
   return exportSPKI(keys.publicKey);
+}
+
+/** Booking access as the edge signs it for a citizen who signed in again; override any claim or the header's `typ`. */
+export function signAccess(keys: PassKeys, sub: string, overrides: Record<string, unknown> = {}, typ: string = BOOKING_ACCESS_TYP): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { iss: ISSUER, aud: AUDIENCE, sub, jti: randomUUID(), cohort: COHORT, scope: BOOKING_ACCESS_SCOPE, iat: now, nbf: now, exp: now + BOOKING_ACCESS_TTL_SECONDS, ...overrides };
+  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: keys.kid, typ }).sign(keys.privateKey);
 }
