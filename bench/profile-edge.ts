@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-edge.ts [polls|joins] [--shards 4] [--seconds 10]`: where a status poll's or a
+ * `npx tsx bench/profile-edge.ts [polls|joins|idle] [--shards 4] [--seconds 10]`: where a status poll's or a
  * join's CPU goes in the edge's isolate. It starts the edge as `npm run bench -- polls` and `-- joins` do
  * (bench/workers/edge-bench.ts, nobody admitted); for polls it joins the poll suite's number of citizens
  * first. Then it records V8's CPU profile of the edge isolate (through workerd's inspector) over a load
@@ -8,9 +8,14 @@
  * total time, with the share of samples. The Worker and its Durable Objects share that isolate locally,
  * so the shards' alarms, commits and the coordinator show too. A tool for deciding where to look: it
  * prints and writes nothing but an optional .cpuprofile (--out) for Chrome's DevTools.
+ *
+ * `idle` joins the poll suite's citizens as `polls` does, then sends nothing: it prints workerd's CPU per
+ * second over `--seconds` without the profiler (the background cost of a waiting line: the shards' alarms
+ * and the coordinator), then profiles as long again.
  */
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Citizens, joinLoad, joinMany } from "./lib/edge-client.js";
 import { freePort, inspectIsolate } from "./lib/inspector.js";
@@ -39,7 +44,7 @@ const { values, positionals } = parseArgs({
   options: { shards: { type: "string", default: "4" }, seconds: { type: "string", default: "10" }, top: { type: "string", default: "40" }, out: { type: "string" } },
 });
 const what = positionals[0] ?? "polls";
-if (what !== "polls" && what !== "joins") throw new Error(`profile polls or joins, not ${what}`);
+if (what !== "polls" && what !== "joins" && what !== "idle") throw new Error(`profile polls, joins or idle, not ${what}`);
 const shards = Number(values.shards);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
@@ -81,24 +86,38 @@ function report(profile: Profile): void {
 }
 
 const WARM_SECONDS = 2;
+
+/** The idle mode's "load": nothing, for as long as a load would last. */
+async function idle(phase: "warm" | "profiled"): Promise<null> {
+  await sleep((phase === "warm" ? WARM_SECONDS : seconds) * 1000);
+  return null;
+}
+
 const port = await freePort();
 console.log(`profile-edge: ${what}, ${shards} shard(s), ${seconds} s; load average ${loadavg()[0]!.toFixed(2)}`);
 const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: String(shards), ...NO_ADMISSIONS }, inspectorPort: port });
 try {
   const citizens = new Citizens();
   /** The load: its warm-up (2 s, not profiled) or the profiled one. */
-  let load: (phase: "warm" | "profiled") => Promise<LoadResult>;
-  if (what === "polls") {
+  let load: (phase: "warm" | "profiled") => Promise<LoadResult | null>;
+  if (what === "polls" || what === "idle") {
     const joined = await joinMany(edge.url, await citizens.idTokens(pollTickets(false)));
     const waiting = joined.filter((t) => t.state === "waiting").map((t) => t.ticket);
-    load = (phase) =>
+    const polls = (phase: "warm" | "profiled") =>
       runLoad({ url: `${edge.url}/api/queue/status`, method: "GET", headers: { authorization: "Bearer {{v}}" }, values: waiting, connections: 32, durationSeconds: phase === "warm" ? WARM_SECONDS : seconds, timeoutSeconds: 10 });
+    load = what === "polls" ? polls : idle;
   } else {
     // Minted before any load, each load its own citizens, so no token is sent twice.
     const bodies = { warm: await citizens.joinBodiesFor(WARM_SECONDS), profiled: await citizens.joinBodiesFor(seconds) };
     load = (phase) => joinLoad(`${edge.url}/api/queue/join`, bodies[phase], { connections: 32, durationSeconds: phase === "warm" ? WARM_SECONDS : seconds });
   }
   await load("warm");
+  if (what === "idle") {
+    const pid = workerdPid()!;
+    const before = cpuSeconds(pid);
+    await sleep(seconds * 1000);
+    console.log(`idle: workerd CPU ${(((cpuSeconds(pid) - before) * 1000) / seconds).toFixed(2)} ms/s (profiling off)`);
+  }
   const inspector = await inspectIsolate(port, "edge");
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
@@ -110,7 +129,8 @@ try {
   const cpu = cpuSeconds(pid) - before;
   inspector.close();
   const one = what.slice(0, -1);
-  console.log(`${result.ok} ${what}, ${result.non2xx} non-2xx, ${okPerSecond(result).toFixed(0)} ${what}/s, workerd CPU ${((cpu * 1000) / result.ok).toFixed(3)} ms/${one} (profiling on)`);
+  if (!result) console.log(`idle: workerd CPU ${((cpu * 1000) / seconds).toFixed(2)} ms/s (profiling on)`);
+  else console.log(`${result.ok} ${what}, ${result.non2xx} non-2xx, ${okPerSecond(result).toFixed(0)} ${what}/s, workerd CPU ${((cpu * 1000) / result.ok).toFixed(3)} ms/${one} (profiling on)`);
   if (values.out) writeFileSync(values.out, JSON.stringify(profile));
   report(profile);
 } finally {
