@@ -17,14 +17,15 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { Citizens, joinLoad, joinMany } from "./lib/edge-client.js";
+import { Citizens, getJson, joinLoad, joinMany } from "./lib/edge-client.js";
 import { freePort, inspectIsolate } from "./lib/inspector.js";
 import { okPerSecond, runLoad, type LoadResult } from "./lib/load.js";
 import { removeBundles, startEdge } from "./lib/miniflare.js";
 import { cleanupAll } from "./lib/processes.js";
 import { cpuSeconds, workerdPid } from "./lib/workerd-process.js";
 import { NO_ADMISSIONS } from "./suites/joins.js";
-import { pollTickets } from "./suites/polls.js";
+import { COHORT, pollTickets } from "./suites/polls.js";
+import type { CoordinatorProbe } from "./workers/edge-bench.js";
 
 interface ProfileNode {
   id: number;
@@ -114,9 +115,12 @@ try {
   await load("warm");
   if (what === "idle") {
     const pid = workerdPid()!;
-    const before = cpuSeconds(pid);
+    const reports = async () => ((await getJson(`${edge.url}/__bench/coordinator?cohort=${COHORT}`)) as CoordinatorProbe).calls.report;
+    const [before, reportsBefore] = [cpuSeconds(pid), await reports()];
     await sleep(seconds * 1000);
-    console.log(`idle: workerd CPU ${(((cpuSeconds(pid) - before) * 1000) / seconds).toFixed(2)} ms/s (profiling off)`);
+    const cpu = cpuSeconds(pid) - before;
+    const perSecond = ((await reports()) - reportsBefore) / seconds;
+    console.log(`idle: workerd CPU ${((cpu * 1000) / seconds).toFixed(2)} ms/s, ${perSecond.toFixed(1)} reports/s to the coordinator (profiling off)`);
   }
   const inspector = await inspectIsolate(port, "edge");
   await inspector.send("Profiler.enable");

@@ -65,7 +65,8 @@ const ANSWER_SAMPLES = 15;
 export const ONE_LINE_SHARDS = 4;
 /** Each run measures both cohorts, the one-shard one being the figure of runs before one line existed. */
 const SHARD_COUNTS = [ONE_LINE_SHARDS, 1] as const;
-const COHORT = "55-59";
+/** The cohort the suite's citizens join (by their birth date). */
+export const COHORT = "55-59";
 
 type ShardCalls = ShardProbe["calls"];
 
