@@ -5,8 +5,8 @@ import { createCredentialVerifier } from "./pass-verifier.js";
 
 /**
  * The origin as a Cloudflare Worker: the same fetch as on Node (`originFetch`: the booking ahead of the
- * same app), with the Neon driver over the runtime's own WebSocket. Migrations are not run here; apply them from a machine (`DATABASE_URL=… npm run db:seed`
- * migrates, then seeds only an empty database).
+ * same app), with the Neon driver over the runtime's own WebSocket. Migrations are not run here; apply
+ * them from a machine (`DATABASE_URL=… npm run db:seed` migrates, then seeds only an empty database).
  */
 
 let origin: OriginFetch | undefined;
