@@ -9,14 +9,14 @@
  *   npm run bench -- --report          only rewrite the summary from bench/results/*.json
  *   npm run bench -- peer --peer-url http://127.0.0.1:PORT [--peer-join "POST /path"] [--peer-join-body T]
  *        [--peer-join-header "k: v"]... [--peer-ticket json:path|header:name|cookie:name]
- *        [--peer-poll "GET /path?t={{v}}"] [--peer-poll-header "k: v"]... [--peer-tickets N]
+ *        [--peer-poll "GET /path?t={{v}}"] [--peer-poll-header "k: v"]... [--peer-tickets N] [--peer-pid PID]...
  *                                      our joins and polls beside a second waiting room's, same run
  *
  * Suites: joins, polls, shards, passes, origin, page, memory, peer (measures only with --peer-url). Load always comes from a separate process
  * (autocannon) to 127.0.0.1; the edge runs in workerd through Miniflare, with no Node proxy in between.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { machine } from "./lib/machine.js";
@@ -65,6 +65,7 @@ interface PeerArgs {
   poll?: string;
   pollHeaders: Array<[string, string]>;
   tickets?: number;
+  pids: number[];
 }
 
 /** The peer's request shapes; the defaults are our own routes' shapes with a plain numbered id for a POST's body. */
@@ -94,6 +95,7 @@ function peerTarget(a: PeerArgs): PeerTarget | undefined {
     ticket: a.ticket ?? "json:ticket",
     poll: { ...poll, headers: pollHeaders },
     ...(a.tickets !== undefined ? { tickets: a.tickets } : {}),
+    ...(a.pids.length ? { pids: a.pids } : {}),
   };
 }
 
@@ -102,7 +104,7 @@ function parseArgs(argv: string[]): { suites: Suite[]; runs: number; quick: bool
   let runs: number | undefined;
   let quick = false;
   let reportOnly = false;
-  const p: PeerArgs = { joinHeaders: [], pollHeaders: [] };
+  const p: PeerArgs = { joinHeaders: [], pollHeaders: [], pids: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -121,6 +123,11 @@ function parseArgs(argv: string[]): { suites: Suite[]; runs: number; quick: bool
     else if (arg === "--peer-tickets") {
       p.tickets = Number(value());
       if (!Number.isInteger(p.tickets) || p.tickets < 1) usage("--peer-tickets takes a whole number");
+    }
+    else if (arg === "--peer-pid") {
+      const pid = Number(value());
+      if (!Number.isInteger(pid) || pid < 2 || !existsSync(`/proc/${pid}`)) usage(`--peer-pid takes the id of a running process, not ${argv[i]}`);
+      p.pids.push(pid);
     }
     else if (arg === "--report") reportOnly = true;
     else if (arg === "--runs" || arg.startsWith("--runs=")) {

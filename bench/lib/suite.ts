@@ -32,6 +32,8 @@ export interface PeerTarget {
   poll: { method: "GET" | "POST"; path: string; headers: Record<string, string> };
   /** Tickets to poll with; by default as many as our own poll load uses. */
   tickets?: number;
+  /** The peer's processes (each with its descendants) whose CPU is counted beside workerd's; none: CPU not measured. */
+  pids?: number[];
 }
 
 /** A run that threw: which (0-based, as `run` in a suite's raw results) and its error's message. */

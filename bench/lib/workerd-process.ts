@@ -70,6 +70,34 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/**
+ * CPU seconds used so far by each given process and every live descendant of it, summed (a process tree
+ * such as `next start` and the server it spawns). Counted once each where the trees overlap; a given
+ * process that is gone throws, as `cpuSeconds` does, since its figure would silently drop it.
+ */
+export function treeCpuSeconds(roots: readonly number[]): number {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const fields = statFields(pid);
+    if (fields) parentOf.set(pid, Number(fields[1]));
+  }
+  for (const root of roots) if (!parentOf.has(root)) throw new Error(`process ${root} is gone`);
+  const wanted = new Set(roots);
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parentOf.get(p)) if (wanted.has(p)) return true;
+    return false;
+  };
+  let total = 0;
+  for (const pid of parentOf.keys()) {
+    if (!inTree(pid)) continue;
+    const fields = statFields(pid);
+    if (fields) total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+  return total;
+}
+
 /** Whether `strace` can be run here (installed; attaching may still be refused, which `traceSyncs` reports). */
 export function straceAvailable(): boolean {
   try {

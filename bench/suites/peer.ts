@@ -16,12 +16,15 @@
  * Options (run.ts parses them): --peer-url URL, --peer-join "POST /api/join", --peer-join-body TEMPLATE,
  * --peer-join-header "name: value" (repeatable), --peer-ticket json:<path>|header:<name>|cookie:<name>,
  * --peer-poll "GET /api/status?ticket={{v}}", --peer-poll-header "name: value" (repeatable),
- * --peer-tickets N. `{{v}}` in the poll's path or headers is a ticket.
+ * --peer-tickets N, --peer-pid PID (repeatable). `{{v}}` in the poll's path or headers is a ticket.
+ * With --peer-pid, CPU per answered join and poll is counted on both sides over each measured load: ours
+ * is workerd's, the peer's that of the given processes and their descendants (its server and its store).
  */
 import { randomUUID } from "node:crypto";
 import { Citizens, joinLoad, joinMany } from "../lib/edge-client.js";
 import { okPerSecond, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
 import { startEdge } from "../lib/miniflare.js";
+import { cpuSeconds, treeCpuSeconds, workerdPid } from "../lib/workerd-process.js";
 import { figure, series } from "../lib/report.js";
 import type { PeerTarget, Suite, SuiteContext } from "../lib/suite.js";
 import { loadFlags, NO_ADMISSIONS } from "./joins.js";
@@ -103,6 +106,15 @@ function peerJoinRequest(peer: PeerTarget, n: string): { url: string; init: Requ
 interface Side {
   joins: LoadResult;
   polls: LoadResult;
+  /** CPU seconds over each measured load: ours workerd's, the peer's its --peer-pid trees'; absent when not counted. */
+  cpu?: { joins: number; polls: number };
+}
+
+/** CPU seconds `f`'s load took of the processes `count` reads, with what it returned; `count` undefined: not counted. */
+async function counted<T>(count: (() => number) | undefined, f: () => Promise<T>): Promise<{ result: T; cpuSeconds?: number }> {
+  const before = count?.();
+  const result = await f();
+  return count && before !== undefined ? { result, cpuSeconds: count() - before } : { result };
 }
 
 export const peer: Suite = {
@@ -181,43 +193,59 @@ export const peer: Suite = {
     const raw = await ctx.eachRun(async (run) => {
       const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
       try {
+        // CPU is counted on both sides or neither: workerd's for ours, the --peer-pid trees' for the peer.
+        const ourPid = target.pids ? workerdPid() : undefined;
+        if (target.pids && ourPid === undefined) throw new Error("the workerd process of our edge was not found, so its CPU cannot be counted beside the peer's");
+        const cpuOf: Record<"ours" | "peer", (() => number) | undefined> = {
+          ours: ourPid !== undefined ? () => cpuSeconds(ourPid) : undefined,
+          peer: target.pids ? () => treeCpuSeconds(target.pids!) : undefined,
+        };
         const citizens = new Citizens();
         const warmBodies = await citizens.joinBodiesFor(ctx.warmupSeconds);
         const runBodies = await citizens.joinBodiesFor(ctx.seconds);
         const pollTokens = await citizens.idTokens(tickets);
         const ourJoins = async () => {
           await joinLoad(`${edge.url}/api/queue/join`, warmBodies, { connections: ctx.connections, durationSeconds: ctx.warmupSeconds });
-          return joinLoad(`${edge.url}/api/queue/join`, runBodies, { connections: ctx.connections, durationSeconds: ctx.seconds });
+          return counted(cpuOf.ours, () => joinLoad(`${edge.url}/api/queue/join`, runBodies, { connections: ctx.connections, durationSeconds: ctx.seconds }));
         };
         const theirJoins = async () => {
           await peerJoinLoad(ctx.warmupSeconds);
-          return peerJoinLoad(ctx.seconds);
+          return counted(cpuOf.peer, () => peerJoinLoad(ctx.seconds));
         };
         const ourPolls = async () => {
           const waiting = (await joinMany(edge.url, pollTokens)).map((t) => t.ticket);
           const go = (seconds: number, count?: number) =>
             pollLoad(`${edge.url}/api/queue/status`, undefined, "GET", { authorization: "Bearer {{v}}" }, waiting, seconds, count);
           await go(ctx.warmupSeconds);
-          return go(pollLoadBoundSeconds(amount), amount);
+          return counted(cpuOf.ours, () => go(pollLoadBoundSeconds(amount), amount));
         };
         const theirPolls = async () => {
           const held = await peerTickets(tickets);
           const go = (seconds: number, count?: number) => pollLoad(`${target.url}/`, target.poll.path, target.poll.method, target.poll.headers, held, seconds, count);
           await go(ctx.warmupSeconds);
-          return go(pollLoadBoundSeconds(amount), amount);
+          return counted(cpuOf.peer, () => go(pollLoadBoundSeconds(amount), amount));
         };
         const first = run % 2 === 0 ? "ours" : "peer";
-        const sides: Record<"ours" | "peer", Partial<Side>> = { ours: {}, peer: {} };
+        const sides: Record<"ours" | "peer", Partial<Record<"joins" | "polls", { result: LoadResult; cpuSeconds?: number }>>> = { ours: {}, peer: {} };
         for (const [workload, mine, theirs] of [["joins", ourJoins, theirJoins], ["polls", ourPolls, theirPolls]] as const) {
           for (const who of first === "ours" ? (["ours", "peer"] as const) : (["peer", "ours"] as const)) {
             sides[who][workload] = await (who === "ours" ? mine() : theirs());
           }
         }
-        const ours = sides.ours as Side;
-        const theirs = sides.peer as Side;
+        const side = (who: "ours" | "peer"): Side => {
+          const { joins, polls } = sides[who] as Record<"joins" | "polls", { result: LoadResult; cpuSeconds?: number }>;
+          return {
+            joins: joins.result,
+            polls: polls.result,
+            ...(joins.cpuSeconds !== undefined && polls.cpuSeconds !== undefined ? { cpu: { joins: joins.cpuSeconds, polls: polls.cpuSeconds } } : {}),
+          };
+        };
+        const ours = side("ours");
+        const theirs = side("peer");
+        const cpu = (seconds: number, load: LoadResult) => (load.ok > 0 ? `, ${((seconds * 1000) / load.ok).toFixed(2)} ms CPU each` : "");
         const line = (s: Side) =>
-          `${okPerSecond(s.joins).toFixed(0)} joins/s (p50/p99 ${s.joins.latencyMs.p50}/${s.joins.latencyMs.p99} ms)${loadFlags(s.joins)}, ` +
-          `${okPerSecond(s.polls).toFixed(0)} polls/s (p99 ${s.polls.latencyMs.p99} ms, ${s.polls.non2xx} non-2xx of ${s.polls.requests})`;
+          `${okPerSecond(s.joins).toFixed(0)} joins/s (p50/p99 ${s.joins.latencyMs.p50}/${s.joins.latencyMs.p99} ms${s.cpu ? cpu(s.cpu.joins, s.joins) : ""})${loadFlags(s.joins)}, ` +
+          `${okPerSecond(s.polls).toFixed(0)} polls/s (p99 ${s.polls.latencyMs.p99} ms, ${s.polls.non2xx} non-2xx of ${s.polls.requests}${s.cpu ? cpu(s.cpu.polls, s.polls) : ""})`;
         ctx.log(`run ${run + 1}: ours ${line(ours)}; peer ${line(theirs)}`);
         return { run, first, ours, peer: theirs };
       } finally {
@@ -225,6 +253,11 @@ export const peer: Suite = {
       }
     });
     const of = (who: "ours" | "peer", f: (s: Side) => number) => raw.map((r) => f(r[who]));
+    // Milliseconds of CPU per request answered 2xx over the measured load (not its warm-up).
+    const perAnswer = (seconds: number | undefined, load: LoadResult) => (seconds !== undefined && load.ok > 0 ? (seconds * 1000) / load.ok : NaN);
+    const cpuNote = target.pids
+      ? "workerd for ours; the --peer-pid processes and their descendants for the peer"
+      : undefined;
     const pair = (id: string, label: string, unit: string, f: (s: Side) => number, note?: string) =>
       figure(id, series(`P. ${label}, ours`, unit, of("ours", f)), series(`${label}, peer`, unit, of("peer", f)), "ours / peer", undefined, note);
     // Poll loads are counts bounded in time: a side cut short is a figure over fewer polls, which it says.
@@ -252,12 +285,22 @@ export const peer: Suite = {
         pair("peer.polls", "Polls/s", "/s", (s) => okPerSecond(s.polls), pollsCut),
         pair("peer.poll-p99", `Poll latency p99, ${ctx.connections} connections`, "ms", (s) => s.polls.latencyMs.p99, pollsCut),
         pair("peer.poll-non-2xx", "Polls answered non-2xx", "polls", (s) => s.polls.non2xx, pollsCut),
+        ...(target.pids
+          ? [
+              pair("peer.cpu-per-join", "CPU per join", "ms", (s) => perAnswer(s.cpu?.joins, s.joins), cpuNote),
+              pair("peer.cpu-per-poll", "CPU per poll", "ms", (s) => perAnswer(s.cpu?.polls, s.polls), cpuNote),
+            ]
+          : []),
       ],
       raw,
       notes: [
         `Non-2xx answers, ours: joins ${raw.reduce((a, r) => a + r.ours.joins.non2xx, 0)}, polls ${raw.reduce((a, r) => a + r.ours.polls.non2xx, 0)}; ` +
           `peer: joins ${raw.reduce((a, r) => a + r.peer.joins.non2xx, 0)}, polls ${raw.reduce((a, r) => a + r.peer.polls.non2xx, 0)} (status codes per load in raw).`,
         "The peer's rate limits, if any, are its own: a 429 from it counts as non-2xx and is not a success.",
+        ...(target.pids
+          ? [`CPU per request: user + system time from /proc over each measured load, per answer 2xx: ours is workerd's (the Worker and the shard's Durable Object with its SQLite), the peer's that of processes ${target.pids.join(", ")} (--peer-pid) and their descendants.`]
+          : []),
+        ...(target.pids ? [] : ["CPU per request not measured: no --peer-pid named the peer's processes."]),
         ...pollsCutNotes(amount, pollsCut),
       ],
     };

@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { cpuSeconds, treeCpuSeconds } from "../../bench/lib/workerd-process.js";
+
+/*
+ * `npm run bench -- peer --peer-pid PID` counts the CPU of the peer's processes with their descendants:
+ * `next start` does its work in a server it spawns, and a figure that read only the given process would
+ * show the peer as nearly free. Here a shell idles while its child burns CPU: the tree's count must grow
+ * by about what the child used, the shell's own count must not.
+ */
+
+let shell: ChildProcess | undefined;
+afterEach(() => {
+  // The shell's group: the shell and the child it started.
+  if (shell?.pid !== undefined && shell.exitCode === null) process.kill(-shell.pid, "SIGKILL");
+  shell = undefined;
+});
+
+/** Waits until `f` holds, polling; fails the test after `ms`. */
+async function until(f: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("treeCpuSeconds", () => {
+  it("counts a process's descendants, which do the work, beside the process itself", async () => {
+    // sh waits on a node child that spins for 1.5 s of wall time, then both exit.
+    shell = spawn("sh", ["-c", `"${process.execPath}" -e "const end = Date.now() + 1500; while (Date.now() < end);"; sleep 30`], {
+      detached: true,
+      stdio: "ignore",
+    });
+    const pid = shell.pid!;
+    const shellBefore = cpuSeconds(pid);
+    const treeBefore = treeCpuSeconds([pid]);
+    // Read while the child spins: once it exits, its time is its parent's cutime, which is not counted.
+    await until(() => treeCpuSeconds([pid]) - treeBefore >= 0.3, 10_000);
+    expect(cpuSeconds(pid) - shellBefore).toBeLessThan(0.2);
+  });
+
+  it("counts a process in two given trees once", () => {
+    const mine = treeCpuSeconds([process.pid]);
+    const twice = treeCpuSeconds([process.pid, process.pid]);
+    // Both read the same clock-tick counters a moment apart; twice as much would mean counted twice.
+    expect(twice).toBeLessThan(mine * 1.5 + 0.1);
+  });
+
+  it("refuses a given process that is gone rather than count it as nothing", async () => {
+    const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await new Promise((r) => gone.once("exit", r));
+    expect(() => treeCpuSeconds([gone.pid!])).toThrow(/is gone/);
+  });
+});
