@@ -36,38 +36,53 @@ function commandName(pid: number): string | undefined {
   }
 }
 
+/** A process as /proc/<pid>/stat shows it: its parent, when it started (clock ticks since boot), its CPU. */
+interface ProcessStat {
+  parent: number;
+  started: number;
+  cpuSeconds: number;
+}
+
+/** stat's fields after the name: state (0), ppid (1), ..., utime (11), stime (12), ..., starttime (19). */
+function processStat(fields: string[]): ProcessStat {
+  return { parent: Number(fields[1]), started: Number(fields[19]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+}
+
+/** Every process now running, each read once. */
+function processes(): Map<number, ProcessStat> {
+  const all = new Map<number, ProcessStat>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const fields = statFields(pid);
+    if (fields) all.set(pid, processStat(fields));
+  }
+  return all;
+}
+
+/** Whether `pid` is one of `ancestors` or descends from one of them. */
+function inTree(all: Map<number, ProcessStat>, pid: number, ancestors: ReadonlySet<number>): boolean {
+  for (let p: number | undefined = pid; p !== undefined && p > 1; p = all.get(p)?.parent) if (ancestors.has(p)) return true;
+  return false;
+}
+
 /**
  * The workerd process started by this bench process (Miniflare spawns it as a child; a bench process runs
  * one edge at a time). Found by walking /proc for descendants of this process named `workerd`; the most
  * recently started one if there are several.
  */
 export function workerdPid(): number | undefined {
-  const parentOf = new Map<number, number>();
-  const started = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const fields = statFields(pid);
-    // After the name: state (0), ppid (1), ..., starttime (19).
-    if (fields) {
-      parentOf.set(pid, Number(fields[1]));
-      started.set(pid, Number(fields[19]));
-    }
-  }
-  const isDescendant = (pid: number): boolean => {
-    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p)) if (p === process.pid) return true;
-    return false;
-  };
-  const found = [...parentOf.keys()].filter((pid) => commandName(pid) === "workerd" && isDescendant(pid));
-  return found.sort((a, b) => started.get(b)! - started.get(a)!)[0];
+  const all = processes();
+  const me = new Set([process.pid]);
+  const found = [...all.keys()].filter((pid) => pid !== process.pid && commandName(pid) === "workerd" && inTree(all, pid, me));
+  return found.sort((a, b) => all.get(b)!.started - all.get(a)!.started)[0];
 }
 
 /** CPU seconds (user + system, all threads) the process has used so far. */
 export function cpuSeconds(pid: number): number {
   const fields = statFields(pid);
   if (!fields) throw new Error(`process ${pid} is gone`);
-  // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return processStat(fields).cpuSeconds;
 }
 
 /**
@@ -76,25 +91,11 @@ export function cpuSeconds(pid: number): number {
  * process that is gone throws, as `cpuSeconds` does, since its figure would silently drop it.
  */
 export function treeCpuSeconds(roots: readonly number[]): number {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const fields = statFields(pid);
-    if (fields) parentOf.set(pid, Number(fields[1]));
-  }
-  for (const root of roots) if (!parentOf.has(root)) throw new Error(`process ${root} is gone`);
+  const all = processes();
+  for (const root of roots) if (!all.has(root)) throw new Error(`process ${root} is gone`);
   const wanted = new Set(roots);
-  const inTree = (pid: number): boolean => {
-    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parentOf.get(p)) if (wanted.has(p)) return true;
-    return false;
-  };
   let total = 0;
-  for (const pid of parentOf.keys()) {
-    if (!inTree(pid)) continue;
-    const fields = statFields(pid);
-    if (fields) total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  }
+  for (const [pid, stat] of all) if (inTree(all, pid, wanted)) total += stat.cpuSeconds;
   return total;
 }
 

@@ -106,8 +106,13 @@ function peerJoinRequest(peer: PeerTarget, n: string): { url: string; init: Requ
 interface Side {
   joins: LoadResult;
   polls: LoadResult;
-  /** CPU seconds over each measured load: ours workerd's, the peer's its --peer-pid trees'; absent when not counted. */
+  /** CPU seconds over each measured load (workerd's for ours, the --peer-pid trees' for the peer); absent when not counted. */
   cpu?: { joins: number; polls: number };
+}
+
+/** Milliseconds of CPU per request answered 2xx over a measured load (not its warm-up); NaN when not counted. */
+function msPerAnswer(cpuSeconds: number | undefined, load: LoadResult): number {
+  return cpuSeconds !== undefined && load.ok > 0 ? (cpuSeconds * 1000) / load.ok : NaN;
 }
 
 /** CPU seconds `f`'s load took of the processes `count` reads, with what it returned; `count` undefined: not counted. */
@@ -242,7 +247,7 @@ export const peer: Suite = {
         };
         const ours = side("ours");
         const theirs = side("peer");
-        const cpu = (seconds: number, load: LoadResult) => (load.ok > 0 ? `, ${((seconds * 1000) / load.ok).toFixed(2)} ms CPU each` : "");
+        const cpu = (seconds: number, load: LoadResult) => (load.ok > 0 ? `, ${msPerAnswer(seconds, load).toFixed(2)} ms CPU each` : "");
         const line = (s: Side) =>
           `${okPerSecond(s.joins).toFixed(0)} joins/s (p50/p99 ${s.joins.latencyMs.p50}/${s.joins.latencyMs.p99} ms${s.cpu ? cpu(s.cpu.joins, s.joins) : ""})${loadFlags(s.joins)}, ` +
           `${okPerSecond(s.polls).toFixed(0)} polls/s (p99 ${s.polls.latencyMs.p99} ms, ${s.polls.non2xx} non-2xx of ${s.polls.requests}${s.cpu ? cpu(s.cpu.polls, s.polls) : ""})`;
@@ -253,11 +258,7 @@ export const peer: Suite = {
       }
     });
     const of = (who: "ours" | "peer", f: (s: Side) => number) => raw.map((r) => f(r[who]));
-    // Milliseconds of CPU per request answered 2xx over the measured load (not its warm-up).
-    const perAnswer = (seconds: number | undefined, load: LoadResult) => (seconds !== undefined && load.ok > 0 ? (seconds * 1000) / load.ok : NaN);
-    const cpuNote = target.pids
-      ? "workerd for ours; the --peer-pid processes and their descendants for the peer"
-      : undefined;
+    const cpuNote = "workerd for ours; the --peer-pid processes and their descendants for the peer";
     const pair = (id: string, label: string, unit: string, f: (s: Side) => number, note?: string) =>
       figure(id, series(`P. ${label}, ours`, unit, of("ours", f)), series(`${label}, peer`, unit, of("peer", f)), "ours / peer", undefined, note);
     // Poll loads are counts bounded in time: a side cut short is a figure over fewer polls, which it says.
@@ -287,8 +288,8 @@ export const peer: Suite = {
         pair("peer.poll-non-2xx", "Polls answered non-2xx", "polls", (s) => s.polls.non2xx, pollsCut),
         ...(target.pids
           ? [
-              pair("peer.cpu-per-join", "CPU per join", "ms", (s) => perAnswer(s.cpu?.joins, s.joins), cpuNote),
-              pair("peer.cpu-per-poll", "CPU per poll", "ms", (s) => perAnswer(s.cpu?.polls, s.polls), cpuNote),
+              pair("peer.cpu-per-join", "CPU per join", "ms", (s) => msPerAnswer(s.cpu?.joins, s.joins), cpuNote),
+              pair("peer.cpu-per-poll", "CPU per poll", "ms", (s) => msPerAnswer(s.cpu?.polls, s.polls), cpuNote),
             ]
           : []),
       ],
