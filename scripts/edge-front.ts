@@ -8,7 +8,8 @@
  *
  * The front lives in the edge's Node process, workerd in a child of it, so the front outlives workerd:
  * while workerd is away (killed, crashed, being restarted by scripts/edge.ts) every request is answered
- * 503 `unavailable` with Retry-After, never a refused or reset connection.
+ * 503 `unavailable` with Retry-After, never a refused or reset connection; a request workerd was
+ * answering when it died gets that 503 too (see pass()).
  *
  * While scripts/edge.ts gives workerd new bindings (an operator's change: `npm run ops`), which restarts
  * it, the front holds new requests instead: each waits, unanswered, until workerd serves again, and is
@@ -123,6 +124,12 @@ function pathOf(target: string): string | undefined {
   }
 }
 
+/**
+ * Answers up to this size, with their length given, are read whole from workerd before they are passed on;
+ * longer or unframed ones are streamed.
+ */
+const MAX_HELD_ANSWER_BYTES = 1024 * 1024;
+
 /** A held request is answered 503 after waiting this long: workerd is not coming back soon. */
 export const HOLD_LIMIT_MS = 10_000;
 
@@ -204,15 +211,34 @@ export function startEdgeFront(port: number, onListening: () => void): EdgeFront
         // Any other 4xx: every status from 400 to 499 may carry a body.
         return refuse(res, status as ContentfulStatusCode, "invalid_request", "the request was refused");
       }
+      const length = Number(answer.headers["content-length"] ?? Number.NaN);
+      if (method !== "HEAD" && length <= MAX_HELD_ANSWER_BYTES) {
+        // An answer that says its length and is small (the Worker's JSON answers are) is read whole before
+        // the client sees any of it, so workerd dying in the middle of it (kill -9 between its writes)
+        // leaves nothing sent, and the client gets the 503 a restart promises instead of a cut connection.
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.once("end", () => {
+          res.writeHead(status, answer.statusMessage, endToEnd(answer.headers));
+          res.end(Buffer.concat(chunks));
+        });
+        // An answer cut short ends in "close" without "end" (and an "error", which must have a listener).
+        answer.once("error", () => {});
+        answer.once("close", () => {
+          if (!res.headersSent && !res.destroyed) unavailable(res);
+        });
+        return;
+      }
       res.writeHead(status, answer.statusMessage, endToEnd(answer.headers));
       answer.pipe(res);
       answer.once("error", () => {
         if (!answerEnded) res.destroy();
       });
     });
-    // Workerd gone (killed, restarting) before it answered: the 503 a restart promises. Once its answer
-    // has begun, the client gets that answer, or, if workerd died in the middle of it, a cut connection.
-    // An error after the whole answer arrived (workerd resetting a connection it is done with) changes nothing.
+    // Workerd gone (killed, restarting) before its answer was whole: the 503 a restart promises. Only an
+    // answer streamed as it comes (no length, or a large one) can have begun; if workerd died in the middle
+    // of that, the client gets a cut connection. An error after the whole answer arrived (workerd
+    // resetting a connection it is done with) changes nothing.
     upstream.once("error", () => {
       done();
       if (!res.headersSent) unavailable(res);
