@@ -18,8 +18,11 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-/** The fields of /proc/<pid>/stat after the command name (which may itself contain spaces or brackets). */
-function statFields(pid: number): string[] | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name (which may itself contain spaces or brackets);
+ * `pid` may also name one thread, as `<pid>/task/<tid>`.
+ */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     return text.slice(text.lastIndexOf(")") + 2).split(" ");
@@ -81,6 +84,13 @@ export function workerdPid(): number | undefined {
 /** CPU seconds (user + system, all threads) the process has used so far. */
 export function cpuSeconds(pid: number): number {
   const fields = statFields(pid);
+  if (!fields) throw new Error(`process ${pid} is gone`);
+  return processStat(fields).cpuSeconds;
+}
+
+/** The CPU seconds (user + system) of a process's main thread alone: the task whose id is the process's. */
+export function mainThreadCpuSeconds(pid: number): number {
+  const fields = statFields(`${pid}/task/${pid}`);
   if (!fields) throw new Error(`process ${pid} is gone`);
   return processStat(fields).cpuSeconds;
 }

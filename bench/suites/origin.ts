@@ -23,7 +23,7 @@ import { freePort } from "../lib/inspector.js";
 import { okPerSecond, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
 import { notePostgresVersion } from "../lib/machine.js";
 import { root } from "../lib/paths.js";
-import { cpuSeconds } from "../lib/workerd-process.js";
+import { cpuSeconds, mainThreadCpuSeconds } from "../lib/workerd-process.js";
 import { onCleanup, startChild, stopChild } from "../lib/processes.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite, SuiteContext } from "../lib/suite.js";
@@ -86,8 +86,8 @@ async function waitForHttp(url: string, child: ChildProcess, output: () => strin
   throw new Error(`${url} did not answer within 90 s: ${output().slice(-2000)}`);
 }
 
-function startNodeChild(script: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = startChild(process.execPath, ["--import", "tsx", script], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function startNodeChild(script: string, env: Record<string, string>, nodeArgs: string[]): { child: ChildProcess; output: () => string } {
+  const child = startChild(process.execPath, [...nodeArgs, "--import", "tsx", script], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   child.stdout?.on("data", (c: Buffer) => (text = (text + c.toString()).slice(-20_000)));
   child.stderr?.on("data", (c: Buffer) => (text = (text + c.toString()).slice(-20_000)));
@@ -99,12 +99,30 @@ function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
 }
 
-/** A load and the CPU seconds (user + system, all threads) `child` spent while it ran. */
-async function withCpu(child: ChildProcess, load: () => Promise<LoadResult>): Promise<{ load: LoadResult; cpuSeconds: number }> {
-  const before = cpuSeconds(child.pid!);
-  const result = await load();
-  return { load: result, cpuSeconds: cpuSeconds(child.pid!) - before };
+/**
+ * When a measured load ran, in µs of the machine's monotonic clock (which V8's profiles also count in),
+ * and the CPU seconds its side's main thread spent meanwhile.
+ */
+export interface LoadWindow {
+  fromUs: number;
+  toUs: number;
+  mainThreadCpuSeconds: number;
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** A load, the CPU seconds (user + system, all threads) `child` spent while it ran, and when it ran. */
+async function withCpu(child: ChildProcess, load: () => Promise<LoadResult>): Promise<{ load: LoadResult; cpuSeconds: number; window: LoadWindow }> {
+  const pid = child.pid!;
+  const [before, mainBefore] = [cpuSeconds(pid), mainThreadCpuSeconds(pid)];
+  const fromUs = monotonicUs();
+  const result = await load();
+  const toUs = monotonicUs();
+  return { load: result, cpuSeconds: cpuSeconds(pid) - before, window: { fromUs, toUs, mainThreadCpuSeconds: mainThreadCpuSeconds(pid) - mainBefore } };
+}
+
+/** The two processes the suite starts: the origin and the raw SQL server. */
+export type OriginSide = "origin" | "raw";
 
 let slotHour = 0;
 /** Fresh slots in the bench clinic; their ids are consecutive (one multi-row insert on an identity). */
@@ -119,188 +137,199 @@ async function newSlots(db: DatabaseConnection["db"], clinicId: number, count: n
   return { first: ids[0]!, count };
 }
 
-export const origin: Suite = {
-  name: "origin",
-  title: "Origin bookings/s on PostgreSQL through the Neon driver",
-  async run(ctx: SuiteContext) {
-    const name = `bench_${randomBytes(6).toString("hex")}`;
-    const bridge: WsTcpBridge = await startWsTcpBridge();
-    const proxy = `127.0.0.1:${bridge.port}`;
-    const admin = openNeon(SERVER, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 1 });
-    const url = new URL(SERVER);
-    url.pathname = `/${name}`;
-    const databaseUrl = url.toString();
-    let db: DatabaseConnection | undefined;
-    const children: ChildProcess[] = [];
-    let dropped = false;
-    const teardown = async () => {
-      for (const c of children) await stopChild(c);
-      await db?.close().catch(() => {});
-      if (!dropped) {
-        dropped = true;
-        await admin.db.execute(sql.raw(`drop database if exists "${name}" with (force)`)).catch((err: unknown) => console.error(`could not drop ${name}:`, err));
+/**
+ * The suite, with `nodeArgs` given to each side's Node before its script: bench/profile-origin.ts profiles
+ * both sides with them (`--cpu-prof`); `npm run bench` gives none.
+ */
+export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => []): Suite {
+  return {
+    name: "origin",
+    title: "Origin bookings/s on PostgreSQL through the Neon driver",
+    async run(ctx: SuiteContext) {
+      const name = `bench_${randomBytes(6).toString("hex")}`;
+      const bridge: WsTcpBridge = await startWsTcpBridge();
+      const proxy = `127.0.0.1:${bridge.port}`;
+      const admin = openNeon(SERVER, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 1 });
+      const url = new URL(SERVER);
+      url.pathname = `/${name}`;
+      const databaseUrl = url.toString();
+      let db: DatabaseConnection | undefined;
+      const children: ChildProcess[] = [];
+      let dropped = false;
+      const teardown = async () => {
+        for (const c of children) await stopChild(c);
+        await db?.close().catch(() => {});
+        if (!dropped) {
+          dropped = true;
+          await admin.db.execute(sql.raw(`drop database if exists "${name}" with (force)`)).catch((err: unknown) => console.error(`could not drop ${name}:`, err));
+        }
+        await admin.close().catch(() => {});
+        await bridge.close().catch(() => {});
+      };
+      const forget = onCleanup(teardown);
+      try {
+        const version = rowsOf<{ v: string }>(await admin.db.execute(sql`show server_version`))[0]?.v;
+        if (version) notePostgresVersion(version);
+        await admin.db.execute(sql.raw(`create database "${name}"`));
+        ctx.log(`scratch database ${name}`);
+
+        const key = await passKey();
+        const originPort = await freePort();
+        const rawPort = await freePort();
+        const env = { DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy };
+        // The origin first: it migrates and seeds the scratch database.
+        const o = startNodeChild("src/origin/node.ts", { ...env, ...PASSES, PORT: String(originPort), PASS_JWKS: key.jwks }, nodeArgs("origin"));
+        children.push(o.child);
+        await waitForHttp(`http://127.0.0.1:${originPort}/api/slots?region=11`, o.child, o.output);
+        const r = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, PORT: String(rawPort) }, nodeArgs("raw"));
+        children.push(r.child);
+        await waitForHttp(`http://127.0.0.1:${rawPort}/`, r.child, r.output);
+
+        db = openNeon(databaseUrl, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 2 });
+        const [clinic] = await db.db.insert(clinics).values({ name: "벤치마크의원", region: "11", address: "서울특별시 중구 세종대로 110" }).returning({ id: clinics.id });
+        const clinicId = clinic!.id;
+
+        const passesPerRun = ctx.quick ? 3_000 : 8_000;
+        const originLoad = async (tag: string, seconds: number, range: { first: number; count: number }, passCount: number, amount?: number) =>
+          runLoad({
+            url: `http://127.0.0.1:${originPort}/api/bookings`,
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: "Bearer {{v}}" },
+            body: '{"slotId":{{slot}}}',
+            values: await signPasses(key, tag, passCount),
+            slots: range,
+            connections: ctx.connections,
+            durationSeconds: seconds,
+            ...(amount ? { amount } : {}),
+            timeoutSeconds: 15,
+          });
+        const rawLoad = (tag: string, seconds: number, range: { first: number; count: number }, amount?: number) =>
+          runLoad({
+            url: `http://127.0.0.1:${rawPort}/book`,
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: `{"slotId":{{slot}},"citizenKey":"bench-raw-citizen-${tag}-{{n}}","jti":"${tag}-{{n}}"}`,
+            slots: range,
+            connections: ctx.connections,
+            durationSeconds: seconds,
+            ...(amount ? { amount } : {}),
+            timeoutSeconds: 15,
+          });
+
+        // Bookings made: 201 only (a 200 would be a replayed pass, had the passes run out).
+        const created = (l: LoadResult) => (l.statusCodes["201"] ?? 0) / l.durationSeconds;
+        // Contended slots made, in runs that failed too: the oversold check covers every slot.
+        let contendedSlots = 0;
+        const contendedSlot = () => {
+          contendedSlots++;
+          return newSlots(db!.db, clinicId, 1, CONTENDED_SEATS);
+        };
+        const raw = await ctx.eachRun(async (run) => {
+          const measureOrigin = async () => {
+            await originLoad(`o-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), 2_000);
+            const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
+            return withCpu(o.child, () => originLoad(`o-run-${run}`, ctx.seconds, range, passesPerRun));
+          };
+          const measureRaw = async () => {
+            await rawLoad(`r-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
+            const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
+            return withCpu(r.child, () => rawLoad(`r-run-${run}`, ctx.seconds, range));
+          };
+          let o1: LoadResult;
+          let r1: LoadResult;
+          let oCpu: number;
+          let rCpu: number;
+          let oWindow: LoadWindow;
+          let rWindow: LoadWindow;
+          if (run % 2 === 0) {
+            ({ load: o1, cpuSeconds: oCpu, window: oWindow } = await measureOrigin());
+            ({ load: r1, cpuSeconds: rCpu, window: rWindow } = await measureRaw());
+          } else {
+            ({ load: r1, cpuSeconds: rCpu, window: rWindow } = await measureRaw());
+            ({ load: o1, cpuSeconds: oCpu, window: oWindow } = await measureOrigin());
+          }
+          // Every pass is good and every slot has seats to spare: any other answer means the bench, not
+          // the origin, is wrong (e.g. passes the origin refuses), and a rate of 0 must not become a figure.
+          for (const [side, l] of [["origin", o1], ["raw", r1]] as const) {
+            const odd = Object.entries(l.statusCodes).filter(([code]) => code !== "201" && code !== "200");
+            if (odd.length) throw new Error(`${side} bookings answered ${odd.map(([code, n]) => `${n}× ${code}`).join(", ")}`);
+          }
+          // Contention: more requests than seats for one slot, on each side.
+          const oHot = await originLoad(`o-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS, CONTENDED_REQUESTS);
+          const rHot = await rawLoad(`r-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS);
+          ctx.log(
+            `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s; ` +
+              `contended slot: origin ${oHot.statusCodes["201"] ?? 0} booked of ${CONTENDED_SEATS}${loadFlags(oHot)}, raw ${rHot.statusCodes["201"] ?? 0}${loadFlags(rHot)}`,
+          );
+          // CPU per booking made, all threads of each side's process: what each side's own work costs,
+          // beside the rate, which also depends on what PostgreSQL, the bridge and autocannon leave it.
+          const cpu = { originMsPerBooking: (oCpu * 1000) / (o1.statusCodes["201"] ?? 0), rawMsPerBooking: (rCpu * 1000) / (r1.statusCodes["201"] ?? 0) };
+          return { run, origin: o1, raw: r1, cpu, windows: { origin: oWindow, raw: rWindow }, contended: { origin: oHot, raw: rHot } };
+        });
+        const originRate = raw.map((r) => created(r.origin));
+        const rawRate = raw.map((r) => created(r.raw));
+
+        // The invariant, checked where it lives: no slot holds more live bookings than seats.
+        const check = rowsOf<{ slots: number; over_capacity: number; oversold: number; inconsistent: number; bookings: number }>(
+          await db.db.execute(sql`
+            select count(*)::int as slots,
+                   (count(*) filter (where s.booked > s.capacity))::int as over_capacity,
+                   coalesce(sum(greatest(0, coalesce(b.n, 0) - s.capacity)), 0)::int as oversold,
+                   (count(*) filter (where coalesce(b.n, 0) <> s.booked))::int as inconsistent,
+                   coalesce(sum(b.n), 0)::int as bookings
+            from slots s
+            left join (select slot_id, count(*) as n from bookings where status = 'booked' group by slot_id) b on b.slot_id = s.id`),
+        )[0]!;
+        ctx.log(`check: ${check.bookings} bookings in ${check.slots} slots; ${check.oversold} oversold seats, ${check.over_capacity} slots over capacity, ${check.inconsistent} slots whose counter disagrees`);
+        const contendedSeats = contendedSlots * CONTENDED_SEATS;
+        // A contended load is a count bounded in time: one cut short sent fewer requests than its slot has
+        // contenders, which the oversold figure must say (it still checks every seat that was booked).
+        const cutShort = shortfallNote(raw.flatMap((r) => [{ run: r.run, load: r.contended.origin }, { run: r.run, load: r.contended.raw }]));
+        return {
+          method:
+            "PostgreSQL server on 127.0.0.1, a scratch database; the origin is src/origin/node.ts (Hono, the pass checked directly with node:crypto's ES256 verify, zod, Drizzle, the Neon serverless Pool, max 10) " +
+            "in a child process, through the WebSocket-to-TCP bridge; autocannon in another process POSTs /api/bookings with a fresh pass per request, " +
+            `spread over ${SLOTS_PER_RUN} fresh slots of ${SEATS_PER_SLOT} seats. Baseline: bench/lib/raw-booking-server.ts, the same statements raw through the same Pool. ` +
+            "CPU per booking: each side's process (utime + stime of every thread, /proc/<pid>/stat) over its measured load, divided by the bookings it made. " +
+            `Oversold seats: SQL over every slot after the runs, including a contended slot per run and side (${CONTENDED_REQUESTS} requests for ${CONTENDED_SEATS} seats).`,
+          settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, passesPerRun, pool: 10 },
+          figures: [
+            figure(
+              "origin.bookings",
+              series("5. Origin bookings/s (Neon driver, PostgreSQL)", "/s", originRate),
+              series("same SQL raw, same driver, bookings/s", "/s", rawRate),
+              "origin / raw SQL",
+              { text: `≥ ${ORIGIN_TARGET_RATIO}× raw`, met: (f) => f.ratio.median >= ORIGIN_TARGET_RATIO },
+            ),
+            figure(
+              "origin.cpu-per-booking",
+              series("5. Origin CPU per booking (its process, user+sys)", "ms", raw.map((r) => r.cpu.originMsPerBooking)),
+              series("raw SQL server CPU per booking", "ms", raw.map((r) => r.cpu.rawMsPerBooking)),
+              "origin / raw SQL",
+            ),
+            figure(
+              "origin.oversold",
+              series("5. Oversold seats", "seats", [check.oversold]),
+              series("seats in contended slots", "seats", [contendedSeats]),
+              "oversold / contended",
+              { text: "= 0", met: (f) => f.value.median === 0 && check.over_capacity === 0 && check.inconsistent === 0 },
+              cutShort && `contended loads: ${cutShort}`,
+            ),
+          ],
+          raw: [...raw, { check }],
+          notes: [
+            "Everything shares the 2 cores: PostgreSQL, the origin (or the baseline), the bridge (in the bench process) and autocannon.",
+            "The oversold figure is one SQL check over the whole scratch database after all runs, so it has one value, not one per run.",
+            ...(cutShort ? [`Contended loads (${CONTENDED_REQUESTS} requests each, bounded at 60 s): ${cutShort}.`] : []),
+          ],
+        };
+      } finally {
+        forget();
+        await teardown();
       }
-      await admin.close().catch(() => {});
-      await bridge.close().catch(() => {});
-    };
-    const forget = onCleanup(teardown);
-    try {
-      const version = rowsOf<{ v: string }>(await admin.db.execute(sql`show server_version`))[0]?.v;
-      if (version) notePostgresVersion(version);
-      await admin.db.execute(sql.raw(`create database "${name}"`));
-      ctx.log(`scratch database ${name}`);
+    },
+  };
+}
 
-      const key = await passKey();
-      const originPort = await freePort();
-      const rawPort = await freePort();
-      const env = { DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy };
-      // The origin first: it migrates and seeds the scratch database.
-      const o = startNodeChild("src/origin/node.ts", { ...env, ...PASSES, PORT: String(originPort), PASS_JWKS: key.jwks });
-      children.push(o.child);
-      await waitForHttp(`http://127.0.0.1:${originPort}/api/slots?region=11`, o.child, o.output);
-      const r = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, PORT: String(rawPort) });
-      children.push(r.child);
-      await waitForHttp(`http://127.0.0.1:${rawPort}/`, r.child, r.output);
-
-      db = openNeon(databaseUrl, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 2 });
-      const [clinic] = await db.db.insert(clinics).values({ name: "벤치마크의원", region: "11", address: "서울특별시 중구 세종대로 110" }).returning({ id: clinics.id });
-      const clinicId = clinic!.id;
-
-      const passesPerRun = ctx.quick ? 3_000 : 8_000;
-      const originLoad = async (tag: string, seconds: number, range: { first: number; count: number }, passCount: number, amount?: number) =>
-        runLoad({
-          url: `http://127.0.0.1:${originPort}/api/bookings`,
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: "Bearer {{v}}" },
-          body: '{"slotId":{{slot}}}',
-          values: await signPasses(key, tag, passCount),
-          slots: range,
-          connections: ctx.connections,
-          durationSeconds: seconds,
-          ...(amount ? { amount } : {}),
-          timeoutSeconds: 15,
-        });
-      const rawLoad = (tag: string, seconds: number, range: { first: number; count: number }, amount?: number) =>
-        runLoad({
-          url: `http://127.0.0.1:${rawPort}/book`,
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: `{"slotId":{{slot}},"citizenKey":"bench-raw-citizen-${tag}-{{n}}","jti":"${tag}-{{n}}"}`,
-          slots: range,
-          connections: ctx.connections,
-          durationSeconds: seconds,
-          ...(amount ? { amount } : {}),
-          timeoutSeconds: 15,
-        });
-
-      // Bookings made: 201 only (a 200 would be a replayed pass, had the passes run out).
-      const created = (l: LoadResult) => (l.statusCodes["201"] ?? 0) / l.durationSeconds;
-      // Contended slots made, in runs that failed too: the oversold check covers every slot.
-      let contendedSlots = 0;
-      const contendedSlot = () => {
-        contendedSlots++;
-        return newSlots(db!.db, clinicId, 1, CONTENDED_SEATS);
-      };
-      const raw = await ctx.eachRun(async (run) => {
-        const measureOrigin = async () => {
-          await originLoad(`o-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), 2_000);
-          const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
-          return withCpu(o.child, () => originLoad(`o-run-${run}`, ctx.seconds, range, passesPerRun));
-        };
-        const measureRaw = async () => {
-          await rawLoad(`r-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
-          const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
-          return withCpu(r.child, () => rawLoad(`r-run-${run}`, ctx.seconds, range));
-        };
-        let o1: LoadResult;
-        let r1: LoadResult;
-        let oCpu: number;
-        let rCpu: number;
-        if (run % 2 === 0) {
-          ({ load: o1, cpuSeconds: oCpu } = await measureOrigin());
-          ({ load: r1, cpuSeconds: rCpu } = await measureRaw());
-        } else {
-          ({ load: r1, cpuSeconds: rCpu } = await measureRaw());
-          ({ load: o1, cpuSeconds: oCpu } = await measureOrigin());
-        }
-        // Every pass is good and every slot has seats to spare: any other answer means the bench, not
-        // the origin, is wrong (e.g. passes the origin refuses), and a rate of 0 must not become a figure.
-        for (const [side, l] of [["origin", o1], ["raw", r1]] as const) {
-          const odd = Object.entries(l.statusCodes).filter(([code]) => code !== "201" && code !== "200");
-          if (odd.length) throw new Error(`${side} bookings answered ${odd.map(([code, n]) => `${n}× ${code}`).join(", ")}`);
-        }
-        // Contention: more requests than seats for one slot, on each side.
-        const oHot = await originLoad(`o-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS, CONTENDED_REQUESTS);
-        const rHot = await rawLoad(`r-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS);
-        ctx.log(
-          `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s; ` +
-            `contended slot: origin ${oHot.statusCodes["201"] ?? 0} booked of ${CONTENDED_SEATS}${loadFlags(oHot)}, raw ${rHot.statusCodes["201"] ?? 0}${loadFlags(rHot)}`,
-        );
-        // CPU per booking made, all threads of each side's process: what each side's own work costs,
-        // beside the rate, which also depends on what PostgreSQL, the bridge and autocannon leave it.
-        const cpu = { originMsPerBooking: (oCpu * 1000) / (o1.statusCodes["201"] ?? 0), rawMsPerBooking: (rCpu * 1000) / (r1.statusCodes["201"] ?? 0) };
-        return { run, origin: o1, raw: r1, cpu, contended: { origin: oHot, raw: rHot } };
-      });
-      const originRate = raw.map((r) => created(r.origin));
-      const rawRate = raw.map((r) => created(r.raw));
-
-      // The invariant, checked where it lives: no slot holds more live bookings than seats.
-      const check = rowsOf<{ slots: number; over_capacity: number; oversold: number; inconsistent: number; bookings: number }>(
-        await db.db.execute(sql`
-          select count(*)::int as slots,
-                 (count(*) filter (where s.booked > s.capacity))::int as over_capacity,
-                 coalesce(sum(greatest(0, coalesce(b.n, 0) - s.capacity)), 0)::int as oversold,
-                 (count(*) filter (where coalesce(b.n, 0) <> s.booked))::int as inconsistent,
-                 coalesce(sum(b.n), 0)::int as bookings
-          from slots s
-          left join (select slot_id, count(*) as n from bookings where status = 'booked' group by slot_id) b on b.slot_id = s.id`),
-      )[0]!;
-      ctx.log(`check: ${check.bookings} bookings in ${check.slots} slots; ${check.oversold} oversold seats, ${check.over_capacity} slots over capacity, ${check.inconsistent} slots whose counter disagrees`);
-      const contendedSeats = contendedSlots * CONTENDED_SEATS;
-      // A contended load is a count bounded in time: one cut short sent fewer requests than its slot has
-      // contenders, which the oversold figure must say (it still checks every seat that was booked).
-      const cutShort = shortfallNote(raw.flatMap((r) => [{ run: r.run, load: r.contended.origin }, { run: r.run, load: r.contended.raw }]));
-      return {
-        method:
-          "PostgreSQL server on 127.0.0.1, a scratch database; the origin is src/origin/node.ts (Hono, the pass checked directly with node:crypto's ES256 verify, zod, Drizzle, the Neon serverless Pool, max 10) " +
-          "in a child process, through the WebSocket-to-TCP bridge; autocannon in another process POSTs /api/bookings with a fresh pass per request, " +
-          `spread over ${SLOTS_PER_RUN} fresh slots of ${SEATS_PER_SLOT} seats. Baseline: bench/lib/raw-booking-server.ts, the same statements raw through the same Pool. ` +
-          "CPU per booking: each side's process (utime + stime of every thread, /proc/<pid>/stat) over its measured load, divided by the bookings it made. " +
-          `Oversold seats: SQL over every slot after the runs, including a contended slot per run and side (${CONTENDED_REQUESTS} requests for ${CONTENDED_SEATS} seats).`,
-        settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, passesPerRun, pool: 10 },
-        figures: [
-          figure(
-            "origin.bookings",
-            series("5. Origin bookings/s (Neon driver, PostgreSQL)", "/s", originRate),
-            series("same SQL raw, same driver, bookings/s", "/s", rawRate),
-            "origin / raw SQL",
-            { text: `≥ ${ORIGIN_TARGET_RATIO}× raw`, met: (f) => f.ratio.median >= ORIGIN_TARGET_RATIO },
-          ),
-          figure(
-            "origin.cpu-per-booking",
-            series("5. Origin CPU per booking (its process, user+sys)", "ms", raw.map((r) => r.cpu.originMsPerBooking)),
-            series("raw SQL server CPU per booking", "ms", raw.map((r) => r.cpu.rawMsPerBooking)),
-            "origin / raw SQL",
-          ),
-          figure(
-            "origin.oversold",
-            series("5. Oversold seats", "seats", [check.oversold]),
-            series("seats in contended slots", "seats", [contendedSeats]),
-            "oversold / contended",
-            { text: "= 0", met: (f) => f.value.median === 0 && check.over_capacity === 0 && check.inconsistent === 0 },
-            cutShort && `contended loads: ${cutShort}`,
-          ),
-        ],
-        raw: [...raw, { check }],
-        notes: [
-          "Everything shares the 2 cores: PostgreSQL, the origin (or the baseline), the bridge (in the bench process) and autocannon.",
-          "The oversold figure is one SQL check over the whole scratch database after all runs, so it has one value, not one per run.",
-          ...(cutShort ? [`Contended loads (${CONTENDED_REQUESTS} requests each, bounded at 60 s): ${cutShort}.`] : []),
-        ],
-      };
-    } finally {
-      forget();
-      await teardown();
-    }
-  },
-};
+/** `npm run bench -- origin`. */
+export const origin: Suite = originSuite();

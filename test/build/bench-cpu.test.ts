@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { cpuSeconds, treeCpuSeconds } from "../../bench/lib/workerd-process.js";
+import { cpuSeconds, mainThreadCpuSeconds, treeCpuSeconds } from "../../bench/lib/workerd-process.js";
 
 /*
  * `npm run bench -- peer --peer-pid PID` counts the CPU of the peer's processes with their descendants:
@@ -51,5 +51,22 @@ describe("treeCpuSeconds", () => {
     const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
     await new Promise((r) => gone.once("exit", r));
     expect(() => treeCpuSeconds([gone.pid!])).toThrow(/is gone/);
+  });
+});
+
+describe("mainThreadCpuSeconds", () => {
+  it("counts the main thread alone, not a worker thread's CPU", async () => {
+    // bench/profile-origin.ts splits the main thread's CPU by its profile; a process's other threads
+    // (here a worker spinning while the main thread waits) must not be in it.
+    const spin = "const end = Date.now() + 3000; while (Date.now() < end);";
+    shell = spawn(process.execPath, ["-e", `new (require("node:worker_threads").Worker)(${JSON.stringify(spin)}, { eval: true }); setTimeout(() => {}, 30000);`], {
+      detached: true,
+      stdio: "ignore",
+    });
+    const pid = shell.pid!;
+    await until(() => cpuSeconds(pid) > 0, 10_000);
+    const [all, main] = [cpuSeconds(pid), mainThreadCpuSeconds(pid)];
+    await until(() => cpuSeconds(pid) - all >= 0.5, 10_000);
+    expect(mainThreadCpuSeconds(pid) - main).toBeLessThan(0.2);
   });
 });
