@@ -26,19 +26,7 @@ import { cpuSeconds, workerdPid } from "./lib/workerd-process.js";
 import { NO_ADMISSIONS } from "./suites/joins.js";
 import { COHORT, pollTickets } from "./suites/polls.js";
 import type { CoordinatorProbe } from "./workers/edge-bench.js";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  startTime: number;
-  endTime: number;
-}
+import { profileStacks, type Profile, type ProfileNode } from "./lib/cpu-profile.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -58,21 +46,19 @@ function frameName(node: ProfileNode): string {
 }
 
 function report(profile: Profile): void {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { node, stackOf } = profileStacks(profile);
   const hits = new Map<number, number>();
   for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
   const total = profile.samples.length;
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   for (const [id, n] of hits) {
-    const name = frameName(byId.get(id)!);
+    const name = frameName(node(id));
     self.set(name, (self.get(name) ?? 0) + n);
     // Each frame on the stack once, however deep it recurses.
     const seen = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const frame = frameName(byId.get(at)!);
+    for (const at of stackOf(id)) {
+      const frame = frameName(at);
       if (seen.has(frame)) continue;
       seen.add(frame);
       inclusive.set(frame, (inclusive.get(frame) ?? 0) + n);

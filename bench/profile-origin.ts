@@ -14,25 +14,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { profileStacks, type Profile } from "./lib/cpu-profile.js";
 import { machine } from "./lib/machine.js";
 import { cleanupAll } from "./lib/processes.js";
 import { machineLine } from "./lib/report.js";
 import { median } from "./lib/stats.js";
 import { eachRun } from "./lib/suite.js";
 import { originSuite, type LoadWindow, type OriginSide } from "./suites/origin.js";
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
 
 /**
  * The pieces of a booking. A piece that owns what it calls (the pass check, the database driver, Drizzle,
@@ -83,43 +71,40 @@ function mainThreadProfile(side: OriginSide): Profile {
 }
 
 /**
- * The share of the main thread's busy samples in each piece, over the samples taken inside `window`. V8
+ * The share of the main thread's busy samples in each piece, over the samples taken inside a window. V8
  * samples on a wall-clock timer, so a sample stands for time the thread was running or waiting for a core;
- * on a shared machine only the shares are the profile's to give, and /proc gives the CPU they split.
+ * on a shared machine only the shares are the profile's to give, and /proc gives the CPU they split. Each
+ * sampled node's piece is worked out once per profile, whatever the number of windows.
  */
-function sharesIn(profile: Profile, window: LoadWindow): Map<string, number> {
-  if (window.fromUs < profile.startTime || window.toUs > profile.endTime) {
-    throw new Error(`a load ran outside its side's profile (${window.fromUs}-${window.toUs} µs, profile ${profile.startTime}-${profile.endTime}): the clocks do not match`);
-  }
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+function piecesOf(profile: Profile): (window: LoadWindow) => Map<string, number> {
+  const { node, stackOf } = profileStacks(profile);
   const known = new Map<number, string>();
   const classify = (leaf: number): string => {
     let piece = known.get(leaf);
     if (piece === undefined) {
-      const frames: string[] = [];
-      for (let at: number | undefined = leaf; at !== undefined; at = parent.get(at)) {
-        const { functionName, url } = byId.get(at)!.callFrame;
-        frames.push(`${functionName || "(anonymous)"} ${url}`);
-      }
+      const frames = stackOf(leaf).map(({ callFrame }) => `${callFrame.functionName || "(anonymous)"} ${callFrame.url}`);
       known.set(leaf, (piece = pieceOf(frames)));
     }
     return piece;
   };
-  const counts = new Map<string, number>();
-  let busy = 0;
-  let at = profile.startTime;
-  profile.samples.forEach((id, i) => {
-    at += profile.timeDeltas[i]!;
-    if (at < window.fromUs || at >= window.toUs) return;
-    if (byId.get(id)!.callFrame.functionName === "(idle)") return;
-    const piece = classify(id);
-    counts.set(piece, (counts.get(piece) ?? 0) + 1);
-    busy++;
-  });
-  if (busy === 0) throw new Error("no busy sample inside a measured load");
-  return new Map([...counts].map(([piece, n]) => [piece, n / busy]));
+  return (window) => {
+    if (window.fromUs < profile.startTime || window.toUs > profile.endTime) {
+      throw new Error(`a load ran outside its side's profile (${window.fromUs}-${window.toUs} µs, profile ${profile.startTime}-${profile.endTime}): the clocks do not match`);
+    }
+    const counts = new Map<string, number>();
+    let busy = 0;
+    let at = profile.startTime;
+    profile.samples.forEach((id, i) => {
+      at += profile.timeDeltas[i]!;
+      if (at < window.fromUs || at >= window.toUs) return;
+      if (node(id).callFrame.functionName === "(idle)") return;
+      const piece = classify(id);
+      counts.set(piece, (counts.get(piece) ?? 0) + 1);
+      busy++;
+    });
+    if (busy === 0) throw new Error("no busy sample inside a measured load");
+    return new Map([...counts].map(([piece, n]) => [piece, n / busy]));
+  };
 }
 
 interface RunRecord {
@@ -139,7 +124,7 @@ try {
   const failed: Array<{ run: number; error: string }> = [];
   const output = await suite.run({ runs, quick: false, seconds, warmupSeconds: 1, connections: 32, log, eachRun: (measure) => eachRun(runs, measure, failed, log) });
   const records = output.raw.filter(isRunRecord);
-  const profiles = { origin: mainThreadProfile("origin"), raw: mainThreadProfile("raw") };
+  const sharesIn = { origin: piecesOf(mainThreadProfile("origin")), raw: piecesOf(mainThreadProfile("raw")) };
   // Per side, per run: µs per booking for each piece.
   const perRun = { origin: [] as Array<Map<string, number>>, raw: [] as Array<Map<string, number>> };
   for (const record of records) {
@@ -148,7 +133,7 @@ try {
       if (bookings === 0) throw new Error(`run ${record.run + 1}: the ${side} made no booking`);
       // The main thread's CPU per booking, from /proc, split as its busy samples were.
       const mainUsPerBooking = (record.windows[side].mainThreadCpuSeconds * 1e6) / bookings;
-      const perBooking = new Map([...sharesIn(profiles[side], record.windows[side])].map(([piece, share]) => [piece, share * mainUsPerBooking]));
+      const perBooking = new Map([...sharesIn[side](record.windows[side])].map(([piece, share]) => [piece, share * mainUsPerBooking]));
       perRun[side].push(perBooking);
     }
   }

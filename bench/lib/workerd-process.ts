@@ -83,14 +83,17 @@ export function workerdPid(): number | undefined {
 
 /** CPU seconds (user + system, all threads) the process has used so far. */
 export function cpuSeconds(pid: number): number {
-  const fields = statFields(pid);
-  if (!fields) throw new Error(`process ${pid} is gone`);
-  return processStat(fields).cpuSeconds;
+  return cpuSecondsAt(pid, pid);
 }
 
 /** The CPU seconds (user + system) of a process's main thread alone: the task whose id is the process's. */
 export function mainThreadCpuSeconds(pid: number): number {
-  const fields = statFields(`${pid}/task/${pid}`);
+  return cpuSecondsAt(`${pid}/task/${pid}`, pid);
+}
+
+/** The CPU seconds of /proc/`at`/stat, a process or one of its threads; throws when process `pid` is gone. */
+function cpuSecondsAt(at: number | string, pid: number): number {
+  const fields = statFields(at);
   if (!fields) throw new Error(`process ${pid} is gone`);
   return processStat(fields).cpuSeconds;
 }

@@ -298,10 +298,9 @@ export const peer: Suite = {
         `Non-2xx answers, ours: joins ${raw.reduce((a, r) => a + r.ours.joins.non2xx, 0)}, polls ${raw.reduce((a, r) => a + r.ours.polls.non2xx, 0)}; ` +
           `peer: joins ${raw.reduce((a, r) => a + r.peer.joins.non2xx, 0)}, polls ${raw.reduce((a, r) => a + r.peer.polls.non2xx, 0)} (status codes per load in raw).`,
         "The peer's rate limits, if any, are its own: a 429 from it counts as non-2xx and is not a success.",
-        ...(target.pids
-          ? [`CPU per request: user + system time from /proc over each measured load, per answer 2xx: ours is workerd's (the Worker and the shard's Durable Object with its SQLite), the peer's that of processes ${target.pids.join(", ")} (--peer-pid) and their descendants.`]
-          : []),
-        ...(target.pids ? [] : ["CPU per request not measured: no --peer-pid named the peer's processes."]),
+        target.pids
+          ? `CPU per request: user + system time from /proc over each measured load, per answer 2xx: ours is workerd's (the Worker and the shard's Durable Object with its SQLite), the peer's that of processes ${target.pids.join(", ")} (--peer-pid) and their descendants.`
+          : "CPU per request not measured: no --peer-pid named the peer's processes.",
         ...pollsCutNotes(amount, pollsCut),
       ],
     };
