@@ -66,6 +66,8 @@ const options: autocannon.Options = {
  * tick) and answers with what it got.
  */
 let stoppedAtTimeBound = false;
+// This process's own CPU over the load alone (not its start, which compiles this file).
+const cpuAtStart = process.cpuUsage();
 const result = await new Promise<autocannon.Result>((resolve, reject) => {
   let timeBound: NodeJS.Timeout | undefined;
   const instance = autocannon(options, (err, r) => {
@@ -81,6 +83,7 @@ const result = await new Promise<autocannon.Result>((resolve, reject) => {
   }
 });
 
+const cpu = process.cpuUsage(cpuAtStart);
 const statusCodes: Record<string, number> = {};
 for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat.count ?? 0;
 const out: LoadResult = {
@@ -96,6 +99,7 @@ const out: LoadResult = {
   timeouts: result.timeouts,
   latencyMs: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean },
   connections: spec.connections,
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
   // Requests that took a body a second time: the list ran short of the load (callers size it so it never does).
   ...(bodies ? { bodies: { given: bodies.length, reused: Math.max(0, n - bodies.length) } } : {}),
 };

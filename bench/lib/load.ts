@@ -60,6 +60,11 @@ export interface LoadResult {
   timeouts: number;
   latencyMs: { p50: number; p99: number; mean: number };
   connections: number;
+  /**
+   * The load generator's own CPU seconds (user + system, every thread) from the load's start to its end:
+   * its share of a machine the load shares. Absent in results written before it existed.
+   */
+  cpuSeconds?: number;
   /** With `bodies`: how many were given, and how many requests had to take one a second time. */
   bodies?: { given: number; reused: number };
 }

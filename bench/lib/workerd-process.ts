@@ -112,6 +112,28 @@ export function treeCpuSeconds(roots: readonly number[]): number {
   return total;
 }
 
+/**
+ * CPU seconds used so far by each live process of the given command name (/proc/<pid>/comm), by pid: a
+ * server made of many processes, such as PostgreSQL's postmaster, backends and background workers. Read
+ * twice around a load and passed to `cpuSecondsSince`.
+ */
+export function cpuSecondsByName(name: string): Map<number, number> {
+  const found = new Map<number, number>();
+  for (const [pid, stat] of processes()) if (commandName(pid) === name) found.set(pid, stat.cpuSeconds);
+  return found;
+}
+
+/**
+ * The CPU seconds the processes of `after` used since `before` was read: a process started in between
+ * counts whole; one that exited in between is not in `after` and its last share is lost (PostgreSQL keeps
+ * its pool's backends, so over a load that is only a backend ending early).
+ */
+export function cpuSecondsSince(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
 /** Whether `strace` can be run here (installed; attaching may still be refused, which `traceSyncs` reports). */
 export function straceAvailable(): boolean {
   try {

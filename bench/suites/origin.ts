@@ -4,9 +4,10 @@
  *
  * A scratch database `bench_<random>` on 127.0.0.1:5432, dropped afterwards. The origin is the real Node
  * entry (src/origin/node.ts: migrate, seed, Hono, Drizzle, the Neon Pool) in a child process, reaching
- * PostgreSQL through the WebSocket-to-TCP bridge (test/support/ws-tcp-bridge.ts) that tests use, and
- * trusting the passes of a key made for the run (PASS_JWKS). The baseline is
- * bench/lib/raw-booking-server.ts in another child process, on the same bridge and Pool settings.
+ * PostgreSQL through the WebSocket-to-TCP bridge (test/support/ws-tcp-bridge.ts) that tests use, run in
+ * a process of its own (bench/lib/bridge-child.ts), and trusting the passes of a key made for the run
+ * (PASS_JWKS). The baseline is bench/lib/raw-booking-server.ts in another child process, on the same
+ * bridge and Pool settings.
  *
  * Each request books with a pass nobody used before, in one of 100 fresh slots with seats to spare, so
  * every answer is a new booking (201). Then, per run and per side, a contended slot: 400 requests for
@@ -18,12 +19,11 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { openNeon, type DatabaseConnection } from "../../src/origin/db/connect.js";
 import { clinics, slots } from "../../src/origin/db/schema.js";
 import { probeHttp } from "../../scripts/http-probe.js";
-import { startWsTcpBridge, type WsTcpBridge } from "../../test/support/ws-tcp-bridge.js";
 import { freePort } from "../lib/inspector.js";
 import { okPerSecond, runLoad, shortfallNote, type LoadResult } from "../lib/load.js";
 import { notePostgresVersion } from "../lib/machine.js";
 import { root } from "../lib/paths.js";
-import { cpuSeconds, mainThreadCpuSeconds } from "../lib/workerd-process.js";
+import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, mainThreadCpuSeconds } from "../lib/workerd-process.js";
 import { onCleanup, startChild, stopChild } from "../lib/processes.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite, SuiteContext } from "../lib/suite.js";
@@ -116,14 +116,58 @@ export interface LoadWindow {
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
-/** A load, the CPU seconds (user + system, all threads) `child` spent while it ran, and when it ran. */
-async function withCpu(child: ChildProcess, load: () => Promise<LoadResult>): Promise<{ load: LoadResult; cpuSeconds: number; window: LoadWindow }> {
+/**
+ * The CPU seconds of every process a booking load keeps busy, over one load: the side's server, PostgreSQL
+ * (all its processes: backends, WAL writer, checkpointer, autovacuum), the WebSocket-to-TCP bridge and the
+ * load generator. On 2 cores they compete for the machine, so the rate each side reaches follows their sum
+ * per booking, of which the side's own process is one part.
+ */
+export interface MachineCpu {
+  side: number;
+  postgres: number;
+  bridge: number;
+  loadGenerator: number;
+}
+
+const machineTotal = (m: MachineCpu) => m.side + m.postgres + m.bridge + m.loadGenerator;
+
+/**
+ * A load, the CPU seconds (user + system, all threads) `child` and the others of `MachineCpu` spent while it
+ * ran, and when it ran.
+ */
+async function withCpu(
+  child: ChildProcess,
+  bridgePid: number,
+  load: () => Promise<LoadResult>,
+): Promise<{ load: LoadResult; cpuSeconds: number; machine: MachineCpu; window: LoadWindow }> {
   const pid = child.pid!;
-  const [before, mainBefore] = [cpuSeconds(pid), mainThreadCpuSeconds(pid)];
+  const [before, mainBefore, bridgeBefore, postgresBefore] = [cpuSeconds(pid), mainThreadCpuSeconds(pid), cpuSeconds(bridgePid), cpuSecondsByName("postgres")];
   const fromUs = monotonicUs();
   const result = await load();
   const toUs = monotonicUs();
-  return { load: result, cpuSeconds: cpuSeconds(pid) - before, window: { fromUs, toUs, mainThreadCpuSeconds: mainThreadCpuSeconds(pid) - mainBefore } };
+  const side = cpuSeconds(pid) - before;
+  if (result.cpuSeconds === undefined) throw new Error("the load generator did not report its CPU");
+  const machine = {
+    side,
+    postgres: cpuSecondsSince(postgresBefore, cpuSecondsByName("postgres")),
+    bridge: cpuSeconds(bridgePid) - bridgeBefore,
+    loadGenerator: result.cpuSeconds,
+  };
+  return { load: result, cpuSeconds: side, machine, window: { fromUs, toUs, mainThreadCpuSeconds: mainThreadCpuSeconds(pid) - mainBefore } };
+}
+
+/** The bridge in a process of its own (bench/lib/bridge-child.ts), and the port it listens on. */
+async function startBridge(): Promise<{ child: ChildProcess; port: number }> {
+  const { child, output } = startNodeChild("bench/lib/bridge-child.ts", {}, []);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const port = /bridge listening on (\d+)/.exec(output())?.[1];
+    if (port) return { child, port: Number(port) };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopChild(child);
+  throw new Error(`the bridge did not start: ${output().slice(-2000)}`);
 }
 
 /** The two processes the suite starts: the origin and the raw SQL server. */
@@ -152,7 +196,7 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
     title: "Origin bookings/s on PostgreSQL through the Neon driver",
     async run(ctx: SuiteContext) {
       const name = `bench_${randomBytes(6).toString("hex")}`;
-      const bridge: WsTcpBridge = await startWsTcpBridge();
+      const bridge = await startBridge();
       const proxy = `127.0.0.1:${bridge.port}`;
       const admin = openNeon(SERVER, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 1 });
       const url = new URL(SERVER);
@@ -169,7 +213,7 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
           await admin.db.execute(sql.raw(`drop database if exists "${name}" with (force)`)).catch((err: unknown) => console.error(`could not drop ${name}:`, err));
         }
         await admin.close().catch(() => {});
-        await bridge.close().catch(() => {});
+        await stopChild(bridge.child);
       };
       const forget = onCleanup(teardown);
       try {
@@ -195,13 +239,14 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         const clinicId = clinic!.id;
 
         const passesPerRun = ctx.quick ? 3_000 : 8_000;
-        const originLoad = async (tag: string, seconds: number, range: { first: number; count: number }, passCount: number, amount?: number) =>
+        // The passes are signed before the load (by the caller), so no measured window holds their signing.
+        const originLoad = (seconds: number, range: { first: number; count: number }, passes: string[], amount?: number) =>
           runLoad({
             url: `http://127.0.0.1:${originPort}/api/bookings`,
             method: "POST",
             headers: { "content-type": "application/json", authorization: "Bearer {{v}}" },
             body: '{"slotId":{{slot}}}',
-            values: await signPasses(key, tag, passCount),
+            values: passes,
             slots: range,
             connections: ctx.connections,
             durationSeconds: seconds,
@@ -235,32 +280,30 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         // more than the baseline's. Both sides are warmed this long once, before the runs and their own
         // short warm-ups, so that every run measures its side as a long-running server runs.
         const firstWarmup = Math.max(ctx.warmupSeconds, ctx.quick ? FIRST_WARMUP_SECONDS_QUICK : FIRST_WARMUP_SECONDS);
-        await originLoad("o-first-warm", firstWarmup, await newSlots(db.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), firstWarmup * FIRST_WARMUP_PASSES_PER_SECOND);
+        await originLoad(firstWarmup, await newSlots(db.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), await signPasses(key, "o-first-warm", firstWarmup * FIRST_WARMUP_PASSES_PER_SECOND));
         await rawLoad("r-first-warm", firstWarmup, await newSlots(db.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
         const raw = await ctx.eachRun(async (run) => {
           const measureOrigin = async () => {
-            await originLoad(`o-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), 2_000);
+            await originLoad(ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), await signPasses(key, `o-warm-${run}`, 2_000));
             const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
-            return withCpu(o.child, () => originLoad(`o-run-${run}`, ctx.seconds, range, passesPerRun));
+            const passes = await signPasses(key, `o-run-${run}`, passesPerRun);
+            return withCpu(o.child, bridge.child.pid!, () => originLoad(ctx.seconds, range, passes));
           };
           const measureRaw = async () => {
             await rawLoad(`r-warm-${run}`, ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
             const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
-            return withCpu(r.child, () => rawLoad(`r-run-${run}`, ctx.seconds, range));
+            return withCpu(r.child, bridge.child.pid!, () => rawLoad(`r-run-${run}`, ctx.seconds, range));
           };
-          let o1: LoadResult;
-          let r1: LoadResult;
-          let oCpu: number;
-          let rCpu: number;
-          let oWindow: LoadWindow;
-          let rWindow: LoadWindow;
+          let origin: Awaited<ReturnType<typeof measureOrigin>>;
+          let baseline: Awaited<ReturnType<typeof measureRaw>>;
           if (run % 2 === 0) {
-            ({ load: o1, cpuSeconds: oCpu, window: oWindow } = await measureOrigin());
-            ({ load: r1, cpuSeconds: rCpu, window: rWindow } = await measureRaw());
+            origin = await measureOrigin();
+            baseline = await measureRaw();
           } else {
-            ({ load: r1, cpuSeconds: rCpu, window: rWindow } = await measureRaw());
-            ({ load: o1, cpuSeconds: oCpu, window: oWindow } = await measureOrigin());
+            baseline = await measureRaw();
+            origin = await measureOrigin();
           }
+          const [o1, r1] = [origin.load, baseline.load];
           // Every pass is good and every slot has seats to spare: any other answer means the bench, not
           // the origin, is wrong (e.g. passes the origin refuses), and a rate of 0 must not become a figure.
           for (const [side, l] of [["origin", o1], ["raw", r1]] as const) {
@@ -268,16 +311,30 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             if (odd.length) throw new Error(`${side} bookings answered ${odd.map(([code, n]) => `${n}× ${code}`).join(", ")}`);
           }
           // Contention: more requests than seats for one slot, on each side.
-          const oHot = await originLoad(`o-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS, CONTENDED_REQUESTS);
+          const oHot = await originLoad(60, await contendedSlot(), await signPasses(key, `o-hot-${run}`, CONTENDED_REQUESTS), CONTENDED_REQUESTS);
           const rHot = await rawLoad(`r-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS);
           ctx.log(
             `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s; ` +
               `contended slot: origin ${oHot.statusCodes["201"] ?? 0} booked of ${CONTENDED_SEATS}${loadFlags(oHot)}, raw ${rHot.statusCodes["201"] ?? 0}${loadFlags(rHot)}`,
           );
           // CPU per booking made, all threads of each side's process: what each side's own work costs,
-          // beside the rate, which also depends on what PostgreSQL, the bridge and autocannon leave it.
-          const cpu = { originMsPerBooking: (oCpu * 1000) / (o1.statusCodes["201"] ?? 0), rawMsPerBooking: (rCpu * 1000) / (r1.statusCodes["201"] ?? 0) };
-          return { run, origin: o1, raw: r1, cpu, windows: { origin: oWindow, raw: rWindow }, contended: { origin: oHot, raw: rHot } };
+          // beside the rate, which also depends on what PostgreSQL, the bridge and autocannon leave it;
+          // and the CPU of all of them per booking, which on 2 cores is what the rate follows.
+          const perBooking = (seconds: number, l: LoadResult) => (seconds * 1000) / (l.statusCodes["201"] ?? 0);
+          const cpu = { originMsPerBooking: perBooking(origin.cpuSeconds, o1), rawMsPerBooking: perBooking(baseline.cpuSeconds, r1) };
+          const machineMs = (m: MachineCpu, l: LoadResult): MachineCpu => ({
+            side: perBooking(m.side, l),
+            postgres: perBooking(m.postgres, l),
+            bridge: perBooking(m.bridge, l),
+            loadGenerator: perBooking(m.loadGenerator, l),
+          });
+          const machine = { originMsPerBooking: machineMs(origin.machine, o1), rawMsPerBooking: machineMs(baseline.machine, r1) };
+          const shown = (m: MachineCpu) =>
+            `${m.side.toFixed(2)} + ${m.postgres.toFixed(2)} + ${m.bridge.toFixed(2)} + ${m.loadGenerator.toFixed(2)} = ${machineTotal(m).toFixed(2)} ms`;
+          ctx.log(
+            `run ${run + 1}: CPU per booking (the side + PostgreSQL + the bridge + the load generator): origin ${shown(machine.originMsPerBooking)}, raw SQL ${shown(machine.rawMsPerBooking)}`,
+          );
+          return { run, origin: o1, raw: r1, cpu, machine, windows: { origin: origin.window, raw: baseline.window }, contended: { origin: oHot, raw: rHot } };
         });
         const originRate = raw.map((r) => created(r.origin));
         const rawRate = raw.map((r) => created(r.raw));
@@ -304,7 +361,8 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             "in a child process, through the WebSocket-to-TCP bridge; autocannon in another process POSTs /api/bookings with a fresh pass per request, " +
             `spread over ${SLOTS_PER_RUN} fresh slots of ${SEATS_PER_SLOT} seats. Baseline: bench/lib/raw-booking-server.ts, the same statements raw through the same Pool. ` +
             `Each side is loaded for ${firstWarmup} s once before the first run, and for ${ctx.warmupSeconds} s before each measured load. ` +
-            "CPU per booking: each side's process (utime + stime of every thread, /proc/<pid>/stat) over its measured load, divided by the bookings it made. " +
+            "CPU per booking: each side's process (utime + stime of every thread, /proc/<pid>/stat) over its measured load, divided by the bookings it made; " +
+            "and that plus PostgreSQL's processes (every process named postgres), the bridge's (its own process) and the load generator's (its own count from its load's start to its end) over the same load. " +
             `Oversold seats: SQL over every slot after the runs, including a contended slot per run and side (${CONTENDED_REQUESTS} requests for ${CONTENDED_SEATS} seats).`,
           settings: { connections: ctx.connections, seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds, firstWarmupSeconds: firstWarmup, passesPerRun, pool: 10 },
           figures: [
@@ -322,6 +380,16 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
               "origin / raw SQL",
             ),
             figure(
+              "origin.machine-cpu-per-booking",
+              series(
+                "5. CPU per booking, the origin and all it keeps busy (the origin, PostgreSQL, the bridge, the load generator)",
+                "ms",
+                raw.map((r) => machineTotal(r.machine.originMsPerBooking)),
+              ),
+              series("the same for the raw SQL server's loads", "ms", raw.map((r) => machineTotal(r.machine.rawMsPerBooking))),
+              "origin / raw SQL",
+            ),
+            figure(
               "origin.oversold",
               series("5. Oversold seats", "seats", [check.oversold]),
               series("seats in contended slots", "seats", [contendedSeats]),
@@ -332,7 +400,7 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
           ],
           raw: [...raw, { check }],
           notes: [
-            "Everything shares the 2 cores: PostgreSQL, the origin (or the baseline), the bridge (in the bench process) and autocannon.",
+            "Everything shares the 2 cores: PostgreSQL, the origin (or the baseline), the bridge and autocannon, each a process of its own; with the cores busy, each side's rate follows the CPU all of them spend per booking (the figure that sums them), of which the side's own process is one part.",
             "The oversold figure is one SQL check over the whole scratch database after all runs, so it has one value, not one per run.",
             ...(cutShort ? [`Contended loads (${CONTENDED_REQUESTS} requests each, bounded at 60 s): ${cutShort}.`] : []),
           ],

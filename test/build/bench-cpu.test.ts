@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { cpuSeconds, mainThreadCpuSeconds, treeCpuSeconds } from "../../bench/lib/workerd-process.js";
+import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, mainThreadCpuSeconds, treeCpuSeconds } from "../../bench/lib/workerd-process.js";
 
 /*
  * `npm run bench -- peer --peer-pid PID` counts the CPU of the peer's processes with their descendants:
@@ -68,5 +68,36 @@ describe("mainThreadCpuSeconds", () => {
     const [all, main] = [cpuSeconds(pid), mainThreadCpuSeconds(pid)];
     await until(() => cpuSeconds(pid) - all >= 0.5, 10_000);
     expect(mainThreadCpuSeconds(pid) - main).toBeLessThan(0.2);
+  });
+});
+
+describe("cpuSecondsByName and cpuSecondsSince", () => {
+  it("read every live process of a name, by pid, one started after an earlier reading too", async () => {
+    // The origin suite counts PostgreSQL as every process named postgres, read before and after a load,
+    // and backends come and go: a process started in between (here a node process spinning) must be in
+    // the later reading with what it used, and absent from the earlier one.
+    const before = cpuSecondsByName("node");
+    expect(before.get(process.pid)).toBeGreaterThan(0);
+    shell = spawn(process.execPath, ["-e", "const end = Date.now() + 3000; while (Date.now() < end); setTimeout(() => {}, 30000);"], {
+      detached: true,
+      stdio: "ignore",
+    });
+    const pid = shell.pid!;
+    expect(before.has(pid)).toBe(false);
+    await until(() => (cpuSecondsByName("node").get(pid) ?? 0) >= 0.5, 10_000);
+    expect(cpuSecondsByName("sh").has(pid)).toBe(false);
+    expect(cpuSecondsByName("no-such-command-name").size).toBe(0);
+  });
+
+  it("count a process started in between whole, one running throughout by its difference, one gone not at all", () => {
+    const before = new Map([
+      [10, 5],
+      [11, 2],
+    ]);
+    const after = new Map([
+      [10, 5.5],
+      [12, 0.25],
+    ]);
+    expect(cpuSecondsSince(before, after)).toBeCloseTo(0.75, 9);
   });
 });
