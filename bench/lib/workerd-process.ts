@@ -19,36 +19,34 @@ const CLOCK_TICKS = (() => {
 })();
 
 /**
- * The fields of /proc/<pid>/stat after the command name (which may itself contain spaces or brackets);
- * `pid` may also name one thread, as `<pid>/task/<tid>`.
+ * /proc/<pid>/stat read once: the command name (what /proc/<pid>/comm holds, between the first "(" and the
+ * last ")", since it may itself contain spaces or brackets) and the fields after it; `pid` may also name
+ * one thread, as `<pid>/task/<tid>`.
  */
-function statFields(pid: number | string): string[] | undefined {
+function readStat(pid: number | string): { name: string; fields: string[] } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const close = text.lastIndexOf(")");
+    return { name: text.slice(text.indexOf("(") + 1, close), fields: text.slice(close + 2).split(" ") };
   } catch {
     return undefined;
   }
 }
 
-function commandName(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process as /proc/<pid>/stat shows it: its parent, when it started (clock ticks since boot), its CPU. */
+/**
+ * A process as /proc/<pid>/stat shows it: its command name, its parent, when it started (clock ticks since
+ * boot), its CPU.
+ */
 interface ProcessStat {
+  name: string;
   parent: number;
   started: number;
   cpuSeconds: number;
 }
 
 /** stat's fields after the name: state (0), ppid (1), ..., utime (11), stime (12), ..., starttime (19). */
-function processStat(fields: string[]): ProcessStat {
-  return { parent: Number(fields[1]), started: Number(fields[19]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+function processStat({ name, fields }: { name: string; fields: string[] }): ProcessStat {
+  return { name, parent: Number(fields[1]), started: Number(fields[19]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
 }
 
 /** Every process now running, each read once. */
@@ -57,8 +55,8 @@ function processes(): Map<number, ProcessStat> {
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
-    const fields = statFields(pid);
-    if (fields) all.set(pid, processStat(fields));
+    const stat = readStat(pid);
+    if (stat) all.set(pid, processStat(stat));
   }
   return all;
 }
@@ -77,7 +75,7 @@ function inTree(all: Map<number, ProcessStat>, pid: number, ancestors: ReadonlyS
 export function workerdPid(): number | undefined {
   const all = processes();
   const me = new Set([process.pid]);
-  const found = [...all.keys()].filter((pid) => pid !== process.pid && commandName(pid) === "workerd" && inTree(all, pid, me));
+  const found = [...all.keys()].filter((pid) => pid !== process.pid && all.get(pid)!.name === "workerd" && inTree(all, pid, me));
   return found.sort((a, b) => all.get(b)!.started - all.get(a)!.started)[0];
 }
 
@@ -93,9 +91,9 @@ export function mainThreadCpuSeconds(pid: number): number {
 
 /** The CPU seconds of /proc/`at`/stat, a process or one of its threads; throws when process `pid` is gone. */
 function cpuSecondsAt(at: number | string, pid: number): number {
-  const fields = statFields(at);
-  if (!fields) throw new Error(`process ${pid} is gone`);
-  return processStat(fields).cpuSeconds;
+  const stat = readStat(at);
+  if (!stat) throw new Error(`process ${pid} is gone`);
+  return processStat(stat).cpuSeconds;
 }
 
 /**
@@ -113,13 +111,13 @@ export function treeCpuSeconds(roots: readonly number[]): number {
 }
 
 /**
- * CPU seconds used so far by each live process of the given command name (/proc/<pid>/comm), by pid: a
+ * CPU seconds used so far by each live process of the given command name (as /proc/<pid>/comm has it), by pid: a
  * server made of many processes, such as PostgreSQL's postmaster, backends and background workers. Read
  * twice around a load and passed to `cpuSecondsSince`.
  */
 export function cpuSecondsByName(name: string): Map<number, number> {
   const found = new Map<number, number>();
-  for (const [pid, stat] of processes()) if (commandName(pid) === name) found.set(pid, stat.cpuSeconds);
+  for (const [pid, stat] of processes()) if (stat.name === name) found.set(pid, stat.cpuSeconds);
   return found;
 }
 

@@ -122,7 +122,7 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
  * load generator. On 2 cores they compete for the machine, so the rate each side reaches follows their sum
  * per booking, of which the side's own process is one part.
  */
-export interface MachineCpu {
+interface MachineCpu {
   side: number;
   postgres: number;
   bridge: number;
