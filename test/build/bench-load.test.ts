@@ -45,4 +45,15 @@ describe("a load with a count", () => {
     expect(r.durationSeconds).toBeLessThan(10);
     expect(shortfall(r)).toBeUndefined();
   });
+
+  it("is timed to its last answer, not to autocannon's next sampling tick", async () => {
+    // 4 connections, 12 requests: three rounds of one 100 ms answer each. autocannon ends the load at its
+    // next 1 s tick and its own duration runs to it (about 1.0 s), which the rate must not count.
+    const r = await runLoad({ url, method: "GET", connections: 4, durationSeconds: 30, amount: 12, timeoutSeconds: 5 });
+    expect(r.stoppedBy).toBe("count");
+    expect(r.ok).toBe(12);
+    expect(r.durationSeconds).toBeGreaterThanOrEqual((3 * ANSWER_MS) / 1000);
+    expect(r.durationSeconds).toBeLessThan(0.95);
+    expect(okPerSecond(r)).toBeCloseTo(12 / r.durationSeconds);
+  });
 });
