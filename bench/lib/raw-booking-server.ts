@@ -5,7 +5,7 @@
  * src/origin/booking-store.ts's bookSlot sends for a new booking (the insert, the seat and the booking
  * read back in one statement, prepared under the same name), its text taken from the origin once at
  * start so the two cannot drift apart; a booking not written is settled as bookSlot settles it, by
- * looking the pass's booking up, then the slot's seats.
+ * looking the pass's booking up, then the slot's seats, and drawing a new booking code when it can name neither.
  *
  *   POST /book {"slotId":1,"citizenKey":"…","jti":"…"}  → 201 booking | 409 slot full
  *
@@ -34,22 +34,28 @@ const BY_JTI = `select b.id, b.code, b.cohort, b.status, b.created_at, s.id as s
 
 const SEATS = "select booked >= capacity as full from slots where id = $1";
 
+/** As bookSlot tries: a booking that wrote nothing for no reason it can name drew a taken code, and draws again. */
+const ATTEMPTS = 3;
+
 async function book(slotId: number, citizenKey: string, jti: string): Promise<{ status: number; body: unknown }> {
-  const values: BookingValues = { citizenKey, cohort: "55-59", slotId, passJti: jti, code: newBookingCode() };
-  try {
-    // Rows as arrays, as Drizzle asks for them: the statement returns three columns named "id".
-    const created = await pool.query({ name: BOOK.name, text: BOOK.sql, values: BOOK.names.map((n) => values[n]), rowMode: "array" });
-    if (created.rows[0]) return { status: 201, body: { booking: created.rows[0] } };
-  } catch (err) {
-    if (sqlState(err) === "23514") return { status: 409, body: { error: { code: "slot_full" } } };
-    if (sqlState(err) === "23503") return { status: 404, body: { error: { code: "not_found" } } };
-    throw err;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const values: BookingValues = { citizenKey, cohort: "55-59", slotId, passJti: jti, code: newBookingCode() };
+    try {
+      // Rows as arrays, as Drizzle asks for them: the statement returns three columns named "id".
+      const created = await pool.query({ name: BOOK.name, text: BOOK.sql, values: BOOK.names.map((n) => values[n]), rowMode: "array" });
+      if (created.rows[0]) return { status: 201, body: { booking: created.rows[0] } };
+    } catch (err) {
+      if (sqlState(err) === "23514") return { status: 409, body: { error: { code: "slot_full" } } };
+      if (sqlState(err) === "23503") return { status: 404, body: { error: { code: "not_found" } } };
+      throw err;
+    }
+    const replayed = await pool.query(BY_JTI, [jti]);
+    if (replayed.rows[0]) return { status: 200, body: { booking: replayed.rows[0] } };
+    // The statement writes nothing for a full slot either (bookSlot tells the two apart the same way).
+    const seats = await pool.query<{ full: boolean }>(SEATS, [slotId]);
+    if (seats.rows[0]?.full) return { status: 409, body: { error: { code: "slot_full" } } };
+    // Neither: the drawn booking code was taken (each citizen of a load is new, so none holds a booking).
   }
-  const replayed = await pool.query(BY_JTI, [jti]);
-  if (replayed.rows[0]) return { status: 200, body: { booking: replayed.rows[0] } };
-  // The statement writes nothing for a full slot either (bookSlot tells the two apart the same way).
-  const seats = await pool.query<{ full: boolean }>(SEATS, [slotId]);
-  if (seats.rows[0]?.full) return { status: 409, body: { error: { code: "slot_full" } } };
   return { status: 409, body: { error: { code: "already_booked" } } };
 }
 
