@@ -3,6 +3,7 @@ import { passClaims } from "../../contract/pass.js";
 import { base64url, base64urlDecode } from "../base64url.js";
 import { derivedKey } from "../identity/citizen-secret.js";
 import type { EdgeConfig } from "../config.js";
+import { RandomEvictionMemory } from "../random-eviction.js";
 
 /**
  * A queue ticket: proof of a place in a shard's line, held by the citizen (cookie, or the body for apps).
@@ -93,20 +94,13 @@ function jsonPart(part: string): Record<string, unknown> | undefined {
  * schema) was about a quarter of a poll's CPU in the isolate, so a ticket seen before is not checked again
  * but looked up: the same token bytes under the same secret and issuer get the same verdict, except that
  * a ticket expires, which is checked on every use. Refused tokens are not kept, so a client sending garbage
- * cannot fill the map. It holds at most VERIFIED_TICKETS_KEPT tickets (a ticket and its claims are under
- * 1 KB, so a few MB of the isolate's 128), the oldest dropped first; a ticket dropped is checked in full
- * again the next time.
+ * cannot fill the memory. It holds at most VERIFIED_TICKETS_KEPT tickets (a ticket and its claims are
+ * under 1 KB, so a few MB of the isolate's 128); when it is full a new one takes the place of one chosen at
+ * random (RandomEvictionMemory), since polls come round in cycles and an isolate may serve more pollers
+ * than it keeps. A ticket dropped is checked in full again the next time.
  */
 const VERIFIED_TICKETS_KEPT = 8_192;
-const verifiedTickets = new Map<string, { ticket: Readonly<TicketClaims>; secret: string; issuer: string }>();
-
-function rememberVerified(token: string, verified: { ticket: Readonly<TicketClaims>; secret: string; issuer: string }): void {
-  if (verifiedTickets.size >= VERIFIED_TICKETS_KEPT) {
-    const oldest = verifiedTickets.keys().next();
-    if (!oldest.done) verifiedTickets.delete(oldest.value);
-  }
-  verifiedTickets.set(token, verified);
-}
+const verifiedTickets = new RandomEvictionMemory<{ ticket: Readonly<TicketClaims>; secret: string; issuer: string }>(VERIFIED_TICKETS_KEPT);
 
 /** Claims every ticket carries (jose's `requiredClaims` and the issuer and audience it was told to check). */
 const REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "iat", "exp"] as const;
@@ -128,7 +122,7 @@ export async function verifyTicket(config: EdgeConfig, token: string): Promise<T
     return seen.ticket.exp <= Math.floor(Date.now() / 1000) ? { ok: false, problem: "expired" } : { ok: true, ticket: seen.ticket };
   }
   const check = await checkTicketInFull(config, token);
-  if (check.ok) rememberVerified(token, { ticket: Object.freeze(check.ticket), secret: config.citizenKeySecret, issuer: config.issuer });
+  if (check.ok) verifiedTickets.set(token, { ticket: Object.freeze(check.ticket), secret: config.citizenKeySecret, issuer: config.issuer });
   return check;
 }
 
