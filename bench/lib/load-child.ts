@@ -68,9 +68,9 @@ const options: autocannon.Options = {
 let stoppedAtTimeBound = false;
 /*
  * autocannon ends a load only at its next 1 s sampling tick, and its `duration` runs to that tick: a
- * load that made its count stood idle for up to a second before it, which a rate over 20 s of polls
- * understates by up to 5% (the rates came out as the count over a whole number of seconds). Such a load
- * is measured to its last answer instead; one bounded by time ran, and was counted, up to the tick.
+ * load that made its count would stand idle for up to a second of its measured time, and its rate come
+ * out as the count over a whole number of seconds. Such a load is timed to its last answer instead; one
+ * bounded by time ran, and was counted, up to the tick.
  */
 let lastAnswerAt = 0;
 // This process's own CPU over the load alone (not its start, which compiles this file).

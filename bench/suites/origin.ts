@@ -40,10 +40,8 @@ const FIRST_WARMUP_SECONDS = 10;
 const FIRST_WARMUP_SECONDS_QUICK = 3;
 /**
  * Passes are signed for this many bookings a second of every load, well above what either side books on
- * these machines (the raw SQL server about 3,000/s on the fastest so far): each request must carry a pass
- * of its own, since a load that ran out would send passes again, whose replays book nothing, and the
- * figure would be the count of passes over the seconds (8,000 passes a run capped the origin at 1,594/s on
- * a machine where it booked more).
+ * these machines: each request must carry a pass of its own, since a load that ran out would send passes
+ * again, whose replays book nothing, and the figure would be the count of passes over the seconds.
  */
 const BOOKING_RATE_CEILING = 6_000;
 /** Issue 29's target: the origin books at least this share of what the same SQL issued raw books. */
@@ -65,12 +63,11 @@ async function passKey(): Promise<PassKey> {
   return { privateKey, kid, jwks: JSON.stringify({ keys: [jwk] }) };
 }
 
-/** Passes as the edge signs them (ES256, kid, every required claim), one per future request. */
 /**
  * `count` passes as the edge signs them (src/edge/tokens/pass.ts: a compact ES256 JWS of `alg`, `kid` and
  * `typ`, the edge's claims), each for a citizen and a pass id nobody used before. Signed here with
- * node:crypto's synchronous sign, about a fifth of jose's cost through WebCrypto on these machines, since
- * a run signs a pass for every booking its load could make (BOOKING_RATE_CEILING).
+ * node:crypto's synchronous sign, far cheaper than jose's through WebCrypto, since a run signs a pass for
+ * every booking its load could make (BOOKING_RATE_CEILING).
  */
 function signPasses(key: PassKey, tag: string, count: number): string[] {
   const now = Math.floor(Date.now() / 1000);
