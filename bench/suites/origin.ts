@@ -95,22 +95,44 @@ function signPasses(key: PassKey, tag: string, count: number): string[] {
   return out;
 }
 
-async function waitForHttp(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}): ${output().slice(-2000)}`);
-    if (await probeHttp(url, () => true)) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${url} did not answer within 90 s: ${output().slice(-2000)}`);
+/** A child process the suite started, and the end of what it has printed. */
+interface StartedChild {
+  child: ChildProcess;
+  output: () => string;
 }
 
-function startNodeChild(script: string, env: Record<string, string>, nodeArgs: string[]): { child: ChildProcess; output: () => string } {
+function startNodeChild(script: string, env: Record<string, string>, nodeArgs: string[]): StartedChild {
   const child = startChild(process.execPath, [...nodeArgs, "--import", "tsx", script], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   child.stdout?.on("data", (c: Buffer) => (text = (text + c.toString()).slice(-20_000)));
   child.stderr?.on("data", (c: Buffer) => (text = (text + c.toString()).slice(-20_000)));
   return { child, output: () => text };
+}
+
+/**
+ * Asks `ready` every `everyMs` until it gives a value, for a child process the suite started: throws once
+ * the child has exited, or after `seconds`, with the end of what the child printed.
+ */
+async function whenReady<T>(
+  what: string,
+  started: StartedChild,
+  seconds: number,
+  everyMs: number,
+  ready: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (started.child.exitCode !== null) throw new Error(`${what}: the process exited (${started.child.exitCode}): ${started.output().slice(-2000)}`);
+    const value = await ready();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`${what}: not ready within ${seconds} s: ${started.output().slice(-2000)}`);
+}
+
+/** Until `url` answers at all. */
+function waitForHttp(url: string, started: StartedChild): Promise<true> {
+  return whenReady(url, started, 90, 300, async () => ((await probeHttp(url, () => true)) ? true : undefined));
 }
 
 /** The rows of a raw `execute` on the Neon driver (a pg-style result). */
@@ -153,35 +175,32 @@ async function withCpu(
   child: ChildProcess,
   bridgePid: number,
   load: () => Promise<LoadResult>,
-): Promise<{ load: LoadResult; cpuSeconds: number; machine: MachineCpu; window: LoadWindow }> {
+): Promise<{ load: LoadResult; machine: MachineCpu; window: LoadWindow }> {
   const pid = child.pid!;
   const [before, mainBefore, bridgeBefore, postgresBefore] = [cpuSeconds(pid), mainThreadCpuSeconds(pid), cpuSeconds(bridgePid), cpuSecondsByName("postgres")];
   const fromUs = monotonicUs();
   const result = await load();
   const toUs = monotonicUs();
-  const side = cpuSeconds(pid) - before;
   if (result.cpuSeconds === undefined) throw new Error("the load generator did not report its CPU");
   const machine = {
-    side,
+    side: cpuSeconds(pid) - before,
     postgres: cpuSecondsSince(postgresBefore, cpuSecondsByName("postgres")),
     bridge: cpuSeconds(bridgePid) - bridgeBefore,
     loadGenerator: result.cpuSeconds,
   };
-  return { load: result, cpuSeconds: side, machine, window: { fromUs, toUs, mainThreadCpuSeconds: mainThreadCpuSeconds(pid) - mainBefore } };
+  return { load: result, machine, window: { fromUs, toUs, mainThreadCpuSeconds: mainThreadCpuSeconds(pid) - mainBefore } };
 }
 
 /** The bridge in a process of its own (bench/lib/bridge-child.ts), and the port it listens on. */
 async function startBridge(): Promise<{ child: ChildProcess; port: number }> {
-  const { child, output } = startNodeChild("bench/lib/bridge-child.ts", {}, []);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const port = /bridge listening on (\d+)/.exec(output())?.[1];
-    if (port) return { child, port: Number(port) };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
+  const started = startNodeChild("bench/lib/bridge-child.ts", {}, []);
+  try {
+    const port = await whenReady("the bridge", started, 60, 100, () => /bridge listening on (\d+)/.exec(started.output())?.[1]);
+    return { child: started.child, port: Number(port) };
+  } catch (err) {
+    await stopChild(started.child);
+    throw err;
   }
-  await stopChild(child);
-  throw new Error(`the bridge did not start: ${output().slice(-2000)}`);
 }
 
 /** The two processes the suite starts: the origin and the raw SQL server. */
@@ -243,10 +262,10 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         // The origin first: it migrates and seeds the scratch database.
         const o = startNodeChild("src/origin/node.ts", { ...env, ...PASSES, PORT: String(originPort), PASS_JWKS: key.jwks }, nodeArgs("origin"));
         children.push(o.child);
-        await waitForHttp(`http://127.0.0.1:${originPort}/api/slots?region=11`, o.child, o.output);
+        await waitForHttp(`http://127.0.0.1:${originPort}/api/slots?region=11`, o);
         const r = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, PORT: String(rawPort) }, nodeArgs("raw"));
         children.push(r.child);
-        await waitForHttp(`http://127.0.0.1:${rawPort}/`, r.child, r.output);
+        await waitForHttp(`http://127.0.0.1:${rawPort}/`, r);
 
         db = openNeon(databaseUrl, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 2 });
         const [clinic] = await db.db.insert(clinics).values({ name: "벤치마크의원", region: "11", address: "서울특별시 중구 세종대로 110" }).returning({ id: clinics.id });
@@ -337,7 +356,6 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
           // beside the rate, which also depends on what PostgreSQL, the bridge and autocannon leave it;
           // and the CPU of all of them per booking, which on 2 cores is what the rate follows.
           const perBooking = (seconds: number, l: LoadResult) => (seconds * 1000) / (l.statusCodes["201"] ?? 0);
-          const cpu = { originMsPerBooking: perBooking(origin.cpuSeconds, o1), rawMsPerBooking: perBooking(baseline.cpuSeconds, r1) };
           const machineMs = (m: MachineCpu, l: LoadResult): MachineCpu => ({
             side: perBooking(m.side, l),
             postgres: perBooking(m.postgres, l),
@@ -345,6 +363,7 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             loadGenerator: perBooking(m.loadGenerator, l),
           });
           const machine = { originMsPerBooking: machineMs(origin.machine, o1), rawMsPerBooking: machineMs(baseline.machine, r1) };
+          const cpu = { originMsPerBooking: machine.originMsPerBooking.side, rawMsPerBooking: machine.rawMsPerBooking.side };
           const shown = (m: MachineCpu) =>
             `${m.side.toFixed(2)} + ${m.postgres.toFixed(2)} + ${m.bridge.toFixed(2)} + ${m.loadGenerator.toFixed(2)} = ${machineTotal(m).toFixed(2)} ms`;
           ctx.log(
