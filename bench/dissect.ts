@@ -55,6 +55,7 @@ const PIECES: PieceSpec[] = [
   // A status poll's pieces: the whole route, then its ticket check, its limit and its answer.
   { name: "poll-route", times: 10, baseline: "bare", what: "a poll through the edge's app in-process (GET /api/queue/status, Bearer ticket, waiting, 1 shard): the route without HTTP" },
   { name: "poll-handler", times: 10, baseline: "bare", what: "the same poll handed straight to the status route's function (queueStatus), without the app around it" },
+  { name: "poll-shell", times: 10, baseline: "bare", what: "poll-handler's loop without the route: a poll Request built in-process, a status-shaped answer made and read (poll-handler less this is the route's own work)" },
   { name: "ticket-verify", times: 20, baseline: "bare", what: "a poll's ticket check (verifyTicket), of a ticket the isolate has verified before" },
   { name: "ticket-verify-full", times: 20, baseline: "bare", what: "the same check made in full, as of a ticket not seen before (HS256, claims, ticket schema)" },
   { name: "ticket-verify-jose", times: 20, baseline: "bare", what: "the same check through jose's jwtVerify, as verifyTicket made it before issue 29" },

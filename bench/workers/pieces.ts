@@ -163,6 +163,22 @@ async function ticketChecks(request: Request, env: PiecesEnv, times: number, che
   return bareAnswer(env);
 }
 
+/** A status answer's shape, as poll-handler's answers carry one. */
+const STATUS_SHAPED = { state: "waiting", cohort: "55-59", seq: 1_000_123, ahead: 999_000, etaSeconds: { low: 1200, high: 1800 }, nextPollMs: 10_000 };
+
+/** poll-handler's loop without the route: its poll Request built, an answer of a status's shape made and read. */
+async function pollShell(request: Request, env: PiecesEnv, times: number): Promise<Response> {
+  await request.text();
+  for (let i = 0; i < times; i++) {
+    const token = await routeTicket(env);
+    const poll = new Request("https://edge.internal/api/queue/status", { headers: { authorization: `Bearer ${token}` } });
+    if (!poll.headers.has("authorization")) return new Response("no ticket", { status: 400 });
+    const answer = new Response(JSON.stringify(STATUS_SHAPED), { headers: { "content-type": "application/json", "cache-control": "no-store" } });
+    await answer.text();
+  }
+  return bareAnswer(env);
+}
+
 /** Each piece with what `times` counts; `bare` is the baseline of most of them. */
 const PIECES: Record<string, Piece> = {
   bare: async (request, env) => {
@@ -373,6 +389,8 @@ const PIECES: Record<string, Piece> = {
     }
     return bareAnswer(env);
   },
+  // poll-handler's loop without the route: what is left of poll-handler after this is the route's own work.
+  "poll-shell": pollShell,
   // The queue ticket: claims to JSON, base64url, an HMAC-SHA256.
   ticket: async (request, env, times) => {
     await request.text();
