@@ -1,7 +1,8 @@
 /**
  * `npx tsx bench/profile-origin.ts [--runs 3] [--seconds 5] [--out DIR]`: where a booking's CPU goes in the
- * origin's process, beside the raw SQL server's, under the very loads `npm run bench -- origin` sends. It
- * runs that suite with both sides' Node started under `--cpu-prof` (V8's sampling profiler), keeps each
+ * origin's process, beside the raw SQL server's and the raw server's that checks passes, under the very
+ * loads `npm run bench -- origin` sends. It runs that suite with each side's Node started under
+ * `--cpu-prof` (V8's sampling profiler), keeps each
  * side's main-thread samples taken while one of its measured loads ran (the suite says when each ran, on
  * the machine's monotonic clock, which V8's profiles count in too), puts each sample in the piece of a
  * booking its stack is in, and splits the main thread's CPU over the load (/proc) by those shares: µs of
@@ -111,7 +112,8 @@ interface RunRecord {
   run: number;
   origin: { statusCodes: Record<string, number> };
   raw: { statusCodes: Record<string, number> };
-  cpu: { originMsPerBooking: number; rawMsPerBooking: number };
+  checked: { statusCodes: Record<string, number> };
+  cpu: { originMsPerBooking: number; rawMsPerBooking: number; checkedMsPerBooking: number };
   windows: Record<OriginSide, LoadWindow>;
 }
 const isRunRecord = (r: unknown): r is RunRecord => typeof r === "object" && r !== null && "windows" in r && "cpu" in r;
@@ -124,11 +126,12 @@ try {
   const failed: Array<{ run: number; error: string }> = [];
   const output = await suite.run({ runs, quick: false, seconds, warmupSeconds: 1, connections: 32, log, eachRun: (measure) => eachRun(runs, measure, failed, log) });
   const records = output.raw.filter(isRunRecord);
-  const sharesIn = { origin: piecesOf(mainThreadProfile("origin")), raw: piecesOf(mainThreadProfile("raw")) };
+  const sides = ["origin", "checked", "raw"] as const;
+  const sharesIn = { origin: piecesOf(mainThreadProfile("origin")), checked: piecesOf(mainThreadProfile("checked")), raw: piecesOf(mainThreadProfile("raw")) };
   // Per side, per run: µs per booking for each piece.
-  const perRun = { origin: [] as Array<Map<string, number>>, raw: [] as Array<Map<string, number>> };
+  const perRun: Record<OriginSide, Array<Map<string, number>>> = { origin: [], checked: [], raw: [] };
   for (const record of records) {
-    for (const side of ["origin", "raw"] as const) {
+    for (const side of sides) {
       const bookings = record[side].statusCodes["201"] ?? 0;
       if (bookings === 0) throw new Error(`run ${record.run + 1}: the ${side} made no booking`);
       // The main thread's CPU per booking, from /proc, split as its busy samples were.
@@ -141,23 +144,24 @@ try {
     const per = perRun[side].map((m) => (piece === undefined ? [...m.values()].reduce((a, b) => a + b, 0) : (m.get(piece) ?? 0)));
     return { median: median(per), min: Math.min(...per), max: Math.max(...per) };
   };
-  const show = (f: { median: number; min: number; max: number }) => `${f.median.toFixed(0)} (${f.min.toFixed(0)}–${f.max.toFixed(0)})`;
+  type Spread = { median: number; min: number; max: number };
+  const show = (f: Spread) => `${f.median.toFixed(0)} (${f.min.toFixed(0)}–${f.max.toFixed(0)})`;
   console.log(
     `\nthe main thread's CPU per booking while the measured loads ran (/proc), split by its profile's busy samples; µs under the profiler, median (min–max) of ${records.length} run(s)${failed.length ? ` (${failed.length} failed)` : ""}\n`,
   );
-  console.log("| piece | origin | raw SQL server | origin − raw |");
-  console.log("|---|---|---|---|");
-  for (const piece of PIECES) {
-    const o = figure("origin", piece);
-    const r = figure("raw", piece);
-    if (o.max === 0 && r.max === 0) continue;
-    console.log(`| ${piece} | ${show(o)} | ${show(r)} | ${(o.median - r.median).toFixed(0)} |`);
-  }
-  const o = figure("origin", undefined);
-  const r = figure("raw", undefined);
-  console.log(`| main thread, all pieces | ${show(o)} | ${show(r)} | ${(o.median - r.median).toFixed(0)} |`);
-  const cpu = (key: "originMsPerBooking" | "rawMsPerBooking") => median(records.map((rec) => rec.cpu[key] * 1000)).toFixed(0);
-  console.log(`| the whole process (every thread, /proc), under the profiler | ${cpu("originMsPerBooking")} | ${cpu("rawMsPerBooking")} | |`);
+  // The raw server with the pass check between the two: what the check alone adds, and what the origin adds beyond it.
+  console.log("| piece | origin | raw SQL with the pass check | raw SQL server | origin − with the check | with the check − raw |");
+  console.log("|---|---|---|---|---|---|");
+  const row = (label: string, piece: string | undefined) => {
+    const [o, c, r] = sides.map((side) => figure(side, piece)) as [Spread, Spread, Spread];
+    if (piece !== undefined && o.max === 0 && c.max === 0 && r.max === 0) return;
+    console.log(`| ${label} | ${show(o)} | ${show(c)} | ${show(r)} | ${(o.median - c.median).toFixed(0)} | ${(c.median - r.median).toFixed(0)} |`);
+  };
+  for (const piece of PIECES) row(piece, piece);
+  row("main thread, all pieces", undefined);
+  const cpu = (key: keyof RunRecord["cpu"]) => median(records.map((rec) => rec.cpu[key] * 1000));
+  const [o, c, r] = [cpu("originMsPerBooking"), cpu("checkedMsPerBooking"), cpu("rawMsPerBooking")];
+  console.log(`| the whole process (every thread, /proc), under the profiler | ${o.toFixed(0)} | ${c.toFixed(0)} | ${r.toFixed(0)} | ${(o - c).toFixed(0)} | ${(c - r).toFixed(0)} |`);
 } finally {
   await cleanupAll();
   if (values.out === undefined) rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,16 @@
  *
  *   POST /book {"slotId":1,"citizenKey":"…","jti":"…"}  → 201 booking | 409 slot full
  *
+ * With PASS_JWKS (and the origin's PASS_ISSUER, PASS_AUDIENCE, PASS_TTL_SECONDS) it is the same server
+ * with the one check the design asks of the origin and no more: each request must carry a pass as
+ * `Authorization: Bearer`, verified by the origin's own verifier as the Node origin makes it
+ * (src/origin/pass-verifier.ts with node:crypto's ES256 check), and the booking's citizen, cohort and
+ * pass id are the pass's; the body names only the slot, as the origin's does.
+ *
+ *   POST /book {"slotId":1}, Authorization: Bearer <pass>  → 201 booking | 401 | 409 slot full
+ *
+ * So the suite can tell what the pass check alone costs from what the rest of the origin does.
+ *
  * Run as its own process by bench/suites/origin.ts (DATABASE_URL, NEON_WS_PROXY, PORT).
  */
 import { createServer } from "node:http";
@@ -16,8 +26,11 @@ import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { newBookingCode } from "../../src/origin/booking-code.js";
 import { bookingQuery, type BookingValues } from "../../src/origin/booking-store.js";
+import { parseOriginConfig } from "../../src/origin/config.js";
 import { sqlState } from "../../src/origin/db/database.js";
 import { openNeonPool, useNeonWsProxy } from "../../src/origin/db/neon.js";
+import { nodeSignatureCheck } from "../../src/origin/node-signature.js";
+import { createCredentialVerifier } from "../../src/origin/pass-verifier.js";
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error("DATABASE_URL is required");
@@ -26,6 +39,11 @@ if (process.env.NEON_WS_PROXY) useNeonWsProxy(process.env.NEON_WS_PROXY);
 // Exactly what the origin's Node entry opens (openDatabase → openNeon → openNeonPool, DB_TIMEOUT_MS 5000).
 const { db, pool } = openNeonPool(databaseUrl, { connectionTimeoutMs: 5_000 });
 const BOOK = bookingQuery(db);
+/** The origin's own pass check, when the suite runs this server as "raw SQL with the pass check". */
+const verifyPass = process.env.PASS_JWKS
+  ? createCredentialVerifier({ ...parseOriginConfig(process.env).passes, signatureCheck: nodeSignatureCheck })
+  : undefined;
+const BEARER = /^Bearer (\S+)$/;
 
 const BY_JTI = `select b.id, b.code, b.cohort, b.status, b.created_at, s.id as slot_id, s.starts_at, s.capacity, s.booked,
   c.id as clinic_id, c.name, c.region, c.address
@@ -37,9 +55,9 @@ const SEATS = "select booked >= capacity as full from slots where id = $1";
 /** As bookSlot tries: a booking that wrote nothing for no reason it can name drew a taken code, and draws again. */
 const ATTEMPTS = 3;
 
-async function book(slotId: number, citizenKey: string, jti: string): Promise<{ status: number; body: unknown }> {
+async function book(slotId: number, citizenKey: string, cohort: string, jti: string): Promise<{ status: number; body: unknown }> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const values: BookingValues = { citizenKey, cohort: "55-59", slotId, passJti: jti, code: newBookingCode() };
+    const values: BookingValues = { citizenKey, cohort, slotId, passJti: jti, code: newBookingCode() };
     try {
       // Rows as arrays, as Drizzle asks for them: the statement returns three columns named "id".
       const created = await pool.query({ name: BOOK.name, text: BOOK.sql, values: BOOK.names.map((n) => values[n]), rowMode: "array" });
@@ -59,6 +77,16 @@ async function book(slotId: number, citizenKey: string, jti: string): Promise<{ 
   return { status: 409, body: { error: { code: "already_booked" } } };
 }
 
+/** The booking of the pass the request carries, once the origin's check has found it good. */
+async function bookWithPass(authorization: string | undefined, slotId: number): Promise<{ status: number; body: unknown }> {
+  const token = BEARER.exec(authorization ?? "")?.[1];
+  if (token === undefined) return { status: 401, body: { error: { code: "invalid_token" } } };
+  const verdict = await verifyPass!(token);
+  if (!verdict.ok || verdict.credential.kind !== "pass") return { status: 401, body: { error: { code: "invalid_token" } } };
+  const { pass } = verdict.credential;
+  return book(slotId, pass.sub, pass.cohort, pass.jti);
+}
+
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
@@ -69,7 +97,8 @@ const server = createServer((req, res) => {
     };
     if (req.method !== "POST" || req.url !== "/book") return answer(404, { error: { code: "not_found" } });
     const input = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { slotId: number; citizenKey: string; jti: string };
-    book(input.slotId, input.citizenKey, input.jti).then(
+    const booked = verifyPass ? bookWithPass(req.headers.authorization, input.slotId) : book(input.slotId, input.citizenKey, "55-59", input.jti);
+    booked.then(
       (r) => answer(r.status, r.body),
       (err: unknown) => {
         console.error(err);

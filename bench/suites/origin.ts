@@ -7,7 +7,10 @@
  * PostgreSQL through the WebSocket-to-TCP bridge (test/support/ws-tcp-bridge.ts) that tests use, run in
  * a process of its own (bench/lib/bridge-child.ts), and trusting the passes of a key made for the run
  * (PASS_JWKS). The baseline is bench/lib/raw-booking-server.ts in another child process, on the same
- * bridge and Pool settings.
+ * bridge and Pool settings. A third child, the same server told the run's PASS_JWKS, books only with a
+ * pass it has verified with the origin's own check: the one piece of the origin's work the design
+ * requires of it, so that the rate it leaves says how far the pass check alone sets the origin below raw
+ * SQL, and the origin's rate against it what everything else costs (Hono, zod, Drizzle, the route).
  *
  * Each request books with a pass nobody used before, in one of 100 fresh slots with seats to spare, so
  * every answer is a new booking (201). Then, per run and per side, a contended slot: 400 requests for
@@ -35,7 +38,7 @@ const SLOTS_PER_RUN = 100;
 const SEATS_PER_SLOT = 1_000;
 const CONTENDED_SEATS = 50;
 const CONTENDED_REQUESTS = 400;
-/** The one warm-up of both sides before the first run (see where it is used), in seconds. */
+/** The one warm-up of every side before the first run (see where it is used), in seconds. */
 const FIRST_WARMUP_SECONDS = 10;
 const FIRST_WARMUP_SECONDS_QUICK = 3;
 /**
@@ -93,6 +96,24 @@ function signPasses(key: PassKey, tag: string, count: number): string[] {
     out.push(`${signingInput}.${signature.toString("base64url")}`);
   }
   return out;
+}
+
+/**
+ * Checks that the raw SQL server told the run's keys checks passes as the origin does, refusing with a 401
+ * a request without a pass and one whose pass another key signed, so its rate is one of a real check.
+ */
+async function checkPassCheck(url: string, key: PassKey): Promise<void> {
+  const other = await passKey();
+  const [forged] = signPasses({ ...other, kid: key.kid }, "forged", 1);
+  const cases: Array<[string, Record<string, string>]> = [
+    ["no pass", {}],
+    ["a pass signed with another key", { authorization: `Bearer ${forged!}` }],
+  ];
+  for (const [what, headers] of cases) {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: '{"slotId":1}' });
+    await res.arrayBuffer();
+    if (res.status !== 401) throw new Error(`raw SQL with the pass check answered ${what} with ${res.status}, not 401`);
+  }
 }
 
 /** A child process the suite started, and the end of what it has printed. */
@@ -203,8 +224,8 @@ async function startBridge(): Promise<{ child: ChildProcess; port: number }> {
   }
 }
 
-/** The two processes the suite starts: the origin and the raw SQL server. */
-export type OriginSide = "origin" | "raw";
+/** The processes the suite measures: the origin, the raw SQL server, and that server checking passes. */
+export type OriginSide = "origin" | "raw" | "checked";
 
 let slotHour = 0;
 /** Fresh slots in the bench clinic; their ids are consecutive (one multi-row insert on an identity). */
@@ -221,7 +242,7 @@ async function newSlots(db: DatabaseConnection["db"], clinicId: number, count: n
 
 /**
  * The suite, with `nodeArgs` given to each side's Node before its script: bench/profile-origin.ts profiles
- * both sides with them (`--cpu-prof`); `npm run bench` gives none.
+ * every side with them (`--cpu-prof`); `npm run bench` gives none.
  */
 export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => []): Suite {
   return {
@@ -258,6 +279,7 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         const key = await passKey();
         const originPort = await freePort();
         const rawPort = await freePort();
+        const checkedPort = await freePort();
         const env = { DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy };
         // The origin first: it migrates and seeds the scratch database.
         const o = startNodeChild("src/origin/node.ts", { ...env, ...PASSES, PORT: String(originPort), PASS_JWKS: key.jwks }, nodeArgs("origin"));
@@ -266,6 +288,10 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         const r = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, PORT: String(rawPort) }, nodeArgs("raw"));
         children.push(r.child);
         await waitForHttp(`http://127.0.0.1:${rawPort}/`, r);
+        const c = startNodeChild("bench/lib/raw-booking-server.ts", { ...env, ...PASSES, PORT: String(checkedPort), PASS_JWKS: key.jwks }, nodeArgs("checked"));
+        children.push(c.child);
+        await waitForHttp(`http://127.0.0.1:${checkedPort}/`, c);
+        await checkPassCheck(`http://127.0.0.1:${checkedPort}/book`, key);
 
         db = openNeon(databaseUrl, { wsProxy: proxy, connectionTimeoutMs: 10_000, max: 2 });
         const [clinic] = await db.db.insert(clinics).values({ name: "벤치마크의원", region: "11", address: "서울특별시 중구 세종대로 110" }).returning({ id: clinics.id });
@@ -274,9 +300,10 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         const passesFor = (seconds: number) => Math.ceil(seconds * BOOKING_RATE_CEILING);
         const passesPerRun = passesFor(ctx.seconds);
         // The passes are signed before the load (by the caller), so no measured window holds their signing.
-        const originLoad = (seconds: number, range: { first: number; count: number }, passes: string[], amount?: number) =>
+        // The origin's requests, to the origin or to the raw server that checks passes (which takes the same).
+        const passLoad = (url: string) => (seconds: number, range: { first: number; count: number }, passes: string[], amount?: number) =>
           runLoad({
-            url: `http://127.0.0.1:${originPort}/api/bookings`,
+            url,
             method: "POST",
             headers: { "content-type": "application/json", authorization: "Bearer {{v}}" },
             body: '{"slotId":{{slot}}}',
@@ -287,6 +314,8 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             ...(amount ? { amount } : {}),
             timeoutSeconds: 15,
           });
+        const originLoad = passLoad(`http://127.0.0.1:${originPort}/api/bookings`);
+        const checkedLoad = passLoad(`http://127.0.0.1:${checkedPort}/book`);
         const rawLoad = (tag: string, seconds: number, range: { first: number; count: number }, amount?: number) =>
           runLoad({
             url: `http://127.0.0.1:${rawPort}/book`,
@@ -311,11 +340,12 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
         // Each side's Node compiles its hot code while its first loads run (V8 optimizes a function once
         // it has run hot for a while, on background threads whose CPU the side's figure counts), so a first
         // run made right after start measures the compiler as well as the code, the origin's (more code)
-        // more than the baseline's. Both sides are warmed this long once, before the runs and their own
+        // more than the baseline's. Every side is warmed this long once, before the runs and their own
         // short warm-ups, so that every run measures its side as a long-running server runs.
         const firstWarmup = Math.max(ctx.warmupSeconds, ctx.quick ? FIRST_WARMUP_SECONDS_QUICK : FIRST_WARMUP_SECONDS);
         await originLoad(firstWarmup, await newSlots(db.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), signPasses(key, "o-first-warm", passesFor(firstWarmup)));
         await rawLoad("r-first-warm", firstWarmup, await newSlots(db.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT));
+        await checkedLoad(firstWarmup, await newSlots(db.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), signPasses(key, "c-first-warm", passesFor(firstWarmup)));
         const raw = await ctx.eachRun(async (run) => {
           const measureOrigin = async () => {
             await originLoad(ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), signPasses(key, `o-warm-${run}`, passesFor(ctx.warmupSeconds)));
@@ -328,28 +358,36 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
             return withCpu(r.child, bridge.child.pid!, () => rawLoad(`r-run-${run}`, ctx.seconds, range));
           };
-          let origin: Awaited<ReturnType<typeof measureOrigin>>;
-          let baseline: Awaited<ReturnType<typeof measureRaw>>;
-          if (run % 2 === 0) {
-            origin = await measureOrigin();
-            baseline = await measureRaw();
-          } else {
-            baseline = await measureRaw();
-            origin = await measureOrigin();
+          const measureChecked = async () => {
+            await checkedLoad(ctx.warmupSeconds, await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT), signPasses(key, `c-warm-${run}`, passesFor(ctx.warmupSeconds)));
+            const range = await newSlots(db!.db, clinicId, SLOTS_PER_RUN, SEATS_PER_SLOT);
+            const passes = signPasses(key, `c-run-${run}`, passesPerRun);
+            return withCpu(c.child, bridge.child.pid!, () => checkedLoad(ctx.seconds, range, passes));
+          };
+          // Each run starts with another side, so no side always runs first or last (first origin, raw, checked).
+          const measured: Partial<Record<OriginSide, Awaited<ReturnType<typeof measureOrigin>>>> = {};
+          const order: OriginSide[] = ["origin", "raw", "checked"];
+          const measure = { origin: measureOrigin, raw: measureRaw, checked: measureChecked };
+          for (let i = 0; i < order.length; i++) {
+            const side = order[(run + i) % order.length]!;
+            measured[side] = await measure[side]();
           }
-          const [o1, r1] = [origin.load, baseline.load];
+          const [origin, baseline, checked] = [measured.origin!, measured.raw!, measured.checked!];
+          const [o1, r1, c1] = [origin.load, baseline.load, checked.load];
           // Every pass is new and good and every slot has seats to spare, so every answer is a booking made:
           // any other means the bench, not the side, is wrong (passes the origin refuses; passes that ran
           // out and were sent again, answered 200 as replays), and such a rate must not become a figure.
-          for (const [side, l] of [["origin", o1], ["raw", r1]] as const) {
+          for (const [side, l] of [["origin", o1], ["raw", r1], ["raw with the pass check", c1]] as const) {
             const odd = Object.entries(l.statusCodes).filter(([code]) => code !== "201");
             if (odd.length) throw new Error(`${side} bookings answered ${odd.map(([code, n]) => `${n}× ${code}`).join(", ")}`);
           }
-          // Contention: more requests than seats for one slot, on each side.
+          // Contention: more requests than seats for one slot, on the origin and on the raw server (which the
+          // third side is, with the pass check in front).
           const oHot = await originLoad(60, await contendedSlot(), signPasses(key, `o-hot-${run}`, CONTENDED_REQUESTS), CONTENDED_REQUESTS);
           const rHot = await rawLoad(`r-hot-${run}`, 60, await contendedSlot(), CONTENDED_REQUESTS);
           ctx.log(
-            `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s; ` +
+            `run ${run + 1}: origin ${created(o1).toFixed(0)} bookings/s (${okPerSecond(o1).toFixed(0)} 2xx/s), raw SQL ${created(r1).toFixed(0)}/s, ` +
+              `raw SQL with the pass check ${created(c1).toFixed(0)}/s; ` +
               `contended slot: origin ${oHot.statusCodes["201"] ?? 0} booked of ${CONTENDED_SEATS}${loadFlags(oHot)}, raw ${rHot.statusCodes["201"] ?? 0}${loadFlags(rHot)}`,
           );
           // CPU per booking made, all threads of each side's process: what each side's own work costs,
@@ -362,17 +400,36 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             bridge: perBooking(m.bridge, l),
             loadGenerator: perBooking(m.loadGenerator, l),
           });
-          const machine = { originMsPerBooking: machineMs(origin.machine, o1), rawMsPerBooking: machineMs(baseline.machine, r1) };
-          const cpu = { originMsPerBooking: machine.originMsPerBooking.side, rawMsPerBooking: machine.rawMsPerBooking.side };
+          const machine = {
+            originMsPerBooking: machineMs(origin.machine, o1),
+            rawMsPerBooking: machineMs(baseline.machine, r1),
+            checkedMsPerBooking: machineMs(checked.machine, c1),
+          };
+          const cpu = {
+            originMsPerBooking: machine.originMsPerBooking.side,
+            rawMsPerBooking: machine.rawMsPerBooking.side,
+            checkedMsPerBooking: machine.checkedMsPerBooking.side,
+          };
           const shown = (m: MachineCpu) =>
             `${m.side.toFixed(2)} + ${m.postgres.toFixed(2)} + ${m.bridge.toFixed(2)} + ${m.loadGenerator.toFixed(2)} = ${machineTotal(m).toFixed(2)} ms`;
           ctx.log(
-            `run ${run + 1}: CPU per booking (the side + PostgreSQL + the bridge + the load generator): origin ${shown(machine.originMsPerBooking)}, raw SQL ${shown(machine.rawMsPerBooking)}`,
+            `run ${run + 1}: CPU per booking (the side + PostgreSQL + the bridge + the load generator): origin ${shown(machine.originMsPerBooking)}, raw SQL ${shown(machine.rawMsPerBooking)}, ` +
+              `raw SQL with the pass check ${shown(machine.checkedMsPerBooking)}`,
           );
-          return { run, origin: o1, raw: r1, cpu, machine, windows: { origin: origin.window, raw: baseline.window }, contended: { origin: oHot, raw: rHot } };
+          return {
+            run,
+            origin: o1,
+            raw: r1,
+            checked: c1,
+            cpu,
+            machine,
+            windows: { origin: origin.window, raw: baseline.window, checked: checked.window },
+            contended: { origin: oHot, raw: rHot },
+          };
         });
         const originRate = raw.map((r) => created(r.origin));
         const rawRate = raw.map((r) => created(r.raw));
+        const checkedRate = raw.map((r) => created(r.checked));
 
         // The invariant, checked where it lives: no slot holds more live bookings than seats.
         const check = rowsOf<{ slots: number; over_capacity: number; oversold: number; inconsistent: number; bookings: number }>(
@@ -395,6 +452,8 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
             "PostgreSQL server on 127.0.0.1, a scratch database; the origin is src/origin/node.ts (Hono, the pass checked directly with node:crypto's ES256 verify, zod, Drizzle, the Neon serverless Pool, max 10) " +
             "in a child process, through the WebSocket-to-TCP bridge; autocannon in another process POSTs /api/bookings with a fresh pass per request, " +
             `spread over ${SLOTS_PER_RUN} fresh slots of ${SEATS_PER_SLOT} seats. Baseline: bench/lib/raw-booking-server.ts, the same statements raw through the same Pool. ` +
+            "Raw SQL with the pass check: the same server in a third process, booking only with a pass from the request's Authorization header that the origin's own verifier " +
+            "(src/origin/pass-verifier.ts, node:crypto's ES256 check) found good, sent the origin's load; each run measures the three in another order. " +
             `Each side is loaded for ${firstWarmup} s once before the first run, and for ${ctx.warmupSeconds} s before each measured load. ` +
             "CPU per booking: each side's process (utime + stime of every thread, /proc/<pid>/stat) over its measured load, divided by the bookings it made; " +
             "and that plus PostgreSQL's processes (every process named postgres), the bridge's (its own process) and the load generator's (its own count from its load's start to its end) over the same load. " +
@@ -409,10 +468,28 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
               { text: `≥ ${ORIGIN_TARGET_RATIO}× raw`, met: (f) => f.ratio.median >= ORIGIN_TARGET_RATIO },
             ),
             figure(
+              "origin.pass-check",
+              series("5. Raw SQL with the origin's pass check, bookings/s (the check the design requires, nothing else of the origin)", "/s", checkedRate),
+              series("same SQL raw, same driver, bookings/s", "/s", rawRate),
+              "with the pass check / raw SQL",
+            ),
+            figure(
+              "origin.beyond-pass-check",
+              series("5. Origin bookings/s, against raw SQL with the pass check", "/s", originRate),
+              series("raw SQL with the origin's pass check, bookings/s", "/s", checkedRate),
+              "origin / raw SQL with the pass check",
+            ),
+            figure(
               "origin.cpu-per-booking",
               series("5. Origin CPU per booking (its process, user+sys)", "ms", raw.map((r) => r.cpu.originMsPerBooking)),
               series("raw SQL server CPU per booking", "ms", raw.map((r) => r.cpu.rawMsPerBooking)),
               "origin / raw SQL",
+            ),
+            figure(
+              "origin.pass-check-cpu-per-booking",
+              series("5. Raw SQL with the pass check, CPU per booking (its process, user+sys)", "ms", raw.map((r) => r.cpu.checkedMsPerBooking)),
+              series("raw SQL server CPU per booking", "ms", raw.map((r) => r.cpu.rawMsPerBooking)),
+              "with the pass check / raw SQL",
             ),
             figure(
               "origin.machine-cpu-per-booking",
@@ -435,7 +512,7 @@ export function originSuite(nodeArgs: (side: OriginSide) => string[] = () => [])
           ],
           raw: [...raw, { check }],
           notes: [
-            "Everything shares the 2 cores: PostgreSQL, the origin (or the baseline), the bridge and autocannon, each a process of its own; with the cores busy, each side's rate follows the CPU all of them spend per booking (the figure that sums them), of which the side's own process is one part.",
+            "Everything shares the 2 cores: PostgreSQL, the origin (or a baseline), the bridge and autocannon, each a process of its own; with the cores busy, each side's rate follows the CPU all of them spend per booking (the figure that sums them), of which the side's own process is one part.",
             "The oversold figure is one SQL check over the whole scratch database after all runs, so it has one value, not one per run.",
             ...(cutShort ? [`Contended loads (${CONTENDED_REQUESTS} requests each, bounded at 60 s): ${cutShort}.`] : []),
           ],
