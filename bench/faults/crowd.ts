@@ -14,6 +14,7 @@ import { z } from "zod";
 import { bookingResponse, slotsResponse } from "../../src/contract/booking.js";
 import { errorBody } from "../../src/contract/errors.js";
 import { joinResponse, queueStatus, type QueueStatus } from "../../src/contract/queue.js";
+import { newPhone } from "../../test/browser/support/identity.js";
 import { call, type Answer, type Tally } from "./http.js";
 import { sleep } from "./stack.js";
 
@@ -100,19 +101,6 @@ class Gate {
 const jsonHeaders = { "content-type": "application/json" };
 const BIRTH_YEARS = [1962, 1966] as const;
 
-/**
- * The next citizen's phone number, as its 8 digits after +82 10: one after another from a random start,
- * for the whole process. A scenario's crowds share one provider (the harness's crowd and the scenario's
- * own), which refuses a number it knows under another birth date with a 409 that stops the scenario, so no
- * two citizens of a run may share one; numbered per crowd, two crowds drew the same number now and then.
- */
-const PHONE_NUMBERS = 90_000_000;
-let nextPhone = randomInt(0, PHONE_NUMBERS);
-function newPhone(): string {
-  const digits = 10_000_000 + (nextPhone++ % PHONE_NUMBERS);
-  return `+8210${digits}`;
-}
-
 export class Crowd {
   readonly citizens: Citizen[] = [];
   private stopped = true;
@@ -139,6 +127,8 @@ export class Crowd {
       const year = randomInt(BIRTH_YEARS[0], BIRTH_YEARS[1] + 1);
       fresh.push({
         index: start + i,
+        // A number no other citizen of the process has: a scenario's crowds share one provider, which
+        // refuses a number it knows under another birth date (409).
         phone: newPhone(),
         birthdate: `${year}-0${randomInt(1, 10)}-1${randomInt(0, 10)}`,
         idToken: "",
