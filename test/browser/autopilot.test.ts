@@ -104,7 +104,8 @@ afterAll(async () => {
 
 describe("admission that follows the origin's health, on the stack", () => {
   it("admits more slowly while the origin is slow, and returns to the configured pace after", async () => {
-    // A line long enough to keep admitting at the full rate for the whole test (4 a second for ~60 s).
+    // A line long enough to keep admitting at the full rate for the whole test (4 a second for ~60 s, and
+    // up to 15 s more of healthy stretches measured again).
     const tickets = await joinMany(edge.url, await idTokens(0, 400), 8);
     const pass = await passOf(edge.url, tickets.find((t) => t.seq === 1)!.ticket);
 
@@ -112,7 +113,12 @@ describe("admission that follows the origin's health, on the stack", () => {
     const { statuses, stop } = readBookings(edge.url, pass);
 
     try {
-      const healthy = await paceOver(5);
+      // A machine busy with other work (CI runs the suites side by side) can hold up this process, and
+      // with it the test's origin, long enough for one decision window to look degraded; the autopilot is
+      // right to cut then. So the healthy claim is made of a stretch with no cut in it, measured again at most
+      // three times more while the rate climbs back; a cut in every stretch still fails the test.
+      let healthy = await paceOver(5);
+      for (let i = 0; i < 3 && healthy.lowestRate < ADMIT_PER_MINUTE; i++) healthy = await paceOver(5);
       delayMs = SLOW_MS;
       const slow = await paceOver(15);
       delayMs = 0;
@@ -128,6 +134,7 @@ describe("admission that follows the origin's health, on the stack", () => {
 
       // Healthy: the configured pace (4 a second), within a counting second either way.
       expect(healthy.perSecond).toBeGreaterThan((ADMIT_PER_MINUTE / 60) * 0.75);
+      expect(healthy.lowestRate).toBe(ADMIT_PER_MINUTE);
       expect(healthy.last.ratePerMinute).toBe(ADMIT_PER_MINUTE);
       // Slow: the shard's own counters show the rate cut for latency, and the pace fell with it.
       expect(slow.last.rateChange?.reason).toBe("latency above target");
