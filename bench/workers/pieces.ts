@@ -26,6 +26,7 @@ import { createEdgeApp, edgeFetch } from "../../src/edge/app.js";
 import { queueStatus } from "../../src/edge/routes/queue-status.js";
 
 export { QueueShard } from "../../src/edge/shard/queue-shard.js";
+export { CohortCoordinator } from "../../src/edge/cohort/coordinator.js";
 
 interface PiecesEnv extends Env {
   COUNTER: DurableObjectNamespace<Counter>;
