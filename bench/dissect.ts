@@ -23,7 +23,7 @@ import { median } from "./lib/stats.js";
 import { removeBundles, startEdge } from "./lib/miniflare.js";
 import { cleanupAll } from "./lib/processes.js";
 import { cpuSeconds, workerdPid } from "./lib/workerd-process.js";
-import { NO_ADMISSIONS } from "./suites/joins.js";
+import { ONE_SHARD_NO_ADMISSIONS } from "./suites/joins.js";
 
 interface PieceSpec {
   name: string;
@@ -91,10 +91,9 @@ function withBaselines(names: string[]): PieceSpec[] {
 const pieces = withBaselines(positionals);
 console.log(`dissect: ${pieces.map((p) => p.name).join(", ")}; ${rounds} round(s) of ${seconds} s, 32 connections`);
 console.log(`machine: ${machineLine(machine())}; load average ${loadavg()[0]!.toFixed(2)}`);
-// The shard of figure 1 (`npm run bench -- joins`): a cohort of one shard, which keeps its line alone, and
-// nobody admitted. The bundle's Durable Object bindings are its wrangler.pieces.toml's, the coordinator's
-// included, as the edge has it.
-const edge = await startEdge({ bundle: "pieces", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
+// Figure 1's line (`npm run bench -- joins`), a cohort of one shard, which keeps its line alone. The
+// bundle's Durable Object bindings are its wrangler.pieces.toml's, the coordinator's included, as the edge has it.
+const edge = await startEdge({ bundle: "pieces", vars: ONE_SHARD_NO_ADMISSIONS });
 try {
   const pid = workerdPid();
   if (pid === undefined) throw new Error("no workerd process found under this process");

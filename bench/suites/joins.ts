@@ -50,6 +50,9 @@ export function tally(loads: LoadResult[]): string {
 /** Nobody is admitted during a benchmark: the line only grows. */
 export const NO_ADMISSIONS = { ADMIT_PER_MINUTE: "0.001" };
 
+/** Figure 1's line, which the peer suite, the memory suite and bench/dissect.ts measure too: one shard, nobody admitted. */
+export const ONE_SHARD_NO_ADMISSIONS = { SHARDS: "1", ...NO_ADMISSIONS };
+
 /** Issue 29's targets for the join path (issue 10's were 0.6×, 60 ms and 0.5 ms). */
 export const JOIN_TARGETS = { ratioToBare: 0.7, p99At32Ms: 60, cpuPerJoinMs: 0.4 };
 
@@ -79,7 +82,7 @@ export const joins: Suite = {
   title: "Joins/s into one shard",
   async run(ctx) {
     const raw = await ctx.eachRun(async (run): Promise<JoinsRun> => {
-      const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS }, bareCounter: true, direct: true });
+      const edge = await startEdge({ bundle: "edge", vars: ONE_SHARD_NO_ADMISSIONS, bareCounter: true, direct: true });
       try {
         const pid = workerdPid();
         if (pid === undefined) throw new Error("no workerd process found under this bench process");

@@ -17,7 +17,7 @@ import { startEdge } from "../lib/miniflare.js";
 import { figure, series } from "../lib/report.js";
 import type { Suite } from "../lib/suite.js";
 import type { ShardProbe } from "../workers/edge-bench.js";
-import { loadFlags, NO_ADMISSIONS } from "./joins.js";
+import { loadFlags, ONE_SHARD_NO_ADMISSIONS } from "./joins.js";
 
 const SNAPSHOTS = 1_000;
 
@@ -33,7 +33,7 @@ export const memory: Suite = {
     const tickets = ctx.quick ? 1_000 : 5_000;
     const raw = await ctx.eachRun(async (run) => {
       const port = await freePort();
-      const edge = await startEdge({ bundle: "edge-bench", vars: { SHARDS: "1", ...NO_ADMISSIONS }, inspectorPort: port });
+      const edge = await startEdge({ bundle: "edge-bench", vars: ONE_SHARD_NO_ADMISSIONS, inspectorPort: port });
       try {
         // b) first, while the isolate holds nothing but the app.
         await getJson(`${edge.url}/api/cohorts`);

@@ -27,7 +27,7 @@ import { startEdge } from "../lib/miniflare.js";
 import { cpuSeconds, treeCpuSeconds, workerdPid } from "../lib/workerd-process.js";
 import { figure, series } from "../lib/report.js";
 import type { PeerTarget, Suite, SuiteContext } from "../lib/suite.js";
-import { loadFlags, NO_ADMISSIONS } from "./joins.js";
+import { loadFlags, ONE_SHARD_NO_ADMISSIONS } from "./joins.js";
 import { measuredPolls, pollLoadBoundSeconds, pollsCutNotes, pollTickets } from "./polls.js";
 
 /** Reads the ticket out of one of the peer's join answers, as --peer-ticket says. */
@@ -196,7 +196,7 @@ export const peer: Suite = {
 
     ctx.log(`peer joins: ${describePeerJoin(target)}; peer polls: ${describePeerPoll(target)}`);
     const raw = await ctx.eachRun(async (run) => {
-      const edge = await startEdge({ bundle: "edge", vars: { SHARDS: "1", ...NO_ADMISSIONS } });
+      const edge = await startEdge({ bundle: "edge", vars: ONE_SHARD_NO_ADMISSIONS });
       try {
         // CPU is counted on both sides or neither: workerd's for ours, the --peer-pid trees' for the peer.
         const ourPid = target.pids ? workerdPid() : undefined;
