@@ -81,11 +81,11 @@ export async function idTokens(first: number, count: number): Promise<string[]> 
     const p = await keys();
     const now = Math.floor(poolMintedAt / 1000);
     const t0 = performance.now();
-    mintedTokens += Math.max(0, first + count - pool.length);
     while (pool.length < first + count) {
       const from = pool.length;
       const n = Math.min(BATCH, first + count - from);
       pool.push(...(await Promise.all(Array.from({ length: n }, (_, k) => p.minter.mint(citizen(from + k), now)))));
+      mintedTokens += n;
     }
     mintedMs += performance.now() - t0;
   });
